@@ -1,0 +1,226 @@
+package dev.gantry.llama;
+
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A llama.cpp context ({@code llama_context *}): the KV cache and compute buffers for one model. Owns it:
+ * {@link #close()} frees it once; calls after that throw.
+ *
+ * <p>Runner thread only: llama.cpp contexts are not thread-safe, so exactly one thread decodes, samples and edits
+ * the memory of a context. {@link #close()} must also run on that thread, or after it has stopped.
+ */
+public final class LlamaContextHandle implements AutoCloseable {
+    private final LlamaModelHandle model;
+    private final MemorySegment ctx;
+    private final MemorySegment memory;
+    private final int vocabSize;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private LlamaContextHandle(LlamaModelHandle model, MemorySegment ctx) throws Throwable {
+        this.model = model;
+        this.ctx = ctx;
+        this.memory = (MemorySegment) Fn.llama_get_memory.invokeExact(ctx);
+        this.vocabSize = model.vocabSize();
+    }
+
+    public static LlamaContextHandle create(LlamaModelHandle model, ContextParams params) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) Fn.llama_context_default_params.invokeExact((SegmentAllocator) arena);
+            set(p, "n_ctx", params.contextSize());
+            set(p, "n_batch", params.batchSize());
+            set(p, "n_ubatch", params.ubatchSize());
+            set(p, "n_seq_max", params.maxSequences());
+            set(p, "n_threads", params.threads());
+            set(p, "n_threads_batch", params.threadsBatch());
+            set(p, "flash_attn_type", params.flashAttention());
+            set(p, "type_k", params.kvType());
+            set(p, "type_v", params.kvType());
+            p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "kv_unified"), params.kvUnified());
+            p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "embeddings"), params.embeddings());
+            p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "offload_kqv"), params.offloadKqv());
+            MemorySegment c = (MemorySegment) Fn.llama_init_from_model.invokeExact(model.pointer(), p);
+            if (c.equals(MemorySegment.NULL)) {
+                throw new LlamaException("llama_init_from_model(n_ctx=" + params.contextSize() + ", n_seq_max="
+                        + params.maxSequences() + ") failed" + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+            }
+            return new LlamaContextHandle(model, c);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_init_from_model", t);
+        }
+    }
+
+    private static void set(MemorySegment p, String field, int value) {
+        p.set(JAVA_INT, Layouts.offset(Layouts.CONTEXT_PARAMS, field), value);
+    }
+
+    public LlamaModelHandle model() {
+        return model;
+    }
+
+    MemorySegment pointer() {
+        if (closed.get()) {
+            throw new IllegalStateException("context is closed");
+        }
+        return ctx;
+    }
+
+    /**
+     * Decodes a batch. Returns 0 on success, 1 when no KV slot was free for it (nothing was kept), 2 when aborted.
+     *
+     * @throws LlamaException for an invalid batch (-1) or a fatal error (below -1)
+     */
+    public int decode(LlamaBatch batch) {
+        int rc;
+        try {
+            rc = (int) Fn.llama_decode.invokeExact(pointer(), batch.struct());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_decode", t);
+        }
+        if (rc < 0) {
+            throw new LlamaException("llama_decode(" + batch.size() + " tokens) returned " + rc
+                    + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+        }
+        return rc;
+    }
+
+    /** The logits of output {@code i} of the last decode, valid until the next decode. */
+    public MemorySegment logits(int i) {
+        try {
+            MemorySegment l = (MemorySegment) Fn.llama_get_logits_ith.invokeExact(pointer(), i);
+            if (l.equals(MemorySegment.NULL)) {
+                throw new LlamaException("llama_get_logits_ith(" + i + ") returned NULL");
+            }
+            return l.reinterpret(JAVA_FLOAT.byteSize() * vocabSize);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_get_logits_ith", t);
+        }
+    }
+
+    /** Attaches a backend (on-device) sampler chain to a sequence; the chain must outlive its use. */
+    public boolean setBackendSampler(int sequence, LlamaSampler chain) {
+        try {
+            return (boolean) Fn.llama_set_sampler.invokeExact(pointer(), sequence,
+                    chain == null ? MemorySegment.NULL : chain.pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_set_sampler", t);
+        }
+    }
+
+    /** The token the backend sampler chose for output {@code i}, or -1 when none was sampled. */
+    public int backendSampledToken(int i) {
+        try {
+            return (int) Fn.llama_get_sampled_token_ith.invokeExact(pointer(), i);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_get_sampled_token_ith", t);
+        }
+    }
+
+    /** Removes a sequence's cells in positions [p0, p1) (negative: open-ended); removing all never fails. */
+    public boolean removeSequence(int sequence, int p0, int p1) {
+        try {
+            return (boolean) Fn.llama_memory_seq_rm.invokeExact(memory(), sequence, p0, p1);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_seq_rm", t);
+        }
+    }
+
+    public void copySequence(int source, int target, int p0, int p1) {
+        try {
+            Fn.llama_memory_seq_cp.invokeExact(memory(), source, target, p0, p1);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_seq_cp", t);
+        }
+    }
+
+    /** The highest position a sequence holds in the KV cache, or -1 when it holds none. */
+    public int sequenceMaxPosition(int sequence) {
+        try {
+            return (int) Fn.llama_memory_seq_pos_max.invokeExact(memory(), sequence);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_seq_pos_max", t);
+        }
+    }
+
+    public int sequenceMinPosition(int sequence) {
+        try {
+            return (int) Fn.llama_memory_seq_pos_min.invokeExact(memory(), sequence);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_seq_pos_min", t);
+        }
+    }
+
+    public void clearMemory() {
+        try {
+            Fn.llama_memory_clear.invokeExact(memory(), true);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_clear", t);
+        }
+    }
+
+    private MemorySegment memory() {
+        pointer();
+        return memory;
+    }
+
+    public int contextSize() {
+        return intCall(0);
+    }
+
+    public int contextSizePerSequence() {
+        return intCall(1);
+    }
+
+    public int batchSize() {
+        return intCall(2);
+    }
+
+    public int ubatchSize() {
+        return intCall(3);
+    }
+
+    public int maxSequences() {
+        return intCall(4);
+    }
+
+    public int threads() {
+        return intCall(5);
+    }
+
+    private int intCall(int which) {
+        try {
+            MemorySegment c = pointer();
+            return switch (which) {
+                case 0 -> (int) Fn.llama_n_ctx.invokeExact(c);
+                case 1 -> (int) Fn.llama_n_ctx_seq.invokeExact(c);
+                case 2 -> (int) Fn.llama_n_batch.invokeExact(c);
+                case 3 -> (int) Fn.llama_n_ubatch.invokeExact(c);
+                case 4 -> (int) Fn.llama_n_seq_max.invokeExact(c);
+                default -> (int) Fn.llama_n_threads.invokeExact(c);
+            };
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_n_*", t);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                Fn.llama_free.invokeExact(ctx);
+            } catch (Throwable t) {
+                throw NativeStrings.rethrow("llama_free", t);
+            }
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+}

@@ -1,0 +1,340 @@
+package dev.gantry.llama;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A loaded llama.cpp model ({@code llama_model *}) and its vocabulary. Owns the native model: {@link #close()}
+ * frees it exactly once, and every call after that throws {@link IllegalStateException}.
+ *
+ * <p>Thread-safe for the read-only calls (tokenize, pieces, metadata): llama.cpp's model and vocabulary are
+ * immutable after loading. Contexts made from this model must be closed before it.
+ */
+public final class LlamaModelHandle implements AutoCloseable {
+    private final Path path;
+    private final MemorySegment model;
+    private final MemorySegment vocab;
+    private final int vocabSize;
+    private final byte[][] pieces;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private LlamaModelHandle(Path path, MemorySegment model) throws Throwable {
+        this.path = path;
+        this.model = model;
+        this.vocab = (MemorySegment) Fn.llama_model_get_vocab.invokeExact(model);
+        this.vocabSize = (int) Fn.llama_vocab_n_tokens.invokeExact(vocab);
+        this.pieces = new byte[vocabSize][];
+    }
+
+    /** Loads a GGUF file. Throws {@link LlamaException} with llama.cpp's last error line when it fails. */
+    public static LlamaModelHandle load(Path path, ModelParams params) {
+        LlamaCpp.get();
+        if (!Files.isRegularFile(path)) {
+            throw new LlamaException("model file not found: " + path);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) Fn.llama_model_default_params.invokeExact((java.lang.foreign.SegmentAllocator) arena);
+            p.set(JAVA_INT, Layouts.offset(Layouts.MODEL_PARAMS, "n_gpu_layers"), params.gpuLayers());
+            p.set(JAVA_INT, Layouts.offset(Layouts.MODEL_PARAMS, "split_mode"), params.splitMode().ordinal());
+            p.set(JAVA_INT, Layouts.offset(Layouts.MODEL_PARAMS, "main_gpu"), params.mainGpu());
+            // LLAMA_LOAD_MODE_AUTO (-1) maps where the backend can; NONE (0) reads the file into memory.
+            p.set(JAVA_INT, Layouts.offset(Layouts.MODEL_PARAMS, "load_mode"), params.useMmap() ? -1 : 0);
+            p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.MODEL_PARAMS, "vocab_only"), params.vocabOnly());
+            p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.MODEL_PARAMS, "check_tensors"), params.checkTensors());
+            if (params.tensorSplit() != null) {
+                long max = LlamaCpp.get().maxDevices();
+                MemorySegment split = arena.allocate(JAVA_FLOAT, max);
+                float[] ts = params.tensorSplit();
+                for (int i = 0; i < Math.min(ts.length, max); i++) {
+                    split.setAtIndex(JAVA_FLOAT, i, ts[i]);
+                }
+                p.set(ADDRESS, Layouts.offset(Layouts.MODEL_PARAMS, "tensor_split"), split);
+            }
+            MemorySegment m = (MemorySegment) Fn.llama_model_load_from_file.invokeExact(
+                    arena.allocateFrom(path.toString()), p);
+            if (m.equals(MemorySegment.NULL)) {
+                throw new LlamaException("llama_model_load_from_file(" + path + ") failed"
+                        + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+            }
+            return new LlamaModelHandle(path, m);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_load_from_file", t);
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** The raw {@code llama_model *}; for {@link LlamaContextHandle} and {@link LlamaSampler} only. */
+    MemorySegment pointer() {
+        ensureOpen();
+        return model;
+    }
+
+    MemorySegment vocabPointer() {
+        ensureOpen();
+        return vocab;
+    }
+
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    public int contextTrainLength() {
+        return intCall(Fn.llama_model_n_ctx_train::invokeExact, "llama_model_n_ctx_train");
+    }
+
+    public int embeddingLength() {
+        return intCall(Fn.llama_model_n_embd::invokeExact, "llama_model_n_embd");
+    }
+
+    public int layerCount() {
+        return intCall(Fn.llama_model_n_layer::invokeExact, "llama_model_n_layer");
+    }
+
+    public int headCount() {
+        return intCall(Fn.llama_model_n_head::invokeExact, "llama_model_n_head");
+    }
+
+    public int headCountKv() {
+        return intCall(Fn.llama_model_n_head_kv::invokeExact, "llama_model_n_head_kv");
+    }
+
+    /** Bytes of all weights. */
+    public long sizeBytes() {
+        try {
+            return (long) Fn.llama_model_size.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_size", t);
+        }
+    }
+
+    public long parameterCount() {
+        try {
+            return (long) Fn.llama_model_n_params.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_n_params", t);
+        }
+    }
+
+    public boolean hasEncoder() {
+        try {
+            return (boolean) Fn.llama_model_has_encoder.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_has_encoder", t);
+        }
+    }
+
+    public String description() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(256);
+            int n = (int) Fn.llama_model_desc.invokeExact(pointer(), buf, 256L);
+            return n < 0 ? "" : buf.getString(0);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_desc", t);
+        }
+    }
+
+    /** A GGUF metadata value as a string, as llama.cpp holds it. */
+    public Optional<String> metadata(String key) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocateFrom(key);
+            int n = (int) Fn.llama_model_meta_val_str.invokeExact(pointer(), k, MemorySegment.NULL, 0L);
+            if (n < 0) {
+                return Optional.empty();
+            }
+            MemorySegment buf = arena.allocate(n + 1L);
+            int m = (int) Fn.llama_model_meta_val_str.invokeExact(pointer(), k, buf, n + 1L);
+            return m < 0 ? Optional.empty() : Optional.of(buf.getString(0));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_meta_val_str", t);
+        }
+    }
+
+    /** The model's default chat template ({@code tokenizer.chat_template}), if it has one. */
+    public Optional<String> chatTemplate() {
+        try {
+            MemorySegment s = (MemorySegment) Fn.llama_model_chat_template.invokeExact(pointer(), MemorySegment.NULL);
+            return s.equals(MemorySegment.NULL) ? Optional.empty() : Optional.of(NativeStrings.read(s));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_chat_template", t);
+        }
+    }
+
+    public int bos() {
+        return intCall(v -> (int) Fn.llama_vocab_bos.invokeExact(v), "llama_vocab_bos", true);
+    }
+
+    public int eos() {
+        return intCall(v -> (int) Fn.llama_vocab_eos.invokeExact(v), "llama_vocab_eos", true);
+    }
+
+    /** True for end-of-generation tokens (EOS, EOT and the model's other stop tokens). */
+    public boolean isEndOfGeneration(int token) {
+        try {
+            return (boolean) Fn.llama_vocab_is_eog.invokeExact(vocabPointer(), token);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_vocab_is_eog", t);
+        }
+    }
+
+    /**
+     * Tokenizes UTF-8 text.
+     *
+     * @param addSpecial   add BOS/EOS as the model's vocabulary asks
+     * @param parseSpecial treat special-token text (such as {@code <|eot_id|>}) as those tokens
+     */
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment in = arena.allocate(Math.max(1, utf8.length));
+            MemorySegment.copy(utf8, 0, in, JAVA_BYTE, 0, utf8.length);
+            int cap = utf8.length + 2;
+            MemorySegment out = arena.allocate(JAVA_INT, cap);
+            int n = (int) Fn.llama_tokenize.invokeExact(vocabPointer(), in, utf8.length, out, cap, addSpecial, parseSpecial);
+            if (n == Integer.MIN_VALUE) {
+                throw new LlamaException("llama_tokenize overflowed for a text of " + utf8.length + " bytes");
+            }
+            if (n < 0) {
+                cap = -n;
+                out = arena.allocate(JAVA_INT, cap);
+                n = (int) Fn.llama_tokenize.invokeExact(vocabPointer(), in, utf8.length, out, cap, addSpecial, parseSpecial);
+                if (n < 0) {
+                    throw new LlamaException("llama_tokenize returned " + n + " for a text of " + utf8.length + " bytes");
+                }
+            }
+            return out.asSlice(0, (long) n * Integer.BYTES).toArray(JAVA_INT);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_tokenize", t);
+        }
+    }
+
+    /**
+     * The bytes one token stands for when it is generated (special tokens render as nothing). Pieces are cached,
+     * so after the first use of a token this is a plain array read. A piece may be part of a UTF-8 character:
+     * the caller joins pieces before decoding text.
+     */
+    public byte[] piece(int token) {
+        if (token < 0 || token >= vocabSize) {
+            throw new IllegalArgumentException("token " + token + " outside the vocabulary of " + vocabSize);
+        }
+        byte[] p = pieces[token];
+        if (p == null) {
+            p = computePiece(token);
+            pieces[token] = p; // a benign race: every thread computes the same bytes
+        }
+        return p;
+    }
+
+    private byte[] computePiece(int token) {
+        try (Arena arena = Arena.ofConfined()) {
+            int cap = 64;
+            MemorySegment buf = arena.allocate(cap);
+            int n = (int) Fn.llama_token_to_piece.invokeExact(vocabPointer(), token, buf, cap, 0, false);
+            if (n < 0) {
+                cap = -n;
+                buf = arena.allocate(cap);
+                n = (int) Fn.llama_token_to_piece.invokeExact(vocabPointer(), token, buf, cap, 0, false);
+            }
+            if (n < 0) {
+                throw new LlamaException("llama_token_to_piece(" + token + ") returned " + n);
+            }
+            return buf.asSlice(0, n).toArray(JAVA_BYTE);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_token_to_piece", t);
+        }
+    }
+
+    /**
+     * Applies one of llama.cpp's built-in chat templates (chosen by matching {@code template}, which may be the
+     * Jinja text or a name such as {@code chatml}). Throws {@link LlamaException} when llama.cpp does not know it.
+     */
+    public static String applyChatTemplate(String template, List<ChatMessage> messages, boolean addAssistant) {
+        LlamaCpp.get();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment chat = arena.allocate(Layouts.CHAT_MESSAGE, Math.max(1, messages.size()));
+            long total = 0;
+            for (int i = 0; i < messages.size(); i++) {
+                ChatMessage m = messages.get(i);
+                MemorySegment slot = chat.asSlice(i * Layouts.CHAT_MESSAGE.byteSize(), Layouts.CHAT_MESSAGE.byteSize());
+                slot.set(ADDRESS, 0, arena.allocateFrom(m.role()));
+                slot.set(ADDRESS, ADDRESS.byteSize(), arena.allocateFrom(m.content()));
+                total += m.role().length() + m.content().getBytes(StandardCharsets.UTF_8).length;
+            }
+            MemorySegment tmpl = template == null ? MemorySegment.NULL : arena.allocateFrom(template);
+            int cap = (int) Math.min(Integer.MAX_VALUE - 1, 2 * total + 256);
+            MemorySegment buf = arena.allocate(cap + 1L);
+            int n = (int) Fn.llama_chat_apply_template.invokeExact(tmpl, chat, (long) messages.size(), addAssistant, buf, cap);
+            if (n < 0) {
+                throw new LlamaException("llama.cpp has no built-in chat template matching this model's template");
+            }
+            if (n > cap) {
+                cap = n;
+                buf = arena.allocate(cap + 1L);
+                n = (int) Fn.llama_chat_apply_template.invokeExact(tmpl, chat, (long) messages.size(), addAssistant, buf, cap);
+            }
+            return new String(buf.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_chat_apply_template", t);
+        }
+    }
+
+    /** One message for {@link #applyChatTemplate}. */
+    public record ChatMessage(String role, String content) {}
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                Fn.llama_model_free.invokeExact(model);
+            } catch (Throwable t) {
+                throw NativeStrings.rethrow("llama_model_free", t);
+            }
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("model " + path + " is closed");
+        }
+    }
+
+    @FunctionalInterface
+    private interface IntCall {
+        int call(MemorySegment p) throws Throwable;
+    }
+
+    private int intCall(IntCall c, String name) {
+        return intCall(c, name, false);
+    }
+
+    private int intCall(IntCall c, String name, boolean onVocab) {
+        try {
+            return c.call(onVocab ? vocabPointer() : pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow(name, t);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaModelHandle[" + path + (closed.get() ? ", closed" : "") + "]";
+    }
+}

@@ -1,0 +1,168 @@
+package dev.gantry.llama;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A llama.cpp sampler chain ({@code llama_sampler *}). Owns the chain and every sampler added to it;
+ * {@link #close()} frees them once. Not thread-safe: the runner that owns the sequence uses it.
+ */
+public final class LlamaSampler implements AutoCloseable {
+    private final MemorySegment chain;
+    private final boolean hasGrammar;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private LlamaSampler(MemorySegment chain, boolean hasGrammar) {
+        this.chain = chain;
+        this.hasGrammar = hasGrammar;
+    }
+
+    public static Builder chain() {
+        LlamaCpp.get();
+        return new Builder();
+    }
+
+    /** Samples output {@code idx} of the last decode on {@code ctx} and accepts the token into the chain. */
+    public int sample(LlamaContextHandle ctx, int idx) {
+        try {
+            return (int) Fn.llama_sampler_sample.invokeExact(pointer(), ctx.pointer(), idx);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_sampler_sample", t);
+        }
+    }
+
+    /** Feeds a token to the chain's state (penalties, grammar) without sampling. */
+    public void accept(int token) {
+        try {
+            Fn.llama_sampler_accept.invokeExact(pointer(), token);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_sampler_accept", t);
+        }
+    }
+
+    public void reset() {
+        try {
+            Fn.llama_sampler_reset.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_sampler_reset", t);
+        }
+    }
+
+    public int length() {
+        try {
+            return (int) Fn.llama_sampler_chain_n.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_sampler_chain_n", t);
+        }
+    }
+
+    public boolean hasGrammar() {
+        return hasGrammar;
+    }
+
+    MemorySegment pointer() {
+        if (closed.get()) {
+            throw new IllegalStateException("sampler is closed");
+        }
+        return chain;
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                Fn.llama_sampler_free.invokeExact(chain);
+            } catch (Throwable t) {
+                throw NativeStrings.rethrow("llama_sampler_free", t);
+            }
+        }
+    }
+
+    /**
+     * Builds a chain in the order samplers are added. The chain is created on {@link #build()}; a failure there
+     * frees everything created so far.
+     */
+    public static final class Builder {
+        private final java.util.List<Step> steps = new java.util.ArrayList<>();
+        private boolean grammar;
+
+        private interface Step {
+            MemorySegment create(Arena arena) throws Throwable;
+        }
+
+        private Builder() {}
+
+        public Builder greedy() {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_greedy.invokeExact());
+            return this;
+        }
+
+        /** Draws from the distribution with a seeded generator (a final step, like greedy). */
+        public Builder dist(int seed) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_dist.invokeExact(seed));
+            return this;
+        }
+
+        public Builder topK(int k) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_top_k.invokeExact(k));
+            return this;
+        }
+
+        public Builder topP(float p, long minKeep) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_top_p.invokeExact(p, minKeep));
+            return this;
+        }
+
+        public Builder minP(float p, long minKeep) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_min_p.invokeExact(p, minKeep));
+            return this;
+        }
+
+        public Builder typical(float p, long minKeep) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_typical.invokeExact(p, minKeep));
+            return this;
+        }
+
+        public Builder temperature(float t) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_temp.invokeExact(t));
+            return this;
+        }
+
+        public Builder penalties(int vocabSize, int lastN, float repeat, float frequency, float presence) {
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_penalties.invokeExact(vocabSize, lastN, repeat,
+                    frequency, presence));
+            return this;
+        }
+
+        /** A GBNF grammar; {@link #build()} throws {@link IllegalArgumentException} when llama.cpp rejects it. */
+        public Builder grammar(LlamaModelHandle model, String gbnf, String root) {
+            grammar = true;
+            steps.add(a -> (MemorySegment) Fn.llama_sampler_init_grammar.invokeExact(model.vocabPointer(),
+                    a.allocateFrom(gbnf), a.allocateFrom(root)));
+            return this;
+        }
+
+        public LlamaSampler build() {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment params = (MemorySegment) Fn.llama_sampler_chain_default_params.invokeExact((SegmentAllocator) arena);
+                params.set(java.lang.foreign.ValueLayout.JAVA_BOOLEAN, 0, true); // no_perf
+                MemorySegment chain = (MemorySegment) Fn.llama_sampler_chain_init.invokeExact(params);
+                LlamaSampler sampler = new LlamaSampler(chain, grammar);
+                for (Step step : steps) {
+                    MemorySegment s = step.create(arena);
+                    if (s.equals(MemorySegment.NULL)) {
+                        sampler.close();
+                        throw new IllegalArgumentException("llama.cpp rejected a sampler"
+                                + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+                    }
+                    Fn.llama_sampler_chain_add.invokeExact(chain, s);
+                }
+                return sampler;
+            } catch (Throwable t) {
+                throw NativeStrings.rethrow("llama_sampler_chain_init", t);
+            }
+        }
+    }
+}
