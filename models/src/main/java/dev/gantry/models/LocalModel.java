@@ -1,0 +1,88 @@
+package dev.gantry.models;
+
+import dev.gantry.models.gguf.GgufMetadata;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Instant;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A GGUF model file on local disk, with its parsed header.
+ *
+ * <p>Immutable and thread-safe. {@link #digest()} reads the whole file the first time it is asked for (a
+ * 40 GB model takes a while), so it is computed lazily, once per file state, and shared by every
+ * {@code LocalModel} of the same path, size and modification time.
+ *
+ * @param name       the name it is served under
+ * @param path       the GGUF file
+ * @param sizeBytes  file size when it was scanned
+ * @param modifiedAt file modification time when it was scanned
+ * @param metadata   its parsed header
+ */
+public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modifiedAt, GgufMetadata metadata) {
+
+    /**
+     * Digests by path. A record cannot hold a lazy field, so the cache lives here; one entry per path,
+     * replaced when the file's size or time changes, keeps it bounded by the files ever listed.
+     */
+    private static final ConcurrentHashMap<Path, LazyDigest> DIGESTS = new ConcurrentHashMap<>();
+
+    public LocalModel {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(modifiedAt, "modifiedAt");
+        Objects.requireNonNull(metadata, "metadata");
+        if (sizeBytes < 0) {
+            throw new IllegalArgumentException("negative size " + sizeBytes);
+        }
+    }
+
+    /**
+     * {@code sha256:<64 hex>} of the file's bytes, as Ollama's digests are written.
+     *
+     * @throws UncheckedIOException if the file cannot be read, or has changed since it was scanned
+     */
+    public String digest() {
+        Path key = path.toAbsolutePath().normalize();
+        LazyDigest lazy = DIGESTS.compute(key, (k, old) ->
+                old != null && old.sizeBytes == sizeBytes && old.modifiedAt.equals(modifiedAt)
+                        ? old : new LazyDigest(k, sizeBytes, modifiedAt));
+        return "sha256:" + lazy.get();
+    }
+
+    /** The digest of one file state, computed by the first caller; later callers wait for it, then share it. */
+    private static final class LazyDigest {
+        private final Path path;
+        private final long sizeBytes;
+        private final Instant modifiedAt;
+        private String hex; // guarded by this
+
+        LazyDigest(Path path, long sizeBytes, Instant modifiedAt) {
+            this.path = path;
+            this.sizeBytes = sizeBytes;
+            this.modifiedAt = modifiedAt;
+        }
+
+        synchronized String get() {
+            if (hex == null) {
+                try {
+                    String computed = Sha256.hex(path);
+                    BasicFileAttributes after = Files.readAttributes(path, BasicFileAttributes.class);
+                    // a file rewritten while we hashed it would give a digest of neither version
+                    if (after.size() != sizeBytes || !after.lastModifiedTime().toInstant().equals(modifiedAt)) {
+                        throw new IOException(path + " changed since it was scanned; list the models again");
+                    }
+                    hex = computed;
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot compute the digest of " + path, e);
+                }
+            }
+            return hex;
+        }
+    }
+}

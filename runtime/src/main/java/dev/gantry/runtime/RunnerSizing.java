@@ -1,0 +1,36 @@
+package dev.gantry.runtime;
+
+import dev.gantry.llama.LlamaCpp;
+import dev.gantry.runtime.engine.EngineInfo;
+import dev.gantry.runtime.runner.RunnerConfig;
+
+/** Derives a runner's batching from the model and the process defaults. Pure. */
+public final class RunnerSizing {
+    /** llama.cpp's LLAMA_MAX_SEQ at v0.5.0. */
+    static final int MAX_SEQUENCES = 256;
+    /** Auto-sized runners plan for sequences of about this many cells on average. */
+    static final int CELLS_PER_SEQUENCE = 256;
+    static final int MAX_AUTO_CELLS = 65_536;
+
+    private RunnerSizing() {}
+
+    public static RunnerConfig plan(EngineInfo model, RuntimeConfig config, int availableProcessors) {
+        int train = model.contextTrainLength() > 0 ? model.contextTrainLength() : config.contextLength();
+        int perSequence = Math.max(8, Math.min(config.contextLength(), train));
+        int cells = config.kvCells() > 0 ? Math.max(config.kvCells(), perSequence)
+                : Math.max(perSequence, Math.min(perSequence * 8, MAX_AUTO_CELLS));
+        int parallel = config.numParallel() > 0 ? Math.min(config.numParallel(), MAX_SEQUENCES)
+                : Math.clamp(cells / CELLS_PER_SEQUENCE, 1, 64);
+        boolean onGpu = !"cpu".equals(model.backend());
+        int threads = config.threads() > 0 ? config.threads()
+                : onGpu ? Math.min(4, LlamaCpp.defaultThreads(availableProcessors))
+                : LlamaCpp.defaultThreads(availableProcessors);
+        boolean backendSampling = switch (config.backendSampling()) {
+            case ON -> true;
+            case OFF -> false;
+            case AUTO -> onGpu && model.backendSamplingSupported();
+        };
+        return new RunnerConfig(perSequence, cells, parallel, config.maxQueue(), config.promptBudget(), threads,
+                backendSampling);
+    }
+}

@@ -1,0 +1,74 @@
+package dev.gantry.runtime;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * Process-wide defaults for loading and batching models; per-model values are derived by {@link RunnerSizing}.
+ *
+ * @param numParallel     sequences per runner; 0 sizes it from the KV cache ({@code OLLAMA_NUM_PARALLEL})
+ * @param contextLength   tokens per sequence ({@code OLLAMA_CONTEXT_LENGTH}), clamped to the model's training context
+ * @param kvCells         KV cells per runner; 0 means eight sequences' worth
+ * @param maxQueue        requests waiting per runner before 503 ({@code OLLAMA_MAX_QUEUE})
+ * @param promptBudget    prompt tokens per decode step
+ * @param threads         llama.cpp CPU threads; 0 sizes them from the cores this process may use
+ * @param backendSampling sample on the GPU when the model is there
+ * @param keepAlive       how long an idle model stays loaded; negative forever ({@code OLLAMA_KEEP_ALIVE})
+ * @param gpuLayers       layers to offload by default; negative all
+ */
+public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget,
+                            int threads, BackendSampling backendSampling, Duration keepAlive, int gpuLayers) {
+    public RuntimeConfig {
+        Objects.requireNonNull(backendSampling, "backendSampling");
+        Objects.requireNonNull(keepAlive, "keepAlive");
+        require(numParallel >= 0, "num parallel must be >= 0");
+        require(contextLength >= 8, "context length must be >= 8");
+        require(kvCells >= 0, "kv cells must be >= 0");
+        require(maxQueue >= 0, "max queue must be >= 0");
+        require(promptBudget >= 1, "prompt budget must be >= 1");
+        require(threads >= 0, "threads must be >= 0");
+    }
+
+    public static RuntimeConfig defaults() {
+        return new RuntimeConfig(0, 4096, 0, 512, 512, 0, BackendSampling.AUTO, Duration.ofMinutes(5), -1);
+    }
+
+    public RuntimeConfig withNumParallel(int n) {
+        return new RuntimeConfig(n, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers);
+    }
+
+    public RuntimeConfig withMaxQueue(int n) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, n, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers);
+    }
+
+    public RuntimeConfig withContextLength(int n) {
+        return new RuntimeConfig(numParallel, n, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers);
+    }
+
+    public RuntimeConfig withBackendSampling(BackendSampling b) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, b, keepAlive,
+                gpuLayers);
+    }
+
+    public RuntimeConfig withKeepAlive(Duration d) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                d, gpuLayers);
+    }
+
+    /** Where tokens are sampled. */
+    public enum BackendSampling {
+        /** On the GPU when the model is there, on the host otherwise. */
+        AUTO,
+        ON,
+        OFF
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

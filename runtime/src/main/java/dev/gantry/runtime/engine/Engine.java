@@ -1,0 +1,34 @@
+package dev.gantry.runtime.engine;
+
+import java.util.List;
+
+/**
+ * One loaded model replica, as the runner sees it: the vocabulary, the chat template and a way to open a decoding
+ * session. The seam between the scheduler and llama.cpp: scheduler tests use a fake, the real one is
+ * {@code LlamaCppEngine}.
+ *
+ * <p>The vocabulary and template methods are thread-safe (request threads tokenize). {@link #openSession} and
+ * everything on the session belong to the one runner thread.
+ */
+public interface Engine extends AutoCloseable {
+    EngineInfo info();
+
+    int[] tokenize(String text, boolean addSpecial, boolean parseSpecial);
+
+    /** The bytes a generated token stands for (possibly part of a UTF-8 character). */
+    byte[] piece(int token);
+
+    boolean isEndOfGeneration(int token);
+
+    /** Renders a conversation with the model's chat template, ending with the assistant's turn when asked. */
+    String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant);
+
+    /** Opens the KV cache and compute buffers; runner thread only. */
+    EngineSession openSession(SessionParams params);
+
+    @Override
+    void close();
+
+    /** One message of a conversation. */
+    record ChatMessage(String role, String content) {}
+}

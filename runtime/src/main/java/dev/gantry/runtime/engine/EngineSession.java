@@ -1,0 +1,44 @@
+package dev.gantry.runtime.engine;
+
+/**
+ * A decoding session: one KV cache shared by up to {@link #maxSequences()} sequences, and the batch that the next
+ * {@link #decode()} will run. Runner thread only: nothing here is thread-safe.
+ */
+public interface EngineSession extends AutoCloseable {
+    int kvCells();
+
+    int maxSequences();
+
+    int batchCapacity();
+
+    void clearBatch();
+
+    /** Adds a token to the batch; returns its index (the output index when {@code output} is true). */
+    int add(int token, int position, int sequence, boolean output);
+
+    int batchSize();
+
+    /** Decodes the batch. */
+    DecodeStatus decode();
+
+    /**
+     * Creates the sampler for a sequence. {@code history} are the sequence's tokens so far (the prompt), for
+     * repetition penalties. The engine may place it on the device (backend sampling).
+     */
+    SequenceSampler newSampler(int sequence, SamplingParams params, int[] history);
+
+    /** Samples output {@code outputIndex} of the last decode for the sampler's sequence, and accepts the token. */
+    int sample(SequenceSampler sampler, int outputIndex);
+
+    /** Frees every KV cell of a sequence. */
+    void freeSequence(int sequence);
+
+    @Override
+    void close();
+
+    enum DecodeStatus {
+        OK,
+        /** No free KV slot for the batch; nothing was kept. */
+        NO_KV_SLOT
+    }
+}

@@ -1,0 +1,41 @@
+package dev.gantry.runtime.engine;
+
+/**
+ * Ollama's sampling options for one request, with Ollama's defaults ({@code api.DefaultOptions}).
+ *
+ * @param seed negative draws a random seed
+ */
+public record SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
+                             float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty) {
+    public static final SamplingParams DEFAULTS = new SamplingParams(0.8f, 40, 0.9f, 0.0f, 1.0f, -1, 1.0f, 64, 0f, 0f);
+
+    public SamplingParams {
+        check(Float.isFinite(temperature) && temperature >= 0, "temperature must be >= 0");
+        check(topP >= 0 && topP <= 1, "top_p must be in [0, 1]");
+        check(minP >= 0 && minP <= 1, "min_p must be in [0, 1]");
+        check(typicalP >= 0 && typicalP <= 1, "typical_p must be in [0, 1]");
+        check(Float.isFinite(repeatPenalty) && repeatPenalty >= 0, "repeat_penalty must be >= 0");
+        check(repeatLastN >= -1, "repeat_last_n must be >= -1");
+        check(Float.isFinite(presencePenalty) && Float.isFinite(frequencyPenalty), "penalties must be finite");
+    }
+
+    /** Greedy: always the most likely token. */
+    public boolean greedy() {
+        return temperature <= 0f;
+    }
+
+    /** Whether any repetition penalty is active (the penalty sampler is skipped otherwise: it scans the vocabulary). */
+    public boolean penalized() {
+        return repeatLastN != 0 && (repeatPenalty != 1.0f || presencePenalty != 0f || frequencyPenalty != 0f);
+    }
+
+    public static SamplingParams greedyDefaults() {
+        return new SamplingParams(0f, 40, 0.9f, 0f, 1f, -1, 1f, 64, 0f, 0f);
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package dev.gantry.runtime.engine.llama;
+
+import dev.gantry.llama.LlamaCpp;
+import dev.gantry.llama.LlamaException;
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.EngineInfo;
+import dev.gantry.runtime.engine.EngineSession;
+import dev.gantry.runtime.engine.SessionParams;
+import java.util.List;
+
+/**
+ * {@link Engine} over a llama.cpp model. Owns the model handle. The chat template is llama.cpp's built-in renderer
+ * matched against the GGUF's {@code tokenizer.chat_template}; a model without one (or one llama.cpp does not
+ * recognise) gets ChatML, as llama.cpp itself falls back.
+ */
+public final class LlamaCppEngine implements Engine {
+    private static final System.Logger LOG = System.getLogger("gantry.engine");
+
+    private final LlamaModelHandle model;
+    private final boolean onGpu;
+    private final EngineInfo info;
+    private final String chatTemplate;
+
+    LlamaCppEngine(LlamaModelHandle model, boolean onGpu) {
+        this.model = model;
+        this.onGpu = onGpu;
+        var gpus = onGpu ? LlamaCpp.get().devices().stream().filter(d -> d.isGpu()).map(d -> d.name()).toList()
+                : List.of("CPU");
+        this.info = new EngineInfo(model.vocabSize(), model.contextTrainLength(), model.sizeBytes(),
+                model.parameterCount(), onGpu ? "gpu" : "cpu", gpus, onGpu ? model.sizeBytes() : 0, onGpu);
+        this.chatTemplate = pickTemplate(model);
+    }
+
+    private static String pickTemplate(LlamaModelHandle model) {
+        String t = model.chatTemplate().orElse(null);
+        if (t == null) {
+            return "chatml";
+        }
+        try {
+            LlamaModelHandle.applyChatTemplate(t, List.of(new LlamaModelHandle.ChatMessage("user", "x")), true);
+            return t;
+        } catch (LlamaException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: llama.cpp has no built-in renderer for this model''s chat "
+                    + "template; using ChatML until the Jinja renderer lands", model.path().getFileName());
+            return "chatml";
+        }
+    }
+
+    public LlamaModelHandle model() {
+        return model;
+    }
+
+    @Override
+    public EngineInfo info() {
+        return info;
+    }
+
+    @Override
+    public int[] tokenize(String text, boolean addSpecial, boolean parseSpecial) {
+        return model.tokenize(text, addSpecial, parseSpecial);
+    }
+
+    @Override
+    public byte[] piece(int token) {
+        return model.piece(token);
+    }
+
+    @Override
+    public boolean isEndOfGeneration(int token) {
+        return model.isEndOfGeneration(token);
+    }
+
+    @Override
+    public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
+        return LlamaModelHandle.applyChatTemplate(chatTemplate,
+                messages.stream().map(m -> new LlamaModelHandle.ChatMessage(m.role(), m.content())).toList(),
+                addAssistant);
+    }
+
+    @Override
+    public EngineSession openSession(SessionParams params) {
+        return new LlamaCppSession(model, params, onGpu);
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}

@@ -1,0 +1,165 @@
+package dev.gantry.runtime.engine.llama;
+
+import dev.gantry.llama.ContextParams;
+import dev.gantry.llama.LlamaBatch;
+import dev.gantry.llama.LlamaContextHandle;
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.llama.LlamaSampler;
+import dev.gantry.runtime.engine.EngineSession;
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.engine.SequenceSampler;
+import dev.gantry.runtime.engine.SessionParams;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
+ *
+ * <p>Sampling runs on the device (llama.cpp's backend sampling: only token ids come back) when the session asks for
+ * it and the request needs no repetition penalty; otherwise on the host from the logits. Both pick the same token
+ * under greedy decoding.
+ */
+final class LlamaCppSession implements EngineSession {
+    private final LlamaModelHandle model;
+    private final LlamaContextHandle ctx;
+    private final LlamaBatch batch;
+    private final boolean backendSampling;
+
+    LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
+        this.model = model;
+        int batchCap = p.batchCapacity();
+        ContextParams cp = new ContextParams(p.kvCells(), batchCap, Math.min(512, batchCap), p.maxSequences(),
+                p.threads(), p.threads(), -1, 1, true, false, onGpu);
+        this.ctx = LlamaContextHandle.create(model, cp);
+        try {
+            this.batch = LlamaBatch.allocate(batchCap);
+        } catch (RuntimeException e) {
+            ctx.close();
+            throw e;
+        }
+        this.backendSampling = p.backendSampling();
+    }
+
+    @Override
+    public int kvCells() {
+        return ctx.contextSize();
+    }
+
+    @Override
+    public int maxSequences() {
+        return ctx.maxSequences();
+    }
+
+    @Override
+    public int batchCapacity() {
+        return batch.capacity();
+    }
+
+    @Override
+    public void clearBatch() {
+        batch.clear();
+    }
+
+    @Override
+    public int add(int token, int position, int sequence, boolean output) {
+        return batch.add(token, position, sequence, output);
+    }
+
+    @Override
+    public int batchSize() {
+        return batch.size();
+    }
+
+    @Override
+    public DecodeStatus decode() {
+        return ctx.decode(batch) == 0 ? DecodeStatus.OK : DecodeStatus.NO_KV_SLOT;
+    }
+
+    @Override
+    public SequenceSampler newSampler(int sequence, SamplingParams p, int[] history) {
+        LlamaSampler.Builder b = LlamaSampler.chain();
+        boolean penalties = p.penalized();
+        if (penalties) {
+            int lastN = p.repeatLastN() < 0 ? ctx.contextSize() : p.repeatLastN();
+            b.penalties(model.vocabSize(), lastN, p.repeatPenalty(), p.frequencyPenalty(), p.presencePenalty());
+        }
+        if (p.greedy()) {
+            b.greedy();
+        } else {
+            if (p.topK() > 0) {
+                b.topK(p.topK());
+            }
+            if (p.typicalP() < 1f) {
+                b.typical(p.typicalP(), 1);
+            }
+            b.topP(p.topP(), 1).minP(p.minP(), 1).temperature(p.temperature());
+            long seed = p.seed() < 0 ? ThreadLocalRandom.current().nextInt() & 0xffffffffL : p.seed();
+            b.dist((int) seed);
+        }
+        LlamaSampler chain = b.build();
+        boolean onDevice = backendSampling && !penalties;
+        if (onDevice && !ctx.setBackendSampler(sequence, chain)) {
+            onDevice = false;
+        }
+        if (penalties) {
+            int from = Math.max(0, history.length - Math.max(0, p.repeatLastN()));
+            for (int i = from; i < history.length; i++) {
+                chain.accept(history[i]);
+            }
+        }
+        return new Sampler(sequence, chain, onDevice);
+    }
+
+    @Override
+    public int sample(SequenceSampler sampler, int outputIndex) {
+        Sampler s = (Sampler) sampler;
+        if (s.onDevice) {
+            int token = ctx.backendSampledToken(outputIndex);
+            if (token >= 0) {
+                s.chain.accept(token);
+                return token;
+            }
+        }
+        return s.chain.sample(ctx, outputIndex);
+    }
+
+    @Override
+    public void freeSequence(int sequence) {
+        ctx.removeSequence(sequence, -1, -1);
+    }
+
+    @Override
+    public void close() {
+        batch.close();
+        ctx.close();
+    }
+
+    private final class Sampler implements SequenceSampler {
+        final int sequence;
+        final LlamaSampler chain;
+        final boolean onDevice;
+
+        Sampler(int sequence, LlamaSampler chain, boolean onDevice) {
+            this.sequence = sequence;
+            this.chain = chain;
+            this.onDevice = onDevice;
+        }
+
+        @Override
+        public int sequence() {
+            return sequence;
+        }
+
+        @Override
+        public boolean onDevice() {
+            return onDevice;
+        }
+
+        @Override
+        public void close() {
+            if (onDevice && !ctx.isClosed()) {
+                ctx.setBackendSampler(sequence, null);
+            }
+            chain.close();
+        }
+    }
+}

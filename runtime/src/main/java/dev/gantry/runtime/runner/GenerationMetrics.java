@@ -1,0 +1,16 @@
+package dev.gantry.runtime.runner;
+
+/**
+ * Counts and times of one generation, in nanoseconds, as Ollama reports them.
+ *
+ * @param queueNanos      from submission to a sequence slot
+ * @param promptEvalNanos from the slot to the first generated token (prompt processing)
+ * @param evalNanos       from the first generated token to the end
+ * @param totalNanos      from submission to the end
+ */
+public record GenerationMetrics(int promptTokens, int generatedTokens, long queueNanos, long promptEvalNanos,
+                                long evalNanos, long totalNanos, int preemptions) {
+    public GenerationMetrics withGeneratedTokens(int n) {
+        return new GenerationMetrics(promptTokens, n, queueNanos, promptEvalNanos, evalNanos, totalNanos, preemptions);
+    }
+}

@@ -1,0 +1,24 @@
+package dev.gantry.runtime.runner;
+
+/**
+ * Receives a generation's tokens. Called on the runner thread, in order: every method must return at once (hand
+ * work to another thread), or it stalls every sequence of the runner.
+ */
+public interface GenerationObserver {
+    /** A generated token (never an end-of-generation token). */
+    void onToken(int token);
+
+    /** The generation ended; no call follows. */
+    void onFinish(FinishReason reason, GenerationMetrics metrics);
+
+    /** The generation failed; no call follows. */
+    void onError(Throwable error);
+
+    /**
+     * Whether the consumer can take another token now. A runner skips a sequence whose consumer is not ready (its
+     * client reads slowly), so a slow client slows only its own request.
+     */
+    default boolean isReady() {
+        return true;
+    }
+}

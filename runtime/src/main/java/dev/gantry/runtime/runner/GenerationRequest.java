@@ -1,0 +1,19 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import java.util.Objects;
+
+/**
+ * One generation as the runner sees it: prompt tokens (already rendered and tokenized by the caller) and limits.
+ *
+ * @param maxTokens tokens to generate at most; negative means until end of generation or the context limit
+ */
+public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens) {
+    public GenerationRequest {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(sampling, "sampling");
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("a generation needs at least one prompt token");
+        }
+    }
+}

@@ -1,0 +1,440 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.EngineSession;
+import dev.gantry.runtime.engine.SessionParams;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Owns one engine session on one platform thread and batches every sequence of it continuously: each step decodes
+ * the next token of every generating sequence plus chunks of waiting prompts (up to a per-step prompt budget),
+ * then samples each sequence that produced an output. New requests join at the next step; finished or cancelled
+ * ones leave, and their KV cells are freed, in the step that sees them.
+ *
+ * <p>Admission is by free sequence slots and free KV cells of the unified cache. When the cache still runs out
+ * mid-generation, the most recently admitted sequence is preempted: its cells are freed and it re-enters the queue
+ * at the front with its generated tokens, to be recomputed later (the client only sees a pause).
+ *
+ * <p>{@link #submit} and {@link #stats} are thread-safe; everything else runs on the runner thread.
+ */
+public final class Runner implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("gantry.runner");
+
+    private final String name;
+    private final Engine engine;
+    private final RunnerConfig config;
+    private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final Thread thread;
+    private final CompletableFuture<Void> started = new CompletableFuture<>();
+    private volatile boolean running = true;
+
+    // runner thread only
+    private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    private final List<Sequence> active = new ArrayList<>();
+    private final ArrayDeque<Integer> freeIds = new ArrayDeque<>();
+    private EngineSession session;
+    private int usedCells;
+
+    // written by the runner thread, read by anyone
+    private volatile long steps;
+    private volatile long batchedSteps;
+    private volatile int maxSequencesInStep;
+    private volatile long sequenceSteps;
+    private volatile long promptTokens;
+    private volatile long generatedTokens;
+    private volatile int activeCount;
+    private volatile int kvCellsUsed;
+    private volatile long completed;
+    private volatile long cancelled;
+    private volatile long preemptions;
+    private final AtomicInteger rejected = new AtomicInteger();
+
+    private Runner(String name, Engine engine, RunnerConfig config) {
+        this.name = name;
+        this.engine = engine;
+        this.config = config;
+        for (int i = 0; i < config.maxSequences(); i++) {
+            freeIds.add(i);
+        }
+        this.thread = Thread.ofPlatform().name("runner-" + name).daemon(true).unstarted(this::run);
+    }
+
+    /**
+     * Starts a runner and opens its session on the runner thread; returns once the session is open.
+     *
+     * @throws RuntimeException the session's failure (for example, not enough memory for the KV cache)
+     */
+    public static Runner start(String name, Engine engine, RunnerConfig config) {
+        Runner r = new Runner(name, engine, config);
+        r.thread.start();
+        try {
+            r.started.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            r.close();
+            throw new IllegalStateException("interrupted while starting runner " + name, e);
+        } catch (ExecutionException e) {
+            r.close();
+            throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+        }
+        return r;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public RunnerConfig config() {
+        return config;
+    }
+
+    /**
+     * Queues a generation. The observer is called on the runner thread.
+     *
+     * @throws QueueFullException       when every slot is busy and the wait queue is full
+     * @throws IllegalArgumentException when the prompt does not fit one sequence's context
+     * @throws IllegalStateException    when the runner has stopped
+     */
+    public GenerationHandle submit(GenerationRequest request, GenerationObserver observer) {
+        if (!running) {
+            throw new IllegalStateException("runner " + name + " is stopped");
+        }
+        if (request.prompt().length >= config.contextPerSequence()) {
+            throw new IllegalArgumentException("prompt of " + request.prompt().length
+                    + " tokens does not fit the context of " + config.contextPerSequence());
+        }
+        if (outstanding.incrementAndGet() > config.maxSequences() + config.maxQueue()) {
+            outstanding.decrementAndGet();
+            rejected.incrementAndGet();
+            throw new QueueFullException("server busy, please try again: " + config.maxSequences()
+                    + " sequences running and " + config.maxQueue() + " waiting");
+        }
+        Sequence s = new Sequence(request, observer, System.nanoTime());
+        incoming.add(s);
+        return s;
+    }
+
+    public RunnerStats stats() {
+        return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
+                activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
+                cancelled, rejected.get(), preemptions);
+    }
+
+    private void run() {
+        try {
+            session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
+                    config.batchCapacity(), config.threads(), config.backendSampling()));
+        } catch (Throwable t) {
+            running = false;
+            started.completeExceptionally(t);
+            return;
+        }
+        started.complete(null);
+        try {
+            while (running) {
+                if (!takeIncoming()) {
+                    continue;
+                }
+                reapFinishRequests();
+                admit();
+                if (!active.isEmpty()) {
+                    step();
+                }
+            }
+        } catch (InterruptedException e) {
+            // close() interrupts a runner waiting for work: a normal stop
+        } catch (Throwable t) {
+            LOG.log(System.Logger.Level.ERROR, "runner " + name + " failed", t);
+            failAll(t);
+        } finally {
+            running = false;
+            failAll(new IllegalStateException("model " + name + " was unloaded"));
+            session.close();
+        }
+    }
+
+    /** Moves submitted sequences into the waiting list; blocks briefly when there is nothing to do. */
+    private boolean takeIncoming() throws InterruptedException {
+        if (active.isEmpty() && waiting.isEmpty()) {
+            Sequence s = incoming.poll(50, TimeUnit.MILLISECONDS);
+            if (s == null) {
+                return false;
+            }
+            waiting.add(s);
+        }
+        for (Sequence s; (s = incoming.poll()) != null; ) {
+            waiting.add(s);
+        }
+        return true;
+    }
+
+    private void reapFinishRequests() {
+        for (int i = active.size() - 1; i >= 0; i--) {
+            Sequence s = active.get(i);
+            FinishReason r = s.requestedFinish();
+            if (r != null) {
+                finish(s, r);
+            }
+        }
+        waiting.removeIf(s -> {
+            FinishReason r = s.requestedFinish();
+            if (r != null) {
+                finish(s, r);
+                return true;
+            }
+            return false;
+        });
+    }
+
+    private void admit() {
+        while (!waiting.isEmpty() && !freeIds.isEmpty()) {
+            Sequence s = waiting.peekFirst();
+            int need = s.pending() + 1;
+            if (!active.isEmpty() && usedCells + need > config.kvCells()) {
+                return; // wait for cells to free up
+            }
+            waiting.pollFirst();
+            s.id = freeIds.pollFirst();
+            if (s.admittedAt == 0) {
+                s.admittedAt = System.nanoTime();
+            }
+            try {
+                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history());
+            } catch (RuntimeException e) {
+                freeIds.addFirst(s.id);
+                s.id = -1;
+                fail(s, e);
+                continue;
+            }
+            active.add(s);
+        }
+        activeCount = active.size();
+    }
+
+    private void step() throws InterruptedException {
+        session.clearBatch();
+        int sequencesInStep = 0;
+        for (Sequence s : active) {
+            s.chunk = 0;
+            s.batchIndex = -1;
+            if (s.pending() == 1 && safeReady(s)) {
+                s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
+                s.chunk = 1;
+                sequencesInStep++;
+            }
+        }
+        int budget = Math.min(config.promptBudget(), session.batchCapacity() - session.batchSize());
+        for (Sequence s : active) {
+            if (budget <= 0) {
+                break;
+            }
+            if (s.pending() <= 1) {
+                continue;
+            }
+            int n = Math.min(budget, s.pending());
+            for (int i = 0; i < n; i++) {
+                int pos = s.cached + i;
+                boolean last = pos == s.length - 1;
+                int idx = session.add(s.tokens[pos], pos, s.id, last);
+                if (last) {
+                    s.batchIndex = idx;
+                }
+            }
+            s.chunk = n;
+            budget -= n;
+            sequencesInStep++;
+        }
+        if (session.batchSize() == 0) {
+            // every generating sequence waits on a slow client: wait for one to drain or a new request
+            Sequence s = incoming.poll(1, TimeUnit.MILLISECONDS);
+            if (s != null) {
+                waiting.add(s);
+            }
+            return;
+        }
+        EngineSession.DecodeStatus status;
+        try {
+            status = session.decode();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
+            for (Sequence s : List.copyOf(active)) {
+                fail(s, e);
+            }
+            return;
+        }
+        if (status == EngineSession.DecodeStatus.NO_KV_SLOT) {
+            preemptNewest();
+            return;
+        }
+        recordStep(sequencesInStep);
+        long now = System.nanoTime();
+        for (int i = 0; i < active.size(); i++) {
+            Sequence s = active.get(i);
+            if (s.chunk == 0) {
+                continue;
+            }
+            int before = s.cached;
+            s.cached += s.chunk;
+            usedCells += s.chunk;
+            promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
+            if (s.batchIndex >= 0) {
+                int token = session.sample(s.sampler, s.batchIndex);
+                if (accept(s, token, now)) {
+                    i--; // s left the active list
+                }
+            }
+        }
+        kvCellsUsed = usedCells;
+    }
+
+    /** Handles a sampled token; returns true when the sequence finished (and left the active list). */
+    private boolean accept(Sequence s, int token, long now) {
+        if (s.firstTokenAt == 0) {
+            s.firstTokenAt = now;
+        }
+        if (engine.isEndOfGeneration(token)) {
+            finish(s, FinishReason.STOP);
+            return true;
+        }
+        s.append(token);
+        s.generated++;
+        generatedTokens++;
+        try {
+            s.observer.onToken(token);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
+            finish(s, FinishReason.CANCELLED);
+            return true;
+        }
+        int max = s.request.maxTokens();
+        if ((max >= 0 && s.generated >= max) || s.length >= config.contextPerSequence()) {
+            finish(s, FinishReason.LENGTH);
+            return true;
+        }
+        return false;
+    }
+
+    /** The cache is full: recompute the newest sequence later, or end the only one at its length. */
+    private void preemptNewest() {
+        Sequence victim = active.getLast();
+        if (active.size() == 1) {
+            finish(victim, FinishReason.LENGTH);
+            return;
+        }
+        release(victim);
+        victim.cached = 0;
+        victim.preemptions++;
+        preemptions++;
+        waiting.addFirst(victim);
+        activeCount = active.size();
+        LOG.log(System.Logger.Level.DEBUG, "runner {0}: KV cache full, preempted a sequence of {1} tokens",
+                name, victim.length);
+    }
+
+    /** Takes a sequence out of the batch: frees its cells, its slot and its sampler. */
+    private void release(Sequence s) {
+        active.remove(s);
+        if (s.id >= 0) {
+            if (s.cached > 0) {
+                session.freeSequence(s.id);
+                usedCells -= s.cached;
+            }
+            freeIds.addFirst(s.id);
+            s.id = -1;
+        }
+        if (s.sampler != null) {
+            s.sampler.close();
+            s.sampler = null;
+        }
+        kvCellsUsed = usedCells;
+    }
+
+    private void finish(Sequence s, FinishReason reason) {
+        release(s);
+        outstanding.decrementAndGet();
+        activeCount = active.size();
+        if (reason == FinishReason.CANCELLED) {
+            cancelled++;
+        } else {
+            completed++;
+        }
+        long now = System.nanoTime();
+        long admitted = s.admittedAt == 0 ? now : s.admittedAt;
+        long first = s.firstTokenAt == 0 ? now : s.firstTokenAt;
+        GenerationMetrics m = new GenerationMetrics(s.promptLength, s.generated, admitted - s.submittedAt,
+                first - admitted, now - first, now - s.submittedAt, s.preemptions);
+        try {
+            s.observer.onFinish(reason, m);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "observer failed in onFinish", e);
+        }
+    }
+
+    private void fail(Sequence s, Throwable error) {
+        release(s);
+        outstanding.decrementAndGet();
+        activeCount = active.size();
+        try {
+            s.observer.onError(error);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "observer failed in onError", e);
+        }
+    }
+
+    private void failAll(Throwable error) {
+        for (Sequence s : List.copyOf(active)) {
+            fail(s, error);
+        }
+        for (Sequence s; (s = waiting.poll()) != null; ) {
+            fail(s, error);
+        }
+        for (Sequence s; (s = incoming.poll()) != null; ) {
+            fail(s, error);
+        }
+    }
+
+    private boolean safeReady(Sequence s) {
+        try {
+            return s.observer.isReady();
+        } catch (RuntimeException e) {
+            return true;
+        }
+    }
+
+    private void recordStep(int sequencesInStep) {
+        steps++;
+        sequenceSteps += sequencesInStep;
+        if (sequencesInStep > 1) {
+            batchedSteps++;
+        }
+        if (sequencesInStep > maxSequencesInStep) {
+            maxSequencesInStep = sequencesInStep;
+        }
+    }
+
+    /** Stops the runner: in-flight and queued generations fail with "unloaded"; the session is closed. */
+    @Override
+    public void close() {
+        running = false;
+        if (Thread.currentThread() != thread) {
+            thread.interrupt();
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    public boolean isRunning() {
+        return running;
+    }
+}

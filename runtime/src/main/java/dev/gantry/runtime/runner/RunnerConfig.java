@@ -1,0 +1,36 @@
+package dev.gantry.runtime.runner;
+
+/**
+ * How a runner batches.
+ *
+ * @param contextPerSequence most tokens (prompt and generated) one sequence may hold, Ollama's {@code num_ctx}
+ * @param kvCells            KV cells shared by all sequences
+ * @param maxSequences       sequences decoded together
+ * @param maxQueue           requests waiting for a sequence slot before new ones get 503 ({@code OLLAMA_MAX_QUEUE})
+ * @param promptBudget       prompt tokens per decode step, so long prompts do not stall generating sequences
+ * @param threads            CPU threads for the engine
+ * @param backendSampling    sample on the device where the engine supports it
+ */
+public record RunnerConfig(int contextPerSequence, int kvCells, int maxSequences, int maxQueue, int promptBudget,
+                           int threads, boolean backendSampling) {
+    public RunnerConfig {
+        require(contextPerSequence >= 8, "context per sequence must be >= 8, was " + contextPerSequence);
+        require(kvCells >= contextPerSequence, "kv cells (" + kvCells + ") must hold one full sequence ("
+                + contextPerSequence + ")");
+        require(maxSequences >= 1, "max sequences must be >= 1");
+        require(maxQueue >= 0, "max queue must be >= 0");
+        require(promptBudget >= 1, "prompt budget must be >= 1");
+        require(threads >= 1, "threads must be >= 1");
+    }
+
+    /** Tokens one step may carry: one per generating sequence plus the prompt budget. */
+    public int batchCapacity() {
+        return maxSequences + promptBudget;
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

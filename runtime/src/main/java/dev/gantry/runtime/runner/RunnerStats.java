@@ -1,0 +1,13 @@
+package dev.gantry.runtime.runner;
+
+/**
+ * A snapshot of a runner's counters.
+ *
+ * @param steps              decode calls
+ * @param batchedSteps       decode calls that carried tokens of two or more sequences
+ * @param maxSequencesInStep the most sequences one decode carried
+ * @param sequenceSteps      the sum over steps of the sequences each carried (average = sequenceSteps / steps)
+ */
+public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
+                          long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
+                          int kvCells, long completed, long cancelled, long rejected, long preemptions) {}

@@ -1,0 +1,63 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.engine.SequenceSampler;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One generation inside a runner: its tokens (prompt, then each sampled token), how many of them are in the KV
+ * cache, and its sampler. The fields are the runner thread's; only {@link #finish} is called from elsewhere.
+ */
+final class Sequence implements GenerationHandle {
+    final GenerationRequest request;
+    final GenerationObserver observer;
+    final long submittedAt;
+    private final AtomicReference<FinishReason> requested = new AtomicReference<>();
+
+    int[] tokens;
+    int length;
+    final int promptLength;
+    /** Tokens of {@link #tokens} already in the KV cache; the rest are decoded next. */
+    int cached;
+    int id = -1;
+    int generated;
+    SequenceSampler sampler;
+    int batchIndex = -1;
+    int chunk;
+    long admittedAt;
+    long firstTokenAt;
+    int preemptions;
+
+    Sequence(GenerationRequest request, GenerationObserver observer, long now) {
+        this.request = request;
+        this.observer = observer;
+        this.submittedAt = now;
+        this.promptLength = request.prompt().length;
+        this.tokens = Arrays.copyOf(request.prompt(), promptLength + 16);
+        this.length = promptLength;
+    }
+
+    int pending() {
+        return length - cached;
+    }
+
+    void append(int token) {
+        if (length == tokens.length) {
+            tokens = Arrays.copyOf(tokens, tokens.length * 2);
+        }
+        tokens[length++] = token;
+    }
+
+    int[] history() {
+        return Arrays.copyOf(tokens, length);
+    }
+
+    FinishReason requestedFinish() {
+        return requested.get();
+    }
+
+    @Override
+    public void finish(FinishReason reason) {
+        requested.compareAndSet(null, reason);
+    }
+}

@@ -1,0 +1,175 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.text.TextStreamer;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.function.IntFunction;
+
+/**
+ * Hands one generation's tokens from the runner thread to another thread (the request's event loop), where they are
+ * detokenized, cut at stop strings and written. The runner's side costs an array store and, at most once per
+ * drain, an {@link Executor#execute}; everything slow happens on the executor, in order.
+ *
+ * <p>When a stop string matches, the relay ends the generation through its handle, so the runner frees the
+ * sequence at its next step; tokens sampled after the match are dropped and not counted.
+ */
+public final class TokenRelay implements GenerationObserver {
+    /** The consumer, called on the executor, in order, never concurrently. */
+    public interface Sink {
+        void onText(String text);
+
+        void onDone(FinishReason reason, GenerationMetrics metrics);
+
+        void onError(Throwable error);
+
+        /** False while the client's connection cannot take more bytes. */
+        default boolean isWritable() {
+            return true;
+        }
+    }
+
+    /** Tokens a relay buffers before it tells the runner to skip the sequence. */
+    static final int MAX_BACKLOG = 256;
+
+    private final Executor executor;
+    private final IntFunction<byte[]> pieces;
+    private final TextStreamer streamer;
+    private final Sink sink;
+    private volatile GenerationHandle handle;
+
+    private final Object lock = new Object();
+    private int[] buffer = new int[32];
+    private int[] spare = new int[32];
+    private int count;
+    private boolean scheduled;
+    private FinishReason finishReason;
+    private GenerationMetrics finishMetrics;
+    private Throwable error;
+
+    // executor side
+    private boolean ended;
+    private int consumed;
+
+    public TokenRelay(Executor executor, IntFunction<byte[]> pieces, List<String> stops, Sink sink) {
+        this.executor = executor;
+        this.pieces = pieces;
+        this.streamer = new TextStreamer(stops);
+        this.sink = sink;
+    }
+
+    /** The handle of the generation this relay serves; needed to end it at a stop string. */
+    public void bind(GenerationHandle handle) {
+        this.handle = handle;
+    }
+
+    @Override
+    public void onToken(int token) {
+        synchronized (lock) {
+            if (count == buffer.length) {
+                buffer = java.util.Arrays.copyOf(buffer, buffer.length * 2);
+            }
+            buffer[count++] = token;
+            scheduleLocked();
+        }
+    }
+
+    @Override
+    public void onFinish(FinishReason reason, GenerationMetrics metrics) {
+        synchronized (lock) {
+            finishReason = reason;
+            finishMetrics = metrics;
+            scheduleLocked();
+        }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+        synchronized (lock) {
+            error = t;
+            scheduleLocked();
+        }
+    }
+
+    @Override
+    public boolean isReady() {
+        int backlog;
+        synchronized (lock) {
+            backlog = count;
+        }
+        return backlog < MAX_BACKLOG && sink.isWritable();
+    }
+
+    private void scheduleLocked() {
+        if (!scheduled) {
+            scheduled = true;
+            executor.execute(this::drain);
+        }
+    }
+
+    private void drain() {
+        while (true) {
+            int[] tokens;
+            int n;
+            FinishReason reason;
+            GenerationMetrics metrics;
+            Throwable failure;
+            synchronized (lock) {
+                if (count == 0 && finishReason == null && error == null) {
+                    scheduled = false;
+                    return;
+                }
+                tokens = buffer;
+                n = count;
+                buffer = spare;
+                spare = tokens;
+                count = 0;
+                reason = finishReason;
+                metrics = finishMetrics;
+                failure = error;
+                finishReason = null;
+                error = null;
+            }
+            try {
+                deliver(tokens, n, reason, metrics, failure);
+            } catch (RuntimeException e) {
+                GenerationHandle h = handle;
+                if (h != null) {
+                    h.cancel();
+                }
+                ended = true;
+            }
+        }
+    }
+
+    private void deliver(int[] tokens, int n, FinishReason reason, GenerationMetrics metrics, Throwable failure) {
+        if (ended) {
+            return;
+        }
+        for (int i = 0; i < n && !streamer.stopped(); i++) {
+            String text = streamer.push(pieces.apply(tokens[i]));
+            consumed++;
+            if (!text.isEmpty()) {
+                sink.onText(text);
+            }
+            if (streamer.stopped()) {
+                GenerationHandle h = handle;
+                if (h != null) {
+                    h.finish(FinishReason.STOP);
+                }
+            }
+        }
+        if (failure != null) {
+            ended = true;
+            sink.onError(failure);
+        } else if (reason != null) {
+            ended = true;
+            String tail = streamer.flush();
+            if (!tail.isEmpty()) {
+                sink.onText(tail);
+            }
+            boolean byStopString = streamer.stopped();
+            sink.onDone(byStopString ? FinishReason.STOP : reason,
+                    byStopString ? metrics.withGeneratedTokens(consumed) : metrics);
+        }
+    }
+}
