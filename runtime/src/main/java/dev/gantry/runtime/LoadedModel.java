@@ -54,6 +54,10 @@ public final class LoadedModel {
         return engine.piece(token);
     }
 
+    public boolean hasChatTemplate() {
+        return engine.hasChatTemplate();
+    }
+
     public String applyChatTemplate(List<Engine.ChatMessage> messages, boolean addAssistant) {
         return engine.applyChatTemplate(messages, addAssistant);
     }

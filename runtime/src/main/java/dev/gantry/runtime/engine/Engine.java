@@ -20,6 +20,11 @@ public interface Engine extends AutoCloseable {
 
     boolean isEndOfGeneration(int token);
 
+    /** Whether the model carries its own chat template (otherwise a generic one is used for chat). */
+    default boolean hasChatTemplate() {
+        return true;
+    }
+
     /** Renders a conversation with the model's chat template, ending with the assistant's turn when asked. */
     String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant);
 

@@ -72,6 +72,11 @@ public final class LlamaCppEngine implements Engine {
     }
 
     @Override
+    public boolean hasChatTemplate() {
+        return model.chatTemplate().isPresent();
+    }
+
+    @Override
     public String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant) {
         return LlamaModelHandle.applyChatTemplate(chatTemplate,
                 messages.stream().map(m -> new LlamaModelHandle.ChatMessage(m.role(), m.content())).toList(),

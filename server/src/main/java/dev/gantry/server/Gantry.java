@@ -1,0 +1,79 @@
+package dev.gantry.server;
+
+import dev.gantry.models.BuiltinModels;
+import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.engine.EngineFactory;
+import dev.gantry.server.api.ollama.CompletionHandlers;
+import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.http.ApiRouter;
+import dev.gantry.server.http.ApiServer;
+import io.netty.handler.codec.http.HttpMethod;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * A running Gantry: the model registry, the model manager and the HTTP server, wired together. Used by
+ * {@link Main} and by tests, which start it on a free port.
+ */
+public final class Gantry implements AutoCloseable {
+    private final ModelManager models;
+    private final ApiRouter router;
+    private final ApiServer server;
+
+    private Gantry(ModelManager models, ApiRouter router, ApiServer server) {
+        this.models = models;
+        this.router = router;
+        this.server = server;
+    }
+
+    /** Starts serving; the engine factory decides how models are loaded (llama.cpp, or a fake in tests). */
+    public static Gantry start(ServerConfig config, EngineFactory engines) throws InterruptedException {
+        ModelRegistry registry;
+        try {
+            registry = new ModelRegistry(config.modelsDir().orElse(null),
+                    BuiltinModels.extractAll(config.cacheDir()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot unpack the built-in model into " + config.cacheDir(), e);
+        }
+        ModelManager models = new ModelManager(registry, engines, config.runtime());
+        ApiRouter router = routes(models);
+        try {
+            ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),
+                    config.maxBodyBytes());
+            return new Gantry(models, router, server);
+        } catch (RuntimeException | InterruptedException e) {
+            router.close();
+            models.close();
+            throw e;
+        }
+    }
+
+    static ApiRouter routes(ModelManager models) {
+        ModelHandlers info = new ModelHandlers(models);
+        CompletionHandlers completions = new CompletionHandlers(models);
+        return new ApiRouter()
+                .route(HttpMethod.GET, "/", info::root)
+                .route(HttpMethod.GET, "/api/version", info::version)
+                .route(HttpMethod.GET, "/api/tags", info::tags)
+                .route(HttpMethod.POST, "/api/show", info::show)
+                .route(HttpMethod.GET, "/api/ps", info::ps)
+                .route(HttpMethod.POST, "/api/generate", completions::generate)
+                .route(HttpMethod.POST, "/api/chat", completions::chat);
+    }
+
+    public int port() {
+        return server.port();
+    }
+
+    public ModelManager models() {
+        return models;
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        router.close();
+        models.close();
+    }
+}

@@ -1,0 +1,160 @@
+package dev.gantry.server;
+
+import dev.gantry.runtime.RuntimeConfig;
+import dev.gantry.server.api.ollama.KeepAlive;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Everything the server is configured with, from the environment (Ollama's variable names where Ollama has one,
+ * {@code GANTRY_*} otherwise) and the command line, which wins. Immutable; validated when built. The environment
+ * comes in as a map, so tests never touch the real one.
+ */
+public record ServerConfig(String host, int port, Optional<Path> modelsDir, Optional<Path> llamaLib, Path cacheDir,
+                           List<String> gpus, RuntimeConfig runtime, int maxBodyBytes, int ioThreads) {
+
+    /** The variables read, with what they mean, for {@code --help}. */
+    public static final Map<String, String> VARIABLES = new java.util.LinkedHashMap<>();
+
+    static {
+        VARIABLES.put("OLLAMA_HOST", "address to listen on, host[:port] (default 127.0.0.1:11434)");
+        VARIABLES.put("OLLAMA_MODELS", "folder of models; each *.gguf file is a model (default ~/.ollama/models)");
+        VARIABLES.put("OLLAMA_NUM_PARALLEL", "sequences decoded together per model (default: as many as the KV cache allows, up to 64)");
+        VARIABLES.put("OLLAMA_MAX_QUEUE", "requests waiting per model before 503 (default 512)");
+        VARIABLES.put("OLLAMA_CONTEXT_LENGTH", "tokens per sequence (default 4096, at most the model's training context)");
+        VARIABLES.put("OLLAMA_KEEP_ALIVE", "how long an idle model stays loaded (default 5m; negative: forever)");
+        VARIABLES.put("GANTRY_LLAMA_LIB", "folder with llama.cpp libraries (a CUDA build) instead of the bundled CPU ones");
+        VARIABLES.put("GANTRY_THREADS", "llama.cpp CPU threads (default: cores - 1, at most 8)");
+        VARIABLES.put("GANTRY_KV_CELLS", "KV cache cells per model (default: eight full sequences)");
+        VARIABLES.put("GANTRY_BACKEND_SAMPLING", "auto | on | off: sample on the GPU (default auto: when the model is on one)");
+        VARIABLES.put("GANTRY_CACHE_DIR", "where the bundled libraries and model are unpacked (default ~/.cache/gantry)");
+    }
+
+    public static final String USAGE = """
+            usage: java -jar runtime.jar [serve] [options]
+                   java -jar runtime.jar version
+
+            options:
+              --host HOST          listen address (OLLAMA_HOST)
+              --port PORT          listen port (default 11434)
+              --models DIR         models folder (OLLAMA_MODELS)
+              --llama-lib DIR      llama.cpp libraries to load (GANTRY_LLAMA_LIB)
+              --gpus LIST          GPUs to use, e.g. 0,1,2,3
+              --num-parallel N     sequences per model (OLLAMA_NUM_PARALLEL)
+              --help               this text
+            """;
+
+    public ServerConfig {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port must be in 0..65535, was " + port);
+        }
+        if (maxBodyBytes < 1024) {
+            throw new IllegalArgumentException("max body must be >= 1024 bytes");
+        }
+        gpus = List.copyOf(gpus);
+    }
+
+    public static ServerConfig fromEnv(Map<String, String> env, List<String> args) {
+        String hostPort = env.getOrDefault("OLLAMA_HOST", "");
+        String host = "127.0.0.1";
+        int port = 11434;
+        if (!hostPort.isBlank()) {
+            String hp = hostPort.strip().replaceFirst("^[a-zA-Z]+://", "").replaceFirst("/.*$", "");
+            int colon = hp.lastIndexOf(':');
+            if (colon >= 0 && !hp.endsWith("]")) {
+                port = parseInt("OLLAMA_HOST port", hp.substring(colon + 1));
+                hp = hp.substring(0, colon);
+            }
+            if (!hp.isEmpty()) {
+                host = hp.replace("[", "").replace("]", "");
+            }
+        }
+        String home = env.getOrDefault("HOME", System.getProperty("user.home"));
+        Optional<Path> models = Optional.of(Path.of(env.getOrDefault("OLLAMA_MODELS", home + "/.ollama/models")));
+        Optional<Path> llamaLib = Optional.ofNullable(env.get("GANTRY_LLAMA_LIB")).filter(s -> !s.isBlank()).map(Path::of);
+        Path cache = Optional.ofNullable(env.get("GANTRY_CACHE_DIR")).filter(s -> !s.isBlank()).map(Path::of)
+                .orElseGet(() -> dev.gantry.models.BuiltinModels.defaultCacheDir(env));
+        RuntimeConfig rt = RuntimeConfig.defaults();
+        int numParallel = intEnv(env, "OLLAMA_NUM_PARALLEL", rt.numParallel());
+        int maxQueue = intEnv(env, "OLLAMA_MAX_QUEUE", rt.maxQueue());
+        int ctx = intEnv(env, "OLLAMA_CONTEXT_LENGTH", rt.contextLength());
+        int threads = intEnv(env, "GANTRY_THREADS", rt.threads());
+        int kvCells = intEnv(env, "GANTRY_KV_CELLS", rt.kvCells());
+        Duration keep = Optional.ofNullable(env.get("OLLAMA_KEEP_ALIVE")).filter(s -> !s.isBlank())
+                .map(KeepAlive::parse).orElse(rt.keepAlive());
+        RuntimeConfig.BackendSampling bs = Optional.ofNullable(env.get("GANTRY_BACKEND_SAMPLING"))
+                .filter(s -> !s.isBlank()).map(s -> RuntimeConfig.BackendSampling.valueOf(s.strip().toUpperCase(Locale.ROOT)))
+                .orElse(rt.backendSampling());
+        List<String> gpus = List.of();
+
+        List<String> rest = new ArrayList<>(args);
+        if (!rest.isEmpty() && rest.getFirst().equals("serve")) {
+            rest.removeFirst();
+        }
+        for (int i = 0; i < rest.size(); i++) {
+            String a = rest.get(i);
+            String value = i + 1 < rest.size() ? rest.get(i + 1) : null;
+            switch (a) {
+                case "--host" -> host = require(a, value);
+                case "--port" -> port = parseInt(a, require(a, value));
+                case "--models" -> models = Optional.of(Path.of(require(a, value)));
+                case "--llama-lib" -> llamaLib = Optional.of(Path.of(require(a, value)));
+                case "--gpus" -> gpus = List.of(require(a, value).split("[,:]"));
+                case "--num-parallel" -> numParallel = parseInt(a, require(a, value));
+                default -> throw new IllegalArgumentException("unknown argument " + a + "\n" + USAGE);
+            }
+            i++;
+        }
+        RuntimeConfig runtime = new RuntimeConfig(numParallel, ctx, kvCells, maxQueue, rt.promptBudget(), threads,
+                bs, keep, rt.gpuLayers());
+        int io = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        return new ServerConfig(host, port, models, llamaLib, cache, gpus, runtime, 64 << 20, io);
+    }
+
+    public ServerConfig withPort(int p) {
+        return new ServerConfig(host, p, modelsDir, llamaLib, cacheDir, gpus, runtime, maxBodyBytes, ioThreads);
+    }
+
+    public ServerConfig withRuntime(RuntimeConfig r) {
+        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, r, maxBodyBytes, ioThreads);
+    }
+
+    public ServerConfig withModelsDir(Path dir) {
+        return new ServerConfig(host, port, Optional.of(dir), llamaLib, cacheDir, gpus, runtime, maxBodyBytes, ioThreads);
+    }
+
+    public ServerConfig withMaxBodyBytes(int n) {
+        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, runtime, n, ioThreads);
+    }
+
+    public static String describe() {
+        StringBuilder sb = new StringBuilder("environment:\n");
+        VARIABLES.forEach((k, v) -> sb.append(String.format("  %-24s %s%n", k, v)));
+        return sb.toString();
+    }
+
+    private static int intEnv(Map<String, String> env, String name, int fallback) {
+        String v = env.get(name);
+        return v == null || v.isBlank() ? fallback : parseInt(name, v.strip());
+    }
+
+    private static int parseInt(String what, String v) {
+        try {
+            return Integer.parseInt(v.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(what + " must be an integer, was \"" + v + "\"");
+        }
+    }
+
+    private static String require(String flag, String value) {
+        if (value == null || value.startsWith("--")) {
+            throw new IllegalArgumentException(flag + " needs a value");
+        }
+        return value;
+    }
+}

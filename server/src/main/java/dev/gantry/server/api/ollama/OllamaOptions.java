@@ -1,0 +1,134 @@
+package dev.gantry.server.api.ollama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.server.http.ApiException;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Ollama's {@code options} for one request, mapped to sampling and limits. Pure.
+ *
+ * <p>Predict-time options are honoured. Load-time options that would need a reload ({@code num_ctx},
+ * {@code num_batch}, {@code num_gpu}, {@code main_gpu}, ...) and Ollama's obsolete options are logged and ignored, as
+ * Ollama logs unknown options; a known option of the wrong type is a 400.
+ */
+public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
+    private static final System.Logger LOG = System.getLogger("gantry.api");
+
+    private static final Set<String> LOAD_TIME = Set.of("num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap",
+            "num_thread", "numa", "low_vram", "f16_kv", "vocab_only", "use_mlock", "logits_all", "embedding_only",
+            "rope_frequency_base", "rope_frequency_scale", "draft_num_predict");
+    private static final Set<String> OBSOLETE = Set.of("mirostat", "mirostat_tau", "mirostat_eta",
+            "penalize_newline", "tfs_z");
+
+    public static OllamaOptions defaults() {
+        return new OllamaOptions(SamplingParams.DEFAULTS, -1, List.of(), List.of());
+    }
+
+    /** Parses {@code options}; null means all defaults. */
+    public static OllamaOptions parse(ObjectNode options) {
+        SamplingParams d = SamplingParams.DEFAULTS;
+        if (options == null) {
+            return defaults();
+        }
+        float temperature = d.temperature();
+        int topK = d.topK();
+        float topP = d.topP();
+        float minP = d.minP();
+        float typicalP = d.typicalP();
+        long seed = d.seed();
+        float repeatPenalty = d.repeatPenalty();
+        int repeatLastN = d.repeatLastN();
+        float presence = d.presencePenalty();
+        float frequency = d.frequencyPenalty();
+        int numPredict = -1;
+        List<String> stop = new ArrayList<>();
+        List<String> ignored = new ArrayList<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = options.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String k = e.getKey();
+            JsonNode v = e.getValue();
+            if (v.isNull()) {
+                continue;
+            }
+            switch (k) {
+                case "temperature" -> temperature = number(k, v);
+                case "top_k" -> topK = integer(k, v);
+                case "top_p" -> topP = number(k, v);
+                case "min_p" -> minP = number(k, v);
+                case "typical_p" -> typicalP = number(k, v);
+                case "seed" -> seed = integer(k, v);
+                case "repeat_penalty" -> repeatPenalty = number(k, v);
+                case "repeat_last_n" -> repeatLastN = integer(k, v);
+                case "presence_penalty" -> presence = number(k, v);
+                case "frequency_penalty" -> frequency = number(k, v);
+                case "num_predict" -> numPredict = integer(k, v);
+                case "num_keep" -> integer(k, v);
+                case "stop" -> stop = strings(k, v);
+                default -> {
+                    ignored.add(k);
+                    String why = LOAD_TIME.contains(k) ? "needs a model reload, not supported yet"
+                            : OBSOLETE.contains(k) ? "no longer supported by llama.cpp" : "unknown option";
+                    LOG.log(System.Logger.Level.WARNING, "ignoring option {0}: {1}", k, why);
+                }
+            }
+        }
+        try {
+            SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
+                    repeatLastN, presence, frequency);
+            return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("invalid options: " + e.getMessage());
+        }
+    }
+
+    private static float number(String k, JsonNode v) {
+        if (!v.isNumber()) {
+            throw wrong(k, "a number", v);
+        }
+        double d = v.doubleValue();
+        if (!Double.isFinite(d)) {
+            throw ApiException.badRequest("invalid option " + k + ": not a finite number");
+        }
+        return (float) d;
+    }
+
+    private static int integer(String k, JsonNode v) {
+        if (!v.isNumber() || (v.isFloatingPointNumber() && v.doubleValue() != Math.rint(v.doubleValue()))) {
+            throw wrong(k, "an integer", v);
+        }
+        long l = v.longValue();
+        if (l > Integer.MAX_VALUE || l < Integer.MIN_VALUE) {
+            throw ApiException.badRequest("invalid option " + k + ": out of range");
+        }
+        return (int) l;
+    }
+
+    private static List<String> strings(String k, JsonNode v) {
+        List<String> out = new ArrayList<>();
+        if (v.isTextual()) {
+            out.add(v.textValue());
+            return out;
+        }
+        if (!v.isArray()) {
+            throw wrong(k, "a list of strings", v);
+        }
+        for (JsonNode s : v) {
+            if (!s.isTextual()) {
+                throw wrong(k, "a list of strings", v);
+            }
+            out.add(s.textValue());
+        }
+        return out;
+    }
+
+    private static ApiException wrong(String k, String expected, JsonNode v) {
+        return ApiException.badRequest("invalid option " + k + ": expected " + expected + ", got "
+                + v.getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
+    }
+}

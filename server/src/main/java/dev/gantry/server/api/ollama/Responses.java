@@ -1,0 +1,39 @@
+package dev.gantry.server.api.ollama;
+
+import java.util.List;
+import java.util.Map;
+
+/** Ollama's response bodies, as Jackson records (snake_case, nulls left out). */
+public final class Responses {
+    private Responses() {}
+
+    /** One {@code /api/generate} line; the metrics are set on the last one only. */
+    public record GenerateChunk(String model, String createdAt, String response, boolean done, String doneReason,
+                                Long totalDuration, Long loadDuration, Integer promptEvalCount,
+                                Long promptEvalDuration, Integer evalCount, Long evalDuration) {}
+
+    /** One {@code /api/chat} line. */
+    public record ChatChunk(String model, String createdAt, Message message, boolean done, String doneReason,
+                            Long totalDuration, Long loadDuration, Integer promptEvalCount, Long promptEvalDuration,
+                            Integer evalCount, Long evalDuration) {}
+
+    public record Message(String role, String content) {}
+
+    public record Details(String parentModel, String format, String family, List<String> families,
+                          String parameterSize, String quantizationLevel) {}
+
+    public record TagModel(String name, String model, String modifiedAt, long size, String digest, Details details) {}
+
+    public record Tags(List<TagModel> models) {}
+
+    public record RunningModel(String name, String model, long size, String digest, Details details, String expiresAt,
+                               long sizeVram, int contextLength) {}
+
+    public record Running(List<RunningModel> models) {}
+
+    public record Show(String license, String modelfile, String parameters, String template, String system,
+                       Details details, Map<String, Object> modelInfo, List<String> capabilities,
+                       String modifiedAt) {}
+
+    public record Version(String version) {}
+}

@@ -1,0 +1,51 @@
+package dev.gantry.server.http;
+
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+
+/** The pipeline: HTTP codec, a body limit, then the request handler. */
+final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
+    private final ApiRouter router;
+    private final int maxBodyBytes;
+
+    ApiServerInitializer(ApiRouter router, int maxBodyBytes) {
+        this.router = router;
+        this.maxBodyBytes = maxBodyBytes;
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+        ch.pipeline()
+                .addLast("http", new HttpServerCodec())
+                .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes))
+                .addLast("api", new ApiHandler(router));
+    }
+
+    /** Answers an oversized body with 413 in Ollama's error shape (Netty's own answer has no body). */
+    private static final class JsonErrorAggregator extends HttpObjectAggregator {
+        JsonErrorAggregator(int max) {
+            super(max);
+        }
+
+        @Override
+        protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
+            byte[] json = Json.error("request body too large (limit " + maxContentLength() + " bytes)");
+            FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                    HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(json));
+            r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+            r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
+            ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package dev.gantry.server.http;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.Optional;
+
+/**
+ * The server's JSON: one configured mapper (snake_case, nulls left out, as Ollama writes), and typed field readers
+ * that turn a wrong type into a 400 that names the field.
+ */
+public final class Json {
+    public static final ObjectMapper MAPPER = new ObjectMapper()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .setSerializationInclusion(JsonInclude.Include.NON_NULL)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+    static {
+        MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
+                .maxNestingDepth(200).maxStringLength(64 << 20).build());
+    }
+
+    private Json() {}
+
+    public static byte[] write(Object value) {
+        try {
+            return MAPPER.writeValueAsBytes(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot encode " + value.getClass().getSimpleName(), e);
+        }
+    }
+
+    /** {@code value} as one NDJSON line. */
+    public static byte[] line(Object value) {
+        byte[] json = write(value);
+        byte[] out = java.util.Arrays.copyOf(json, json.length + 1);
+        out[json.length] = '\n';
+        return out;
+    }
+
+    public static byte[] error(String message) {
+        ObjectNode n = MAPPER.createObjectNode();
+        n.put("error", message);
+        return write(n);
+    }
+
+    public static byte[] errorLine(String message) {
+        ObjectNode n = MAPPER.createObjectNode();
+        n.put("error", message);
+        return line(n);
+    }
+
+    /** Parses a request body that must be one JSON object. */
+    public static ObjectNode parseObject(byte[] body) {
+        if (body.length == 0) {
+            throw ApiException.badRequest("missing request body");
+        }
+        JsonNode node;
+        try {
+            node = MAPPER.readTree(body);
+        } catch (java.io.IOException e) {
+            String m = e instanceof JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
+            throw ApiException.badRequest("invalid JSON: " + m);
+        }
+        if (!(node instanceof ObjectNode o)) {
+            throw ApiException.badRequest("request body must be a JSON object");
+        }
+        return o;
+    }
+
+    public static Optional<String> string(ObjectNode o, String field) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) {
+            return Optional.empty();
+        }
+        if (!n.isTextual()) {
+            throw wrongType(field, "a string", n);
+        }
+        return Optional.of(n.textValue());
+    }
+
+    public static String requiredString(ObjectNode o, String field) {
+        return string(o, field).filter(s -> !s.isEmpty())
+                .orElseThrow(() -> ApiException.badRequest(field + " is required"));
+    }
+
+    public static Optional<Boolean> bool(ObjectNode o, String field) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) {
+            return Optional.empty();
+        }
+        if (!n.isBoolean()) {
+            throw wrongType(field, "a boolean", n);
+        }
+        return Optional.of(n.booleanValue());
+    }
+
+    public static Optional<ObjectNode> object(ObjectNode o, String field) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) {
+            return Optional.empty();
+        }
+        if (!(n instanceof ObjectNode obj)) {
+            throw wrongType(field, "an object", n);
+        }
+        return Optional.of(obj);
+    }
+
+    public static ApiException wrongType(String field, String expected, JsonNode actual) {
+        return ApiException.badRequest("invalid value for " + field + ": expected " + expected + ", got "
+                + actual.getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
+    }
+}
