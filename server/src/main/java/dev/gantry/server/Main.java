@@ -1,7 +1,5 @@
 package dev.gantry.server;
 
-import dev.gantry.llama.LlamaCpp;
-import dev.gantry.llama.LlamaUnavailableException;
 import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
 import java.util.Arrays;
 import java.util.List;
@@ -11,6 +9,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) throws Exception {
+        System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tFT%1$tT.%1$tL %4$s %3$s: %5$s%6$s%n");
         List<String> argv = Arrays.asList(args);
         if (argv.contains("--help") || argv.contains("-h")) {
             System.out.print(ServerConfig.USAGE + "\n" + ServerConfig.describe());
@@ -28,20 +27,22 @@ public final class Main {
             System.exit(2);
             return;
         }
+        LlamaCppEngineFactory engines;
         try {
-            LlamaCpp.initialize(config.llamaLib(), config.cacheDir());
-        } catch (LlamaUnavailableException e) {
+            engines = LlamaCppEngineFactory.initialize(config.llamaLib(), config.cacheDir());
+        } catch (RuntimeException e) {
             System.err.println("gantry: " + e.getMessage());
             System.exit(1);
             return;
         }
+        System.getLogger("gantry").log(System.Logger.Level.INFO, engines.describe());
         if (!config.gpus().isEmpty()) {
             System.getLogger("gantry").log(System.Logger.Level.WARNING, "--gpus {0}: placement across GPUs is not "
                     + "built yet; llama.cpp places the model on the devices it finds", config.gpus());
         }
         Gantry gantry;
         try {
-            gantry = Gantry.start(config, new LlamaCppEngineFactory());
+            gantry = Gantry.start(config, engines);
         } catch (Exception e) {
             // Netty rethrows the socket's BindException unchecked-style from bind().sync()
             if (!(e instanceof java.net.SocketException)) {

@@ -6,10 +6,28 @@ import dev.gantry.llama.ModelParams;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineFactory;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /** Loads models through llama.cpp. {@link LlamaCpp#initialize} must have succeeded first. */
 public final class LlamaCppEngineFactory implements EngineFactory {
     private final boolean gpuAvailable;
+
+    /**
+     * Loads llama.cpp (from {@code userDir} when given, else the bundled CPU libraries unpacked under
+     * {@code cacheDir}) and returns a factory; throws with every path tried when the libraries cannot be loaded.
+     */
+    public static LlamaCppEngineFactory initialize(Optional<Path> userDir, Path cacheDir) {
+        LlamaCpp.initialize(userDir, cacheDir);
+        return new LlamaCppEngineFactory();
+    }
+
+    /** Where llama.cpp was loaded from and which devices it sees, for the start-up log. */
+    public String describe() {
+        LlamaCpp llama = LlamaCpp.get();
+        return "llama.cpp from " + llama.libraryDir() + " (" + llama.source() + "), devices "
+                + llama.devices().stream().map(d -> d.name() + " " + d.description()).toList()
+                + (gpuAvailable ? "" : "; no GPU backend: models run on the CPU");
+    }
 
     public LlamaCppEngineFactory() {
         LlamaCpp llama = LlamaCpp.get();

@@ -1,0 +1,88 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Bad input gets a 4xx in Ollama's {@code {"error": "..."}} shape, never a 500. */
+class ErrorResponsesTest {
+    static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = TestServer.start(TestServer.defaults());
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    static Stream<Arguments> badRequests() {
+        return Stream.of(
+                Arguments.of("/api/generate", "{bad json", 400, "invalid JSON"),
+                Arguments.of("/api/generate", "", 400, "missing request body"),
+                Arguments.of("/api/generate", "[1,2]", 400, "must be a JSON object"),
+                Arguments.of("/api/generate", "{\"prompt\":\"x\"}", 400, "model is required"),
+                Arguments.of("/api/generate", "{\"model\":42,\"prompt\":\"x\"}", 400, "invalid value for model"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":7}", 400, "invalid value for prompt"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "stream"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":[]}", 400, "options"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"temperature\":\"hot\"}}", 400, "temperature"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"top_k\":1.5}}", 400, "top_k"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"top_p\":3}}", 400, "top_p"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"stop\":5}}", 400, "stop"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"keep_alive\":\"soon\"}", 400, "keep_alive"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"format\":\"json\"}", 400, "format"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"images\":[\"aGk=\"]}", 400, "images"),
+                Arguments.of("/api/generate", "{\"model\":\"../../etc/passwd\",\"prompt\":\"x\"}", 400, ""),
+                Arguments.of("/api/generate", "{\"model\":\"nope\",\"prompt\":\"x\"}", 404, "model \"nope\" not found, try pulling it first"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":\"hi\"}", 400, "messages"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"content\":\"hi\"}]}", 400, "role"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", 400, "invalid role"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "content"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"tools\":[{\"type\":\"function\"}]}", 400, "does not support tools"),
+                Arguments.of("/api/chat", "{\"model\":\"nope\",\"messages\":[]}", 404, "not found"),
+                Arguments.of("/api/show", "{}", 400, "model is required"),
+                Arguments.of("/api/show", "{\"model\":\"a/b/c/d/e\"}", 400, ""));
+    }
+
+    @ParameterizedTest(name = "{0} {1} -> {2}")
+    @MethodSource("badRequests")
+    void answersClientMistakesWithA4xxInOllamasShape(String path, String body, int status, String message)
+            throws Exception {
+        HttpResponse<String> r = server.post(path, body);
+        assertEquals(status, r.statusCode(), r.body());
+        JsonNode error = TestServer.json(r.body()).get("error");
+        assertTrue(error != null && error.isTextual(), r.body());
+        assertTrue(error.asText().contains(message), r.body());
+    }
+
+    @Test
+    void unknownPathIs404AndWrongMethodIs405() throws Exception {
+        assertEquals(404, server.get("/api/nothing").statusCode());
+        HttpResponse<String> r = server.get("/api/generate");
+        assertEquals(405, r.statusCode());
+        assertTrue(TestServer.json(r.body()).has("error"));
+    }
+
+    @Test
+    void anOversizedBodyIs413() throws Exception {
+        byte[] big = new byte[65 << 20];
+        java.util.Arrays.fill(big, (byte) 'a');
+        HttpResponse<String> r = server.http.send(HttpRequest.newBuilder(server.uri("/api/generate"))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(big)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(413, r.statusCode());
+        assertTrue(TestServer.json(r.body()).has("error"));
+    }
+}

@@ -1,0 +1,88 @@
+package dev.gantry.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.RuntimeConfig;
+import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A real Gantry on a free loopback port, with the real llama.cpp libraries and the built-in tiny model on the CPU,
+ * and a real HTTP client.
+ */
+final class TestServer implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    static final String MODEL = "stories260k";
+
+    final Gantry gantry;
+    final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+
+    private TestServer(Gantry gantry) {
+        this.gantry = gantry;
+    }
+
+    static TestServer start(RuntimeConfig runtime) throws Exception {
+        Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
+        Path models = Files.createTempDirectory("gantry-models");
+        LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
+                Optional.ofNullable(System.getenv("GANTRY_LLAMA_LIB")).map(Path::of), cache);
+        ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",
+                        System.getProperty("user.home")), List.of())
+                .withPort(0).withModelsDir(models).withRuntime(runtime);
+        return new TestServer(Gantry.start(config, engines));
+    }
+
+    static RuntimeConfig defaults() {
+        return RuntimeConfig.defaults().withKeepAlive(Duration.ofMinutes(10));
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + gantry.port() + path);
+    }
+
+    HttpResponse<String> post(String path, String body) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60))
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    static JsonNode json(String body) throws IOException {
+        return JSON.readTree(body);
+    }
+
+    static List<JsonNode> ndjson(String body) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : body.split("\n")) {
+            if (!line.isBlank()) {
+                out.add(JSON.readTree(line));
+            }
+        }
+        return out;
+    }
+
+    LoadedModel model() {
+        return gantry.models().loadedModel(MODEL + ":latest").orElseThrow();
+    }
+
+    @Override
+    public void close() {
+        gantry.close();
+    }
+}
