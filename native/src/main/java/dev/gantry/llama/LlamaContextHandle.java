@@ -106,8 +106,8 @@ public final class LlamaContextHandle implements AutoCloseable {
     /** Attaches a backend (on-device) sampler chain to a sequence; the chain must outlive its use. */
     public boolean setBackendSampler(int sequence, LlamaSampler chain) {
         try {
-            return (boolean) Fn.llama_set_sampler.invokeExact(pointer(), sequence,
-                    chain == null ? MemorySegment.NULL : chain.pointer());
+            MemorySegment c = chain == null ? MemorySegment.NULL : chain.pointer();
+            return (boolean) Fn.llama_set_sampler.invokeExact(pointer(), sequence, c);
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_set_sampler", t);
         }
