@@ -30,12 +30,21 @@ if ! verify "$cache/$TARBALL"; then
   exit 1
 fi
 
+# Already unpacked from this very tarball: nothing to do (builds running side by side never see a half-copied folder).
+stamp="$dest/.source-sha256"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$SHA256" ] && [ -f "$dest/index.txt" ]; then
+  exit 0
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tar -xzf "$cache/$TARBALL" -C "$work" package/bins/linux-x64
 src="$work/package/bins/linux-x64"
-rm -f "$dest"/*.so
 # The core libraries, and every CPU variant: ggml_backend_load_all_from_path picks the best one at run time.
-cp "$src"/libllama.v*.so "$src"/libggml.v*.so "$src"/libggml-base.so "$src"/libggml-cpu-*.so "$dest"/
-(cd "$dest" && ls -1 *.so > index.txt)
+for f in "$src"/libllama.v*.so "$src"/libggml.v*.so "$src"/libggml-base.so "$src"/libggml-cpu-*.so; do
+  cp "$f" "$dest/.$(basename "$f").part" && mv -f "$dest/.$(basename "$f").part" "$dest/$(basename "$f")"
+done
+(cd "$src" && ls -1 libllama.v*.so libggml.v*.so libggml-base.so libggml-cpu-*.so) > "$dest/.index.part"
+mv -f "$dest/.index.part" "$dest/index.txt"
+echo "$SHA256" > "$stamp"
 echo "fetch-llama-cpu: $(wc -l < "$dest/index.txt") libraries in $dest"

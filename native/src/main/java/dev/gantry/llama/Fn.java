@@ -144,6 +144,8 @@ final class Fn {
     static final MethodHandle llama_sampler_init_temp = h("llama_sampler_init_temp", fn(ADDRESS, JAVA_FLOAT));
     static final MethodHandle llama_sampler_init_penalties = h("llama_sampler_init_penalties",
             fn(ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT));
+    static final MethodHandle llama_sampler_init_logit_bias =
+            h("llama_sampler_init_logit_bias", fn(ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
     static final MethodHandle llama_sampler_init_grammar =
             h("llama_sampler_init_grammar", fn(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle llama_sampler_sample = h("llama_sampler_sample", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));

@@ -29,6 +29,7 @@ public final class LlamaModelHandle implements AutoCloseable {
     private final int vocabSize;
     private final byte[][] pieces;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile int[] endOfGenerationTokens;
 
     private LlamaModelHandle(Path path, MemorySegment model) throws Throwable {
         this.path = path;
@@ -189,6 +190,16 @@ public final class LlamaModelHandle implements AutoCloseable {
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_vocab_is_eog", t);
         }
+    }
+
+    /** Every end-of-generation token of the vocabulary (computed once). */
+    public int[] endOfGenerationTokens() {
+        int[] eog = endOfGenerationTokens;
+        if (eog == null) {
+            eog = java.util.stream.IntStream.range(0, vocabSize).filter(this::isEndOfGeneration).toArray();
+            endOfGenerationTokens = eog;
+        }
+        return eog;
     }
 
     /**

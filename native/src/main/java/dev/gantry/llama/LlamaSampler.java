@@ -136,6 +136,20 @@ public final class LlamaSampler implements AutoCloseable {
             return this;
         }
 
+        /** Adds {@code bias} to the logits of the given tokens ({@code -Infinity} bans them). */
+        public Builder logitBias(int vocabSize, int[] tokens, float bias) {
+            int[] ts = tokens.clone();
+            steps.add(a -> {
+                MemorySegment arr = a.allocate(8L * Math.max(1, ts.length), 4);
+                for (int i = 0; i < ts.length; i++) {
+                    arr.set(java.lang.foreign.ValueLayout.JAVA_INT, 8L * i, ts[i]);
+                    arr.set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 8L * i + 4, bias);
+                }
+                return (MemorySegment) Fn.llama_sampler_init_logit_bias.invokeExact(vocabSize, ts.length, arr);
+            });
+            return this;
+        }
+
         /** A GBNF grammar; {@link #build()} throws {@link IllegalArgumentException} when llama.cpp rejects it. */
         public Builder grammar(LlamaModelHandle model, String gbnf, String root) {
             grammar = true;

@@ -8,19 +8,33 @@ import dev.gantry.runtime.runner.RunnerConfig;
 public final class RunnerSizing {
     /** llama.cpp's LLAMA_MAX_SEQ at v0.5.0. */
     static final int MAX_SEQUENCES = 256;
-    /** Auto-sized runners plan for sequences of about this many cells on average. */
+    /** Auto-sized runners with a unified cache plan for sequences of about this many cells on average. */
     static final int CELLS_PER_SEQUENCE = 256;
-    static final int MAX_AUTO_CELLS = 65_536;
+    /** The most KV cells an auto-sized runner allocates. */
+    static final int MAX_AUTO_CELLS = 131_072;
+    static final int MAX_AUTO_SEQUENCES = 64;
 
     private RunnerSizing() {}
 
     public static RunnerConfig plan(EngineInfo model, RuntimeConfig config, int availableProcessors) {
         int train = model.contextTrainLength() > 0 ? model.contextTrainLength() : config.contextLength();
         int perSequence = Math.max(8, Math.min(config.contextLength(), train));
-        int cells = config.kvCells() > 0 ? Math.max(config.kvCells(), perSequence)
-                : Math.max(perSequence, Math.min(perSequence * 8, MAX_AUTO_CELLS));
-        int parallel = config.numParallel() > 0 ? Math.min(config.numParallel(), MAX_SEQUENCES)
-                : Math.clamp(cells / CELLS_PER_SEQUENCE, 1, 64);
+        int parallel;
+        int cells;
+        if (config.kvUnified()) {
+            // One shared buffer: sequences are admitted while free cells last, so more of them fit than
+            // full-length slots would allow.
+            cells = config.kvCells() > 0 ? Math.max(config.kvCells(), perSequence)
+                    : Math.max(perSequence, Math.min(perSequence * 8, MAX_AUTO_CELLS));
+            parallel = config.numParallel() > 0 ? Math.min(config.numParallel(), MAX_SEQUENCES)
+                    : Math.clamp(cells / CELLS_PER_SEQUENCE, 1, MAX_AUTO_SEQUENCES);
+        } else {
+            // A stream per sequence, each a full context, as Ollama sizes num_ctx x num_parallel.
+            int fit = config.kvCells() > 0 ? config.kvCells() / perSequence : MAX_AUTO_CELLS / perSequence;
+            parallel = config.numParallel() > 0 ? Math.min(config.numParallel(), MAX_SEQUENCES)
+                    : Math.clamp(fit, 1, MAX_AUTO_SEQUENCES);
+            cells = perSequence * parallel;
+        }
         boolean onGpu = !"cpu".equals(model.backend());
         int threads = config.threads() > 0 ? config.threads()
                 : onGpu ? Math.min(4, LlamaCpp.defaultThreads(availableProcessors))
@@ -31,6 +45,6 @@ public final class RunnerSizing {
             case AUTO -> onGpu && model.backendSamplingSupported();
         };
         return new RunnerConfig(perSequence, cells, parallel, config.maxQueue(), config.promptBudget(), threads,
-                backendSampling);
+                backendSampling, config.kvUnified());
     }
 }

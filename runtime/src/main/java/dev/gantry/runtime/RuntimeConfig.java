@@ -15,9 +15,18 @@ import java.util.Objects;
  * @param backendSampling sample on the GPU when the model is there
  * @param keepAlive       how long an idle model stays loaded; negative forever ({@code OLLAMA_KEEP_ALIVE})
  * @param gpuLayers       layers to offload by default; negative all
+ * @param kvUnified       one KV buffer shared by all sequences of a runner ({@code GANTRY_KV_UNIFIED}); the
+ *                        default gives each sequence its own stream
  */
 public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget,
-                            int threads, BackendSampling backendSampling, Duration keepAlive, int gpuLayers) {
+                            int threads, BackendSampling backendSampling, Duration keepAlive, int gpuLayers,
+                            boolean kvUnified) {
+    public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
+                         BackendSampling backendSampling, Duration keepAlive, int gpuLayers) {
+        this(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling, keepAlive,
+                gpuLayers, false);
+    }
+
     public RuntimeConfig {
         Objects.requireNonNull(backendSampling, "backendSampling");
         Objects.requireNonNull(keepAlive, "keepAlive");
@@ -35,27 +44,32 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
 
     public RuntimeConfig withNumParallel(int n) {
         return new RuntimeConfig(n, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers);
+                keepAlive, gpuLayers, kvUnified);
     }
 
     public RuntimeConfig withMaxQueue(int n) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, n, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers);
+                keepAlive, gpuLayers, kvUnified);
     }
 
     public RuntimeConfig withContextLength(int n) {
         return new RuntimeConfig(numParallel, n, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers);
+                keepAlive, gpuLayers, kvUnified);
     }
 
     public RuntimeConfig withBackendSampling(BackendSampling b) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, b, keepAlive,
-                gpuLayers);
+                gpuLayers, kvUnified);
     }
 
     public RuntimeConfig withKeepAlive(Duration d) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                d, gpuLayers);
+                d, gpuLayers, kvUnified);
+    }
+
+    public RuntimeConfig withKvUnified(boolean unified) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers, unified);
     }
 
     /** Where tokens are sampled. */

@@ -31,6 +31,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("GANTRY_LLAMA_LIB", "folder with llama.cpp libraries (a CUDA build) instead of the bundled CPU ones");
         VARIABLES.put("GANTRY_THREADS", "llama.cpp CPU threads (default: cores - 1, at most 8)");
         VARIABLES.put("GANTRY_KV_CELLS", "KV cache cells per model (default: eight full sequences)");
+        VARIABLES.put("GANTRY_KV_UNIFIED", "1: one KV buffer shared by all sequences of a model; 0 (default): one per sequence");
         VARIABLES.put("GANTRY_BACKEND_SAMPLING", "auto | on | off: sample on the GPU (default auto: when the model is on one)");
         VARIABLES.put("GANTRY_CACHE_DIR", "where the bundled libraries and model are unpacked (default ~/.cache/gantry)");
     }
@@ -91,6 +92,8 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                 .filter(s -> !s.isBlank()).map(s -> RuntimeConfig.BackendSampling.valueOf(s.strip().toUpperCase(Locale.ROOT)))
                 .orElse(rt.backendSampling());
         List<String> gpus = List.of();
+        boolean kvUnified = Optional.ofNullable(env.get("GANTRY_KV_UNIFIED")).map(String::strip)
+                .map(v -> v.equals("1") || v.equalsIgnoreCase("true")).orElse(rt.kvUnified());
 
         List<String> rest = new ArrayList<>(args);
         if (!rest.isEmpty() && rest.getFirst().equals("serve")) {
@@ -111,7 +114,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
             i++;
         }
         RuntimeConfig runtime = new RuntimeConfig(numParallel, ctx, kvCells, maxQueue, rt.promptBudget(), threads,
-                bs, keep, rt.gpuLayers());
+                bs, keep, rt.gpuLayers(), kvUnified);
         int io = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         return new ServerConfig(host, port, models, llamaLib, cache, gpus, runtime, 64 << 20, io);
     }

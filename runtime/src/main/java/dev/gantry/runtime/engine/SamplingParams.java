@@ -6,8 +6,21 @@ package dev.gantry.runtime.engine;
  * @param seed negative draws a random seed
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
-                             float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty) {
+                             float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty,
+                             boolean ignoreEos) {
     public static final SamplingParams DEFAULTS = new SamplingParams(0.8f, 40, 0.9f, 0.0f, 1.0f, -1, 1.0f, 64, 0f, 0f);
+
+    /** Without {@code ignoreEos} (llama-server's option that bans end-of-generation tokens). */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
+                          float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty) {
+        this(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN, presencePenalty,
+                frequencyPenalty, false);
+    }
+
+    public SamplingParams withIgnoreEos(boolean ignore) {
+        return new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN,
+                presencePenalty, frequencyPenalty, ignore);
+    }
 
     public SamplingParams {
         check(Float.isFinite(temperature) && temperature >= 0, "temperature must be >= 0");

@@ -131,7 +131,7 @@ public final class Runner implements AutoCloseable {
     private void run() {
         try {
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
-                    config.batchCapacity(), config.threads(), config.backendSampling()));
+                    config.batchCapacity(), config.threads(), config.backendSampling(), config.kvUnified()));
         } catch (Throwable t) {
             running = false;
             started.completeExceptionally(t);
@@ -300,7 +300,7 @@ public final class Runner implements AutoCloseable {
         if (s.firstTokenAt == 0) {
             s.firstTokenAt = now;
         }
-        if (engine.isEndOfGeneration(token)) {
+        if (engine.isEndOfGeneration(token) && !s.request.sampling().ignoreEos()) {
             finish(s, FinishReason.STOP);
             return true;
         }

@@ -22,6 +22,9 @@ public final class TokenRelay implements GenerationObserver {
 
         void onError(Throwable error);
 
+        /** Called after each batch of deliveries, so text written without flushing goes out together. */
+        default void flush() {}
+
         /** False while the client's connection cannot take more bytes. */
         default boolean isWritable() {
             return true;
@@ -131,6 +134,7 @@ public final class TokenRelay implements GenerationObserver {
             }
             try {
                 deliver(tokens, n, reason, metrics, failure);
+                sink.flush();
             } catch (RuntimeException e) {
                 GenerationHandle h = handle;
                 if (h != null) {

@@ -139,6 +139,15 @@ public final class Exchange {
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
     }
 
+    /** Queues a chunk without flushing; {@link #flush()} sends what is queued. */
+    public void writeChunkLater(byte[] data) {
+        ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
+    }
+
+    public void flush() {
+        ctx.flush();
+    }
+
     public void endStream() {
         finish(ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }

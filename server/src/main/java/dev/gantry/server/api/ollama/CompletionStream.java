@@ -25,6 +25,7 @@ final class CompletionStream implements TokenRelay.Sink {
     private final long startNanos;
     private final long loadNanos;
     private final StringBuilder whole = new StringBuilder();
+    private final ChunkEncoder encoder;
     private boolean started;
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos) {
@@ -34,6 +35,7 @@ final class CompletionStream implements TokenRelay.Sink {
         this.stream = stream;
         this.startNanos = startNanos;
         this.loadNanos = loadNanos;
+        this.encoder = new ChunkEncoder(model, shape == Shape.CHAT);
     }
 
     @Override
@@ -43,7 +45,14 @@ final class CompletionStream implements TokenRelay.Sink {
             return;
         }
         start();
-        exchange.writeChunk(Json.line(chunk(text, false, null, null)));
+        exchange.writeChunkLater(encoder.line(text));
+    }
+
+    @Override
+    public void flush() {
+        if (started) {
+            exchange.flush();
+        }
     }
 
     @Override

@@ -47,6 +47,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         float presence = d.presencePenalty();
         float frequency = d.frequencyPenalty();
         int numPredict = -1;
+        boolean ignoreEos = false;
         List<String> stop = new ArrayList<>();
         List<String> ignored = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = options.fields(); it.hasNext(); ) {
@@ -70,6 +71,12 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "num_predict" -> numPredict = integer(k, v);
                 case "num_keep" -> integer(k, v);
                 case "stop" -> stop = strings(k, v);
+                case "ignore_eos" -> {
+                    if (!v.isBoolean()) {
+                        throw wrong(k, "a boolean", v);
+                    }
+                    ignoreEos = v.booleanValue(); // llama-server's option, for fixed-length benchmarks
+                }
                 default -> {
                     ignored.add(k);
                     String why = LOAD_TIME.contains(k) ? "needs a model reload, not supported yet"
@@ -80,7 +87,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         }
         try {
             SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
-                    repeatLastN, presence, frequency);
+                    repeatLastN, presence, frequency, ignoreEos);
             return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored));
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("invalid options: " + e.getMessage());

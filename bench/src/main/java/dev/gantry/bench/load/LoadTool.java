@@ -1,0 +1,230 @@
+package dev.gantry.bench.load;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Drives streaming completions against one or more servers (round robin per request) with N concurrent clients,
+ * and reports aggregate tokens per second, time to first token (p50, p99) and inter-token latency (p50).
+ * Speaks Ollama's {@code /api/generate} and llama-server's {@code /completion}, so both are measured the same way.
+ *
+ * <p>usage: LoadTool --url U[,U2...] [--api ollama|llamacpp] [--model M] [--clients N] [--requests R]
+ * [--num-predict T] [--prompt-words W] [--label L] [--out FILE.jsonl]
+ */
+public final class LoadTool {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    record Options(List<URI> urls, String api, String model, int clients, int requests, int numPredict,
+                   int promptWords, String label, Path out) {}
+
+    /** One run's result. */
+    public record Result(String label, String api, int clients, int requests, int ok, int busy, int failed,
+                         long tokens, double seconds, double tokensPerSecond, double ttftP50Ms, double ttftP99Ms,
+                         double itlP50Ms) {
+        String json() {
+            return String.format(Locale.ROOT, "{\"label\":\"%s\",\"api\":\"%s\",\"clients\":%d,\"requests\":%d,"
+                    + "\"ok\":%d,\"busy\":%d,\"failed\":%d,\"tokens\":%d,\"seconds\":%.3f,\"tokens_per_second\":%.1f,"
+                    + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f}", label, api, clients, requests,
+                    ok, busy, failed, tokens, seconds, tokensPerSecond, ttftP50Ms, ttftP99Ms, itlP50Ms);
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options o = parse(args);
+        Result r = run(o);
+        System.out.println(r.json());
+        if (o.out() != null) {
+            Files.writeString(o.out(), r.json() + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        }
+        System.exit(r.failed() > 0 ? 1 : 0);
+    }
+
+    static Result run(Options o) throws Exception {
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10)).build();
+        String prompt = prompt(o.promptWords());
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger ok = new AtomicInteger();
+        AtomicInteger busy = new AtomicInteger();
+        AtomicInteger failed = new AtomicInteger();
+        AtomicLong tokens = new AtomicLong();
+        List<Double> ttft = Collections.synchronizedList(new ArrayList<>());
+        List<Double> itl = Collections.synchronizedList(new ArrayList<>());
+        long start = System.nanoTime();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> clients = new ArrayList<>();
+            for (int c = 0; c < o.clients(); c++) {
+                clients.add(pool.submit(() -> {
+                    for (int r = 0; r < o.requests(); r++) {
+                        URI base = o.urls().get(next.getAndIncrement() % o.urls().size());
+                        try {
+                            Stream s = stream(http, base, o, prompt);
+                            switch (s.status) {
+                                case 200 -> {
+                                    ok.incrementAndGet();
+                                    tokens.addAndGet(s.tokens);
+                                    if (s.ttftNanos >= 0) {
+                                        ttft.add(s.ttftNanos / 1e6);
+                                    }
+                                    itl.addAll(s.gapsMs);
+                                }
+                                case 503 -> busy.incrementAndGet();
+                                default -> failed.incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            failed.incrementAndGet();
+                            System.err.println("request failed: " + e);
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : clients) {
+                f.get();
+            }
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        return new Result(o.label(), o.api(), o.clients(), o.clients() * o.requests(), ok.get(), busy.get(),
+                failed.get(), tokens.get(), seconds, tokens.get() / seconds, percentile(ttft, 50), percentile(ttft, 99),
+                percentile(itl, 50));
+    }
+
+    /** What one streamed request measured. */
+    static final class Stream {
+        int status;
+        long tokens;
+        long ttftNanos = -1;
+        final List<Double> gapsMs = new ArrayList<>();
+    }
+
+    static Stream stream(HttpClient http, URI base, Options o, String prompt) throws Exception {
+        boolean ollama = o.api().equals("ollama");
+        String body = ollama
+                ? JSON.writeValueAsString(JSON.createObjectNode().put("model", o.model()).put("prompt", prompt)
+                        .put("stream", true).set("options", JSON.createObjectNode().put("num_predict", o.numPredict())
+                                .put("ignore_eos", true).put("temperature", 0.8).put("top_k", 40)))
+                : JSON.writeValueAsString(JSON.createObjectNode().put("prompt", prompt).put("stream", true)
+                        .put("n_predict", o.numPredict()).put("ignore_eos", true).put("temperature", 0.8)
+                        .put("top_k", 40).put("cache_prompt", false));
+        URI uri = base.resolve(ollama ? "/api/generate" : "/completion");
+        long sent = System.nanoTime();
+        HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        Stream s = new Stream();
+        s.status = r.statusCode();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+            if (s.status != 200) {
+                in.transferTo(java.io.Writer.nullWriter());
+                return s;
+            }
+            long last = -1;
+            long counted = 0;
+            long reported = -1;
+            for (String line; (line = in.readLine()) != null; ) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                String payload = ollama ? line : line.startsWith("data: ") ? line.substring(6) : null;
+                if (payload == null || payload.equals("[DONE]")) {
+                    continue;
+                }
+                JsonNode n = JSON.readTree(payload);
+                boolean done = ollama ? n.path("done").asBoolean() : n.path("stop").asBoolean();
+                if (done) {
+                    reported = ollama ? n.path("eval_count").asLong(-1) : n.path("timings").path("predicted_n").asLong(-1);
+                    if (n.has("error")) {
+                        s.status = 500;
+                    }
+                    continue;
+                }
+                long now = System.nanoTime();
+                if (s.ttftNanos < 0) {
+                    s.ttftNanos = now - sent;
+                } else {
+                    s.gapsMs.add((now - last) / 1e6);
+                }
+                last = now;
+                counted++;
+            }
+            s.tokens = reported >= 0 ? reported : counted;
+        }
+        return s;
+    }
+
+    static double percentile(List<Double> values, double p) {
+        if (values.isEmpty()) {
+            return 0;
+        }
+        List<Double> v;
+        synchronized (values) {
+            v = new ArrayList<>(values);
+        }
+        Collections.sort(v);
+        int i = (int) Math.ceil(p / 100.0 * v.size()) - 1;
+        return v.get(Math.clamp(i, 0, v.size() - 1));
+    }
+
+    /** About {@code words} words of plain text (close to as many tokens for a llama tokenizer). */
+    static String prompt(int words) {
+        String[] base = ("Once upon a time there was a little girl named Lily who loved to play outside in the "
+                + "park with her red ball and her friend Tom").split(" ");
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < words; i++) {
+            sb.append(i == 0 ? "" : " ").append(base[i % base.length]);
+        }
+        return sb.toString();
+    }
+
+    static Options parse(String[] args) {
+        List<URI> urls = List.of(URI.create("http://127.0.0.1:11434"));
+        String api = "ollama";
+        String model = "stories260k";
+        int clients = 8;
+        int requests = 4;
+        int numPredict = 128;
+        int promptWords = 100;
+        String label = "run";
+        Path out = null;
+        for (int i = 0; i < args.length; i += 2) {
+            String v = args[i + 1];
+            switch (args[i]) {
+                case "--url" -> urls = java.util.Arrays.stream(v.split(",")).map(URI::create).toList();
+                case "--api" -> api = v;
+                case "--model" -> model = v;
+                case "--clients" -> clients = Integer.parseInt(v);
+                case "--requests" -> requests = Integer.parseInt(v);
+                case "--num-predict" -> numPredict = Integer.parseInt(v);
+                case "--prompt-words" -> promptWords = Integer.parseInt(v);
+                case "--label" -> label = v;
+                case "--out" -> out = Path.of(v);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        if (!api.equals("ollama") && !api.equals("llamacpp")) {
+            throw new IllegalArgumentException("--api must be ollama or llamacpp");
+        }
+        return new Options(urls, api, model, clients, requests, numPredict, promptWords, label, out);
+    }
+}
