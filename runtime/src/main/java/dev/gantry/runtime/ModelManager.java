@@ -97,9 +97,10 @@ public final class ModelManager implements AutoCloseable {
         return out;
     }
 
+    /** A loaded model by any form of its name ({@code stories260k}, {@code library/stories260k:latest}, ...). */
     public Optional<LoadedModel> loadedModel(String name) {
-        return loaded().stream().filter(m -> m.name().equals(name) || m.model().name().toString().equals(name))
-                .findFirst();
+        Optional<dev.gantry.models.ModelName> wanted = dev.gantry.models.ModelName.tryParse(name);
+        return wanted.flatMap(w -> loaded().stream().filter(m -> m.model().name().equals(w)).findFirst());
     }
 
     /** Unloads a model now; its in-flight generations fail. */

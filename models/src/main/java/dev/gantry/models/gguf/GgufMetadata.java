@@ -28,6 +28,7 @@ public final class GgufMetadata {
     private final long alignment;
     private final long dataOffset;
     private final Map<String, Object> kv;
+    private final Map<String, GgufValueType> types;
     private final List<GgufTensorInfo> tensors;
     private final long parameterCount;
 
@@ -38,6 +39,16 @@ public final class GgufMetadata {
      */
     public GgufMetadata(int version, long fileSize, long alignment, long dataOffset,
                         Map<String, Object> kv, List<GgufTensorInfo> tensors) {
+        this(version, fileSize, alignment, dataOffset, kv, Map.of(), tensors);
+    }
+
+    /**
+     * As above, with the GGUF type each value was stored as (the Java types do not tell {@code UINT32} from
+     * {@code INT64}; llama.cpp checks them, so a copy must keep them).
+     */
+    public GgufMetadata(int version, long fileSize, long alignment, long dataOffset,
+                        Map<String, Object> kv, Map<String, GgufValueType> types, List<GgufTensorInfo> tensors) {
+        this.types = Map.copyOf(types);
         this.version = version;
         this.fileSize = fileSize;
         this.alignment = alignment;
@@ -50,6 +61,11 @@ public final class GgufMetadata {
             sum = Math.addExact(sum, t.elementCount());
         }
         this.parameterCount = sum;
+    }
+
+    /** The type a value was stored as, when the metadata came from a file. */
+    public Optional<GgufValueType> typeOf(String key) {
+        return Optional.ofNullable(types.get(key));
     }
 
     /** GGUF format version: 2 or 3. */

@@ -97,6 +97,7 @@ public final class GgufReader {
             long kvCount = readCount("key/value", MIN_KV);
 
             Map<String, Object> kv = new LinkedHashMap<>();
+            Map<String, GgufValueType> types = new java.util.HashMap<>();
             for (long i = 0; i < kvCount; i++) {
                 String key = readString("metadata key");
                 long typeId = in.readU32();
@@ -105,6 +106,7 @@ public final class GgufReader {
                 if (kv.putIfAbsent(key, value) != null) {
                     throw in.error("duplicate metadata key \"" + key + "\"");
                 }
+                types.put(key, type);
             }
 
             List<GgufTensorInfo> tensors = new ArrayList<>((int) Math.min(tensorCount, 4096));
@@ -122,7 +124,7 @@ public final class GgufReader {
             long dataOffset = Math.ceilDiv(headerEnd, alignment) * alignment;
             checkTensorExtents(tensors, alignment, dataOffset);
             try {
-                return new GgufMetadata(version, in.size(), alignment, dataOffset, kv, tensors);
+                return new GgufMetadata(version, in.size(), alignment, dataOffset, kv, types, tensors);
             } catch (ArithmeticException e) {
                 // only reachable through tensors of unknown types, whose sizes could not be checked
                 throw new GgufFormatException(in.file(), "tensor element counts add up to more than 2^63");

@@ -119,6 +119,11 @@ public final class Runner implements AutoCloseable {
         }
         Sequence s = new Sequence(request, observer, System.nanoTime());
         incoming.add(s);
+        if (!running && incoming.remove(s)) {
+            // close() ran between the check above and the add: nobody would ever finish this sequence
+            outstanding.decrementAndGet();
+            throw new IllegalStateException("runner " + name + " is stopped");
+        }
         return s;
     }
 
@@ -195,12 +200,19 @@ public final class Runner implements AutoCloseable {
     }
 
     private void admit() {
+        // Cells already taken plus those the admitted sequences will take with the tokens they still have to
+        // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
+        long reserved = usedCells;
+        for (Sequence a : active) {
+            reserved += a.pending();
+        }
         while (!waiting.isEmpty() && !freeIds.isEmpty()) {
             Sequence s = waiting.peekFirst();
             int need = s.pending() + 1;
-            if (!active.isEmpty() && usedCells + need > config.kvCells()) {
+            if (!active.isEmpty() && reserved + need > config.kvCells()) {
                 return; // wait for cells to free up
             }
+            reserved += s.pending();
             waiting.pollFirst();
             s.id = freeIds.pollFirst();
             if (s.admittedAt == 0) {
@@ -315,7 +327,7 @@ public final class Runner implements AutoCloseable {
             return true;
         }
         int max = s.request.maxTokens();
-        if ((max >= 0 && s.generated >= max) || s.length >= config.contextPerSequence()) {
+        if ((max > 0 && s.generated >= max) || s.length >= config.contextPerSequence()) {
             finish(s, FinishReason.LENGTH);
             return true;
         }
@@ -430,6 +442,16 @@ public final class Runner implements AutoCloseable {
                 thread.join(10_000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+        }
+        // A submit that raced with the runner's last sweep is failed here, so no caller waits forever.
+        IllegalStateException unloaded = new IllegalStateException("model " + name + " was unloaded");
+        for (Sequence s; (s = incoming.poll()) != null; ) {
+            outstanding.decrementAndGet();
+            try {
+                s.observer.onError(unloaded);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "observer failed in onError", e);
             }
         }
     }

@@ -1,0 +1,270 @@
+package dev.gantry.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationRequest;
+import dev.gantry.runtime.testing.FakeEngine;
+import dev.gantry.runtime.testing.FakeEngineFactory;
+import dev.gantry.runtime.testing.RecordingObserver;
+import dev.gantry.runtime.testing.TestModels;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelManagerTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final String NAME = TestModels.TINY_NAME;
+
+    @TempDir
+    Path models;
+    private ModelRegistry registry;
+    private final List<ModelManager> managers = new ArrayList<>();
+    private final List<FakeEngineFactory> factories = new ArrayList<>();
+
+    @BeforeEach
+    void copyModel() {
+        TestModels.copyTinyModel(models);
+        registry = new ModelRegistry(models);
+    }
+
+    @AfterEach
+    void close() {
+        managers.forEach(ModelManager::close);
+        for (FakeEngineFactory f : factories) {
+            f.engines().forEach(FakeEngine::resume);
+            assertEquals(List.of(), f.violations());
+        }
+    }
+
+    private ModelManager manager(FakeEngineFactory factory) {
+        factories.add(factory);
+        RuntimeConfig config = RuntimeConfig.defaults().withContextLength(256).withNumParallel(4).withMaxQueue(8);
+        ModelManager m = new ModelManager(registry, factory, config, 2);
+        managers.add(m);
+        return m;
+    }
+
+    private static <T> T get(CompletableFuture<T> f) throws Exception {
+        return f.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private static Throwable failure(CompletableFuture<?> f) throws Exception {
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
+        return e.getCause();
+    }
+
+    private static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(what + " did not happen within " + timeout);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void anUnknownModelIsNotFound() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory();
+        ModelManager m = manager(factory);
+        Throwable e = failure(m.acquire("x", null));
+        assertInstanceOf(ModelNotFoundException.class, e);
+        assertEquals("model \"x\" not found, try pulling it first", e.getMessage());
+        assertEquals(0, factory.loads());
+    }
+
+    @Test
+    void anInvalidNameIsAnIllegalArgument() throws Exception {
+        ModelManager m = manager(new FakeEngineFactory());
+        assertInstanceOf(IllegalArgumentException.class, failure(m.acquire("bad name!", null)));
+        assertInstanceOf(IllegalArgumentException.class, failure(m.acquire("", null)));
+        assertInstanceOf(IllegalArgumentException.class, failure(m.acquire("../etc/passwd", null)));
+    }
+
+    @Test
+    void concurrentAcquiresLoadOnce() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory().loadDelay(Duration.ofMillis(200));
+        ModelManager m = manager(factory);
+        List<String> names = List.of(NAME, NAME + ":latest", "library/" + NAME, "STORIES260K",
+                "registry.ollama.ai/library/" + NAME + ":latest", NAME, NAME, NAME);
+        ExecutorService pool = Executors.newFixedThreadPool(names.size());
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<LoadedModel>> results = new ArrayList<>();
+            for (String n : names) {
+                results.add(pool.submit(() -> {
+                    go.await();
+                    return get(m.acquire(n, null));
+                }));
+            }
+            go.countDown();
+            LoadedModel first = results.getFirst().get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            for (Future<LoadedModel> r : results) {
+                assertSame(first, r.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
+            }
+            assertEquals(1, factory.loads());
+            assertEquals("model-loader", factory.calls().getFirst().thread().getName());
+            assertEquals(NAME + ":latest", first.name());
+            assertEquals(List.of(first), m.loaded());
+            assertSame(first, m.loadedModel(NAME + ":latest").orElseThrow());
+            assertTrue(first.loadNanos() >= Duration.ofMillis(200).toNanos());
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /*
+     * BUG (runtime/src/main/java/dev/gantry/runtime/ModelManager.java, loadedModel(String)): it compares the raw
+     * string with LoadedModel.name() ("stories260k:latest") and ModelName.toString() (the full
+     * "registry.ollama.ai/library/stories260k:latest"), so the forms that acquire() and unload() accept through
+     * ModelName.parse, "stories260k" (no tag) or "library/stories260k", find nothing while the model is loaded.
+     * Fix: parse the name (ModelName.parse, catching IllegalArgumentException) and compare ModelName values.
+     */
+    @Test
+    void loadedModelFindsTheModelByAnyFormOfItsName() throws Exception {
+        ModelManager m = manager(new FakeEngineFactory());
+        LoadedModel model = get(m.acquire(NAME, null));
+        for (String form : List.of(NAME + ":latest", "registry.ollama.ai/library/" + NAME + ":latest", NAME,
+                "library/" + NAME, "STORIES260K:latest")) {
+            assertSame(model, m.loadedModel(form).orElse(null), form);
+        }
+        assertTrue(m.loadedModel("other").isEmpty());
+    }
+
+    @Test
+    void aFailedLoadIsReportedAndRetriedByTheNextAcquire() throws Exception {
+        IllegalStateException cause = new IllegalStateException("not enough memory");
+        FakeEngineFactory factory = new FakeEngineFactory().failNextLoad(cause);
+        ModelManager m = manager(factory);
+        Throwable e = failure(m.acquire(NAME, null));
+        assertInstanceOf(ModelLoadException.class, e);
+        assertTrue(e.getMessage().contains(NAME) && e.getMessage().contains("not enough memory"), e.getMessage());
+        assertSame(cause, e.getCause());
+        assertEquals(List.of(), m.loaded());
+
+        LoadedModel model = get(m.acquire(NAME, null));
+        assertEquals(NAME + ":latest", model.name());
+        assertEquals(2, factory.loads());
+    }
+
+    @Test
+    void aRunnerThatCannotStartFailsTheLoadAndClosesTheEngine() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory(
+                FakeEngine.builder().failOpenSession(new IllegalStateException("KV cache too large")));
+        ModelManager m = manager(factory);
+        Throwable e = failure(m.acquire(NAME, null));
+        assertInstanceOf(ModelLoadException.class, e);
+        assertTrue(e.getMessage().contains("KV cache too large"), e.getMessage());
+        assertTrue(factory.lastEngine().isClosed());
+        assertEquals(List.of(), m.loaded());
+    }
+
+    @Test
+    void keepAliveZeroUnloadsOnceIdle() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory();
+        ModelManager m = manager(factory);
+        LoadedModel model = get(m.acquire(NAME, Duration.ZERO));
+        FakeEngine engine = factory.lastEngine();
+        awaitTrue(() -> m.loaded().isEmpty() && engine.isClosed(), Duration.ofSeconds(5), "unloading");
+        assertThrows(IllegalStateException.class, () -> model.generate(
+                new GenerationRequest(FakeEngine.prompt("late?"), SamplingParams.greedyDefaults(), -1),
+                new RecordingObserver()));
+        // the next request loads it again
+        assertEquals(NAME + ":latest", get(m.acquire(NAME, null)).name());
+        assertEquals(2, factory.loads());
+    }
+
+    @Test
+    void aModelIsNotUnloadedWhileItGenerates() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory(FakeEngine.builder().eosAfter(5));
+        ModelManager m = manager(factory);
+        LoadedModel model = get(m.acquire(NAME, Duration.ZERO));
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        model.generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), -1), o);
+        engine.awaitDecodeAtGate(WAIT);
+        Thread.sleep(1500); // at least one pass of the once-a-second reaper sees the model busy
+        assertEquals(List.of(model), m.loaded());
+        assertFalse(engine.isClosed());
+        engine.resume();
+        assertEquals(FinishReason.STOP, o.awaitFinish(WAIT).reason());
+        awaitTrue(() -> m.loaded().isEmpty() && engine.isClosed(), Duration.ofSeconds(5), "unloading once idle");
+    }
+
+    @Test
+    void aLoadedModelGeneratesAndExposesItsVocabulary() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory(FakeEngine.builder().eosAfter(9));
+        ModelManager m = manager(factory);
+        LoadedModel model = get(m.acquire(NAME, null));
+        assertEquals(256, model.contextLength());
+        assertEquals(registry.resolve(NAME).orElseThrow().path(), model.model().path());
+        assertEquals(FakeEngine.VOCAB_SIZE, model.engineInfo().vocabSize());
+        String prompt = model.applyChatTemplate(List.of(new Engine.ChatMessage("user", "Hi")), true);
+        int[] tokens = model.tokenize(prompt, true, true);
+        RecordingObserver o = new RecordingObserver();
+        model.generate(new GenerationRequest(tokens, SamplingParams.greedyDefaults(), -1), o);
+        assertEquals(FinishReason.STOP, o.awaitFinish(WAIT).reason());
+        assertEquals("Once upon", o.text());
+        assertEquals(1, model.stats().completed());
+        assertTrue(model.loadedAt().isBefore(Instant.now().plusSeconds(1)));
+        Instant expires = model.expiresAt();
+        assertTrue(expires.isAfter(Instant.now().plus(Duration.ofMinutes(4))), "the default keep-alive of 5 minutes");
+    }
+
+    @Test
+    void aRequestsKeepAliveReplacesTheModelsOne() throws Exception {
+        ModelManager m = manager(new FakeEngineFactory());
+        LoadedModel model = get(m.acquire(NAME, null));
+        assertTrue(model.expiresAt().isBefore(Instant.now().plus(Duration.ofMinutes(6))));
+        assertSame(model, get(m.acquire(NAME, Duration.ofHours(1))));
+        assertTrue(model.expiresAt().isAfter(Instant.now().plus(Duration.ofMinutes(59))));
+        get(m.acquire(NAME, Duration.ofSeconds(-1)));
+        assertEquals(Instant.MAX, model.expiresAt(), "a negative keep-alive keeps it forever");
+    }
+
+    @Test
+    void unloadFreesTheModelNow() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory();
+        ModelManager m = manager(factory);
+        get(m.acquire(NAME, null));
+        assertTrue(m.unload(NAME + ":latest"));
+        assertTrue(factory.lastEngine().isClosed());
+        assertEquals(List.of(), m.loaded());
+        assertFalse(m.unload(NAME), "not loaded any more");
+        assertFalse(m.unload("nothing-here"));
+    }
+
+    @Test
+    void closeUnloadsEverything() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory();
+        ModelManager m = manager(factory);
+        get(m.acquire(NAME, null));
+        m.close();
+        assertTrue(factory.lastEngine().isClosed());
+        assertEquals(List.of(), m.loaded());
+    }
+}

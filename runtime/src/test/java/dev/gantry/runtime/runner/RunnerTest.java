@@ -1,0 +1,700 @@
+package dev.gantry.runtime.runner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.testing.FakeEngine;
+import dev.gantry.runtime.testing.FakeSession;
+import dev.gantry.runtime.testing.RecordingObserver;
+import dev.gantry.runtime.testing.RecordingObserver.Outcome;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+
+/**
+ * The continuous-batching runner over the {@link FakeEngine}, whose session checks every batch (contiguous positions,
+ * KV cells, sequence ids, sampling) and records each decode step. Assertions are about steps and counters, never
+ * about timing; waits are bounded only so that a bug fails instead of hanging.
+ */
+class RunnerTest {
+    private static final Duration WAIT = Duration.ofSeconds(10);
+    private static final SamplingParams GREEDY = SamplingParams.greedyDefaults();
+    private static final AtomicInteger NAMES = new AtomicInteger();
+
+    private final List<Runner> runners = new ArrayList<>();
+    private final List<FakeEngine> engines = new ArrayList<>();
+    private final List<RecordingObserver> observers = new ArrayList<>();
+    private String testName;
+
+    @BeforeEach
+    void name(TestInfo info) {
+        testName = info.getTestMethod().map(m -> m.getName()).orElse("test");
+    }
+
+    @AfterEach
+    void closeAndCheckContracts() {
+        for (Runner r : runners) {
+            r.close();
+        }
+        for (FakeEngine e : engines) {
+            e.resume();
+            assertEquals(List.of(), e.violations(), "the runner broke the engine contract");
+        }
+        for (RecordingObserver o : observers) {
+            assertEquals(List.of(), o.protocolErrors(), "the runner broke the observer protocol");
+            assertTrue(o.threads().size() <= 1, "observer called from several threads: " + o.threads());
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private FakeEngine engine(FakeEngine.Builder b) {
+        FakeEngine e = b.build();
+        engines.add(e);
+        return e;
+    }
+
+    private static RunnerConfig config(int contextPerSequence, int kvCells, int maxSequences, int maxQueue,
+                                       int promptBudget) {
+        return new RunnerConfig(contextPerSequence, kvCells, maxSequences, maxQueue, promptBudget, 1, false);
+    }
+
+    private Runner start(FakeEngine engine, RunnerConfig config) {
+        Runner r = Runner.start(testName + "-" + NAMES.incrementAndGet(), engine, config);
+        runners.add(r);
+        return r;
+    }
+
+    private RecordingObserver observer() {
+        RecordingObserver o = new RecordingObserver();
+        observers.add(o);
+        return o;
+    }
+
+    private RecordingObserver submit(Runner runner, int[] prompt, int maxTokens) {
+        RecordingObserver o = observer();
+        runner.submit(new GenerationRequest(prompt, GREEDY, maxTokens), o);
+        return o;
+    }
+
+    private static int[] promptOfLength(int tokens) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; sb.length() < tokens - 2; i++) {
+            sb.append((char) ('0' + i % 10));
+        }
+        sb.append('?');
+        int[] p = FakeEngine.prompt(sb.toString());
+        assertEquals(tokens, p.length);
+        return p;
+    }
+
+    private static void awaitGate(FakeEngine engine) {
+        try {
+            engine.awaitDecodeAtGate(WAIT);
+        } catch (TimeoutException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static boolean runnerThreadAlive(String name) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(t -> t.getName().equals("runner-" + name) && t.isAlive());
+    }
+
+    // ------------------------------------------------------------------ completion
+
+    @Test
+    void aSingleGenerationStopsAtEndOfGenerationWithItsMetrics() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(12));
+        Runner runner = start(engine, config(64, 256, 4, 8, 32));
+        int[] prompt = FakeEngine.prompt("Hello?");
+        long before = System.nanoTime();
+        RecordingObserver o = submit(runner, prompt, -1);
+        Outcome out = o.awaitFinish(WAIT);
+        long elapsed = System.nanoTime() - before;
+
+        assertEquals(FinishReason.STOP, out.reason());
+        assertEquals("Once upon a ", o.text());
+        assertEquals(engine.expectedText(prompt), o.text());
+        GenerationMetrics m = out.metrics();
+        assertEquals(7, m.promptTokens());
+        assertEquals(12, m.generatedTokens());
+        assertEquals(0, m.preemptions());
+        assertTrue(m.queueNanos() >= 0 && m.promptEvalNanos() >= 0 && m.evalNanos() >= 0, m.toString());
+        assertEquals(m.totalNanos(), m.queueNanos() + m.promptEvalNanos() + m.evalNanos(), m.toString());
+        assertTrue(m.totalNanos() <= elapsed, m + " longer than the " + elapsed + " ns the test waited");
+        assertEquals(1, o.threads().size());
+        assertTrue(o.threads().iterator().next().getName().startsWith("runner-"), o.threads().toString());
+
+        RunnerStats s = runner.stats();
+        FakeSession session = engine.session();
+        assertEquals(1, s.completed());
+        assertEquals(0, s.cancelled());
+        assertEquals(12, s.generatedTokens());
+        assertEquals(7, s.promptTokens());
+        assertEquals(0, s.active());
+        assertEquals(0, s.waiting());
+        assertEquals(0, s.kvCellsUsed());
+        assertEquals(256, s.kvCells());
+        assertEquals(13, s.steps(), "one prompt step, then one step per generated token (the last samples EOS)");
+        assertEquals(session.stepCount(), s.steps());
+        assertEquals(0, session.usedCells());
+        assertEquals(0, session.openSamplers());
+        assertEquals(7 + 12, session.peakUsedCells());
+    }
+
+    @Test
+    void aOneTokenPromptIsDecodedAndContinued() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(5));
+        Runner runner = start(engine, config(64, 256, 4, 8, 32));
+        RecordingObserver o = submit(runner, new int[] {FakeEngine.BOS}, -1);
+        assertEquals(FinishReason.STOP, o.awaitFinish(WAIT).reason());
+        assertEquals("Once ", o.text());
+    }
+
+    @Test
+    void maxTokensEndsWithLength() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(64, 256, 4, 8, 32));
+        int[] prompt = FakeEngine.prompt("Hello?");
+        RecordingObserver o = submit(runner, prompt, 5);
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, out.reason());
+        assertEquals("Once ", o.text());
+        assertEquals(5, out.metrics().generatedTokens());
+        assertEquals(0, runner.stats().kvCellsUsed());
+        assertEquals(0, engine.session().usedCells());
+    }
+
+    @Test
+    void theContextLimitEndsWithLength() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(16, 64, 2, 2, 32));
+        int[] prompt = FakeEngine.prompt("Hello?"); // 7 tokens: 9 more fill the 16
+        RecordingObserver o = submit(runner, prompt, -1);
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, out.reason());
+        assertEquals(9, out.metrics().generatedTokens());
+        assertEquals(FakeEngine.decode(engine.expectedTokens(prompt, -1, 16)), o.text());
+    }
+
+    @Test
+    void finishingThroughTheHandleEndsWithThatReason() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 2, 2, 32));
+        RecordingObserver o = observer();
+        GenerationHandle[] handle = new GenerationHandle[1];
+        o.onTokenCount(3, t -> handle[0].finish(FinishReason.STOP)); // as a stop string does, from the runner thread
+        engine.pause(); // until the handle is stored for the hook
+        handle[0] = runner.submit(new GenerationRequest(FakeEngine.prompt("Hi?"), GREEDY, -1), o);
+        engine.resume();
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.STOP, out.reason());
+        assertTrue(o.tokenCount() >= 3 && o.tokenCount() <= 4, "stopped at the next step: " + o.tokenCount());
+        handle[0].finish(FinishReason.CANCELLED); // later calls do nothing
+        assertEquals(1, runner.stats().completed());
+        assertEquals(0, runner.stats().cancelled());
+    }
+
+    // ------------------------------------------------------------------ batching
+
+    @Test
+    void thirtyTwoConcurrentGenerationsShareDecodeSteps() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(40));
+        Runner runner = start(engine, config(64, 32 * 64, 32, 0, 512));
+        engine.pause(); // line everyone up behind the first decode
+        List<int[]> prompts = new ArrayList<>();
+        List<RecordingObserver> obs = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            int[] p = FakeEngine.prompt("Request number " + i + "?");
+            prompts.add(p);
+            obs.add(submit(runner, p, -1));
+        }
+        engine.resume();
+        long generated = 0;
+        for (int i = 0; i < 32; i++) {
+            Outcome out = obs.get(i).awaitFinish(WAIT);
+            assertEquals(FinishReason.STOP, out.reason());
+            assertEquals(engine.expectedText(prompts.get(i)), obs.get(i).text(), "generation " + i);
+            generated += out.metrics().generatedTokens();
+        }
+        assertEquals(32 * 40, generated);
+        RunnerStats s = runner.stats();
+        assertEquals(32, s.completed());
+        assertEquals(generated, s.generatedTokens());
+        assertTrue(s.maxSequencesInStep() >= 16, s.toString());
+        assertTrue(s.batchedSteps() > 0, s.toString());
+        assertTrue(s.steps() * 8 < generated, "steps should be shared: " + s);
+        assertTrue(s.sequenceSteps() >= generated, s.toString());
+        FakeSession session = engine.session();
+        assertEquals(s.maxSequencesInStep(), session.maxSequencesInStep());
+        assertEquals(s.steps(), session.stepCount());
+        assertEquals(0, session.usedCells());
+        assertEquals(0, session.openSamplers());
+        assertEquals(0, s.kvCellsUsed());
+    }
+
+    @Test
+    void aSplitCacheServesEverySequenceInItsOwnStream() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(40));
+        Runner runner = start(engine, new RunnerConfig(64, 8 * 64, 8, 8, 64, 1, false, false));
+        engine.pause();
+        List<int[]> prompts = new ArrayList<>();
+        List<RecordingObserver> obs = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            int[] p = FakeEngine.prompt("split stream " + i + "?");
+            prompts.add(p);
+            obs.add(submit(runner, p, -1));
+        }
+        engine.resume();
+        for (int i = 0; i < 8; i++) {
+            assertEquals(FinishReason.STOP, obs.get(i).awaitFinish(WAIT).reason());
+            assertEquals(engine.expectedText(prompts.get(i)), obs.get(i).text());
+        }
+        FakeSession session = engine.session();
+        assertFalse(session.params().kvUnified(), "the runner asks for a split cache");
+        assertEquals(64, session.streamCells());
+        assertEquals(0, session.noKvSlotCount());
+        assertEquals(0, runner.stats().preemptions());
+        assertTrue(runner.stats().maxSequencesInStep() >= 4, runner.stats().toString());
+    }
+
+    @Test
+    void ignoreEosGeneratesPastTheEndOfGeneration() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(5));
+        Runner runner = start(engine, config(64, 256, 2, 2, 32));
+        int[] prompt = FakeEngine.prompt("go on?");
+        RecordingObserver o = observer();
+        runner.submit(new GenerationRequest(prompt, GREEDY.withIgnoreEos(true), 12), o);
+        assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        assertEquals(FakeEngine.decode(engine.expectedTokens(prompt, 12, 0, true)), o.text());
+        assertEquals(12, o.tokenCount());
+    }
+
+    @Test
+    void admissionIsLimitedBySequenceSlots() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(8));
+        Runner runner = start(engine, config(64, 1024, 2, 8, 64));
+        engine.pause();
+        List<RecordingObserver> obs = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            obs.add(submit(runner, FakeEngine.prompt("slot " + i + "?"), -1));
+        }
+        engine.resume();
+        for (RecordingObserver o : obs) {
+            assertEquals(FinishReason.STOP, o.awaitFinish(WAIT).reason());
+            assertEquals("Once upo", o.text());
+        }
+        assertEquals(2, engine.session().maxSequencesInStep());
+        assertEquals(2, runner.stats().maxSequencesInStep());
+    }
+
+    @Test
+    void aLongPromptIsPrefilledInChunksWhileAnotherSequenceKeepsGenerating() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 4, 4, 8));
+        RecordingObserver a = observer();
+        CompletableFuture<Void> aGenerating = a.onTokenCount(3, t -> engine.pause());
+        GenerationHandle aHandle = runner.submit(new GenerationRequest(FakeEngine.prompt("A?"), GREEDY, -1), a);
+        aGenerating.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        engine.awaitDecodeAtGate(WAIT);
+        FakeSession session = engine.session();
+        long stepsBefore = session.stepCount();
+        int[] longPrompt = promptOfLength(40); // five chunks of the budget of 8
+        RecordingObserver b = submit(runner, longPrompt, 5);
+        b.outcome().thenRun(engine::pause); // hold A when B ends, so that A is still generating when cancelled
+        engine.resume();
+        Outcome bOut = b.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, bOut.reason());
+        assertEquals(engine.expectedText(longPrompt, 5), b.text());
+        aHandle.cancel();
+        engine.resume();
+        assertEquals(FinishReason.CANCELLED, a.awaitFinish(WAIT).reason());
+
+        List<FakeSession.Step> after = session.steps().subList((int) stepsBefore, session.steps().size());
+        List<FakeSession.Step> prefill = after.stream()
+                .filter(st -> st.tokensBySequence().values().stream().anyMatch(n -> n > 1)).toList();
+        assertEquals(5, prefill.size(), "the 40-token prompt takes five steps of 8: " + after);
+        for (FakeSession.Step st : prefill) {
+            assertEquals(2, st.sequences(), "the generating sequence rides along in every prefill step: " + st);
+            assertEquals(List.of(1, 8), st.tokensBySequence().values().stream().sorted().toList(), st.toString());
+        }
+        // the prefill steps are consecutive: the generating sequence never waited for the prompt
+        long first = prefill.getFirst().number();
+        for (int i = 0; i < prefill.size(); i++) {
+            assertEquals(first + i, prefill.get(i).number());
+        }
+        for (FakeSession.Step st : session.steps()) {
+            int promptTokens = st.tokensBySequence().values().stream().filter(n -> n > 1).mapToInt(n -> n).sum();
+            assertTrue(promptTokens <= 8, "prompt tokens over the budget in " + st);
+        }
+    }
+
+    // ------------------------------------------------------------------ cancellation and backpressure
+
+    @Test
+    void cancellingMidGenerationFreesTheCellsAtTheNextStep() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 4, 4, 64));
+        RecordingObserver a = observer();
+        RecordingObserver b = observer();
+        CompletableFuture<Void> aAt5 = a.onTokenCount(5, t -> engine.pause());
+        engine.pause(); // so that B joins A within a step, long before A's fifth token
+        GenerationHandle aHandle = runner.submit(new GenerationRequest(FakeEngine.prompt("A?"), GREEDY, -1), a);
+        GenerationHandle bHandle = runner.submit(new GenerationRequest(FakeEngine.prompt("B?"), GREEDY, -1), b);
+        engine.resume();
+        aAt5.get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        engine.awaitDecodeAtGate(WAIT);
+        FakeSession session = engine.session();
+        assertEquals(2, session.sequencesInCache());
+
+        AtomicLong stepsAtFinish = new AtomicLong(-1);
+        AtomicInteger cellsAtFinish = new AtomicInteger(-1);
+        AtomicInteger statsCellsAtFinish = new AtomicInteger(-1);
+        AtomicInteger sequencesAtFinish = new AtomicInteger(-1);
+        // runs on the runner thread inside onFinish
+        a.outcome().thenRun(() -> {
+            engine.pause(); // hold B, so that it is still generating when the test looks
+            stepsAtFinish.set(session.stepCount());
+            cellsAtFinish.set(session.usedCells());
+            statsCellsAtFinish.set(runner.stats().kvCellsUsed());
+            sequencesAtFinish.set(session.sequencesInCache());
+        });
+        long stepsAtCancel = session.stepCount();
+        aHandle.cancel();
+        engine.resume();
+        Outcome aOut = a.awaitFinish(WAIT);
+        assertEquals(FinishReason.CANCELLED, aOut.reason());
+        assertTrue(stepsAtFinish.get() - stepsAtCancel <= 1,
+                "cancelled within a step: " + stepsAtCancel + " -> " + stepsAtFinish.get());
+        assertEquals(1, sequencesAtFinish.get(), "only the other sequence keeps cells");
+        assertEquals(cellsAtFinish.get(), statsCellsAtFinish.get());
+        assertTrue(a.tokenCount() <= 6, "at most the step in flight adds a token: " + a.tokenCount());
+        assertEquals(a.tokenCount(), aOut.metrics().generatedTokens());
+        assertFalse(b.isDone());
+
+        bHandle.cancel();
+        engine.resume();
+        assertEquals(FinishReason.CANCELLED, b.awaitFinish(WAIT).reason());
+        assertEquals(0, runner.stats().kvCellsUsed());
+        assertEquals(0, session.usedCells());
+        assertEquals(0, session.openSamplers());
+        assertEquals(2, runner.stats().cancelled());
+        assertEquals(0, runner.stats().completed());
+    }
+
+    @Test
+    void cancellingAQueuedGenerationNeverAdmitsIt() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 1, 4, 64));
+        engine.pause();
+        RecordingObserver a = observer();
+        a.onTokenCount(1, t -> engine.pause()); // hold A again once B has been dealt with
+        GenerationHandle aHandle = runner.submit(new GenerationRequest(FakeEngine.prompt("A?"), GREEDY, -1), a);
+        engine.awaitDecodeAtGate(WAIT);
+        RecordingObserver b = observer();
+        GenerationHandle bHandle = runner.submit(new GenerationRequest(FakeEngine.prompt("B?"), GREEDY, -1), b);
+        assertEquals(1, runner.stats().waiting());
+        bHandle.cancel();
+        engine.resume();
+        Outcome bOut = b.awaitFinish(WAIT);
+        assertEquals(FinishReason.CANCELLED, bOut.reason());
+        assertEquals(0, b.tokenCount());
+        assertEquals(0, bOut.metrics().generatedTokens());
+        assertEquals(1, engine.session().samplersCreated(), "B never got a sequence");
+        assertEquals(1, runner.stats().cancelled());
+        aHandle.cancel();
+        engine.resume();
+        assertEquals(FinishReason.CANCELLED, a.awaitFinish(WAIT).reason());
+    }
+
+    @Test
+    void aSlowObserverDoesNotStallTheOthers() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(30));
+        Runner runner = start(engine, config(64, 512, 4, 4, 64));
+        int[] slowPrompt = FakeEngine.prompt("slow?");
+        int[] fastPrompt = FakeEngine.prompt("fast?");
+        RecordingObserver slow = observer().ready(false);
+        runner.submit(new GenerationRequest(slowPrompt, GREEDY, -1), slow);
+        RecordingObserver fast = submit(runner, fastPrompt, -1);
+        assertEquals(FinishReason.STOP, fast.awaitFinish(WAIT).reason());
+        assertEquals(engine.expectedText(fastPrompt), fast.text());
+        assertFalse(slow.isDone());
+        assertTrue(slow.tokenCount() <= 1, "a consumer that is not ready gets no more tokens: " + slow.tokenCount());
+        assertEquals(1, runner.stats().active());
+        slow.ready(true);
+        assertEquals(FinishReason.STOP, slow.awaitFinish(WAIT).reason());
+        assertEquals(engine.expectedText(slowPrompt), slow.text());
+    }
+
+    @Test
+    void anObserverThatThrowsIsCancelledAndTheOthersContinue() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(20));
+        Runner runner = start(engine, config(64, 512, 4, 4, 64));
+        RecordingObserver bad = observer().throwOnToken(new IllegalStateException("client bug"));
+        runner.submit(new GenerationRequest(FakeEngine.prompt("bad?"), GREEDY, -1), bad);
+        RecordingObserver good = submit(runner, FakeEngine.prompt("good?"), -1);
+        assertEquals(FinishReason.CANCELLED, bad.awaitFinish(WAIT).reason());
+        assertEquals(1, bad.tokenCount());
+        assertEquals(FinishReason.STOP, good.awaitFinish(WAIT).reason());
+        assertEquals(20, good.tokenCount());
+        assertEquals(0, engine.session().usedCells());
+    }
+
+    // ------------------------------------------------------------------ limits
+
+    @Test
+    void aFullQueueRejectsAtOnceAndTheAcceptedOnesComplete() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(10));
+        Runner runner = start(engine, config(64, 256, 2, 3, 64));
+        engine.pause(); // nothing can finish while we submit
+        List<RecordingObserver> accepted = new ArrayList<>();
+        List<int[]> prompts = new ArrayList<>();
+        int rejected = 0;
+        for (int i = 0; i < 10; i++) {
+            RecordingObserver o = observer();
+            int[] p = FakeEngine.prompt("queue " + i + "?");
+            try {
+                runner.submit(new GenerationRequest(p, GREEDY, -1), o);
+                accepted.add(o);
+                prompts.add(p);
+            } catch (QueueFullException e) {
+                rejected++;
+                assertTrue(e.getMessage().contains("busy"), e.getMessage());
+                observers.remove(o);
+            }
+        }
+        assertEquals(5, rejected);
+        assertEquals(5, accepted.size());
+        assertEquals(5, runner.stats().rejected());
+        engine.resume();
+        for (int i = 0; i < accepted.size(); i++) {
+            assertEquals(FinishReason.STOP, accepted.get(i).awaitFinish(WAIT).reason());
+            assertEquals(engine.expectedText(prompts.get(i)), accepted.get(i).text());
+        }
+        // the slots are free again
+        RecordingObserver later = submit(runner, FakeEngine.prompt("later?"), -1);
+        assertEquals(FinishReason.STOP, later.awaitFinish(WAIT).reason());
+        assertEquals(5, runner.stats().rejected());
+        assertEquals(6, runner.stats().completed());
+    }
+
+    @Test
+    void aPromptThatDoesNotFitTheContextIsRejected() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(16, 64, 2, 2, 32));
+        assertThrows(IllegalArgumentException.class,
+                () -> runner.submit(new GenerationRequest(promptOfLength(16), GREEDY, -1), observer()));
+        assertThrows(IllegalArgumentException.class,
+                () -> runner.submit(new GenerationRequest(promptOfLength(100), GREEDY, -1), observer()));
+        assertEquals(0, runner.stats().rejected());
+        // one token short of the context: one token can still be generated
+        RecordingObserver o = submit(runner, promptOfLength(15), -1);
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, out.reason());
+        assertEquals(1, o.tokenCount());
+        // rejections did not take queue places: four more are accepted (2 slots + 2 queued)
+        engine.pause();
+        List<RecordingObserver> four = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            four.add(submit(runner, FakeEngine.prompt(i + "?"), 2));
+        }
+        engine.resume();
+        for (RecordingObserver ob : four) {
+            assertEquals(FinishReason.LENGTH, ob.awaitFinish(WAIT).reason());
+            assertEquals("On", ob.text());
+        }
+    }
+
+    @Test
+    void exhaustingTheKvCacheWithChunkedPromptsPreemptsAndRecomputesWithTheSameOutput() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(40));
+        // four sequences of up to 8 + 40 = 48 cells in 128 cells: they cannot all finish together
+        Runner runner = start(engine, config(64, 128, 4, 8, 4));
+        List<int[]> prompts = new ArrayList<>();
+        List<RecordingObserver> obs = new ArrayList<>();
+        engine.pause(); // all six arrive before the first step ends
+        for (int i = 0; i < 6; i++) {
+            int[] p = FakeEngine.prompt("seq " + i + "?");
+            prompts.add(p);
+            obs.add(submit(runner, p, -1));
+        }
+        engine.resume();
+        int preempted = 0;
+        for (int i = 0; i < obs.size(); i++) {
+            Outcome out = obs.get(i).awaitFinish(WAIT);
+            assertEquals(FinishReason.STOP, out.reason());
+            assertEquals(engine.expectedText(prompts.get(i)), obs.get(i).text(), "generation " + i);
+            assertEquals(40, out.metrics().generatedTokens());
+            preempted += out.metrics().preemptions();
+        }
+        RunnerStats s = runner.stats();
+        assertTrue(s.preemptions() > 0, s.toString());
+        assertEquals(s.preemptions(), preempted);
+        FakeSession session = engine.session();
+        assertTrue(session.noKvSlotCount() > 0);
+        assertTrue(session.peakUsedCells() <= 128);
+        assertEquals(0, session.usedCells());
+        assertEquals(0, s.kvCellsUsed());
+    }
+
+    /*
+     * BUG (runtime/src/main/java/dev/gantry/runtime/runner/Runner.java, admit(), the check
+     * "usedCells + need > config.kvCells()"): admission counts only cells already decoded (usedCells), not the
+     * tokens that admitted sequences have yet to decode (their pending prompt or the one pending generated token).
+     * When a decode gets NO_KV_SLOT the newest sequence is preempted, and admit() lets it straight back in for the
+     * next step, which carries the same tokens and fails the same way: the runner livelocks (preemptions climbs
+     * forever, no generation progresses). It happens whenever a whole prompt fits the prompt budget (the default
+     * budget is 512), e.g. two prompts that each fit the cache but not together, or a preempted sequence
+     * re-admitted beside two or more generating ones. The two tests below assert the correct behaviour.
+     */
+    @Test
+    void twoPromptsThatFitOnlyOneAtATimeBothComplete() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(4));
+        Runner runner = start(engine, config(40, 64, 2, 2, 512));
+        int[] p1 = promptOfLength(35);
+        int[] p2 = FakeEngine.prompt("other 012345678901234567890123456?");
+        assertEquals(35, p2.length);
+        // a one-token generation holds the runner while both prompts arrive, so that both are admitted together
+        engine.pause();
+        RecordingObserver first = submit(runner, FakeEngine.prompt("C?"), 1);
+        awaitGate(engine);
+        RecordingObserver a = submit(runner, p1, -1);
+        RecordingObserver b = submit(runner, p2, -1);
+        engine.resume();
+        assertEquals(FinishReason.LENGTH, first.awaitFinish(WAIT).reason());
+        assertEquals(FinishReason.STOP, a.awaitFinish(Duration.ofSeconds(5)).reason());
+        assertEquals(FinishReason.STOP, b.awaitFinish(Duration.ofSeconds(5)).reason());
+        assertEquals(engine.expectedText(p1), a.text());
+        assertEquals(engine.expectedText(p2), b.text());
+    }
+
+    @Test
+    void exhaustingTheKvCacheWithWholePromptsInOneStepStillCompletesEveryGeneration() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(40));
+        Runner runner = start(engine, config(64, 128, 4, 8, 512));
+        List<int[]> prompts = new ArrayList<>();
+        List<RecordingObserver> obs = new ArrayList<>();
+        engine.pause(); // all six arrive before the first step ends
+        for (int i = 0; i < 6; i++) {
+            int[] p = FakeEngine.prompt("seq " + i + "?");
+            prompts.add(p);
+            obs.add(submit(runner, p, -1));
+        }
+        engine.resume();
+        for (int i = 0; i < obs.size(); i++) {
+            Outcome out = obs.get(i).awaitFinish(Duration.ofSeconds(5));
+            assertEquals(FinishReason.STOP, out.reason());
+            assertEquals(engine.expectedText(prompts.get(i)), obs.get(i).text(), "generation " + i);
+        }
+        assertTrue(runner.stats().preemptions() > 0, runner.stats().toString());
+    }
+
+    // ------------------------------------------------------------------ failures and shutdown
+
+    @Test
+    void aDecodeFailureFailsTheSequencesInFlightAndTheRunnerKeepsServing() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 2, 4, 64));
+        RecordingObserver a = observer();
+        RecordingObserver b = observer();
+        CompletableFuture<Void> at3 = a.onTokenCount(3, t -> engine.failNextDecode());
+        engine.pause(); // B joins A within a step
+        runner.submit(new GenerationRequest(FakeEngine.prompt("A?"), GREEDY, -1), a);
+        runner.submit(new GenerationRequest(FakeEngine.prompt("B?"), GREEDY, -1), b);
+        engine.resume();
+        assertInstanceOf(FakeEngine.InjectedFailure.class, a.awaitError(WAIT));
+        assertInstanceOf(FakeEngine.InjectedFailure.class, b.awaitError(WAIT));
+        assertTrue(at3.isDone());
+        FakeSession session = engine.session();
+        assertEquals(0, session.usedCells());
+        assertEquals(0, session.openSamplers());
+        assertEquals(0, runner.stats().kvCellsUsed());
+        assertEquals(0, runner.stats().active());
+        assertTrue(runner.isRunning());
+
+        int[] prompt = FakeEngine.prompt("C?");
+        RecordingObserver c = submit(runner, prompt, 8);
+        assertEquals(FinishReason.LENGTH, c.awaitFinish(WAIT).reason());
+        assertEquals(engine.expectedText(prompt, 8), c.text());
+    }
+
+    @Test
+    void aDecodeFailureSparesQueuedGenerations() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(6));
+        Runner runner = start(engine, config(256, 1024, 1, 4, 64));
+        engine.pause();
+        RecordingObserver a = submit(runner, FakeEngine.prompt("A?"), -1);
+        engine.awaitDecodeAtGate(WAIT);
+        int[] bPrompt = FakeEngine.prompt("B?");
+        RecordingObserver b = submit(runner, bPrompt, -1);
+        engine.failNextDecode();
+        engine.resume();
+        assertInstanceOf(FakeEngine.InjectedFailure.class, a.awaitError(WAIT));
+        assertEquals(FinishReason.STOP, b.awaitFinish(WAIT).reason());
+        assertEquals(engine.expectedText(bPrompt), b.text());
+    }
+
+    @Test
+    void closeFailsActiveAndQueuedGenerationsAndStopsTheThread() throws Exception {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 2, 3, 64));
+        engine.pause();
+        List<RecordingObserver> obs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            obs.add(submit(runner, FakeEngine.prompt("close " + i + "?"), -1));
+        }
+        engine.awaitDecodeAtGate(WAIT);
+        assertTrue(runnerThreadAlive(runner.name()));
+        runner.close();
+        for (RecordingObserver o : obs) {
+            Throwable error = o.awaitError(WAIT);
+            assertInstanceOf(IllegalStateException.class, error);
+            assertTrue(error.getMessage().contains("unloaded"), error.getMessage());
+        }
+        assertFalse(runner.isRunning());
+        assertFalse(runnerThreadAlive(runner.name()), "the runner thread is gone");
+        FakeSession session = engine.session();
+        assertTrue(session.isClosed());
+        assertEquals(0, session.openSamplers());
+        assertFalse(engine.isClosed(), "the engine belongs to the caller");
+        assertThrows(IllegalStateException.class, () -> submit(runner, FakeEngine.prompt("late?"), -1));
+        runner.close(); // twice is fine
+    }
+
+    @Test
+    void closeOfAnIdleRunnerIsPrompt() {
+        FakeEngine engine = engine(FakeEngine.builder());
+        Runner runner = start(engine, config(64, 256, 2, 2, 32));
+        assertTrue(runner.isRunning());
+        runner.close();
+        assertFalse(runner.isRunning());
+        assertFalse(runnerThreadAlive(runner.name()));
+        assertTrue(engine.session().isClosed());
+    }
+
+    @Test
+    void aSessionThatCannotOpenFailsTheStart() {
+        IllegalStateException cause = new IllegalStateException("not enough memory for the KV cache");
+        FakeEngine engine = engine(FakeEngine.builder().failOpenSession(cause));
+        String name = testName + "-" + NAMES.incrementAndGet();
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> Runner.start(name, engine, config(64, 256, 2, 2, 32)));
+        assertSame(cause, e);
+        assertFalse(runnerThreadAlive(name));
+    }
+}

@@ -1,0 +1,181 @@
+package dev.gantry.runtime.testing;
+
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationMetrics;
+import dev.gantry.runtime.runner.GenerationObserver;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.IntConsumer;
+
+/**
+ * A {@link GenerationObserver} that records everything, for tests: tokens, the outcome (as a future), the threads it
+ * was called on, and breaches of the observer protocol (a call after the end, two ends). Readiness can be switched to
+ * model a slow client, and hooks can run on the runner thread when the n-th token arrives.
+ */
+public final class RecordingObserver implements GenerationObserver {
+    /** How a generation ended: {@code error} is null for a finish, {@code reason}/{@code metrics} null for an error. */
+    public record Outcome(FinishReason reason, GenerationMetrics metrics, Throwable error) {
+        public boolean failed() {
+            return error != null;
+        }
+    }
+
+    private final List<Integer> tokens = new ArrayList<>();
+    private final CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+    private final Set<Thread> threads = ConcurrentHashMap.newKeySet();
+    private final List<String> protocolErrors = new CopyOnWriteArrayList<>();
+    private final List<Hook> hooks = new CopyOnWriteArrayList<>();
+    private volatile boolean ready = true;
+    private volatile RuntimeException throwOnToken;
+
+    private record Hook(int count, IntConsumer action, CompletableFuture<Void> reached) {}
+
+    @Override
+    public void onToken(int token) {
+        threads.add(Thread.currentThread());
+        if (outcome.isDone()) {
+            protocolErrors.add("onToken(" + token + ") after the end");
+        }
+        int n;
+        synchronized (tokens) {
+            tokens.add(token);
+            n = tokens.size();
+        }
+        for (Hook h : hooks) {
+            if (h.count == n) {
+                if (h.action != null) {
+                    h.action.accept(token);
+                }
+                h.reached.complete(null);
+            }
+        }
+        RuntimeException e = throwOnToken;
+        if (e != null) {
+            throw e;
+        }
+    }
+
+    @Override
+    public void onFinish(FinishReason reason, GenerationMetrics metrics) {
+        threads.add(Thread.currentThread());
+        if (!outcome.complete(new Outcome(reason, metrics, null))) {
+            protocolErrors.add("onFinish(" + reason + ") after the end");
+        }
+    }
+
+    @Override
+    public void onError(Throwable error) {
+        threads.add(Thread.currentThread());
+        if (!outcome.complete(new Outcome(null, null, error))) {
+            protocolErrors.add("onError(" + error + ") after the end");
+        }
+    }
+
+    @Override
+    public boolean isReady() {
+        return ready;
+    }
+
+    /** Whether {@link #isReady()} answers true (a fast client) or false (a client that cannot take more). */
+    public RecordingObserver ready(boolean ready) {
+        this.ready = ready;
+        return this;
+    }
+
+    /** Every later {@link #onToken} throws {@code e} after recording the token. */
+    public RecordingObserver throwOnToken(RuntimeException e) {
+        this.throwOnToken = e;
+        return this;
+    }
+
+    /**
+     * Runs {@code action} on the runner thread when the {@code count}-th token arrives (register before submitting);
+     * the returned future completes then too.
+     */
+    public CompletableFuture<Void> onTokenCount(int count, IntConsumer action) {
+        Hook h = new Hook(count, action, new CompletableFuture<>());
+        hooks.add(h);
+        return h.reached;
+    }
+
+    /** Completes when the {@code count}-th token arrives (register before submitting). */
+    public CompletableFuture<Void> tokensReached(int count) {
+        return onTokenCount(count, null);
+    }
+
+    public CompletableFuture<Outcome> outcome() {
+        return outcome;
+    }
+
+    public boolean isDone() {
+        return outcome.isDone();
+    }
+
+    /** Waits for the end; fails the test on a timeout rather than hanging. */
+    public Outcome await(Duration timeout) {
+        try {
+            return outcome.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("the generation did not end within " + timeout + " (" + tokenCount()
+                    + " tokens so far)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new AssertionError(e.getCause());
+        }
+    }
+
+    /** Waits for the end and requires a finish (not an error). */
+    public Outcome awaitFinish(Duration timeout) {
+        Outcome o = await(timeout);
+        if (o.failed()) {
+            throw new AssertionError("the generation failed instead of finishing", o.error());
+        }
+        return o;
+    }
+
+    /** Waits for the end and requires an error. */
+    public Throwable awaitError(Duration timeout) {
+        Outcome o = await(timeout);
+        if (!o.failed()) {
+            throw new AssertionError("the generation finished (" + o.reason() + ") instead of failing");
+        }
+        return o.error();
+    }
+
+    public int[] tokens() {
+        synchronized (tokens) {
+            return tokens.stream().mapToInt(Integer::intValue).toArray();
+        }
+    }
+
+    public int tokenCount() {
+        synchronized (tokens) {
+            return tokens.size();
+        }
+    }
+
+    /** The generated text, for a {@link FakeEngine}'s byte vocabulary. */
+    public String text() {
+        return FakeEngine.decode(tokens());
+    }
+
+    /** The threads callbacks came from (a runner calls from its one thread). */
+    public Set<Thread> threads() {
+        return Set.copyOf(threads);
+    }
+
+    /** Calls that broke the observer protocol; tests assert it is empty. */
+    public List<String> protocolErrors() {
+        return List.copyOf(protocolErrors);
+    }
+}
