@@ -93,16 +93,17 @@ final class LlamaLibrary {
         symbols = lookup;
     }
 
-    /** Finds {@code name.so} or a versioned {@code name.vX.Y.Z.so} (the npm packages name them so). */
+    /** Finds {@code name.so}, else a versioned {@code name.*.so} (the npm packages name them so). */
     private static Path find(Path dir, String name) {
         Path plain = dir.resolve(name + ".so");
         if (Files.isRegularFile(plain)) {
             return plain;
         }
         try (Stream<Path> files = Files.list(dir)) {
+            // npm's builds are named libllama.v0.5.0.so (CPU) and libllama.cuda.v0.5.0.so (CUDA)
             return files.filter(p -> {
                         String f = p.getFileName().toString();
-                        return f.startsWith(name + ".v") && f.endsWith(".so");
+                        return f.startsWith(name + ".") && f.endsWith(".so");
                     })
                     .sorted()
                     .findFirst()

@@ -11,22 +11,26 @@ import java.time.Instant;
 import java.util.List;
 
 /**
- * A model in memory: its engine and the runner that batches its requests. Thread-safe. Created and unloaded by
- * {@link ModelManager}; a generation submitted after unloading fails with {@link IllegalStateException}.
+ * A model in memory: one or more replicas (each an engine and the runner that batches its requests), and the
+ * choice of replica for each request. Thread-safe. Created and unloaded by {@link ModelManager}; a generation
+ * submitted after unloading fails with {@link IllegalStateException}.
  */
 public final class LoadedModel {
     private final LocalModel model;
+    private final List<Replica> replicas;
     private final Engine engine;
     private final Runner runner;
+    private final java.util.concurrent.atomic.AtomicInteger turn = new java.util.concurrent.atomic.AtomicInteger();
     private final long loadNanos;
     private final Instant loadedAt;
     private volatile long lastUsedNanos;
     private volatile long keepAliveNanos;
 
-    LoadedModel(LocalModel model, Engine engine, Runner runner, long loadNanos, long keepAliveNanos) {
+    LoadedModel(LocalModel model, List<Replica> replicas, long loadNanos, long keepAliveNanos) {
         this.model = model;
-        this.engine = engine;
-        this.runner = runner;
+        this.replicas = List.copyOf(replicas);
+        this.engine = this.replicas.getFirst().engine();
+        this.runner = this.replicas.getFirst().runner();
         this.loadNanos = loadNanos;
         this.loadedAt = Instant.now();
         this.keepAliveNanos = keepAliveNanos;
@@ -62,14 +66,75 @@ public final class LoadedModel {
         return engine.applyChatTemplate(messages, addAssistant);
     }
 
-    /** See {@link Runner#submit}. */
+    /**
+     * Submits to the least busy replica (by share of its sequence slots in use, ties taken in turn); when its
+     * queue is full the others are tried before the request is refused. See {@link Runner#submit}.
+     */
     public GenerationHandle generate(GenerationRequest request, GenerationObserver observer) {
         touch();
-        return runner.submit(request, observer);
+        if (replicas.size() == 1) {
+            return runner.submit(request, observer);
+        }
+        int n = replicas.size();
+        int start = Math.floorMod(turn.getAndIncrement(), n);
+        Replica best = null;
+        double bestLoad = Double.MAX_VALUE;
+        for (int i = 0; i < n; i++) {
+            Replica r = replicas.get((start + i) % n);
+            RunnerStats st = r.runner().stats();
+            double load = (st.active() + st.waiting()) / (double) r.runner().config().maxSequences();
+            if (load < bestLoad) {
+                best = r;
+                bestLoad = load;
+            }
+        }
+        try {
+            return best.runner().submit(request, observer);
+        } catch (dev.gantry.runtime.runner.QueueFullException full) {
+            for (Replica r : replicas) {
+                if (r != best) {
+                    try {
+                        return r.runner().submit(request, observer);
+                    } catch (dev.gantry.runtime.runner.QueueFullException ignored) {
+                        // try the next one
+                    }
+                }
+            }
+            throw full;
+        }
     }
 
+    /** The replicas' counters added up (the largest batch is the largest of any replica). */
     public RunnerStats stats() {
-        return runner.stats();
+        if (replicas.size() == 1) {
+            return runner.stats();
+        }
+        long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
+                rejected = 0, preemptions = 0;
+        int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0;
+        for (Replica r : replicas) {
+            RunnerStats s = r.runner().stats();
+            steps += s.steps();
+            batched += s.batchedSteps();
+            maxSeq = Math.max(maxSeq, s.maxSequencesInStep());
+            seqSteps += s.sequenceSteps();
+            prompt += s.promptTokens();
+            generated += s.generatedTokens();
+            active += s.active();
+            waiting += s.waiting();
+            used += s.kvCellsUsed();
+            cells += s.kvCells();
+            completed += s.completed();
+            cancelled += s.cancelled();
+            rejected += s.rejected();
+            preemptions += s.preemptions();
+        }
+        return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
+                completed, cancelled, rejected, preemptions);
+    }
+
+    public List<Replica> replicas() {
+        return replicas;
     }
 
     public dev.gantry.runtime.engine.EngineInfo engineInfo() {
@@ -115,7 +180,8 @@ public final class LoadedModel {
     }
 
     void unload() {
-        runner.close();
-        engine.close();
+        for (Replica r : replicas) {
+            r.close();
+        }
     }
 }

@@ -3,6 +3,8 @@ package dev.gantry.runtime;
 import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelRegistry;
 import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.place.Placement;
+import dev.gantry.runtime.place.ReplicaPlan;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
@@ -29,6 +31,7 @@ public final class ModelManager implements AutoCloseable {
     private final EngineFactory factory;
     private final RuntimeConfig config;
     private final int processors;
+    private final ReplicaPlanner planner;
     private final Map<String, CompletableFuture<LoadedModel>> models = new ConcurrentHashMap<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
@@ -40,6 +43,13 @@ public final class ModelManager implements AutoCloseable {
     }
 
     public ModelManager(ModelRegistry registry, EngineFactory factory, RuntimeConfig config, int processors) {
+        this(registry, factory, config, processors, ReplicaPlanner.llamaDefault());
+    }
+
+    /** @param planner where each model's replicas go when it loads */
+    public ModelManager(ModelRegistry registry, EngineFactory factory, RuntimeConfig config, int processors,
+                        ReplicaPlanner planner) {
+        this.planner = planner;
         this.registry = registry;
         this.factory = factory;
         this.config = config;
@@ -119,24 +129,65 @@ public final class ModelManager implements AutoCloseable {
 
     private LoadedModel load(LocalModel model, long keepAliveNanos) {
         long start = System.nanoTime();
+        Placement placement = planner.plan(model, config);
+        LOG.log(System.Logger.Level.INFO, "{0}: {1}", model.name().shortName(), placement.reason());
+        List<Replica> replicas = new ArrayList<>();
+        try {
+            for (ReplicaPlan plan : placement.replicas()) {
+                replicas.add(loadReplica(model, replicas.size(), placement.replicas().size(), plan));
+            }
+        } catch (RuntimeException e) {
+            replicas.forEach(Replica::close);
+            throw e;
+        }
+        long took = System.nanoTime() - start;
+        return new LoadedModel(model, replicas, took, keepAliveNanos);
+    }
+
+    private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan) {
+        String name = model.name().shortName() + (count > 1 ? "#" + index : "");
+        EngineFactory.LoadParams params = loadParams(plan, config);
+        long start = System.nanoTime();
         Engine engine;
         try {
-            engine = factory.load(model.path(), new EngineFactory.LoadParams(config.gpuLayers(), -1, true));
+            engine = factory.load(model.path(), params);
         } catch (RuntimeException e) {
-            throw new ModelLoadException("failed to load model " + model.name().shortName() + ": " + e.getMessage(), e);
+            throw new ModelLoadException("failed to load model " + name + ": " + e.getMessage(), e);
         }
         try {
-            RunnerConfig rc = RunnerSizing.plan(engine.info(), config, processors);
-            Runner runner = Runner.start(model.name().shortName(), engine, rc);
-            long took = System.nanoTime() - start;
-            LOG.log(System.Logger.Level.INFO, "loaded {0} in {1} ms: {2} sequences of {3} tokens, {4} KV cells, "
-                    + "{5} threads, sampling on {6}", model.name().shortName(), took / 1_000_000, rc.maxSequences(),
-                    rc.contextPerSequence(), rc.kvCells(), rc.threads(), rc.backendSampling() ? "the device" : "the host");
-            return new LoadedModel(model, engine, runner, took, keepAliveNanos);
+            RunnerConfig rc = RunnerSizing.plan(engine.info(), config.withNumParallel(plan.sequences()), processors);
+            Runner runner = Runner.start(name, engine, rc);
+            LOG.log(System.Logger.Level.INFO, "loaded {0} on {1} in {2} ms: {3} sequences of {4} tokens, {5} KV "
+                    + "cells, {6} threads, sampling on {7}", name, engine.info().devices(),
+                    (System.nanoTime() - start) / 1_000_000, rc.maxSequences(), rc.contextPerSequence(), rc.kvCells(),
+                    rc.threads(), rc.backendSampling() ? "the device" : "the host");
+            return new Replica(index, plan.gpus(), engine, runner);
         } catch (RuntimeException e) {
             engine.close();
-            throw new ModelLoadException("failed to start model " + model.name().shortName() + ": " + e.getMessage(), e);
+            throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);
         }
+    }
+
+    /** What the engine needs from a plan: which GPUs, how split, how many layers. */
+    static EngineFactory.LoadParams loadParams(ReplicaPlan plan, RuntimeConfig config) {
+        if (plan.gpus().isEmpty()) {
+            return new EngineFactory.LoadParams(plan.gpuLayers() == 0 ? 0 : config.gpuLayers(), -1, true);
+        }
+        if (plan.gpus().size() == 1) {
+            return EngineFactory.LoadParams.onGpu(plan.gpuLayers(), plan.gpus().getFirst());
+        }
+        float[] shares = plan.tensorSplit();
+        int max = plan.gpus().stream().mapToInt(Integer::intValue).max().orElse(0);
+        float[] byGpu = new float[max + 1];
+        for (int i = 0; i < shares.length; i++) {
+            byGpu[plan.gpus().get(i)] = shares[i];
+        }
+        EngineFactory.Split split = switch (plan.mode()) {
+            case NONE, LAYER -> EngineFactory.Split.LAYER;
+            case ROW -> EngineFactory.Split.ROW;
+            case TENSOR -> EngineFactory.Split.TENSOR;
+        };
+        return EngineFactory.LoadParams.acrossGpus(plan.gpuLayers(), plan.gpus(), split, byGpu);
     }
 
     private void unloadExpired() {

@@ -16,9 +16,20 @@ public final class RunnerSizing {
 
     private RunnerSizing() {}
 
+    /** Tokens one sequence may hold: the configured context, at most the model's training context. */
+    public static int contextPerSequence(int trainContext, RuntimeConfig config) {
+        int train = trainContext > 0 ? trainContext : config.contextLength();
+        return Math.max(8, Math.min(config.contextLength(), train));
+    }
+
+    /** The sequences a runner decodes together, before placement may lower them to fit memory. */
+    public static int sequences(int trainContext, RuntimeConfig config) {
+        return plan(new EngineInfo(0, trainContext, 0, 0, "cpu", java.util.List.of(), 0, false), config, 1)
+                .maxSequences();
+    }
+
     public static RunnerConfig plan(EngineInfo model, RuntimeConfig config, int availableProcessors) {
-        int train = model.contextTrainLength() > 0 ? model.contextTrainLength() : config.contextLength();
-        int perSequence = Math.max(8, Math.min(config.contextLength(), train));
+        int perSequence = contextPerSequence(model.contextTrainLength(), config);
         int parallel;
         int cells;
         if (config.kvUnified()) {

@@ -3,6 +3,7 @@ package dev.gantry.server;
 import dev.gantry.models.BuiltinModels;
 import dev.gantry.models.ModelRegistry;
 import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
@@ -29,6 +30,12 @@ public final class Gantry implements AutoCloseable {
 
     /** Starts serving; the engine factory decides how models are loaded (llama.cpp, or a fake in tests). */
     public static Gantry start(ServerConfig config, EngineFactory engines) throws InterruptedException {
+        return start(config, engines, ReplicaPlanner.llamaDefault());
+    }
+
+    /** Starts serving with replicas placed by {@code planner}. */
+    public static Gantry start(ServerConfig config, EngineFactory engines, ReplicaPlanner planner)
+            throws InterruptedException {
         ModelRegistry registry;
         try {
             registry = new ModelRegistry(config.modelsDir().orElse(null),
@@ -36,7 +43,8 @@ public final class Gantry implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot unpack the built-in model into " + config.cacheDir(), e);
         }
-        ModelManager models = new ModelManager(registry, engines, config.runtime());
+        ModelManager models = new ModelManager(registry, engines, config.runtime(),
+                Runtime.getRuntime().availableProcessors(), planner);
         ApiRouter router = routes(models);
         try {
             ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),

@@ -1,11 +1,17 @@
 package dev.gantry.server;
 
+import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
+import dev.gantry.runtime.gpu.GpuMonitor;
+import dev.gantry.runtime.gpu.GpuReport;
+import dev.gantry.runtime.place.GpuPlacement;
 import java.util.Arrays;
 import java.util.List;
 
-/** {@code java -jar runtime.jar [serve] [options]}: starts Gantry, or prints its version or help. */
+/** {@code java -jar runtime.jar [serve|gpus|version] [options]}: starts Gantry, lists the GPUs, or prints help. */
 public final class Main {
+    private static final System.Logger LOG = System.getLogger("gantry");
+
     private Main() {}
 
     public static void main(String[] args) throws Exception {
@@ -19,30 +25,46 @@ public final class Main {
             System.out.println("gantry " + version());
             return;
         }
+        boolean gpusCommand = !argv.isEmpty() && argv.getFirst().equals("gpus");
         ServerConfig config;
         try {
-            config = ServerConfig.fromEnv(System.getenv(), argv);
+            config = ServerConfig.fromEnv(System.getenv(), gpusCommand ? argv.subList(1, argv.size()) : argv);
         } catch (IllegalArgumentException e) {
             System.err.println("gantry: " + e.getMessage());
             System.exit(2);
             return;
         }
         LlamaCppEngineFactory engines;
+        GpuReport gpus;
         try {
             engines = LlamaCppEngineFactory.initialize(config.llamaLib(), config.cacheDir());
+            gpus = GpuReport.collect(config.llamaLib(), config.cacheDir());
+            if (!config.gpus().isAll()) {
+                gpus = gpus.selectIndexes(List.copyOf(config.gpus().gpus()));
+            }
         } catch (RuntimeException e) {
             System.err.println("gantry: " + e.getMessage());
+            System.exit(e instanceof IllegalArgumentException ? 2 : 1);
+            return;
+        }
+        if (gpusCommand) {
+            System.out.print(gpus.render());
+            return;
+        }
+        LOG.log(System.Logger.Level.INFO, engines.describe());
+        if (config.requireGpu() && !engines.hasGpu()) {
+            System.err.println("gantry: --require-gpu: llama.cpp found no GPU backend (" + engines.describe()
+                    + "); pass --llama-lib with a CUDA build of llama.cpp");
             System.exit(1);
             return;
         }
-        System.getLogger("gantry").log(System.Logger.Level.INFO, engines.describe());
-        if (!config.gpus().isEmpty()) {
-            System.getLogger("gantry").log(System.Logger.Level.WARNING, "--gpus {0}: placement across GPUs is not "
-                    + "built yet; llama.cpp places the model on the devices it finds", config.gpus());
-        }
+        ReplicaPlanner planner = engines.hasGpu() && gpus.hasGpu()
+                ? GpuPlacement.from(gpus, config.gpus(), config.placement(), config.gpuMemoryFraction())
+                : ReplicaPlanner.llamaDefault();
+        GpuMonitor monitor = gpus.startMonitor(GpuMonitor.DEFAULT_PERIOD);
         Gantry gantry;
         try {
-            gantry = Gantry.start(config, engines);
+            gantry = Gantry.start(config, engines, planner);
         } catch (Exception e) {
             // Netty rethrows the socket's BindException unchecked-style from bind().sync()
             if (!(e instanceof java.net.SocketException)) {
@@ -52,7 +74,10 @@ public final class Main {
             System.exit(1);
             return;
         }
-        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(gantry::close));
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
+            gantry.close();
+            monitor.close();
+        }));
         System.out.println("Gantry " + version() + " listening on " + config.host() + ":" + gantry.port());
         Thread.currentThread().join();
     }

@@ -1,6 +1,8 @@
 package dev.gantry.server;
 
 import dev.gantry.runtime.RuntimeConfig;
+import dev.gantry.runtime.place.GpuSelection;
+import dev.gantry.runtime.place.Policy;
 import dev.gantry.server.api.ollama.KeepAlive;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +18,8 @@ import java.util.Optional;
  * comes in as a map, so tests never touch the real one.
  */
 public record ServerConfig(String host, int port, Optional<Path> modelsDir, Optional<Path> llamaLib, Path cacheDir,
-                           List<String> gpus, RuntimeConfig runtime, int maxBodyBytes, int ioThreads) {
+                           GpuSelection gpus, Policy placement, double gpuMemoryFraction, RuntimeConfig runtime,
+                           int maxBodyBytes, int ioThreads, boolean requireGpu) {
 
     /** The variables read, with what they mean, for {@code --help}. */
     public static final Map<String, String> VARIABLES = new java.util.LinkedHashMap<>();
@@ -28,6 +31,9 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("OLLAMA_MAX_QUEUE", "requests waiting per model before 503 (default 512)");
         VARIABLES.put("OLLAMA_CONTEXT_LENGTH", "tokens per sequence (default 4096, at most the model's training context)");
         VARIABLES.put("OLLAMA_KEEP_ALIVE", "how long an idle model stays loaded (default 5m; negative: forever)");
+        VARIABLES.put("GANTRY_GPUS", "GPUs to use, as --gpus: 0,1,2,3 (a replica per GPU) or 0,1:2,3 (groups)");
+        VARIABLES.put("GANTRY_PLACEMENT", "auto (default) | replicate | split=layer|row|tensor");
+        VARIABLES.put("GANTRY_GPU_MEMORY_FRACTION", "share of each GPU's memory a model may plan for (default 0.85)");
         VARIABLES.put("GANTRY_LLAMA_LIB", "folder with llama.cpp libraries (a CUDA build) instead of the bundled CPU ones");
         VARIABLES.put("GANTRY_THREADS", "llama.cpp CPU threads (default: cores - 1, at most 8)");
         VARIABLES.put("GANTRY_KV_CELLS", "KV cache cells per model (default: eight full sequences)");
@@ -38,6 +44,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
 
     public static final String USAGE = """
             usage: java -jar runtime.jar [serve] [options]
+                   java -jar runtime.jar gpus [--llama-lib DIR] [--gpus LIST]
                    java -jar runtime.jar version
 
             options:
@@ -45,8 +52,11 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
               --port PORT          listen port (default 11434)
               --models DIR         models folder (OLLAMA_MODELS)
               --llama-lib DIR      llama.cpp libraries to load (GANTRY_LLAMA_LIB)
-              --gpus LIST          GPUs to use, e.g. 0,1,2,3
+              --gpus LIST          GPUs to use: 0,1,2,3 (placed by --placement) or 0,1:2,3 (a replica per group)
+              --placement POLICY   auto (a replica per GPU where the model fits, else the fewest GPUs per
+                                   replica), replicate, split=layer|row|tensor
               --num-parallel N     sequences per model (OLLAMA_NUM_PARALLEL)
+              --require-gpu        fail at start unless llama.cpp has a GPU backend (no silent CPU fallback)
               --help               this text
             """;
 
@@ -57,7 +67,9 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         if (maxBodyBytes < 1024) {
             throw new IllegalArgumentException("max body must be >= 1024 bytes");
         }
-        gpus = List.copyOf(gpus);
+        if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
+            throw new IllegalArgumentException("GANTRY_GPU_MEMORY_FRACTION must be in (0, 1], was " + gpuMemoryFraction);
+        }
     }
 
     public static ServerConfig fromEnv(Map<String, String> env, List<String> args) {
@@ -91,10 +103,14 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         RuntimeConfig.BackendSampling bs = Optional.ofNullable(env.get("GANTRY_BACKEND_SAMPLING"))
                 .filter(s -> !s.isBlank()).map(s -> RuntimeConfig.BackendSampling.valueOf(s.strip().toUpperCase(Locale.ROOT)))
                 .orElse(rt.backendSampling());
-        List<String> gpus = List.of();
+        GpuSelection gpus = GpuSelection.parse(env.get("GANTRY_GPUS"));
+        Policy placement = Policy.parse(env.getOrDefault("GANTRY_PLACEMENT", "auto"));
+        double fraction = Optional.ofNullable(env.get("GANTRY_GPU_MEMORY_FRACTION")).filter(s -> !s.isBlank())
+                .map(v -> parseDouble("GANTRY_GPU_MEMORY_FRACTION", v)).orElse(0.85);
         boolean kvUnified = Optional.ofNullable(env.get("GANTRY_KV_UNIFIED")).map(String::strip)
                 .map(v -> v.equals("1") || v.equalsIgnoreCase("true")).orElse(rt.kvUnified());
 
+        boolean requireGpu = false;
         List<String> rest = new ArrayList<>(args);
         if (!rest.isEmpty() && rest.getFirst().equals("serve")) {
             rest.removeFirst();
@@ -107,8 +123,13 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                 case "--port" -> port = parseInt(a, require(a, value));
                 case "--models" -> models = Optional.of(Path.of(require(a, value)));
                 case "--llama-lib" -> llamaLib = Optional.of(Path.of(require(a, value)));
-                case "--gpus" -> gpus = List.of(require(a, value).split("[,:]"));
+                case "--gpus" -> gpus = GpuSelection.parse(require(a, value));
+                case "--placement" -> placement = Policy.parse(require(a, value));
                 case "--num-parallel" -> numParallel = parseInt(a, require(a, value));
+                case "--require-gpu" -> {
+                    requireGpu = true;
+                    i--; // a flag without a value
+                }
                 default -> throw new IllegalArgumentException("unknown argument " + a + "\n" + USAGE);
             }
             i++;
@@ -116,23 +137,28 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         RuntimeConfig runtime = new RuntimeConfig(numParallel, ctx, kvCells, maxQueue, rt.promptBudget(), threads,
                 bs, keep, rt.gpuLayers(), kvUnified);
         int io = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        return new ServerConfig(host, port, models, llamaLib, cache, gpus, runtime, 64 << 20, io);
+        return new ServerConfig(host, port, models, llamaLib, cache, gpus, placement, fraction, runtime, 64 << 20, io,
+                requireGpu);
     }
 
     public ServerConfig withPort(int p) {
-        return new ServerConfig(host, p, modelsDir, llamaLib, cacheDir, gpus, runtime, maxBodyBytes, ioThreads);
+        return new ServerConfig(host, p, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, maxBodyBytes,
+                ioThreads, requireGpu);
     }
 
     public ServerConfig withRuntime(RuntimeConfig r) {
-        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, r, maxBodyBytes, ioThreads);
+        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, r, maxBodyBytes, ioThreads,
+                requireGpu);
     }
 
     public ServerConfig withModelsDir(Path dir) {
-        return new ServerConfig(host, port, Optional.of(dir), llamaLib, cacheDir, gpus, runtime, maxBodyBytes, ioThreads);
+        return new ServerConfig(host, port, Optional.of(dir), llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, maxBodyBytes,
+                ioThreads, requireGpu);
     }
 
     public ServerConfig withMaxBodyBytes(int n) {
-        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, runtime, n, ioThreads);
+        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, n, ioThreads,
+                requireGpu);
     }
 
     public static String describe() {
@@ -144,6 +170,14 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
     private static int intEnv(Map<String, String> env, String name, int fallback) {
         String v = env.get(name);
         return v == null || v.isBlank() ? fallback : parseInt(name, v.strip());
+    }
+
+    private static double parseDouble(String what, String v) {
+        try {
+            return Double.parseDouble(v.strip());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(what + " must be a number, was \"" + v + "\"");
+        }
     }
 
     private static int parseInt(String what, String v) {

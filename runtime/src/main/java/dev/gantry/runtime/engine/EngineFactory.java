@@ -1,20 +1,73 @@
 package dev.gantry.runtime.engine;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** Loads a model file into an {@link Engine}. Called on a loader thread, never on an event loop. */
 public interface EngineFactory {
     Engine load(Path modelFile, LoadParams params);
 
+    /** How a model is spread over the GPUs of one replica ({@code enum llama_split_mode}). */
+    enum Split {
+        /** The whole model on {@code mainGpu}. */
+        NONE,
+        /** Whole layers on each GPU, in {@code tensorSplit} proportions. */
+        LAYER,
+        /** Rows of each matrix across the GPUs. */
+        ROW,
+        /** llama.cpp's tensor parallelism. */
+        TENSOR
+    }
+
     /**
      * How to place a model.
      *
-     * @param gpuLayers layers on the GPU: negative all, 0 none (Ollama's {@code num_gpu})
-     * @param mainGpu   the GPU when the model goes on one (Ollama's {@code main_gpu}), or -1
+     * @param gpuLayers   layers on the GPU: negative all, 0 none (Ollama's {@code num_gpu})
+     * @param mainGpu     the GPU when the model goes on one (Ollama's {@code main_gpu}), or -1 for llama.cpp's choice
+     * @param split       how a multi-GPU replica is split
+     * @param gpus        the GPUs (llama.cpp's GPU indices) of this replica; empty: every GPU llama.cpp sees
+     * @param tensorSplit proportion per GPU index for LAYER, ROW and TENSOR (zero for GPUs outside the replica);
+     *                    null for equal parts over {@code gpus}
      */
-    record LoadParams(int gpuLayers, int mainGpu, boolean useMmap) {
+    record LoadParams(int gpuLayers, int mainGpu, boolean useMmap, Split split, List<Integer> gpus,
+                      float[] tensorSplit) {
+        public LoadParams {
+            gpus = List.copyOf(gpus);
+            tensorSplit = tensorSplit == null ? null : tensorSplit.clone();
+        }
+
+        public LoadParams(int gpuLayers, int mainGpu, boolean useMmap) {
+            this(gpuLayers, mainGpu, useMmap, mainGpu >= 0 ? Split.NONE : Split.LAYER, List.of(), null);
+        }
+
         public static LoadParams defaults() {
             return new LoadParams(-1, -1, true);
+        }
+
+        /** One replica on one GPU. */
+        public static LoadParams onGpu(int gpuLayers, int gpu) {
+            return new LoadParams(gpuLayers, gpu, true, Split.NONE, List.of(gpu), null);
+        }
+
+        /** One replica over several GPUs. */
+        public static LoadParams acrossGpus(int gpuLayers, List<Integer> gpus, Split split, float[] tensorSplit) {
+            return new LoadParams(gpuLayers, gpus.getFirst(), true, split, gpus, tensorSplit);
+        }
+
+        /** The {@code tensor_split} array llama.cpp takes: proportions indexed by GPU, zero outside the replica. */
+        public float[] llamaTensorSplit() {
+            if (tensorSplit != null) {
+                return tensorSplit.clone();
+            }
+            if (gpus.size() <= 1) {
+                return null;
+            }
+            int max = gpus.stream().mapToInt(Integer::intValue).max().orElse(0);
+            float[] out = new float[max + 1];
+            for (int g : gpus) {
+                out[g] = 1f;
+            }
+            return out;
         }
     }
 }

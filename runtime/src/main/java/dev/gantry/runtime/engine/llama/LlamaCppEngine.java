@@ -1,6 +1,5 @@
 package dev.gantry.runtime.engine.llama;
 
-import dev.gantry.llama.LlamaCpp;
 import dev.gantry.llama.LlamaException;
 import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.runtime.engine.Engine;
@@ -22,13 +21,11 @@ public final class LlamaCppEngine implements Engine {
     private final EngineInfo info;
     private final String chatTemplate;
 
-    LlamaCppEngine(LlamaModelHandle model, boolean onGpu) {
+    LlamaCppEngine(LlamaModelHandle model, boolean onGpu, List<String> devices) {
         this.model = model;
         this.onGpu = onGpu;
-        var gpus = onGpu ? LlamaCpp.get().devices().stream().filter(d -> d.isGpu()).map(d -> d.name()).toList()
-                : List.of("CPU");
         this.info = new EngineInfo(model.vocabSize(), model.contextTrainLength(), model.sizeBytes(),
-                model.parameterCount(), onGpu ? "gpu" : "cpu", gpus, onGpu ? model.sizeBytes() : 0, onGpu);
+                model.parameterCount(), onGpu ? "gpu" : "cpu", devices, onGpu ? model.sizeBytes() : 0, onGpu);
         this.chatTemplate = pickTemplate(model);
     }
 

@@ -5,7 +5,9 @@ import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.llama.ModelParams;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineFactory;
+import dev.gantry.llama.BackendDevice;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /** Loads models through llama.cpp. {@link LlamaCpp#initialize} must have succeeded first. */
@@ -19,6 +21,11 @@ public final class LlamaCppEngineFactory implements EngineFactory {
     public static LlamaCppEngineFactory initialize(Optional<Path> userDir, Path cacheDir) {
         LlamaCpp.initialize(userDir, cacheDir);
         return new LlamaCppEngineFactory();
+    }
+
+    /** Whether llama.cpp has a GPU backend with at least one device. */
+    public boolean hasGpu() {
+        return gpuAvailable;
     }
 
     /** Where llama.cpp was loaded from and which devices it sees, for the start-up log. */
@@ -36,12 +43,26 @@ public final class LlamaCppEngineFactory implements EngineFactory {
 
     @Override
     public Engine load(Path modelFile, LoadParams params) {
-        ModelParams mp = ModelParams.defaults();
         int gpuLayers = gpuAvailable ? params.gpuLayers() : 0;
-        mp = new ModelParams(gpuLayers,
-                params.mainGpu() >= 0 ? ModelParams.SplitMode.NONE : ModelParams.SplitMode.LAYER,
-                Math.max(0, params.mainGpu()), null, params.useMmap(), false, false);
+        ModelParams.SplitMode split = switch (params.split()) {
+            case NONE -> ModelParams.SplitMode.NONE;
+            case LAYER -> ModelParams.SplitMode.LAYER;
+            case ROW -> ModelParams.SplitMode.ROW;
+            case TENSOR -> ModelParams.SplitMode.TENSOR;
+        };
+        ModelParams mp = new ModelParams(gpuLayers, split, Math.max(0, params.mainGpu()), params.llamaTensorSplit(),
+                params.useMmap(), false, false);
         LlamaModelHandle model = LlamaModelHandle.load(modelFile, mp);
-        return new LlamaCppEngine(model, gpuLayers != 0 && gpuAvailable);
+        List<String> devices;
+        if (gpuLayers == 0) {
+            devices = List.of("CPU");
+        } else {
+            List<BackendDevice> gpus = LlamaCpp.get().devices().stream().filter(BackendDevice::isGpu).toList();
+            List<Integer> used = params.gpus().isEmpty()
+                    ? (params.mainGpu() >= 0 ? List.of(params.mainGpu()) : java.util.stream.IntStream.range(0, gpus.size()).boxed().toList())
+                    : params.gpus();
+            devices = used.stream().filter(i -> i < gpus.size()).map(i -> gpus.get(i).name()).toList();
+        }
+        return new LlamaCppEngine(model, gpuLayers != 0 && gpuAvailable, devices);
     }
 }

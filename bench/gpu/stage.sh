@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Stages everything a GPU host without registry access needs for bench/gpu/run.sh, under bench/gpu/stage/
+# (ignored by git; passed to the device with `carry: ["bench/gpu/stage"]`, 64 MiB at most):
+#   jdk.tgz            a jlink'd JDK 25 runtime
+#   runtime.jar        Gantry (also holds the synthetic-model writer)
+#   gantry-bench.jar   the load tool and the canned-token server (classes only; Jackson comes from runtime.jar)
+#   llama-src.tar.xz   llama.cpp v0.5.0's source from npm node-llama-cpp@3.22.1 (sha256-checked), without models/
+#   vocab/             the Llama 3 tokenizer GGUF for the synthetic 8B and 70B models
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+stage=bench/gpu/stage
+rm -rf "$stage" && mkdir -p "$stage/vocab"
+
+PKG=node-llama-cpp VERSION=3.22.1
+SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
+cache="${GANTRY_NPM_CACHE:-$HOME/.cache/gantry/npm}"
+tarball="$cache/${PKG}-${VERSION}.tgz"
+mkdir -p "$cache"
+if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum --check --status; then
+  (cd "$cache" && npm pack --silent "${PKG}@${VERSION}" >/dev/null)
+fi
+echo "$SHA256  $tarball" | sha256sum --check --status || { echo "stage: $tarball fails its sha256" >&2; exit 1; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -xzf "$tarball" -C "$work" package/llama/gitRelease.bundle
+git clone -q "$work/package/llama/gitRelease.bundle" "$work/llama.cpp" 2>/dev/null
+(cd "$work/llama.cpp" && git archive --format=tar --prefix=llama.cpp/ HEAD \
+   ':(exclude)models' ':(exclude)docs' ':(exclude)examples' ':(exclude)gguf-py' ':(exclude)media' \
+   ':(exclude)pocs' ':(exclude)conversion' ':(exclude)benches' ':(exclude)ci' \
+   ':(exclude)requirements' \
+ ) | xz -9 -T2 > "$stage/llama-src.tar.xz"
+
+java_home=$(./mvnw --java-home)
+[ -f server/target/runtime.jar ] && [ -f bench/target/gantry-bench-*.jar ] || ./mvnw -q -B -DskipTests install
+"$java_home/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.management,jdk.unsupported,java.naming,java.net.http,jdk.crypto.ec,java.xml,jdk.zipfs,jdk.httpserver \
+  --strip-debug --no-man-pages --no-header-files --output "$work/jdk"
+tar -czf "$stage/jdk.tgz" -C "$work" jdk
+cp server/target/runtime.jar "$stage/runtime.jar"
+cp bench/target/gantry-bench-*[0-9T].jar "$stage/gantry-bench.jar"
+cp ../shared/llama-data/vocab/ggml-vocab-llama-bpe.gguf "$stage/vocab/"
+du -sh "$stage"/* | sed 's/^/stage: /'
+du -sh "$stage" | sed 's/^/stage: total /'

@@ -1,0 +1,261 @@
+package dev.gantry.runtime.batch;
+
+import dev.gantry.runtime.batch.Decision.Action;
+import java.util.Objects;
+
+/**
+ * Adapts a runner's prompt-token budget per step and its number of active sequences, to keep the inter-token
+ * latency under a target while throughput still grows. Fed one {@link StepSample} per decode step; answers the
+ * batch shape for the next steps. No clock, no I/O: its tests replay recorded or simulated step timings.
+ *
+ * <p>The rule (additive increase, multiplicative decrease, with a check that an increase paid off):
+ * <ol>
+ *   <li><b>Smoothing.</b> Step time and tokens per second are averaged with an EWMA ({@value #ALPHA} per
+ *       step). A step longer than {@value #OUTLIER_CLAMP} times the average counts as that long, so one
+ *       stall (a page fault, a GC pause, a long prompt chunk) moves the average by a fifth at most, while a
+ *       real slowdown crosses the target within about four steps.</li>
+ *   <li><b>Over target</b> (average step above the target): halve the prompt budget, if it is above its minimum
+ *       and the recent steps used more than that minimum; otherwise cap sequences at three quarters of those
+ *       active now. Then wait {@value #SETTLE} steps for the average to show the effect.</li>
+ *   <li><b>Probe judged.</b> Each increase is compared: the mean of the {@value #SETTLE} steps before it against
+ *       the {@value #SETTLE} after it (skipping the first, still mixed). When the steps became more than 5%
+ *       slower but tokens per second rose by less than a fifth of that slowdown, the work is past the knee
+ *       (the GPU is saturated, more batch only adds latency): the increase is undone and that value becomes a
+ *       ceiling for {@value #CEILING_HOLD} steps, after which the controller probes again (the load may have
+ *       changed).</li>
+ *   <li><b>Under target with headroom</b> (average below {@value #HEADROOM} of the target): grow a knob that
+ *       is binding: sequences (by a sixteenth of their range) when requests are waiting and every allowed slot
+ *       is in use; the budget (by a sixteenth of its range) when the last step used all of it. When both bind,
+ *       they take turns.</li>
+ * </ol>
+ * Idle steps (no tokens) are ignored.
+ *
+ * <p>Not thread-safe: owned by its runner's thread, like the rest of the runner's state.
+ */
+public final class AdaptiveBatchController {
+
+    static final double ALPHA = 0.2;
+    static final double OUTLIER_CLAMP = 2.0;
+    static final double HEADROOM = 0.8;
+    static final int SETTLE = 4;
+    static final int CEILING_HOLD = 256;
+    /** Slowdown an increase must cause before it is judged (noise below that says nothing). */
+    static final double MIN_COST = 0.05;
+    /** The share of the slowdown that must come back as throughput for an increase to stay. */
+    static final double EFFICIENCY = 0.2;
+
+    private enum Knob { BUDGET, SEQUENCES }
+
+    private final BatchLimits limits;
+    private int budget;
+    private int sequences;
+
+    private boolean started;
+    private double avgStepNanos;
+    private double avgPromptTokens;
+    private int cooldown;
+    private Knob lastGrown = Knob.BUDGET;
+
+    // the last SETTLE steps, clamped: the baseline an increase is judged against
+    private final long[] recentNanos = new long[SETTLE];
+    private final long[] recentTokens = new long[SETTLE];
+    private int recentCount;
+
+    // the increase being judged
+    private Knob probe;
+    private int probeFrom;
+    private double baseStepNanos;
+    private double baseRate;
+    private int probeSeen;
+    private long probeNanos;
+    private long probeTokens;
+
+    private int budgetCeiling;
+    private int sequenceCeiling;
+    private int budgetCeilingLeft;
+    private int sequenceCeilingLeft;
+
+    public AdaptiveBatchController(BatchLimits limits) {
+        this.limits = Objects.requireNonNull(limits, "limits");
+        this.budget = limits.initialBudget();
+        this.sequences = limits.initialSequences();
+        this.budgetCeiling = limits.maxBudget();
+        this.sequenceCeiling = limits.maxSequences();
+    }
+
+    /** The limits this controller works within. */
+    public BatchLimits limits() {
+        return limits;
+    }
+
+    /** The current shape, without a new sample. */
+    public Decision current() {
+        return new Decision(budget, sequences, Action.HOLD);
+    }
+
+    /** The smoothed step time in nanoseconds (0 before the first sample). */
+    public double averageStepNanos() {
+        return avgStepNanos;
+    }
+
+    /** Takes one step's numbers; returns the shape for the next steps. */
+    public Decision observe(StepSample s) {
+        if (s.tokens() == 0 || s.stepNanos() == 0) {
+            return current();
+        }
+        long step = smooth(s);
+        tickCeilings();
+        if (avgStepNanos > limits.targetItlNanos()) {
+            probe = null;
+            return cooldown > 0 ? tick(step, s) : shrink(s);
+        }
+        if (probe != null) {
+            Decision undone = judge(step, s);
+            if (undone != null) {
+                return undone; // this step ran at the value just undone: not a baseline for the next probe
+            }
+        }
+        remember(step, s);
+        Decision d = cooldown > 0 || probe != null ? current() : grow(s);
+        if (cooldown > 0) {
+            cooldown--;
+        }
+        return d;
+    }
+
+    /** Updates the averages; returns the step time as counted (outliers clamped). */
+    private long smooth(StepSample s) {
+        if (!started) {
+            started = true;
+            avgStepNanos = s.stepNanos();
+            avgPromptTokens = s.promptTokens();
+            return s.stepNanos();
+        }
+        long step = (long) Math.min(s.stepNanos(), OUTLIER_CLAMP * avgStepNanos);
+        avgStepNanos += ALPHA * (step - avgStepNanos);
+        avgPromptTokens += ALPHA * (s.promptTokens() - avgPromptTokens);
+        return step;
+    }
+
+    private Decision tick(long step, StepSample s) {
+        cooldown--;
+        remember(step, s);
+        return current();
+    }
+
+    private Decision shrink(StepSample s) {
+        cooldown = SETTLE;
+        recentCount = 0; // the steps before a cut say nothing about the next increase
+        if (budget > limits.minBudget() && avgPromptTokens > limits.minBudget()) {
+            budget = Math.max(limits.minBudget(), budget / 2);
+            return new Decision(budget, sequences, Action.SHRINK_BUDGET);
+        }
+        int running = Math.max(1, Math.min(sequences, s.activeSequences()));
+        int cut = Math.min(sequences - 1, running * 3 / 4);
+        if (cut >= limits.minSequences()) {
+            sequences = cut;
+            return new Decision(budget, sequences, Action.SHRINK_SEQUENCES);
+        }
+        if (sequences > limits.minSequences()) {
+            sequences = limits.minSequences();
+            return new Decision(budget, sequences, Action.SHRINK_SEQUENCES);
+        }
+        if (budget > limits.minBudget()) {
+            // sequences at their floor: the budget is what is left, even if prompts seemed light
+            budget = Math.max(limits.minBudget(), budget / 2);
+            return new Decision(budget, sequences, Action.SHRINK_BUDGET);
+        }
+        return current();
+    }
+
+    /**
+     * Adds a step to the probe's window; once full, keeps the increase (null) or undoes it (the decision).
+     * Null while still watching.
+     */
+    private Decision judge(long step, StepSample s) {
+        probeSeen++;
+        if (probeSeen == 1) {
+            return null; // the first step after a change mixes old and new: skip it
+        }
+        probeNanos += step;
+        probeTokens += s.tokens();
+        if (probeSeen < SETTLE + 1) {
+            return null;
+        }
+        Knob knob = probe;
+        probe = null;
+        double meanStep = (double) probeNanos / (probeSeen - 1);
+        double rate = probeTokens / (double) probeNanos;
+        double cost = meanStep / baseStepNanos - 1;
+        double gain = rate / baseRate - 1;
+        if (cost <= MIN_COST || gain >= EFFICIENCY * cost) {
+            return null; // paid off, or too small to tell: keep it
+        }
+        cooldown = SETTLE;
+        recentCount = 0;
+        if (knob == Knob.BUDGET) {
+            budget = probeFrom;
+            budgetCeiling = probeFrom;
+            budgetCeilingLeft = CEILING_HOLD;
+            return new Decision(budget, sequences, Action.PLATEAU_BUDGET);
+        }
+        sequences = probeFrom;
+        sequenceCeiling = probeFrom;
+        sequenceCeilingLeft = CEILING_HOLD;
+        return new Decision(budget, sequences, Action.PLATEAU_SEQUENCES);
+    }
+
+    private Decision grow(StepSample s) {
+        if (avgStepNanos >= HEADROOM * limits.targetItlNanos() || recentCount < SETTLE) {
+            return current();
+        }
+        boolean seqBinds = s.waitingSequences() > 0 && s.activeSequences() >= sequences
+                && sequences < sequenceCeiling;
+        boolean budgetBinds = s.promptTokens() >= budget && budget < budgetCeiling;
+        Knob knob = seqBinds && budgetBinds ? (lastGrown == Knob.BUDGET ? Knob.SEQUENCES : Knob.BUDGET)
+                : seqBinds ? Knob.SEQUENCES : budgetBinds ? Knob.BUDGET : null;
+        if (knob == null) {
+            return current();
+        }
+        startProbe(knob);
+        if (knob == Knob.SEQUENCES) {
+            sequences = Math.min(sequenceCeiling, sequences + limits.sequenceStep());
+            return new Decision(budget, sequences, Action.GROW_SEQUENCES);
+        }
+        budget = Math.min(budgetCeiling, budget + limits.budgetStep());
+        return new Decision(budget, sequences, Action.GROW_BUDGET);
+    }
+
+    private void startProbe(Knob knob) {
+        long nanos = 0;
+        long tokens = 0;
+        for (int i = 0; i < SETTLE; i++) {
+            nanos += recentNanos[i];
+            tokens += recentTokens[i];
+        }
+        probe = knob;
+        lastGrown = knob;
+        probeFrom = knob == Knob.BUDGET ? budget : sequences;
+        baseStepNanos = nanos / (double) SETTLE;
+        baseRate = tokens / (double) nanos;
+        probeSeen = 0;
+        probeNanos = 0;
+        probeTokens = 0;
+    }
+
+    private void remember(long step, StepSample s) {
+        int i = recentCount % SETTLE;
+        recentNanos[i] = step;
+        recentTokens[i] = s.tokens();
+        recentCount++;
+    }
+
+    private void tickCeilings() {
+        if (budgetCeilingLeft > 0 && --budgetCeilingLeft == 0) {
+            budgetCeiling = limits.maxBudget();
+        }
+        if (sequenceCeilingLeft > 0 && --sequenceCeilingLeft == 0) {
+            sequenceCeiling = limits.maxSequences();
+        }
+    }
+}
