@@ -17,7 +17,8 @@ export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVL
 OUT=${OUT:-/tmp/gantry-out}
 W=${GANTRY_BENCH_WORK:-/tmp/gantry-bench}
 STAGE=$(pwd)/bench/gpu/stage
-mkdir -p "$OUT" "$W/models"
+LOGS=$W/logs   # everything but the few files that come back through $OUT
+mkdir -p "$OUT" "$W/models" "$LOGS"
 RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
@@ -34,9 +35,9 @@ if [ ! -f "$W/build/bin/llama-server" ]; then
   cmake -S "$W/llama.cpp" -B "$W/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF \
     -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=ON \
-    > "$OUT/cmake.log" 2>&1 || { log "cmake failed"; tail -30 "$OUT/cmake.log"; exit 1; }
+    > "$LOGS/cmake.log" 2>&1 || { log "cmake failed"; tail -30 "$LOGS/cmake.log"; exit 1; }
   cmake --build "$W/build" -j"$(nproc)" --target llama-server llama-bench llama-batched-bench \
-    > "$OUT/build.log" 2>&1 || { log "build failed"; tail -40 "$OUT/build.log"; exit 1; }
+    > "$LOGS/build.log" 2>&1 || { log "build failed"; tail -40 "$LOGS/build.log"; exit 1; }
   log "built"
 fi
 LIB=$W/build/bin
@@ -46,7 +47,11 @@ export LD_LIBRARY_PATH=$LIB:${LD_LIBRARY_PATH:-}
 MODEL=$W/models/llama3-8b-q4_0.gguf
 [ -f "$MODEL" ] || $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel llama3-8b \
   "$STAGE/vocab/ggml-vocab-llama-bpe.gguf" "$MODEL" Q4_0 | tee -a "$OUT/log.txt"
-nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpus.txt"
+{
+  nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader
+  $JAVA -jar "$STAGE/runtime.jar" gpus --llama-lib "$LIB" 2>/dev/null
+} > "$OUT/gpus.txt"
+cat "$OUT/gpus.txt"
 
 # --- ceilings: llama-bench and llama-batched-bench on GPU 0 -----------------------------------------------------
 {
@@ -66,16 +71,16 @@ levels_ngpu="$NGPU 16 64 128"
 requests_for() { case $1 in 1) echo 8 ;; 2|4|8) echo 4 ;; 16) echo 3 ;; *) echo 2 ;; esac; }
 drive() { # label api urls clients
   $LOAD --url "$3" --api "$2" --model llama3-8b-q4_0 --clients "$4" --requests "$(requests_for "$4")" \
-    --num-predict 128 --prompt-words 100 --label "$1" --out "$RESULTS" 2>>"$OUT/load.err" | tee -a "$OUT/log.txt"
+    --num-predict 128 --prompt-words 100 --label "$1" --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$OUT/log.txt"
 }
 
 # --- Gantry ---------------------------------------------------------------------------------------------------
 gantry() { # label gpus-spec levels
   OLLAMA_NUM_PARALLEL=128 OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR=$W/cache \
     $JAVA -jar "$STAGE/runtime.jar" --llama-lib "$LIB" --models "$W/models" --port 11500 --gpus "$2" \
-    > "$OUT/gantry-$1.log" 2>&1 &
+    > "$OUT/$1.log" 2>&1 &
   local pid=$!
-  wait_up http://127.0.0.1:11500/ || { log "gantry did not start"; tail -20 "$OUT/gantry-$1.log"; }
+  wait_up http://127.0.0.1:11500/ || { log "gantry did not start"; tail -20 "$OUT/$1.log"; }
   curl -s http://127.0.0.1:11500/api/generate -d '{"model":"llama3-8b-q4_0","prompt":"warm up","options":{"num_predict":8}}' >/dev/null
   for c in $3; do drive "$1" ollama http://127.0.0.1:11500 "$c"; done
   kill $pid; wait $pid 2>/dev/null
@@ -89,7 +94,7 @@ fi
 server() { # gpu port extra-args...
   local gpu=$1 port=$2; shift 2
   CUDA_VISIBLE_DEVICES=$gpu "$LIB/llama-server" -m "$MODEL" -ngl 99 -c $((128 * 1024)) -np 128 -fa on \
-    --host 127.0.0.1 --port "$port" "$@" > "$OUT/llama-server-$gpu-$port.log" 2>&1 &
+    --host 127.0.0.1 --port "$port" "$@" > "$LOGS/llama-server-$gpu-$port.log" 2>&1 &
   echo $!
 }
 pid=$(server 0 11600)
@@ -109,7 +114,7 @@ if [ "$NGPU" -ge 2 ]; then
 fi
 
 # --- the load tool's own ceiling --------------------------------------------------------------------------------
-$JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$OUT/canned.log" 2>&1 &
+$JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$LOGS/canned.log" 2>&1 &
 pid=$!
 sleep 1
 $LOAD --url http://127.0.0.1:11800 --api ollama --model canned --clients 128 --requests 4 --num-predict 128 \

@@ -110,7 +110,7 @@ public final class LoadedModel {
             return runner.stats();
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
-                rejected = 0, preemptions = 0;
+                rejected = 0, preemptions = 0, decode = 0, sample = 0, step = 0;
         int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
@@ -128,9 +128,12 @@ public final class LoadedModel {
             cancelled += s.cancelled();
             rejected += s.rejected();
             preemptions += s.preemptions();
+            decode += s.decodeNanos();
+            sample += s.sampleNanos();
+            step += s.stepNanos();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions);
+                completed, cancelled, rejected, preemptions, decode, sample, step);
     }
 
     public List<Replica> replicas() {

@@ -55,6 +55,9 @@ public final class Runner implements AutoCloseable {
     private volatile long completed;
     private volatile long cancelled;
     private volatile long preemptions;
+    private volatile long decodeNanos;
+    private volatile long sampleNanos;
+    private volatile long stepNanos;
     private final AtomicInteger rejected = new AtomicInteger();
 
     private Runner(String name, Engine engine, RunnerConfig config) {
@@ -130,7 +133,7 @@ public final class Runner implements AutoCloseable {
     public RunnerStats stats() {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions);
+                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos);
     }
 
     private void run() {
@@ -232,6 +235,7 @@ public final class Runner implements AutoCloseable {
     }
 
     private void step() throws InterruptedException {
+        long stepStart = System.nanoTime();
         session.clearBatch();
         int sequencesInStep = 0;
         for (Sequence s : active) {
@@ -273,8 +277,10 @@ public final class Runner implements AutoCloseable {
             return;
         }
         EngineSession.DecodeStatus status;
+        long decodeStart = System.nanoTime();
         try {
             status = session.decode();
+            decodeNanos += System.nanoTime() - decodeStart;
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
             for (Sequence s : List.copyOf(active)) {
@@ -288,6 +294,7 @@ public final class Runner implements AutoCloseable {
         }
         recordStep(sequencesInStep);
         long now = System.nanoTime();
+        long sampling = 0;
         for (int i = 0; i < active.size(); i++) {
             Sequence s = active.get(i);
             if (s.chunk == 0) {
@@ -298,13 +305,17 @@ public final class Runner implements AutoCloseable {
             usedCells += s.chunk;
             promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
             if (s.batchIndex >= 0) {
+                long t0 = System.nanoTime();
                 int token = session.sample(s.sampler, s.batchIndex);
+                sampling += System.nanoTime() - t0;
                 if (accept(s, token, now)) {
                     i--; // s left the active list
                 }
             }
         }
         kvCellsUsed = usedCells;
+        sampleNanos += sampling;
+        stepNanos += System.nanoTime() - stepStart;
     }
 
     /** Handles a sampled token; returns true when the sequence finished (and left the active list). */
@@ -438,9 +449,20 @@ public final class Runner implements AutoCloseable {
         running = false;
         if (Thread.currentThread() != thread) {
             thread.interrupt();
-            try {
-                thread.join(10_000);
-            } catch (InterruptedException e) {
+            // Wait for the thread to leave its decode, however long: the engine is freed after this returns, and
+            // freeing it under a running decode would crash the process.
+            boolean interrupted = false;
+            while (thread.isAlive()) {
+                try {
+                    thread.join(10_000);
+                    if (thread.isAlive()) {
+                        LOG.log(System.Logger.Level.WARNING, "runner {0} is still finishing a step", name);
+                    }
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
                 Thread.currentThread().interrupt();
             }
         }

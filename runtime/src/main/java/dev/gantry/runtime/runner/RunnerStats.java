@@ -7,7 +7,11 @@ package dev.gantry.runtime.runner;
  * @param batchedSteps       decode calls that carried tokens of two or more sequences
  * @param maxSequencesInStep the most sequences one decode carried
  * @param sequenceSteps      the sum over steps of the sequences each carried (average = sequenceSteps / steps)
+ * @param decodeNanos        time spent inside the engine's decode
+ * @param sampleNanos        time spent sampling (on the host, or reading the device's choices)
+ * @param stepNanos          time of whole steps (batch building, decode, sampling and hand-off)
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
-                          int kvCells, long completed, long cancelled, long rejected, long preemptions) {}
+                          int kvCells, long completed, long cancelled, long rejected, long preemptions,
+                          long decodeNanos, long sampleNanos, long stepNanos) {}

@@ -23,6 +23,9 @@ final class LlamaCppSession implements EngineSession {
     private final LlamaContextHandle ctx;
     private final LlamaBatch batch;
     private final boolean backendSampling;
+    /** Device chains by sequence slot; they outlive requests (see {@link #sameChain}). */
+    private final LlamaSampler[] attached;
+    private final SamplingParams[] attachedParams;
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
         this.model = model;
@@ -40,6 +43,21 @@ final class LlamaCppSession implements EngineSession {
             throw e;
         }
         this.backendSampling = p.backendSampling();
+        this.attached = new LlamaSampler[p.maxSequences()];
+        this.attachedParams = new SamplingParams[p.maxSequences()];
+        if (backendSampling) {
+            // Attach Ollama's default chain to every slot before the first decode, so the sampling graphs are
+            // built once; requests with the defaults never re-attach.
+            for (int seq = 0; seq < attached.length; seq++) {
+                LlamaSampler chain = buildChain(SamplingParams.DEFAULTS);
+                if (!ctx.setBackendSampler(seq, chain)) {
+                    chain.close();
+                    break;
+                }
+                attached[seq] = chain;
+                attachedParams[seq] = SamplingParams.DEFAULTS;
+            }
+        }
     }
 
     @Override
@@ -79,12 +97,67 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public SequenceSampler newSampler(int sequence, SamplingParams p, int[] history) {
+        if (backendSampling && !p.penalized()) {
+            LlamaSampler chain = attached[sequence];
+            if (chain != null && sameChain(attachedParams[sequence], p)) {
+                if (p.seed() >= 0) {
+                    chain.reset(); // the same seed replays the same draws
+                }
+                return new Sampler(sequence, chain, true, false);
+            }
+            LlamaSampler fresh = buildChain(p);
+            if (ctx.setBackendSampler(sequence, fresh)) {
+                if (chain != null) {
+                    chain.close();
+                }
+                attached[sequence] = fresh;
+                attachedParams[sequence] = p;
+                return new Sampler(sequence, fresh, true, false);
+            }
+            fresh.close(); // llama.cpp cannot run this chain on the device: sample on the host
+        }
+        detach(sequence);
+        LlamaSampler chain = buildChain(p);
+        if (p.penalized()) {
+            int from = Math.max(0, history.length - Math.max(0, p.repeatLastN()));
+            for (int i = from; i < history.length; i++) {
+                chain.accept(history[i]);
+            }
+        }
+        return new Sampler(sequence, chain, false, true);
+    }
+
+    /**
+     * Chains stay attached to their sequence slot after a request ends: attaching one makes llama.cpp rebuild its
+     * sampling graphs at the next decode, which done at every request start and end made each step of 64
+     * streams ten times slower on an H200. A request with the same parameters reuses the slot's chain.
+     */
+    private static boolean sameChain(SamplingParams a, SamplingParams b) {
+        return a != null && (a.seed() < 0 ? b.seed() < 0 : a.seed() == b.seed())
+                && withoutSeed(a).equals(withoutSeed(b));
+    }
+
+    private static SamplingParams withoutSeed(SamplingParams p) {
+        return new SamplingParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.typicalP(), -1, p.repeatPenalty(),
+                p.repeatLastN(), p.presencePenalty(), p.frequencyPenalty(), p.ignoreEos());
+    }
+
+    private void detach(int sequence) {
+        LlamaSampler chain = attached[sequence];
+        if (chain != null) {
+            ctx.setBackendSampler(sequence, null);
+            chain.close();
+            attached[sequence] = null;
+            attachedParams[sequence] = null;
+        }
+    }
+
+    private LlamaSampler buildChain(SamplingParams p) {
         LlamaSampler.Builder b = LlamaSampler.chain();
         if (p.ignoreEos()) {
             b.logitBias(model.vocabSize(), model.endOfGenerationTokens(), Float.NEGATIVE_INFINITY);
         }
-        boolean penalties = p.penalized();
-        if (penalties) {
+        if (p.penalized()) {
             int lastN = p.repeatLastN() < 0 ? ctx.contextSize() : p.repeatLastN();
             b.penalties(model.vocabSize(), lastN, p.repeatPenalty(), p.frequencyPenalty(), p.presencePenalty());
         }
@@ -101,18 +174,7 @@ final class LlamaCppSession implements EngineSession {
             long seed = p.seed() < 0 ? ThreadLocalRandom.current().nextInt() & 0xffffffffL : p.seed();
             b.dist((int) seed);
         }
-        LlamaSampler chain = b.build();
-        boolean onDevice = backendSampling && !penalties;
-        if (onDevice && !ctx.setBackendSampler(sequence, chain)) {
-            onDevice = false;
-        }
-        if (penalties) {
-            int from = Math.max(0, history.length - Math.max(0, p.repeatLastN()));
-            for (int i = from; i < history.length; i++) {
-                chain.accept(history[i]);
-            }
-        }
-        return new Sampler(sequence, chain, onDevice);
+        return b.build();
     }
 
     @Override
@@ -137,17 +199,24 @@ final class LlamaCppSession implements EngineSession {
     public void close() {
         batch.close();
         ctx.close();
+        for (LlamaSampler chain : attached) {
+            if (chain != null) {
+                chain.close(); // after the context that pointed to it
+            }
+        }
     }
 
     private final class Sampler implements SequenceSampler {
         final int sequence;
         final LlamaSampler chain;
         final boolean onDevice;
+        final boolean owned;
 
-        Sampler(int sequence, LlamaSampler chain, boolean onDevice) {
+        Sampler(int sequence, LlamaSampler chain, boolean onDevice, boolean owned) {
             this.sequence = sequence;
             this.chain = chain;
             this.onDevice = onDevice;
+            this.owned = owned;
         }
 
         @Override
@@ -160,12 +229,12 @@ final class LlamaCppSession implements EngineSession {
             return onDevice;
         }
 
+        /** A host chain is freed with its request; a device chain stays with its slot. */
         @Override
         public void close() {
-            if (onDevice && !ctx.isClosed()) {
-                ctx.setBackendSampler(sequence, null);
+            if (owned) {
+                chain.close();
             }
-            chain.close();
         }
     }
 }
