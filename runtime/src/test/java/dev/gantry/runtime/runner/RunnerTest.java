@@ -117,6 +117,42 @@ class RunnerTest {
 
     // ------------------------------------------------------------------ completion
 
+    /**
+     * With one KV stream per sequence llama.cpp builds a micro-batch only from consecutive, increasing sequence ids:
+     * the generating tokens of each step must come in id order, and ids must stay compact as requests come and go.
+     */
+    @Test
+    void generatingTokensGoInIncreasingCompactIdOrderAsRequestsComeAndGo() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, new RunnerConfig(256, 8 * 256, 8, 64, 64, 1, false, false));
+        List<RecordingObserver> all = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            // different lengths, so sequences finish at different steps and new ones take the freed ids
+            all.add(submit(runner, FakeEngine.prompt("story " + i), 5 + (i * 7) % 23));
+        }
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        int checked = 0;
+        for (FakeSession.Step step : engine.session().steps()) {
+            List<Integer> order = step.order();
+            // the generating part: the front of the batch, one token per sequence
+            int k = 0;
+            while (k < order.size() && step.tokensBySequence().get(order.get(k)) == 1) {
+                k++;
+            }
+            List<Integer> generating = order.subList(0, k);
+            for (int i = 1; i < generating.size(); i++) {
+                assertTrue(generating.get(i) > generating.get(i - 1), "step " + step.number() + ": " + order);
+            }
+            // ids in use are the lowest ones: never an id above the number of sequences in the step
+            assertTrue(step.tokensBySequence().lastKey() < 8, "step " + step.number() + ": " + order);
+            checked++;
+        }
+        assertTrue(checked > 20);
+        assertTrue(runner.stats().maxSequencesInStep() == 8);
+    }
+
     @Test
     void aSingleGenerationStopsAtEndOfGenerationWithItsMetrics() {
         FakeEngine engine = engine(FakeEngine.builder().eosAfter(12));

@@ -32,10 +32,12 @@ public final class FakeSession implements EngineSession {
      * @param number            1-based count of successful decodes of this session
      * @param tokensBySequence  tokens the batch carried per sequence id
      * @param outputs           tokens that asked for an output
+     * @param order             the sequence id of each token, in batch order
      */
-    public record Step(long number, SortedMap<Integer, Integer> tokensBySequence, int outputs) {
+    public record Step(long number, SortedMap<Integer, Integer> tokensBySequence, int outputs, List<Integer> order) {
         public Step {
             tokensBySequence = Collections.unmodifiableSortedMap(new TreeMap<>(tokensBySequence));
+            order = List.copyOf(order);
         }
 
         public int tokens() {
@@ -187,6 +189,7 @@ public final class FakeSession implements EngineSession {
                 return DecodeStatus.NO_KV_SLOT;
             }
             TreeMap<Integer, Integer> bySequence = new TreeMap<>();
+            List<Integer> order = new ArrayList<>(batchSize);
             int outputs = 0;
             for (int i = 0; i < batchSize; i++) {
                 int s = batchSequences[i];
@@ -197,6 +200,7 @@ public final class FakeSession implements EngineSession {
                 states[s][pos] = engine.advance(before, batchTokens[i]);
                 lengths[s] = pos + 1;
                 bySequence.merge(s, 1, Integer::sum);
+                order.add(s);
                 outputStates[i] = states[s][pos];
                 if (batchOutputs[i]) {
                     outputs++;
@@ -204,7 +208,7 @@ public final class FakeSession implements EngineSession {
             }
             used += batchSize;
             peakUsed = Math.max(peakUsed, used);
-            steps.add(new Step(steps.size() + 1, bySequence, outputs));
+            steps.add(new Step(steps.size() + 1, bySequence, outputs, order));
             decoded = true;
             return DecodeStatus.OK;
         }
