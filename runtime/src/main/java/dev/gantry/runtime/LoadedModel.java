@@ -7,7 +7,13 @@ import dev.gantry.runtime.runner.GenerationObserver;
 import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerStats;
+import dev.gantry.runtime.route.ReplicaLoad;
+import dev.gantry.runtime.route.RouteRequest;
+import dev.gantry.runtime.route.RouteStrategy;
+import dev.gantry.runtime.route.Router;
+import dev.gantry.runtime.runner.QueueFullException;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -20,7 +26,7 @@ public final class LoadedModel {
     private final List<Replica> replicas;
     private final Engine engine;
     private final Runner runner;
-    private final java.util.concurrent.atomic.AtomicInteger turn = new java.util.concurrent.atomic.AtomicInteger();
+    private final Router router = new Router(RouteStrategy.LEAST_LOADED);
     private final long loadNanos;
     private final Instant loadedAt;
     private volatile long lastUsedNanos;
@@ -67,35 +73,33 @@ public final class LoadedModel {
     }
 
     /**
-     * Submits to the least busy replica (by share of its sequence slots in use, ties taken in turn); when its
-     * queue is full the others are tried before the request is refused. See {@link Runner#submit}.
+     * Submits to the replica the {@link Router} picks: least loaded (running and queued sequences, KV use), or the
+     * one that served the same prompt prefix unless it is much busier; when its queue is full the others are tried
+     * before the request is refused. See {@link Runner#submit}.
      */
     public GenerationHandle generate(GenerationRequest request, GenerationObserver observer) {
         touch();
         if (replicas.size() == 1) {
             return runner.submit(request, observer);
         }
-        int n = replicas.size();
-        int start = Math.floorMod(turn.getAndIncrement(), n);
-        Replica best = null;
-        double bestLoad = Double.MAX_VALUE;
-        for (int i = 0; i < n; i++) {
-            Replica r = replicas.get((start + i) % n);
+        List<ReplicaLoad> loads = new ArrayList<>(replicas.size());
+        for (Replica r : replicas) {
             RunnerStats st = r.runner().stats();
-            double load = (st.active() + st.waiting()) / (double) r.runner().config().maxSequences();
-            if (load < bestLoad) {
-                best = r;
-                bestLoad = load;
-            }
+            double kv = st.kvCells() == 0 ? 0 : st.kvCellsUsed() / (double) st.kvCells();
+            loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
+                    Double.NaN, 1.0));
         }
+        int[] prompt = request.prompt();
+        int chosen = router.choose(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));
+        Replica best = replicas.get(chosen);
         try {
             return best.runner().submit(request, observer);
-        } catch (dev.gantry.runtime.runner.QueueFullException full) {
+        } catch (QueueFullException full) {
             for (Replica r : replicas) {
                 if (r != best) {
                     try {
                         return r.runner().submit(request, observer);
-                    } catch (dev.gantry.runtime.runner.QueueFullException ignored) {
+                    } catch (QueueFullException ignored) {
                         // try the next one
                     }
                 }

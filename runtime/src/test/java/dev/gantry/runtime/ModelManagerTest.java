@@ -267,4 +267,35 @@ class ModelManagerTest {
         assertTrue(factory.lastEngine().isClosed());
         assertEquals(List.of(), m.loaded());
     }
+
+    @Test
+    void loadsEveryReplicaOfThePlanAndSpreadsRequestsOverThem() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory(dev.gantry.runtime.testing.FakeEngine.builder().neverEnds());
+        factories.add(factory);
+        RuntimeConfig config = RuntimeConfig.defaults().withNumParallel(4).withKeepAlive(Duration.ofMinutes(5));
+        ModelManager m = new ModelManager(registry, factory, config, 2,
+                ReplicaPlanner.fixedGroups(List.of(List.of(0), List.of(1))));
+        managers.add(m);
+        LoadedModel model = get(m.acquire(NAME, null));
+        assertEquals(2, model.replicas().size());
+        assertEquals(2, factory.loads());
+        assertEquals(List.of(0), factory.calls().get(0).params().gpus());
+        assertEquals(List.of(1), factory.calls().get(1).params().gpus());
+        List<dev.gantry.runtime.testing.RecordingObserver> observers = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            dev.gantry.runtime.testing.RecordingObserver o = new dev.gantry.runtime.testing.RecordingObserver();
+            observers.add(o);
+            // different prompts: no prefix affinity pulls them to one replica
+            model.generate(new dev.gantry.runtime.runner.GenerationRequest(
+                    dev.gantry.runtime.testing.FakeEngine.prompt("prompt number " + i + " " + "x".repeat(i)),
+                    dev.gantry.runtime.engine.SamplingParams.greedyDefaults(), 16), o);
+        }
+        for (dev.gantry.runtime.testing.RecordingObserver o : observers) {
+            o.awaitFinish(WAIT);
+        }
+        for (Replica r : model.replicas()) {
+            assertTrue(r.runner().stats().completed() >= 2, "replica " + r.index() + ": " + r.runner().stats());
+        }
+        assertEquals(8, model.stats().completed());
+    }
 }
