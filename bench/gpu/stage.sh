@@ -11,20 +11,9 @@ cd "$(dirname "$0")/../.."
 stage=bench/gpu/stage
 rm -rf "$stage" && mkdir -p "$stage/vocab"
 
-PKG=node-llama-cpp VERSION=3.22.1
-SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
-cache="${GANTRY_NPM_CACHE:-$HOME/.cache/gantry/npm}"
-tarball="$cache/${PKG}-${VERSION}.tgz"
-mkdir -p "$cache"
-if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum --check --status; then
-  (cd "$cache" && npm pack --silent "${PKG}@${VERSION}" >/dev/null)
-fi
-echo "$SHA256  $tarball" | sha256sum --check --status || { echo "stage: $tarball fails its sha256" >&2; exit 1; }
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tar -xzf "$tarball" -C "$work" package/llama/gitRelease.bundle
-git clone -q "$work/package/llama/gitRelease.bundle" "$work/llama.cpp" 2>/dev/null
+bash native/scripts/fetch-llama-source.sh "$work"
 (cd "$work/llama.cpp" && git archive --format=tar --prefix=llama.cpp/ HEAD \
    ':(exclude)models' ':(exclude)docs' ':(exclude)examples' ':(exclude)gguf-py' ':(exclude)media' \
    ':(exclude)pocs' ':(exclude)conversion' ':(exclude)benches' ':(exclude)ci' \

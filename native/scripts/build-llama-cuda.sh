@@ -16,18 +16,7 @@ mkdir -p "$dest" "$work"
 if [ -n "$source_tarball" ]; then
   tar -xJf "$source_tarball" -C "$work"
 else
-  PKG=node-llama-cpp VERSION=3.22.1
-  SHA256=a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a38fbec637752d9e5c5f
-  cache="${GANTRY_NPM_CACHE:-$HOME/.cache/gantry/npm}"
-  tarball="$cache/${PKG}-${VERSION}.tgz"
-  mkdir -p "$cache"
-  if [ ! -f "$tarball" ] || ! echo "$SHA256  $tarball" | sha256sum --check --status; then
-    (cd "$cache" && npm pack --silent "${PKG}@${VERSION}" >/dev/null)
-  fi
-  echo "$SHA256  $tarball" | sha256sum --check --status || { echo "build-llama-cuda: $tarball fails its sha256" >&2; exit 1; }
-  tar -xzf "$tarball" -C "$work" package/llama/gitRelease.bundle
-  rm -rf "$work/llama.cpp"
-  git clone -q "$work/package/llama/gitRelease.bundle" "$work/llama.cpp"
+  bash "$(dirname "$0")/fetch-llama-source.sh" "$work"
 fi
 
 generator=()
