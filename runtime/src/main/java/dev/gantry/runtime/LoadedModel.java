@@ -115,7 +115,7 @@ public final class LoadedModel {
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
                 rejected = 0, preemptions = 0, decode = 0, sample = 0, step = 0;
-        int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0;
+        int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
             steps += s.steps();
@@ -135,9 +135,11 @@ public final class LoadedModel {
             decode += s.decodeNanos();
             sample += s.sampleNanos();
             step += s.stepNanos();
+            budget += s.promptBudget();
+            maxActive += s.maxActive();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions, decode, sample, step);
+                completed, cancelled, rejected, preemptions, decode, sample, step, budget, maxActive);
     }
 
     public List<Replica> replicas() {

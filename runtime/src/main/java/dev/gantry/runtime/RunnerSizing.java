@@ -56,6 +56,6 @@ public final class RunnerSizing {
             case AUTO -> onGpu && model.backendSamplingSupported();
         };
         return new RunnerConfig(perSequence, cells, parallel, config.maxQueue(), config.promptBudget(), threads,
-                backendSampling, config.kvUnified());
+                backendSampling, config.kvUnified(), config.itlTarget().toNanos());
     }
 }

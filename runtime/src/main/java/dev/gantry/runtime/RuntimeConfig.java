@@ -17,10 +17,19 @@ import java.util.Objects;
  * @param gpuLayers       layers to offload by default; negative all
  * @param kvUnified       one KV buffer shared by all sequences of a runner ({@code GANTRY_KV_UNIFIED}); the
  *                        default gives each sequence its own stream
+ * @param itlTarget       the inter-token latency adaptive batching aims under ({@code GANTRY_ITL_TARGET_MS});
+ *                        zero keeps batching fixed
  */
 public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget,
                             int threads, BackendSampling backendSampling, Duration keepAlive, int gpuLayers,
-                            boolean kvUnified) {
+                            boolean kvUnified, Duration itlTarget) {
+    /** With the default ITL target of 50 ms. */
+    public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
+                         BackendSampling backendSampling, Duration keepAlive, int gpuLayers, boolean kvUnified) {
+        this(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling, keepAlive,
+                gpuLayers, kvUnified, Duration.ofMillis(50));
+    }
+
     public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
                          BackendSampling backendSampling, Duration keepAlive, int gpuLayers) {
         this(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling, keepAlive,
@@ -36,6 +45,8 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
         require(maxQueue >= 0, "max queue must be >= 0");
         require(promptBudget >= 1, "prompt budget must be >= 1");
         require(threads >= 0, "threads must be >= 0");
+        Objects.requireNonNull(itlTarget, "itlTarget");
+        require(!itlTarget.isNegative(), "the ITL target must be >= 0");
     }
 
     public static RuntimeConfig defaults() {
@@ -44,32 +55,37 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
 
     public RuntimeConfig withNumParallel(int n) {
         return new RuntimeConfig(n, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified);
+                keepAlive, gpuLayers, kvUnified, itlTarget);
     }
 
     public RuntimeConfig withMaxQueue(int n) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, n, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified);
+                keepAlive, gpuLayers, kvUnified, itlTarget);
     }
 
     public RuntimeConfig withContextLength(int n) {
         return new RuntimeConfig(numParallel, n, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified);
+                keepAlive, gpuLayers, kvUnified, itlTarget);
     }
 
     public RuntimeConfig withBackendSampling(BackendSampling b) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, b, keepAlive,
-                gpuLayers, kvUnified);
+                gpuLayers, kvUnified, itlTarget);
     }
 
     public RuntimeConfig withKeepAlive(Duration d) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                d, gpuLayers, kvUnified);
+                d, gpuLayers, kvUnified, itlTarget);
     }
 
     public RuntimeConfig withKvUnified(boolean unified) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, unified);
+                keepAlive, gpuLayers, unified, itlTarget);
+    }
+
+    public RuntimeConfig withItlTarget(Duration target) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers, kvUnified, target);
     }
 
     /** Where tokens are sampled. */

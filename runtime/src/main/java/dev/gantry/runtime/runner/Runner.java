@@ -65,6 +65,10 @@ public final class Runner implements AutoCloseable {
     private volatile long decodeNanos;
     private volatile long sampleNanos;
     private volatile long stepNanos;
+    /** Adapts the prompt budget and the active sequences to the ITL target; null with fixed batching. */
+    private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
+    private volatile int promptBudget;
+    private volatile int maxActive;
     private final AtomicInteger rejected = new AtomicInteger();
 
     private Runner(String name, Engine engine, RunnerConfig config) {
@@ -72,6 +76,11 @@ public final class Runner implements AutoCloseable {
         this.engine = engine;
         this.config = config;
         this.thread = Thread.ofPlatform().name("runner-" + name).daemon(true).unstarted(this::run);
+        this.promptBudget = config.promptBudget();
+        this.maxActive = config.maxSequences();
+        this.controller = config.itlTargetNanos() <= 0 ? null : new dev.gantry.runtime.batch.AdaptiveBatchController(
+                dev.gantry.runtime.batch.BatchLimits.defaults(config.promptBudget(), config.maxSequences())
+                        .withTarget(config.itlTargetNanos()));
     }
 
     /**
@@ -137,7 +146,7 @@ public final class Runner implements AutoCloseable {
     public RunnerStats stats() {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos);
+                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos, promptBudget, maxActive);
     }
 
     private void run() {
@@ -213,7 +222,7 @@ public final class Runner implements AutoCloseable {
         for (Sequence a : active) {
             reserved += a.pending();
         }
-        while (!waiting.isEmpty() && usedIds.cardinality() < config.maxSequences()) {
+        while (!waiting.isEmpty() && usedIds.cardinality() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
             int need = s.pending() + 1;
             if (!active.isEmpty() && reserved + need > config.kvCells()) {
@@ -262,7 +271,7 @@ public final class Runner implements AutoCloseable {
                 sequencesInStep++;
             }
         }
-        int budget = Math.min(config.promptBudget(), session.batchCapacity() - session.batchSize());
+        int budget = Math.min(promptBudget, session.batchCapacity() - session.batchSize());
         for (Sequence s : active) {
             if (budget <= 0) {
                 break;
@@ -330,7 +339,23 @@ public final class Runner implements AutoCloseable {
         }
         kvCellsUsed = usedCells;
         sampleNanos += sampling;
-        stepNanos += System.nanoTime() - stepStart;
+        long took = System.nanoTime() - stepStart;
+        stepNanos += took;
+        if (controller != null) {
+            int generating = 0;
+            int prompt = 0;
+            for (Sequence s : active) {
+                if (s.chunk == 1 && s.generated > 0) {
+                    generating++;
+                } else {
+                    prompt += s.chunk;
+                }
+            }
+            dev.gantry.runtime.batch.Decision d = controller.observe(new dev.gantry.runtime.batch.StepSample(took,
+                    generating, prompt, active.size(), waiting.size() + incoming.size()));
+            promptBudget = d.promptBudget();
+            maxActive = d.maxActiveSequences();
+        }
     }
 
     /** Handles a sampled token; returns true when the sequence finished (and left the active list). */

@@ -13,13 +13,22 @@ package dev.gantry.runtime.runner;
  * @param kvUnified          one KV buffer shared by all sequences (admission by free cells, preemption when it runs
  *                           out), or one stream per sequence (llama.cpp then attends only over a sequence's own
  *                           cells, which measured four times faster at 8 sequences on the CPU)
+ * @param itlTargetNanos     the inter-token latency the runner's adaptive batching keeps steps under, by lowering
+ *                           its prompt budget and then its active sequences ({@code GANTRY_ITL_TARGET_MS}); 0 keeps
+ *                           both at their maxima
  */
 public record RunnerConfig(int contextPerSequence, int kvCells, int maxSequences, int maxQueue, int promptBudget,
-                           int threads, boolean backendSampling, boolean kvUnified) {
-    /** With a unified KV cache. */
+                           int threads, boolean backendSampling, boolean kvUnified, long itlTargetNanos) {
+    /** With a unified KV cache and fixed batching. */
     public RunnerConfig(int contextPerSequence, int kvCells, int maxSequences, int maxQueue, int promptBudget,
                         int threads, boolean backendSampling) {
         this(contextPerSequence, kvCells, maxSequences, maxQueue, promptBudget, threads, backendSampling, true);
+    }
+
+    /** With fixed batching: the prompt budget and the sequences stay at their maxima. */
+    public RunnerConfig(int contextPerSequence, int kvCells, int maxSequences, int maxQueue, int promptBudget,
+                        int threads, boolean backendSampling, boolean kvUnified) {
+        this(contextPerSequence, kvCells, maxSequences, maxQueue, promptBudget, threads, backendSampling, kvUnified, 0);
     }
 
     public RunnerConfig {
@@ -30,6 +39,7 @@ public record RunnerConfig(int contextPerSequence, int kvCells, int maxSequences
         require(maxQueue >= 0, "max queue must be >= 0");
         require(promptBudget >= 1, "prompt budget must be >= 1");
         require(threads >= 1, "threads must be >= 1");
+        require(itlTargetNanos >= 0, "the ITL target must be >= 0");
         require(kvUnified || (long) contextPerSequence * maxSequences <= kvCells,
                 "a split KV cache needs contextPerSequence x maxSequences cells");
     }

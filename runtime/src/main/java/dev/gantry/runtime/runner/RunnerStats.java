@@ -10,8 +10,10 @@ package dev.gantry.runtime.runner;
  * @param decodeNanos        time spent inside the engine's decode
  * @param sampleNanos        time spent sampling (on the host, or reading the device's choices)
  * @param stepNanos          time of whole steps (batch building, decode, sampling and hand-off)
+ * @param promptBudget       prompt tokens the next step may take (the adaptive batching's current choice)
+ * @param maxActive          sequences the runner admits now (the adaptive batching's current choice)
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
-                          long decodeNanos, long sampleNanos, long stepNanos) {}
+                          long decodeNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive) {}

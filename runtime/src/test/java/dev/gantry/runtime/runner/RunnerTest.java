@@ -117,6 +117,29 @@ class RunnerTest {
 
     // ------------------------------------------------------------------ completion
 
+    /** Steps slower than the ITL target make the runner take fewer prompt tokens, then fewer sequences. */
+    @Test
+    void adaptiveBatchingBacksOffWhenStepsExceedTheItlTarget() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        engine.decodeDelay(java.time.Duration.ofMillis(30));
+        Runner runner = start(engine, new RunnerConfig(256, 16 * 256, 16, 64, 64, 1, false, false,
+                java.time.Duration.ofMillis(10).toNanos()));
+        List<RecordingObserver> all = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            all.add(submit(runner, FakeEngine.prompt("story " + i), 12));
+        }
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        RunnerStats s = runner.stats();
+        assertTrue(s.promptBudget() < 64 || s.maxActive() < 16, "budget " + s.promptBudget() + ", sequences "
+                + s.maxActive());
+        // a fixed runner keeps both at their maxima
+        Runner fixed = start(engine(FakeEngine.builder().neverEnds()), config(256, 16 * 256, 16, 64, 64));
+        assertEquals(64, fixed.stats().promptBudget());
+        assertEquals(16, fixed.stats().maxActive());
+    }
+
     /**
      * With one KV stream per sequence llama.cpp builds a micro-batch only from consecutive, increasing sequence ids:
      * the generating tokens of each step must come in id order, and ids must stay compact as requests come and go.
