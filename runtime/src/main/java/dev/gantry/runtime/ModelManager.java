@@ -161,7 +161,7 @@ public final class ModelManager implements AutoCloseable {
                     + "cells, {6} threads, sampling on {7}", name, engine.info().devices(),
                     (System.nanoTime() - start) / 1_000_000, rc.maxSequences(), rc.contextPerSequence(), rc.kvCells(),
                     rc.threads(), rc.backendSampling() ? "the device" : "the host");
-            return new Replica(index, plan.gpus(), engine, runner);
+            return new Replica(index, plan.gpus(), plan.mode().label(), plan.bytesPerGpu(), engine, runner);
         } catch (RuntimeException e) {
             engine.close();
             throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);

@@ -137,6 +137,11 @@ class OllamaApiTest {
         assertEquals("stories260k:latest", ps.at("/models/0/name").asText());
         assertEquals(2048, ps.at("/models/0/context_length").asInt());
         assertTrue(ps.at("/models/0/expires_at").asText().startsWith("20"));
+        JsonNode replica = ps.at("/models/0/replicas/0");
+        assertEquals("CPU", replica.at("/devices/0").asText(), ps.toString());
+        assertEquals("none", replica.get("split").asText());
+        assertTrue(replica.get("max_sequences").asInt() >= 1);
+        assertEquals(0, ps.at("/models/0/size_vram").asLong(), "on the CPU");
     }
 
     @Test

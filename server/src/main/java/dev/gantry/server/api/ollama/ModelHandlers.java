@@ -66,8 +66,18 @@ public final class ModelHandlers {
             LocalModel m = lm.model();
             Instant expires = lm.expiresAt();
             String expiresAt = expires.equals(Instant.MAX) ? "2318-08-03T00:00:00Z" : expires.toString();
-            out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes(), hex(m.digest()),
-                    details(m.metadata()), expiresAt, lm.engineInfo().vramBytes(), lm.contextLength()));
+            List<Responses.ReplicaStatus> replicas = new ArrayList<>();
+            long vram = 0;
+            for (dev.gantry.runtime.Replica r : lm.replicas()) {
+                var st = r.runner().stats();
+                long onGpus = r.engine().info().vramBytes();
+                vram += onGpus;
+                replicas.add(new Responses.ReplicaStatus(r.index(), r.gpus(), r.engine().info().devices(), r.split(),
+                        r.bytesPerGpu(), st.active(), st.waiting(), r.runner().config().maxSequences(),
+                        st.kvCellsUsed(), st.kvCells()));
+            }
+            out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes() * lm.replicas().size(),
+                    hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));
         }
         ex.sendJson(200, Json.write(new Responses.Running(out)));
     }

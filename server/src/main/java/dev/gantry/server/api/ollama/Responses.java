@@ -27,7 +27,12 @@ public final class Responses {
     public record Tags(List<TagModel> models) {}
 
     public record RunningModel(String name, String model, long size, String digest, Details details, String expiresAt,
-                               long sizeVram, int contextLength) {}
+                               long sizeVram, int contextLength, List<ReplicaStatus> replicas) {}
+
+    /** Gantry's addition to {@code /api/ps}: where each copy of the model runs and how busy it is. */
+    public record ReplicaStatus(int index, List<Integer> gpus, List<String> devices, String split,
+                                List<Long> vramBytesPerGpu, int active, int waiting, int maxSequences,
+                                int kvCellsUsed, int kvCells) {}
 
     public record Running(List<RunningModel> models) {}
 
