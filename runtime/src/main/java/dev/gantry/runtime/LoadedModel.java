@@ -32,7 +32,11 @@ public final class LoadedModel {
     private volatile long lastUsedNanos;
     private volatile long keepAliveNanos;
 
-    LoadedModel(LocalModel model, List<Replica> replicas, long loadNanos, long keepAliveNanos) {
+    private final java.util.function.IntToDoubleFunction gpuMemoryUsed;
+
+    LoadedModel(LocalModel model, List<Replica> replicas, long loadNanos, long keepAliveNanos,
+                java.util.function.IntToDoubleFunction gpuMemoryUsed) {
+        this.gpuMemoryUsed = gpuMemoryUsed;
         this.model = model;
         this.replicas = List.copyOf(replicas);
         this.engine = this.replicas.getFirst().engine();
@@ -86,8 +90,15 @@ public final class LoadedModel {
         for (Replica r : replicas) {
             RunnerStats st = r.runner().stats();
             double kv = st.kvCells() == 0 ? 0 : st.kvCellsUsed() / (double) st.kvCells();
+            double memory = Double.NaN;
+            for (int gpu : r.gpus()) {
+                double used = gpuMemoryUsed.applyAsDouble(gpu);
+                if (!Double.isNaN(used)) {
+                    memory = Double.isNaN(memory) ? used : Math.max(memory, used);
+                }
+            }
             loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
-                    Double.NaN, 1.0));
+                    memory, 1.0));
         }
         int[] prompt = request.prompt();
         int chosen = router.choose(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));

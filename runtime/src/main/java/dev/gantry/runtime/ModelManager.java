@@ -32,6 +32,7 @@ public final class ModelManager implements AutoCloseable {
     private final RuntimeConfig config;
     private final int processors;
     private final ReplicaPlanner planner;
+    private volatile java.util.function.IntToDoubleFunction gpuMemoryUsed = gpu -> Double.NaN;
     private final Map<String, CompletableFuture<LoadedModel>> models = new ConcurrentHashMap<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
@@ -96,6 +97,14 @@ public final class ModelManager implements AutoCloseable {
         });
     }
 
+    /**
+     * Where the router reads each GPU's memory use (a fraction, NaN when unknown), for its memory guard: a replica
+     * on a GPU above the ceiling is skipped while another has room. The server feeds it from the NVML monitor.
+     */
+    public void gpuMemoryUsed(java.util.function.IntToDoubleFunction view) {
+        this.gpuMemoryUsed = view;
+    }
+
     /** The models in memory now, for {@code /api/ps}. */
     public List<LoadedModel> loaded() {
         List<LoadedModel> out = new ArrayList<>();
@@ -141,7 +150,7 @@ public final class ModelManager implements AutoCloseable {
             throw e;
         }
         long took = System.nanoTime() - start;
-        return new LoadedModel(model, replicas, took, keepAliveNanos);
+        return new LoadedModel(model, replicas, took, keepAliveNanos, gpu -> gpuMemoryUsed.applyAsDouble(gpu));
     }
 
     private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan) {

@@ -298,4 +298,29 @@ class ModelManagerTest {
         }
         assertEquals(8, model.stats().completed());
     }
+
+    @Test
+    void theMemoryGuardSkipsAReplicaWhoseGpuIsNearlyFull() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory(dev.gantry.runtime.testing.FakeEngine.builder().neverEnds());
+        factories.add(factory);
+        RuntimeConfig config = RuntimeConfig.defaults().withNumParallel(4).withKeepAlive(Duration.ofMinutes(5));
+        ModelManager m = new ModelManager(registry, factory, config, 2,
+                ReplicaPlanner.fixedGroups(List.of(List.of(0), List.of(1))));
+        managers.add(m);
+        m.gpuMemoryUsed(gpu -> gpu == 0 ? 0.99 : 0.10);
+        LoadedModel model = get(m.acquire(NAME, null));
+        List<dev.gantry.runtime.testing.RecordingObserver> observers = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            dev.gantry.runtime.testing.RecordingObserver o = new dev.gantry.runtime.testing.RecordingObserver();
+            observers.add(o);
+            model.generate(new dev.gantry.runtime.runner.GenerationRequest(
+                    dev.gantry.runtime.testing.FakeEngine.prompt("guarded " + i + " " + "y".repeat(i)),
+                    dev.gantry.runtime.engine.SamplingParams.greedyDefaults(), 8), o);
+        }
+        for (dev.gantry.runtime.testing.RecordingObserver o : observers) {
+            o.awaitFinish(WAIT);
+        }
+        assertEquals(0, model.replicas().get(0).runner().stats().completed());
+        assertEquals(4, model.replicas().get(1).runner().stats().completed());
+    }
 }

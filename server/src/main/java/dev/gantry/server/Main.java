@@ -74,6 +74,9 @@ public final class Main {
             System.exit(1);
             return;
         }
+        gantry.models().gpuMemoryUsed(gpu -> monitor.snapshot().sample(gpu)
+                .filter(s -> s.memoryTotalBytes() > 0 && s.memoryUsedBytes() >= 0)
+                .map(s -> s.memoryUsedBytes() / (double) s.memoryTotalBytes()).orElse(Double.NaN));
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             gantry.close();
             monitor.close();
