@@ -17,7 +17,8 @@ LIB=$W/build/bin; export LD_LIBRARY_PATH=$LIB
 MODEL=$W/models/llama3-8b-q4_0.gguf
 [ -f "$MODEL" ] || $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel llama3-8b "$STAGE/vocab/ggml-vocab-llama-bpe.gguf" "$MODEL" Q4_0
 for args in "64 128 device greedy" "64 128 device chain" "64 128 host greedy" "64 128 host chain" "1 128 device chain" "1 128 host chain"; do
-  $JAVA --enable-native-access=ALL-UNNAMED -cp "$CP" dev.gantry.bench.gpu.DecodeBench "$LIB" "$MODEL" 0 $args 2>"$OUT/decode-err.log" | grep sequences
+  $JAVA --enable-native-access=ALL-UNNAMED -cp "$CP" dev.gantry.bench.gpu.DecodeBench "$LIB" "$MODEL" 0 $args \
+    2>>"$OUT/decode-err.log" | grep sequences | tee -a "$OUT/diagnose.jsonl"
 done
 for bs in on off; do
   GANTRY_BACKEND_SAMPLING=$bs OLLAMA_NUM_PARALLEL=128 OLLAMA_CONTEXT_LENGTH=1024 GANTRY_CACHE_DIR=$W/cache \
@@ -26,6 +27,6 @@ for bs in on off; do
   for _ in $(seq 1 120); do curl -sf http://127.0.0.1:11500/ >/dev/null && break; sleep 0.5; done
   curl -s http://127.0.0.1:11500/api/generate -d '{"model":"llama3-8b-q4_0","prompt":"hi","options":{"num_predict":4}}' >/dev/null
   $JAVA -cp "$CP" dev.gantry.bench.load.LoadTool --url http://127.0.0.1:11500 --model llama3-8b-q4_0 --clients 64 \
-    --requests 1 --num-predict 128 --prompt-words 100 --label "served-backend-sampling-$bs"
+    --requests 1 --num-predict 128 --prompt-words 100 --label "served-backend-sampling-$bs" --out "$OUT/diagnose.jsonl"
   kill $pid; wait $pid 2>/dev/null
 done
