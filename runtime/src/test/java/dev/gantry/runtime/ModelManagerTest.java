@@ -270,29 +270,15 @@ class ModelManagerTest {
 
     @Test
     void loadsEveryReplicaOfThePlanAndSpreadsRequestsOverThem() throws Exception {
-        FakeEngineFactory factory = new FakeEngineFactory(dev.gantry.runtime.testing.FakeEngine.builder().neverEnds());
-        factories.add(factory);
-        RuntimeConfig config = RuntimeConfig.defaults().withNumParallel(4).withKeepAlive(Duration.ofMinutes(5));
-        ModelManager m = new ModelManager(registry, factory, config, 2,
-                ReplicaPlanner.fixedGroups(List.of(List.of(0), List.of(1))));
-        managers.add(m);
+        FakeEngineFactory factory = new FakeEngineFactory(FakeEngine.builder().neverEnds());
+        ModelManager m = twoReplicaManager(factory);
         LoadedModel model = get(m.acquire(NAME, null));
         assertEquals(2, model.replicas().size());
         assertEquals(2, factory.loads());
         assertEquals(List.of(0), factory.calls().get(0).params().gpus());
         assertEquals(List.of(1), factory.calls().get(1).params().gpus());
-        List<dev.gantry.runtime.testing.RecordingObserver> observers = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            dev.gantry.runtime.testing.RecordingObserver o = new dev.gantry.runtime.testing.RecordingObserver();
-            observers.add(o);
-            // different prompts: no prefix affinity pulls them to one replica
-            model.generate(new dev.gantry.runtime.runner.GenerationRequest(
-                    dev.gantry.runtime.testing.FakeEngine.prompt("prompt number " + i + " " + "x".repeat(i)),
-                    dev.gantry.runtime.engine.SamplingParams.greedyDefaults(), 16), o);
-        }
-        for (dev.gantry.runtime.testing.RecordingObserver o : observers) {
-            o.awaitFinish(WAIT);
-        }
+        // different prompts: no prefix affinity pulls them to one replica
+        generateAll(model, "prompt number", 8, 16);
         for (Replica r : model.replicas()) {
             assertTrue(r.runner().stats().completed() >= 2, "replica " + r.index() + ": " + r.runner().stats());
         }
@@ -301,26 +287,35 @@ class ModelManagerTest {
 
     @Test
     void theMemoryGuardSkipsAReplicaWhoseGpuIsNearlyFull() throws Exception {
-        FakeEngineFactory factory = new FakeEngineFactory(dev.gantry.runtime.testing.FakeEngine.builder().neverEnds());
+        ModelManager m = twoReplicaManager(new FakeEngineFactory(FakeEngine.builder().neverEnds()));
+        m.gpuMemoryUsed(gpu -> gpu == 0 ? 0.99 : 0.10);
+        LoadedModel model = get(m.acquire(NAME, null));
+        generateAll(model, "guarded", 4, 8);
+        assertEquals(0, model.replicas().get(0).runner().stats().completed());
+        assertEquals(4, model.replicas().get(1).runner().stats().completed());
+    }
+
+    /** A manager that loads one replica on "GPU 0" and one on "GPU 1" (the fake engine ignores the GPUs). */
+    private ModelManager twoReplicaManager(FakeEngineFactory factory) {
         factories.add(factory);
         RuntimeConfig config = RuntimeConfig.defaults().withNumParallel(4).withKeepAlive(Duration.ofMinutes(5));
         ModelManager m = new ModelManager(registry, factory, config, 2,
                 ReplicaPlanner.fixedGroups(List.of(List.of(0), List.of(1))));
         managers.add(m);
-        m.gpuMemoryUsed(gpu -> gpu == 0 ? 0.99 : 0.10);
-        LoadedModel model = get(m.acquire(NAME, null));
-        List<dev.gantry.runtime.testing.RecordingObserver> observers = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
-            dev.gantry.runtime.testing.RecordingObserver o = new dev.gantry.runtime.testing.RecordingObserver();
+        return m;
+    }
+
+    /** Submits {@code n} greedy generations with distinct prompts and waits for all of them. */
+    private static void generateAll(LoadedModel model, String prefix, int n, int maxTokens) {
+        List<RecordingObserver> observers = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            RecordingObserver o = new RecordingObserver();
             observers.add(o);
-            model.generate(new dev.gantry.runtime.runner.GenerationRequest(
-                    dev.gantry.runtime.testing.FakeEngine.prompt("guarded " + i + " " + "y".repeat(i)),
-                    dev.gantry.runtime.engine.SamplingParams.greedyDefaults(), 8), o);
+            model.generate(new GenerationRequest(FakeEngine.prompt(prefix + " " + i + " " + "x".repeat(i)),
+                    SamplingParams.greedyDefaults(), maxTokens), o);
         }
-        for (dev.gantry.runtime.testing.RecordingObserver o : observers) {
+        for (RecordingObserver o : observers) {
             o.awaitFinish(WAIT);
         }
-        assertEquals(0, model.replicas().get(0).runner().stats().completed());
-        assertEquals(4, model.replicas().get(1).runner().stats().completed());
     }
 }
