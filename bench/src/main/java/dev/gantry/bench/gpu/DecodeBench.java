@@ -1,21 +1,18 @@
 package dev.gantry.bench.gpu;
 
+import dev.gantry.bench.Generations;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
-import dev.gantry.runtime.runner.FinishReason;
-import dev.gantry.runtime.runner.GenerationMetrics;
-import dev.gantry.runtime.runner.GenerationObserver;
 import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.runner.RunnerStats;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Gantry's runner on one GPU without HTTP: N sequences of T tokens, with host or device sampling, greedy or
@@ -58,26 +55,6 @@ public final class DecodeBench {
     }
 
     static void round(Runner runner, int[] prompt, SamplingParams p, int n, int tokens) throws InterruptedException {
-        CountDownLatch done = new CountDownLatch(n);
-        for (int i = 0; i < n; i++) {
-            runner.submit(new GenerationRequest(prompt, p, tokens), new GenerationObserver() {
-                @Override
-                public void onToken(int token) {}
-
-                @Override
-                public void onFinish(FinishReason reason, GenerationMetrics metrics) {
-                    done.countDown();
-                }
-
-                @Override
-                public void onError(Throwable error) {
-                    error.printStackTrace();
-                    done.countDown();
-                }
-            });
-        }
-        if (!done.await(5, TimeUnit.MINUTES)) {
-            throw new IllegalStateException("timed out");
-        }
+        Generations.runAll(runner, new GenerationRequest(prompt, p, tokens), n, t -> { }, Duration.ofMinutes(5));
     }
 }

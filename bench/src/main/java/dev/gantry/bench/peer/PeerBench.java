@@ -4,13 +4,11 @@ import de.kherud.llama.InferenceParameters;
 import de.kherud.llama.LlamaModel;
 import de.kherud.llama.LlamaOutput;
 import de.kherud.llama.ModelParameters;
+import dev.gantry.bench.Generations;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
-import dev.gantry.runtime.runner.FinishReason;
-import dev.gantry.runtime.runner.GenerationMetrics;
-import dev.gantry.runtime.runner.GenerationObserver;
 import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
@@ -19,12 +17,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Generates with Gantry's runtime or with de.kherud:llama (the Java binding over llama.cpp's server code), in this
@@ -76,34 +72,10 @@ public final class PeerBench {
 
         @Override
         public int round(int n, int tokens) throws InterruptedException {
-            CountDownLatch done = new CountDownLatch(n);
-            AtomicInteger produced = new AtomicInteger();
             int[] prompt = engine.tokenize(PROMPT, true, false);
             SamplingParams greedy = SamplingParams.greedyDefaults().withIgnoreEos(true);
-            for (int i = 0; i < n; i++) {
-                runner.submit(new GenerationRequest(prompt, greedy, tokens), new GenerationObserver() {
-                    @Override
-                    public void onToken(int token) {
-                        engine.piece(token);
-                        produced.incrementAndGet();
-                    }
-
-                    @Override
-                    public void onFinish(FinishReason reason, GenerationMetrics metrics) {
-                        done.countDown();
-                    }
-
-                    @Override
-                    public void onError(Throwable error) {
-                        error.printStackTrace();
-                        done.countDown();
-                    }
-                });
-            }
-            if (!done.await(10, TimeUnit.MINUTES)) {
-                throw new IllegalStateException("timed out");
-            }
-            return produced.get();
+            return Generations.runAll(runner, new GenerationRequest(prompt, greedy, tokens), n, engine::piece,
+                    java.time.Duration.ofMinutes(10));
         }
 
         @Override
