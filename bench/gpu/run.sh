@@ -1,35 +1,65 @@
 #!/usr/bin/env bash
-# The GPU benchmark: one script, one run, one table. Run on a GPU host from the repository root, after
-# bench/gpu/stage.sh staged bench/gpu/stage/ (carried with the tree):
+# The GPU benchmark: one script, one table. Run on a GPU host from the repository root, after bench/gpu/stage.sh
+# staged bench/gpu/stage/ (carried with the tree):
 #
-#   bash bench/gpu/run.sh NGPU [QUICK]
+#   bash bench/gpu/run.sh PHASE...        e.g.  bash bench/gpu/run.sh setup gantry1 server1
+#                                               bash bench/gpu/run.sh multi:2 multi:4 readme:4 canned
+#                                               bash bench/gpu/run.sh split split2x2
 #
-# It builds llama.cpp (the pinned source) with CUDA there, writes the synthetic Llama-3-8B-shaped Q4_0 model
-# with Gantry's own GGUF writer, then drives Gantry and llama-server with the same load tool (streaming, about
-# 100 prompt tokens, 128 generated, ignore_eos): 1 GPU at 1, 8, 32, 64, 128 clients; with NGPU >= 2, NGPU GPUs
-# at NGPU, 16, 64, 128 clients (llama-server: one per GPU behind the tool's round robin). It also runs
-# llama-bench (tg128) and llama-batched-bench (64 sequences) as ceilings, and the load tool against a canned
-# server to show it is not the bottleneck. Results go to $OUT (results.jsonl, anchors.txt, table.md, logs).
+# Phases (each skips what an earlier call on the same warm host already did; results accumulate in
+# $W/results.jsonl, and every call copies them and the table to $OUT):
+#   setup      build llama.cpp (the pinned source) with CUDA, write the synthetic Llama-3-8B-shaped Q4_0 model with
+#              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
+#   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients
+#   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
+#   multi:N    Gantry with one replica per GPU on GPUs 0..N-1, and N llama-servers behind the load tool's round
+#              robin, at N, 8N, 32N, 64N clients
+#   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
+#              environment), at 64N clients
+#   canned     the load tool against a server that streams canned tokens: its own ceiling
+#   split      the synthetic Llama-3-70B-shaped Q4_0 model (about 40 GB) on GPUs 0,1: llama-bench with each split
+#              mode, Gantry placed by auto with the memory ceiling lowered below the model, and by each forced mode
+#   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 1, 2 and 16 clients
+# Load: streaming, about 100 prompt words, 128 generated tokens, ignore_eos, Ollama's default sampling.
 set -uo pipefail
-NGPU=${1:-1}
-QUICK=${2:-}
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/gantry-out}
 W=${GANTRY_BENCH_WORK:-/tmp/gantry-bench}
 STAGE=$(pwd)/bench/gpu/stage
 LOGS=$W/logs   # everything but the few files that come back through $OUT
-mkdir -p "$OUT" "$W/models" "$LOGS"
-RESULTS=$OUT/results.jsonl
-: > "$RESULTS"
-log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
+mkdir -p "$OUT" "$W/models" "$W/models70" "$LOGS"
+RESULTS=$W/results.jsonl
+touch "$RESULTS"
+log() { echo "[$(date +%T)] $*" | tee -a "$W/log.txt"; }
+finish() {
+  cp "$RESULTS" "$OUT/results.jsonl"; cp "$W/log.txt" "$OUT/log.txt" 2>/dev/null
+  cp "$W/anchors.txt" "$OUT/anchors.txt" 2>/dev/null; cp "$W/gpus.txt" "$OUT/gpus.txt" 2>/dev/null
+  # Gantry's own account of each load: placement, memory estimate against llama.cpp's buffers, measured weight
+  grep -hE "placement|memory|weight|loaded |split|ERROR|Exception" "$LOGS"/gantry-*.log 2>/dev/null | cut -c1-400 \
+    | tail -300 > "$OUT/gantry-loads.txt"
+  {
+    echo "| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ok | 503 | failed |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    sed -E 's/.*"label":"([^"]*)".*"clients":([0-9]+).*"ok":([0-9]+),"busy":([0-9]+),"failed":([0-9]+).*"tokens_per_second":([0-9.]+),"ttft_p50_ms":([0-9.]+),"ttft_p99_ms":([0-9.]+),"itl_p50_ms":([0-9.]+).*/| \1 | \2 | \6 | \7 | \8 | \9 | \3 | \4 | \5 |/' "$RESULTS"
+    echo
+    cat "$W/anchors.txt" "$W/anchors70.txt" 2>/dev/null
+  } > "$OUT/table.md"
+  cat "$OUT/table.md"
+}
+trap finish EXIT
 
-tar -xzf "$STAGE/jdk.tgz" -C "$W"
+[ -x "$W/jdk/bin/java" ] || tar -xzf "$STAGE/jdk.tgz" -C "$W"
 JAVA=$W/jdk/bin/java
 CP="$STAGE/runtime.jar:$STAGE/gantry-bench.jar"
 LOAD="$JAVA -cp $CP dev.gantry.bench.load.LoadTool"
+LIB=$W/build/bin
+export LD_LIBRARY_PATH=$LIB:${LD_LIBRARY_PATH:-}
+MODEL=$W/models/llama3-8b-q4_0.gguf
+MODEL70=$W/models70/llama3-70b-q4_0.gguf
+NGPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
 
-# --- llama.cpp with CUDA, from the pinned source --------------------------------------------------------------
-if [ ! -f "$W/build/bin/llama-server" ]; then
+build() {
+  [ -f "$LIB/llama-server" ] && return 0
   log "building llama.cpp (CUDA, sm_90) on $(nproc) cores"
   tar -xJf "$STAGE/llama-src.tar.xz" -C "$W"
   cmake -S "$W/llama.cpp" -B "$W/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
@@ -39,94 +69,147 @@ if [ ! -f "$W/build/bin/llama-server" ]; then
   cmake --build "$W/build" -j"$(nproc)" --target llama-server llama-bench llama-batched-bench \
     > "$LOGS/build.log" 2>&1 || { log "build failed"; tail -40 "$LOGS/build.log"; exit 1; }
   log "built"
-fi
-LIB=$W/build/bin
-export LD_LIBRARY_PATH=$LIB:${LD_LIBRARY_PATH:-}
+}
 
-# --- the synthetic model --------------------------------------------------------------------------------------
-MODEL=$W/models/llama3-8b-q4_0.gguf
-[ -f "$MODEL" ] || $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel llama3-8b \
-  "$STAGE/vocab/ggml-vocab-llama-bpe.gguf" "$MODEL" Q4_0 | tee -a "$OUT/log.txt"
-{
-  nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader
-  $JAVA -jar "$STAGE/runtime.jar" gpus --llama-lib "$LIB" 2>/dev/null
-} > "$OUT/gpus.txt"
-cat "$OUT/gpus.txt"
+synthetic() { # shape file
+  [ -f "$2" ] && return 0
+  log "writing $1 to $2"
+  $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel "$1" "$STAGE/vocab/ggml-vocab-llama-bpe.gguf" "$2" Q4_0 \
+    2>&1 | tee -a "$W/log.txt"
+}
 
-# --- ceilings: llama-bench and llama-batched-bench on GPU 0 -----------------------------------------------------
-{
-  CUDA_VISIBLE_DEVICES=0 "$LIB/llama-bench" -m "$MODEL" -p 512 -n 128 -fa 1 -r 3 -o md 2>/dev/null
-  CUDA_VISIBLE_DEVICES=0 "$LIB/llama-batched-bench" -m "$MODEL" -c 40960 -b 2048 -ub 512 -npp 100 -ntg 128 \
-    -npl 1,64 -fa 1 2>/dev/null | grep -E '^\|'
-} > "$OUT/anchors.txt" 2>&1
-log "anchors done"
-
-wait_up() { # url
-  for _ in $(seq 1 240); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.5; done
+wait_up() { # url [pid]: up, or gone
+  for _ in $(seq 1 600); do
+    curl -sf "$1" >/dev/null 2>&1 && return 0
+    [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null && return 1
+    sleep 0.5
+  done
   return 1
 }
-levels_1gpu="1 8 32 64 128"
-levels_ngpu="$NGPU 16 64 128"
-[ -n "$QUICK" ] && levels_1gpu="1 64" && levels_ngpu="$NGPU 64"
-requests_for() { case $1 in 1) echo 8 ;; 2|4|8) echo 4 ;; 16) echo 3 ;; *) echo 2 ;; esac; }
-drive() { # label api urls clients
-  $LOAD --url "$3" --api "$2" --model llama3-8b-q4_0 --clients "$4" --requests "$(requests_for "$4")" \
-    --num-predict 128 --prompt-words 100 --label "$1" --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$OUT/log.txt"
+requests_for() { # clients: enough requests that every level runs a few seconds
+  if [ "$1" -eq 1 ]; then echo 8; elif [ "$1" -le 8 ]; then echo 4; elif [ "$1" -le 16 ]; then echo 3; else echo 2; fi
+}
+drive() { # label api urls clients [model] [num-predict]
+  $LOAD --url "$3" --api "$2" --model "${5:-llama3-8b-q4_0}" --clients "$4" --requests "${REQUESTS:-$(requests_for "$4")}" \
+    --num-predict "${6:-128}" --prompt-words 100 --label "$1" --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$W/log.txt"
 }
 
-# --- Gantry ---------------------------------------------------------------------------------------------------
-gantry() { # label gpus-spec levels
-  OLLAMA_NUM_PARALLEL=128 OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR=$W/cache \
-    $JAVA -jar "$STAGE/runtime.jar" --llama-lib "$LIB" --models "$W/models" --port 11500 --gpus "$2" \
-    > "$OUT/$1.log" 2>&1 &
+# Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
+# environment. Runs the load levels, then stops.
+gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
+  local label=$1 dir=$2 model=$3 levels=$4; shift 4
+  log "gantry $label: $*"
+  if [ -n "${BENCH_CPU_DRYRUN:-}" ]; then # a rehearsal of the script on a machine without GPUs: no --gpus
+    local a=() ; while [ $# -gt 0 ]; do if [ "$1" = --gpus ]; then shift 2; else a+=("$1"); shift; fi; done
+    set -- "${a[@]}"
+  fi
+  env OLLAMA_HOST=127.0.0.1:11500 OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
+    OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache" ${GANTRY_EXTRA_ENV:-} \
+    "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
   local pid=$!
-  wait_up http://127.0.0.1:11500/ || { log "gantry did not start"; tail -20 "$OUT/$1.log"; }
-  curl -s http://127.0.0.1:11500/api/generate -d '{"model":"llama3-8b-q4_0","prompt":"warm up","options":{"num_predict":8}}' >/dev/null
-  for c in $3; do drive "$1" ollama http://127.0.0.1:11500 "$c"; done
+  if ! wait_up http://127.0.0.1:11500/ $pid; then
+    log "gantry $label did not start"; tail -20 "$LOGS/gantry-$label.log"; kill $pid; return 1
+  fi
+  local t0=$SECONDS
+  curl -s http://127.0.0.1:11500/api/generate \
+    -d "{\"model\":\"$model\",\"prompt\":\"warm up\",\"options\":{\"num_predict\":8}}" > "$LOGS/warm-$label.json"
+  log "gantry $label: loaded and warm in $((SECONDS - t0)) s: $(head -c 300 "$LOGS/warm-$label.json")"
+  curl -s http://127.0.0.1:11500/api/ps >> "$W/log.txt"; echo >> "$W/log.txt"
+  for c in $levels; do drive "$label" ollama http://127.0.0.1:11500 "$c" "$model"; done
   kill $pid; wait $pid 2>/dev/null
 }
-gantry gantry-1gpu 0 "$levels_1gpu"
-if [ "$NGPU" -ge 2 ]; then
-  gantry "gantry-${NGPU}gpu" "$(seq -s, 0 $((NGPU - 1)))" "$levels_ngpu"
-fi
 
-# --- llama-server ---------------------------------------------------------------------------------------------
-server() { # gpu port extra-args...
-  local gpu=$1 port=$2; shift 2
-  CUDA_VISIBLE_DEVICES=$gpu "$LIB/llama-server" -m "$MODEL" -ngl 99 -c $((128 * 1024)) -np 128 -fa on \
+server() { # gpus port model extra-args... ; prints the pid
+  local gpu=$1 port=$2 model=$3; shift 3
+  CUDA_VISIBLE_DEVICES=$gpu "$LIB/llama-server" -m "$model" -ngl 99 -c $((128 * 1024)) -np 128 -fa on \
     --host 127.0.0.1 --port "$port" "$@" > "$LOGS/llama-server-$gpu-$port.log" 2>&1 &
   echo $!
 }
-pid=$(server 0 11600)
-wait_up http://127.0.0.1:11600/health || log "llama-server did not start"
-for c in $levels_1gpu; do drive llama-server-1gpu llamacpp http://127.0.0.1:11600 "$c"; done
-kill "$pid"; wait "$pid" 2>/dev/null
-pid=$(server 0 11601 --backend-sampling)
-wait_up http://127.0.0.1:11601/health || log "llama-server --backend-sampling did not start"
-for c in 64 128; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
-kill "$pid"; wait "$pid" 2>/dev/null
-if [ "$NGPU" -ge 2 ]; then
-  pids=() urls=()
-  for g in $(seq 0 $((NGPU - 1))); do pids+=("$(server "$g" $((11700 + g)))"); urls+=("http://127.0.0.1:$((11700 + g))"); done
-  for u in "${urls[@]}"; do wait_up "$u/health"; done
-  for c in $levels_ngpu; do drive "llama-server-${NGPU}gpu" llamacpp "$(IFS=,; echo "${urls[*]}")" "$c"; done
-  kill "${pids[@]}"; wait 2>/dev/null
-fi
 
-# --- the load tool's own ceiling --------------------------------------------------------------------------------
-$JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$LOGS/canned.log" 2>&1 &
-pid=$!
-sleep 1
-$LOAD --url http://127.0.0.1:11800 --api ollama --model canned --clients 128 --requests 4 --num-predict 128 \
-  --label canned-128 --out "$RESULTS" | tee -a "$OUT/log.txt"
-kill $pid
-
-# --- table ----------------------------------------------------------------------------------------------------
-{
-  echo "| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ok | 503 | failed |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-  sed -E 's/.*"label":"([^"]*)".*"clients":([0-9]+).*"ok":([0-9]+),"busy":([0-9]+),"failed":([0-9]+).*"tokens_per_second":([0-9.]+),"ttft_p50_ms":([0-9.]+),"ttft_p99_ms":([0-9.]+),"itl_p50_ms":([0-9.]+).*/| \1 | \2 | \6 | \7 | \8 | \9 | \3 | \4 | \5 |/' "$RESULTS"
-  echo
-  cat "$OUT/anchors.txt"
-} > "$OUT/table.md"
-cat "$OUT/table.md"
+for phase in "$@"; do
+  case $phase in
+    setup)
+      build
+      synthetic llama3-8b "$MODEL"
+      {
+        nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader
+        GANTRY_LLAMA_LIB=$LIB $JAVA -jar "$STAGE/runtime.jar" gpus 2>/dev/null
+      } > "$W/gpus.txt"
+      cat "$W/gpus.txt"
+      {
+        CUDA_VISIBLE_DEVICES=0 "$LIB/llama-bench" -m "$MODEL" -p 512 -n 128 -fa 1 -r 3 -o md 2>/dev/null
+        CUDA_VISIBLE_DEVICES=0 "$LIB/llama-batched-bench" -m "$MODEL" -c 40960 -b 2048 -ub 512 -npp 100 -ntg 128 \
+          -npl 1,64 -fa 1 2>/dev/null | grep -E '^\|'
+      } > "$W/anchors.txt" 2>&1
+      log "anchors done"
+      ;;
+    gantry1)
+      gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "1 8 32 64 128" --gpus 0
+      ;;
+    server1)
+      pid=$(server 0 11600 "$MODEL")
+      wait_up http://127.0.0.1:11600/health "$pid" || log "llama-server did not start"
+      for c in 1 8 32 64 128; do drive llama-server-1gpu llamacpp http://127.0.0.1:11600 "$c"; done
+      kill "$pid"; wait "$pid" 2>/dev/null
+      pid=$(server 0 11601 "$MODEL" --backend-sampling)
+      wait_up http://127.0.0.1:11601/health "$pid" || log "llama-server --backend-sampling did not start"
+      for c in 64 128; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
+      kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    multi:*)
+      n=${phase#multi:}
+      [ "$n" -le "$NGPUS" ] || { log "multi:$n needs $n GPUs, the host has $NGPUS"; continue; }
+      levels="$n $((8 * n)) $((32 * n)) $((64 * n))"
+      gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$levels" --gpus "$(seq -s, 0 $((n - 1)))"
+      pids=() urls=()
+      for g in $(seq 0 $((n - 1))); do
+        pids+=("$(server "$g" $((11700 + g)) "$MODEL")"); urls+=("http://127.0.0.1:$((11700 + g))")
+      done
+      for u in "${urls[@]}"; do wait_up "$u/health" || log "llama-server $u did not start"; done
+      for c in $levels; do drive "llama-server-${n}gpu" llamacpp "$(IFS=,; echo "${urls[*]}")" "$c"; done
+      kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+      ;;
+    readme:*)
+      n=${phase#readme:}
+      [ "$n" -le "$NGPUS" ] || { log "readme:$n needs $n GPUs"; continue; }
+      gantry "gantry-readme-${n}gpu" "$W/models" llama3-8b-q4_0 "$((64 * n))" --gpus "$(seq -s, 0 $((n - 1)))"
+      ;;
+    canned)
+      $JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$LOGS/canned.log" 2>&1 &
+      pid=$!
+      wait_up http://127.0.0.1:11800/ || sleep 2
+      $LOAD --url http://127.0.0.1:11800 --api ollama --model canned --clients 256 --requests 4 --num-predict 128 \
+        --label canned-256 --out "$RESULTS" | tee -a "$W/log.txt"
+      kill $pid; wait $pid 2>/dev/null
+      ;;
+    split)
+      build
+      synthetic llama3-70b "$MODEL70"
+      ls -l "$MODEL70" | tee -a "$W/log.txt"
+      # llama-bench's decode rate for each split mode on two GPUs: the figure Gantry's split must reach
+      CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODEL70" -p 0 -n 128 -fa 1 -r 2 -sm layer,row,tensor -o md \
+        > "$W/anchors70.txt" 2> "$LOGS/llama-bench-70b.err"
+      cat "$W/anchors70.txt"
+      # auto, with the ceiling below the model's size on one card: it must pick a two-GPU group by itself
+      # ceiling = 80% of the model's size on one card, so one card cannot hold it whatever the card
+      card=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits -i 0)
+      fraction=$(python3 -c "print(round(0.8 * $(stat -c %s "$MODEL70") / ($card * 1048576), 3))")
+      log "70b: ceiling fraction $fraction of a ${card} MiB card"
+      export REQUESTS=2
+      GANTRY_EXTRA_ENV="GANTRY_GPU_MEMORY_FRACTION=$fraction OLLAMA_NUM_PARALLEL=16" \
+        gantry gantry-70b-auto "$W/models70" llama3-70b-q4_0 "1 16" --gpus 0,1
+      for m in layer row tensor; do
+        GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=16" \
+          gantry "gantry-70b-$m" "$W/models70" llama3-70b-q4_0 "1" --gpus 0,1 --placement "split=$m"
+      done
+      unset REQUESTS
+      ;;
+    split2x2)
+      [ "$NGPUS" -ge 4 ] || { log "split2x2 needs 4 GPUs"; continue; }
+      synthetic llama3-70b "$MODEL70"
+      REQUESTS=1 GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=32" \
+        gantry gantry-70b-2x2 "$W/models70" llama3-70b-q4_0 "2 16 64" --gpus 0,1:2,3
+      ;;
+    *) log "unknown phase $phase" ;;
+  esac
+done

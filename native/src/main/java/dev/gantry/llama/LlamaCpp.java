@@ -175,6 +175,18 @@ public final class LlamaCpp {
         return Optional.ofNullable(NativeLog.lastError);
     }
 
+    /**
+     * Starts recording the buffers llama.cpp reports in its log while a model and its context are created (lines
+     * such as {@code CUDA0 model buffer size = 4403.49 MiB}), until the report is closed: the memory llama.cpp
+     * actually allocated on each device, to check an estimate against. One report at a time; a newer one replaces
+     * an older one.
+     */
+    public static BufferReport recordBuffers() {
+        BufferReport r = new BufferReport();
+        BufferReport.active = r;
+        return r;
+    }
+
     /** Routes llama.cpp's log to a Java logger: info and debug go to DEBUG, warnings and errors keep their level. */
     private static final class NativeLog {
         private static final System.Logger NATIVE = System.getLogger("gantry.llama.native");
@@ -212,6 +224,10 @@ public final class LlamaCpp {
                     };
                     if (lastLevel == 4) {
                         lastError = line;
+                    }
+                    BufferReport report = BufferReport.active;
+                    if (report != null) {
+                        report.accept(line);
                     }
                     if (NATIVE.isLoggable(l) && !line.isEmpty()) {
                         NATIVE.log(l, line);

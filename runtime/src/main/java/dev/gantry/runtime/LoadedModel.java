@@ -26,7 +26,7 @@ public final class LoadedModel {
     private final List<Replica> replicas;
     private final Engine engine;
     private final Runner runner;
-    private final Router router = new Router(RouteStrategy.LEAST_LOADED);
+    private volatile Router router = new Router(RouteStrategy.LEAST_LOADED);
     private final long loadNanos;
     private final Instant loadedAt;
     private volatile long lastUsedNanos;
@@ -45,6 +45,11 @@ public final class LoadedModel {
         this.loadedAt = Instant.now();
         this.keepAliveNanos = keepAliveNanos;
         this.lastUsedNanos = System.nanoTime();
+    }
+
+    /** Sets how requests choose among the replicas (the measured weights feed {@code weighted} and {@code least-loaded}). */
+    void routeStrategy(RouteStrategy strategy) {
+        this.router = new Router(strategy);
     }
 
     public LocalModel model() {
@@ -98,7 +103,7 @@ public final class LoadedModel {
                 }
             }
             loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
-                    memory, 1.0));
+                    memory, Double.isNaN(r.weight()) ? 1.0 : r.weight()));
         }
         int[] prompt = request.prompt();
         int chosen = router.choose(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));

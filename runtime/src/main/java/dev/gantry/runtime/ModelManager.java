@@ -2,7 +2,9 @@ package dev.gantry.runtime;
 
 import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.engine.AllocationRecord;
 import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.route.RouteStrategy;
 import dev.gantry.runtime.place.Placement;
 import dev.gantry.runtime.place.ReplicaPlan;
 import dev.gantry.runtime.engine.EngineFactory;
@@ -33,6 +35,7 @@ public final class ModelManager implements AutoCloseable {
     private final int processors;
     private final ReplicaPlanner planner;
     private volatile java.util.function.IntToDoubleFunction gpuMemoryUsed = gpu -> Double.NaN;
+    private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
     private final Map<String, CompletableFuture<LoadedModel>> models = new ConcurrentHashMap<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
@@ -97,6 +100,21 @@ public final class ModelManager implements AutoCloseable {
         });
     }
 
+    /** How the models loaded from now on choose a replica for each request (default least-loaded). */
+    public void routeStrategy(RouteStrategy strategy) {
+        this.routeStrategy = java.util.Objects.requireNonNull(strategy);
+    }
+
+    /** A token to prompt the load probe with: the model's first token of "The", else token 1. */
+    private static int probeToken(Replica r) {
+        try {
+            int[] t = r.engine().tokenize("The", false, false);
+            return t.length > 0 ? t[0] : 1;
+        } catch (RuntimeException e) {
+            return 1;
+        }
+    }
+
     /**
      * Where the router reads each GPU's memory use (a fraction, NaN when unknown), for its memory guard: a replica
      * on a GPU above the ceiling is skipped while another has room. The server feeds it from the NVML monitor.
@@ -149,32 +167,62 @@ public final class ModelManager implements AutoCloseable {
             replicas.forEach(Replica::close);
             throw e;
         }
+        replicas = weigh(replicas, probeToken(replicas.getFirst()));
         long took = System.nanoTime() - start;
-        return new LoadedModel(model, replicas, took, keepAliveNanos, gpu -> gpuMemoryUsed.applyAsDouble(gpu));
+        LoadedModel loaded = new LoadedModel(model, replicas, took, keepAliveNanos,
+                gpu -> gpuMemoryUsed.applyAsDouble(gpu));
+        loaded.routeStrategy(routeStrategy);
+        return loaded;
     }
 
     private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan) {
         String name = model.name().shortName() + (count > 1 ? "#" + index : "");
         EngineFactory.LoadParams params = loadParams(plan, config);
         long start = System.nanoTime();
-        Engine engine;
-        try {
-            engine = factory.load(model.path(), params);
-        } catch (RuntimeException e) {
-            throw new ModelLoadException("failed to load model " + name + ": " + e.getMessage(), e);
+        try (AllocationRecord allocations = factory.recordAllocations()) {
+            Engine engine;
+            try {
+                engine = factory.load(model.path(), params);
+            } catch (RuntimeException e) {
+                throw new ModelLoadException("failed to load model " + name + ": " + e.getMessage(), e);
+            }
+            try {
+                RunnerConfig rc = RunnerSizing.plan(engine.info(), config.withNumParallel(plan.sequences()), processors);
+                Runner runner = Runner.start(name, engine, rc);
+                LOG.log(System.Logger.Level.INFO, "loaded {0} on {1} in {2} ms: {3} sequences of {4} tokens, {5} KV "
+                        + "cells, {6} threads, sampling on {7}", name, engine.info().devices(),
+                        (System.nanoTime() - start) / 1_000_000, rc.maxSequences(), rc.contextPerSequence(),
+                        rc.kvCells(), rc.threads(), rc.backendSampling() ? "the device" : "the host");
+                List<Long> allocated = plan.gpus().stream().map(allocations::gpuBytes).toList();
+                String memory = LoadProbe.memoryReport(plan.gpus(), plan.bytesPerGpu(), allocated);
+                if (!memory.isEmpty()) {
+                    LOG.log(System.Logger.Level.INFO, "memory of {0}: {1}", name, memory);
+                }
+                return new Replica(index, plan.gpus(), plan.mode().label(), plan.bytesPerGpu(), allocated, Double.NaN,
+                        engine, runner);
+            } catch (RuntimeException e) {
+                engine.close();
+                throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);
+            }
         }
-        try {
-            RunnerConfig rc = RunnerSizing.plan(engine.info(), config.withNumParallel(plan.sequences()), processors);
-            Runner runner = Runner.start(name, engine, rc);
-            LOG.log(System.Logger.Level.INFO, "loaded {0} on {1} in {2} ms: {3} sequences of {4} tokens, {5} KV "
-                    + "cells, {6} threads, sampling on {7}", name, engine.info().devices(),
-                    (System.nanoTime() - start) / 1_000_000, rc.maxSequences(), rc.contextPerSequence(), rc.kvCells(),
-                    rc.threads(), rc.backendSampling() ? "the device" : "the host");
-            return new Replica(index, plan.gpus(), plan.mode().label(), plan.bytesPerGpu(), engine, runner);
-        } catch (RuntimeException e) {
-            engine.close();
-            throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);
+    }
+
+    /**
+     * Measures each replica's decode rate with a short generation, one replica at a time while none serves, so
+     * the router can weigh a slower card less. Only where there is a choice to make (two replicas or more).
+     */
+    private List<Replica> weigh(List<Replica> replicas, int promptToken) {
+        if (replicas.size() < 2) {
+            return replicas;
         }
+        List<Replica> out = new ArrayList<>();
+        for (Replica r : replicas) {
+            double rate = LoadProbe.decodeRate(r.runner(), promptToken, Duration.ofSeconds(30));
+            LOG.log(System.Logger.Level.INFO, "weight of {0}: {1} tokens/s on {2}", r.runner().name(),
+                    String.format(java.util.Locale.ROOT, "%.1f", rate), r.gpus());
+            out.add(r.withWeight(rate));
+        }
+        return out;
     }
 
     /** What the engine needs from a plan: which GPUs, how split, how many layers. */

@@ -277,12 +277,25 @@ class ModelManagerTest {
         assertEquals(2, factory.loads());
         assertEquals(List.of(0), factory.calls().get(0).params().gpus());
         assertEquals(List.of(1), factory.calls().get(1).params().gpus());
+        // each replica ran one load probe of its own, which gave it its routing weight
+        for (Replica r : model.replicas()) {
+            assertEquals(1, r.runner().stats().completed(), "the load probe of replica " + r.index());
+            assertTrue(r.weight() > 0, "replica " + r.index() + " weight " + r.weight());
+        }
         // different prompts: no prefix affinity pulls them to one replica
         generateAll(model, "prompt number", 8, 16);
         for (Replica r : model.replicas()) {
-            assertTrue(r.runner().stats().completed() >= 2, "replica " + r.index() + ": " + r.runner().stats());
+            assertTrue(r.runner().stats().completed() >= 1 + 2, "replica " + r.index() + ": " + r.runner().stats());
         }
-        assertEquals(8, model.stats().completed());
+        assertEquals(2 + 8, model.stats().completed());
+    }
+
+    @Test
+    void aSingleReplicaIsNotProbed() throws Exception {
+        LoadedModel model = get(manager(new FakeEngineFactory(FakeEngine.builder())).acquire(NAME, null));
+        assertEquals(1, model.replicas().size());
+        assertEquals(0, model.stats().completed());
+        assertTrue(Double.isNaN(model.replicas().getFirst().weight()));
     }
 
     @Test
@@ -291,8 +304,9 @@ class ModelManagerTest {
         m.gpuMemoryUsed(gpu -> gpu == 0 ? 0.99 : 0.10);
         LoadedModel model = get(m.acquire(NAME, null));
         generateAll(model, "guarded", 4, 8);
-        assertEquals(0, model.replicas().get(0).runner().stats().completed());
-        assertEquals(4, model.replicas().get(1).runner().stats().completed());
+        // one load probe each, then every request on the replica with room
+        assertEquals(1, model.replicas().get(0).runner().stats().completed());
+        assertEquals(1 + 4, model.replicas().get(1).runner().stats().completed());
     }
 
     /** A manager that loads one replica on "GPU 0" and one on "GPU 1" (the fake engine ignores the GPUs). */

@@ -36,7 +36,9 @@ public final class Main {
         }
         LlamaCppEngineFactory engines;
         GpuReport gpus;
+        dev.gantry.runtime.route.RouteStrategy routing;
         try {
+            routing = dev.gantry.runtime.route.RouteStrategy.parse(System.getenv("GANTRY_ROUTING"));
             engines = LlamaCppEngineFactory.initialize(config.llamaLib(), config.cacheDir());
             gpus = GpuReport.collect(config.llamaLib(), config.cacheDir());
             if (!config.gpus().isAll()) {
@@ -74,6 +76,7 @@ public final class Main {
             System.exit(1);
             return;
         }
+        gantry.models().routeStrategy(routing);
         gantry.models().gpuMemoryUsed(gpu -> monitor.snapshot().sample(gpu)
                 .filter(s -> s.memoryTotalBytes() > 0 && s.memoryUsedBytes() >= 0)
                 .map(s -> s.memoryUsedBytes() / (double) s.memoryTotalBytes()).orElse(Double.NaN));

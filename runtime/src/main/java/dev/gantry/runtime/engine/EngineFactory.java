@@ -7,6 +7,14 @@ import java.util.List;
 public interface EngineFactory {
     Engine load(Path modelFile, LoadParams params);
 
+    /**
+     * Starts recording what the library allocates on each GPU, until closed: open it around {@link #load} and the
+     * opening of the engine's session. One record at a time.
+     */
+    default AllocationRecord recordAllocations() {
+        return AllocationRecord.NONE;
+    }
+
     /** How a model is spread over the GPUs of one replica ({@code enum llama_split_mode}). */
     enum Split {
         /** The whole model on {@code mainGpu}. */

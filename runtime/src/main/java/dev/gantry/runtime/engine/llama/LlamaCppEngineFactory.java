@@ -1,11 +1,13 @@
 package dev.gantry.runtime.engine.llama;
 
+import dev.gantry.llama.BackendDevice;
+import dev.gantry.llama.BufferReport;
 import dev.gantry.llama.LlamaCpp;
 import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.llama.ModelParams;
 import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.AllocationRecord;
 import dev.gantry.runtime.engine.EngineFactory;
-import dev.gantry.llama.BackendDevice;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -39,6 +41,23 @@ public final class LlamaCppEngineFactory implements EngineFactory {
     public LlamaCppEngineFactory() {
         LlamaCpp llama = LlamaCpp.get();
         this.gpuAvailable = llama.supportsGpuOffload() && llama.devices().stream().anyMatch(d -> d.isGpu());
+    }
+
+    /** llama.cpp's own account: the buffer sizes it logs for each CUDA device (see {@link BufferReport}). */
+    @Override
+    public AllocationRecord recordAllocations() {
+        BufferReport report = LlamaCpp.recordBuffers();
+        return new AllocationRecord() {
+            @Override
+            public long gpuBytes(int gpu) {
+                return report.cudaBytes(gpu);
+            }
+
+            @Override
+            public void close() {
+                report.close();
+            }
+        };
     }
 
     @Override

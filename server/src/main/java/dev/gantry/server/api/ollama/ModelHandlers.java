@@ -73,8 +73,8 @@ public final class ModelHandlers {
                 long onGpus = r.engine().info().vramBytes();
                 vram += onGpus;
                 replicas.add(new Responses.ReplicaStatus(r.index(), r.gpus(), r.engine().info().devices(), r.split(),
-                        r.bytesPerGpu(), st.active(), st.waiting(), r.runner().config().maxSequences(),
-                        st.kvCellsUsed(), st.kvCells()));
+                        r.vramBytesPerGpu(), r.bytesPerGpu(), Double.isNaN(r.weight()) ? null : r.weight(),
+                        st.active(), st.waiting(), r.runner().config().maxSequences(), st.kvCellsUsed(), st.kvCells()));
             }
             out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes() * lm.replicas().size(),
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));

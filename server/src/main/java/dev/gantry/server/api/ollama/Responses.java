@@ -29,10 +29,14 @@ public final class Responses {
     public record RunningModel(String name, String model, long size, String digest, Details details, String expiresAt,
                                long sizeVram, int contextLength, List<ReplicaStatus> replicas) {}
 
-    /** Gantry's addition to {@code /api/ps}: where each copy of the model runs and how busy it is. */
+    /**
+     * Gantry's addition to {@code /api/ps}: where each copy of the model runs and how busy it is. VRAM per GPU is
+     * what llama.cpp reported allocating where it did (else the estimate, which {@code estimatedBytesPerGpu} keeps);
+     * {@code tokensPerSecond} is the decode rate measured at load, the router's weight (absent with one replica).
+     */
     public record ReplicaStatus(int index, List<Integer> gpus, List<String> devices, String split,
-                                List<Long> vramBytesPerGpu, int active, int waiting, int maxSequences,
-                                int kvCellsUsed, int kvCells) {}
+                                List<Long> vramBytesPerGpu, List<Long> estimatedBytesPerGpu, Double tokensPerSecond,
+                                int active, int waiting, int maxSequences, int kvCellsUsed, int kvCells) {}
 
     public record Running(List<RunningModel> models) {}
 
