@@ -86,9 +86,12 @@ public final class StoreHandlers {
     public ApiRouter.BodySink uploadBlob(Exchange ex) throws IOException {
         Digest d = digestParam(ex);
         OllamaStore s = requireStore();
-        long length = io.netty.handler.codec.http.HttpUtil.getContentLength(
-                new io.netty.handler.codec.http.DefaultHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
-                        ex.method(), ex.path(), ex.headers()), -1L);
+        long length = -1;
+        try {
+            length = Long.parseLong(ex.headers().get("Content-Length", "-1").strip());
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("invalid Content-Length");
+        }
         if (length > MAX_BLOB_BYTES) {
             throw new ApiException(413, "blob too large (limit " + MAX_BLOB_BYTES + " bytes)");
         }
