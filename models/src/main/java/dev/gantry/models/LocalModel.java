@@ -8,6 +8,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -23,8 +26,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * @param sizeBytes  file size when it was scanned
  * @param modifiedAt file modification time when it was scanned
  * @param metadata   its parsed header
+ * @param layers     what its Ollama manifest adds (template, system, parameters, ...); {@link ModelLayers#NONE}
+ *                   for a loose GGUF file
  */
-public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modifiedAt, GgufMetadata metadata) {
+public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modifiedAt, GgufMetadata metadata,
+                         ModelLayers layers) {
 
     /**
      * Digests by path. A record cannot hold a lazy field, so the cache lives here; one entry per path,
@@ -37,17 +43,52 @@ public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modi
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(modifiedAt, "modifiedAt");
         Objects.requireNonNull(metadata, "metadata");
+        Objects.requireNonNull(layers, "layers");
         if (sizeBytes < 0) {
             throw new IllegalArgumentException("negative size " + sizeBytes);
         }
     }
 
+    /** A loose GGUF file, with no manifest. */
+    public LocalModel(ModelName name, Path path, long sizeBytes, Instant modifiedAt, GgufMetadata metadata) {
+        this(name, path, sizeBytes, modifiedAt, metadata, ModelLayers.NONE);
+    }
+
+    /** The Ollama {@code TEMPLATE} layer (Go template syntax), if the model's manifest has one. */
+    public Optional<String> ollamaTemplate() {
+        return layers.template();
+    }
+
+    /** The {@code SYSTEM} layer, if any. */
+    public Optional<String> system() {
+        return layers.system();
+    }
+
+    /** The {@code PARAMETER} layer: default options, under each request's {@code options}. Empty if none. */
+    public Map<String, Object> parameters() {
+        return layers.parameters();
+    }
+
+    /** The {@code MESSAGE} layer: messages put before a chat's own. Empty if none. */
+    public List<ModelLayers.Message> messages() {
+        return layers.messages();
+    }
+
+    /** The size Ollama reports: all blobs of the manifest for a store model, else the file's size. */
+    public long listedSize() {
+        return layers.fromStore() ? layers.storeSize() : sizeBytes;
+    }
+
     /**
-     * {@code sha256:<64 hex>} of the file's bytes, as Ollama's digests are written.
+     * The digest Ollama reports, {@code sha256:<64 hex>}: of the manifest for a model from the store, of the
+     * file's bytes for a loose GGUF file.
      *
      * @throws UncheckedIOException if the file cannot be read, or has changed since it was scanned
      */
     public String digest() {
+        if (layers.manifestDigest().isPresent()) {
+            return layers.manifestDigest().get();
+        }
         Path key = path.toAbsolutePath().normalize();
         LazyDigest lazy = DIGESTS.compute(key, (k, old) ->
                 old != null && old.sizeBytes == sizeBytes && old.modifiedAt.equals(modifiedAt)

@@ -3,8 +3,14 @@ package dev.gantry.models;
 import dev.gantry.models.gguf.GgufFormatException;
 import dev.gantry.models.gguf.GgufMetadata;
 import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.store.Layer;
+import dev.gantry.models.store.MediaTypes;
+import dev.gantry.models.store.OllamaStore;
+import dev.gantry.models.store.StoreLayers;
+import dev.gantry.models.store.StoredManifest;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -46,10 +52,13 @@ public final class ModelRegistry {
     private static final String EXTENSION = ".gguf";
 
     private final Path folder;
+    private final OllamaStore store;
     private final Map<ModelName, Path> builtins;
     private final GgufReader reader;
     /** Parse results by path, valid while the file's size and time are unchanged; failures too, so they warn once. */
     private final ConcurrentHashMap<Path, Entry> cache = new ConcurrentHashMap<>();
+    /** The small layers of each manifest, by manifest digest (a manifest's content never changes under its digest). */
+    private final ConcurrentHashMap<String, ModelLayers> layerCache = new ConcurrentHashMap<>();
     /** Warnings already logged per file (bad name, duplicate, unreadable), so each is logged once. */
     private final ConcurrentHashMap<Path, Set<String>> warnings = new ConcurrentHashMap<>();
     /** The last folder problem logged, so a missing permission is reported once, not per request. */
@@ -66,6 +75,7 @@ public final class ModelRegistry {
      */
     public ModelRegistry(Path folder, Map<ModelName, Path> builtins) {
         this.folder = folder;
+        this.store = folder == null ? null : new OllamaStore(folder);
         this.builtins = Map.copyOf(builtins);
         this.reader = new GgufReader();
     }
@@ -75,7 +85,16 @@ public final class ModelRegistry {
         return Optional.ofNullable(folder);
     }
 
-    /** Every usable model, sorted by {@link ModelName#shortName()}. Never throws for a bad file. */
+    /** Ollama's manifest/blob store in the models folder, or empty if there is no folder. */
+    public Optional<OllamaStore> store() {
+        return Optional.ofNullable(store);
+    }
+
+    /**
+     * Every usable model, sorted by {@link ModelName#shortName()}: the built-in ones, the {@code *.gguf} files of
+     * the folder, and the models of Ollama's store in it, each shadowing the one before under the same name.
+     * Never throws for a bad file.
+     */
     public List<LocalModel> list() {
         Set<Path> seen = new HashSet<>();
         Map<ModelName, LocalModel> byName = new LinkedHashMap<>();
@@ -102,6 +121,12 @@ public final class ModelRegistry {
             }
             byName.put(name.get(), model.get());
         }
+        Set<String> manifests = new HashSet<>();
+        for (StoredManifest sm : store == null ? List.<StoredManifest>of() : store.list()) {
+            manifests.add(sm.digest().toString());
+            fromStore(sm, seen).ifPresent(m -> byName.put(m.name(), m));
+        }
+        layerCache.keySet().retainAll(manifests);
         // forget files that are gone, so the cache is bounded by the folder's contents
         cache.keySet().retainAll(seen);
         warnings.keySet().retainAll(seen);
@@ -124,6 +149,41 @@ public final class ModelRegistry {
     public Optional<LocalModel> resolve(ModelName name) {
         Objects.requireNonNull(name, "name");
         return list().stream().filter(m -> m.name().equals(name)).findFirst();
+    }
+
+    /** A model of the store: its model layer's GGUF, with the small layers read once per manifest digest. */
+    private Optional<LocalModel> fromStore(StoredManifest sm, Set<Path> seen) {
+        Optional<Layer> weights = sm.manifest().layer(MediaTypes.MODEL);
+        if (weights.isEmpty()) {
+            warnOnce(sm.path(), "no-model", "skipping " + sm.name().shortName() + ": its manifest has no model layer");
+            return Optional.empty();
+        }
+        Path blob = store.blobPath(weights.get().digest());
+        seen.add(blob);
+        seen.add(sm.path());
+        Optional<LocalModel> gguf = load(blob, sm.name());
+        if (gguf.isEmpty()) {
+            if (!Files.exists(blob)) {
+                warnOnce(sm.path(), "blob", "skipping " + sm.name().shortName() + ": its model blob " + blob
+                        + " is missing");
+            }
+            return Optional.empty();
+        }
+        ModelLayers layers;
+        try {
+            layers = layerCache.computeIfAbsent(sm.digest().toString(), d -> {
+                try {
+                    return StoreLayers.read(store, sm);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            warnOnce(sm.path(), "layers", "skipping " + sm.name().shortName() + ": " + describe(e.getCause()));
+            return Optional.empty();
+        }
+        LocalModel m = gguf.get();
+        return Optional.of(new LocalModel(sm.name(), blob, m.sizeBytes(), sm.modifiedAt(), m.metadata(), layers));
     }
 
     /** The {@code *.gguf} entries at the top of the folder, sorted by file name; none if it is absent. */

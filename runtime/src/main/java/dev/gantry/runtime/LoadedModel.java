@@ -33,10 +33,12 @@ public final class LoadedModel {
     private volatile long keepAliveNanos;
 
     private final java.util.function.IntToDoubleFunction gpuMemoryUsed;
+    private final LoadOptions loadOptions;
 
     LoadedModel(LocalModel model, List<Replica> replicas, long loadNanos, long keepAliveNanos,
-                java.util.function.IntToDoubleFunction gpuMemoryUsed) {
+                java.util.function.IntToDoubleFunction gpuMemoryUsed, LoadOptions loadOptions) {
         this.gpuMemoryUsed = gpuMemoryUsed;
+        this.loadOptions = loadOptions;
         this.model = model;
         this.replicas = List.copyOf(replicas);
         this.engine = this.replicas.getFirst().engine();
@@ -172,6 +174,26 @@ public final class LoadedModel {
 
     public Instant loadedAt() {
         return loadedAt;
+    }
+
+    /** The options it was loaded with ({@code num_ctx}, {@code num_gpu}, {@code main_gpu}, {@code num_batch}). */
+    public LoadOptions loadOptions() {
+        return loadOptions;
+    }
+
+    /** True when no replica is generating or has requests waiting. */
+    boolean idle() {
+        for (Replica r : replicas) {
+            RunnerStats s = r.runner().stats();
+            if (s.active() > 0 || s.waiting() > 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    long lastUsedNanos() {
+        return lastUsedNanos;
     }
 
     /** Marks the model used now; the keep-alive clock starts again when it goes idle. */

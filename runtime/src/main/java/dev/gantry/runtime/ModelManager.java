@@ -36,7 +36,7 @@ public final class ModelManager implements AutoCloseable {
     private final ReplicaPlanner planner;
     private volatile java.util.function.IntToDoubleFunction gpuMemoryUsed = gpu -> Double.NaN;
     private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
-    private final Map<String, CompletableFuture<LoadedModel>> models = new ConcurrentHashMap<>();
+    private final Map<String, Slot> models = new ConcurrentHashMap<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
     private final ScheduledExecutorService reaper = Executors.newSingleThreadScheduledExecutor(
@@ -76,6 +76,15 @@ public final class ModelManager implements AutoCloseable {
      * @param keepAlive this request's keep-alive, or null for the default
      */
     public CompletableFuture<LoadedModel> acquire(String name, Duration keepAlive) {
+        return acquire(name, keepAlive, LoadOptions.UNSET);
+    }
+
+    /**
+     * As {@link #acquire(String, Duration)}, with the request's load options. They are completed from the model's
+     * {@code PARAMETER} layer and the configuration; a loaded model whose options differ (or whose file changed) is
+     * replaced: the new copy loads once the old one has finished its requests and is unloaded.
+     */
+    public CompletableFuture<LoadedModel> acquire(String name, Duration keepAlive, LoadOptions requested) {
         LocalModel model;
         try {
             model = registry.resolve(name).orElse(null);
@@ -85,13 +94,40 @@ public final class ModelManager implements AutoCloseable {
         if (model == null) {
             return CompletableFuture.failedFuture(new ModelNotFoundException(name));
         }
+        LoadOptions options;
+        try {
+            options = requested.over(LoadOptions.fromParameters(model.parameters())).over(LoadOptions.defaults(config));
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
         String key = model.name().toString();
         long keep = keepAliveNanos(keepAlive == null ? config.keepAlive() : keepAlive);
-        CompletableFuture<LoadedModel> f = models.computeIfAbsent(key,
-                k -> CompletableFuture.supplyAsync(() -> load(model, keep), loader));
+        Slot[] pending = new Slot[1];
+        Slot slot = models.compute(key, (k, old) -> {
+            if (old != null && old.future.isCompletedExceptionally()) {
+                old = null;
+            }
+            if (old == null || old.matches(model, options)) {
+                return old != null ? old : newLoad(model, keep, options, null);
+            }
+            if (!old.future.isDone()) {
+                pending[0] = old; // decide once the load in flight has finished
+                return old;
+            }
+            LoadedModel retired = old.future.join();
+            LOG.log(System.Logger.Level.INFO, "reloading {0}: {1}", model.name().shortName(),
+                    old.options.equals(options) ? "its file changed" : "its load options changed from "
+                            + old.options + " to " + options);
+            return newLoad(model, keep, options, retired);
+        });
+        if (pending[0] != null) {
+            return pending[0].future.handle((m, e) -> null)
+                    .thenCompose(x -> acquire(name, keepAlive, requested));
+        }
+        CompletableFuture<LoadedModel> f = slot.future;
         return f.whenComplete((m, e) -> {
             if (e != null) {
-                models.remove(key, f); // a failed load is retried by the next request
+                models.remove(key, slot); // a failed load is retried by the next request
             } else if (keepAlive != null) {
                 m.keepAlive(keep);
             } else {
@@ -115,6 +151,65 @@ public final class ModelManager implements AutoCloseable {
         }
     }
 
+    private Slot newLoad(LocalModel model, long keep, LoadOptions options, LoadedModel retired) {
+        String key = model.name().toString();
+        return new Slot(CompletableFuture.supplyAsync(() -> {
+            if (retired != null) {
+                unloadWhenIdle(retired);
+            }
+            makeRoom(key);
+            return load(model, keep, options);
+        }, loader), options, model.path(), model.modifiedAt());
+    }
+
+    /**
+     * Unloads least-recently-used models until one more fits under {@code OLLAMA_MAX_LOADED_MODELS}. A model still
+     * generating is waited for, as Ollama waits, rather than cut off. Runs on the loader thread.
+     */
+    private void makeRoom(String loadingKey) {
+        int limit = config.loadedModelsLimit();
+        while (true) {
+            List<Map.Entry<String, Slot>> others = new ArrayList<>();
+            for (Map.Entry<String, Slot> e : models.entrySet()) {
+                CompletableFuture<LoadedModel> f = e.getValue().future;
+                if (!e.getKey().equals(loadingKey) && f.isDone() && !f.isCompletedExceptionally()) {
+                    others.add(e);
+                }
+            }
+            if (others.size() < limit) {
+                return;
+            }
+            Optional<Map.Entry<String, Slot>> lru = others.stream()
+                    .filter(e -> e.getValue().future.join().idle())
+                    .min(java.util.Comparator.comparingLong(e -> e.getValue().future.join().lastUsedNanos()));
+            if (lru.isPresent() && models.remove(lru.get().getKey(), lru.get().getValue())) {
+                LoadedModel m = lru.get().getValue().future.join();
+                LOG.log(System.Logger.Level.INFO, "unloading {0}: least recently used of {1} loaded models "
+                        + "(OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
+                m.unload();
+                continue;
+            }
+            pause();
+        }
+    }
+
+    /** Waits until {@code m} has no running or queued generation, then unloads it. Runs on the loader thread. */
+    private void unloadWhenIdle(LoadedModel m) {
+        while (!m.idle()) {
+            pause();
+        }
+        m.unload();
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelLoadException("model manager closed while waiting to unload a model", e);
+        }
+    }
+
     /**
      * Where the router reads each GPU's memory use (a fraction, NaN when unknown), for its memory guard: a replica
      * on a GPU above the ceiling is skipped while another has room. The server feeds it from the NVML monitor.
@@ -126,9 +221,9 @@ public final class ModelManager implements AutoCloseable {
     /** The models in memory now, for {@code /api/ps}. */
     public List<LoadedModel> loaded() {
         List<LoadedModel> out = new ArrayList<>();
-        for (CompletableFuture<LoadedModel> f : models.values()) {
-            if (f.isDone() && !f.isCompletedExceptionally()) {
-                out.add(f.join());
+        for (Slot s : models.values()) {
+            if (s.future.isDone() && !s.future.isCompletedExceptionally()) {
+                out.add(s.future.join());
             }
         }
         return out;
@@ -146,22 +241,24 @@ public final class ModelManager implements AutoCloseable {
         if (model.isEmpty()) {
             return false;
         }
-        CompletableFuture<LoadedModel> f = models.remove(model.get().name().toString());
-        if (f == null) {
+        Slot s = models.remove(model.get().name().toString());
+        if (s == null) {
             return false;
         }
-        f.thenAccept(LoadedModel::unload);
+        s.future.thenAccept(LoadedModel::unload);
         return true;
     }
 
-    private LoadedModel load(LocalModel model, long keepAliveNanos) {
+    private LoadedModel load(LocalModel model, long keepAliveNanos, LoadOptions options) {
         long start = System.nanoTime();
+        RuntimeConfig config = this.config.withContextLength(options.numCtx()).withGpuLayers(options.numGpu())
+                .withPromptBudget(options.numBatch());
         Placement placement = planner.plan(model, config);
         LOG.log(System.Logger.Level.INFO, "{0}: {1}", model.name().shortName(), placement.reason());
         List<Replica> replicas = new ArrayList<>();
         try {
             for (ReplicaPlan plan : placement.replicas()) {
-                replicas.add(loadReplica(model, replicas.size(), placement.replicas().size(), plan));
+                replicas.add(loadReplica(model, replicas.size(), placement.replicas().size(), plan, config, options));
             }
         } catch (RuntimeException e) {
             replicas.forEach(Replica::close);
@@ -170,14 +267,15 @@ public final class ModelManager implements AutoCloseable {
         replicas = weigh(replicas, probeToken(replicas.getFirst()));
         long took = System.nanoTime() - start;
         LoadedModel loaded = new LoadedModel(model, replicas, took, keepAliveNanos,
-                gpu -> gpuMemoryUsed.applyAsDouble(gpu));
+                gpu -> gpuMemoryUsed.applyAsDouble(gpu), options);
         loaded.routeStrategy(routeStrategy);
         return loaded;
     }
 
-    private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan) {
+    private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan, RuntimeConfig config,
+                                LoadOptions options) {
         String name = model.name().shortName() + (count > 1 ? "#" + index : "");
-        EngineFactory.LoadParams params = loadParams(plan, config);
+        EngineFactory.LoadParams params = withOptions(loadParams(plan, config), plan, options);
         long start = System.nanoTime();
         try (AllocationRecord allocations = factory.recordAllocations()) {
             Engine engine;
@@ -247,12 +345,30 @@ public final class ModelManager implements AutoCloseable {
         return EngineFactory.LoadParams.acrossGpus(plan.gpuLayers(), plan.gpus(), split, byGpu);
     }
 
+    /**
+     * A request's {@code num_gpu} and {@code main_gpu} over the plan: {@code num_gpu} caps the layers offloaded
+     * (0 keeps the model on the CPU); {@code main_gpu} moves a single-GPU replica to that GPU.
+     */
+    static EngineFactory.LoadParams withOptions(EngineFactory.LoadParams p, ReplicaPlan plan, LoadOptions options) {
+        int layers = p.gpuLayers();
+        Integer numGpu = options.numGpu();
+        if (numGpu != null && numGpu >= 0) {
+            layers = layers < 0 ? numGpu : Math.min(layers, numGpu);
+        }
+        Integer mainGpu = options.mainGpu();
+        if (mainGpu != null && mainGpu >= 0 && plan.gpus().size() == 1) {
+            return EngineFactory.LoadParams.onGpu(layers, mainGpu);
+        }
+        return new EngineFactory.LoadParams(layers, p.mainGpu(), p.useMmap(), p.split(), p.gpus(), p.tensorSplit());
+    }
+
     private void unloadExpired() {
         long now = System.nanoTime();
-        models.forEach((key, f) -> {
+        models.forEach((key, s) -> {
+            CompletableFuture<LoadedModel> f = s.future;
             if (f.isDone() && !f.isCompletedExceptionally()) {
                 LoadedModel m = f.join();
-                if (m.expired(now) && models.remove(key, f)) {
+                if (m.expired(now) && models.remove(key, s)) {
                     LOG.log(System.Logger.Level.INFO, "unloading {0}: idle past its keep-alive", m.name());
                     m.unload();
                 }
@@ -268,11 +384,19 @@ public final class ModelManager implements AutoCloseable {
     public void close() {
         reaper.shutdownNow();
         loader.shutdownNow();
-        for (CompletableFuture<LoadedModel> f : models.values()) {
-            if (f.isDone() && !f.isCompletedExceptionally()) {
-                f.join().unload();
+        for (Slot s : models.values()) {
+            if (s.future.isDone() && !s.future.isCompletedExceptionally()) {
+                s.future.join().unload();
             }
         }
         models.clear();
+    }
+
+    /** A model loaded or loading, with what it was loaded from and with. */
+    private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, java.nio.file.Path path,
+                        java.time.Instant modifiedAt) {
+        boolean matches(LocalModel model, LoadOptions wanted) {
+            return options.equals(wanted) && path.equals(model.path()) && modifiedAt.equals(model.modifiedAt());
+        }
     }
 }

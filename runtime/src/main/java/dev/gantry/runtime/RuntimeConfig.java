@@ -19,10 +19,24 @@ import java.util.Objects;
  *                        default gives each sequence its own stream
  * @param itlTarget       the inter-token latency adaptive batching aims under ({@code GANTRY_ITL_TARGET_MS});
  *                        zero keeps batching fixed
+ * @param maxLoadedModels models kept in memory at once ({@code OLLAMA_MAX_LOADED_MODELS}); loading one more
+ *                        first unloads the least recently used; 0 means the default,
+ *                        {@value #DEFAULT_MAX_LOADED_MODELS}
  */
 public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget,
                             int threads, BackendSampling backendSampling, Duration keepAlive, int gpuLayers,
-                            boolean kvUnified, Duration itlTarget) {
+                            boolean kvUnified, Duration itlTarget, int maxLoadedModels) {
+    /** Ollama's default number of models in memory (per GPU; Gantry's models span every GPU). */
+    public static final int DEFAULT_MAX_LOADED_MODELS = 3;
+
+    /** With the default number of loaded models. */
+    public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
+                         BackendSampling backendSampling, Duration keepAlive, int gpuLayers, boolean kvUnified,
+                         Duration itlTarget) {
+        this(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling, keepAlive,
+                gpuLayers, kvUnified, itlTarget, 0);
+    }
+
     /** With the default ITL target of 50 ms. */
     public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
                          BackendSampling backendSampling, Duration keepAlive, int gpuLayers, boolean kvUnified) {
@@ -47,6 +61,7 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
         require(threads >= 0, "threads must be >= 0");
         Objects.requireNonNull(itlTarget, "itlTarget");
         require(!itlTarget.isNegative(), "the ITL target must be >= 0");
+        require(maxLoadedModels >= 0, "max loaded models must be >= 0");
     }
 
     public static RuntimeConfig defaults() {
@@ -55,37 +70,57 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
 
     public RuntimeConfig withNumParallel(int n) {
         return new RuntimeConfig(n, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified, itlTarget);
+                keepAlive, gpuLayers, kvUnified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withMaxQueue(int n) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, n, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified, itlTarget);
+                keepAlive, gpuLayers, kvUnified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withContextLength(int n) {
         return new RuntimeConfig(numParallel, n, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified, itlTarget);
+                keepAlive, gpuLayers, kvUnified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withBackendSampling(BackendSampling b) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, b, keepAlive,
-                gpuLayers, kvUnified, itlTarget);
+                gpuLayers, kvUnified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withKeepAlive(Duration d) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                d, gpuLayers, kvUnified, itlTarget);
+                d, gpuLayers, kvUnified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withKvUnified(boolean unified) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, unified, itlTarget);
+                keepAlive, gpuLayers, unified, itlTarget, maxLoadedModels);
     }
 
     public RuntimeConfig withItlTarget(Duration target) {
         return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
-                keepAlive, gpuLayers, kvUnified, target);
+                keepAlive, gpuLayers, kvUnified, target, maxLoadedModels);
+    }
+
+    public RuntimeConfig withMaxLoadedModels(int n) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, gpuLayers, kvUnified, itlTarget, n);
+    }
+
+    public RuntimeConfig withPromptBudget(int n) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, n, threads, backendSampling,
+                keepAlive, gpuLayers, kvUnified, itlTarget, maxLoadedModels);
+    }
+
+    public RuntimeConfig withGpuLayers(int n) {
+        return new RuntimeConfig(numParallel, contextLength, kvCells, maxQueue, promptBudget, threads, backendSampling,
+                keepAlive, n, kvUnified, itlTarget, maxLoadedModels);
+    }
+
+    /** The effective limit on models in memory. */
+    public int loadedModelsLimit() {
+        return maxLoadedModels == 0 ? DEFAULT_MAX_LOADED_MODELS : maxLoadedModels;
     }
 
     /** Where tokens are sampled. */

@@ -7,6 +7,7 @@ import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.api.ollama.StoreHandlers;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
 import io.netty.handler.codec.http.HttpMethod;
@@ -60,6 +61,7 @@ public final class Gantry implements AutoCloseable {
     static ApiRouter routes(ModelManager models) {
         ModelHandlers info = new ModelHandlers(models);
         CompletionHandlers completions = new CompletionHandlers(models);
+        StoreHandlers store = new StoreHandlers(models);
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)
@@ -67,7 +69,14 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/api/show", info::show)
                 .route(HttpMethod.GET, "/api/ps", info::ps)
                 .route(HttpMethod.POST, "/api/generate", completions::generate)
-                .route(HttpMethod.POST, "/api/chat", completions::chat);
+                .route(HttpMethod.POST, "/api/chat", completions::chat)
+                .route(HttpMethod.POST, "/api/create", store::create)
+                .route(HttpMethod.POST, "/api/copy", store::copy)
+                .route(HttpMethod.DELETE, "/api/delete", store::delete)
+                .route(HttpMethod.POST, "/api/pull", store::pull)
+                .route(HttpMethod.POST, "/api/push", store::push)
+                .route(HttpMethod.HEAD, "/api/blobs/:digest", store::blobExists)
+                .streamingRoute(HttpMethod.POST, "/api/blobs/:digest", store::uploadBlob);
     }
 
     public int port() {

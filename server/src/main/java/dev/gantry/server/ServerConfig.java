@@ -26,10 +26,11 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
 
     static {
         VARIABLES.put("OLLAMA_HOST", "address to listen on, host[:port] (default 127.0.0.1:11434)");
-        VARIABLES.put("OLLAMA_MODELS", "folder of models; each *.gguf file is a model (default ~/.ollama/models)");
+        VARIABLES.put("OLLAMA_MODELS", "Ollama's model store (manifests/, blobs/), and each *.gguf file in it is a model too (default ~/.ollama/models)");
         VARIABLES.put("OLLAMA_NUM_PARALLEL", "sequences decoded together per model (default: as many as the KV cache allows, up to 64)");
         VARIABLES.put("OLLAMA_MAX_QUEUE", "requests waiting per model before 503 (default 512)");
         VARIABLES.put("OLLAMA_CONTEXT_LENGTH", "tokens per sequence (default 4096, at most the model's training context)");
+        VARIABLES.put("OLLAMA_MAX_LOADED_MODELS", "models in memory at once; one more unloads the least recently used (default 3)");
         VARIABLES.put("OLLAMA_KEEP_ALIVE", "how long an idle model stays loaded (default 5m; negative: forever)");
         VARIABLES.put("GANTRY_GPUS", "GPUs to use, as --gpus: 0,1,2,3 (a replica per GPU) or 0,1:2,3 (groups)");
         VARIABLES.put("GANTRY_PLACEMENT", "auto (default) | replicate | split=layer|row|tensor");
@@ -140,6 +141,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         RuntimeConfig runtime = new RuntimeConfig(numParallel, ctx, kvCells, maxQueue, rt.promptBudget(), threads,
                 bs, keep, rt.gpuLayers(), kvUnified, itl);
         int io = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
+        runtime = runtime.withMaxLoadedModels(intEnv(env, "OLLAMA_MAX_LOADED_MODELS", 0));
         return new ServerConfig(host, port, models, llamaLib, cache, gpus, placement, fraction, runtime, 64 << 20, io,
                 requireGpu);
     }

@@ -30,6 +30,16 @@ public interface EngineSession extends AutoCloseable {
     /** Samples output {@code outputIndex} of the last decode for the sampler's sequence, and accepts the token. */
     int sample(SequenceSampler sampler, int outputIndex);
 
+    /**
+     * Samples the first {@code n} samplers at their output indexes into {@code tokens}, in any order or in
+     * parallel (an engine may spread the work over cores). The default samples one after another.
+     */
+    default void sampleAll(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        for (int i = 0; i < n; i++) {
+            tokens[i] = sample(samplers[i], outputIndexes[i]);
+        }
+    }
+
     /** Frees every KV cell of a sequence. */
     void freeSequence(int sequence);
 

@@ -2,6 +2,7 @@ package dev.gantry.runtime.runner;
 
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineSession;
+import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -47,6 +48,11 @@ public final class Runner implements AutoCloseable {
      */
     private final java.util.BitSet usedIds = new java.util.BitSet();
     private Sequence[] byId = new Sequence[0];
+    // a step's outputs, sampled together (reused; runner thread only)
+    private Sequence[] sampled = new Sequence[0];
+    private SequenceSampler[] samplers = new SequenceSampler[0];
+    private int[] outputIndexes = new int[0];
+    private int[] tokens = new int[0];
     private EngineSession session;
     private int usedCells;
 
@@ -318,8 +324,15 @@ public final class Runner implements AutoCloseable {
         }
         recordStep(sequencesInStep);
         long now = System.nanoTime();
-        long sampling = 0;
-        for (int i = 0; i < active.size(); i++) {
+        int outputs = 0;
+        int n = active.size();
+        if (sampled.length < n) {
+            sampled = new Sequence[Math.max(n, 2 * sampled.length)];
+            samplers = new SequenceSampler[sampled.length];
+            outputIndexes = new int[sampled.length];
+            tokens = new int[sampled.length];
+        }
+        for (int i = 0; i < n; i++) {
             Sequence s = active.get(i);
             if (s.chunk == 0) {
                 continue;
@@ -329,16 +342,21 @@ public final class Runner implements AutoCloseable {
             usedCells += s.chunk;
             promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
             if (s.batchIndex >= 0) {
-                long t0 = System.nanoTime();
-                int token = session.sample(s.sampler, s.batchIndex);
-                sampling += System.nanoTime() - t0;
-                if (accept(s, token, now)) {
-                    i--; // s left the active list
-                }
+                sampled[outputs] = s;
+                samplers[outputs] = s.sampler;
+                outputIndexes[outputs] = s.batchIndex;
+                outputs++;
             }
         }
+        long t0 = System.nanoTime();
+        session.sampleAll(samplers, outputIndexes, outputs, tokens);
+        sampleNanos += System.nanoTime() - t0;
+        for (int i = 0; i < outputs; i++) {
+            accept(sampled[i], tokens[i], now); // may finish the sequence and take it out of the active list
+            sampled[i] = null;
+            samplers[i] = null;
+        }
         kvCellsUsed = usedCells;
-        sampleNanos += sampling;
         long took = System.nanoTime() - stepStart;
         stepNanos += took;
         if (controller != null) {

@@ -2,12 +2,14 @@ package dev.gantry.server.http;
 
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
- * Maps method and path to a handler and runs it off the event loop, on a virtual thread, so a handler may wait
+ * Maps method and path to a handler (exact paths, or patterns with {@code :name} segments such as
+ * {@code /api/blobs/:digest}, which match one non-empty segment) and runs it off the event loop, on a virtual thread, so a handler may wait
  * for a model to load or read the model folder. Every failure a handler throws becomes Ollama's
  * {@code {"error": "..."}} with the status {@link ErrorMapper} picks; an unknown path is 404, a known path with
  * the wrong method 405. Thread-safe once built.
@@ -22,19 +24,82 @@ public final class ApiRouter implements AutoCloseable {
     }
 
     private final Map<String, Map<HttpMethod, Handler>> routes = new LinkedHashMap<>();
+    /** Routes with {@code :name} segments, by pattern, tried in order after the exact paths. */
+    private final Map<List<String>, Map<HttpMethod, Handler>> patterns = new LinkedHashMap<>();
+    /** Handlers that read the request body themselves as it arrives (large uploads), by pattern. */
+    private final Map<List<String>, Map<HttpMethod, StreamingHandler>> streaming = new LinkedHashMap<>();
+
+    /**
+     * Handles a request whose body is too large to hold in memory: called on the event loop when the head arrives,
+     * it returns the sink the body's chunks are written to. See {@link BodySink}.
+     */
+    @FunctionalInterface
+    public interface StreamingHandler {
+        BodySink open(Exchange exchange) throws Exception;
+    }
+
+    /**
+     * Receives a streamed request body on the connection's event loop, chunk by chunk, then {@link #end} once;
+     * {@link #abort} instead when the connection closes first. A sink that fails in {@link #write} is aborted and
+     * the client gets the failure.
+     */
+    public interface BodySink {
+        void write(java.nio.ByteBuffer chunk) throws Exception;
+
+        /** The whole body arrived: answer the exchange (off the event loop if it blocks for long). */
+        void end(Exchange exchange) throws Exception;
+
+        void abort();
+    }
     private final ExecutorService workers = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("request-", 0).factory());
 
     public ApiRouter route(HttpMethod method, String path, Handler handler) {
-        routes.computeIfAbsent(path, p -> new LinkedHashMap<>()).put(method, handler);
+        Map<HttpMethod, Handler> byMethod = path.contains("/:")
+                ? patterns.computeIfAbsent(segments(path), p -> new LinkedHashMap<>())
+                : routes.computeIfAbsent(path, p -> new LinkedHashMap<>());
+        byMethod.put(method, handler);
         if (method.equals(HttpMethod.GET)) {
-            routes.get(path).putIfAbsent(HttpMethod.HEAD, handler);
+            byMethod.putIfAbsent(HttpMethod.HEAD, handler);
         }
         return this;
     }
 
+    /** A route whose request body is streamed to {@code handler} instead of being read whole first. */
+    public ApiRouter streamingRoute(HttpMethod method, String path, StreamingHandler handler) {
+        streaming.computeIfAbsent(segments(path), p -> new LinkedHashMap<>()).put(method, handler);
+        return this;
+    }
+
+    /** The streaming handler for a request head, if one is routed there; fills in the exchange's path parameters. */
+    StreamingHandler streamingHandler(HttpMethod method, String path, Exchange ex) {
+        List<String> actual = segments(normalise(path));
+        for (Map.Entry<List<String>, Map<HttpMethod, StreamingHandler>> e : streaming.entrySet()) {
+            Map<String, String> params = match(e.getKey(), actual);
+            StreamingHandler h = params == null ? null : e.getValue().get(method);
+            if (h != null) {
+                if (ex != null) {
+                    ex.pathParams(params);
+                }
+                return h;
+            }
+        }
+        return null;
+    }
+
     void dispatch(Exchange ex) {
         Map<HttpMethod, Handler> byMethod = routes.get(normalise(ex.path()));
+        if (byMethod == null) {
+            List<String> actual = segments(normalise(ex.path()));
+            for (Map.Entry<List<String>, Map<HttpMethod, Handler>> e : patterns.entrySet()) {
+                Map<String, String> params = match(e.getKey(), actual);
+                if (params != null) {
+                    ex.pathParams(params);
+                    byMethod = e.getValue();
+                    break;
+                }
+            }
+        }
         if (byMethod == null) {
             ex.sendError(404, "404 page not found");
             return;
@@ -60,6 +125,31 @@ public final class ApiRouter implements AutoCloseable {
             LOG.log(System.Logger.Level.ERROR, ex.method() + " " + ex.path() + " failed", t);
         }
         ex.sendError(m.status(), m.message());
+    }
+
+    private static List<String> segments(String path) {
+        return List.of(path.split("/", -1));
+    }
+
+    /** The {@code :name} values when {@code actual} fits {@code pattern}, else null. */
+    private static Map<String, String> match(List<String> pattern, List<String> actual) {
+        if (pattern.size() != actual.size()) {
+            return null;
+        }
+        Map<String, String> params = new LinkedHashMap<>();
+        for (int i = 0; i < pattern.size(); i++) {
+            String p = pattern.get(i);
+            String a = actual.get(i);
+            if (p.startsWith(":")) {
+                if (a.isEmpty()) {
+                    return null;
+                }
+                params.put(p.substring(1), a);
+            } else if (!p.equals(a)) {
+                return null;
+            }
+        }
+        return params;
     }
 
     private static String normalise(String path) {

@@ -14,7 +14,7 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
-/** The pipeline: HTTP codec, a body limit, then the request handler. */
+/** The pipeline: HTTP codec, streamed uploads, a body limit for the rest, then the request handler. */
 final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
     private final ApiRouter router;
     private final int maxBodyBytes;
@@ -28,6 +28,7 @@ final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
     protected void initChannel(SocketChannel ch) {
         ch.pipeline()
                 .addLast("http", new HttpServerCodec())
+                .addLast("stream", new StreamingBodyHandler(router))
                 .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes))
                 .addLast("api", new ApiHandler(router));
     }

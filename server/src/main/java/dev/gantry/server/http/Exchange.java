@@ -35,6 +35,7 @@ public final class Exchange {
     private final byte[] body;
     private final boolean keepAlive;
     private final AtomicBoolean responded = new AtomicBoolean();
+    private volatile java.util.Map<String, String> pathParams = java.util.Map.of();
     private volatile boolean streaming;
 
     Exchange(ChannelHandlerContext ctx, HttpMethod method, String uri, HttpHeaders headers, byte[] body,
@@ -55,6 +56,23 @@ public final class Exchange {
 
     public String path() {
         return path;
+    }
+
+    /**
+     * A {@code :name} segment of the route's path, as sent (not URL-decoded); empty when the route has none of
+     * that name.
+     */
+    public java.util.Optional<String> pathParam(String name) {
+        return java.util.Optional.ofNullable(pathParams.get(name));
+    }
+
+    void pathParams(java.util.Map<String, String> params) {
+        this.pathParams = java.util.Map.copyOf(params);
+    }
+
+    /** True once a response (or its head) has been sent. */
+    public boolean hasResponded() {
+        return responded.get();
     }
 
     public String query() {

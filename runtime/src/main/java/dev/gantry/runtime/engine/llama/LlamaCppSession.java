@@ -9,14 +9,17 @@ import dev.gantry.runtime.engine.EngineSession;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
+import dev.gantry.runtime.sampling.ParallelSampling;
+import dev.gantry.runtime.sampling.TokenSampler;
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
  *
  * <p>Sampling runs on the device (llama.cpp's backend sampling: only token ids come back) when the session asks for
- * it and the request needs no repetition penalty; otherwise on the host from the logits. Both pick the same token
- * under greedy decoding.
+ * it and the request needs no repetition penalty; otherwise on the host, in Java ({@link TokenSampler}), from the
+ * logits rows, a step's sequences on several cores at once. Both pick the same token under greedy decoding.
  */
 final class LlamaCppSession implements EngineSession {
     private final LlamaModelHandle model;
@@ -26,6 +29,9 @@ final class LlamaCppSession implements EngineSession {
     /** Device chains by sequence slot; they outlive requests (see {@link #sameChain}). */
     private final LlamaSampler[] attached;
     private final SamplingParams[] attachedParams;
+    // a step's host-sampled rows (reused; runner thread only)
+    private MemorySegment[] rows = new MemorySegment[0];
+    private int[] hostIndexes = new int[0];
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
         this.model = model;
@@ -117,14 +123,8 @@ final class LlamaCppSession implements EngineSession {
             fresh.close(); // llama.cpp cannot run this chain on the device: sample on the host
         }
         detach(sequence);
-        LlamaSampler chain = buildChain(p);
-        if (p.penalized()) {
-            int from = Math.max(0, history.length - Math.max(0, p.repeatLastN()));
-            for (int i = from; i < history.length; i++) {
-                chain.accept(history[i]);
-            }
-        }
-        return new Sampler(sequence, chain, false, true);
+        int[] banned = p.ignoreEos() ? model.endOfGenerationTokens() : new int[0];
+        return new Sampler(sequence, new TokenSampler(p, model.vocabSize(), banned, history));
     }
 
     /**
@@ -180,14 +180,42 @@ final class LlamaCppSession implements EngineSession {
     @Override
     public int sample(SequenceSampler sampler, int outputIndex) {
         Sampler s = (Sampler) sampler;
-        if (s.onDevice) {
-            int token = ctx.backendSampledToken(outputIndex);
-            if (token >= 0) {
-                s.chain.accept(token);
-                return token;
-            }
+        if (s.host != null) {
+            return s.host.sample(ctx.logits(outputIndex));
+        }
+        int token = ctx.backendSampledToken(outputIndex);
+        if (token >= 0) {
+            s.chain.accept(token);
+            return token;
         }
         return s.chain.sample(ctx, outputIndex);
+    }
+
+    /**
+     * Device-sampled tokens are read on this thread; host-sampled ones are drawn from their logits rows on
+     * several cores at once (the rows are fetched here first: llama.cpp's logits accessor synchronizes the
+     * context and is not for concurrent use).
+     */
+    @Override
+    public void sampleAll(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        if (rows.length < n) {
+            rows = new MemorySegment[Math.max(n, 2 * rows.length)];
+            hostIndexes = new int[rows.length];
+        }
+        int hosts = 0;
+        for (int i = 0; i < n; i++) {
+            Sampler s = (Sampler) samplers[i];
+            if (s.host == null) {
+                tokens[i] = sample(s, outputIndexes[i]);
+            } else {
+                rows[hosts] = ctx.logits(outputIndexes[i]);
+                hostIndexes[hosts++] = i;
+            }
+        }
+        MemorySegment[] r = rows;
+        int[] at = hostIndexes;
+        ParallelSampling.forEach(hosts, j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
+        java.util.Arrays.fill(rows, 0, hosts, null);
     }
 
     @Override
@@ -206,17 +234,28 @@ final class LlamaCppSession implements EngineSession {
         }
     }
 
-    private final class Sampler implements SequenceSampler {
+    /** A sequence's sampler: a device chain attached to its slot, or a {@link TokenSampler} on the host. */
+    private static final class Sampler implements SequenceSampler {
         final int sequence;
         final LlamaSampler chain;
+        final TokenSampler host;
         final boolean onDevice;
         final boolean owned;
 
         Sampler(int sequence, LlamaSampler chain, boolean onDevice, boolean owned) {
             this.sequence = sequence;
             this.chain = chain;
+            this.host = null;
             this.onDevice = onDevice;
             this.owned = owned;
+        }
+
+        Sampler(int sequence, TokenSampler host) {
+            this.sequence = sequence;
+            this.chain = null;
+            this.host = host;
+            this.onDevice = false;
+            this.owned = false;
         }
 
         @Override

@@ -214,11 +214,14 @@ class LlamaCppRunnerTest {
         int[] second = generate(runner, p, seeded, 40);
         assertTrue(first.length > 0);
         assertArrayEquals(first, second, text(first) + "\n" + text(second));
-        // two sequences with the same seed in one batch draw the same tokens too
+        // two sequences with the same seed in one batch draw the same tokens as each other (not necessarily as
+        // the run alone: a batch of two computes its logits with other kernels, close but not bit-identical, and
+        // a draw that lands between two nearly equal cumulative probabilities may then go the other way)
         RecordingObserver x = submit(runner, p, seeded, 40);
         RecordingObserver y = submit(runner, p, seeded, 40);
-        assertArrayEquals(first, finish(x));
-        assertArrayEquals(first, finish(y));
+        int[] fromX = finish(x);
+        assertArrayEquals(fromX, finish(y));
+        assertArrayEquals(Arrays.copyOf(first, 8), Arrays.copyOf(fromX, 8), "the same seed starts the same way");
     }
 
     @Test

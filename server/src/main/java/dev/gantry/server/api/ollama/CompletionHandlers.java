@@ -41,18 +41,24 @@ public final class CompletionHandlers {
         boolean raw = Json.bool(body, "raw").orElse(false);
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
-        OllamaOptions options = OllamaOptions.parse(Json.object(body, "options").orElse(null));
+        ObjectNode requestOptions = Json.object(body, "options").orElse(null);
+        OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         rejectUnsupported(body, model);
         if (body.has("context")) {
             LOG.log(System.Logger.Level.WARNING, "ignoring the deprecated context field of /api/generate");
         }
 
-        LoadedModel m = acquire(model, keepAlive);
-        if (prompt.isEmpty() && (system == null || system.isEmpty())) {
+        boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
+        if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
+            return;
+        }
+        LoadedModel m = acquire(model, keepAlive, options);
+        if (loadOnly) {
             loadOnly(ex, CompletionStream.Shape.GENERATE, m, keepAlive);
             return;
         }
+        options = ModelDefaults.options(m.model(), requestOptions);
         String text;
         if (raw || !m.hasChatTemplate()) {
             // Ollama's default template for a model without one is the prompt alone.
@@ -74,7 +80,8 @@ public final class CompletionHandlers {
         String model = Json.requiredString(body, "model");
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
-        OllamaOptions options = OllamaOptions.parse(Json.object(body, "options").orElse(null));
+        ObjectNode requestOptions = Json.object(body, "options").orElse(null);
+        OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         List<Engine.ChatMessage> messages = messages(body.get("messages"));
         rejectUnsupported(body, model);
@@ -82,11 +89,15 @@ public final class CompletionHandlers {
         if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
         }
-        LoadedModel m = acquire(model, keepAlive);
+        if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
+            return;
+        }
+        LoadedModel m = acquire(model, keepAlive, options);
         if (messages.isEmpty()) {
             loadOnly(ex, CompletionStream.Shape.CHAT, m, keepAlive);
             return;
         }
+        options = ModelDefaults.options(m.model(), requestOptions);
         String text = m.applyChatTemplate(messages, true);
         run(ex, m, text, options, stream, truncate, CompletionStream.Shape.CHAT, start, model);
     }
@@ -138,9 +149,23 @@ public final class CompletionHandlers {
         ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, m.name(), reason)));
     }
 
-    private LoadedModel acquire(String name, Duration keepAlive) throws InterruptedException {
+    /**
+     * {@code keep_alive: 0} with nothing to generate, for a model that is not loaded: answers {@code unload} without
+     * loading it first, as Ollama does. False when the request must load (or unload) the model.
+     */
+    private boolean unloadWithoutLoading(Exchange ex, CompletionStream.Shape shape, String name, Duration keepAlive) {
+        if (keepAlive == null || !keepAlive.isZero() || models.loadedModel(name).isPresent()) {
+            return false;
+        }
+        dev.gantry.models.LocalModel local = models.registry().resolve(name)
+                .orElseThrow(() -> new dev.gantry.runtime.ModelNotFoundException(name));
+        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, local.name().shortName(), "unload")));
+        return true;
+    }
+
+    private LoadedModel acquire(String name, Duration keepAlive, OllamaOptions options) throws InterruptedException {
         try {
-            return models.acquire(name, keepAlive).get();
+            return models.acquire(name, keepAlive, options.load()).get();
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }

@@ -2,6 +2,7 @@ package dev.gantry.server.api.ollama;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.LoadOptions;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.server.http.ApiException;
 import java.util.ArrayList;
@@ -13,14 +14,20 @@ import java.util.Set;
 /**
  * Ollama's {@code options} for one request, mapped to sampling and limits. Pure.
  *
- * <p>Predict-time options are honoured. Load-time options that would need a reload ({@code num_ctx},
- * {@code num_batch}, {@code num_gpu}, {@code main_gpu}, ...) and Ollama's obsolete options are logged and ignored, as
- * Ollama logs unknown options; a known option of the wrong type is a 400.
+ * <p>Predict-time options are honoured. The load-time options {@code num_ctx}, {@code num_batch}, {@code num_gpu}
+ * and {@code main_gpu} go to {@link #load()}: the model is reloaded when they differ from its loaded copy's. Other
+ * load-time options and Ollama's obsolete options are logged and ignored, as Ollama logs unknown options; a known
+ * option of the wrong type is a 400.
  */
-public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
+public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored,
+                            LoadOptions load) {
+    public OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
+        this(sampling, numPredict, stop, ignored, LoadOptions.UNSET);
+    }
+
     private static final System.Logger LOG = System.getLogger("gantry.api");
 
-    private static final Set<String> LOAD_TIME = Set.of("num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap",
+    private static final Set<String> LOAD_TIME = Set.of("use_mmap",
             "num_thread", "numa", "low_vram", "f16_kv", "vocab_only", "use_mlock", "logits_all", "embedding_only",
             "rope_frequency_base", "rope_frequency_scale", "draft_num_predict");
     private static final Set<String> OBSOLETE = Set.of("mirostat", "mirostat_tau", "mirostat_eta",
@@ -47,6 +54,10 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         float presence = d.presencePenalty();
         float frequency = d.frequencyPenalty();
         int numPredict = -1;
+        Integer numCtx = null;
+        Integer numGpu = null;
+        Integer mainGpu = null;
+        Integer numBatch = null;
         boolean ignoreEos = false;
         List<String> stop = new ArrayList<>();
         List<String> ignored = new ArrayList<>();
@@ -70,6 +81,10 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "frequency_penalty" -> frequency = number(k, v);
                 case "num_predict" -> numPredict = integer(k, v);
                 case "num_keep" -> integer(k, v);
+                case "num_ctx" -> numCtx = atLeastOne(k, v);
+                case "num_batch" -> numBatch = atLeastOne(k, v);
+                case "num_gpu" -> numGpu = integer(k, v);
+                case "main_gpu" -> mainGpu = integer(k, v);
                 case "stop" -> stop = strings(k, v);
                 case "ignore_eos" -> {
                     if (!v.isBoolean()) {
@@ -88,7 +103,8 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         try {
             SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
                     repeatLastN, presence, frequency, ignoreEos);
-            return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored));
+            return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored),
+                    new LoadOptions(numCtx, numGpu, mainGpu, numBatch));
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("invalid options: " + e.getMessage());
         }
@@ -103,6 +119,14 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
             throw ApiException.badRequest("invalid option " + k + ": not a finite number");
         }
         return (float) d;
+    }
+
+    private static int atLeastOne(String k, JsonNode v) {
+        int i = integer(k, v);
+        if (i < 1) {
+            throw ApiException.badRequest("invalid option " + k + ": must be at least 1");
+        }
+        return i;
     }
 
     private static int integer(String k, JsonNode v) {

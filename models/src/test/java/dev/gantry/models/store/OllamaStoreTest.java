@@ -1,0 +1,82 @@
+package dev.gantry.models.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.models.ModelName;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OllamaStoreTest {
+    @TempDir
+    Path root;
+
+    @Test
+    void digestsParseBothSpellingsAndNothingElse() {
+        String hex = "a".repeat(64);
+        assertEquals("sha256:" + hex, Digest.parse("sha256:" + hex).toString());
+        assertEquals("sha256-" + hex, Digest.parse("sha256-" + hex.toUpperCase()).fileName());
+        for (String bad : List.of("", "sha256:", "sha256:../../etc/passwd", "sha256:" + "g".repeat(64),
+                "sha512:" + hex, "sha256/" + hex, "/etc/passwd", "sha256:" + hex + "/..")) {
+            assertThrows(IllegalArgumentException.class, () -> Digest.parse(bad), bad);
+        }
+    }
+
+    @Test
+    void manifestsAndBlobsGoWhereOllamaPutsThem() throws Exception {
+        OllamaStore s = new OllamaStore(root);
+        Layer model = s.writeBlob(MediaTypes.MODEL, "weights".getBytes(StandardCharsets.UTF_8));
+        Layer config = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
+        s.writeManifest(ModelName.parse("Foo:Bar"), Manifest.of(config, List.of(model)));
+        Path file = root.resolve("manifests/registry.ollama.ai/library/foo/bar");
+        assertTrue(Files.isRegularFile(file));
+        assertTrue(Files.isRegularFile(root.resolve("blobs").resolve(model.digest().fileName())));
+        String json = Files.readString(file);
+        assertTrue(json.startsWith("{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.MANIFEST + "\""), json);
+        assertEquals(Manifest.of(config, List.of(model)), Manifest.parse(json.getBytes(StandardCharsets.UTF_8)));
+        assertEquals(1, s.list().size());
+    }
+
+    @Test
+    void deleteKeepsBlobsAnotherManifestUses() throws Exception {
+        OllamaStore s = new OllamaStore(root);
+        Layer shared = s.writeBlob(MediaTypes.MODEL, "weights".getBytes(StandardCharsets.UTF_8));
+        Layer own = s.writeBlob(MediaTypes.SYSTEM, "only a".getBytes(StandardCharsets.UTF_8));
+        Layer config = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
+        s.writeManifest(ModelName.parse("a"), Manifest.of(config, List.of(shared, own)));
+        s.writeManifest(ModelName.parse("b"), Manifest.of(config, List.of(shared)));
+        assertTrue(s.delete(ModelName.parse("a")));
+        assertTrue(s.hasBlob(shared.digest()));
+        assertTrue(s.hasBlob(config.digest()));
+        assertFalse(s.hasBlob(own.digest()));
+        assertFalse(Files.exists(root.resolve("manifests/registry.ollama.ai/library/a")), "empty folders go too");
+        assertFalse(s.delete(ModelName.parse("a")));
+    }
+
+    @Test
+    void aStreamThatDoesNotHashToItsDigestIsNotStored() throws Exception {
+        OllamaStore s = new OllamaStore(root);
+        Digest claimed = Digest.parse("sha256:" + "0".repeat(64));
+        assertThrows(DigestMismatchException.class,
+                () -> s.writeBlob(new ByteArrayInputStream(new byte[] {1, 2, 3}), claimed));
+        assertFalse(s.hasBlob(claimed));
+        try (var files = Files.list(root.resolve("blobs"))) {
+            assertEquals(0, files.count(), "no temporary file left");
+        }
+    }
+
+    @Test
+    void aManifestNamingAMissingBlobIsRefused() {
+        OllamaStore s = new OllamaStore(root);
+        Layer ghost = new Layer(MediaTypes.MODEL, Digest.parse("sha256:" + "1".repeat(64)), 5);
+        assertThrows(java.io.IOException.class, () -> s.writeManifest(ModelName.parse("x"), Manifest.of(ghost, List.of())));
+        assertEquals(List.of(), s.list());
+    }
+}

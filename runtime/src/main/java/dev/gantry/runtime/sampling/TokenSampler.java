@@ -1,0 +1,299 @@
+package dev.gantry.runtime.sampling;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Chooses one sequence's next token from its logits, in Java, with Ollama's options: repetition penalties, banned
+ * tokens (llama-server's {@code ignore_eos}), then top-k, typical, top-p, min-p, temperature and a seeded draw, in
+ * llama.cpp's order; greedy at temperature 0.
+ *
+ * <p>Why not llama.cpp's sampler chain: its host chain builds a candidate array of the whole vocabulary per token
+ * (128K entries for Llama 3) and its device chain sorts it on the GPU; at 64 sequences either cost about as much
+ * as the decode itself. Here one pass over the row keeps the k best in a small heap (most logits fail one
+ * comparison), everything after works on those k, and a runner samples its sequences on several cores at once
+ * ({@link ParallelSampling}).
+ *
+ * <p>Not thread-safe: one per sequence; different samplers may run on different threads at once.
+ */
+public final class TokenSampler {
+    private final SamplingParams p;
+    private final int vocab;
+    private final int[] banned;
+    private final SplittableRandom random;
+    // recent tokens for the penalties: a ring of the last repeat_last_n
+    private final int[] recent;
+    private int recentCount;
+    private int recentNext;
+
+    // scratch, reused across tokens
+    private float[] row;
+    private final int k;
+    private final float[] heapValues;
+    private final int[] heapIds;
+    private final float[] probs;
+
+    /**
+     * @param banned  tokens that may never be chosen (end-of-generation tokens when {@code ignoreEos})
+     * @param history the tokens so far (prompt), for the penalties' window
+     */
+    public TokenSampler(SamplingParams params, int vocabSize, int[] banned, int[] history) {
+        this.p = params;
+        this.vocab = vocabSize;
+        this.banned = banned.clone();
+        long seed = params.seed() >= 0 ? params.seed() : ThreadLocalRandom.current().nextLong();
+        this.random = new SplittableRandom(seed);
+        int window = params.repeatLastN() < 0 ? 4096 : params.repeatLastN();
+        this.recent = new int[params.penalized() ? Math.max(1, window) : 0];
+        this.k = params.topK() > 0 ? Math.min(params.topK(), vocabSize) : vocabSize;
+        this.heapValues = new float[k];
+        this.heapIds = new int[k];
+        this.probs = new float[k];
+        if (recent.length > 0) {
+            int from = Math.max(0, history.length - recent.length);
+            for (int i = from; i < history.length; i++) {
+                accept(history[i]);
+            }
+        }
+    }
+
+    /** Records a chosen token for the penalties (the sampler's own choices are recorded by {@link #sample}). */
+    public void accept(int token) {
+        if (recent.length == 0) {
+            return;
+        }
+        recent[recentNext] = token;
+        recentNext = (recentNext + 1) % recent.length;
+        recentCount = Math.min(recentCount + 1, recent.length);
+    }
+
+    /** Chooses a token from a row of {@code vocabSize} floats (native memory or a heap array) and records it. */
+    public int sample(MemorySegment logits) {
+        if (row == null) {
+            row = new float[vocab];
+        }
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
+        return sample(row);
+    }
+
+    /** Chooses a token from {@code logits} (modified in place: penalties and bans) and records it. */
+    public int sample(float[] logits) {
+        penalize(logits);
+        for (int b : banned) {
+            if (b >= 0 && b < vocab) {
+                logits[b] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        int token = p.greedy() ? argmax(logits) : draw(logits);
+        accept(token);
+        return token;
+    }
+
+    /** llama.cpp's penalties: repeat (divide a positive logit, multiply a negative one), frequency, presence. */
+    private void penalize(float[] logits) {
+        if (recentCount == 0) {
+            return;
+        }
+        int[] tokens = Arrays.copyOf(recent, recentCount);
+        Arrays.sort(tokens);
+        for (int i = 0; i < tokens.length; ) {
+            int t = tokens[i];
+            int j = i;
+            while (j < tokens.length && tokens[j] == t) {
+                j++;
+            }
+            int count = j - i;
+            i = j;
+            if (t < 0 || t >= vocab) {
+                continue;
+            }
+            float l = logits[t];
+            l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
+            logits[t] = l - count * p.frequencyPenalty() - p.presencePenalty();
+        }
+    }
+
+    private static int argmax(float[] logits) {
+        int best = 0;
+        float max = logits[0];
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > max) {
+                max = logits[i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private int draw(float[] logits) {
+        int n = topK(logits);
+        // candidates in heapValues/heapIds, sorted by logit, descending
+        if (p.typicalP() < 1f) {
+            n = typical(n);
+        }
+        if (p.topP() < 1f) {
+            softmax(n, 1f);
+            float cum = 0;
+            int keep = n;
+            for (int i = 0; i < n; i++) {
+                cum += probs[i];
+                if (cum >= p.topP()) {
+                    keep = i + 1;
+                    break;
+                }
+            }
+            n = Math.max(1, keep);
+        }
+        if (p.minP() > 0f) {
+            double floor = heapValues[0] + Math.log(p.minP());
+            int keep = 1;
+            while (keep < n && heapValues[keep] >= floor) {
+                keep++;
+            }
+            n = keep;
+        }
+        softmax(n, p.temperature());
+        double u = random.nextDouble();
+        double cum = 0;
+        for (int i = 0; i < n; i++) {
+            cum += probs[i];
+            if (u < cum) {
+                return heapIds[i];
+            }
+        }
+        return heapIds[n - 1];
+    }
+
+    /**
+     * Keeps the k largest logits in a min-heap, then sorts them descending into heapValues/heapIds. Returns how
+     * many there are (fewer than k only when the vocabulary is smaller or most logits are -inf).
+     */
+    private int topK(float[] logits) {
+        int size = 0;
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[i];
+            if (size < k) {
+                if (v == Float.NEGATIVE_INFINITY) {
+                    continue;
+                }
+                heapValues[size] = v;
+                heapIds[size] = i;
+                siftUp(size++);
+            } else if (v > heapValues[0]) {
+                heapValues[0] = v;
+                heapIds[0] = i;
+                siftDown(0, size);
+            }
+        }
+        if (size == 0) { // everything banned: fall back to the best banned token rather than fail
+            heapValues[0] = 0;
+            heapIds[0] = argmax(logits);
+            return 1;
+        }
+        // heap sort: repeatedly move the minimum to the end, giving descending order
+        for (int end = size - 1; end > 0; end--) {
+            swap(0, end);
+            siftDown(0, end);
+        }
+        return size;
+    }
+
+    private void siftUp(int i) {
+        while (i > 0) {
+            int parent = (i - 1) >>> 1;
+            if (heapValues[parent] <= heapValues[i]) {
+                return;
+            }
+            swap(parent, i);
+            i = parent;
+        }
+    }
+
+    private void siftDown(int i, int size) {
+        while (true) {
+            int l = 2 * i + 1;
+            if (l >= size) {
+                return;
+            }
+            int smallest = l + 1 < size && heapValues[l + 1] < heapValues[l] ? l + 1 : l;
+            if (heapValues[i] <= heapValues[smallest]) {
+                return;
+            }
+            swap(i, smallest);
+            i = smallest;
+        }
+    }
+
+    private void swap(int a, int b) {
+        float v = heapValues[a];
+        heapValues[a] = heapValues[b];
+        heapValues[b] = v;
+        int t = heapIds[a];
+        heapIds[a] = heapIds[b];
+        heapIds[b] = t;
+    }
+
+    /** Probabilities of the first n candidates at temperature t into {@link #probs}. */
+    private void softmax(int n, float t) {
+        float max = heapValues[0];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            double e = Math.exp((heapValues[i] - max) / t);
+            probs[i] = (float) e;
+            sum += e;
+        }
+        for (int i = 0; i < n; i++) {
+            probs[i] = (float) (probs[i] / sum);
+        }
+    }
+
+    /**
+     * Locally typical sampling (llama.cpp's order of operations): keep the candidates whose surprise is closest to
+     * the entropy until their probability adds up to typical_p. Reorders the kept candidates by closeness, then
+     * back into descending logit order.
+     */
+    private int typical(int n) {
+        softmax(n, 1f);
+        double entropy = 0;
+        for (int i = 0; i < n; i++) {
+            if (probs[i] > 0) {
+                entropy -= probs[i] * Math.log(probs[i]);
+            }
+        }
+        Integer[] order = new Integer[n];
+        double[] distance = new double[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+            distance[i] = Math.abs(-Math.log(Math.max(probs[i], Float.MIN_VALUE)) - entropy);
+        }
+        Arrays.sort(order, (a, b) -> Double.compare(distance[a], distance[b]));
+        double cum = 0;
+        int keep = n;
+        for (int i = 0; i < n; i++) {
+            cum += probs[order[i]];
+            if (cum > p.typicalP()) {
+                keep = i + 1;
+                break;
+            }
+        }
+        keep = Math.max(1, keep);
+        int[] keptIndexes = new int[keep];
+        for (int i = 0; i < keep; i++) {
+            keptIndexes[i] = order[i];
+        }
+        Arrays.sort(keptIndexes); // original indexes are in descending logit order
+        float[] v = new float[keep];
+        int[] ids = new int[keep];
+        for (int i = 0; i < keep; i++) {
+            v[i] = heapValues[keptIndexes[i]];
+            ids[i] = heapIds[keptIndexes[i]];
+        }
+        System.arraycopy(v, 0, heapValues, 0, keep);
+        System.arraycopy(ids, 0, heapIds, 0, keep);
+        return keep;
+    }
+}

@@ -1,0 +1,125 @@
+package dev.gantry.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.testing.FakeEngine;
+import dev.gantry.runtime.testing.FakeEngineFactory;
+import dev.gantry.runtime.testing.TestModels;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Models in memory: {@code OLLAMA_MAX_LOADED_MODELS} with LRU eviction, and reloads on load-time options. */
+class ModelMemoryTest {
+    @TempDir
+    Path folder;
+    private FakeEngineFactory factory;
+    private ModelManager manager;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Path tiny = TestModels.copyTinyModel(folder);
+        Files.copy(tiny, folder.resolve("a.gguf"));
+        Files.copy(tiny, folder.resolve("b.gguf"));
+        factory = new FakeEngineFactory();
+    }
+
+    @AfterEach
+    void tearDown() {
+        if (manager != null) {
+            manager.close();
+        }
+        factory.engines().forEach(FakeEngine::resume);
+        assertEquals(List.of(), factory.violations());
+    }
+
+    private ModelManager manager(int maxLoaded) {
+        RuntimeConfig config = RuntimeConfig.defaults().withContextLength(256).withNumParallel(2).withMaxQueue(8)
+                .withMaxLoadedModels(maxLoaded);
+        manager = new ModelManager(new ModelRegistry(folder), factory, config, 2);
+        return manager;
+    }
+
+    private static LoadedModel get(CompletableFuture<LoadedModel> f) throws Exception {
+        return f.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void loadingOneModelTooManyUnloadsTheLeastRecentlyUsed() throws Exception {
+        ModelManager m = manager(2);
+        LoadedModel a = get(m.acquire("a", null));
+        LoadedModel b = get(m.acquire("b", null));
+        get(m.acquire("a", null)); // a is now more recent than b
+        LoadedModel tiny = get(m.acquire(TestModels.TINY_NAME, null));
+        List<String> names = m.loaded().stream().map(LoadedModel::name).sorted().toList();
+        assertEquals(List.of("a:latest", TestModels.TINY_NAME + ":latest"), names);
+        assertTrue(factory.engines().get(1).isClosed(), "b was unloaded");
+        assertFalse(factory.engines().get(0).isClosed(), "a stays");
+        assertNotSame(a, tiny);
+        assertNotSame(b, tiny);
+    }
+
+    @Test
+    void theDefaultLimitIsThree() throws Exception {
+        ModelManager m = manager(0);
+        get(m.acquire("a", null));
+        get(m.acquire("b", null));
+        get(m.acquire(TestModels.TINY_NAME, null));
+        assertEquals(3, m.loaded().size());
+        assertEquals(3, factory.loads());
+    }
+
+    @Test
+    void aDifferentNumCtxReloadsTheModelButTheSameDoesNot() throws Exception {
+        ModelManager m = manager(3);
+        LoadedModel first = get(m.acquire("a", null, new LoadOptions(128, null, null, null)));
+        assertEquals(128, first.contextLength());
+        assertSame(first, get(m.acquire("a", null, new LoadOptions(128, null, null, null))));
+        LoadedModel second = get(m.acquire("a", null, new LoadOptions(64, null, null, null)));
+        assertNotSame(first, second);
+        assertEquals(64, second.contextLength());
+        assertTrue(factory.engines().getFirst().isClosed(), "the old copy was unloaded");
+        assertEquals(1, m.loaded().size());
+        // no num_ctx means the configured default, which differs from 64: Ollama reloads too
+        LoadedModel third = get(m.acquire("a", null));
+        assertEquals(256, third.contextLength());
+        assertEquals(3, factory.loads());
+    }
+
+    @Test
+    void numGpuAndMainGpuReachTheEngine() throws Exception {
+        ModelManager m = manager(3);
+        get(m.acquire("a", null, new LoadOptions(null, 0, null, null)));
+        assertEquals(0, factory.calls().getLast().params().gpuLayers());
+        get(m.acquire("a", null, new LoadOptions(null, null, null, 16)));
+        assertEquals(2, factory.loads(), "num_batch differs from the loaded copy's");
+        assertEquals(16, get(m.acquire("a", null, new LoadOptions(null, null, null, 16))).loadOptions().numBatch());
+        assertEquals(2, factory.loads());
+    }
+
+    @Test
+    void keepAliveZeroUnloadsWhenIdleAndNegativeNeverExpires() throws Exception {
+        ModelManager m = manager(3);
+        LoadedModel forever = get(m.acquire("a", Duration.ofSeconds(-1)));
+        assertEquals(java.time.Instant.MAX, forever.expiresAt());
+        get(m.acquire("b", Duration.ZERO));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (m.loadedModel("b").isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(m.loadedModel("b").isEmpty(), "b unloaded by the reaper");
+        assertTrue(m.loadedModel("a").isPresent());
+    }
+}

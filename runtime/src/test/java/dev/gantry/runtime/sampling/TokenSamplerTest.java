@@ -1,0 +1,185 @@
+package dev.gantry.runtime.sampling;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+class TokenSamplerTest {
+    private static final int[] NONE = new int[0];
+
+    private static SamplingParams params(float temperature, int topK, float topP, float minP, long seed) {
+        return new SamplingParams(temperature, topK, topP, minP, 1f, seed, 1f, 64, 0f, 0f);
+    }
+
+    private static float[] randomLogits(int n, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] l = new float[n];
+        for (int i = 0; i < n; i++) {
+            l[i] = (float) (r.nextGaussian() * 3);
+        }
+        return l;
+    }
+
+    private static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) {
+            if (l[i] > l[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    @Test
+    void greedyTakesTheLargestLogit() {
+        float[] l = randomLogits(1000, 1);
+        TokenSampler s = new TokenSampler(SamplingParams.greedyDefaults(), l.length, NONE, NONE);
+        assertEquals(argmax(l), s.sample(l.clone()));
+    }
+
+    @Test
+    void readsTheRowFromNativeOrHeapMemoryAlike() {
+        float[] l = randomLogits(50_000, 2);
+        TokenSampler a = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 7), l.length, NONE, NONE);
+        TokenSampler b = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 7), l.length, NONE, NONE);
+        for (int i = 0; i < 20; i++) {
+            assertEquals(a.sample(l.clone()), b.sample(MemorySegment.ofArray(l)));
+        }
+    }
+
+    @Test
+    void topKOfOneIsGreedyWhateverTheTemperature() {
+        float[] l = randomLogits(128_256, 3);
+        TokenSampler s = new TokenSampler(params(1.5f, 1, 1f, 0f, -1), l.length, NONE, NONE);
+        for (int i = 0; i < 10; i++) {
+            assertEquals(argmax(l), s.sample(l.clone()));
+        }
+    }
+
+    @Test
+    void onlyTheTopKCanBeDrawn() {
+        float[] l = randomLogits(5000, 4);
+        float[] sorted = l.clone();
+        java.util.Arrays.sort(sorted);
+        float kth = sorted[sorted.length - 5];
+        TokenSampler s = new TokenSampler(params(2f, 5, 1f, 0f, 11), l.length, NONE, NONE);
+        for (int i = 0; i < 500; i++) {
+            int t = s.sample(l.clone());
+            assertTrue(l[t] >= kth, "token " + t + " is outside the top 5");
+        }
+    }
+
+    @Test
+    void drawsInProportionToTheSoftmax() {
+        // three tokens with probabilities 0.5, 0.3, 0.2 at temperature 1; no cut
+        float[] l = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.2)};
+        TokenSampler s = new TokenSampler(params(1f, 0, 1f, 0f, 42), 3, NONE, NONE);
+        int[] counts = new int[3];
+        int n = 20_000;
+        for (int i = 0; i < n; i++) {
+            counts[s.sample(l.clone())]++;
+        }
+        assertEquals(0.5, counts[0] / (double) n, 0.02);
+        assertEquals(0.3, counts[1] / (double) n, 0.02);
+        assertEquals(0.2, counts[2] / (double) n, 0.02);
+    }
+
+    @Test
+    void topPKeepsTheSmallestSetReachingP() {
+        // 0.5 + 0.3 = 0.8 >= 0.75: the 0.2 token is cut
+        float[] l = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.2)};
+        TokenSampler s = new TokenSampler(params(1f, 0, 0.75f, 0f, 5), 3, NONE, NONE);
+        for (int i = 0; i < 2000; i++) {
+            assertNotEquals(2, s.sample(l.clone()));
+        }
+    }
+
+    @Test
+    void minPCutsTokensFarBelowTheBest() {
+        // 0.2 < 0.5 * 0.5: cut; 0.3 >= 0.25: kept
+        float[] l = {(float) Math.log(0.5), (float) Math.log(0.3), (float) Math.log(0.2)};
+        TokenSampler s = new TokenSampler(params(1f, 0, 1f, 0.5f, 5), 3, NONE, NONE);
+        boolean sawSecond = false;
+        for (int i = 0; i < 2000; i++) {
+            int t = s.sample(l.clone());
+            assertNotEquals(2, t);
+            sawSecond |= t == 1;
+        }
+        assertTrue(sawSecond);
+    }
+
+    @Test
+    void bannedTokensAreNeverChosen() {
+        float[] l = randomLogits(1000, 6);
+        int best = argmax(l);
+        TokenSampler greedy = new TokenSampler(SamplingParams.greedyDefaults(), l.length, new int[] {best}, NONE);
+        assertNotEquals(best, greedy.sample(l.clone()));
+        TokenSampler sampled = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 3), l.length, new int[] {best}, NONE);
+        for (int i = 0; i < 500; i++) {
+            assertNotEquals(best, sampled.sample(l.clone()));
+        }
+    }
+
+    @Test
+    void theSameSeedReplaysTheSameDraws() {
+        float[] l = randomLogits(32_000, 8);
+        TokenSampler a = new TokenSampler(params(0.8f, 40, 0.9f, 0.05f, 1234), l.length, NONE, NONE);
+        TokenSampler b = new TokenSampler(params(0.8f, 40, 0.9f, 0.05f, 1234), l.length, NONE, NONE);
+        for (int i = 0; i < 50; i++) {
+            assertEquals(a.sample(l.clone()), b.sample(l.clone()));
+        }
+    }
+
+    @Test
+    void theRepeatPenaltyLowersTokensSeenRecently() {
+        // token 0 leads narrowly; once it is in the window, a penalty of 2 halves its logit and token 1 wins
+        float[] l = {4f, 3.5f, 1f};
+        SamplingParams p = new SamplingParams(0f, 40, 1f, 0f, 1f, -1, 2f, 64, 0f, 0f);
+        TokenSampler s = new TokenSampler(p, 3, NONE, new int[] {0});
+        assertEquals(1, s.sample(l.clone()));
+        // presence and frequency penalties subtract
+        SamplingParams q = new SamplingParams(0f, 40, 1f, 0f, 1f, -1, 1f, 64, 1f, 0.5f);
+        TokenSampler t = new TokenSampler(q, 3, NONE, new int[] {0});
+        assertEquals(1, t.sample(l.clone()));
+        // outside the window it no longer counts
+        SamplingParams w = new SamplingParams(0f, 40, 1f, 0f, 1f, -1, 2f, 1, 0f, 0f);
+        TokenSampler u = new TokenSampler(w, 3, NONE, new int[] {0, 2});
+        assertEquals(0, u.sample(l.clone()));
+    }
+
+    @Test
+    void typicalSamplingKeepsTheTokensNearestTheEntropy() {
+        // p = 0.4, 0.3, 0.3: entropy 1.09 nats; surprises 0.92, 1.20, 1.20, so the two 0.3 tokens are the
+        // typical ones and, adding up to 0.6 > 0.5, they are all that is kept: the likeliest token is dropped
+        float[] l = {(float) Math.log(0.4), (float) Math.log(0.3), (float) Math.log(0.3)};
+        SamplingParams p = new SamplingParams(1f, 0, 1f, 0f, 0.5f, 3, 1f, 64, 0f, 0f);
+        TokenSampler s = new TokenSampler(p, l.length, NONE, NONE);
+        for (int i = 0; i < 500; i++) {
+            assertNotEquals(0, s.sample(l.clone()));
+        }
+    }
+
+    @Test
+    void samplersRunInParallelWithoutSharingState() {
+        float[] l = randomLogits(128_256, 9);
+        int n = 64;
+        TokenSampler[] parallel = new TokenSampler[n];
+        TokenSampler[] serial = new TokenSampler[n];
+        for (int i = 0; i < n; i++) {
+            parallel[i] = new TokenSampler(params(0.8f, 40, 0.9f, 0f, i), l.length, NONE, NONE);
+            serial[i] = new TokenSampler(params(0.8f, 40, 0.9f, 0f, i), l.length, NONE, NONE);
+        }
+        MemorySegment row = MemorySegment.ofArray(l);
+        AtomicIntegerArray got = new AtomicIntegerArray(n);
+        ParallelSampling.forEach(n, i -> got.set(i, parallel[i].sample(row)));
+        for (int i = 0; i < n; i++) {
+            assertEquals(serial[i].sample(l.clone()), got.get(i), "sequence " + i);
+        }
+    }
+}

@@ -1,0 +1,524 @@
+package dev.gantry.server.api.ollama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.models.LocalModel;
+import dev.gantry.models.ModelName;
+import dev.gantry.models.gguf.GgufMetadata;
+import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.store.BlobUpload;
+import dev.gantry.models.store.Digest;
+import dev.gantry.models.store.DigestMismatchException;
+import dev.gantry.models.store.Layer;
+import dev.gantry.models.store.Manifest;
+import dev.gantry.models.store.MediaTypes;
+import dev.gantry.models.store.ModelConfig;
+import dev.gantry.models.store.OllamaStore;
+import dev.gantry.models.store.RegistryPull;
+import dev.gantry.models.store.StoreLayers;
+import dev.gantry.models.store.StoredManifest;
+import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.ModelNotFoundException;
+import dev.gantry.server.http.ApiException;
+import dev.gantry.server.http.ApiRouter;
+import dev.gantry.server.http.Exchange;
+import dev.gantry.server.http.Json;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The model store's endpoints, written in Ollama's layout and JSON shapes: {@code /api/create}, {@code /api/copy},
+ * {@code /api/delete}, {@code /api/pull}, {@code /api/push} (501), {@code HEAD} and {@code POST /api/blobs/:digest}.
+ * Every name is a validated {@link ModelName} and every digest a validated {@link Digest} before the store is
+ * touched, so a hostile name or digest is a 400 and never a path.
+ */
+public final class StoreHandlers {
+    /** Largest blob upload accepted: far above any model, far below a disk-filling mistake of a stream. */
+    public static final long MAX_BLOB_BYTES = 1L << 40;
+    private static final Set<String> TEXT_PARAM_TYPES = Set.of("STRING", "NUMBER", "BOOLEAN");
+
+    private final ModelManager models;
+    private final OllamaStore store;
+    private final RegistryPull registry;
+
+    public StoreHandlers(ModelManager models) {
+        this.models = models;
+        this.store = models.registry().store().orElse(null);
+        this.registry = store == null ? null : new RegistryPull(store);
+    }
+
+    /** One line of the create and pull streams, as Ollama writes them. */
+    public record Status(String status, String digest, Long total, Long completed) {
+        static Status of(String status) {
+            return new Status(status, null, null, null);
+        }
+    }
+
+    // ---------------------------------------------------------------- blobs
+
+    /** {@code HEAD /api/blobs/:digest}: 200 when the store has the blob, 404 when not. */
+    public void blobExists(Exchange ex) {
+        Digest d = digestParam(ex);
+        if (requireStore().hasBlob(d)) {
+            ex.send(200, "application/json; charset=utf-8", new byte[0]);
+        } else {
+            ex.sendError(404, "blob " + d + " not found");
+        }
+    }
+
+    /**
+     * {@code POST /api/blobs/:digest}: the body streams to a temporary file and through SHA-256; it becomes the blob
+     * only if it hashes to the digest (201), else the file is removed and the answer is 400. A blob already stored
+     * answers 200 once the body has been read.
+     */
+    public ApiRouter.BodySink uploadBlob(Exchange ex) throws IOException {
+        Digest d = digestParam(ex);
+        OllamaStore s = requireStore();
+        long length = -1;
+        try {
+            length = Long.parseLong(ex.headers().get("Content-Length", "-1").strip());
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("invalid Content-Length");
+        }
+        if (length > MAX_BLOB_BYTES) {
+            throw new ApiException(413, "blob too large (limit " + MAX_BLOB_BYTES + " bytes)");
+        }
+        if (s.hasBlob(d)) {
+            return new ApiRouter.BodySink() {
+                @Override
+                public void write(ByteBuffer chunk) {
+                }
+
+                @Override
+                public void end(Exchange e) {
+                    e.send(200, "application/json; charset=utf-8", new byte[0]);
+                }
+
+                @Override
+                public void abort() {
+                }
+            };
+        }
+        BlobUpload up = s.newUpload(d);
+        return new ApiRouter.BodySink() {
+            @Override
+            public void write(ByteBuffer chunk) throws IOException {
+                if (up.written() + chunk.remaining() > MAX_BLOB_BYTES) {
+                    throw new ApiException(413, "blob too large (limit " + MAX_BLOB_BYTES + " bytes)");
+                }
+                up.write(chunk);
+            }
+
+            @Override
+            public void end(Exchange e) throws IOException {
+                try (up) {
+                    up.commit();
+                    e.send(201, "application/json; charset=utf-8", new byte[0]);
+                } catch (DigestMismatchException mismatch) {
+                    throw ApiException.badRequest(mismatch.getMessage());
+                }
+            }
+
+            @Override
+            public void abort() {
+                try {
+                    up.close();
+                } catch (IOException ignored) {
+                    // the temporary file is gone or will be swept with the next upload's folder
+                }
+            }
+        };
+    }
+
+    private static Digest digestParam(Exchange ex) {
+        String raw = ex.pathParam("digest").orElse("");
+        return Digest.tryParse(raw).orElseThrow(() -> ApiException.badRequest(
+                "invalid digest format: expected sha256:<64 hex digits>"));
+    }
+
+    // ---------------------------------------------------------------- pull and push
+
+    /** {@code POST /api/pull}: from the name's registry, with Ollama's NDJSON progress (or one line). */
+    public void pull(Exchange ex) {
+        ObjectNode body = Json.parseObject(ex.body());
+        ModelName name = ModelName.parse(modelField(body, "model", "name"));
+        boolean insecure = Json.bool(body, "insecure").orElse(false);
+        boolean stream = Json.bool(body, "stream").orElse(true);
+        requireStore();
+        Thread worker = Thread.currentThread();
+        ex.onClose(worker::interrupt); // a client that goes away cancels the download
+        run(ex, stream, emit -> {
+            try {
+                registry.pull(name, insecure, p -> emit.accept(new Status(p.status(), p.digest(), p.total(),
+                        p.completed())));
+            } catch (InterruptedException e) {
+                throw new ApiException(499, "pull cancelled");
+            } catch (IOException e) {
+                int status = e.getMessage() != null && e.getMessage().endsWith("file does not exist") ? 404 : 502;
+                throw new ApiException(status, e.getMessage());
+            }
+        });
+        Thread.interrupted(); // clear a late interrupt from onClose, so it cannot hit later work on this thread
+    }
+
+    /** {@code POST /api/push}: not implemented. */
+    public void push(Exchange ex) {
+        Json.parseObject(ex.body());
+        throw new ApiException(501, "push is not supported by Gantry");
+    }
+
+    // ---------------------------------------------------------------- copy and delete
+
+    /** {@code POST /api/copy}: {@code source} to {@code destination}; 200 with no body, as Ollama answers. */
+    public void copy(Exchange ex) throws IOException {
+        ObjectNode body = Json.parseObject(ex.body());
+        String sourceText = Json.requiredString(body, "source");
+        ModelName source = ModelName.parse(sourceText);
+        ModelName destination = ModelName.parse(Json.requiredString(body, "destination"));
+        OllamaStore s = requireStore();
+        Optional<StoredManifest> stored = s.find(source);
+        if (stored.isPresent()) {
+            s.copy(source, destination);
+        } else {
+            LocalModel m = models.registry().resolve(source).orElseThrow(() -> new ModelNotFoundException(sourceText));
+            // a loose GGUF file or the built-in model: its weights enter the store as a blob
+            List<Layer> layers = new ArrayList<>(List.of(importWeights(m)));
+            s.writeManifest(destination, manifest(m.metadata(), layers));
+        }
+        ex.send(200, "application/json; charset=utf-8", new byte[0]);
+    }
+
+    /**
+     * {@code DELETE /api/delete}: removes the manifest and the blobs no other manifest uses; the model is unloaded
+     * first. Only models of the store can be deleted; a loose GGUF file is the user's to remove.
+     */
+    public void delete(Exchange ex) throws IOException {
+        ObjectNode body = Json.parseObject(ex.body());
+        String text = modelField(body, "model", "name");
+        ModelName name = ModelName.parse(text);
+        OllamaStore s = requireStore();
+        if (s.find(name).isEmpty()) {
+            if (models.registry().resolve(name).isPresent()) {
+                throw ApiException.badRequest("model \"" + text + "\" is a GGUF file in the models folder or built "
+                        + "in, not a model of the store; it cannot be deleted through the API");
+            }
+            throw new ModelNotFoundException(text);
+        }
+        models.unload(name.toString());
+        if (!s.delete(name)) {
+            throw new ModelNotFoundException(text);
+        }
+        ex.send(200, "application/json; charset=utf-8", new byte[0]);
+    }
+
+    // ---------------------------------------------------------------- create
+
+    /**
+     * {@code POST /api/create}: a model from a GGUF blob ({@code files}) or an existing model ({@code from}), with
+     * {@code template}, {@code system}, {@code parameters}, {@code messages} and {@code license} layers. The request
+     * is checked whole before anything is written or streamed.
+     */
+    public void create(Exchange ex) {
+        ObjectNode body = Json.parseObject(ex.body());
+        ModelName name = ModelName.parse(modelField(body, "model", "name"));
+        boolean stream = Json.bool(body, "stream").orElse(true);
+        if (Json.string(body, "quantize").filter(q -> !q.isEmpty()).isPresent()) {
+            throw ApiException.badRequest("quantize is not supported by Gantry: create the model from a GGUF file "
+                    + "that is already quantized");
+        }
+        if (Json.string(body, "modelfile").filter(q -> !q.isBlank()).isPresent()) {
+            throw ApiException.badRequest("modelfile is not supported; send from or files, with template, system, "
+                    + "parameters, messages and license as fields");
+        }
+        JsonNode adapters = body.get("adapters");
+        if (adapters != null && !adapters.isNull() && !(adapters.isObject() && adapters.isEmpty())) {
+            throw ApiException.badRequest("adapters are not supported by Gantry yet");
+        }
+        Optional<String> from = Json.string(body, "from").filter(f -> !f.isEmpty());
+        Map<String, Digest> files = files(body);
+        if (from.isEmpty() && files.isEmpty()) {
+            throw ApiException.badRequest("neither 'from' or 'files' was specified");
+        }
+        Optional<String> template = Json.string(body, "template");
+        Optional<String> system = Json.string(body, "system");
+        Map<String, JsonNode> parameters = parameters(body);
+        Optional<ArrayNode> messages = messages(body);
+        List<String> licenses = licenses(body);
+        OllamaStore s = requireStore();
+        // the base: a model of the store, a loose GGUF or the built-in model, or the uploaded GGUF blobs
+        Optional<StoredManifest> baseManifest = Optional.empty();
+        LocalModel baseModel = null;
+        if (from.isPresent()) {
+            ModelName base = ModelName.parse(from.get());
+            baseManifest = s.find(base);
+            baseModel = models.registry().resolve(base).orElseThrow(() -> new ModelNotFoundException(from.get()));
+        }
+        for (Map.Entry<String, Digest> f : files.entrySet()) {
+            if (!s.hasBlob(f.getValue())) {
+                throw ApiException.badRequest("blob " + f.getValue() + " for file \"" + f.getKey() + "\" not found; "
+                        + "upload it first with POST /api/blobs/" + f.getValue());
+            }
+            readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
+        }
+        Optional<StoredManifest> fromStore = baseManifest;
+        LocalModel fromModel = baseModel;
+        run(ex, stream, emit -> {
+            try {
+                build(emit, name, fromStore, fromModel, files, template, system, parameters, messages, licenses);
+            } catch (IOException e) {
+                throw new ApiException(500, "create failed: " + e.getMessage());
+            }
+        });
+    }
+
+    private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
+                       Map<String, Digest> files, Optional<String> template, Optional<String> system,
+                       Map<String, JsonNode> parameters, Optional<ArrayNode> messages, List<String> licenses)
+            throws IOException {
+        OllamaStore s = requireStore();
+        List<Layer> layers = new ArrayList<>();
+        GgufMetadata weights = null;
+        Map<String, Object> baseParams = Map.of();
+        if (!files.isEmpty()) {
+            emit.accept(Status.of("parsing GGUF"));
+            for (Map.Entry<String, Digest> f : files.entrySet()) {
+                GgufMetadata g = readGguf(s, f.getKey(), f.getValue());
+                long size = Files.size(s.blobPath(f.getValue()));
+                boolean projector = g.architecture().equals("clip");
+                if (!projector) {
+                    if (weights != null) {
+                        throw ApiException.badRequest("more than one GGUF model in files; give one model "
+                                + "(and optionally one projector)");
+                    }
+                    weights = g;
+                }
+                layers.add(new Layer(projector ? MediaTypes.PROJECTOR : MediaTypes.MODEL, f.getValue(), size));
+            }
+            if (weights == null) {
+                throw ApiException.badRequest("files hold no GGUF model, only a projector");
+            }
+        } else if (fromStore.isPresent()) {
+            Manifest base = fromStore.get().manifest();
+            layers.addAll(base.layers());
+            weights = fromModel.metadata();
+            Optional<Layer> p = base.layer(MediaTypes.PARAMS);
+            if (p.isPresent()) {
+                baseParams = StoreLayers.parameters(s.readSmallBlob(p.get().digest()));
+            }
+        } else {
+            layers.add(importWeights(fromModel));
+            weights = fromModel.metadata();
+        }
+        for (Layer l : layers) {
+            emit.accept(Status.of("using existing layer " + l.digest()));
+        }
+        if (template.isPresent()) {
+            replace(emit, layers, MediaTypes.TEMPLATE, template.get().getBytes(StandardCharsets.UTF_8));
+        }
+        if (system.isPresent()) {
+            replace(emit, layers, MediaTypes.SYSTEM, system.get().getBytes(StandardCharsets.UTF_8));
+        }
+        if (!parameters.isEmpty()) {
+            ObjectNode merged = Json.MAPPER.createObjectNode();
+            baseParams.forEach((k, v) -> merged.set(k, Json.MAPPER.valueToTree(v)));
+            parameters.forEach(merged::set);
+            replace(emit, layers, MediaTypes.PARAMS, Json.write(merged));
+        }
+        if (messages.isPresent()) {
+            replace(emit, layers, MediaTypes.MESSAGES, Json.write(messages.get()));
+        }
+        if (!licenses.isEmpty()) {
+            layers.removeIf(l -> l.mediaType().equals(MediaTypes.LICENSE));
+            for (String license : licenses) {
+                layers.add(newLayer(emit, MediaTypes.LICENSE, license.getBytes(StandardCharsets.UTF_8)));
+            }
+        }
+        Manifest manifest = manifest(weights, layers);
+        emit.accept(Status.of("writing manifest"));
+        s.writeManifest(name, manifest);
+        emit.accept(Status.of("success"));
+    }
+
+    private static GgufMetadata readGguf(OllamaStore s, String file, Digest d) {
+        try {
+            return new GgufReader().read(s.blobPath(d));
+        } catch (IOException | RuntimeException e) {
+            throw ApiException.badRequest("file \"" + file + "\" is not a GGUF model: " + e.getMessage());
+        }
+    }
+
+    private void replace(Consumer<Status> emit, List<Layer> layers, String type, byte[] content) throws IOException {
+        layers.removeIf(l -> l.mediaType().equals(type));
+        layers.add(newLayer(emit, type, content));
+    }
+
+    private Layer newLayer(Consumer<Status> emit, String type, byte[] content) throws IOException {
+        Layer l = requireStore().writeBlob(type, content);
+        emit.accept(Status.of("creating new layer " + l.digest()));
+        return l;
+    }
+
+    /** A manifest for {@code layers} with its config blob written. */
+    private Manifest manifest(GgufMetadata weights, List<Layer> layers) throws IOException {
+        Layer config = requireStore().writeBlob(MediaTypes.CONFIG, ModelConfig.of(weights).toJson(layers));
+        return Manifest.of(config, layers);
+    }
+
+    /** The weights of a model outside the store, copied in as a blob (hashed on the way). */
+    private Layer importWeights(LocalModel m) throws IOException {
+        try (InputStream in = Files.newInputStream(m.path())) {
+            Digest d = requireStore().writeBlob(in, null);
+            return new Layer(MediaTypes.MODEL, d, Files.size(m.path()));
+        }
+    }
+
+    // ---------------------------------------------------------------- request fields
+
+    private static Map<String, Digest> files(ObjectNode body) {
+        Map<String, Digest> out = new LinkedHashMap<>();
+        Optional<ObjectNode> files = Json.object(body, "files");
+        if (files.isEmpty()) {
+            return out;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = files.get().fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            String file = e.getKey();
+            if (file.isEmpty() || file.startsWith("/") || file.startsWith("\\") || file.contains("..")
+                    || file.indexOf(0) >= 0) {
+                throw ApiException.badRequest("invalid file name in files: \"" + file.replace("\"", "'") + "\"");
+            }
+            if (!e.getValue().isTextual()) {
+                throw Json.wrongType("files." + file, "a digest string", e.getValue());
+            }
+            Digest d = Digest.tryParse(e.getValue().textValue()).orElseThrow(() -> ApiException.badRequest(
+                    "invalid digest for file \"" + file + "\": expected sha256:<64 hex digits>"));
+            if (!file.toLowerCase(java.util.Locale.ROOT).endsWith(".gguf")) {
+                throw ApiException.badRequest("file \"" + file + "\" is not a .gguf file; only GGUF models can be "
+                        + "created by Gantry (no safetensors conversion)");
+            }
+            out.put(file, d);
+        }
+        return out;
+    }
+
+    private static Map<String, JsonNode> parameters(ObjectNode body) {
+        Map<String, JsonNode> out = new LinkedHashMap<>();
+        Optional<ObjectNode> params = Json.object(body, "parameters");
+        if (params.isEmpty()) {
+            return out;
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = params.get().fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            JsonNode v = e.getValue();
+            boolean ok = TEXT_PARAM_TYPES.contains(v.getNodeType().name());
+            if (v.isArray()) {
+                ok = true;
+                for (JsonNode x : v) {
+                    ok &= x.isTextual() || x.isNumber();
+                }
+            }
+            if (!ok) {
+                throw ApiException.badRequest("invalid value for parameter " + e.getKey()
+                        + ": expected a string, number, boolean or list of strings");
+            }
+            out.put(e.getKey(), v);
+        }
+        // the same types and ranges a request's options must have
+        ObjectNode check = Json.MAPPER.createObjectNode();
+        out.forEach(check::set);
+        OllamaOptions.parse(check);
+        return out;
+    }
+
+    private static Optional<ArrayNode> messages(ObjectNode body) {
+        JsonNode n = body.get("messages");
+        if (n == null || n.isNull()) {
+            return Optional.empty();
+        }
+        if (!(n instanceof ArrayNode arr)) {
+            throw Json.wrongType("messages", "a list of messages", n);
+        }
+        ArrayNode out = Json.MAPPER.createArrayNode();
+        int i = 0;
+        for (JsonNode m : arr) {
+            if (!(m instanceof ObjectNode o)) {
+                throw Json.wrongType("messages[" + i + "]", "an object", m);
+            }
+            int index = i++;
+            String role = Json.string(o, "role").orElseThrow(() -> ApiException.badRequest("messages[" + index
+                    + "].role is required"));
+            ObjectNode clean = out.addObject();
+            clean.put("role", role);
+            clean.put("content", Json.string(o, "content").orElse(""));
+        }
+        return Optional.of(out);
+    }
+
+    private static List<String> licenses(ObjectNode body) {
+        JsonNode n = body.get("license");
+        if (n == null || n.isNull()) {
+            return List.of();
+        }
+        if (n.isTextual()) {
+            return n.textValue().isEmpty() ? List.of() : List.of(n.textValue());
+        }
+        if (n.isArray()) {
+            List<String> out = new ArrayList<>();
+            for (JsonNode l : n) {
+                if (!l.isTextual()) {
+                    throw Json.wrongType("license", "a string or a list of strings", n);
+                }
+                out.add(l.textValue());
+            }
+            return out;
+        }
+        throw Json.wrongType("license", "a string or a list of strings", n);
+    }
+
+    /** {@code model}, or the older {@code name}. */
+    private static String modelField(ObjectNode body, String field, String older) {
+        return Json.string(body, field).filter(s -> !s.isEmpty())
+                .or(() -> Json.string(body, older).filter(s -> !s.isEmpty()))
+                .orElseThrow(() -> ApiException.badRequest(field + " is required"));
+    }
+
+    private OllamaStore requireStore() {
+        if (store == null) {
+            throw new ApiException(500, "no models folder is configured (OLLAMA_MODELS)");
+        }
+        return store;
+    }
+
+    /**
+     * Runs a store operation that reports {@link Status} lines: streamed as NDJSON, or only the last line when
+     * {@code stream} is false. A failure before the first line is an ordinary error response; after it, a last
+     * {@code {"error": ...}} line.
+     */
+    private static void run(Exchange ex, boolean stream, Consumer<Consumer<Status>> work) {
+        if (!stream) {
+            Status[] last = new Status[1];
+            work.accept(st -> last[0] = st);
+            ex.sendJson(200, Json.write(last[0] == null ? Status.of("success") : last[0]));
+            return;
+        }
+        ex.startStream("application/x-ndjson");
+        try {
+            work.accept(st -> ex.writeChunk(Json.line(st)));
+            ex.endStream();
+        } catch (RuntimeException e) {
+            ApiRouter.fail(ex, e);
+        }
+    }
+}

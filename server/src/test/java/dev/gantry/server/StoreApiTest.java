@@ -1,0 +1,377 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Ollama's model store through the API, against a real server, real llama.cpp and the tiny model: pull from a
+ * registry started by the test, create, copy, delete, show, tags, blobs, and hostile names and digests.
+ */
+class StoreApiTest {
+    static final String MODEL_TYPE = "application/vnd.ollama.image.model";
+    static TestServer server;
+    static TestRegistry registry;
+    static Path store;
+    static byte[] gguf;
+    static String ggufDigest;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = TestServer.start(TestServer.defaults());
+        registry = new TestRegistry();
+        store = server.gantry.models().registry().folder().orElseThrow();
+        gguf = Files.readAllBytes(Path.of("target", "gantry-cache", "models", "stories260K.gguf"));
+        ggufDigest = TestRegistry.sha256(gguf);
+    }
+
+    @AfterAll
+    static void stop() {
+        registry.close();
+        server.close();
+    }
+
+    static HttpResponse<String> send(String method, String path, byte[] body) throws Exception {
+        HttpRequest.BodyPublisher p = body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofByteArray(body);
+        return server.http.send(HttpRequest.newBuilder(server.uri(path)).timeout(Duration.ofSeconds(60))
+                .method(method, p).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> post(String path, String json) throws Exception {
+        return server.post(path, json);
+    }
+
+    static Path manifest(String host, String ns, String model, String tag) {
+        return store.resolve("manifests").resolve(host).resolve(ns).resolve(model).resolve(tag);
+    }
+
+    static Path blob(String digest) {
+        return store.resolve("blobs").resolve(digest.replace(':', '-'));
+    }
+
+    static String[] layer(String type, String digest, int size) {
+        return new String[] {type, digest, String.valueOf(size)};
+    }
+
+    /** A registry model: the tiny GGUF, a template and params layer, and a config. */
+    static byte[] publish(String model, String template, String params) {
+        byte[] t = template.getBytes(StandardCharsets.UTF_8);
+        byte[] p = params.getBytes(StandardCharsets.UTF_8);
+        byte[] config = ("{\"model_format\":\"gguf\",\"model_family\":\"llama\",\"model_families\":[\"llama\"],"
+                + "\"model_type\":\"292.80K\",\"file_type\":\"F32\",\"architecture\":\"amd64\",\"os\":\"linux\","
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}").getBytes(StandardCharsets.UTF_8);
+        return registry.manifest("library", model, "latest",
+                layer("application/vnd.docker.container.image.v1+json", registry.blob(config), config.length),
+                layer(MODEL_TYPE, registry.blob(gguf), gguf.length),
+                layer("application/vnd.ollama.image.template", registry.blob(t), t.length),
+                layer("application/vnd.ollama.image.params", registry.blob(p), p.length));
+    }
+
+    @Test
+    void pullStreamsOllamasProgressThenTheModelGenerates() throws Exception {
+        byte[] manifest = publish("tiny", "{{ .Prompt }}", "{\"num_predict\":7,\"temperature\":0}");
+        String name = registry.host() + "/library/tiny";
+        HttpResponse<String> r = post("/api/pull", "{\"model\":\"" + name + "\",\"insecure\":true}");
+        assertEquals(200, r.statusCode(), r.body());
+        List<JsonNode> lines = TestServer.ndjson(r.body());
+        assertEquals("pulling manifest", lines.getFirst().get("status").asText());
+        assertEquals("success", lines.getLast().get("status").asText());
+        List<String> statuses = lines.stream().map(l -> l.get("status").asText()).toList();
+        assertTrue(statuses.contains("verifying sha256 digest"), statuses.toString());
+        assertTrue(statuses.contains("writing manifest"), statuses.toString());
+        String short12 = ggufDigest.substring(7, 19);
+        JsonNode done = lines.stream().filter(l -> l.get("status").asText().equals("pulling " + short12)
+                && l.path("completed").asLong() == gguf.length).findFirst().orElseThrow(() -> new AssertionError(r.body()));
+        assertEquals(ggufDigest, done.get("digest").asText());
+        assertEquals(gguf.length, done.get("total").asLong());
+        assertEquals("application/vnd.docker.distribution.manifest.v2+json", registry.accepts.getFirst());
+
+        // Ollama's layout: the registry's manifest bytes, blobs by digest
+        assertArrayEquals(manifest, Files.readAllBytes(manifest(registry.host(), "library", "tiny", "latest")));
+        assertArrayEquals(gguf, Files.readAllBytes(blob(ggufDigest)));
+
+        JsonNode tags = TestServer.json(server.get("/api/tags").body());
+        JsonNode entry = find(tags, name + ":latest");
+        assertEquals(TestRegistry.sha256(manifest).substring(7), entry.get("digest").asText());
+        assertEquals("llama", entry.at("/details/family").asText());
+
+        // the params layer is the default options: num_predict 7 unless the request says otherwise
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"" + name + "\",\"prompt\":\"Once\",\"stream\":false}");
+        assertEquals(200, g.statusCode(), g.body());
+        assertEquals(7, TestServer.json(g.body()).get("eval_count").asInt());
+        g = post("/api/generate", "{\"model\":\"" + name
+                + "\",\"prompt\":\"Once\",\"stream\":false,\"options\":{\"num_predict\":3}}");
+        assertEquals(3, TestServer.json(g.body()).get("eval_count").asInt());
+
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"" + name + "\"}").body());
+        assertEquals("{{ .Prompt }}", show.get("template").asText());
+        assertTrue(show.get("parameters").asText().startsWith("num_predict"), show.toString());
+        assertTrue(show.get("modelfile").asText().contains("PARAMETER num_predict 7"), show.toString());
+
+        // stream false answers once
+        HttpResponse<String> again = post("/api/pull", "{\"model\":\"" + name + "\",\"insecure\":true,\"stream\":false}");
+        assertEquals("{\"status\":\"success\"}", again.body());
+    }
+
+    @Test
+    void anInterruptedPullResumesWithRange() throws Exception {
+        byte[] big = new byte[3 << 20];
+        new java.util.Random(7).nextBytes(big);
+        String bigDigest = registry.blob(big);
+        byte[] config = "{\"model_format\":\"gguf\"}".getBytes(StandardCharsets.UTF_8);
+        registry.manifest("library", "resume", "latest",
+                layer("application/vnd.docker.container.image.v1+json", registry.blob(config), config.length),
+                layer(MODEL_TYPE, registry.blob(gguf), gguf.length),
+                layer("application/vnd.ollama.image.license", bigDigest, big.length));
+        registry.cutOnce.put(bigDigest, new AtomicInteger());
+        String name = registry.host() + "/library/resume";
+        HttpResponse<String> first = post("/api/pull", "{\"model\":\"" + name + "\",\"insecure\":true,\"stream\":false}");
+        assertEquals(502, first.statusCode(), first.body());
+        assertTrue(first.body().contains("resume"), first.body());
+        Path partial = store.resolve("blobs").resolve(bigDigest.replace(':', '-') + "-partial");
+        long have = Files.size(partial);
+        assertTrue(have > 0 && have < big.length, "partial has " + have);
+        assertFalse(Files.exists(manifest(registry.host(), "library", "resume", "latest")));
+
+        HttpResponse<String> second = post("/api/pull", "{\"model\":\"" + name + "\",\"insecure\":true,\"stream\":false}");
+        assertEquals(200, second.statusCode(), second.body());
+        assertTrue(registry.ranges.contains("bytes=" + have + "-"), registry.ranges.toString());
+        assertArrayEquals(big, Files.readAllBytes(blob(bigDigest)));
+        assertFalse(Files.exists(partial));
+        assertTrue(Files.exists(manifest(registry.host(), "library", "resume", "latest")));
+    }
+
+    @Test
+    void aDigestMismatchFailsAndLeavesNoManifestOrBlob() throws Exception {
+        byte[] evil = "not what the digest says".getBytes(StandardCharsets.UTF_8);
+        String claimed = TestRegistry.sha256("something else entirely!".getBytes(StandardCharsets.UTF_8));
+        registry.blobUnder(claimed, evil);
+        byte[] config = "{\"model_format\":\"gguf\"}".getBytes(StandardCharsets.UTF_8);
+        registry.manifest("library", "evil", "latest",
+                layer("application/vnd.docker.container.image.v1+json", registry.blob(config), config.length),
+                layer(MODEL_TYPE, claimed, evil.length));
+        HttpResponse<String> r = post("/api/pull", "{\"model\":\"" + registry.host() + "/library/evil\",\"insecure\":true}");
+        List<JsonNode> lines = TestServer.ndjson(r.body());
+        assertTrue(lines.getLast().get("error").asText().contains("digest mismatch"), r.body());
+        assertFalse(Files.exists(manifest(registry.host(), "library", "evil", "latest")));
+        assertFalse(Files.exists(blob(claimed)));
+        assertFalse(Files.exists(store.resolve("blobs").resolve(claimed.replace(':', '-') + "-partial")));
+        // a missing model is a 404 in Ollama's words
+        HttpResponse<String> missing = post("/api/pull", "{\"model\":\"" + registry.host() + "/library/nope\","
+                + "\"insecure\":true,\"stream\":false}");
+        assertEquals(404, missing.statusCode());
+        assertEquals("pull model manifest: file does not exist", TestServer.json(missing.body()).get("error").asText());
+    }
+
+    @Test
+    void blobsCreateShowCopyDeleteRoundTrip() throws Exception {
+        String path = "/api/blobs/" + ggufDigest;
+        HttpResponse<String> wrong = send("POST", "/api/blobs/" + TestRegistry.sha256(new byte[] {1}), gguf);
+        assertEquals(400, wrong.statusCode(), wrong.body());
+        assertTrue(wrong.body().contains("digest mismatch"), wrong.body());
+        int created = send("POST", path, gguf).statusCode();
+        assertTrue(created == 201 || created == 200, "201 when new, 200 when a pull stored it already: " + created);
+        assertEquals(200, send("HEAD", path, null).statusCode());
+        assertEquals(404, send("HEAD", "/api/blobs/" + TestRegistry.sha256(new byte[] {2}), null).statusCode());
+
+        String create = "{\"model\":\"mine\",\"files\":{\"tiny.gguf\":\"" + ggufDigest + "\"},"
+                + "\"template\":\"{{ .System }} {{ .Prompt }}\",\"system\":\"You tell stories.\","
+                + "\"parameters\":{\"temperature\":0,\"stop\":[\"The end\"]},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"license\":\"MIT\"}";
+        HttpResponse<String> r = post("/api/create", create);
+        assertEquals(200, r.statusCode(), r.body());
+        List<String> statuses = TestServer.ndjson(r.body()).stream().map(l -> l.get("status").asText()).toList();
+        assertEquals("parsing GGUF", statuses.getFirst());
+        assertTrue(statuses.contains("using existing layer " + ggufDigest), statuses.toString());
+        assertTrue(statuses.stream().anyMatch(s -> s.startsWith("creating new layer sha256:")), statuses.toString());
+        assertEquals(List.of("writing manifest", "success"), statuses.subList(statuses.size() - 2, statuses.size()));
+
+        // the manifest as Ollama writes it
+        JsonNode m = TestServer.json(Files.readString(manifest("registry.ollama.ai", "library", "mine", "latest")));
+        assertEquals(2, m.get("schemaVersion").asInt());
+        assertEquals("application/vnd.docker.distribution.manifest.v2+json", m.get("mediaType").asText());
+        assertEquals("application/vnd.docker.container.image.v1+json", m.at("/config/mediaType").asText());
+        List<String> types = Stream.of(m.get("layers")).flatMap(a -> java.util.stream.StreamSupport.stream(
+                a.spliterator(), false)).map(l -> l.get("mediaType").asText()).toList();
+        assertEquals(List.of(MODEL_TYPE, "application/vnd.ollama.image.template", "application/vnd.ollama.image.system",
+                "application/vnd.ollama.image.params", "application/vnd.ollama.image.messages",
+                "application/vnd.ollama.image.license"), types);
+        JsonNode config = TestServer.json(Files.readString(blob(m.at("/config/digest").asText())));
+        assertEquals("gguf", config.get("model_format").asText());
+        assertEquals("llama", config.get("model_family").asText());
+        assertEquals("F32", config.get("file_type").asText());
+        assertEquals("layers", config.at("/rootfs/type").asText());
+        JsonNode params = TestServer.json(Files.readString(blob(m.get("layers").get(3).get("digest").asText())));
+        assertEquals("The end", params.get("stop").get(0).asText());
+
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"mine\"}").body());
+        assertEquals("You tell stories.", show.get("system").asText());
+        assertEquals("{{ .System }} {{ .Prompt }}", show.get("template").asText());
+        assertEquals("MIT", show.get("license").asText());
+        assertTrue(show.get("parameters").asText().contains("\"The end\""), show.toString());
+        assertEquals("completion", show.get("capabilities").get(0).asText());
+        assertEquals(292800, show.at("/model_info/general.parameter_count").asLong());
+
+        assertEquals(200, post("/api/copy", "{\"source\":\"mine\",\"destination\":\"other/mine2:v1\"}").statusCode());
+        JsonNode tags = TestServer.json(server.get("/api/tags").body());
+        assertEquals(find(tags, "mine:latest").get("digest"), find(tags, "other/mine2:v1").get("digest"));
+        assertTrue(find(tags, "stories260k:latest") != null, "the built-in model stays listed");
+
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"mine\"}".getBytes()).statusCode());
+        assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "mine", "latest")));
+        assertTrue(Files.exists(blob(ggufDigest)), "still used by the copy");
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"other/mine2:v1\",\"prompt\":\"Once\","
+                + "\"stream\":false,\"options\":{\"num_predict\":4}}");
+        assertEquals(200, g.statusCode(), g.body());
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"other/mine2:v1\"}".getBytes()).statusCode());
+        if (!pulledTinyStillThere()) {
+            assertFalse(Files.exists(blob(ggufDigest)), "no manifest uses it any more");
+        }
+        assertEquals(404, send("DELETE", "/api/delete", "{\"model\":\"mine\"}".getBytes()).statusCode());
+        assertEquals(400, send("DELETE", "/api/delete", "{\"model\":\"stories260k\"}".getBytes()).statusCode());
+    }
+
+    private static boolean pulledTinyStillThere() {
+        try (Stream<Path> s = Files.walk(store.resolve("manifests"))) {
+            return s.anyMatch(p -> Files.isRegularFile(p) && !p.toString().contains("registry.ollama.ai"));
+        } catch (java.io.IOException e) {
+            return true;
+        }
+    }
+
+    @Test
+    void createFromTheBuiltInModelAndUnsupportedOptions() throws Exception {
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"teller\",\"from\":\"stories260k\","
+                + "\"system\":\"Be brief.\",\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("success", TestServer.json(r.body()).get("status").asText());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"teller\"}").body());
+        assertEquals("Be brief.", show.get("system").asText());
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"teller\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":2}}");
+        assertEquals(200, g.statusCode(), g.body());
+
+        // from an existing store model: its layers are kept, the new ones replace theirs
+        r = post("/api/create", "{\"model\":\"teller2\",\"from\":\"teller\",\"parameters\":{\"top_k\":5},\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        show = TestServer.json(post("/api/show", "{\"model\":\"teller2\"}").body());
+        assertEquals("Be brief.", show.get("system").asText());
+        assertTrue(show.get("parameters").asText().startsWith("top_k"), show.toString());
+
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"quantize\":\"q4_K_M\"}"), 400,
+                "quantize");
+        assertError(post("/api/create", "{\"model\":\"q\"}"), 400, "neither 'from' or 'files'");
+        assertError(post("/api/create", "{\"model\":\"q\",\"files\":{\"a.gguf\":\"" + TestRegistry.sha256(new byte[] {9})
+                + "\"}}"), 400, "not found");
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"missing\"}"), 404, "not found");
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"parameters\":{\"top_k\":\"x\"}}"),
+                400, "top_k");
+        assertError(post("/api/push", "{\"model\":\"teller\"}"), 501, "push");
+    }
+
+    @Test
+    void hostileNamesAndDigestsAre400AndTouchNothingOutsideTheStore() throws Exception {
+        Path outside = store.getParent();
+        List<Path> before = tree(store);
+        for (String name : List.of("../../etc/passwd", "/etc/passwd", "..", "a/../../b", "a\\\\b", "C:\\\\x",
+                "x/y/z/w", ".hidden", "a:b:c/d")) {
+            String quoted = TestServer.JSON.writeValueAsString(name);
+            assertEquals(400, post("/api/show", "{\"model\":" + quoted + "}").statusCode(), name);
+            assertEquals(400, post("/api/create", "{\"model\":" + quoted + ",\"from\":\"stories260k\"}").statusCode(), name);
+            assertEquals(400, post("/api/copy", "{\"source\":\"stories260k\",\"destination\":" + quoted + "}").statusCode(), name);
+            assertEquals(400, send("DELETE", "/api/delete", ("{\"model\":" + quoted + "}").getBytes()).statusCode(), name);
+            assertEquals(400, post("/api/pull", "{\"model\":" + quoted + ",\"insecure\":true}").statusCode(), name);
+        }
+        for (String digest : List.of("..%2F..%2Fetc%2Fpasswd", "sha256:..%2F..%2Fetc", "sha256-abc", "md5:"
+                + "0".repeat(32), "sha256:" + "g".repeat(64), "sha256:" + "0".repeat(63))) {
+            assertEquals(400, send("HEAD", "/api/blobs/" + digest, null).statusCode(), digest);
+            assertEquals(400, send("POST", "/api/blobs/" + digest, new byte[] {1, 2, 3}).statusCode(), digest);
+        }
+        assertTrue(send("POST", "/api/blobs/../../../tmp/x", new byte[] {1}).statusCode() >= 400);
+        assertEquals(400, post("/api/create", "{\"model\":\"q\",\"files\":{\"../../etc/passwd\":\"" + ggufDigest
+                + "\"}}").statusCode());
+        assertEquals(400, post("/api/create", "{\"model\":\"q\",\"files\":{\"a.gguf\":\"sha256:../../etc/passwd\"}}")
+                .statusCode());
+        assertEquals(before, tree(store), "the hostile requests wrote nothing in the store");
+        for (String name : List.of("etc", "passwd")) {
+            assertFalse(Files.exists(outside.resolve(name)), "nothing beside the store: " + name);
+        }
+        assertFalse(Files.exists(store.resolve("..").resolve("etc").resolve("passwd")));
+    }
+
+    private static List<Path> tree(Path root) throws java.io.IOException {
+        try (Stream<Path> s = Files.walk(root)) {
+            return s.sorted().toList();
+        }
+    }
+
+    @Test
+    void aStoreWrittenByOllamaIsRead() throws Exception {
+        // the layout and bytes Ollama writes, put there by hand
+        Path blobs = Files.createDirectories(store.resolve("blobs"));
+        Files.write(blobs.resolve(ggufDigest.replace(':', '-')), gguf);
+        byte[] template = "{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}".getBytes(StandardCharsets.UTF_8);
+        String templateDigest = TestRegistry.sha256(template);
+        Files.write(blobs.resolve(templateDigest.replace(':', '-')), template);
+        byte[] config = ("{\"model_format\":\"gguf\",\"model_family\":\"llama\",\"model_families\":[\"llama\"],"
+                + "\"model_type\":\"292.80K\",\"file_type\":\"F32\",\"architecture\":\"amd64\",\"os\":\"linux\","
+                + "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" + ggufDigest + "\",\"" + templateDigest + "\"]}}")
+                .getBytes(StandardCharsets.UTF_8);
+        String configDigest = TestRegistry.sha256(config);
+        Files.write(blobs.resolve(configDigest.replace(':', '-')), config);
+        String manifest = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
+                + "\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"digest\":\""
+                + configDigest + "\",\"size\":" + config.length + "},\"layers\":[{\"mediaType\":\"" + MODEL_TYPE
+                + "\",\"digest\":\"" + ggufDigest + "\",\"size\":" + gguf.length + "},{\"mediaType\":"
+                + "\"application/vnd.ollama.image.template\",\"digest\":\"" + templateDigest + "\",\"size\":"
+                + template.length + "}]}";
+        Path file = manifest("registry.ollama.ai", "library", "fixture", "v1");
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, manifest);
+
+        JsonNode entry = find(TestServer.json(server.get("/api/tags").body()), "fixture:v1");
+        assertEquals(TestRegistry.sha256(manifest.getBytes(StandardCharsets.UTF_8)).substring(7),
+                entry.get("digest").asText());
+        assertEquals(config.length + gguf.length + template.length, entry.get("size").asLong());
+        assertEquals("F32", entry.at("/details/quantization_level").asText());
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"registry.ollama.ai/library/FIXTURE:V1\","
+                + "\"prompt\":\"Once\",\"stream\":false,\"options\":{\"num_predict\":3,\"num_ctx\":128}}");
+        assertEquals(200, g.statusCode(), g.body());
+        assertEquals(3, TestServer.json(g.body()).get("eval_count").asInt());
+        JsonNode ps = TestServer.json(server.get("/api/ps").body());
+        JsonNode running = find(ps, "fixture:v1");
+        assertEquals(128, running.get("context_length").asInt(), "num_ctx reloads with that context");
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"fixture:v1\"}".getBytes()).statusCode());
+        assertTrue(server.gantry.models().loadedModel("fixture:v1").isEmpty(), "deleting unloads it");
+    }
+
+    private static JsonNode find(JsonNode list, String name) {
+        for (JsonNode m : list.get("models")) {
+            if (m.get("name").asText().equals(name)) {
+                return m;
+            }
+        }
+        throw new AssertionError(name + " not in " + list);
+    }
+
+    private static void assertError(HttpResponse<String> r, int status, String part) throws Exception {
+        assertEquals(status, r.statusCode(), r.body());
+        assertTrue(TestServer.json(r.body()).get("error").asText().contains(part), r.body());
+    }
+}

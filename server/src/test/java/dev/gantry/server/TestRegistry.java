@@ -1,0 +1,128 @@
+package dev.gantry.server;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A registry speaking the part of the distribution API that {@code ollama pull} uses, on a loopback port: manifests
+ * by tag, blobs by digest with {@code Range}. It can cut a blob's first download halfway, to test resuming.
+ */
+final class TestRegistry implements AutoCloseable {
+    private final HttpServer server;
+    private final Map<String, byte[]> manifests = new ConcurrentHashMap<>();
+    private final Map<String, byte[]> blobs = new ConcurrentHashMap<>();
+    final List<String> ranges = new CopyOnWriteArrayList<>();
+    final List<String> accepts = new CopyOnWriteArrayList<>();
+    /** Blob digests whose next download stops after half the bytes. */
+    final Map<String, AtomicInteger> cutOnce = new ConcurrentHashMap<>();
+
+    TestRegistry() throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+        server.createContext("/v2/", this::handle);
+        server.start();
+    }
+
+    String host() {
+        return "127.0.0.1:" + server.getAddress().getPort();
+    }
+
+    static String sha256(byte[] b) {
+        try {
+            return "sha256:" + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Serves {@code content} as a blob, under its own digest; returns the digest. */
+    String blob(byte[] content) {
+        String d = sha256(content);
+        blobs.put(d, content);
+        return d;
+    }
+
+    /** Serves {@code content} under a digest it does not have. */
+    void blobUnder(String digest, byte[] content) {
+        blobs.put(digest, content);
+    }
+
+    /** A manifest of a config and layers ({@code mediaType, digest, size} triples), served at ns/model/tag. */
+    byte[] manifest(String namespace, String model, String tag, String[]... layers) {
+        StringBuilder sb = new StringBuilder("{\"schemaVersion\":2,\"mediaType\":"
+                + "\"application/vnd.docker.distribution.manifest.v2+json\",");
+        for (int i = 0; i < layers.length; i++) {
+            String[] l = layers[i];
+            String layer = "{\"mediaType\":\"" + l[0] + "\",\"digest\":\"" + l[1] + "\",\"size\":" + l[2] + "}";
+            if (i == 0) {
+                sb.append("\"config\":").append(layer).append(",\"layers\":[");
+            } else {
+                sb.append(i > 1 ? "," : "").append(layer);
+            }
+        }
+        sb.append("]}");
+        byte[] bytes = sb.toString().getBytes(StandardCharsets.UTF_8);
+        manifests.put(namespace + "/" + model + "/" + tag, bytes);
+        return bytes;
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath().substring("/v2/".length());
+            int m = path.indexOf("/manifests/");
+            if (m >= 0) {
+                accepts.add(String.valueOf(ex.getRequestHeaders().getFirst("Accept")));
+                byte[] body = manifests.get(path.substring(0, m) + "/" + path.substring(m + "/manifests/".length()));
+                send(ex, body == null ? 404 : 200, body == null ? "{\"errors\":[]}".getBytes() : body);
+                return;
+            }
+            int b = path.indexOf("/blobs/");
+            byte[] blob = b < 0 ? null : blobs.get(path.substring(b + "/blobs/".length()));
+            if (blob == null) {
+                send(ex, 404, new byte[0]);
+                return;
+            }
+            String digest = path.substring(b + "/blobs/".length());
+            String range = ex.getRequestHeaders().getFirst("Range");
+            int from = 0;
+            if (range != null) {
+                ranges.add(range);
+                from = Integer.parseInt(range.substring("bytes=".length(), range.indexOf('-')));
+                ex.getResponseHeaders().set("Content-Range", "bytes " + from + "-" + (blob.length - 1) + "/"
+                        + blob.length);
+            }
+            AtomicInteger cut = cutOnce.get(digest);
+            ex.sendResponseHeaders(range != null ? 206 : 200, blob.length - from);
+            OutputStream out = ex.getResponseBody();
+            if (cut != null && cut.getAndIncrement() == 0) {
+                out.write(blob, from, (blob.length - from) / 2);
+                out.flush();
+                // stop short of Content-Length: the client sees the connection end mid-body
+                throw new IOException("cut on purpose");
+            }
+            out.write(blob, from, blob.length - from);
+        }
+    }
+
+    private static void send(HttpExchange ex, int status, byte[] body) throws IOException {
+        ex.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+        if (body.length > 0) {
+            ex.getResponseBody().write(body);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}
