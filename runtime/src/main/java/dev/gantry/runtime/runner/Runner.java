@@ -236,7 +236,7 @@ public final class Runner implements AutoCloseable {
                 s.admittedAt = System.nanoTime();
             }
             try {
-                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history());
+                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
             } catch (RuntimeException e) {
                 usedIds.clear(s.id);
                 s.id = -1;
@@ -363,7 +363,7 @@ public final class Runner implements AutoCloseable {
         if (s.firstTokenAt == 0) {
             s.firstTokenAt = now;
         }
-        if (engine.isEndOfGeneration(token) && !s.request.sampling().ignoreEos()) {
+        if (engine.isEndOfGeneration(token) && !s.request.sampling().bansEndOfGeneration()) {
             finish(s, FinishReason.STOP);
             return true;
         }
