@@ -28,20 +28,21 @@ import java.util.Set;
  * {@code uniqueItems}, ...) make the schema unsupported: {@link SchemaException} rather than output that may not
  * validate. Unknown keywords are ignored, as JSON Schema says.
  *
- * <p>Whitespace: the document may start with, and its tokens may be separated by, at most {@value #MAX_SPACE}
- * spaces, tabs or newlines, so a model can pretty-print but cannot loop on whitespace forever. Nothing may follow
+ * <p>Whitespace: the document may start with, and its tokens may be separated by, one space or one newline and up to
+ * {@value #MAX_INDENT} spaces or tabs of indentation, so a model can pretty-print but cannot spend its tokens on
+ * whitespace (a small model, left to itself, fills every gap it may). Nothing may follow
  * the document: once it is complete only an end-of-generation token is allowed, so generation stops there. Numbers
  * have at most 16 integer digits, 15 fraction digits and a 3-digit exponent for the same reason.
  */
 public final class JsonGrammar {
-    static final int MAX_SPACE = 20;
+    static final int MAX_INDENT = 12;
     static final int MAX_ENUMERATED_RANGE = 1000;
 
     private static final Map<String, String> PRIMITIVES = new LinkedHashMap<>();
     private static final Map<String, List<String>> PRIMITIVE_DEPS = new HashMap<>();
 
     static {
-        primitive("ws", "[ \\t\\n]{0," + MAX_SPACE + "}");
+        primitive("ws", "( \" \" | \"\\n\" [ \\t]{0," + MAX_INDENT + "} )?");
         primitive("value", "object | array | string | number | boolean | null",
                 "object", "array", "string", "number", "boolean", "null");
         primitive("object", "\"{\" ws ( string ws \":\" ws value ws ( \",\" ws string ws \":\" ws value ws )* )? \"}\"",

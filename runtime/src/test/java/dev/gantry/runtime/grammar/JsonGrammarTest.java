@@ -51,8 +51,8 @@ class JsonGrammarTest {
     @Test
     void whitespaceIsBounded() {
         GbnfMatcher g = new GbnfMatcher(JsonGrammar.anyObject());
-        admits(g, " ".repeat(JsonGrammar.MAX_SPACE) + "{}");
-        refuses(g, " ".repeat(JsonGrammar.MAX_SPACE + 1) + "{}", "{" + "\n".repeat(JsonGrammar.MAX_SPACE + 1) + "}");
+        admits(g, "\n" + " ".repeat(JsonGrammar.MAX_INDENT) + "{}", " {}", "{\n\t\"a\": 1\n}");
+        refuses(g, "  {}", "\n" + " ".repeat(JsonGrammar.MAX_INDENT + 1) + "{}", "{\n\n}", "{ \n}");
     }
 
     @Test
