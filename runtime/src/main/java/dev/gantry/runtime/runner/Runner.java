@@ -123,9 +123,10 @@ public final class Runner implements AutoCloseable {
         if (!running) {
             throw new IllegalStateException("runner " + name + " is stopped");
         }
-        if (request.prompt().length >= config.contextPerSequence()) {
+        int context = request.context(config.contextPerSequence());
+        if (request.prompt().length >= context) {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
-                    + " tokens does not fit the context of " + config.contextPerSequence());
+                    + " tokens does not fit the context of " + context);
         }
         if (outstanding.incrementAndGet() > config.maxSequences() + config.maxQueue()) {
             outstanding.decrementAndGet();
@@ -378,7 +379,7 @@ public final class Runner implements AutoCloseable {
             return true;
         }
         int max = s.request.maxTokens();
-        if ((max > 0 && s.generated >= max) || s.length >= config.contextPerSequence()) {
+        if ((max > 0 && s.generated >= max) || s.length >= s.request.context(config.contextPerSequence())) {
             finish(s, FinishReason.LENGTH);
             return true;
         }
