@@ -13,18 +13,27 @@ import java.util.Set;
 /**
  * Ollama's {@code options} for one request, mapped to sampling and limits. Pure.
  *
- * <p>Predict-time options are honoured. Load-time options that would need a reload ({@code num_ctx},
- * {@code num_batch}, {@code num_gpu}, {@code main_gpu}, ...) and Ollama's obsolete options are logged and ignored, as
- * Ollama logs unknown options; a known option of the wrong type is a 400.
+ * <p>Predict-time options are honoured. {@code num_ctx} limits the request's context within the context the model
+ * was loaded with (see {@link ContextWindow}). Load-time options that would need a reload ({@code num_batch},
+ * {@code num_gpu}, {@code main_gpu}, ...) and Ollama's obsolete options are logged and ignored, as Ollama logs
+ * unknown options; a known option of the wrong type is a 400.
+ *
+ * @param numCtx the request's {@code num_ctx}; 0 when not given
  */
-public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
+public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored,
+                            int numCtx) {
     private static final System.Logger LOG = System.getLogger("gantry.api");
 
-    private static final Set<String> LOAD_TIME = Set.of("num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap",
+    private static final Set<String> LOAD_TIME = Set.of("num_batch", "num_gpu", "main_gpu", "use_mmap",
             "num_thread", "numa", "low_vram", "f16_kv", "vocab_only", "use_mlock", "logits_all", "embedding_only",
             "rope_frequency_base", "rope_frequency_scale", "draft_num_predict");
     private static final Set<String> OBSOLETE = Set.of("mirostat", "mirostat_tau", "mirostat_eta",
             "penalize_newline", "tfs_z");
+
+    /** Without a {@code num_ctx}. */
+    public OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
+        this(sampling, numPredict, stop, ignored, 0);
+    }
 
     public static OllamaOptions defaults() {
         return new OllamaOptions(SamplingParams.DEFAULTS, -1, List.of(), List.of());
@@ -47,6 +56,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         float presence = d.presencePenalty();
         float frequency = d.frequencyPenalty();
         int numPredict = -1;
+        int numCtx = 0;
         boolean ignoreEos = false;
         List<String> stop = new ArrayList<>();
         List<String> ignored = new ArrayList<>();
@@ -70,6 +80,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "frequency_penalty" -> frequency = number(k, v);
                 case "num_predict" -> numPredict = integer(k, v);
                 case "num_keep" -> integer(k, v);
+                case "num_ctx" -> numCtx = Math.max(0, integer(k, v));
                 case "stop" -> stop = strings(k, v);
                 case "ignore_eos" -> {
                     if (!v.isBoolean()) {
@@ -88,7 +99,8 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         try {
             SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
                     repeatLastN, presence, frequency, ignoreEos);
-            return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored));
+            return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored),
+                    numCtx);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("invalid options: " + e.getMessage());
         }
