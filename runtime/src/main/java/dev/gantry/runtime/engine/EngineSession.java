@@ -27,6 +27,15 @@ public interface EngineSession extends AutoCloseable {
      */
     SequenceSampler newSampler(int sequence, SamplingParams params, int[] history);
 
+    /**
+     * As {@link #newSampler(int, SamplingParams, int[])}, knowing that {@code history[promptLength..]} were
+     * generated: a grammar must be fed those (a sequence re-admitted after preemption resumes mid-document) and
+     * never the prompt.
+     */
+    default SequenceSampler newSampler(int sequence, SamplingParams params, int[] history, int promptLength) {
+        return newSampler(sequence, params, history);
+    }
+
     /** Samples output {@code outputIndex} of the last decode for the sampler's sequence, and accepts the token. */
     int sample(SequenceSampler sampler, int outputIndex);
 

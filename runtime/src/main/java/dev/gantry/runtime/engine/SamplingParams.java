@@ -3,11 +3,13 @@ package dev.gantry.runtime.engine;
 /**
  * Ollama's sampling options for one request, with Ollama's defaults ({@code api.DefaultOptions}).
  *
- * @param seed negative draws a random seed
+ * @param seed    negative draws a random seed
+ * @param grammar a llama.cpp grammar (GBNF, root rule {@code root}) every generated token must fit, or null; a
+ *                sequence with one is sampled on the host (device sampling chains cannot take a grammar)
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
                              float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty,
-                             boolean ignoreEos) {
+                             boolean ignoreEos, String grammar) {
     public static final SamplingParams DEFAULTS = new SamplingParams(0.8f, 40, 0.9f, 0.0f, 1.0f, -1, 1.0f, 64, 0f, 0f);
 
     /** Without {@code ignoreEos} (llama-server's option that bans end-of-generation tokens). */
@@ -17,9 +19,31 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
                 frequencyPenalty, false);
     }
 
+    /** Without a grammar. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
+                          float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty,
+                          boolean ignoreEos) {
+        this(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN, presencePenalty,
+                frequencyPenalty, ignoreEos, null);
+    }
+
     public SamplingParams withIgnoreEos(boolean ignore) {
         return new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN,
-                presencePenalty, frequencyPenalty, ignore);
+                presencePenalty, frequencyPenalty, ignore, grammar);
+    }
+
+    /** With a GBNF grammar (null for none). */
+    public SamplingParams withGrammar(String gbnf) {
+        return new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN,
+                presencePenalty, frequencyPenalty, ignoreEos, gbnf);
+    }
+
+    /**
+     * Whether end-of-generation tokens are banned: {@code ignore_eos}, unless a grammar is set, because a grammar
+     * that is complete allows nothing but the end.
+     */
+    public boolean bansEndOfGeneration() {
+        return ignoreEos && grammar == null;
     }
 
     public SamplingParams {
@@ -30,6 +54,7 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         check(Float.isFinite(repeatPenalty) && repeatPenalty >= 0, "repeat_penalty must be >= 0");
         check(repeatLastN >= -1, "repeat_last_n must be >= -1");
         check(Float.isFinite(presencePenalty) && Float.isFinite(frequencyPenalty), "penalties must be finite");
+        check(grammar == null || !grammar.isBlank(), "a grammar must not be blank");
     }
 
     /** Greedy: always the most likely token. */

@@ -6,15 +6,28 @@ import java.util.Objects;
 /**
  * One generation as the runner sees it: prompt tokens (already rendered and tokenized by the caller) and limits.
  *
- * @param maxTokens tokens to generate at most; zero or negative means until end of generation or the context
- *                  limit (Ollama's {@code num_predict} semantics)
+ * @param maxTokens    tokens to generate at most; zero or negative means until end of generation or the context
+ *                     limit (Ollama's {@code num_predict} semantics)
+ * @param contextLimit tokens (prompt and generated) this sequence may hold, Ollama's {@code num_ctx} for one
+ *                     request; zero or negative means the runner's context per sequence, and a larger value is
+ *                     capped at it
  */
-public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens) {
+public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit) {
+    /** Within the runner's context per sequence. */
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens) {
+        this(prompt, sampling, maxTokens, 0);
+    }
+
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(sampling, "sampling");
         if (prompt.length == 0) {
             throw new IllegalArgumentException("a generation needs at least one prompt token");
         }
+    }
+
+    /** The context this sequence may fill in a runner whose sequences hold {@code perSequence} tokens. */
+    public int context(int perSequence) {
+        return contextLimit > 0 ? Math.min(contextLimit, perSequence) : perSequence;
     }
 }

@@ -129,9 +129,10 @@ public final class Runner implements AutoCloseable {
         if (!running) {
             throw new IllegalStateException("runner " + name + " is stopped");
         }
-        if (request.prompt().length >= config.contextPerSequence()) {
+        int context = request.context(config.contextPerSequence());
+        if (request.prompt().length >= context) {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
-                    + " tokens does not fit the context of " + config.contextPerSequence());
+                    + " tokens does not fit the context of " + context);
         }
         if (outstanding.incrementAndGet() > config.maxSequences() + config.maxQueue()) {
             outstanding.decrementAndGet();
@@ -242,7 +243,7 @@ public final class Runner implements AutoCloseable {
                 s.admittedAt = System.nanoTime();
             }
             try {
-                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history());
+                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
             } catch (RuntimeException e) {
                 usedIds.clear(s.id);
                 s.id = -1;
@@ -381,7 +382,7 @@ public final class Runner implements AutoCloseable {
         if (s.firstTokenAt == 0) {
             s.firstTokenAt = now;
         }
-        if (engine.isEndOfGeneration(token) && !s.request.sampling().ignoreEos()) {
+        if (engine.isEndOfGeneration(token) && !s.request.sampling().bansEndOfGeneration()) {
             finish(s, FinishReason.STOP);
             return true;
         }
@@ -396,7 +397,7 @@ public final class Runner implements AutoCloseable {
             return true;
         }
         int max = s.request.maxTokens();
-        if ((max > 0 && s.generated >= max) || s.length >= config.contextPerSequence()) {
+        if ((max > 0 && s.generated >= max) || s.length >= s.request.context(config.contextPerSequence())) {
             finish(s, FinishReason.LENGTH);
             return true;
         }

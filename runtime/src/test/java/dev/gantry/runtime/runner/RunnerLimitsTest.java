@@ -66,6 +66,24 @@ class RunnerLimitsTest extends RunnerTestBase {
     }
 
     @Test
+    void aRequestsOwnContextLimitEndsItsGenerationAndIsCappedAtTheRunners() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(32, 128, 2, 2, 32));
+        // num_ctx 12 with a 5-token prompt: 7 tokens fill it, whatever num_predict says
+        RecordingObserver small = observer();
+        runner.submit(new GenerationRequest(promptOfLength(5), GREEDY, 100, 12), small);
+        assertEquals(FinishReason.LENGTH, small.awaitFinish(WAIT).reason());
+        assertEquals(7, small.tokenCount());
+        // a limit above the runner's context is the runner's
+        RecordingObserver large = observer();
+        runner.submit(new GenerationRequest(promptOfLength(5), GREEDY, -1, 1000), large);
+        assertEquals(FinishReason.LENGTH, large.awaitFinish(WAIT).reason());
+        assertEquals(27, large.tokenCount());
+        assertThrows(IllegalArgumentException.class,
+                () -> runner.submit(new GenerationRequest(promptOfLength(12), GREEDY, -1, 12), observer()));
+    }
+
+    @Test
     void aPromptThatDoesNotFitTheContextIsRejected() {
         FakeEngine engine = engine(FakeEngine.builder().neverEnds());
         Runner runner = start(engine, config(16, 64, 2, 2, 32));

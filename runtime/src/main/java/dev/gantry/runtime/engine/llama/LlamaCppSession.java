@@ -18,8 +18,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
  *
  * <p>Sampling runs on the device (llama.cpp's backend sampling: only token ids come back) when the session asks for
- * it and the request needs no repetition penalty; otherwise on the host, in Java ({@link TokenSampler}), from the
- * logits rows, a step's sequences on several cores at once. Both pick the same token under greedy decoding.
+ * it and the request needs no repetition penalty and no grammar; otherwise on the host: in Java
+ * ({@link TokenSampler}) from the logits rows, a step's sequences on several cores at once, or, for a grammar,
+ * through llama.cpp's host chain. All pick the same token under greedy decoding.
  */
 final class LlamaCppSession implements EngineSession {
     private final LlamaModelHandle model;
@@ -103,7 +104,12 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public SequenceSampler newSampler(int sequence, SamplingParams p, int[] history) {
-        if (backendSampling && !p.penalized()) {
+        return newSampler(sequence, p, history, history.length);
+    }
+
+    @Override
+    public SequenceSampler newSampler(int sequence, SamplingParams p, int[] history, int promptLength) {
+        if (backendSampling && !p.penalized() && p.grammar() == null) {
             LlamaSampler chain = attached[sequence];
             if (chain != null && sameChain(attachedParams[sequence], p)) {
                 if (p.seed() >= 0) {
@@ -123,8 +129,40 @@ final class LlamaCppSession implements EngineSession {
             fresh.close(); // llama.cpp cannot run this chain on the device: sample on the host
         }
         detach(sequence);
-        int[] banned = p.ignoreEos() ? model.endOfGenerationTokens() : new int[0];
-        return new Sampler(sequence, new TokenSampler(p, model.vocabSize(), banned, history));
+        if (p.grammar() == null) {
+            int[] banned = p.ignoreEos() ? model.endOfGenerationTokens() : new int[0];
+            return new Sampler(sequence, new TokenSampler(p, model.vocabSize(), banned, history));
+        }
+        return new Sampler(sequence, hostChain(p, history, Math.min(promptLength, history.length)), false, true);
+    }
+
+    /**
+     * A host chain, built in three parts so each sampler with state sees the right tokens: the penalties see the
+     * last {@code repeat_last_n} tokens, prompt included; the grammar sees only the generated ones (a preempted
+     * sequence resumes mid-document; the prompt would not parse); the final samplers keep no state.
+     */
+    private LlamaSampler hostChain(SamplingParams p, int[] history, int promptLength) {
+        LlamaSampler chain = head(p).build();
+        try {
+            // the penalties keep a window of the last repeat_last_n tokens (-1: the whole context)
+            int from = !p.penalized() ? promptLength
+                    : p.repeatLastN() < 0 ? 0 : Math.max(0, history.length - p.repeatLastN());
+            for (int i = Math.min(from, promptLength); i < promptLength; i++) {
+                chain.accept(history[i]);
+            }
+            if (p.grammar() != null) {
+                chain.extend(LlamaSampler.chain().grammar(model, p.grammar(), "root"));
+            }
+            // the grammar must see every generated token; the penalties' window drops the older ones itself
+            for (int i = promptLength; i < history.length; i++) {
+                chain.accept(history[i]);
+            }
+            chain.extend(tail(p));
+            return chain;
+        } catch (RuntimeException e) {
+            chain.close();
+            throw e;
+        }
     }
 
     /**
@@ -139,7 +177,7 @@ final class LlamaCppSession implements EngineSession {
 
     private static SamplingParams withoutSeed(SamplingParams p) {
         return new SamplingParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.typicalP(), -1, p.repeatPenalty(),
-                p.repeatLastN(), p.presencePenalty(), p.frequencyPenalty(), p.ignoreEos());
+                p.repeatLastN(), p.presencePenalty(), p.frequencyPenalty(), p.ignoreEos(), p.grammar());
     }
 
     private void detach(int sequence) {
@@ -152,15 +190,37 @@ final class LlamaCppSession implements EngineSession {
         }
     }
 
+    /** A device chain (never with a grammar): the head and the tail in one. */
     private LlamaSampler buildChain(SamplingParams p) {
+        LlamaSampler chain = head(p).build();
+        try {
+            chain.extend(tail(p));
+            return chain;
+        } catch (RuntimeException e) {
+            chain.close();
+            throw e;
+        }
+    }
+
+    /** The banned end tokens and the penalties: what comes before a grammar. */
+    private LlamaSampler.Builder head(SamplingParams p) {
         LlamaSampler.Builder b = LlamaSampler.chain();
-        if (p.ignoreEos()) {
+        if (p.bansEndOfGeneration()) {
             b.logitBias(model.vocabSize(), model.endOfGenerationTokens(), Float.NEGATIVE_INFINITY);
         }
         if (p.penalized()) {
             int lastN = p.repeatLastN() < 0 ? ctx.contextSize() : p.repeatLastN();
             b.penalties(model.vocabSize(), lastN, p.repeatPenalty(), p.frequencyPenalty(), p.presencePenalty());
         }
+        return b;
+    }
+
+    /**
+     * Truncation and the draw, after any grammar: the grammar first rules out every token that does not fit, so
+     * top-k and top-p choose among tokens that do.
+     */
+    private static LlamaSampler.Builder tail(SamplingParams p) {
+        LlamaSampler.Builder b = LlamaSampler.chain();
         if (p.greedy()) {
             b.greedy();
         } else {
@@ -174,7 +234,7 @@ final class LlamaCppSession implements EngineSession {
             long seed = p.seed() < 0 ? ThreadLocalRandom.current().nextInt() & 0xffffffffL : p.seed();
             b.dist((int) seed);
         }
-        return b.build();
+        return b;
     }
 
     @Override

@@ -45,6 +45,7 @@ public final class CompletionHandlers {
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         rejectUnsupported(body, model);
+        String grammar = FormatOption.grammar(body.get("format"));
         if (body.has("context")) {
             LOG.log(System.Logger.Level.WARNING, "ignoring the deprecated context field of /api/generate");
         }
@@ -71,7 +72,7 @@ public final class CompletionHandlers {
             msgs.add(new Engine.ChatMessage("user", prompt));
             text = m.applyChatTemplate(msgs, true);
         }
-        run(ex, m, text, options, stream, truncate, CompletionStream.Shape.GENERATE, start, model);
+        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -85,6 +86,7 @@ public final class CompletionHandlers {
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         List<Engine.ChatMessage> messages = messages(body.get("messages"));
         rejectUnsupported(body, model);
+        String grammar = FormatOption.grammar(body.get("format"));
         JsonNode tools = body.get("tools");
         if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
@@ -98,46 +100,28 @@ public final class CompletionHandlers {
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
-        String text = m.applyChatTemplate(messages, true);
-        run(ex, m, text, options, stream, truncate, CompletionStream.Shape.CHAT, start, model);
+        OllamaOptions chatOptions = options;
+        List<Engine.ChatMessage> fitting = ContextWindow.dropOldest(messages,
+                msgs -> m.tokenize(m.applyChatTemplate(msgs, true), true, true).length,
+                ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), truncate);
+        String text = m.applyChatTemplate(fitting, true);
+        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model);
     }
 
-    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, boolean stream, boolean truncate,
-                     CompletionStream.Shape shape, long start, String requestedName) {
-        int[] tokens = fit(m, m.tokenize(text, true, true), options.numPredict(), truncate);
+    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
+                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName) {
+        int window = ContextWindow.of(m.contextLength(), options.numCtx());
+        int[] tokens = ContextWindow.fit(m.tokenize(text, true, true), window, options.numPredict(), truncate);
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos);
         TokenRelay relay = new TokenRelay(ex.eventLoop(), m::piece, options.stop(), sink);
-        GenerationHandle handle = m.generate(new GenerationRequest(tokens, options.sampling(), options.numPredict()),
-                relay);
+        GenerationHandle handle = m.generate(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
+                options.numPredict(), window), relay);
         relay.bind(handle);
         ex.onClose(handle::cancel);
         if (!ex.isOpen()) {
             handle.cancel();
         }
-    }
-
-    /**
-     * Makes a prompt fit one sequence's context, as Ollama does: drop tokens from the front (keeping the first, the
-     * BOS), leaving room to generate; or refuse when the request says {@code truncate: false}.
-     */
-    static int[] fit(LoadedModel m, int[] tokens, int numPredict, boolean truncate) {
-        int ctx = m.contextLength();
-        if (tokens.length < ctx) {
-            return tokens;
-        }
-        if (!truncate) {
-            throw ApiException.badRequest("the prompt of " + tokens.length + " tokens exceeds the context length of "
-                    + ctx + " tokens");
-        }
-        int room = numPredict > 0 ? Math.min(numPredict, ctx / 2) : Math.max(1, ctx / 8);
-        int keep = Math.max(1, ctx - room - 1);
-        int[] out = new int[keep];
-        out[0] = tokens[0];
-        System.arraycopy(tokens, tokens.length - (keep - 1), out, 1, keep - 1);
-        LOG.log(System.Logger.Level.WARNING, "truncated a prompt of {0} tokens to {1} to fit the context of {2}",
-                tokens.length, keep, ctx);
-        return out;
     }
 
     private void loadOnly(Exchange ex, CompletionStream.Shape shape, LoadedModel m, Duration keepAlive) {
@@ -203,10 +187,6 @@ public final class CompletionHandlers {
     }
 
     private static void rejectUnsupported(ObjectNode body, String model) {
-        JsonNode format = body.get("format");
-        if (format != null && !format.isNull() && !(format.isTextual() && format.textValue().isEmpty())) {
-            throw ApiException.badRequest("format (JSON output) is not supported by this Gantry version yet");
-        }
         JsonNode images = body.get("images");
         if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support images");

@@ -25,6 +25,14 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         this(sampling, numPredict, stop, ignored, LoadOptions.UNSET);
     }
 
+    /**
+     * The request's {@code num_ctx}, 0 when not given. A model whose loaded context differs is reloaded with it,
+     * so a request's window is then the model's whole context (see {@link ContextWindow}).
+     */
+    public int numCtx() {
+        return load.numCtx() == null ? 0 : load.numCtx();
+    }
+
     private static final System.Logger LOG = System.getLogger("gantry.api");
 
     private static final Set<String> LOAD_TIME = Set.of("use_mmap",

@@ -1,0 +1,106 @@
+package dev.gantry.server.api.ollama;
+
+import dev.gantry.runtime.engine.Engine;
+import dev.gantry.server.http.ApiException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.ToIntFunction;
+
+/**
+ * Makes a request fit its context, as Ollama does: {@code num_ctx} (within the context the model was loaded with),
+ * a chat's oldest messages dropped (its system messages kept), then a prompt's leading tokens dropped (its first,
+ * the BOS, kept), each logged; or a 400 when the request says {@code "truncate": false}. Pure but for the log.
+ *
+ * <p>A prompt that fits is left alone. One that does not is cut to leave room to generate (half the context at
+ * most, or an eighth without {@code num_predict}): Gantry does not shift the context mid-generation, so a prompt
+ * cut to the whole context could generate nothing.
+ */
+final class ContextWindow {
+    private static final System.Logger LOG = System.getLogger("gantry.api");
+
+    private ContextWindow() {}
+
+    /** The tokens this request may use: its {@code num_ctx} when given, at most {@code loaded}. */
+    static int of(int loaded, int numCtx) {
+        if (numCtx <= 0) {
+            return loaded;
+        }
+        if (numCtx > loaded) {
+            LOG.log(System.Logger.Level.WARNING, "num_ctx {0} is more than the {1} tokens per sequence the model was "
+                    + "loaded with; using {1} (OLLAMA_CONTEXT_LENGTH sets the loaded context)", numCtx, loaded);
+            return loaded;
+        }
+        return Math.max(4, numCtx);
+    }
+
+    /** How long a prompt that had to be cut may be: the window less room to generate. */
+    static int target(int window, int numPredict) {
+        int room = numPredict > 0 ? Math.min(numPredict, window / 2) : Math.max(1, window / 8);
+        return Math.max(1, window - room - 1);
+    }
+
+    /**
+     * Drops a conversation's oldest messages until it fits, keeping its system messages and at least the last
+     * message (with the assistant turn whose tool calls a trailing tool result answers). {@code tokens} counts a
+     * candidate's rendered prompt. With {@code truncate} false the messages are kept: {@link #fit} refuses them.
+     */
+    static List<Engine.ChatMessage> dropOldest(List<Engine.ChatMessage> messages,
+                                               ToIntFunction<List<Engine.ChatMessage>> tokens, int window,
+                                               int numPredict, boolean truncate) {
+        if (!truncate || messages.size() < 2 || tokens.applyAsInt(messages) < window) {
+            return messages;
+        }
+        int target = target(window, numPredict);
+        int last = messages.size() - 1;
+        List<Engine.ChatMessage> kept = messages;
+        for (int i = 1; i <= last; i++) {
+            int start = blockStart(messages, i);
+            kept = new ArrayList<>();
+            for (int j = 0; j < start; j++) {
+                if (messages.get(j).role().equals("system")) {
+                    kept.add(messages.get(j));
+                }
+            }
+            kept.addAll(messages.subList(start, messages.size()));
+            if (tokens.applyAsInt(kept) <= target) {
+                break;
+            }
+        }
+        LOG.log(System.Logger.Level.WARNING, "dropped the {0} oldest of {1} chat messages to fit the context of {2} "
+                + "tokens", messages.size() - kept.size(), messages.size(), window);
+        return kept;
+    }
+
+    /** A tool result is not kept without the assistant message before its block of results. */
+    private static int blockStart(List<Engine.ChatMessage> messages, int i) {
+        if (!messages.get(i).role().equals("tool")) {
+            return i;
+        }
+        int start = i;
+        while (start > 0 && messages.get(start - 1).role().equals("tool")) {
+            start--;
+        }
+        return start > 0 && messages.get(start - 1).role().equals("assistant") ? start - 1 : i;
+    }
+
+    /**
+     * A prompt that fits the window, or its first token and its last tokens when it does not; a 400 when the
+     * request says {@code truncate: false}.
+     */
+    static int[] fit(int[] tokens, int window, int numPredict, boolean truncate) {
+        if (tokens.length < window) {
+            return tokens;
+        }
+        if (!truncate) {
+            throw ApiException.badRequest("the input length exceeds the context length (" + tokens.length
+                    + " tokens, context " + window + ")");
+        }
+        int keep = target(window, numPredict);
+        int[] out = new int[keep];
+        out[0] = tokens[0];
+        System.arraycopy(tokens, tokens.length - (keep - 1), out, 1, keep - 1);
+        LOG.log(System.Logger.Level.WARNING, "truncated a prompt of {0} tokens to {1} to fit the context of {2}",
+                tokens.length, keep, window);
+        return out;
+    }
+}

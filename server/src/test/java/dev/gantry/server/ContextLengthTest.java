@@ -1,0 +1,157 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.RuntimeConfig;
+import dev.gantry.runtime.engine.Engine;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The context through the HTTP API, with the tiny model loaded at {@code OLLAMA_CONTEXT_LENGTH=160}: long prompts are
+ * cut from the front (generate keeps the BOS, chat keeps the system message and the newest messages), or refused
+ * with {@code "truncate": false}; {@code num_ctx} narrows one request's context; a generation that fills its
+ * context ends with done_reason {@code length}.
+ */
+class ContextLengthTest {
+    static final int CONTEXT = 160;
+    static final String LONG = "Once upon a time there was a little girl named Lily. ".repeat(30);
+
+    static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        RuntimeConfig runtime = ServerConfig.fromEnv(Map.of("OLLAMA_CONTEXT_LENGTH", String.valueOf(CONTEXT),
+                "HOME", System.getProperty("user.home")), List.of()).runtime().withKeepAlive(Duration.ofMinutes(10));
+        server = TestServer.start(runtime);
+        assertEquals(200, server.post("/api/generate", "{\"model\":\"stories260k\"}").statusCode());
+        assertEquals(CONTEXT, server.model().contextLength());
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static ObjectNode generate(String prompt, Object... options) {
+        ObjectNode req = TestServer.JSON.createObjectNode();
+        req.put("model", TestServer.MODEL).put("prompt", prompt).put("stream", false);
+        ObjectNode o = req.putObject("options");
+        for (int i = 0; i < options.length; i += 2) {
+            o.set((String) options[i], TestServer.JSON.valueToTree(options[i + 1]));
+        }
+        return req;
+    }
+
+    private static JsonNode ok(String path, ObjectNode req) throws Exception {
+        HttpResponse<String> r = server.post(path, req.toString());
+        assertEquals(200, r.statusCode(), r.body());
+        List<JsonNode> lines = TestServer.ndjson(r.body());
+        return lines.getLast();
+    }
+
+    private static int tokens(String text) {
+        return server.model().tokenize(text, true, true).length;
+    }
+
+    @Test
+    void aLongPromptIsCutFromTheFrontLeavingRoomToGenerate() throws Exception {
+        assertTrue(tokens(LONG) > 2 * CONTEXT, "the prompt is longer than the context: " + tokens(LONG));
+        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "temperature", 0));
+        // the context less 8 to generate and one spare: the BOS and the last prompt tokens
+        assertEquals(CONTEXT - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
+        assertTrue(done.get("eval_count").asInt() <= 8);
+    }
+
+    @Test
+    void truncateFalseRefusesAPromptThatDoesNotFit() throws Exception {
+        ObjectNode req = generate(LONG, "num_predict", 8);
+        req.put("truncate", false);
+        HttpResponse<String> r = server.post("/api/generate", req.toString());
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(TestServer.json(r.body()).get("error").asText()
+                .startsWith("the input length exceeds the context length"), r.body());
+        // a prompt that fits is served as usual
+        req.put("prompt", "Once upon a time");
+        assertEquals(200, server.post("/api/generate", req.toString()).statusCode());
+    }
+
+    @Test
+    void numCtxNarrowsTheContextOfOneRequest() throws Exception {
+        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "num_ctx", 32));
+        assertEquals(32 - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
+        ObjectNode refused = generate(LONG.substring(0, 200), "num_ctx", 16);
+        refused.put("truncate", false);
+        assertEquals(400, server.post("/api/generate", refused.toString()).statusCode());
+    }
+
+    @Test
+    void aGenerationThatFillsItsContextEndsWithLength() throws Exception {
+        String prompt = "Once upon a time";
+        int promptTokens = tokens(prompt);
+        for (boolean stream : List.of(false, true)) {
+            for (int[] c : new int[][] {{0, CONTEXT}, {24, 24}, {10_000, CONTEXT}}) {
+                ObjectNode req = c[0] == 0 ? generate(prompt, "num_predict", 1000, "ignore_eos", true)
+                        : generate(prompt, "num_predict", 1000, "ignore_eos", true, "num_ctx", c[0]);
+                req.put("stream", stream);
+                JsonNode done = ok("/api/generate", req);
+                String where = "num_ctx " + c[0] + ", stream " + stream + ": " + done;
+                assertEquals("length", done.get("done_reason").asText(), where);
+                assertEquals(promptTokens, done.get("prompt_eval_count").asInt(), where);
+                assertEquals(c[1], done.get("prompt_eval_count").asInt() + done.get("eval_count").asInt(), where);
+            }
+        }
+        // without a num_predict either: the context is the limit
+        JsonNode done = ok("/api/generate", generate(prompt, "ignore_eos", true));
+        assertEquals("length", done.get("done_reason").asText());
+        assertEquals(CONTEXT, done.get("prompt_eval_count").asInt() + done.get("eval_count").asInt());
+    }
+
+    @Test
+    void aLongChatDropsItsOldestMessagesAndKeepsTheSystemMessage() throws Exception {
+        ObjectNode req = TestServer.JSON.createObjectNode();
+        req.put("model", TestServer.MODEL).put("stream", false);
+        req.putObject("options").put("num_predict", 8).put("temperature", 0);
+        ArrayNode messages = req.putArray("messages");
+        messages.addObject().put("role", "system").put("content", "Tell short stories.");
+        for (int i = 0; i < 4; i++) {
+            messages.addObject().put("role", "user").put("content", "Story " + i + ": " + LONG.substring(0, 120));
+            messages.addObject().put("role", "assistant").put("content", LONG.substring(0, 300));
+        }
+        messages.addObject().put("role", "user").put("content", "Now one about a cat.");
+        LoadedModel m = server.model();
+        List<Engine.ChatMessage> expected = List.of(new Engine.ChatMessage("system", "Tell short stories."),
+                new Engine.ChatMessage("user", "Now one about a cat."));
+        int expectedTokens = tokens(m.applyChatTemplate(expected, true));
+        assertTrue(expectedTokens < CONTEXT - 8, "the kept messages fit: " + expectedTokens);
+        JsonNode done = ok("/api/chat", req);
+        assertEquals(expectedTokens, done.get("prompt_eval_count").asInt(), done.toString());
+
+        req.put("truncate", false);
+        HttpResponse<String> r = server.post("/api/chat", req.toString());
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("the input length exceeds the context length"), r.body());
+    }
+
+    @Test
+    void aChatWhoseLastMessageAloneIsTooLongIsCutToo() throws Exception {
+        ObjectNode req = TestServer.JSON.createObjectNode();
+        req.put("model", TestServer.MODEL).put("stream", false);
+        req.putObject("options").put("num_predict", 8);
+        ArrayNode messages = req.putArray("messages");
+        messages.addObject().put("role", "user").put("content", "hello");
+        messages.addObject().put("role", "user").put("content", LONG);
+        JsonNode done = ok("/api/chat", req);
+        assertEquals(CONTEXT - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
+    }
+}
