@@ -4,13 +4,16 @@ import dev.gantry.models.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
+import dev.gantry.models.chat.ChatMessage;
+import dev.gantry.models.chat.PromptBuilder;
+import dev.gantry.models.chat.ToolCall;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -28,18 +31,21 @@ class ChatTemplatesTest {
     Stream<DynamicTest> everyTemplateRendersAToolConversation() throws IOException {
         List<Path> all = templates();
         assertTrue(all.size() >= 70, "expected the 70 templates, found " + all.size());
+        PromptBuilder builder = new PromptBuilder(new PromptBuilder.Tokens("<s>", "</s>"), null);
         return all.stream().map(p -> DynamicTest.dynamicTest(p.getFileName().toString(), () -> {
-            JinjaTemplate t = JinjaTemplate.parse(Files.readString(p));
-            Map<String, Object> ctx = new HashMap<>();
-            ctx.put("messages", Conversations.withToolCall());
-            ctx.put("tools", Conversations.tools());
-            ctx.put("add_generation_prompt", true);
-            ctx.put("bos_token", "<s>");
-            ctx.put("eos_token", "</s>");
-            String out = t.render(ctx);
-            assertTrue(out.contains("What is the weather in Paris?"), out);
-            assertTrue(out.contains("get_weather"), out);
-            assertTrue(out.contains("21"), out);
+            String source = Files.readString(p);
+            // Straight through the engine first, so a template error is seen rather than hidden by a fallback.
+            JinjaTemplate.parse(source);
+            List<ChatMessage> messages = List.of(ChatMessage.of("system", "You are a helpful assistant."),
+                    ChatMessage.of("user", "What is the weather in Paris?"),
+                    new ChatMessage("assistant", "", null, List.of(new ToolCall("get_weather", Map.of("city", "Paris"))),
+                            null),
+                    new ChatMessage("tool", "{\"temperature\": 21}", null, List.of(), "get_weather"));
+            PromptBuilder.Prompt out = builder.build(new PromptBuilder.Request(source, null, null, messages,
+                    Conversations.tools(), null));
+            assertEquals(PromptBuilder.Source.JINJA, out.source(), p + " fell back");
+            assertTrue(out.text().contains("What is the weather in Paris?"), out.text());
+            assertTrue(out.text().contains("21"), out.text());
         }));
     }
 }
