@@ -95,14 +95,14 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank()).orElse(null);
         Boolean think = think(body);
         LoadedModel m = acquire(model, keepAlive);
-        if (messages.isEmpty()) {
-            loadOnly(ex, CompletionStream.Shape.CHAT, m, keepAlive);
-            return;
-        }
         requireThinking(m, model, think, template);
         String gguf = m.chatTemplateSource().orElse(null);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
+        }
+        if (messages.isEmpty()) {
+            loadOnly(ex, CompletionStream.Shape.CHAT, m, keepAlive);
+            return;
         }
         PromptBuilder.Prompt prompt = prompts(m).build(new PromptBuilder.Request(gguf, template, null, messages, tools,
                 think));
