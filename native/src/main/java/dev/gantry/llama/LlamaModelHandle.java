@@ -250,6 +250,24 @@ public final class LlamaModelHandle implements AutoCloseable {
         return p;
     }
 
+    /**
+     * The text of one token as the vocabulary spells it, special tokens included ({@code <|begin_of_text|>}):
+     * what a chat template's {@code bos_token} stands for. Empty for a token outside the vocabulary.
+     */
+    public String tokenText(int token) {
+        if (token < 0 || token >= vocabSize) {
+            return "";
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            int cap = 256;
+            MemorySegment buf = arena.allocate(cap);
+            int n = (int) Fn.llama_token_to_piece.invokeExact(vocabPointer(), token, buf, cap, 0, true);
+            return n <= 0 ? "" : new String(buf.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_token_to_piece", t);
+        }
+    }
+
     private byte[] computePiece(int token) {
         try (Arena arena = Arena.ofConfined()) {
             int cap = 64;

@@ -79,6 +79,16 @@ public final class LoadedModel {
         return engine.hasChatTemplate();
     }
 
+    /** The GGUF's Jinja chat template, if it has one. */
+    public java.util.Optional<String> chatTemplateSource() {
+        return engine.chatTemplateSource();
+    }
+
+    /** The BOS and EOS token texts, for chat templates. */
+    public String[] specialTokenTexts() {
+        return engine.specialTokenTexts();
+    }
+
     public String applyChatTemplate(List<Engine.ChatMessage> messages, boolean addAssistant) {
         return engine.applyChatTemplate(messages, addAssistant);
     }

@@ -35,8 +35,12 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(RuntimeConfig runtime) throws Exception {
+        return start(runtime, Files.createTempDirectory("gantry-models"));
+    }
+
+    /** A server whose models folder is {@code models} (for tests that put their own GGUF files there). */
+    static TestServer start(RuntimeConfig runtime, Path models) throws Exception {
         Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
-        Path models = Files.createTempDirectory("gantry-models");
         LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
                 Optional.ofNullable(System.getenv("GANTRY_LLAMA_LIB")).map(Path::of), cache);
         ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",

@@ -25,6 +25,16 @@ public interface Engine extends AutoCloseable {
         return true;
     }
 
+    /** The GGUF's Jinja chat template ({@code tokenizer.chat_template}), if it has one. */
+    default java.util.Optional<String> chatTemplateSource() {
+        return java.util.Optional.empty();
+    }
+
+    /** The text of the BOS and EOS tokens, which chat templates write as {@code bos_token}/{@code eos_token}. */
+    default String[] specialTokenTexts() {
+        return new String[] {"", ""};
+    }
+
     /** Renders a conversation with the model's chat template, ending with the assistant's turn when asked. */
     String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant);
 

@@ -39,7 +39,7 @@ public final class LlamaCppEngine implements Engine {
             return t;
         } catch (LlamaException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: llama.cpp has no built-in renderer for this model''s chat "
-                    + "template; using ChatML until the Jinja renderer lands", model.path().getFileName());
+                    + "template; its fallback (after the Jinja renderer) is ChatML", model.path().getFileName());
             return "chatml";
         }
     }
@@ -71,6 +71,16 @@ public final class LlamaCppEngine implements Engine {
     @Override
     public boolean hasChatTemplate() {
         return model.chatTemplate().isPresent();
+    }
+
+    @Override
+    public java.util.Optional<String> chatTemplateSource() {
+        return model.chatTemplate();
+    }
+
+    @Override
+    public String[] specialTokenTexts() {
+        return new String[] {model.tokenText(model.bos()), model.tokenText(model.eos())};
     }
 
     @Override

@@ -2,6 +2,11 @@ package dev.gantry.server.api.ollama;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.models.chat.ChatMessage;
+import dev.gantry.models.chat.ChatOutputParser;
+import dev.gantry.models.chat.PromptBuilder;
+import dev.gantry.models.chat.ToolCall;
+import dev.gantry.models.template.JsonValues;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.engine.Engine;
@@ -13,7 +18,9 @@ import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 
@@ -61,16 +68,25 @@ public final class CompletionHandlers {
         }
         options = ModelDefaults.options(m.model(), requestOptions);
         String text;
-        if (raw || !m.hasChatTemplate()) {
+        // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
+        String template = Json.string(body, "template").filter(t -> !t.isBlank())
+                .or(() -> m.model().ollamaTemplate()).orElse(null);
+        String modelSystem = m.model().system().orElse(null);
+        Boolean think = think(body);
+        requireThinking(m, model, think, template);
+        if (raw) {
+            text = prompt;
+        } else if (!m.hasChatTemplate() && template == null) {
             // Ollama's default template for a model without one is the prompt alone.
-            text = system == null || raw ? prompt : system + "\n\n" + prompt;
+            text = system == null ? prompt : system + "\n\n" + prompt;
         } else {
-            List<Engine.ChatMessage> msgs = new ArrayList<>();
+            List<ChatMessage> msgs = new ArrayList<>();
             if (system != null && !system.isEmpty()) {
-                msgs.add(new Engine.ChatMessage("system", system));
+                msgs.add(ChatMessage.of("system", system));
             }
-            msgs.add(new Engine.ChatMessage("user", prompt));
-            text = m.applyChatTemplate(msgs, true);
+            msgs.add(ChatMessage.of("user", prompt));
+            text = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null), template,
+                    modelSystem, msgs, List.of(), think)).text();
         }
         run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model);
     }
@@ -84,36 +100,126 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
-        List<Engine.ChatMessage> messages = messages(body.get("messages"));
+        List<ChatMessage> messages = messages(body.get("messages"));
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
-        JsonNode tools = body.get("tools");
-        if (tools != null && !tools.isNull() && !(tools.isArray() && tools.isEmpty())) {
-            throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
-        }
+        List<Object> tools = tools(body.get("tools"));
+        Boolean think = think(body);
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return;
         }
         LoadedModel m = acquire(model, keepAlive, options);
+        // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
+        String template = Json.string(body, "template").filter(t -> !t.isBlank())
+                .or(() -> m.model().ollamaTemplate()).orElse(null);
+        String modelSystem = m.model().system().orElse(null);
+        requireThinking(m, model, think, template);
+        String gguf = m.chatTemplateSource().orElse(null);
+        if (!tools.isEmpty() && !supportsTools(gguf, template)) {
+            throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
+        }
         if (messages.isEmpty()) {
             loadOnly(ex, CompletionStream.Shape.CHAT, m, keepAlive);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
         OllamaOptions chatOptions = options;
-        List<Engine.ChatMessage> fitting = ContextWindow.dropOldest(messages,
-                msgs -> m.tokenize(m.applyChatTemplate(msgs, true), true, true).length,
+        PromptBuilder builder = prompts(m);
+        List<ChatMessage> fitting = ContextWindow.dropOldest(messages, ChatMessage::role,
+                msgs -> m.tokenize(builder.build(new PromptBuilder.Request(gguf, template, modelSystem, msgs, tools,
+                        think))
+                        .text(), true, true).length,
                 ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), truncate);
-        String text = m.applyChatTemplate(fitting, true);
-        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model);
+        PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
+                tools, think));
+        Set<String> toolNames = new LinkedHashSet<>();
+        for (Object t : tools) {
+            if (t instanceof Map<?, ?> tool && tool.get("function") instanceof Map<?, ?> fn
+                    && fn.get("name") instanceof String name) {
+                toolNames.add(name);
+            }
+        }
+        if (!tools.isEmpty() && toolNames.isEmpty()) {
+            toolNames.add("");
+        }
+        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(think),
+                Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames);
+        run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
+                parser);
+    }
+
+    /** The prompt builder for a model: its special tokens and llama.cpp's built-in renderer as the fallback. */
+    private static PromptBuilder prompts(LoadedModel m) {
+        String[] special = m.specialTokenTexts();
+        return new PromptBuilder(new PromptBuilder.Tokens(special[0], special[1]), (tmpl, msgs, add) ->
+                m.applyChatTemplate(msgs.stream().map(x -> new Engine.ChatMessage(x.role(), x.content())).toList(),
+                        add));
+    }
+
+    private static boolean supportsTools(String gguf, String template) {
+        if (template != null) {
+            return template.contains(".Tools") || template.contains(".ToolCalls");
+        }
+        return gguf != null && gguf.contains("tools");
+    }
+
+    /** {@code think}: a boolean, or a level ({@code "high"}, ...) that counts as on; null when absent. */
+    private static Boolean think(ObjectNode body) {
+        JsonNode t = body.get("think");
+        if (t == null || t.isNull()) {
+            return null;
+        }
+        if (t.isBoolean()) {
+            return t.booleanValue();
+        }
+        if (t.isTextual()) {
+            return switch (t.textValue()) {
+                case "high", "medium", "low", "true" -> true;
+                case "false", "" -> false;
+                default -> throw ApiException.badRequest("invalid think value \"" + t.textValue()
+                        + "\": expected true, false, \"high\", \"medium\" or \"low\"");
+            };
+        }
+        throw Json.wrongType("think", "a boolean", t);
+    }
+
+    private static void requireThinking(LoadedModel m, String model, Boolean think, String template) {
+        if (Boolean.TRUE.equals(think)
+                && !PromptBuilder.supportsThinking(m.chatTemplateSource().orElse(null), template)) {
+            throw ApiException.badRequest("\"" + model + "\" does not support thinking");
+        }
+    }
+
+    private static List<Object> tools(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (!node.isArray()) {
+            throw Json.wrongType("tools", "a list of tools", node);
+        }
+        for (int i = 0; i < node.size(); i++) {
+            if (!node.get(i).isObject()) {
+                throw Json.wrongType("tools[" + i + "]", "an object", node.get(i));
+            }
+        }
+        @SuppressWarnings("unchecked")
+        List<Object> out = (List<Object>) JsonValues.parse(node.toString());
+        return out;
     }
 
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
                      boolean truncate, CompletionStream.Shape shape, long start, String requestedName) {
+        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, null);
+    }
+
+    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
+                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
+                     ChatOutputParser parser) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
-        int[] tokens = ContextWindow.fit(m.tokenize(text, true, true), window, options.numPredict(), truncate);
+        int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
+                truncate);
         long loadNanos = System.nanoTime() - start;
-        CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos);
+        CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
         TokenRelay relay = new TokenRelay(ex.eventLoop(), m::piece, options.stop(), sink);
         GenerationHandle handle = m.generate(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
                 options.numPredict(), window), relay);
@@ -122,6 +228,14 @@ public final class CompletionHandlers {
         if (!ex.isOpen()) {
             handle.cancel();
         }
+    }
+
+    /** A template that wrote its own BOS after the tokenizer added one: keep one, as llama.cpp does. */
+    private static int[] dropDoubleBos(int[] tokens) {
+        if (tokens.length >= 2 && tokens[0] == tokens[1]) {
+            return java.util.Arrays.copyOfRange(tokens, 1, tokens.length);
+        }
+        return tokens;
     }
 
     private void loadOnly(Exchange ex, CompletionStream.Shape shape, LoadedModel m, Duration keepAlive) {
@@ -155,14 +269,14 @@ public final class CompletionHandlers {
         }
     }
 
-    private static List<Engine.ChatMessage> messages(JsonNode node) {
+    private static List<ChatMessage> messages(JsonNode node) {
         if (node == null || node.isNull()) {
             return List.of();
         }
         if (!node.isArray()) {
             throw Json.wrongType("messages", "a list of messages", node);
         }
-        List<Engine.ChatMessage> out = new ArrayList<>();
+        List<ChatMessage> out = new ArrayList<>();
         int i = 0;
         for (JsonNode n : node) {
             if (!(n instanceof ObjectNode o)) {
@@ -180,8 +294,46 @@ public final class CompletionHandlers {
             if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
                 throw ApiException.badRequest("this model does not support images");
             }
-            out.add(new Engine.ChatMessage(role, content));
+            String thinking = Json.string(o, "thinking").orElse(null);
+            String toolName = Json.string(o, "tool_name").or(() -> Json.string(o, "name")).orElse(null);
+            out.add(new ChatMessage(role, content, thinking, toolCalls(o.get("tool_calls"), i), toolName));
             i++;
+        }
+        return out;
+    }
+
+    /** {@code [{"function": {"name": ..., "arguments": {...}}}]}; arguments may also come as a JSON string. */
+    @SuppressWarnings("unchecked")
+    private static List<ToolCall> toolCalls(JsonNode node, int message) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        String where = "messages[" + message + "].tool_calls";
+        if (!node.isArray()) {
+            throw Json.wrongType(where, "a list of tool calls", node);
+        }
+        List<ToolCall> out = new ArrayList<>();
+        for (JsonNode c : node) {
+            JsonNode fn = c.get("function");
+            if (fn == null || !fn.isObject() || !fn.path("name").isTextual()) {
+                throw ApiException.badRequest(where + ": each tool call needs function.name");
+            }
+            JsonNode args = fn.get("arguments");
+            Map<String, Object> arguments = new java.util.LinkedHashMap<>();
+            if (args != null && args.isObject()) {
+                arguments = (Map<String, Object>) JsonValues.parse(args.toString());
+            } else if (args != null && args.isTextual() && !args.textValue().isBlank()) {
+                try {
+                    if (JsonValues.parse(args.textValue()) instanceof Map<?, ?> parsed) {
+                        arguments = (Map<String, Object>) parsed;
+                    }
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badRequest(where + ": arguments is not a JSON object");
+                }
+            } else if (args != null && !args.isNull()) {
+                throw Json.wrongType(where + ".function.arguments", "an object", args);
+            }
+            out.add(new ToolCall(fn.get("name").textValue(), arguments));
         }
         return out;
     }
@@ -194,8 +346,9 @@ public final class CompletionHandlers {
         if (Json.string(body, "suffix").filter(s -> !s.isEmpty()).isPresent()) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support insert");
         }
-        if (Json.string(body, "template").filter(s -> !s.isEmpty()).isPresent()) {
-            throw ApiException.badRequest("a template override is not supported by this Gantry version yet");
+        JsonNode template = body.get("template");
+        if (template != null && !template.isNull() && !template.isTextual()) {
+            throw Json.wrongType("template", "a string", template);
         }
     }
 }

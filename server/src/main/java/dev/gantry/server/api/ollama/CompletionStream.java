@@ -1,16 +1,20 @@
 package dev.gantry.server.api.ollama;
 
+import dev.gantry.models.chat.ChatOutputParser;
+import dev.gantry.models.chat.ToolCall;
 import dev.gantry.runtime.runner.FinishReason;
 import dev.gantry.runtime.runner.GenerationMetrics;
 import dev.gantry.runtime.runner.TokenRelay;
 import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * Writes one generation as Ollama does: NDJSON lines while streaming, or one JSON object at the end. Called by a
  * {@link TokenRelay} on the connection's event loop, in order; the stream's headers go out with the first line,
- * so a request the runner rejects can still get a plain status.
+ * so a request the runner rejects can still get a plain status. For chat, a {@link ChatOutputParser} splits the
+ * text into reasoning, content and tool calls (holding back what may be a tool call until it is decided).
  */
 final class CompletionStream implements TokenRelay.Sink {
     /** Generate and chat differ only in how a piece of text is wrapped. */
@@ -25,10 +29,17 @@ final class CompletionStream implements TokenRelay.Sink {
     private final long startNanos;
     private final long loadNanos;
     private final StringBuilder whole = new StringBuilder();
+    private final StringBuilder thinking = new StringBuilder();
     private final ChunkEncoder encoder;
+    private final ChatOutputParser parser;
     private boolean started;
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos) {
+        this(exchange, shape, model, stream, startNanos, loadNanos, null);
+    }
+
+    CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos,
+                     ChatOutputParser parser) {
         this.exchange = exchange;
         this.shape = shape;
         this.model = model;
@@ -36,16 +47,35 @@ final class CompletionStream implements TokenRelay.Sink {
         this.startNanos = startNanos;
         this.loadNanos = loadNanos;
         this.encoder = new ChunkEncoder(model, shape == Shape.CHAT);
+        this.parser = parser;
     }
 
     @Override
     public void onText(String text) {
+        if (parser == null) {
+            emit("", text);
+            return;
+        }
+        ChatOutputParser.Delta d = parser.accept(text);
+        if (!d.isEmpty()) {
+            emit(d.thinking(), d.content());
+        }
+    }
+
+    private void emit(String think, String text) {
         if (!stream) {
+            thinking.append(think);
             whole.append(text);
             return;
         }
         start();
-        exchange.writeChunkLater(encoder.line(text));
+        if (think.isEmpty()) {
+            exchange.writeChunkLater(encoder.line(text));
+        } else {
+            exchange.writeChunkLater(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
+                    new Responses.Message("assistant", text, think, null), false, null, null, null, null, null, null,
+                    null)));
+        }
     }
 
     @Override
@@ -57,7 +87,27 @@ final class CompletionStream implements TokenRelay.Sink {
 
     @Override
     public void onDone(FinishReason reason, GenerationMetrics m) {
-        Object last = chunk(stream ? "" : whole.toString(), true, reason.wire(), m);
+        String doneReason = reason.wire();
+        List<Responses.WireToolCall> calls = null;
+        if (parser != null) {
+            ChatOutputParser.Final f = parser.finish();
+            if (!f.toolCalls().isEmpty()) {
+                calls = f.toolCalls().stream().map(CompletionStream::wire).toList();
+                doneReason = "stop";
+            }
+            if (stream && (!f.thinking().isEmpty() || !f.content().isEmpty() || calls != null)) {
+                start();
+                exchange.writeChunk(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
+                        new Responses.Message("assistant", f.content(), f.thinking().isEmpty() ? null : f.thinking(),
+                                calls), false, null, null, null, null, null, null, null)));
+                calls = null;
+            } else if (!stream) {
+                thinking.append(f.thinking());
+                whole.append(f.content());
+            }
+        }
+        Object last = chunk(stream ? "" : whole.toString(), stream || thinking.isEmpty() ? null : thinking.toString(),
+                calls, doneReason, m);
         if (stream) {
             start();
             exchange.writeChunk(Json.line(last));
@@ -65,6 +115,10 @@ final class CompletionStream implements TokenRelay.Sink {
         } else {
             exchange.sendJson(200, Json.write(last));
         }
+    }
+
+    private static Responses.WireToolCall wire(ToolCall c) {
+        return new Responses.WireToolCall(new Responses.WireFunction(c.name(), c.arguments()));
     }
 
     @Override
@@ -90,7 +144,8 @@ final class CompletionStream implements TokenRelay.Sink {
         }
     }
 
-    private Object chunk(String text, boolean done, String reason, GenerationMetrics m) {
+    private Object chunk(String text, String think, List<Responses.WireToolCall> calls, String reason,
+                         GenerationMetrics m) {
         String now = Instant.now().toString();
         Long total = m == null ? null : System.nanoTime() - startNanos;
         Long load = m == null ? null : loadNanos;
@@ -99,10 +154,10 @@ final class CompletionStream implements TokenRelay.Sink {
         Integer evalCount = m == null ? null : m.generatedTokens();
         Long evalTime = m == null ? null : m.evalNanos();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, text, done, reason, total, load, promptCount,
+            case GENERATE -> new Responses.GenerateChunk(model, now, text, true, reason, total, load, promptCount,
                     promptTime, evalCount, evalTime);
-            case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text), done, reason,
-                    total, load, promptCount, promptTime, evalCount, evalTime);
+            case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, think, calls),
+                    true, reason, total, load, promptCount, promptTime, evalCount, evalTime);
         };
     }
 

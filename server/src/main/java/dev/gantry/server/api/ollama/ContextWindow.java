@@ -44,20 +44,19 @@ final class ContextWindow {
      * message (with the assistant turn whose tool calls a trailing tool result answers). {@code tokens} counts a
      * candidate's rendered prompt. With {@code truncate} false the messages are kept: {@link #fit} refuses them.
      */
-    static List<Engine.ChatMessage> dropOldest(List<Engine.ChatMessage> messages,
-                                               ToIntFunction<List<Engine.ChatMessage>> tokens, int window,
-                                               int numPredict, boolean truncate) {
+    static <M> List<M> dropOldest(List<M> messages, java.util.function.Function<M, String> role,
+                                  ToIntFunction<List<M>> tokens, int window, int numPredict, boolean truncate) {
         if (!truncate || messages.size() < 2 || tokens.applyAsInt(messages) < window) {
             return messages;
         }
         int target = target(window, numPredict);
         int last = messages.size() - 1;
-        List<Engine.ChatMessage> kept = messages;
+        List<M> kept = messages;
         for (int i = 1; i <= last; i++) {
-            int start = blockStart(messages, i);
+            int start = blockStart(messages, role, i);
             kept = new ArrayList<>();
             for (int j = 0; j < start; j++) {
-                if (messages.get(j).role().equals("system")) {
+                if (role.apply(messages.get(j)).equals("system")) {
                     kept.add(messages.get(j));
                 }
             }
@@ -72,15 +71,15 @@ final class ContextWindow {
     }
 
     /** A tool result is not kept without the assistant message before its block of results. */
-    private static int blockStart(List<Engine.ChatMessage> messages, int i) {
-        if (!messages.get(i).role().equals("tool")) {
+    private static <M> int blockStart(List<M> messages, java.util.function.Function<M, String> role, int i) {
+        if (!role.apply(messages.get(i)).equals("tool")) {
             return i;
         }
         int start = i;
-        while (start > 0 && messages.get(start - 1).role().equals("tool")) {
+        while (start > 0 && role.apply(messages.get(start - 1)).equals("tool")) {
             start--;
         }
-        return start > 0 && messages.get(start - 1).role().equals("assistant") ? start - 1 : i;
+        return start > 0 && role.apply(messages.get(start - 1)).equals("assistant") ? start - 1 : i;
     }
 
     /**

@@ -17,7 +17,17 @@ public final class Responses {
                             Long totalDuration, Long loadDuration, Integer promptEvalCount, Long promptEvalDuration,
                             Integer evalCount, Long evalDuration) {}
 
-    public record Message(String role, String content) {}
+    /** A chat message; {@code thinking} and {@code tool_calls} only when the model produced them. */
+    public record Message(String role, String content, String thinking, List<WireToolCall> toolCalls) {
+        public Message(String role, String content) {
+            this(role, content, null, null);
+        }
+    }
+
+    /** {@code {"function": {"name": ..., "arguments": {...}}}}, as Ollama sends a tool call. */
+    public record WireToolCall(WireFunction function) {}
+
+    public record WireFunction(String name, Map<String, Object> arguments) {}
 
     public record Details(String parentModel, String format, String family, List<String> families,
                           String parameterSize, String quantizationLevel) {}

@@ -1,0 +1,195 @@
+package dev.gantry.models.chat;
+
+import dev.gantry.models.template.JsonValues;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Finds the tool calls in a model's finished answer, in the formats common models write:
+ * <ul>
+ *   <li>Hermes/Qwen: {@code <tool_call>{"name": ..., "arguments": {...}}</tool_call>}, one or more, possibly after
+ *       some text;</li>
+ *   <li>Mistral: {@code [TOOL_CALLS][{"name": ..., "arguments": {...}}]} or {@code [TOOL_CALLS]name[ARGS]{...}};</li>
+ *   <li>Llama 3.x: {@code {"name": ..., "parameters": {...}}}, optionally after {@code <|python_tag|>};</li>
+ *   <li>plain JSON: such an object, a list of them, {@code {"tool_calls": [...]}} or
+ *       {@code {"function": {...}}}. Untagged JSON counts only when it names one of the request's tools, so an
+ *       answer that merely is JSON stays text.</li>
+ * </ul>
+ * Arguments given as a JSON string are decoded into an object, as Ollama sends them. Pure and thread-safe.
+ */
+public final class ToolCallParser {
+    /** The markers that open a tool call in some model's output; the streaming parser holds text back at them. */
+    static final List<String> OPENERS = List.of("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>", "<function=",
+            "<｜tool▁calls▁begin｜>");
+
+    /** The answer split into its text and its tool calls (empty when there are none). */
+    public record Result(String content, List<ToolCall> toolCalls) {}
+
+    private ToolCallParser() {}
+
+    /** Parses {@code text}; {@code toolNames} are the request's tools (may be empty: then any name counts). */
+    public static Result parse(String text, Set<String> toolNames) {
+        String trimmed = text.strip();
+        if (trimmed.contains("<tool_call>")) {
+            Result r = tagged(text);
+            if (!r.toolCalls().isEmpty()) {
+                return r;
+            }
+        }
+        int mistral = trimmed.indexOf("[TOOL_CALLS]");
+        if (mistral >= 0) {
+            List<ToolCall> calls = mistral(trimmed.substring(mistral + "[TOOL_CALLS]".length()));
+            if (!calls.isEmpty()) {
+                return new Result(trimmed.substring(0, mistral).strip(), calls);
+            }
+        }
+        String json = trimmed;
+        boolean tagged = false;
+        if (json.startsWith("<|python_tag|>")) {
+            json = json.substring("<|python_tag|>".length()).strip();
+            tagged = true;
+        }
+        if (json.startsWith("```")) {
+            json = json.replaceFirst("^```(?:json)?\\s*", "").replaceFirst("\\s*```$", "");
+        }
+        if (json.startsWith("{") || json.startsWith("[")) {
+            List<ToolCall> calls = new ArrayList<>();
+            int pos = 0;
+            // Llama 3 may write several calls separated by ';' or newlines.
+            while (pos < json.length()) {
+                JsonValues.Parsed p = JsonValues.parsePrefix(json, pos);
+                if (p == null) {
+                    calls.clear();
+                    break;
+                }
+                collect(p.value(), calls);
+                pos = p.end();
+                while (pos < json.length() && (Character.isWhitespace(json.charAt(pos)) || json.charAt(pos) == ';'
+                        || json.charAt(pos) == ',')) {
+                    pos++;
+                }
+            }
+            boolean known = tagged || toolNames.isEmpty()
+                    || calls.stream().allMatch(c -> toolNames.contains(c.name()));
+            if (!calls.isEmpty() && known) {
+                return new Result("", calls);
+            }
+        }
+        return new Result(text, List.of());
+    }
+
+    private static Result tagged(String text) {
+        List<ToolCall> calls = new ArrayList<>();
+        StringBuilder content = new StringBuilder();
+        int pos = 0;
+        while (true) {
+            int open = text.indexOf("<tool_call>", pos);
+            if (open < 0) {
+                content.append(text.substring(pos));
+                break;
+            }
+            content.append(text, pos, open);
+            int start = open + "<tool_call>".length();
+            int close = text.indexOf("</tool_call>", start);
+            String body = (close < 0 ? text.substring(start) : text.substring(start, close)).strip();
+            JsonValues.Parsed p = JsonValues.parsePrefix(body, 0);
+            if (p != null) {
+                collect(p.value(), calls);
+            }
+            if (close < 0) {
+                break;
+            }
+            pos = close + "</tool_call>".length();
+        }
+        return new Result(content.toString().strip(), calls);
+    }
+
+    private static List<ToolCall> mistral(String rest) {
+        List<ToolCall> calls = new ArrayList<>();
+        String s = rest.strip();
+        if (s.startsWith("[") || s.startsWith("{")) {
+            JsonValues.Parsed p = JsonValues.parsePrefix(s, 0);
+            if (p != null) {
+                collect(p.value(), calls);
+            }
+            return calls;
+        }
+        // Newer Mistral: name[ARGS]{...}, repeated after further [TOOL_CALLS] markers.
+        for (String part : s.split("\\[TOOL_CALLS]")) {
+            int args = part.indexOf("[ARGS]");
+            if (args < 0) {
+                continue;
+            }
+            String name = part.substring(0, args).strip();
+            JsonValues.Parsed p = JsonValues.parsePrefix(part, args + "[ARGS]".length());
+            if (!name.isEmpty() && p != null) {
+                calls.add(new ToolCall(name, arguments(p.value())));
+            }
+        }
+        return calls;
+    }
+
+    private static void collect(Object value, List<ToolCall> out) {
+        if (value instanceof List<?> list) {
+            for (Object o : list) {
+                collect(o, out);
+            }
+            return;
+        }
+        if (!(value instanceof Map<?, ?> m)) {
+            return;
+        }
+        if (m.get("tool_calls") instanceof List<?> list) {
+            collect(list, out);
+            return;
+        }
+        if (m.get("function") instanceof Map<?, ?> fn) {
+            collect(fn, out);
+            return;
+        }
+        if (m.get("name") instanceof String name && !name.isEmpty()) {
+            Object args = m.containsKey("arguments") ? m.get("arguments") : m.get("parameters");
+            out.add(new ToolCall(name, arguments(args)));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> arguments(Object args) {
+        if (args instanceof Map<?, ?> m) {
+            return (Map<String, Object>) m;
+        }
+        if (args instanceof String s && !s.isBlank()) {
+            try {
+                if (JsonValues.parse(s) instanceof Map<?, ?> m) {
+                    return (Map<String, Object>) m;
+                }
+            } catch (IllegalArgumentException notJson) {
+                // fall through: keep the text under a key rather than lose it
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("value", s);
+            return out;
+        }
+        return new LinkedHashMap<>();
+    }
+
+    /** Whether {@code text} (leading whitespace ignored) could still become a tool call as more arrives. */
+    static boolean mayStartToolCall(String text) {
+        String s = text.stripLeading();
+        if (s.isEmpty()) {
+            return true;
+        }
+        if (s.startsWith("{") || s.startsWith("[") || s.startsWith("```")) {
+            return true;
+        }
+        for (String o : OPENERS) {
+            if (s.startsWith(o) || o.startsWith(s)) {
+                return true;
+            }
+        }
+        return "```".startsWith(s);
+    }
+}

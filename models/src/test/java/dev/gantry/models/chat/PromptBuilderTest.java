@@ -1,0 +1,82 @@
+package dev.gantry.models.chat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class PromptBuilderTest {
+    private static final String QWEN_LIKE = "{%- if tools %}<|im_start|>system\n# Tools\n{% for t in tools %}"
+            + "{{ t | tojson }}\n{% endfor %}<|im_end|>\n{% endif %}{% for m in messages %}<|im_start|>{{ m.role }}\n"
+            + "{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{{ c.function | tojson }}</tool_call>"
+            + "{% endfor %}{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+            + "{% if add_generation_prompt %}<|im_start|>assistant\n{% if enable_thinking is defined and "
+            + "not enable_thinking %}<think>\n\n</think>\n\n{% else %}<think>\n{% endif %}{% endif %}";
+
+    private final PromptBuilder builder = new PromptBuilder(new PromptBuilder.Tokens("<s>", "</s>"),
+            (t, m, add) -> "builtin:" + m.size());
+
+    private static List<Object> tools() {
+        return List.of(Map.of("type", "function", "function", Map.of("name", "get_weather")));
+    }
+
+    @Test
+    void jinjaWithToolsToolCallsAndThinking() {
+        List<ChatMessage> messages = List.of(ChatMessage.of("user", "Weather?"),
+                new ChatMessage("assistant", "", null, List.of(new ToolCall("get_weather", Map.of("city", "Paris"))),
+                        null),
+                new ChatMessage("tool", "21", null, List.of(), "get_weather"));
+        var p = builder.build(new PromptBuilder.Request(QWEN_LIKE, null, null, messages, tools(), null));
+        assertEquals(PromptBuilder.Source.JINJA, p.source());
+        assertTrue(p.text().contains("{\"type\": \"function\", \"function\": {\"name\": \"get_weather\"}}"), p.text());
+        assertTrue(p.text().contains("<tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}"),
+                p.text());
+        assertTrue(p.text().contains("<|im_start|>tool\n21<|im_end|>"), p.text());
+        assertTrue(p.thinkingOpen());
+        p = builder.build(new PromptBuilder.Request(QWEN_LIKE, null, null, messages, tools(), false));
+        assertFalse(p.thinkingOpen());
+        assertTrue(p.text().endsWith("<think>\n\n</think>\n\n"));
+        assertTrue(PromptBuilder.supportsThinking(QWEN_LIKE, null));
+        assertFalse(PromptBuilder.supportsThinking("{{ messages }}", null));
+    }
+
+    @Test
+    void modelSystemPromptAndLeadingBos() {
+        var p = builder.build(new PromptBuilder.Request("{{ bos_token }}{% for m in messages %}[{{ m.role }}]"
+                + "{{ m.content }}{% endfor %}", null, "Be brief.", List.of(ChatMessage.of("user", "Hi")), List.of(),
+                null));
+        assertEquals("[system]Be brief.[user]Hi", p.text(), "the tokenizer adds BOS; the template's is dropped");
+    }
+
+    @Test
+    void ollamaTemplateFirstThenFallbacks() {
+        List<ChatMessage> chat = List.of(ChatMessage.of("system", "S"), ChatMessage.of("user", "Hi"),
+                ChatMessage.of("assistant", "Yo"), ChatMessage.of("user", "Again"));
+        String go = "{{ if .System }}<sys>{{ .System }}{{ end }}<u>{{ .Prompt }}<a>{{ .Response }}</a>";
+        var p = builder.build(new PromptBuilder.Request(QWEN_LIKE, go, null, chat, List.of(), null));
+        assertEquals(PromptBuilder.Source.OLLAMA_TEMPLATE, p.source());
+        assertEquals("<sys>S<u>Hi<a>Yo</a><u>Again<a>", p.text());
+        p = builder.build(new PromptBuilder.Request(QWEN_LIKE, "{{ block \"x\" . }}{{ end }}", null, chat, List.of(),
+                null));
+        assertEquals(PromptBuilder.Source.JINJA, p.source(), "an unsupported Go template falls back to the GGUF's");
+        p = builder.build(new PromptBuilder.Request("{{ raise_exception('no') }}", null, null, chat, List.of(), null));
+        assertEquals(PromptBuilder.Source.LLAMA_CPP, p.source());
+        assertEquals("builtin:4", p.text());
+        p = new PromptBuilder(null, null).build(new PromptBuilder.Request(null, null, null,
+                List.of(ChatMessage.of("user", "Hi")), List.of(), null));
+        assertEquals(PromptBuilder.Source.CHATML, p.source());
+        assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", p.text());
+    }
+
+    @Test
+    void templatesWithoutSystemOrToolSupportGetAdjustedTurns() {
+        String strict = "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('System role not "
+                + "supported') }}{% endif %}<{{ m.role }}>{{ m.content }}{% endfor %}";
+        var p = builder.build(new PromptBuilder.Request(strict, null, null, List.of(ChatMessage.of("system", "S"),
+                ChatMessage.of("user", "Hi")), List.of(), null));
+        assertEquals("<user>S\n\nHi", p.text());
+    }
+}

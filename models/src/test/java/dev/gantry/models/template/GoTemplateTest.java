@@ -1,0 +1,68 @@
+package dev.gantry.models.template;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The Go text/template constructs of Ollama TEMPLATE layers. */
+class GoTemplateTest {
+    private static Map<String, Object> data(Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < kv.length; i += 2) {
+            m.put((String) kv[i], kv[i + 1]);
+        }
+        return m;
+    }
+
+    @Test
+    void systemPromptResponseWithTrimming() {
+        GoTemplate t = GoTemplate.parse("{{ if .System }}<|system|>\n{{ .System }}<|end|>\n{{ end }}"
+                + "{{ if .Prompt }}<|user|>\n{{ .Prompt }}<|end|>\n{{ end }}<|assistant|>\n{{ .Response }}<|end|>");
+        assertEquals("<|user|>\nHi<|end|>\n<|assistant|>\nHello<|end|>",
+                t.render(data("System", "", "Prompt", "Hi", "Response", "Hello")));
+        assertEquals("ab", GoTemplate.parse("a  {{- \" \" -}}  b").render(Map.of()).replace(" ", ""));
+        assertEquals("ab", GoTemplate.parse("a\n  {{- /* a comment */ -}}\n  b").render(Map.of()));
+        assertFalse(t.usesMessages());
+    }
+
+    @Test
+    void rangeOverMessagesWithRootAccessAndFunctions() {
+        GoTemplate t = GoTemplate.parse("{{- range $i, $m := .Messages }}"
+                + "{{- $last := eq (len (slice $.Messages $i)) 1 -}}"
+                + "{{ if eq .Role \"user\" }}[U]{{ .Content }}{{ else if eq .Role \"assistant\" }}[A]{{ .Content }}"
+                + "{{ else }}[{{ .Role }}]{{ .Content }}{{ end }}"
+                + "{{ if and $last (ne .Role \"assistant\") }}[A]{{ end }}{{ end }}"
+                + "{{ if $.Tools }} tools={{ json $.Tools }}{{ end }}");
+        assertTrue(t.usesMessages());
+        List<Object> messages = List.of(data("Role", "system", "Content", "S"), data("Role", "user", "Content", "Hi"),
+                data("Role", "assistant", "Content", "Yo"), data("Role", "tool", "Content", "21"));
+        assertEquals("[system]S[U]Hi[A]Yo[tool]21[A] tools=[{\"type\":\"function\"}]",
+                t.render(data("Messages", messages, "Tools", List.of(Map.of("type", "function")))));
+    }
+
+    @Test
+    void fieldsFindSnakeCaseKeysAndMapsPrintAsJson() {
+        GoTemplate t = GoTemplate.parse("{{ range .Tools }}{{ .Function.Name }}:{{ .Function.Parameters }}{{ end }}"
+                + "{{ range .Messages }}{{ range .ToolCalls }}{{ .Function.Arguments }}{{ end }}{{ end }}");
+        Map<String, Object> fn = data("name", "get_weather", "parameters", data("type", "object"));
+        Map<String, Object> msg = data("ToolCalls", List.of(data("function", data("arguments", data("city", "Paris")))));
+        assertEquals("get_weather:{\"type\":\"object\"}{\"city\":\"Paris\"}",
+                t.render(data("Tools", List.of(data("function", fn)), "Messages", List.of(msg))));
+    }
+
+    @Test
+    void unsupportedConstructsFailToParseWithTheReason() {
+        TemplateException e = assertThrows(TemplateException.class,
+                () -> GoTemplate.parse("{{ define \"x\" }}a{{ end }}{{ template \"x\" }}"));
+        assertTrue(e.getMessage().contains("define"), e.getMessage());
+        e = assertThrows(TemplateException.class, () -> GoTemplate.parse("{{ toUpper .Prompt }}"));
+        assertTrue(e.getMessage().contains("toUpper"), e.getMessage());
+        assertThrows(TemplateException.class, () -> GoTemplate.parse("{{ if .X }}a"));
+    }
+}

@@ -1,0 +1,182 @@
+package dev.gantry.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.gguf.GgufMetadata;
+import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.gguf.GgufTensorInfo;
+import dev.gantry.models.gguf.GgufWriter;
+import dev.gantry.runtime.testing.TestModels;
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Chat templates, tools, tool results and thinking through the real server. The tiny model writes random
+ * stories, so these tests assert the wiring (what reaches the prompt, what is accepted or refused), not what the
+ * model says; the parsing of tool calls and reasoning is tested on recorded outputs in the models module.
+ */
+class ChatTemplateApiTest {
+    /** A Qwen3-style template (tools in the system turn, tool calls as tags, thinking), small enough to read. */
+    static final String TEMPLATE = """
+            {%- if tools %}<|im_start|>system
+            {% if messages[0].role == 'system' %}{{ messages[0].content }}
+
+            {% endif %}# Tools
+            <tools>
+            {% for tool in tools %}{{ tool | tojson }}
+            {% endfor %}</tools><|im_end|>
+            {% elif messages[0].role == 'system' %}<|im_start|>system
+            {{ messages[0].content }}<|im_end|>
+            {% endif %}
+            {%- for m in messages %}{% if m.role != 'system' %}
+            {%- if m.role == 'tool' %}<|im_start|>user
+            <tool_response>
+            {{ m.content }}
+            </tool_response><|im_end|>
+            {% else %}<|im_start|>{{ m.role }}
+            {{ m.content }}{% for c in m.tool_calls | default([]) %}<tool_call>
+            {"name": "{{ c.function.name }}", "arguments": {{ c.function.arguments | tojson }}}
+            </tool_call>{% endfor %}<|im_end|>
+            {% endif %}{% endif %}{% endfor %}
+            {%- if add_generation_prompt %}<|im_start|>assistant
+            {% if enable_thinking is defined and not enable_thinking %}<think>
+
+            </think>
+
+            {% endif %}{% endif %}""";
+    static final String MODEL = "tiny-chat";
+    private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+            + "\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
+            + "{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
+
+    private static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path models = Files.createTempDirectory("gantry-chat-models");
+        withTemplate(TestModels.tinyModel(), models.resolve(MODEL + ".gguf"), TEMPLATE);
+        server = TestServer.start(TestServer.defaults(), models);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    /** Copies a GGUF with {@code tokenizer.chat_template} set to {@code template}. */
+    static void withTemplate(Path source, Path target, String template) throws IOException {
+        GgufMetadata meta = new GgufReader(1 << 20).read(source);
+        GgufWriter w = new GgufWriter(meta.alignment()).copy(meta, "");
+        w.putString("tokenizer.chat_template", template);
+        for (GgufTensorInfo t : meta.tensors()) {
+            GgmlType type = t.type().orElseThrow();
+            long[] dims = t.dimensions().stream().mapToLong(Long::longValue).toArray();
+            long offset = meta.dataOffset() + t.offset();
+            w.tensor(t.name(), type, dims, (out, bytes) -> {
+                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+                    long done = 0;
+                    while (done < bytes) {
+                        done += in.transferTo(offset + done, bytes - done, out);
+                    }
+                }
+            });
+        }
+        w.write(target);
+    }
+
+    private static JsonNode chat(String extra) throws Exception {
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":4,\"seed\":1}," + extra + "}");
+        assertEquals(200, r.statusCode(), r.body());
+        return TestServer.json(r.body());
+    }
+
+    @Test
+    void toolsReachThePrompt() throws Exception {
+        String user = "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather in Paris?\"}]";
+        JsonNode without = chat(user);
+        JsonNode with = chat(user + ",\"tools\":" + TOOLS);
+        assertEquals("assistant", with.at("/message/role").asText());
+        assertTrue(with.get("done").asBoolean());
+        assertTrue(with.get("prompt_eval_count").asInt() > without.get("prompt_eval_count").asInt() + 20,
+                "the tools' JSON is in the prompt: " + with + " vs " + without);
+    }
+
+    @Test
+    void toolCallsAndToolResultsAreAcceptedAndRendered() throws Exception {
+        String history = "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
+                + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"get_weather\","
+                + "\"arguments\":{\"city\":\"Paris\"}}}]},"
+                + "{\"role\":\"tool\",\"content\":\"21 degrees and sunny\",\"tool_name\":\"get_weather\"}]";
+        JsonNode short_ = chat("\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}],\"tools\":" + TOOLS);
+        JsonNode full = chat(history + ",\"tools\":" + TOOLS);
+        assertTrue(full.get("prompt_eval_count").asInt() > short_.get("prompt_eval_count").asInt() + 15, full.toString());
+        // Streamed too: every line is an assistant message, the last is done.
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\",\"options\":{\"num_predict\":8},"
+                + history + ",\"tools\":" + TOOLS + "}");
+        assertEquals(200, r.statusCode(), r.body());
+        List<JsonNode> lines = TestServer.ndjson(r.body());
+        lines.forEach(l -> assertEquals("assistant", l.at("/message/role").asText(), l.toString()));
+        assertTrue(lines.getLast().get("done").asBoolean());
+    }
+
+    @Test
+    void thinkIsAcceptedWhereTheTemplateHasItAndRefusedElsewhere() throws Exception {
+        String user = "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+        JsonNode on = chat(user + ",\"think\":true");
+        JsonNode off = chat(user + ",\"think\":false");
+        assertTrue(off.get("prompt_eval_count").asInt() > on.get("prompt_eval_count").asInt(),
+                "think:false closes an empty think block in the prompt: " + on + " vs " + off);
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"stories260k\",\"think\":true," + user + "}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("\"stories260k\" does not support thinking", TestServer.json(r.body()).get("error").asText());
+    }
+
+    @Test
+    void badToolInputIsA400() throws Exception {
+        String user = "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+        for (String body : List.of(user + ",\"tools\":{\"a\":1}", user + ",\"tools\":[1]",
+                "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{}}]}]",
+                "\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"function\":{\"name\":\"f\","
+                        + "\"arguments\":\"not json\"}}]}]",
+                user + ",\"think\":\"sometimes\"", user + ",\"template\":7")) {
+            HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\"," + body + "}");
+            assertEquals(400, r.statusCode(), body + " -> " + r.body());
+            assertTrue(TestServer.json(r.body()).has("error"), r.body());
+        }
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"stories260k\"," + user + ",\"tools\":" + TOOLS + "}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("does not support tools"), r.body());
+    }
+
+    @Test
+    void aRequestTemplateInGoSyntaxIsUsed() throws Exception {
+        String base = "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\",\"stream\":false,"
+                + "\"options\":{\"temperature\":0,\"num_predict\":8}";
+        JsonNode plain = TestServer.json(server.post("/api/generate", base + "}").body());
+        JsonNode same = TestServer.json(server.post("/api/generate", base + ",\"template\":\"{{ .Prompt }}\"}").body());
+        assertEquals(plain.get("prompt_eval_count").asInt(), same.get("prompt_eval_count").asInt(), same.toString());
+        assertEquals(plain.get("response").asText(), same.get("response").asText());
+        HttpResponse<String> r = server.post("/api/generate", base
+                + ",\"system\":\"Tell a story.\",\"template\":\"{{ if .System }}{{ .System }} {{ end }}{{ .Prompt }}\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(TestServer.json(r.body()).get("prompt_eval_count").asInt() > plain.get("prompt_eval_count").asInt());
+        // The template also applies to /api/chat, and an unsupported one falls back (here to ChatML) with a log line.
+        r = server.post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,\"options\":{\"num_predict\":4},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"template\":\"{{ block \\\"x\\\" . }}{{ end }}\"}");
+        assertEquals(200, r.statusCode(), r.body());
+    }
+}
