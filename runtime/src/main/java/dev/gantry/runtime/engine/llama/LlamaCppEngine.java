@@ -81,6 +81,16 @@ public final class LlamaCppEngine implements Engine {
     }
 
     @Override
+    public int embeddingSize() {
+        return model.embeddingOutputLength();
+    }
+
+    @Override
+    public dev.gantry.runtime.engine.Pooling pooling() {
+        return dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
+    }
+
+    @Override
     public EngineSession openSession(SessionParams params) {
         return new LlamaCppSession(model, params, onGpu);
     }
