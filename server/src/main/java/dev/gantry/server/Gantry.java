@@ -6,7 +6,9 @@ import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
+import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.api.openai.OpenAiHandlers;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
 import io.netty.handler.codec.http.HttpMethod;
@@ -60,6 +62,8 @@ public final class Gantry implements AutoCloseable {
     static ApiRouter routes(ModelManager models) {
         ModelHandlers info = new ModelHandlers(models);
         CompletionHandlers completions = new CompletionHandlers(models);
+        EmbedHandlers embeds = new EmbedHandlers(models);
+        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info);
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)
@@ -67,7 +71,14 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/api/show", info::show)
                 .route(HttpMethod.GET, "/api/ps", info::ps)
                 .route(HttpMethod.POST, "/api/generate", completions::generate)
-                .route(HttpMethod.POST, "/api/chat", completions::chat);
+                .route(HttpMethod.POST, "/api/chat", completions::chat)
+                .route(HttpMethod.POST, "/api/embed", embeds::embed)
+                .route(HttpMethod.POST, "/api/embeddings", embeds::embeddings)
+                .route(HttpMethod.POST, "/v1/chat/completions", openai::chatCompletions)
+                .route(HttpMethod.POST, "/v1/completions", openai::completions)
+                .route(HttpMethod.POST, "/v1/embeddings", openai::embeddings)
+                .route(HttpMethod.GET, "/v1/models", openai::models)
+                .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model);
     }
 
     public int port() {

@@ -22,6 +22,8 @@ public final class ApiRouter implements AutoCloseable {
     }
 
     private final Map<String, Map<HttpMethod, Handler>> routes = new LinkedHashMap<>();
+    /** Routes for a path prefix followed by one parameter ({@code /v1/models/{model}}); tried after exact paths. */
+    private final Map<String, Map<HttpMethod, Handler>> prefixes = new LinkedHashMap<>();
     private final ExecutorService workers = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("request-", 0).factory());
 
@@ -33,8 +35,32 @@ public final class ApiRouter implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Routes every path that starts with {@code prefix} and has more after it; the handler reads the rest from
+     * {@link Exchange#path()}.
+     */
+    public ApiRouter routePrefix(HttpMethod method, String prefix, Handler handler) {
+        prefixes.computeIfAbsent(prefix, p -> new LinkedHashMap<>()).put(method, handler);
+        if (method.equals(HttpMethod.GET)) {
+            prefixes.get(prefix).putIfAbsent(HttpMethod.HEAD, handler);
+        }
+        return this;
+    }
+
+    private Map<HttpMethod, Handler> byPrefix(String path) {
+        for (Map.Entry<String, Map<HttpMethod, Handler>> e : prefixes.entrySet()) {
+            if (path.startsWith(e.getKey()) && path.length() > e.getKey().length()) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
     void dispatch(Exchange ex) {
         Map<HttpMethod, Handler> byMethod = routes.get(normalise(ex.path()));
+        if (byMethod == null) {
+            byMethod = byPrefix(normalise(ex.path()));
+        }
         if (byMethod == null) {
             ex.sendError(404, "404 page not found");
             return;
