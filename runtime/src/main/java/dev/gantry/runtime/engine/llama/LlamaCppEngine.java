@@ -20,6 +20,8 @@ public final class LlamaCppEngine implements Engine {
     private final boolean onGpu;
     private final EngineInfo info;
     private final String chatTemplate;
+    private final int embeddingSize;
+    private final dev.gantry.runtime.engine.Pooling pooling;
 
     LlamaCppEngine(LlamaModelHandle model, boolean onGpu, List<String> devices) {
         this.model = model;
@@ -27,6 +29,9 @@ public final class LlamaCppEngine implements Engine {
         this.info = new EngineInfo(model.vocabSize(), model.contextTrainLength(), model.sizeBytes(),
                 model.parameterCount(), onGpu ? "gpu" : "cpu", devices, onGpu ? model.sizeBytes() : 0, onGpu);
         this.chatTemplate = pickTemplate(model);
+        // read once: the runner asks for both in its step loop
+        this.embeddingSize = model.embeddingOutputLength();
+        this.pooling = dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
     }
 
     private static String pickTemplate(LlamaModelHandle model) {
@@ -82,12 +87,12 @@ public final class LlamaCppEngine implements Engine {
 
     @Override
     public int embeddingSize() {
-        return model.embeddingOutputLength();
+        return embeddingSize;
     }
 
     @Override
     public dev.gantry.runtime.engine.Pooling pooling() {
-        return dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
+        return pooling;
     }
 
     @Override
