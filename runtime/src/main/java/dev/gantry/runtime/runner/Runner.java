@@ -24,7 +24,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * mid-generation, the most recently admitted sequence is preempted: its cells are freed and it re-enters the queue
  * at the front with its generated tokens, to be recomputed later (the client only sees a pause).
  *
- * <p>{@link #submit} and {@link #stats} are thread-safe; everything else runs on the runner thread.
+ * <p>Embedding inputs ({@link #embed}) are sequences too: their tokens ride in the same steps (every one an output,
+ * with the engine's embedding output on for those steps), they are pooled instead of sampled, and they leave in the
+ * step that decodes their last token.
+ *
+ * <p>{@link #submit}, {@link #embed} and {@link #stats} are thread-safe; everything else runs on the runner thread.
  */
 public final class Runner implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.runner");
