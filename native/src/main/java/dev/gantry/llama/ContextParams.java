@@ -14,10 +14,20 @@ package dev.gantry.llama;
  * @param kvUnified         one KV buffer shared by all sequences (needed to admit by free cells and to share prefixes)
  * @param embeddings        extract embeddings
  * @param offloadKqv        keep the KV cache on the GPU
+ * @param poolingType       {@code enum llama_pooling_type}: -1 the model's own, 0 none (per-token embeddings), 1 mean,
+ *                          2 CLS, 3 last, 4 rank
  */
 public record ContextParams(int contextSize, int batchSize, int ubatchSize, int maxSequences, int threads,
                             int threadsBatch, int flashAttention, int kvType, boolean kvUnified, boolean embeddings,
-                            boolean offloadKqv) {
+                            boolean offloadKqv, int poolingType) {
+    /** With the model's own pooling type. */
+    public ContextParams(int contextSize, int batchSize, int ubatchSize, int maxSequences, int threads,
+                         int threadsBatch, int flashAttention, int kvType, boolean kvUnified, boolean embeddings,
+                         boolean offloadKqv) {
+        this(contextSize, batchSize, ubatchSize, maxSequences, threads, threadsBatch, flashAttention, kvType,
+                kvUnified, embeddings, offloadKqv, -1);
+    }
+
     public ContextParams {
         require(contextSize > 0, "contextSize must be > 0");
         require(batchSize > 0, "batchSize must be > 0");
@@ -25,6 +35,7 @@ public record ContextParams(int contextSize, int batchSize, int ubatchSize, int 
         require(maxSequences > 0, "maxSequences must be > 0");
         require(threads > 0 && threadsBatch > 0, "threads must be > 0");
         require(flashAttention >= -1 && flashAttention <= 1, "flashAttention must be -1, 0 or 1");
+        require(poolingType >= -1 && poolingType <= 4, "poolingType must be in -1..4");
     }
 
     public static ContextParams of(int contextSize, int maxSequences, int threads) {

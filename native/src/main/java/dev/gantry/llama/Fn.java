@@ -76,6 +76,7 @@ final class Fn {
     static final MethodHandle llama_model_get_vocab = h("llama_model_get_vocab", fn(ADDRESS, ADDRESS));
     static final MethodHandle llama_model_n_ctx_train = h("llama_model_n_ctx_train", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_model_n_embd = h("llama_model_n_embd", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle llama_model_n_embd_out = h("llama_model_n_embd_out", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_model_n_layer = h("llama_model_n_layer", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_model_n_head = h("llama_model_n_head", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_model_n_head_kv = h("llama_model_n_head_kv", fn(JAVA_INT, ADDRESS));
@@ -115,6 +116,12 @@ final class Fn {
     static final MethodHandle llama_get_memory = h("llama_get_memory", fn(ADDRESS, ADDRESS));
     static final MethodHandle llama_decode = h("llama_decode", fn(JAVA_INT, ADDRESS, Layouts.BATCH));
     static final MethodHandle llama_get_logits_ith = h("llama_get_logits_ith", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
+    static final MethodHandle llama_set_embeddings = h("llama_set_embeddings", proc(ADDRESS, JAVA_BOOLEAN));
+    static final MethodHandle llama_pooling_type = h("llama_pooling_type", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle llama_get_embeddings_ith =
+            h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
+    static final MethodHandle llama_get_embeddings_seq =
+            h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
     static final MethodHandle llama_set_sampler = h("llama_set_sampler", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT, ADDRESS));
     static final MethodHandle llama_get_sampled_token_ith =
             h("llama_get_sampled_token_ith", fn(JAVA_INT, ADDRESS, JAVA_INT), CRITICAL);

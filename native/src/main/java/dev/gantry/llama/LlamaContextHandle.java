@@ -21,6 +21,7 @@ public final class LlamaContextHandle implements AutoCloseable {
     private final MemorySegment ctx;
     private final MemorySegment memory;
     private final int vocabSize;
+    private final int embeddingSize;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private LlamaContextHandle(LlamaModelHandle model, MemorySegment ctx) throws Throwable {
@@ -28,6 +29,7 @@ public final class LlamaContextHandle implements AutoCloseable {
         this.ctx = ctx;
         this.memory = (MemorySegment) Fn.llama_get_memory.invokeExact(ctx);
         this.vocabSize = model.vocabSize();
+        this.embeddingSize = model.embeddingOutputLength();
     }
 
     public static LlamaContextHandle create(LlamaModelHandle model, ContextParams params) {
@@ -42,6 +44,7 @@ public final class LlamaContextHandle implements AutoCloseable {
             set(p, "flash_attn_type", params.flashAttention());
             set(p, "type_k", params.kvType());
             set(p, "type_v", params.kvType());
+            set(p, "pooling_type", params.poolingType());
             p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "kv_unified"), params.kvUnified());
             p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "embeddings"), params.embeddings());
             p.set(JAVA_BOOLEAN, Layouts.offset(Layouts.CONTEXT_PARAMS, "offload_kqv"), params.offloadKqv());
@@ -100,6 +103,57 @@ public final class LlamaContextHandle implements AutoCloseable {
             return l.reinterpret(JAVA_FLOAT.byteSize() * vocabSize);
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_get_logits_ith", t);
+        }
+    }
+
+    /**
+     * Turns embedding output on or off for the next decodes. While on, llama.cpp outputs every token of a batch
+     * (logits and embeddings), whatever the batch's output flags say.
+     */
+    public void setEmbeddings(boolean on) {
+        try {
+            Fn.llama_set_embeddings.invokeExact(pointer(), on);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_set_embeddings", t);
+        }
+    }
+
+    /** The context's pooling type ({@code enum llama_pooling_type}: 0 none, 1 mean, 2 CLS, 3 last, 4 rank). */
+    public int poolingType() {
+        try {
+            return (int) Fn.llama_pooling_type.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_pooling_type", t);
+        }
+    }
+
+    /**
+     * The embedding of batch token {@code i} of the last decode (made with embeddings on and pooling none),
+     * {@code model().embeddingOutputLength()} floats, valid until the next decode.
+     */
+    public MemorySegment embedding(int i) {
+        try {
+            MemorySegment e = (MemorySegment) Fn.llama_get_embeddings_ith.invokeExact(pointer(), i);
+            if (e.equals(MemorySegment.NULL)) {
+                throw new LlamaException("llama_get_embeddings_ith(" + i + ") returned NULL (embeddings off?)");
+            }
+            return e.reinterpret(JAVA_FLOAT.byteSize() * embeddingSize);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_get_embeddings_ith", t);
+        }
+    }
+
+    /**
+     * The pooled embedding of a sequence from the last decode (pooling mean, CLS or last), or empty with pooling
+     * none. Covers only the sequence's tokens of that decode's last micro-batch.
+     */
+    public java.util.Optional<MemorySegment> sequenceEmbedding(int sequence) {
+        try {
+            MemorySegment e = (MemorySegment) Fn.llama_get_embeddings_seq.invokeExact(pointer(), sequence);
+            return e.equals(MemorySegment.NULL) ? java.util.Optional.empty()
+                    : java.util.Optional.of(e.reinterpret(JAVA_FLOAT.byteSize() * embeddingSize));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_get_embeddings_seq", t);
         }
     }
 

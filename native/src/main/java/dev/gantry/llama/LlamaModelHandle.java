@@ -102,6 +102,24 @@ public final class LlamaModelHandle implements AutoCloseable {
         return intCall(Fn.llama_model_n_embd::invokeExact, "llama_model_n_embd");
     }
 
+    /** Floats in one output embedding ({@code llama_model_n_embd_out}; {@code n_embd} for most models). */
+    public int embeddingOutputLength() {
+        return intCall(Fn.llama_model_n_embd_out::invokeExact, "llama_model_n_embd_out");
+    }
+
+    /**
+     * The pooling type the GGUF asks for ({@code <arch>.pooling_type}: 0 none, 1 mean, 2 CLS, 3 last, 4 rank), or
+     * -1 when it names none (generative models).
+     */
+    public int poolingType() {
+        String arch = metadata("general.architecture").orElse("");
+        try {
+            return metadata(arch + ".pooling_type").map(String::strip).map(Integer::parseInt).orElse(-1);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
     public int layerCount() {
         return intCall(Fn.llama_model_n_layer::invokeExact, "llama_model_n_layer");
     }

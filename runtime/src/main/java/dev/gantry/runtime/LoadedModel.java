@@ -136,13 +136,39 @@ public final class LoadedModel {
         }
     }
 
+    /**
+     * Queues one input for its pooled embedding on the least busy replica; it is decoded in the same steps as the
+     * replica's generations. Cancelling the future frees its sequence at the runner's next step. See
+     * {@link Runner#embed}.
+     */
+    public java.util.concurrent.CompletableFuture<dev.gantry.runtime.runner.Embedding> embed(int[] tokens) {
+        touch();
+        Runner best = runner;
+        if (replicas.size() > 1) {
+            int least = Integer.MAX_VALUE;
+            for (Replica r : replicas) {
+                RunnerStats st = r.runner().stats();
+                if (st.active() + st.waiting() < least) {
+                    least = st.active() + st.waiting();
+                    best = r.runner();
+                }
+            }
+        }
+        return best.embed(tokens);
+    }
+
+    /** Floats in one of this model's embeddings; 0 when it cannot embed. */
+    public int embeddingSize() {
+        return engine.embeddingSize();
+    }
+
     /** The replicas' counters added up (the largest batch is the largest of any replica). */
     public RunnerStats stats() {
         if (replicas.size() == 1) {
             return runner.stats();
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
-                rejected = 0, preemptions = 0, decode = 0, sample = 0, step = 0;
+                rejected = 0, preemptions = 0, decode = 0, sample = 0, step = 0, embeddings = 0, mixed = 0;
         int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
@@ -165,9 +191,11 @@ public final class LoadedModel {
             step += s.stepNanos();
             budget += s.promptBudget();
             maxActive += s.maxActive();
+            embeddings += s.embeddings();
+            mixed += s.mixedSteps();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions, decode, sample, step, budget, maxActive);
+                completed, cancelled, rejected, preemptions, decode, sample, step, budget, maxActive, embeddings, mixed);
     }
 
     public List<Replica> replicas() {

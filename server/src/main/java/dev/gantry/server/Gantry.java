@@ -6,8 +6,10 @@ import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
+import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
 import dev.gantry.server.api.ollama.StoreHandlers;
+import dev.gantry.server.api.openai.OpenAiHandlers;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
 import io.netty.handler.codec.http.HttpMethod;
@@ -62,6 +64,8 @@ public final class Gantry implements AutoCloseable {
         ModelHandlers info = new ModelHandlers(models);
         CompletionHandlers completions = new CompletionHandlers(models);
         StoreHandlers store = new StoreHandlers(models);
+        EmbedHandlers embeds = new EmbedHandlers(models);
+        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info);
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)
@@ -76,7 +80,14 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/api/pull", store::pull)
                 .route(HttpMethod.POST, "/api/push", store::push)
                 .route(HttpMethod.HEAD, "/api/blobs/:digest", store::blobExists)
-                .streamingRoute(HttpMethod.POST, "/api/blobs/:digest", store::uploadBlob);
+                .streamingRoute(HttpMethod.POST, "/api/blobs/:digest", store::uploadBlob)
+                .route(HttpMethod.POST, "/api/embed", embeds::embed)
+                .route(HttpMethod.POST, "/api/embeddings", embeds::embeddings)
+                .route(HttpMethod.POST, "/v1/chat/completions", openai::chatCompletions)
+                .route(HttpMethod.POST, "/v1/completions", openai::completions)
+                .route(HttpMethod.POST, "/v1/embeddings", openai::embeddings)
+                .route(HttpMethod.GET, "/v1/models", openai::models)
+                .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model);
     }
 
     public int port() {

@@ -38,6 +38,16 @@ public interface Engine extends AutoCloseable {
     /** Renders a conversation with the model's chat template, ending with the assistant's turn when asked. */
     String applyChatTemplate(List<ChatMessage> messages, boolean addAssistant);
 
+    /** Floats in one embedding; 0 when the engine cannot embed. */
+    default int embeddingSize() {
+        return 0;
+    }
+
+    /** How this model pools token embeddings into one vector. */
+    default Pooling pooling() {
+        return Pooling.MEAN;
+    }
+
     /** Opens the KV cache and compute buffers; runner thread only. */
     EngineSession openSession(SessionParams params);
 

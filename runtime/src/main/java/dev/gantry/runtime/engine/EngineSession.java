@@ -49,6 +49,32 @@ public interface EngineSession extends AutoCloseable {
         }
     }
 
+     * Whether the next {@link #decode()} outputs embeddings. While on, every token of the batch is an output (llama.cpp
+     * outputs all tokens of an embedding decode), so each token's embedding can be read by its batch index.
+     */
+    default void embeddings(boolean on) {
+        if (on) {
+            throw new UnsupportedOperationException("this engine cannot compute embeddings");
+        }
+    }
+
+    /** Adds the embedding of batch token {@code batchIndex} of the last decode (made with embeddings on) to {@code sum}. */
+    default void addEmbedding(int batchIndex, float[] sum) {
+        throw new UnsupportedOperationException("this engine cannot compute embeddings");
+    }
+
+    /** Readies a sequence slot for an embedding input (it takes no sampler: a device sampler would reject it). */
+    default void beginEmbedding(int sequence) {}
+
+    /**
+     * True when an embedding decode may not carry the multi-token prompt chunks of generating sequences: with
+     * device samplers attached, llama.cpp allows one output per sampled sequence, and an embedding decode outputs
+     * every token. Generating sequences' single next tokens may always ride along.
+     */
+    default boolean embeddingsApartFromPrompts() {
+        return false;
+    }
+
     /** Frees every KV cell of a sequence. */
     void freeSequence(int sequence);
 

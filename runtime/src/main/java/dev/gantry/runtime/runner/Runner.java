@@ -3,6 +3,8 @@ package dev.gantry.runtime.runner;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineSession;
 import dev.gantry.runtime.engine.SequenceSampler;
+import dev.gantry.runtime.engine.Pooling;
+import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -23,7 +25,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * mid-generation, the most recently admitted sequence is preempted: its cells are freed and it re-enters the queue
  * at the front with its generated tokens, to be recomputed later (the client only sees a pause).
  *
- * <p>{@link #submit} and {@link #stats} are thread-safe; everything else runs on the runner thread.
+ * <p>Embedding inputs ({@link #embed}) are sequences too: their tokens ride in the same steps (every one an output,
+ * with the engine's embedding output on for those steps), they are pooled instead of sampled, and they leave in the
+ * step that decodes their last token.
+ *
+ * <p>{@link #submit}, {@link #embed} and {@link #stats} are thread-safe; everything else runs on the runner thread.
  */
 public final class Runner implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.runner");
@@ -71,6 +77,8 @@ public final class Runner implements AutoCloseable {
     private volatile long decodeNanos;
     private volatile long sampleNanos;
     private volatile long stepNanos;
+    private volatile long embeddings;
+    private volatile long mixedSteps;
     /** Adapts the prompt budget and the active sequences to the ITL target; null with fixed batching. */
     private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
     private volatile int promptBudget;
@@ -126,13 +134,49 @@ public final class Runner implements AutoCloseable {
      * @throws IllegalStateException    when the runner has stopped
      */
     public GenerationHandle submit(GenerationRequest request, GenerationObserver observer) {
-        if (!running) {
-            throw new IllegalStateException("runner " + name + " is stopped");
-        }
         int context = request.context(config.contextPerSequence());
         if (request.prompt().length >= context) {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
                     + " tokens does not fit the context of " + context);
+        }
+        return enqueue(new Sequence(request, observer, System.nanoTime()));
+    }
+
+    /**
+     * Queues one input for its pooled embedding. It is a sequence like any other: admitted to a slot, its tokens
+     * decoded in the same steps as the generations (with embeddings on for those steps, every token an output),
+     * pooled as the model says, and its KV cells freed in the step that completes it. Cancelling the future ends
+     * it at the next step.
+     *
+     * @throws IllegalArgumentException when the model cannot embed or the input does not fit one sequence's context
+     * @throws QueueFullException       when every slot is busy and the wait queue is full
+     */
+    public CompletableFuture<Embedding> embed(int[] tokens) {
+        if (engine.embeddingSize() <= 0) {
+            throw new IllegalArgumentException("this model does not support embeddings");
+        }
+        if (engine.pooling() == dev.gantry.runtime.engine.Pooling.RANK) {
+            throw new IllegalArgumentException("this model is a reranker: it has no embeddings");
+        }
+        if (tokens.length > config.contextPerSequence()) {
+            throw new IllegalArgumentException("input of " + tokens.length
+                    + " tokens does not fit the context of " + config.contextPerSequence());
+        }
+        EmbeddingCall call = new EmbeddingCall();
+        Sequence s = new Sequence(new GenerationRequest(tokens, SamplingParams.greedyDefaults(), 0), call,
+                System.nanoTime(), true);
+        enqueue(s);
+        call.future.whenComplete((v, e) -> {
+            if (call.future.isCancelled()) {
+                s.cancel();
+            }
+        });
+        return call.future;
+    }
+
+    private Sequence enqueue(Sequence s) {
+        if (!running) {
+            throw new IllegalStateException("runner " + name + " is stopped");
         }
         if (outstanding.incrementAndGet() > config.maxSequences() + config.maxQueue()) {
             outstanding.decrementAndGet();
@@ -140,7 +184,6 @@ public final class Runner implements AutoCloseable {
             throw new QueueFullException("server busy, please try again: " + config.maxSequences()
                     + " sequences running and " + config.maxQueue() + " waiting");
         }
-        Sequence s = new Sequence(request, observer, System.nanoTime());
         incoming.add(s);
         if (!running && incoming.remove(s)) {
             // close() ran between the check above and the add: nobody would ever finish this sequence
@@ -153,7 +196,8 @@ public final class Runner implements AutoCloseable {
     public RunnerStats stats() {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos, promptBudget, maxActive);
+                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos, promptBudget, maxActive,
+                embeddings, mixedSteps);
     }
 
     private void run() {
@@ -243,7 +287,12 @@ public final class Runner implements AutoCloseable {
                 s.admittedAt = System.nanoTime();
             }
             try {
-                s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
+                if (s.embedding) {
+                    session.beginEmbedding(s.id);
+                    s.pooled = new float[engine.embeddingSize()];
+                } else {
+                    s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
+                }
             } catch (RuntimeException e) {
                 usedIds.clear(s.id);
                 s.id = -1;
@@ -272,32 +321,53 @@ public final class Runner implements AutoCloseable {
             byId[i] = null;
             s.chunk = 0;
             s.batchIndex = -1;
-            if (s.pending() == 1 && safeReady(s)) {
+            if (!s.embedding && s.pending() == 1 && safeReady(s)) {
                 s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
                 s.chunk = 1;
                 sequencesInStep++;
             }
         }
+        int generatingInStep = sequencesInStep;
         int budget = Math.min(promptBudget, session.batchCapacity() - session.batchSize());
+        // With device samplers an embedding decode cannot carry other prompts: this step takes the kind of the
+        // oldest sequence that has prompt tokens to decode, so neither kind waits behind the other for long.
+        Boolean onlyEmbeddings = null;
+        if (session.embeddingsApartFromPrompts()) {
+            for (Sequence s : active) {
+                if (s.embedding || s.pending() > 1) {
+                    onlyEmbeddings = s.embedding;
+                    break;
+                }
+            }
+        }
+        boolean embeddingInStep = false;
         for (Sequence s : active) {
             if (budget <= 0) {
                 break;
             }
-            if (s.pending() <= 1) {
+            if (s.embedding ? s.pending() == 0 : s.pending() <= 1) {
+                continue;
+            }
+            if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
                 continue;
             }
             int n = Math.min(budget, s.pending());
             for (int i = 0; i < n; i++) {
                 int pos = s.cached + i;
                 boolean last = pos == s.length - 1;
-                int idx = session.add(s.tokens[pos], pos, s.id, last);
-                if (last) {
+                int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding);
+                if (s.embedding ? i == 0 : last) {
                     s.batchIndex = idx;
                 }
             }
             s.chunk = n;
             budget -= n;
             sequencesInStep++;
+            if (s.embedding) {
+                embeddingInStep = true;
+            } else {
+                generatingInStep++;
+            }
         }
         if (session.batchSize() == 0) {
             // every generating sequence waits on a slow client: wait for one to drain or a new request
@@ -310,6 +380,7 @@ public final class Runner implements AutoCloseable {
         EngineSession.DecodeStatus status;
         long decodeStart = System.nanoTime();
         try {
+            session.embeddings(embeddingInStep);
             status = session.decode();
             decodeNanos += System.nanoTime() - decodeStart;
         } catch (RuntimeException e) {
@@ -324,6 +395,9 @@ public final class Runner implements AutoCloseable {
             return;
         }
         recordStep(sequencesInStep);
+        if (embeddingInStep && generatingInStep > 0) {
+            mixedSteps++;
+        }
         long now = System.nanoTime();
         int outputs = 0;
         int n = active.size();
@@ -339,9 +413,20 @@ public final class Runner implements AutoCloseable {
                 continue;
             }
             int before = s.cached;
+            if (s.embedding) {
+                pool(s);
+            }
             s.cached += s.chunk;
             usedCells += s.chunk;
             promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
+            if (s.embedding) {
+                if (s.cached == s.length) {
+                    completeEmbedding(s, now);
+                    i--; // s left the active list
+                    n--;
+                }
+                continue;
+            }
             if (s.batchIndex >= 0) {
                 sampled[outputs] = s;
                 samplers[outputs] = s.sampler;
@@ -375,6 +460,43 @@ public final class Runner implements AutoCloseable {
             promptBudget = d.promptBudget();
             maxActive = d.maxActiveSequences();
         }
+    }
+
+    /** Adds this step's chunk of an embedding input to its pooled vector (before {@code s.cached} moves on). */
+    private void pool(Sequence s) {
+        switch (engine.pooling()) {
+            case CLS -> {
+                if (s.cached == 0) {
+                    session.addEmbedding(s.batchIndex, s.pooled);
+                }
+            }
+            case LAST -> {
+                if (s.cached + s.chunk == s.length) {
+                    session.addEmbedding(s.batchIndex + s.chunk - 1, s.pooled);
+                }
+            }
+            default -> {
+                for (int i = 0; i < s.chunk; i++) {
+                    session.addEmbedding(s.batchIndex + i, s.pooled);
+                }
+            }
+        }
+    }
+
+    /** Hands an embedding input its vector and frees its sequence in this step. */
+    private void completeEmbedding(Sequence s, long now) {
+        float[] v = s.pooled;
+        if (engine.pooling() == Pooling.MEAN) {
+            for (int d = 0; d < v.length; d++) {
+                v[d] /= s.length;
+            }
+        }
+        if (s.firstTokenAt == 0) {
+            s.firstTokenAt = now;
+        }
+        ((EmbeddingCall) s.observer).vector = v;
+        embeddings++;
+        finish(s, FinishReason.STOP);
     }
 
     /** Handles a sampled token; returns true when the sequence finished (and left the active list). */
@@ -413,6 +535,9 @@ public final class Runner implements AutoCloseable {
         }
         release(victim);
         victim.cached = 0;
+        if (victim.embedding) {
+            victim.pooled = null; // admitted again, it starts over
+        }
         victim.preemptions++;
         preemptions++;
         waiting.addFirst(victim);
@@ -539,5 +664,31 @@ public final class Runner implements AutoCloseable {
 
     public boolean isRunning() {
         return running;
+    }
+
+    /** Completes an embedding's future from the runner thread: the vector on STOP, a failure otherwise. */
+    private static final class EmbeddingCall implements GenerationObserver {
+        final CompletableFuture<Embedding> future = new CompletableFuture<>();
+        float[] vector;
+
+        @Override
+        public void onToken(int token) {
+            // never called: embedding inputs are not sampled
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, GenerationMetrics m) {
+            switch (reason) {
+                case STOP -> future.complete(new Embedding(vector, m.promptTokens(), m.queueNanos(), m.totalNanos()));
+                case CANCELLED -> future.cancel(false);
+                case LENGTH -> future.completeExceptionally(new IllegalArgumentException(
+                        "the input does not fit the free KV cache"));
+            }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            future.completeExceptionally(error);
+        }
     }
 }

@@ -12,8 +12,11 @@ package dev.gantry.runtime.runner;
  * @param stepNanos          time of whole steps (batch building, decode, sampling and hand-off)
  * @param promptBudget       prompt tokens the next step may take (the adaptive batching's current choice)
  * @param maxActive          sequences the runner admits now (the adaptive batching's current choice)
+ * @param embeddings         embedding inputs completed
+ * @param mixedSteps         decode calls that carried embedding tokens together with tokens of generations
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
-                          long decodeNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive) {}
+                          long decodeNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive,
+                          long embeddings, long mixedSteps) {}

@@ -27,8 +27,17 @@ final class Sequence implements GenerationHandle {
     long admittedAt;
     long firstTokenAt;
     int preemptions;
+    /** An embedding input: decoded with every token an output, pooled, never sampled. */
+    final boolean embedding;
+    /** The running sum (mean pooling) or the picked token's embedding (CLS, last); embedding inputs only. */
+    float[] pooled;
 
     Sequence(GenerationRequest request, GenerationObserver observer, long now) {
+        this(request, observer, now, false);
+    }
+
+    Sequence(GenerationRequest request, GenerationObserver observer, long now, boolean embedding) {
+        this.embedding = embedding;
         this.request = request;
         this.observer = observer;
         this.submittedAt = now;

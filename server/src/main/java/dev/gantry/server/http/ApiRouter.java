@@ -51,6 +51,8 @@ public final class ApiRouter implements AutoCloseable {
 
         void abort();
     }
+    /** Routes for a path prefix followed by one parameter ({@code /v1/models/{model}}); tried after exact paths. */
+    private final Map<String, Map<HttpMethod, Handler>> prefixes = new LinkedHashMap<>();
     private final ExecutorService workers = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("request-", 0).factory());
 
@@ -82,6 +84,22 @@ public final class ApiRouter implements AutoCloseable {
                     ex.pathParams(params);
                 }
                 return h;
+    /**
+     * Routes every path that starts with {@code prefix} and has more after it; the handler reads the rest from
+     * {@link Exchange#path()}.
+     */
+    public ApiRouter routePrefix(HttpMethod method, String prefix, Handler handler) {
+        prefixes.computeIfAbsent(prefix, p -> new LinkedHashMap<>()).put(method, handler);
+        if (method.equals(HttpMethod.GET)) {
+            prefixes.get(prefix).putIfAbsent(HttpMethod.HEAD, handler);
+        }
+        return this;
+    }
+
+    private Map<HttpMethod, Handler> byPrefix(String path) {
+        for (Map.Entry<String, Map<HttpMethod, Handler>> e : prefixes.entrySet()) {
+            if (path.startsWith(e.getKey()) && path.length() > e.getKey().length()) {
+                return e.getValue();
             }
         }
         return null;
@@ -98,6 +116,9 @@ public final class ApiRouter implements AutoCloseable {
                     byMethod = e.getValue();
                     break;
                 }
+            }
+            if (byMethod == null) {
+                byMethod = byPrefix(normalise(ex.path()));
             }
         }
         if (byMethod == null) {

@@ -25,8 +25,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * One HTTP request and its response. The request is already read whole; the response is either one body
  * ({@link #send}) or a stream ({@link #startStream}, {@link #writeChunk}, {@link #endStream}). Writes may come from
  * any thread: Netty runs them on the channel's event loop, in order.
+ *
+ * <p>Not final for one reason: an API adapter (OpenAI's) hands an Ollama handler a subclass that carries a
+ * translated request body and overrides the response methods to translate what the handler writes.
  */
-public final class Exchange {
+public class Exchange {
     private final ChannelHandlerContext ctx;
     private final HttpMethod method;
     private final String path;
@@ -48,6 +51,20 @@ public final class Exchange {
         this.headers = headers;
         this.body = body;
         this.keepAlive = keepAlive;
+    }
+
+    /**
+     * The same connection with another request body and method; for adapters that rewrite a request and feed it to
+     * another handler. The copy shares the channel, so streams, readiness and close callbacks are the connection's.
+     */
+    protected Exchange(Exchange original, HttpMethod method, byte[] body) {
+        this.ctx = original.ctx;
+        this.method = method;
+        this.path = original.path;
+        this.query = original.query;
+        this.headers = original.headers;
+        this.body = body;
+        this.keepAlive = original.keepAlive;
     }
 
     public HttpMethod method() {

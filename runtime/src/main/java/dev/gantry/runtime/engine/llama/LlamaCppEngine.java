@@ -20,6 +20,8 @@ public final class LlamaCppEngine implements Engine {
     private final boolean onGpu;
     private final EngineInfo info;
     private final String chatTemplate;
+    private final int embeddingSize;
+    private final dev.gantry.runtime.engine.Pooling pooling;
 
     LlamaCppEngine(LlamaModelHandle model, boolean onGpu, List<String> devices) {
         this.model = model;
@@ -27,6 +29,9 @@ public final class LlamaCppEngine implements Engine {
         this.info = new EngineInfo(model.vocabSize(), model.contextTrainLength(), model.sizeBytes(),
                 model.parameterCount(), onGpu ? "gpu" : "cpu", devices, onGpu ? model.sizeBytes() : 0, onGpu);
         this.chatTemplate = pickTemplate(model);
+        // read once: the runner asks for both in its step loop
+        this.embeddingSize = model.embeddingOutputLength();
+        this.pooling = dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
     }
 
     private static String pickTemplate(LlamaModelHandle model) {
@@ -88,6 +93,16 @@ public final class LlamaCppEngine implements Engine {
         return LlamaModelHandle.applyChatTemplate(chatTemplate,
                 messages.stream().map(m -> new LlamaModelHandle.ChatMessage(m.role(), m.content())).toList(),
                 addAssistant);
+    }
+
+    @Override
+    public int embeddingSize() {
+        return embeddingSize;
+    }
+
+    @Override
+    public dev.gantry.runtime.engine.Pooling pooling() {
+        return pooling;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.gantry.runtime.engine.llama;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
 import dev.gantry.llama.ContextParams;
 import dev.gantry.llama.LlamaBatch;
 import dev.gantry.llama.LlamaContextHandle;
@@ -13,6 +15,7 @@ import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.TokenSampler;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
+
 
 /**
  * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
@@ -33,6 +36,8 @@ final class LlamaCppSession implements EngineSession {
     // a step's host-sampled rows (reused; runner thread only)
     private MemorySegment[] rows = new MemorySegment[0];
     private int[] hostIndexes = new int[0];
+    private final float[] embeddingRow;
+    private boolean embeddingsOn;
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
         this.model = model;
@@ -40,8 +45,11 @@ final class LlamaCppSession implements EngineSession {
         // Flash attention: llama.cpp's "auto" turns it on for the CPU too, where it made the tiny model's decode
         // twice as slow (0.41 against 0.21 ms a token, 1 thread); on a GPU auto is the right choice.
         int flashAttention = onGpu ? -1 : 0;
+        // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
+        // share them with generations; a model that names no pooling type already gets none from llama.cpp.
+        int pooling = model.poolingType() < 0 ? -1 : 0;
         ContextParams cp = new ContextParams(p.kvCells(), batchCap, Math.min(512, batchCap), p.maxSequences(),
-                p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu);
+                p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
         try {
             this.batch = LlamaBatch.allocate(batchCap);
@@ -50,6 +58,7 @@ final class LlamaCppSession implements EngineSession {
             throw e;
         }
         this.backendSampling = p.backendSampling();
+        this.embeddingRow = new float[model.embeddingOutputLength()];
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
         if (backendSampling) {
@@ -276,6 +285,36 @@ final class LlamaCppSession implements EngineSession {
         int[] at = hostIndexes;
         ParallelSampling.forEach(hosts, j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
         java.util.Arrays.fill(rows, 0, hosts, null);
+    }
+
+    @Override
+    public void embeddings(boolean on) {
+        if (on != embeddingsOn) {
+            ctx.setEmbeddings(on);
+            embeddingsOn = on;
+        }
+    }
+
+    @Override
+    public void addEmbedding(int batchIndex, float[] sum) {
+        MemorySegment.copy(ctx.embedding(batchIndex), JAVA_FLOAT, 0, embeddingRow, 0, embeddingRow.length);
+        for (int d = 0; d < sum.length; d++) {
+            sum[d] += embeddingRow[d];
+        }
+    }
+
+    /**
+     * A slot's device chain would sample the embedding input's outputs, and llama.cpp refuses more than one
+     * output per sampled sequence: the chain is detached (the next generation in the slot attaches one again).
+     */
+    @Override
+    public void beginEmbedding(int sequence) {
+        detach(sequence);
+    }
+
+    @Override
+    public boolean embeddingsApartFromPrompts() {
+        return backendSampling;
     }
 
     @Override

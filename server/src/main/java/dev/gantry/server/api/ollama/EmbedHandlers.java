@@ -1,0 +1,176 @@
+package dev.gantry.server.api.ollama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.runner.Embedding;
+import dev.gantry.server.http.ApiException;
+import dev.gantry.server.http.Exchange;
+import dev.gantry.server.http.Json;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * {@code POST /api/embed} and the older {@code POST /api/embeddings}. Each input becomes an embedding sequence of the
+ * model's runner, decoded in the same steps as its generations; all inputs of a request are queued at once, so they
+ * batch with each other too. A closed connection cancels the inputs still queued or decoding.
+ */
+public final class EmbedHandlers {
+    private static final System.Logger LOG = System.getLogger("gantry.api");
+
+    private final ModelManager models;
+
+    public EmbedHandlers(ModelManager models) {
+        this.models = models;
+    }
+
+    /** What both endpoints send back. */
+    public record EmbedResponse(String model, List<float[]> embeddings, Long totalDuration, Long loadDuration,
+                                Integer promptEvalCount) {}
+
+    public record LegacyResponse(float[] embedding) {}
+
+    public void embed(Exchange ex) throws InterruptedException {
+        long start = System.nanoTime();
+        ObjectNode body = Json.parseObject(ex.body());
+        String model = Json.requiredString(body, "model");
+        List<String> inputs = inputs(body.get("input"));
+        boolean truncate = Json.bool(body, "truncate").orElse(true);
+        int dimensions = dimensions(body.get("dimensions"));
+        Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
+        OllamaOptions.parse(Json.object(body, "options").orElse(null)); // validated; sampling options do not apply
+        LoadedModel m = acquire(model, keepAlive);
+        long loadNanos = System.nanoTime() - start;
+        if (inputs.isEmpty()) {
+            ex.sendJson(200, Json.write(new EmbedResponse(model, List.of(), null, null, null)));
+            unloadIfAsked(m, keepAlive);
+            return;
+        }
+        List<Embedding> results = run(ex, m, inputs, truncate);
+        List<float[]> vectors = new ArrayList<>(results.size());
+        int tokens = 0;
+        for (Embedding e : results) {
+            vectors.add(EmbeddingVectors.truncate(EmbeddingVectors.normalize(e.vector()), dimensions));
+            tokens += e.promptTokens();
+        }
+        ex.sendJson(200, Json.write(new EmbedResponse(model, vectors, System.nanoTime() - start, loadNanos, tokens)));
+    }
+
+    /** The older endpoint: one {@code prompt}, the vector as the model pooled it (not normalised, as in Ollama). */
+    public void embeddings(Exchange ex) throws InterruptedException {
+        ObjectNode body = Json.parseObject(ex.body());
+        String model = Json.requiredString(body, "model");
+        String prompt = Json.string(body, "prompt").orElse("");
+        Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
+        OllamaOptions.parse(Json.object(body, "options").orElse(null));
+        LoadedModel m = acquire(model, keepAlive);
+        if (prompt.isEmpty()) {
+            ex.sendJson(200, Json.write(new LegacyResponse(new float[0])));
+            unloadIfAsked(m, keepAlive);
+            return;
+        }
+        Embedding e = run(ex, m, List.of(prompt), true).getFirst();
+        ex.sendJson(200, Json.write(new LegacyResponse(e.vector())));
+    }
+
+    private List<Embedding> run(Exchange ex, LoadedModel m, List<String> inputs, boolean truncate)
+            throws InterruptedException {
+        if (m.embeddingSize() <= 0) {
+            throw ApiException.badRequest("this model does not support embeddings");
+        }
+        int ctx = m.contextLength();
+        List<int[]> tokenized = new ArrayList<>(inputs.size());
+        for (String text : inputs) {
+            int[] t = m.tokenize(text, true, true);
+            if (t.length == 0) {
+                throw ApiException.badRequest("cannot embed an empty input");
+            }
+            if (t.length > ctx) {
+                if (!truncate) {
+                    throw ApiException.badRequest("the input length exceeds the context length (" + t.length
+                            + " tokens, context " + ctx + ")");
+                }
+                LOG.log(System.Logger.Level.DEBUG, "truncated an embedding input of {0} tokens to {1}", t.length, ctx);
+                t = java.util.Arrays.copyOf(t, ctx);
+            }
+            tokenized.add(t);
+        }
+        List<CompletableFuture<Embedding>> futures = new ArrayList<>(tokenized.size());
+        try {
+            for (int[] t : tokenized) {
+                futures.add(m.embed(t));
+            }
+        } catch (RuntimeException e) {
+            futures.forEach(f -> f.cancel(false));
+            throw e;
+        }
+        ex.onClose(() -> futures.forEach(f -> f.cancel(false)));
+        List<Embedding> out = new ArrayList<>(futures.size());
+        try {
+            for (CompletableFuture<Embedding> f : futures) {
+                out.add(f.get());
+            }
+        } catch (ExecutionException e) {
+            futures.forEach(f -> f.cancel(false));
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (CancellationException e) {
+            throw new ApiException(499, "the client closed the request");
+        }
+        return out;
+    }
+
+    private static List<String> inputs(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return List.of();
+        }
+        if (node.isTextual()) {
+            return node.textValue().isEmpty() ? List.of() : List.of(node.textValue());
+        }
+        if (!node.isArray()) {
+            throw Json.wrongType("input", "a string or a list of strings", node);
+        }
+        List<String> out = new ArrayList<>(node.size());
+        int i = 0;
+        for (JsonNode n : node) {
+            if (!n.isTextual()) {
+                throw Json.wrongType("input[" + i + "]", "a string", n);
+            }
+            out.add(n.textValue());
+            i++;
+        }
+        return out;
+    }
+
+    private static int dimensions(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return 0;
+        }
+        if (!node.isIntegralNumber() || !node.canConvertToInt()) {
+            throw Json.wrongType("dimensions", "an integer", node);
+        }
+        if (node.intValue() < 0) {
+            throw ApiException.badRequest("dimensions must be a positive number, got " + node.intValue());
+        }
+        return node.intValue();
+    }
+
+    private LoadedModel acquire(String name, Duration keepAlive) throws InterruptedException {
+        try {
+            return models.acquire(name, keepAlive).get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** An empty input only loads; with {@code keep_alive: 0} it unloads (a request with inputs expires as usual). */
+    private void unloadIfAsked(LoadedModel m, Duration keepAlive) {
+        if (keepAlive != null && keepAlive.isZero()) {
+            models.unload(m.model().name().toString());
+        }
+    }
+}

@@ -1,0 +1,179 @@
+package dev.gantry.server.api.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.server.api.ollama.CompletionHandlers;
+import dev.gantry.server.api.ollama.EmbedHandlers;
+import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.http.ApiException;
+import dev.gantry.server.http.ErrorMapper;
+import dev.gantry.server.http.Exchange;
+import dev.gantry.server.http.Json;
+import io.netty.handler.codec.http.HttpMethod;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * OpenAI's routes, served by the Ollama handlers: each request is mapped by {@link OpenAiMapping} to the Ollama
+ * body, handed to the Ollama handler inside an {@link OpenAiExchange}, and the handler's answer is mapped back.
+ * There is no second inference path.
+ */
+public final class OpenAiHandlers {
+    private static final System.Logger LOG = System.getLogger("gantry.api");
+    public static final String MODELS_PREFIX = "/v1/models/";
+
+    private final CompletionHandlers completions;
+    private final EmbedHandlers embeds;
+    private final ModelHandlers info;
+
+    public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info) {
+        this.completions = completions;
+        this.embeds = embeds;
+        this.info = info;
+    }
+
+    @FunctionalInterface
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    public void chatCompletions(Exchange ex) {
+        serve(ex, () -> {
+            ObjectNode req = parse(ex);
+            ObjectNode ollama = OpenAiMapping.toOllamaChat(req);
+            boolean usage = OpenAiMapping.includeUsage(req);
+            String id = "chatcmpl-" + randomId();
+            long created = Instant.now().getEpochSecond();
+            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
+                    new StreamTranslation(id, created, usage, true));
+            run(tx, () -> completions.chat(tx));
+        });
+    }
+
+    public void completions(Exchange ex) {
+        serve(ex, () -> {
+            ObjectNode req = parse(ex);
+            ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req);
+            boolean usage = OpenAiMapping.includeUsage(req);
+            String id = "cmpl-" + randomId();
+            long created = Instant.now().getEpochSecond();
+            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
+                    new StreamTranslation(id, created, usage, false));
+            run(tx, () -> completions.generate(tx));
+        });
+    }
+
+    public void embeddings(Exchange ex) {
+        serve(ex, () -> {
+            ObjectNode req = parse(ex);
+            ObjectNode ollama = OpenAiMapping.toOllamaEmbed(req);
+            boolean base64 = OpenAiMapping.base64(req);
+            String model = ollama.get("model").textValue();
+            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
+                    OpenAiExchange.whole(o -> OpenAiMapping.embeddingList(model, o, base64)));
+            run(tx, () -> embeds.embed(tx));
+        });
+    }
+
+    public void models(Exchange ex) {
+        OpenAiExchange tx = new OpenAiExchange(ex, ex.method(), new byte[0],
+                OpenAiExchange.whole(OpenAiMapping::modelList));
+        run(tx, () -> info.tags(tx));
+    }
+
+    /** {@code GET /v1/models/{model}}: the model's {@code /api/show}, as OpenAI's model object. */
+    public void model(Exchange ex) {
+        String name = URLDecoder.decode(ex.path().substring(MODELS_PREFIX.length()), StandardCharsets.UTF_8);
+        ObjectNode show = Json.MAPPER.createObjectNode().put("model", name);
+        OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(show),
+                OpenAiExchange.whole(o -> OpenAiMapping.model(name, o.path("modified_at").asText(""))));
+        run(tx, () -> info.show(tx));
+    }
+
+    /** Errors of parsing and mapping, before any Ollama handler ran, in OpenAI's shape. */
+    private static void serve(Exchange ex, Body body) {
+        try {
+            body.run();
+        } catch (Throwable t) {
+            fail(new OpenAiExchange(ex, ex.method(), new byte[0], OpenAiExchange.whole(o -> o)), t);
+        }
+    }
+
+    private static void run(OpenAiExchange tx, Body body) {
+        try {
+            body.run();
+        } catch (Throwable t) {
+            fail(tx, t);
+        }
+    }
+
+    private static void fail(OpenAiExchange tx, Throwable t) {
+        if (t instanceof InterruptedException) {
+            Thread.currentThread().interrupt();
+        }
+        if (t instanceof OpenAiError e) {
+            tx.sendError(e.status(), e.getMessage(), e.param(), e.code());
+            return;
+        }
+        ErrorMapper.Mapped m = ErrorMapper.map(t);
+        if (m.status() >= 500 && m.status() != 503) {
+            LOG.log(System.Logger.Level.ERROR, "OpenAI request failed", t);
+        }
+        tx.sendError(m.status(), m.message());
+    }
+
+    private static ObjectNode parse(Exchange ex) {
+        try {
+            return Json.parseObject(ex.body());
+        } catch (ApiException e) {
+            throw new OpenAiError(e.status(), e.getMessage(), null, null);
+        }
+    }
+
+    private static String randomId() {
+        return Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
+    }
+
+    /** Chat and completion answers: whole, or chunk by chunk with the usage chunk when asked. */
+    private static final class StreamTranslation implements OpenAiExchange.Translation {
+        private final String id;
+        private final long created;
+        private final boolean includeUsage;
+        private final boolean chat;
+        private boolean toolCallsSent;
+
+        StreamTranslation(String id, long created, boolean includeUsage, boolean chat) {
+            this.id = id;
+            this.created = created;
+            this.includeUsage = includeUsage;
+            this.chat = chat;
+        }
+
+        @Override
+        public JsonNode whole(JsonNode ollama) {
+            return chat ? OpenAiMapping.chatCompletion(id, created, ollama)
+                    : OpenAiMapping.completion(id, created, ollama);
+        }
+
+        @Override
+        public List<JsonNode> line(JsonNode ollama) {
+            List<JsonNode> out = new ArrayList<>(2);
+            if (chat) {
+                ObjectNode chunk = OpenAiMapping.chatChunk(id, created, ollama, toolCallsSent);
+                toolCallsSent |= chunk.path("choices").path(0).path("delta").has("tool_calls");
+                out.add(chunk);
+            } else {
+                out.add(OpenAiMapping.completionChunk(id, created, ollama));
+            }
+            if (includeUsage && ollama.path("done").asBoolean(false)) {
+                out.add(OpenAiMapping.usageChunk(id, chat ? "chat.completion.chunk" : "text_completion", created,
+                        ollama));
+            }
+            return out;
+        }
+    }
+}

@@ -1,0 +1,199 @@
+package dev.gantry.server.api.openai;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.server.http.Json;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Base64;
+import org.junit.jupiter.api.Test;
+
+/** The pure mapping between OpenAI's API and Ollama's, both ways. */
+class OpenAiMappingTest {
+    private static ObjectNode json(String s) throws Exception {
+        return (ObjectNode) Json.MAPPER.readTree(s);
+    }
+
+    @Test
+    void chatRequestBecomesAnOllamaChatWithItsOptions() throws Exception {
+        ObjectNode o = OpenAiMapping.toOllamaChat(json("""
+                {"model":"m","messages":[{"role":"developer","content":"be brief"},
+                  {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+                 "stream":true,"stream_options":{"include_usage":true},"max_tokens":5,"max_completion_tokens":7,
+                 "temperature":0.2,"seed":42,"stop":"x","frequency_penalty":0.5,"presence_penalty":0.25,"n":1}"""));
+        assertEquals("m", o.get("model").textValue());
+        assertTrue(o.get("stream").booleanValue());
+        assertEquals("system", o.at("/messages/0/role").textValue());
+        assertEquals("a\nb", o.at("/messages/1/content").textValue());
+        JsonNode opt = o.get("options");
+        assertEquals(7, opt.get("num_predict").intValue(), "max_completion_tokens wins over max_tokens");
+        assertEquals(0.2, opt.get("temperature").doubleValue(), 1e-9);
+        assertEquals(1.0, opt.get("top_p").doubleValue(), 1e-9, "OpenAI's default top_p");
+        assertEquals(42, opt.get("seed").intValue());
+        assertEquals("x", opt.at("/stop/0").textValue());
+        assertEquals(0.5, opt.get("frequency_penalty").doubleValue(), 1e-9);
+        assertEquals(0.25, opt.get("presence_penalty").doubleValue(), 1e-9);
+        assertFalse(o.has("format"));
+        assertTrue(OpenAiMapping.includeUsage(json("{\"stream_options\":{\"include_usage\":true}}")));
+    }
+
+    @Test
+    void defaultsAreOllamasForOpenAi() throws Exception {
+        ObjectNode o = OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
+        assertFalse(o.get("stream").booleanValue(), "OpenAI does not stream unless asked");
+        assertEquals(1.0, o.at("/options/temperature").doubleValue(), 1e-9);
+        assertFalse(o.get("options").has("num_predict"));
+    }
+
+    @Test
+    void responseFormatsMapToOllamasFormat() throws Exception {
+        String base = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"response_format\":";
+        assertEquals("json", OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"json_object\"}}")).get("format").textValue());
+        JsonNode schema = OpenAiMapping.toOllamaChat(json(base
+                + "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"object\"}}}}"))
+                .get("format");
+        assertEquals("object", schema.get("type").textValue());
+        assertFalse(OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"text\"}}")).has("format"));
+        OpenAiError e = assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"json_schema\"}}")));
+        assertEquals("response_format.json_schema.schema", e.param());
+        assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"xml\"}}")));
+    }
+
+    @Test
+    void toolsAndToolCallsPassThroughInOllamasShape() throws Exception {
+        ObjectNode o = OpenAiMapping.toOllamaChat(json("""
+                {"model":"m","tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],
+                 "messages":[{"role":"user","content":"weather?"},
+                  {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+                    "function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]},
+                  {"role":"tool","tool_call_id":"call_1","content":"sunny"}],
+                 "reasoning_effort":"low"}"""));
+        assertEquals("get_weather", o.at("/tools/0/function/name").textValue());
+        assertEquals("Paris", o.at("/messages/1/tool_calls/0/function/arguments/city").textValue(),
+                "arguments become an object, as Ollama takes them");
+        assertEquals("", o.at("/messages/1/content").textValue());
+        assertEquals("get_weather", o.at("/messages/2/tool_name").textValue(), "found by tool_call_id");
+        assertEquals("low", o.get("think").textValue());
+        OpenAiError bad = assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json("""
+                {"model":"m","messages":[{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{"}}]}]}""")));
+        assertTrue(bad.getMessage().contains("invalid tool call arguments"), bad.getMessage());
+    }
+
+    @Test
+    void badRequestsNameTheirParameter() throws Exception {
+        String msgs = "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]";
+        assertEquals("n", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"n\":2}"))).param());
+        assertEquals("model", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{" + msgs + "}"))).param());
+        assertEquals("messages", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[]}"))).param());
+        assertEquals("temperature", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"temperature\":\"hot\"}"))).param());
+        assertEquals("stop", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":[1]}"))).param());
+        assertEquals("prompt", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":[1,2]}"))).param());
+        assertEquals("input", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))).param());
+        assertEquals("encoding_format", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"encoding_format\":\"hex\"}"))).param());
+        assertEquals("dimensions", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":0}"))).param());
+    }
+
+    @Test
+    void completionAndEmbeddingRequestsMap() throws Exception {
+        ObjectNode g = OpenAiMapping.toOllamaGenerate(json(
+                "{\"model\":\"m\",\"prompt\":[\"Once\"],\"max_tokens\":3,\"stop\":[\"a\",\"b\"],\"stream\":true}"));
+        assertEquals("Once", g.get("prompt").textValue());
+        assertEquals(3, g.at("/options/num_predict").intValue());
+        assertEquals(2, g.at("/options/stop").size());
+        ObjectNode e = OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[\"a\",\"b\"],\"dimensions\":8}"));
+        assertEquals(2, e.get("input").size());
+        assertEquals(8, e.get("dimensions").intValue());
+        assertTrue(e.get("truncate").booleanValue());
+        assertTrue(OpenAiMapping.base64(json("{\"encoding_format\":\"base64\"}")));
+        assertFalse(OpenAiMapping.base64(json("{}")));
+    }
+
+    @Test
+    void ollamaChatAnswersMapBack() throws Exception {
+        JsonNode done = json("""
+                {"model":"m","created_at":"2025-01-01T00:00:00Z","message":{"role":"assistant","content":"hi",
+                 "tool_calls":[{"function":{"name":"f","arguments":{"a":1}}}]},"done":true,"done_reason":"stop",
+                 "prompt_eval_count":3,"eval_count":4}""");
+        ObjectNode c = OpenAiMapping.chatCompletion("chatcmpl-1", 7, done);
+        assertEquals("chat.completion", c.get("object").textValue());
+        assertEquals(7, c.get("created").longValue());
+        assertEquals("hi", c.at("/choices/0/message/content").textValue());
+        assertEquals("tool_calls", c.at("/choices/0/finish_reason").textValue());
+        assertEquals("{\"a\":1}", c.at("/choices/0/message/tool_calls/0/function/arguments").textValue());
+        assertEquals("function", c.at("/choices/0/message/tool_calls/0/type").textValue());
+        assertTrue(c.at("/choices/0/message/tool_calls/0/id").textValue().startsWith("call_"));
+        assertEquals(7, c.at("/usage/total_tokens").intValue());
+
+        JsonNode line = json("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"x\"},\"done\":false}");
+        ObjectNode chunk = OpenAiMapping.chatChunk("chatcmpl-1", 7, line, false);
+        assertEquals("chat.completion.chunk", chunk.get("object").textValue());
+        assertEquals("x", chunk.at("/choices/0/delta/content").textValue());
+        assertTrue(chunk.at("/choices/0/finish_reason").isNull());
+        JsonNode last = json("{\"model\":\"m\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,"
+                + "\"done_reason\":\"length\",\"prompt_eval_count\":1,\"eval_count\":2}");
+        assertEquals("length", OpenAiMapping.chatChunk("i", 7, last, false).at("/choices/0/finish_reason").textValue());
+        assertEquals("tool_calls", OpenAiMapping.chatChunk("i", 7, last, true).at("/choices/0/finish_reason").textValue());
+        ObjectNode usage = OpenAiMapping.usageChunk("i", "chat.completion.chunk", 7, last);
+        assertEquals(0, usage.get("choices").size());
+        assertEquals(3, usage.at("/usage/total_tokens").intValue());
+    }
+
+    @Test
+    void generateAnswersMapToTextCompletions() throws Exception {
+        JsonNode done = json("{\"model\":\"m\",\"response\":\"abc\",\"done\":true,\"done_reason\":\"length\","
+                + "\"prompt_eval_count\":2,\"eval_count\":3}");
+        ObjectNode c = OpenAiMapping.completion("cmpl-1", 1, done);
+        assertEquals("text_completion", c.get("object").textValue());
+        assertEquals("abc", c.at("/choices/0/text").textValue());
+        assertEquals("length", c.at("/choices/0/finish_reason").textValue());
+        assertEquals(5, c.at("/usage/total_tokens").intValue());
+        ObjectNode chunk = OpenAiMapping.completionChunk("cmpl-1", 1, json("{\"model\":\"m\",\"response\":\"a\",\"done\":false}"));
+        assertTrue(chunk.at("/choices/0/finish_reason").isNull());
+    }
+
+    @Test
+    void embeddingsMapAsFloatsOrLittleEndianBase64() throws Exception {
+        JsonNode embed = json("{\"model\":\"m\",\"embeddings\":[[0.5,-1.25],[1,0]],\"prompt_eval_count\":6}");
+        ObjectNode floats = OpenAiMapping.embeddingList("m", embed, false);
+        assertEquals("list", floats.get("object").textValue());
+        assertEquals(1, floats.at("/data/1/index").intValue());
+        assertEquals(-1.25, floats.at("/data/0/embedding/1").doubleValue(), 1e-9);
+        assertEquals(6, floats.at("/usage/prompt_tokens").intValue());
+        ObjectNode b64 = OpenAiMapping.embeddingList("m", embed, true);
+        ByteBuffer b = ByteBuffer.wrap(Base64.getDecoder().decode(b64.at("/data/0/embedding").textValue()))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(0.5f, b.getFloat());
+        assertEquals(-1.25f, b.getFloat());
+    }
+
+    @Test
+    void modelsAndErrorsHaveOpenAisShape() throws Exception {
+        ObjectNode list = OpenAiMapping.modelList(json(
+                "{\"models\":[{\"name\":\"stories260k:latest\",\"modified_at\":\"2025-01-02T03:04:05Z\"}]}"));
+        assertEquals("list", list.get("object").textValue());
+        assertEquals("stories260k:latest", list.at("/data/0/id").textValue());
+        assertEquals(1735787045L, list.at("/data/0/created").longValue());
+        assertEquals("library", list.at("/data/0/owned_by").textValue());
+        assertEquals("someone", OpenAiMapping.model("someone/m:7b", "").get("owned_by").textValue());
+        ObjectNode err = OpenAiMapping.error(400, "bad", "n", "unsupported_value");
+        assertEquals("invalid_request_error", err.at("/error/type").textValue());
+        assertEquals("n", err.at("/error/param").textValue());
+        assertTrue(OpenAiMapping.error(500, "x", null, null).at("/error/param").isNull());
+        assertEquals("api_error", OpenAiMapping.error(500, "x", null, null).at("/error/type").textValue());
+    }
+}
