@@ -35,6 +35,11 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(RuntimeConfig runtime) throws Exception {
+        return start(runtime, dev.gantry.server.ops.OpsConfig.defaults());
+    }
+
+    /** With the drain deadline and the alerts of {@code ops}. */
+    static TestServer start(RuntimeConfig runtime, dev.gantry.server.ops.OpsConfig ops) throws Exception {
         Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
         Path models = Files.createTempDirectory("gantry-models");
         LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
@@ -42,7 +47,7 @@ final class TestServer implements AutoCloseable {
         ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",
                         System.getProperty("user.home")), List.of())
                 .withPort(0).withModelsDir(models).withRuntime(runtime);
-        return new TestServer(Gantry.start(config, engines));
+        return new TestServer(Gantry.start(config, engines, dev.gantry.runtime.ReplicaPlanner.llamaDefault(), ops));
     }
 
     static RuntimeConfig defaults() {

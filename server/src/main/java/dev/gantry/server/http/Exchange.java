@@ -39,6 +39,8 @@ public final class Exchange {
     private volatile Runnable whenDone = () -> {};
     private volatile boolean streaming;
     private volatile boolean ended;
+    /** {@link #abort} ended the response: later writes of the request's own stream are dropped. */
+    private volatile boolean aborted;
 
     Exchange(ChannelHandlerContext ctx, HttpMethod method, String uri, HttpHeaders headers, byte[] body,
              boolean keepAlive) {
@@ -142,6 +144,7 @@ public final class Exchange {
             if (ended) {
                 return; // its last bytes are on their way
             }
+            aborted = true;
             if (streaming) {
                 ended = true;
                 ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(Json.errorLine(message))));
@@ -216,11 +219,17 @@ public final class Exchange {
     }
 
     public void writeChunk(byte[] data) {
+        if (aborted) {
+            return;
+        }
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
     }
 
     /** Queues a chunk without flushing; {@link #flush()} sends what is queued. */
     public void writeChunkLater(byte[] data) {
+        if (aborted) {
+            return;
+        }
         ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
     }
 
@@ -229,6 +238,9 @@ public final class Exchange {
     }
 
     public void endStream() {
+        if (aborted) {
+            return;
+        }
         ended = true;
         finish(ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
