@@ -56,7 +56,7 @@ public final class GantryMetrics {
             0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5);
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final ModelManager models;
+    private final Supplier<List<LoadedModel>> loaded;
     private volatile Supplier<GpuSnapshot> gpus = () -> new GpuSnapshot(Instant.EPOCH, Map.of(), "no GPU monitor");
 
     // guarded by this: the meters read from each live runner, and the GPUs given gauges
@@ -64,7 +64,12 @@ public final class GantryMetrics {
     private final Set<Integer> gpuGauges = new java.util.HashSet<>();
 
     public GantryMetrics(ModelManager models) {
-        this.models = models;
+        this(models::loaded);
+    }
+
+    /** @param loaded the models in memory now, read at each scrape */
+    public GantryMetrics(Supplier<List<LoadedModel>> loaded) {
+        this.loaded = loaded;
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
@@ -144,7 +149,7 @@ public final class GantryMetrics {
     synchronized void sync() {
         Map<Runner, Replica> live = new IdentityHashMap<>();
         Map<Runner, String> modelOf = new HashMap<>();
-        for (LoadedModel m : models.loaded()) {
+        for (LoadedModel m : loaded.get()) {
             for (Replica r : m.replicas()) {
                 live.put(r.runner(), r);
                 modelOf.put(r.runner(), m.name());
