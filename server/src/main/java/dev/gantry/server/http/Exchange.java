@@ -37,6 +37,8 @@ public final class Exchange {
     private final AtomicBoolean responded = new AtomicBoolean();
     private final AtomicBoolean done = new AtomicBoolean();
     private volatile Runnable whenDone = () -> {};
+    private volatile io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>>
+            closeListener;
     private volatile boolean streaming;
     private volatile boolean ended;
     /** {@link #abort} ended the response: later writes of the request's own stream are dropped. */
@@ -169,7 +171,9 @@ public final class Exchange {
      */
     public void whenDone(Runnable action) {
         whenDone = action;
-        ctx.channel().closeFuture().addListener(f -> markDone());
+        // removed again once done, so a long keep-alive connection does not collect one listener per request
+        closeListener = f -> markDone();
+        ctx.channel().closeFuture().addListener(closeListener);
         if (!ctx.channel().isOpen()) {
             markDone();
         }
@@ -182,6 +186,11 @@ public final class Exchange {
 
     private void markDone() {
         if (done.compareAndSet(false, true)) {
+            io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> l =
+                    closeListener;
+            if (l != null) {
+                ctx.channel().closeFuture().removeListener(l);
+            }
             whenDone.run();
         }
     }

@@ -75,6 +75,7 @@ public final class Operations implements AutoCloseable {
      * @param period how often the snapshot changes (the GPU monitor's period)
      */
     public synchronized void watchGpus(Supplier<GpuSnapshot> gpus, Duration period) {
+        close(); // a second call replaces the first
         metrics.gpus(gpus);
         List<AlertSink> sinks = new ArrayList<>();
         sinks.add(AlertSink.LOG);
