@@ -159,9 +159,8 @@ public final class Exchange {
                 r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
                 r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                 ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
-            } else {
-                ctx.close(); // a whole answer is already on its way
             }
+            // else a whole answer is already on its way: let it finish
         });
     }
 
