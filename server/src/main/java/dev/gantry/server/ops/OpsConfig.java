@@ -33,14 +33,21 @@ public record OpsConfig(Duration drainTimeout, Optional<URI> alertWebhook, Alert
                     }
                 }).orElse(DEFAULT_DRAIN);
         Optional<URI> webhook = Optional.ofNullable(env.get("GANTRY_ALERT_WEBHOOK")).map(String::strip)
-                .filter(s -> !s.isEmpty()).map(s -> {
-                    try {
-                        return URI.create(s);
-                    } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException("GANTRY_ALERT_WEBHOOK is not a URL: " + s);
-                    }
-                });
+                .filter(s -> !s.isEmpty()).map(OpsConfig::webhook);
         return new OpsConfig(drain, webhook, AlertRules.fromEnv(env));
+    }
+
+    private static URI webhook(String s) {
+        URI uri;
+        try {
+            uri = URI.create(s);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("GANTRY_ALERT_WEBHOOK is not a URL: " + s);
+        }
+        if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null) {
+            throw new IllegalArgumentException("GANTRY_ALERT_WEBHOOK must be an http:// or https:// URL, was " + s);
+        }
+        return uri;
     }
 
     public OpsConfig withDrainTimeout(Duration d) {
