@@ -8,6 +8,7 @@ import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerStats;
 import dev.gantry.runtime.route.ReplicaLoad;
+import dev.gantry.runtime.route.RouteDecision;
 import dev.gantry.runtime.route.RouteRequest;
 import dev.gantry.runtime.route.RouteStrategy;
 import dev.gantry.runtime.route.Router;
@@ -99,9 +100,14 @@ public final class LoadedModel {
      * before the request is refused. See {@link Runner#submit}.
      */
     public GenerationHandle generate(GenerationRequest request, GenerationObserver observer) {
+        return submit(request, observer).handle();
+    }
+
+    /** {@link #generate}, telling which replica took the request and whether prefix affinity chose it. */
+    public Submission submit(GenerationRequest request, GenerationObserver observer) {
         touch();
         if (replicas.size() == 1) {
-            return runner.submit(request, observer);
+            return new Submission(runner.submit(request, observer), replicas.getFirst().index(), false);
         }
         List<ReplicaLoad> loads = new ArrayList<>(replicas.size());
         for (Replica r : replicas) {
@@ -118,15 +124,16 @@ public final class LoadedModel {
                     memory, Double.isNaN(r.weight()) ? 1.0 : r.weight()));
         }
         int[] prompt = request.prompt();
-        int chosen = router.choose(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));
-        Replica best = replicas.get(chosen);
+        RouteDecision decision = router.route(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));
+        Replica best = replicas.get(decision.index());
         try {
-            return best.runner().submit(request, observer);
+            return new Submission(best.runner().submit(request, observer), best.index(),
+                    decision.reason() == RouteDecision.Reason.PREFIX);
         } catch (QueueFullException full) {
             for (Replica r : replicas) {
                 if (r != best) {
                     try {
-                        return r.runner().submit(request, observer);
+                        return new Submission(r.runner().submit(request, observer), r.index(), false);
                     } catch (QueueFullException ignored) {
                         // try the next one
                     }

@@ -309,6 +309,24 @@ class ModelManagerTest {
         assertEquals(1 + 4, model.replicas().get(1).runner().stats().completed());
     }
 
+    @Test
+    void submitTellsWhichReplicaTookTheRequestAndWhetherPrefixAffinityChoseIt() throws Exception {
+        ModelManager m = twoReplicaManager(new FakeEngineFactory(FakeEngine.builder().neverEnds()));
+        LoadedModel model = get(m.acquire(NAME, null));
+        GenerationRequest request = new GenerationRequest(FakeEngine.prompt("the same long system prompt and a question"),
+                SamplingParams.greedyDefaults(), 4);
+        RecordingObserver first = new RecordingObserver();
+        Submission a = model.submit(request, first);
+        first.awaitFinish(WAIT);
+        assertFalse(a.prefixHit(), "a prefix never seen");
+        RecordingObserver second = new RecordingObserver();
+        Submission b = model.submit(request, second);
+        second.awaitFinish(WAIT);
+        assertTrue(b.prefixHit(), "the same prefix goes back to its replica");
+        assertEquals(a.replica(), b.replica());
+        assertEquals(2, model.replicas().get(a.replica()).runner().stats().completed());
+    }
+
     /** A manager that loads one replica on "GPU 0" and one on "GPU 1" (the fake engine ignores the GPUs). */
     private ModelManager twoReplicaManager(FakeEngineFactory factory) {
         factories.add(factory);

@@ -12,6 +12,8 @@ import dev.gantry.server.api.ollama.StoreHandlers;
 import dev.gantry.server.api.openai.OpenAiHandlers;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
+import dev.gantry.server.ops.OpsConfig;
+import dev.gantry.server.ops.Operations;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -24,11 +26,14 @@ public final class Gantry implements AutoCloseable {
     private final ModelManager models;
     private final ApiRouter router;
     private final ApiServer server;
+    private final Operations operations;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private Gantry(ModelManager models, ApiRouter router, ApiServer server) {
+    private Gantry(ModelManager models, ApiRouter router, ApiServer server, Operations operations) {
         this.models = models;
         this.router = router;
         this.server = server;
+        this.operations = operations;
     }
 
     /** Starts serving; the engine factory decides how models are loaded (llama.cpp, or a fake in tests). */
@@ -39,6 +44,12 @@ public final class Gantry implements AutoCloseable {
     /** Starts serving with replicas placed by {@code planner}. */
     public static Gantry start(ServerConfig config, EngineFactory engines, ReplicaPlanner planner)
             throws InterruptedException {
+        return start(config, engines, planner, OpsConfig.defaults());
+    }
+
+    /** Starts serving, with the drain deadline and the alerts of {@code ops}. */
+    public static Gantry start(ServerConfig config, EngineFactory engines, ReplicaPlanner planner, OpsConfig ops)
+            throws InterruptedException {
         ModelRegistry registry;
         try {
             registry = new ModelRegistry(config.modelsDir().orElse(null),
@@ -48,11 +59,13 @@ public final class Gantry implements AutoCloseable {
         }
         ModelManager models = new ModelManager(registry, engines, config.runtime(),
                 Runtime.getRuntime().availableProcessors(), planner);
-        ApiRouter router = routes(models);
+        Operations operations = new Operations(models, ops);
+        ApiRouter router = operations.routes(routes(models, operations));
         try {
             ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),
                     config.maxBodyBytes());
-            return new Gantry(models, router, server);
+            operations.serving();
+            return new Gantry(models, router, server, operations);
         } catch (RuntimeException | InterruptedException e) {
             router.close();
             models.close();
@@ -60,9 +73,9 @@ public final class Gantry implements AutoCloseable {
         }
     }
 
-    static ApiRouter routes(ModelManager models) {
+    static ApiRouter routes(ModelManager models, Operations operations) {
         ModelHandlers info = new ModelHandlers(models);
-        CompletionHandlers completions = new CompletionHandlers(models);
+        CompletionHandlers completions = new CompletionHandlers(models, operations.metrics());
         StoreHandlers store = new StoreHandlers(models);
         EmbedHandlers embeds = new EmbedHandlers(models);
         OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info);
@@ -98,8 +111,27 @@ public final class Gantry implements AutoCloseable {
         return models;
     }
 
+    /** Metrics, health, alerts. */
+    public Operations operations() {
+        return operations;
+    }
+
+    /**
+     * What SIGTERM does: stop taking requests, let those in flight finish up to the drain deadline (ending the rest
+     * with an error), then close. Returns whether every request finished by itself.
+     */
+    public boolean drainAndClose() {
+        boolean clean = operations.drain(router);
+        close();
+        return clean;
+    }
+
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        operations.close();
         server.close();
         router.close();
         models.close();

@@ -5,8 +5,11 @@ import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
 import dev.gantry.runtime.gpu.GpuMonitor;
 import dev.gantry.runtime.gpu.GpuReport;
 import dev.gantry.runtime.place.GpuPlacement;
+import dev.gantry.server.ops.OpsConfig;
+import dev.gantry.server.ops.TermSignal;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** {@code java -jar runtime.jar [serve|gpus|version] [options]}: starts Gantry, lists the GPUs, or prints help. */
 public final class Main {
@@ -27,8 +30,10 @@ public final class Main {
         }
         boolean gpusCommand = !argv.isEmpty() && argv.getFirst().equals("gpus");
         ServerConfig config;
+        OpsConfig ops;
         try {
             config = ServerConfig.fromEnv(System.getenv(), gpusCommand ? argv.subList(1, argv.size()) : argv);
+            ops = OpsConfig.fromEnv(System.getenv());
         } catch (IllegalArgumentException e) {
             System.err.println("gantry: " + e.getMessage());
             System.exit(2);
@@ -66,7 +71,7 @@ public final class Main {
         GpuMonitor monitor = gpus.startMonitor(GpuMonitor.DEFAULT_PERIOD);
         Gantry gantry;
         try {
-            gantry = Gantry.start(config, engines, planner);
+            gantry = Gantry.start(config, engines, planner, ops);
         } catch (Exception e) {
             // Netty rethrows the socket's BindException unchecked-style from bind().sync()
             if (!(e instanceof java.net.SocketException)) {
@@ -80,10 +85,22 @@ public final class Main {
         gantry.models().gpuMemoryUsed(gpu -> monitor.snapshot().sample(gpu)
                 .filter(s -> s.memoryTotalBytes() > 0 && s.memoryUsedBytes() >= 0)
                 .map(s -> s.memoryUsedBytes() / (double) s.memoryTotalBytes()).orElse(Double.NaN));
+        gantry.operations().watchGpus(monitor::snapshot, monitor.period());
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             gantry.close();
             monitor.close();
         }));
+        AtomicBoolean terminating = new AtomicBoolean();
+        TermSignal.handle(() -> {
+            if (!terminating.compareAndSet(false, true)) {
+                LOG.log(System.Logger.Level.INFO, "SIGTERM again: already draining");
+                return;
+            }
+            LOG.log(System.Logger.Level.INFO, "SIGTERM: draining");
+            gantry.drainAndClose();
+            monitor.close();
+            System.exit(0);
+        });
         System.out.println("Gantry " + version() + " listening on " + config.host() + ":" + gantry.port());
         Thread.currentThread().join();
     }

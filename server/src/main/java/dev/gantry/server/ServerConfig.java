@@ -43,6 +43,9 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("GANTRY_ITL_TARGET_MS", "inter-token latency adaptive batching keeps under (default 50; 0: fixed batching)");
         VARIABLES.put("GANTRY_BACKEND_SAMPLING", "auto | on | off: sample on the GPU (default auto: when the model is on one)");
         VARIABLES.put("GANTRY_CACHE_DIR", "where the bundled libraries and model are unpacked (default ~/.cache/gantry)");
+        VARIABLES.put("GANTRY_DRAIN_SECONDS", "on SIGTERM, how long requests in flight may finish (default 30)");
+        VARIABLES.put("GANTRY_ALERT_WEBHOOK", "URL GPU alerts are posted to as JSON (default: only logged)");
+        VARIABLES.put("GANTRY_ALERT_GPU_*", "alert thresholds: UTIL_HIGH 90, UTIL_LOW 10 (%), TEMP_C 80, MEMORY 0.95");
     }
 
     public static final String USAGE = """

@@ -40,13 +40,23 @@ final class TestServer implements AutoCloseable {
 
     /** A server whose models folder is {@code models} (for tests that put their own GGUF files there). */
     static TestServer start(RuntimeConfig runtime, Path models) throws Exception {
+        return start(runtime, models, dev.gantry.server.ops.OpsConfig.defaults());
+    }
+
+    /** With the drain deadline and the alerts of {@code ops}. */
+    static TestServer start(RuntimeConfig runtime, dev.gantry.server.ops.OpsConfig ops) throws Exception {
+        return start(runtime, Files.createTempDirectory("gantry-models"), ops);
+    }
+
+    static TestServer start(RuntimeConfig runtime, Path models, dev.gantry.server.ops.OpsConfig ops)
+            throws Exception {
         Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
         LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
                 Optional.ofNullable(System.getenv("GANTRY_LLAMA_LIB")).map(Path::of), cache);
         ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",
                         System.getProperty("user.home")), List.of())
                 .withPort(0).withModelsDir(models).withRuntime(runtime);
-        return new TestServer(Gantry.start(config, engines));
+        return new TestServer(Gantry.start(config, engines, dev.gantry.runtime.ReplicaPlanner.llamaDefault(), ops));
     }
 
     static RuntimeConfig defaults() {

@@ -49,6 +49,7 @@ public interface EngineSession extends AutoCloseable {
         }
     }
 
+    /**
      * Whether the next {@link #decode()} outputs embeddings. While on, every token of the batch is an output (llama.cpp
      * outputs all tokens of an embedding decode), so each token's embedding can be read by its batch index.
      */

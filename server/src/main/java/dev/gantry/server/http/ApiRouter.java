@@ -16,6 +16,8 @@ import java.util.concurrent.Executors;
  */
 public final class ApiRouter implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.server");
+    /** What a request refused while draining is told: try again (elsewhere, or here once restarted) in a moment. */
+    static final int DRAIN_RETRY_AFTER_SECONDS = 5;
 
     /** Handles one request; may respond later from another thread. */
     @FunctionalInterface
@@ -24,6 +26,12 @@ public final class ApiRouter implements AutoCloseable {
     }
 
     private final Map<String, Map<HttpMethod, Handler>> routes = new LinkedHashMap<>();
+    /** Routes for a path prefix followed by one parameter ({@code /v1/models/{model}}); tried after the patterns. */
+    private final Map<String, Map<HttpMethod, Handler>> prefixes = new LinkedHashMap<>();
+    /** Paths answered while draining (health, readiness, metrics); every other path gets 503 then. */
+    private final java.util.Set<String> openWhileDraining = new java.util.HashSet<>();
+    private final java.util.Set<Exchange> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean draining;
     /** Routes with {@code :name} segments, by pattern, tried in order after the exact paths. */
     private final Map<List<String>, Map<HttpMethod, Handler>> patterns = new LinkedHashMap<>();
     /** Handlers that read the request body themselves as it arrives (large uploads), by pattern. */
@@ -51,8 +59,6 @@ public final class ApiRouter implements AutoCloseable {
 
         void abort();
     }
-    /** Routes for a path prefix followed by one parameter ({@code /v1/models/{model}}); tried after exact paths. */
-    private final Map<String, Map<HttpMethod, Handler>> prefixes = new LinkedHashMap<>();
     private final ExecutorService workers = Executors.newThreadPerTaskExecutor(
             Thread.ofVirtual().name("request-", 0).factory());
 
@@ -84,9 +90,41 @@ public final class ApiRouter implements AutoCloseable {
                     ex.pathParams(params);
                 }
                 return h;
+            }
+        }
+        return null;
+    }
+
+    /** A route that keeps answering while the server drains, for load balancers and monitoring. */
+    public ApiRouter operationsRoute(HttpMethod method, String path, Handler handler) {
+        openWhileDraining.add(path);
+        return route(method, path, handler);
+    }
+
+    /** From now on, requests other than {@link #operationsRoute}s get 503 with {@code Retry-After}. */
+    public void drain() {
+        draining = true;
+    }
+
+    public boolean isDraining() {
+        return draining;
+    }
+
+    /** Requests accepted and not yet answered in full (operations routes excluded). */
+    public int inFlight() {
+        return inFlight.size();
+    }
+
+    /** Ends every request in flight: see {@link Exchange#abort}. */
+    public void abortInFlight(String message) {
+        for (Exchange ex : inFlight) {
+            ex.abort(message);
+        }
+    }
+
     /**
-     * Routes every path that starts with {@code prefix} and has more after it; the handler reads the rest from
-     * {@link Exchange#path()}.
+     * Routes every path that starts with {@code prefix} and has more after it (a model name may hold slashes); the
+     * handler reads the rest from {@link Exchange#path()}.
      */
     public ApiRouter routePrefix(HttpMethod method, String prefix, Handler handler) {
         prefixes.computeIfAbsent(prefix, p -> new LinkedHashMap<>()).put(method, handler);
@@ -106,9 +144,20 @@ public final class ApiRouter implements AutoCloseable {
     }
 
     void dispatch(Exchange ex) {
-        Map<HttpMethod, Handler> byMethod = routes.get(normalise(ex.path()));
+        String path = normalise(ex.path());
+        boolean operations = openWhileDraining.contains(path);
+        if (!operations) {
+            // counted before the drain flag is read, so a drain that starts now waits for this request
+            inFlight.add(ex);
+            if (draining) {
+                inFlight.remove(ex);
+                ex.sendUnavailable("server is shutting down", DRAIN_RETRY_AFTER_SECONDS);
+                return;
+            }
+        }
+        Map<HttpMethod, Handler> byMethod = routes.get(path);
         if (byMethod == null) {
-            List<String> actual = segments(normalise(ex.path()));
+            List<String> actual = segments(path);
             for (Map.Entry<List<String>, Map<HttpMethod, Handler>> e : patterns.entrySet()) {
                 Map<String, String> params = match(e.getKey(), actual);
                 if (params != null) {
@@ -117,18 +166,23 @@ public final class ApiRouter implements AutoCloseable {
                     break;
                 }
             }
-            if (byMethod == null) {
-                byMethod = byPrefix(normalise(ex.path()));
-            }
         }
         if (byMethod == null) {
+            byMethod = byPrefix(path);
+        }
+        if (byMethod == null) {
+            inFlight.remove(ex);
             ex.sendError(404, "404 page not found");
             return;
         }
         Handler h = byMethod.get(ex.method());
         if (h == null) {
+            inFlight.remove(ex);
             ex.sendError(405, "405 method not allowed");
             return;
+        }
+        if (!operations) {
+            ex.whenDone(() -> inFlight.remove(ex));
         }
         workers.execute(() -> {
             try {

@@ -39,7 +39,14 @@ public class Exchange {
     private final boolean keepAlive;
     private final AtomicBoolean responded = new AtomicBoolean();
     private volatile java.util.Map<String, String> pathParams = java.util.Map.of();
+    private final AtomicBoolean done = new AtomicBoolean();
+    private volatile Runnable whenDone = () -> {};
+    private volatile io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>>
+            closeListener;
     private volatile boolean streaming;
+    private volatile boolean ended;
+    /** {@link #abort} ended the response: later writes of the request's own stream are dropped. */
+    private volatile boolean aborted;
 
     Exchange(ChannelHandlerContext ctx, HttpMethod method, String uri, HttpHeaders headers, byte[] body,
              boolean keepAlive) {
@@ -128,6 +135,14 @@ public class Exchange {
     }
 
     public void send(int status, String contentType, byte[] content) {
+        send(status, contentType, content, java.util.Map.of());
+    }
+
+    /**
+     * {@link #send(int, String, byte[])} with extra headers, e.g. {@code Retry-After}; a {@code Connection: close}
+     * among them closes the connection once the answer is written.
+     */
+    public void send(int status, String contentType, byte[] content, java.util.Map<String, String> extraHeaders) {
         if (!responded.compareAndSet(false, true)) {
             return;
         }
@@ -135,7 +150,83 @@ public class Exchange {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), buf);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.length);
-        finish(ctx.writeAndFlush(r));
+        extraHeaders.forEach((k, v) -> r.headers().set(k, v));
+        io.netty.channel.ChannelFuture f = ctx.writeAndFlush(r);
+        if (keepAlive && r.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true)) {
+            f.addListener(ChannelFutureListener.CLOSE);
+        }
+        finish(f);
+    }
+
+    /**
+     * Refuses the request with 503, a {@code Retry-After} and {@code Connection: close}, so a client or balancer
+     * goes elsewhere (used while the server drains).
+     */
+    public void sendUnavailable(String message, int retryAfterSeconds) {
+        send(503, "application/json; charset=utf-8", Json.error(message), java.util.Map.of(
+                HttpHeaderNames.RETRY_AFTER.toString(), Integer.toString(retryAfterSeconds),
+                HttpHeaderNames.CONNECTION.toString(), HttpHeaderValues.CLOSE.toString()));
+    }
+
+    /**
+     * Ends the request now, whatever it is doing, and closes the connection (which cancels its generation): a stream
+     * gets a last {@code {"error": ...}} line, a request not yet answered a 503. Runs on the event loop, after any
+     * write already queued there. For the end of a drain.
+     */
+    public void abort(String message) {
+        ctx.executor().execute(() -> {
+            if (done.get()) {
+                return;
+            }
+            if (ended) {
+                return; // its last bytes are on their way
+            }
+            aborted = true;
+            if (streaming) {
+                ended = true;
+                ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(Json.errorLine(message))));
+                ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
+            } else if (responded.compareAndSet(false, true)) {
+                byte[] json = Json.error(message);
+                FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+                        HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(json));
+                r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
+                r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);
+                r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+            }
+            // else a whole answer is already on its way: let it finish
+        });
+    }
+
+    /**
+     * Runs {@code action} once, when the whole response has been handed to the socket or the connection closed,
+     * whichever comes first: what the server waits for when it drains.
+     */
+    public void whenDone(Runnable action) {
+        whenDone = action;
+        // removed again once done, so a long keep-alive connection does not collect one listener per request
+        closeListener = f -> markDone();
+        ctx.channel().closeFuture().addListener(closeListener);
+        if (!ctx.channel().isOpen()) {
+            markDone();
+        }
+    }
+
+    /** Whether the response is complete or the connection closed. */
+    public boolean isDone() {
+        return done.get();
+    }
+
+    private void markDone() {
+        if (done.compareAndSet(false, true)) {
+            io.netty.util.concurrent.GenericFutureListener<io.netty.util.concurrent.Future<? super Void>> l =
+                    closeListener;
+            if (l != null) {
+                ctx.channel().closeFuture().removeListener(l);
+            }
+            whenDone.run();
+        }
     }
 
     public void sendJson(int status, byte[] json) {
@@ -171,11 +262,17 @@ public class Exchange {
     }
 
     public void writeChunk(byte[] data) {
+        if (aborted) {
+            return;
+        }
         ctx.writeAndFlush(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
     }
 
     /** Queues a chunk without flushing; {@link #flush()} sends what is queued. */
     public void writeChunkLater(byte[] data) {
+        if (aborted) {
+            return;
+        }
         ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(data)));
     }
 
@@ -184,6 +281,10 @@ public class Exchange {
     }
 
     public void endStream() {
+        if (aborted) {
+            return;
+        }
+        ended = true;
         finish(ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT));
     }
 
@@ -191,6 +292,7 @@ public class Exchange {
         if (!keepAlive) {
             f.addListener(ChannelFutureListener.CLOSE);
         }
+        f.addListener(x -> markDone());
     }
 
     public static byte[] utf8(String s) {

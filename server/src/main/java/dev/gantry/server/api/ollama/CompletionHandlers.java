@@ -9,13 +9,17 @@ import dev.gantry.models.chat.ToolCall;
 import dev.gantry.models.template.JsonValues;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.Submission;
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.runner.GenerationHandle;
 import dev.gantry.runtime.runner.GenerationRequest;
+import dev.gantry.runtime.runner.QueueFullException;
 import dev.gantry.runtime.runner.TokenRelay;
 import dev.gantry.server.http.ApiException;
 import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
+import dev.gantry.server.ops.GantryMetrics;
+import dev.gantry.server.ops.GenerationRecorder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -34,9 +38,16 @@ public final class CompletionHandlers {
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
     private final ModelManager models;
+    private final GantryMetrics metrics;
 
     public CompletionHandlers(ModelManager models) {
+        this(models, new GantryMetrics(models));
+    }
+
+    /** @param metrics where each generation's latencies and outcome are recorded */
+    public CompletionHandlers(ModelManager models, GantryMetrics metrics) {
         this.models = models;
+        this.metrics = metrics;
     }
 
     public void generate(Exchange ex) throws InterruptedException {
@@ -220,9 +231,19 @@ public final class CompletionHandlers {
                 truncate);
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
-        TokenRelay relay = new TokenRelay(ex.eventLoop(), m::piece, options.stop(), sink);
-        GenerationHandle handle = m.generate(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
-                options.numPredict(), window), relay);
+        GenerationRecorder recorder = metrics.begin(m.name(), start);
+        TokenRelay relay = new TokenRelay(ex.eventLoop(), m::piece, options.stop(),
+                recorder.wrap(sink, System.nanoTime()));
+        Submission submission;
+        try {
+            submission = m.submit(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
+                    options.numPredict(), window), relay);
+        } catch (QueueFullException e) {
+            recorder.refused();
+            throw e;
+        }
+        recorder.submitted(submission);
+        GenerationHandle handle = submission.handle();
         relay.bind(handle);
         ex.onClose(handle::cancel);
         if (!ex.isOpen()) {

@@ -1,0 +1,255 @@
+package dev.gantry.server.ops;
+
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.ModelManager;
+import dev.gantry.runtime.Replica;
+import dev.gantry.runtime.gpu.GpuSample;
+import dev.gantry.runtime.gpu.GpuSnapshot;
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationMetrics;
+import dev.gantry.runtime.runner.Runner;
+import dev.gantry.runtime.runner.RunnerStats;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * Gantry's Prometheus metrics, through Micrometer. Two kinds of figures, kept apart so the decode loop pays nothing:
+ *
+ * <ul>
+ *   <li>read when scraped: each replica's runner counters and gauges ({@link RunnerStats}: volatile fields the
+ *       runner already keeps) and each GPU's latest NVML reading ({@link GpuSnapshot}). Replicas come and go with
+ *       models; {@link #scrape} registers the meters of new ones and removes those of unloaded ones.</li>
+ *   <li>recorded per request, on the request's thread or its connection's event loop: latency histograms, finish
+ *       reasons, prefix-affinity hits and refusals ({@link #begin}).</li>
+ * </ul>
+ *
+ * <p>Every per-model meter carries {@code model} (the short name, {@code stories260k}) and {@code replica} (its
+ * index, {@code "0"}). Thread-safe.
+ */
+public final class GantryMetrics {
+    /** The content type of {@link #scrape}: Prometheus' text format. */
+    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+    private static final Duration[] LATENCY_BUCKETS = seconds(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25,
+            0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640);
+    private static final Duration[] ITL_BUCKETS = seconds(0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04,
+            0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5);
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Supplier<List<LoadedModel>> loaded;
+    private volatile Supplier<GpuSnapshot> gpus = () -> new GpuSnapshot(Instant.EPOCH, Map.of(), "no GPU monitor");
+
+    // guarded by this: the meters read from each live runner, and the GPUs given gauges
+    private final Map<Runner, List<Meter>> replicaMeters = new IdentityHashMap<>();
+    private final Set<Integer> gpuGauges = new java.util.HashSet<>();
+
+    public GantryMetrics(ModelManager models) {
+        this(models::loaded);
+    }
+
+    /** @param loaded the models in memory now, read at each scrape */
+    public GantryMetrics(Supplier<List<LoadedModel>> loaded) {
+        this.loaded = loaded;
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+    }
+
+    /** Where the GPU gauges read from: the NVML monitor's latest snapshot. */
+    public void gpus(Supplier<GpuSnapshot> snapshots) {
+        this.gpus = snapshots;
+    }
+
+    /** The registry, for tests and for binding more meters. */
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /** Everything, in Prometheus' text format; brings the per-replica and per-GPU meters up to date first. */
+    public String scrape() {
+        sync();
+        return registry.scrape();
+    }
+
+    /** A request refused with 503 because every replica's queue of {@code model} was full. */
+    public void queueFull(String model) {
+        Counter.builder("gantry.requests.refused").description("requests refused with 503: every replica's queue full")
+                .tags("model", model).register(registry).increment();
+    }
+
+    /**
+     * Starts recording one generation of {@code model}. The result wraps the request's sink: it records when the
+     * generation ends, on the thread that writes the answer.
+     *
+     * @param startNanos when the request arrived ({@link System#nanoTime})
+     */
+    public GenerationRecorder begin(String model, long startNanos) {
+        return new GenerationRecorder(this, model, startNanos);
+    }
+
+    /** Called by {@link GenerationRecorder} once the replica and the outcome are both known. */
+    void record(String model, int replica, boolean prefixHit, FinishReason reason, GenerationMetrics m,
+                long submittedNanos, long startNanos, long endNanos, boolean failed) {
+        Tags tags = Tags.of("model", model, "replica", Integer.toString(replica));
+        String outcome = failed ? "error" : reason.wire();
+        Counter.builder("gantry.requests.finished").description("generations ended, by how")
+                .tags(tags).tag("reason", outcome).register(registry).increment();
+        Counter hits = Counter.builder("gantry.prefix.cache.hits")
+                .description("requests the router sent to the replica that last served the same prompt prefix")
+                .tags(tags).register(registry);
+        if (prefixHit) {
+            hits.increment();
+        }
+        if (failed || m == null) {
+            return;
+        }
+        if (m.generatedTokens() > 0) {
+            long ttft = Math.max(0, submittedNanos - startNanos) + m.queueNanos() + m.promptEvalNanos();
+            timer("gantry.time.to.first.token", "from the request's arrival to its first generated token",
+                    LATENCY_BUCKETS, tags).record(ttft, TimeUnit.NANOSECONDS);
+        }
+        if (m.generatedTokens() > 1) {
+            timer("gantry.inter.token.latency", "mean time between two generated tokens, one sample per request",
+                    ITL_BUCKETS, tags).record(m.evalNanos() / (m.generatedTokens() - 1), TimeUnit.NANOSECONDS);
+        }
+        if (reason != FinishReason.CANCELLED) {
+            timer("gantry.e2e.request.latency", "from the request's arrival to its last token (loading included)",
+                    LATENCY_BUCKETS, tags).record(endNanos - startNanos, TimeUnit.NANOSECONDS);
+            timer("gantry.request.queue.time", "from submission to a sequence slot of the replica",
+                    LATENCY_BUCKETS, tags).record(m.queueNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private Timer timer(String name, String description, Duration[] buckets, Tags tags) {
+        return Timer.builder(name).description(description).serviceLevelObjectives(buckets).tags(tags)
+                .register(registry);
+    }
+
+    /** Registers meters for new replicas and GPUs, removes those of replicas no longer loaded. */
+    synchronized void sync() {
+        Map<Runner, Replica> live = new IdentityHashMap<>();
+        Map<Runner, String> modelOf = new HashMap<>();
+        for (LoadedModel m : loaded.get()) {
+            for (Replica r : m.replicas()) {
+                live.put(r.runner(), r);
+                modelOf.put(r.runner(), m.name());
+            }
+        }
+        for (var it = replicaMeters.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!live.containsKey(e.getKey())) {
+                e.getValue().forEach(registry::remove);
+                it.remove();
+            }
+        }
+        live.forEach((runner, replica) -> replicaMeters.computeIfAbsent(runner,
+                k -> registerReplica(modelOf.get(k), replica)));
+        for (int gpu : gpus.get().samples().keySet()) {
+            if (gpuGauges.add(gpu)) {
+                registerGpu(gpu);
+            }
+        }
+    }
+
+    private List<Meter> registerReplica(String model, Replica replica) {
+        Runner runner = replica.runner();
+        Tags tags = Tags.of("model", model, "replica", Integer.toString(replica.index()));
+        List<Meter> meters = new ArrayList<>();
+        meters.add(gauge("gantry.requests.running", "sequences decoding", runner, tags, null, r -> r.stats().active()));
+        meters.add(gauge("gantry.requests.waiting", "requests queued for a sequence slot", runner, tags, null,
+                r -> r.stats().waiting()));
+        meters.add(gauge("gantry.kv.cache.usage", "share of the replica's KV cells in use, 0 to 1", runner, tags,
+                "ratio", r -> {
+                    RunnerStats s = r.stats();
+                    return s.kvCells() == 0 ? 0 : s.kvCellsUsed() / (double) s.kvCells();
+                }));
+        meters.add(gauge("gantry.kv.cache.cells", "KV cells of the replica", runner, tags, null,
+                r -> r.stats().kvCells()));
+        meters.add(gauge("gantry.sequences.max", "sequences the replica decodes together at most", runner, tags, null,
+                r -> r.config().maxSequences()));
+        meters.add(gauge("gantry.queue.capacity", "requests the replica queues before refusing", runner, tags, null,
+                r -> r.config().maxQueue()));
+        meters.add(gauge("gantry.decode.step.sequences.max", "the most sequences one decode step carried", runner,
+                tags, null, r -> r.stats().maxSequencesInStep()));
+        meters.add(counter("gantry.prompt.tokens", "prompt tokens processed", runner, tags, "tokens",
+                r -> r.stats().promptTokens()));
+        meters.add(counter("gantry.generated.tokens", "tokens generated", runner, tags, "tokens",
+                r -> r.stats().generatedTokens()));
+        meters.add(counter("gantry.decode.steps", "decode calls", runner, tags, null, r -> r.stats().steps()));
+        meters.add(counter("gantry.decode.step.sequences",
+                "sequences carried by decode steps, summed: divided by gantry_decode_steps_total, sequences per step",
+                runner, tags, null, r -> r.stats().sequenceSteps()));
+        meters.add(counter("gantry.requests.cancelled", "generations cancelled (client gone)", runner, tags, null,
+                r -> r.stats().cancelled()));
+        meters.add(counter("gantry.queue.rejections", "requests this replica's full queue refused", runner, tags, null,
+                r -> r.stats().rejected()));
+        meters.add(counter("gantry.preemptions", "sequences preempted when the KV cache ran out", runner, tags, null,
+                r -> r.stats().preemptions()));
+        meters.add(Gauge.builder("gantry.replica.placement", () -> 1)
+                .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
+                .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
+                        .collect(java.util.stream.Collectors.joining(","))).tag("split", replica.split())
+                .register(registry));
+        return meters;
+    }
+
+    private void registerGpu(int gpu) {
+        Tags tags = Tags.of("gpu", Integer.toString(gpu));
+        gpuGauge("gantry.gpu.utilization", "share of time a kernel ran, 0 to 100", tags, "percent", gpu,
+                s -> s.utilizationPercent() < 0 ? Double.NaN : s.utilizationPercent());
+        gpuGauge("gantry.gpu.memory.used", "device memory in use, every process", tags, "bytes", gpu,
+                s -> s.memoryUsedBytes() < 0 ? Double.NaN : s.memoryUsedBytes());
+        gpuGauge("gantry.gpu.memory.total", "device memory in all", tags, "bytes", gpu,
+                s -> s.memoryTotalBytes() < 0 ? Double.NaN : s.memoryTotalBytes());
+        gpuGauge("gantry.gpu.temperature", "core temperature", tags, "celsius", gpu,
+                s -> s.temperatureCelsius() < 0 ? Double.NaN : s.temperatureCelsius());
+        gpuGauge("gantry.gpu.power", "board power draw", tags, "watts", gpu, GpuSample::powerWatts);
+        gpuGauge("gantry.gpu.sample.stale", "1 while the GPU's last reading failed (the figures are older)", tags,
+                null, gpu, s -> s.stale() ? 1 : 0);
+    }
+
+    private void gpuGauge(String name, String description, Tags tags, String unit, int gpu,
+                          ToDoubleFunction<GpuSample> f) {
+        Gauge.builder(name, this, m -> m.gpus.get().sample(gpu).map(f::applyAsDouble).orElse(Double.NaN))
+                .description(description).tags(tags).baseUnit(unit).strongReference(true).register(registry);
+    }
+
+    private Gauge gauge(String name, String description, Runner runner, Tags tags, String unit,
+                        ToDoubleFunction<Runner> f) {
+        return Gauge.builder(name, runner, f).description(description).tags(tags).baseUnit(unit).register(registry);
+    }
+
+    private FunctionCounter counter(String name, String description, Runner runner, Tags tags, String unit,
+                                    ToDoubleFunction<Runner> f) {
+        return FunctionCounter.builder(name, runner, f).description(description).tags(tags).baseUnit(unit)
+                .register(registry);
+    }
+
+    private static Duration[] seconds(double... values) {
+        Duration[] out = new Duration[values.length];
+        for (int i = 0; i < values.length; i++) {
+            out[i] = Duration.ofNanos(Math.round(values[i] * 1e9));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,128 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code /metrics} through a real client after real generations of the tiny model: the counters move by what the
+ * answers report, the latency histograms hold one sample per request, and the names and labels are the documented
+ * ones.
+ */
+class MetricsEndpointTest {
+    static final Map<String, String> REPLICA = Map.of("model", "stories260k:latest", "replica", "0");
+
+    /** Every per-replica series Gantry exports once a model has served a request (README, deploy/grafana). */
+    static final Set<String> REPLICA_SERIES = Set.of(
+            "gantry_requests_running", "gantry_requests_waiting", "gantry_kv_cache_usage_ratio",
+            "gantry_kv_cache_cells", "gantry_sequences_max", "gantry_queue_capacity",
+            "gantry_decode_step_sequences_max", "gantry_prompt_tokens_total", "gantry_generated_tokens_total",
+            "gantry_decode_steps_total", "gantry_decode_step_sequences_total", "gantry_requests_cancelled_total",
+            "gantry_queue_rejections_total", "gantry_preemptions_total", "gantry_replica_placement",
+            "gantry_requests_finished_total", "gantry_prefix_cache_hits_total",
+            "gantry_time_to_first_token_seconds_bucket", "gantry_time_to_first_token_seconds_count",
+            "gantry_time_to_first_token_seconds_sum", "gantry_time_to_first_token_seconds_max",
+            "gantry_inter_token_latency_seconds_bucket", "gantry_inter_token_latency_seconds_count",
+            "gantry_inter_token_latency_seconds_sum", "gantry_e2e_request_latency_seconds_bucket",
+            "gantry_e2e_request_latency_seconds_count", "gantry_request_queue_time_seconds_bucket",
+            "gantry_request_queue_time_seconds_count");
+
+    @Test
+    void countersAndHistogramsAfterRealGenerations() throws Exception {
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            HttpResponse<String> empty = server.get("/metrics");
+            assertEquals(200, empty.statusCode());
+            assertTrue(empty.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"),
+                    empty.headers().toString());
+            assertTrue(PrometheusText.parse(empty.body()).names().contains("jvm_memory_used_bytes"));
+
+            long evalCount = 0;
+            long promptCount = 0;
+            JsonNode a = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                    + "\"Once upon a time\",\"stream\":false,\"options\":{\"num_predict\":8,\"ignore_eos\":true}}").body());
+            List<JsonNode> b = TestServer.ndjson(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                    + "\"The cat\",\"options\":{\"num_predict\":12,\"ignore_eos\":true}}").body());
+            JsonNode c = TestServer.json(server.post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,"
+                    + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story\"}],"
+                    + "\"options\":{\"num_predict\":5,\"ignore_eos\":true}}").body());
+            for (JsonNode done : List.of(a, b.getLast(), c)) {
+                assertTrue(done.get("done").asBoolean(), done.toString());
+                evalCount += done.get("eval_count").asLong();
+                promptCount += done.get("prompt_eval_count").asLong();
+            }
+            assertEquals(25, evalCount);
+
+            PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+            assertEquals(evalCount, m.valueOrZero("gantry_generated_tokens_total", REPLICA));
+            assertEquals(promptCount, m.valueOrZero("gantry_prompt_tokens_total", REPLICA));
+            assertEquals(3.0, m.valueOrZero("gantry_requests_finished_total", with(REPLICA, "reason", "length")));
+            for (String histogram : List.of("gantry_time_to_first_token_seconds", "gantry_inter_token_latency_seconds",
+                    "gantry_e2e_request_latency_seconds", "gantry_request_queue_time_seconds")) {
+                assertEquals(3.0, m.valueOrZero(histogram + "_count", REPLICA), histogram);
+                assertEquals(3.0, m.valueOrZero(histogram + "_bucket", with(REPLICA, "le", "+Inf")), histogram);
+                assertTrue(m.named(histogram + "_bucket").size() > 10, histogram + " has its buckets");
+                assertTrue(m.valueOrZero(histogram + "_sum", REPLICA) > 0, histogram);
+            }
+            double steps = m.valueOrZero("gantry_decode_steps_total", REPLICA);
+            assertTrue(steps >= 25, "a step per generated token at least: " + steps);
+            assertTrue(m.valueOrZero("gantry_decode_step_sequences_total", REPLICA) >= steps);
+            assertEquals(0.0, m.valueOrZero("gantry_requests_running", REPLICA));
+            assertEquals(0.0, m.valueOrZero("gantry_requests_waiting", REPLICA));
+            assertEquals(0.0, m.valueOrZero("gantry_prefix_cache_hits_total", REPLICA), "one replica: no routing");
+            assertEquals(1.0, m.valueOrZero("gantry_replica_placement", with(REPLICA, "gpus", "")));
+
+            Set<String> missing = new TreeSet<>(REPLICA_SERIES);
+            missing.removeAll(m.names());
+            assertEquals(Set.of(), missing, "series not exported");
+            for (PrometheusText.Sample s : m.samples()) {
+                if (!s.name().startsWith("gantry_")) {
+                    continue;
+                }
+                Set<String> keys = new TreeSet<>(s.labels().keySet());
+                keys.remove("le");
+                keys.remove("reason");
+                keys.remove("gpus");
+                keys.remove("split");
+                assertEquals(Set.of("model", "replica"), keys, "labels of " + s);
+            }
+        }
+    }
+
+    @Test
+    void aClientThatLeavesMidStreamIsCountedAsCancelled() throws Exception {
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            HttpResponse<InputStream> r = server.http.send(HttpRequest.newBuilder(server.uri("/api/generate"))
+                    .timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofString(
+                            SlowStream.LONG_GENERATION)).build(), HttpResponse.BodyHandlers.ofInputStream());
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+                assertTrue(in.readLine().contains("\"done\":false"));
+            } // closing the body mid-stream closes the connection
+            HealthAndReadinessTest.waitFor(() -> PrometheusText.parse(server.get("/metrics").body())
+                    .valueOrZero("gantry_requests_cancelled_total", REPLICA) == 1.0);
+            PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+            assertEquals(1.0, m.valueOrZero("gantry_requests_finished_total", with(REPLICA, "reason", "cancelled")));
+            assertEquals(0.0, m.valueOrZero("gantry_requests_running", REPLICA));
+            assertEquals(0.0, m.valueOrZero("gantry_e2e_request_latency_seconds_count", REPLICA),
+                    "a cancelled request is not an end-to-end latency");
+        }
+    }
+
+    static Map<String, String> with(Map<String, String> labels, String key, String value) {
+        Map<String, String> out = new java.util.HashMap<>(labels);
+        out.put(key, value);
+        return Map.copyOf(out);
+    }
+}

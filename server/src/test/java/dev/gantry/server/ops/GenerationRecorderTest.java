@@ -1,0 +1,83 @@
+package dev.gantry.server.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.gantry.runtime.Submission;
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationMetrics;
+import dev.gantry.runtime.runner.TokenRelay;
+import io.micrometer.core.instrument.Timer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The recorder records each generation once, labelled with its replica, whichever of "submitted" and "ended" comes
+ * first (a short generation can end before {@code submit} returns); it passes every call on to the real sink.
+ */
+class GenerationRecorderTest {
+    private static final GenerationMetrics METRICS = new GenerationMetrics(5, 11, 2_000_000, 8_000_000, 50_000_000,
+            60_000_000, 0);
+
+    /** A sink that remembers what it was told. */
+    private static final class Recording implements TokenRelay.Sink {
+        final List<String> calls = new ArrayList<>();
+
+        @Override
+        public void onText(String text) {
+            calls.add("text " + text);
+        }
+
+        @Override
+        public void onDone(FinishReason reason, GenerationMetrics metrics) {
+            calls.add("done " + reason.wire());
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            calls.add("error " + error.getMessage());
+        }
+    }
+
+    private static Timer timer(GantryMetrics metrics, String name, String replica) {
+        return metrics.registry().get(name).tag("model", "m").tag("replica", replica).timer();
+    }
+
+    @Test
+    void endedBeforeSubmittedIsRecordedOnceWithItsReplica() {
+        GantryMetrics metrics = new GantryMetrics(List::of);
+        GenerationRecorder r = metrics.begin("m", 0);
+        Recording sink = new Recording();
+        TokenRelay.Sink wrapped = r.wrap(sink, 1_000_000);
+        wrapped.onText("hi");
+        wrapped.onDone(FinishReason.LENGTH, METRICS);
+        assertEquals(0, metrics.registry().find("gantry.time.to.first.token").timers().size(), "replica unknown yet");
+        r.submitted(new Submission(reason -> {}, 1, true));
+        assertEquals(List.of("text hi", "done length"), sink.calls);
+
+        Timer ttft = timer(metrics, "gantry.time.to.first.token", "1");
+        assertEquals(1, ttft.count());
+        assertEquals(1 + 2 + 8, ttft.totalTime(TimeUnit.MILLISECONDS), 1e-9, "arrival to submission, queue, prompt");
+        assertEquals(5.0, timer(metrics, "gantry.inter.token.latency", "1").totalTime(TimeUnit.MILLISECONDS), 1e-9,
+                "50 ms over 10 gaps");
+        assertEquals(1.0, metrics.registry().get("gantry.prefix.cache.hits").tag("replica", "1").counter().count());
+        assertEquals(1.0, metrics.registry().get("gantry.requests.finished").tag("reason", "length").counter().count());
+        r.submitted(new Submission(reason -> {}, 1, true));
+        assertEquals(1, ttft.count(), "recorded once");
+    }
+
+    @Test
+    void anErrorIsCountedWithoutLatencies() {
+        GantryMetrics metrics = new GantryMetrics(List::of);
+        GenerationRecorder r = metrics.begin("m", 0);
+        Recording sink = new Recording();
+        TokenRelay.Sink wrapped = r.wrap(sink, 0);
+        r.submitted(new Submission(reason -> {}, 0, false));
+        wrapped.onError(new IllegalStateException("model m was unloaded"));
+        assertEquals(List.of("error model m was unloaded"), sink.calls);
+        assertEquals(1.0, metrics.registry().get("gantry.requests.finished").tag("reason", "error").counter().count());
+        assertEquals(0.0, metrics.registry().get("gantry.prefix.cache.hits").counter().count());
+        assertEquals(0, metrics.registry().find("gantry.e2e.request.latency").timers().size());
+    }
+}
