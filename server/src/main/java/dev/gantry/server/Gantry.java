@@ -9,6 +9,9 @@ import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
+import dev.gantry.server.http.BodyLimits;
+import dev.gantry.server.http.EdgePolicy;
+import dev.gantry.server.http.OriginMatcher;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -47,8 +50,12 @@ public final class Gantry implements AutoCloseable {
                 Runtime.getRuntime().availableProcessors(), planner);
         ApiRouter router = routes(models);
         try {
+            EdgeConfig edge = config.edge();
+            EdgePolicy policy = EdgePolicy.forListener(config.host(), EdgeConfig.isLoopback(config.host()),
+                    edge.apiKey(), OriginMatcher.of(edge.origins()),
+                    new BodyLimits(config.maxBodyBytes(), edge.bodyLimits().byPrefix()));
             ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),
-                    config.maxBodyBytes());
+                    config.maxBodyBytes(), policy);
             return new Gantry(models, router, server);
         } catch (RuntimeException | InterruptedException e) {
             router.close();
@@ -63,6 +70,8 @@ public final class Gantry implements AutoCloseable {
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)
+                // a minimal readiness probe for HAProxy and Kubernetes: answering at all means serving
+                .route(HttpMethod.GET, "/ready", info::root)
                 .route(HttpMethod.GET, "/api/tags", info::tags)
                 .route(HttpMethod.POST, "/api/show", info::show)
                 .route(HttpMethod.GET, "/api/ps", info::ps)

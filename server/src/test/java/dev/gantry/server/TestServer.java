@@ -35,6 +35,12 @@ final class TestServer implements AutoCloseable {
     }
 
     static TestServer start(RuntimeConfig runtime) throws Exception {
+        return start(runtime, c -> c);
+    }
+
+    /** With the configuration changed by {@code adjust} (edge settings, body limits, ...). */
+    static TestServer start(RuntimeConfig runtime, java.util.function.UnaryOperator<ServerConfig> adjust)
+            throws Exception {
         Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
         Path models = Files.createTempDirectory("gantry-models");
         LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
@@ -42,6 +48,7 @@ final class TestServer implements AutoCloseable {
         ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",
                         System.getProperty("user.home")), List.of())
                 .withPort(0).withModelsDir(models).withRuntime(runtime);
+        config = adjust.apply(config);
         return new TestServer(Gantry.start(config, engines));
     }
 

@@ -27,6 +27,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * any thread: Netty runs them on the channel's event loop, in order.
  */
 public final class Exchange {
+    /** What a 503 tells clients to wait before retrying: a queue slot frees in about a generation's time. */
+    static final int RETRY_AFTER_SECONDS = 1;
+
     private final ChannelHandlerContext ctx;
     private final HttpMethod method;
     private final String path;
@@ -100,6 +103,10 @@ public final class Exchange {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), buf);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.length);
+        if (status == 503) {
+            // busy, not broken: tells clients and load balancers when to try again
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, RETRY_AFTER_SECONDS);
+        }
         finish(ctx.writeAndFlush(r));
     }
 
