@@ -2,9 +2,11 @@ package dev.gantry.server;
 
 import dev.gantry.models.BuiltinModels;
 import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.HostMemoryGuard;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
+import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
 import dev.gantry.server.http.ApiRouter;
@@ -46,8 +48,9 @@ public final class Gantry implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot unpack the built-in model into " + config.cacheDir(), e);
         }
+        boolean noGpu = engines instanceof LlamaCppEngineFactory l && !l.hasGpu();
         ModelManager models = new ModelManager(registry, engines, config.runtime(),
-                Runtime.getRuntime().availableProcessors(), planner);
+                Runtime.getRuntime().availableProcessors(), HostMemoryGuard.of(planner, noGpu));
         ApiRouter router = routes(models);
         try {
             EdgeConfig edge = config.edge();
