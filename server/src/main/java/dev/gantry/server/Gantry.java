@@ -14,6 +14,8 @@ import dev.gantry.server.http.ApiServer;
 import dev.gantry.server.http.BodyLimits;
 import dev.gantry.server.http.EdgePolicy;
 import dev.gantry.server.http.OriginMatcher;
+import dev.gantry.server.ops.AgentReport;
+import dev.gantry.server.ops.LoadAgent;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -26,11 +28,13 @@ public final class Gantry implements AutoCloseable {
     private final ModelManager models;
     private final ApiRouter router;
     private final ApiServer server;
+    private final LoadAgent agent;
 
-    private Gantry(ModelManager models, ApiRouter router, ApiServer server) {
+    private Gantry(ModelManager models, ApiRouter router, ApiServer server, LoadAgent agent) {
         this.models = models;
         this.router = router;
         this.server = server;
+        this.agent = agent;
     }
 
     /** Starts serving; the engine factory decides how models are loaded (llama.cpp, or a fake in tests). */
@@ -59,7 +63,17 @@ public final class Gantry implements AutoCloseable {
                     new BodyLimits(config.maxBodyBytes(), edge.bodyLimits().byPrefix()));
             ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),
                     config.maxBodyBytes(), policy);
-            return new Gantry(models, router, server);
+            LoadAgent agent = null;
+            if (edge.agentPort() >= 0) {
+                try {
+                    // always ready for now: the SIGTERM drain, when it lands, feeds its state here to report drain
+                    agent = LoadAgent.start(config.host(), edge.agentPort(), new AgentReport(models, () -> false));
+                } catch (RuntimeException e) {
+                    server.close();
+                    throw e;
+                }
+            }
+            return new Gantry(models, router, server, agent);
         } catch (RuntimeException | InterruptedException e) {
             router.close();
             models.close();
@@ -86,12 +100,20 @@ public final class Gantry implements AutoCloseable {
         return server.port();
     }
 
+    /** The HAProxy agent-check port, or -1 when there is no agent. */
+    public int agentPort() {
+        return agent == null ? -1 : agent.port();
+    }
+
     public ModelManager models() {
         return models;
     }
 
     @Override
     public void close() {
+        if (agent != null) {
+            agent.close();
+        }
         server.close();
         router.close();
         models.close();
