@@ -96,6 +96,9 @@ class SecurityTest {
         HttpResponse<String> withBody = send(HttpRequest.newBuilder(server.uri("/api/generate"))
                 .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"stories260k\",\"prompt\":\"hi\"}")));
         assertEquals(401, withBody.statusCode(), "refused after its body is skipped, on a connection still usable");
+        HttpResponse<String> waiting = send(HttpRequest.newBuilder(server.uri("/api/generate")).expectContinue(true)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"stories260k\",\"prompt\":\"hi\"}")));
+        assertEquals(401, waiting.statusCode(), "refused before the body a client holds back for 100 Continue");
         assertEquals(200, send(authed("/api/tags").GET()).statusCode());
         assertEquals(200, server.get("/ready").statusCode());
     }

@@ -139,11 +139,18 @@ final class EdgeHandler extends ChannelDuplexHandler {
         ctx.write(msg, promise);
     }
 
-    /** Answers now when the request has no body left to read, else after skipping it (so the reply is read). */
+    /**
+     * Answers now when the request has no body left to read, else after skipping it (so the reply is read). A
+     * client that waits for {@code 100 Continue} will not send its body: it is answered now and the connection
+     * closed, since what it sends next cannot be known.
+     */
     private void refuse(ChannelHandlerContext ctx, HttpRequest req, boolean last, FullHttpResponse r) {
+        boolean expectsContinue = HttpUtil.is100ContinueExpected(req);
         ReferenceCountUtil.release(req);
         if (last) {
             send(ctx, r);
+        } else if (expectsContinue) {
+            closeWith(ctx, r);
         } else {
             refusal = r;
             skipping = true;
