@@ -186,6 +186,27 @@ public final class ModelRegistry {
         return Optional.of(new LocalModel(sm.name(), blob, m.sizeBytes(), sm.modifiedAt(), m.metadata(), layers));
     }
 
+    /**
+     * Why the folder's file for {@code name} cannot be served (not a GGUF, truncated, unreadable), when there is
+     * such a file: a request for it then gets that reason instead of "not found". Empty when there is no such file
+     * or it is fine. Looks only at files {@link #list()} has already met.
+     *
+     * @throws IllegalArgumentException if {@code name} is not a valid model name
+     */
+    public Optional<String> problem(String name) {
+        ModelName wanted = ModelName.parse(name);
+        for (Path file : folderFiles()) {
+            if (nameFor(file).filter(wanted::equals).isEmpty()) {
+                continue;
+            }
+            Entry e = cache.get(file);
+            if (e != null && e.model == null && e.error != null) {
+                return Optional.of("model file " + file.getFileName() + " cannot be used: " + e.error);
+            }
+        }
+        return Optional.empty();
+    }
+
     /** The {@code *.gguf} entries at the top of the folder, sorted by file name; none if it is absent. */
     private List<Path> folderFiles() {
         if (folder == null || !Files.exists(folder)) {
@@ -263,12 +284,12 @@ public final class ModelRegistry {
     private Entry parse(Path file, ModelName name, FileState state) {
         try {
             GgufMetadata md = reader.read(file);
-            return new Entry(state, new LocalModel(name, file, state.size, state.modifiedAt, md));
+            return new Entry(state, new LocalModel(name, file, state.size, state.modifiedAt, md), null);
         } catch (IOException | RuntimeException e) {
             // RuntimeException too: a model file must never take the listing down with it. The failed
             // entry is cached, so this logs once per version of the file rather than once per request.
             LOG.log(Level.WARNING, "skipping model file " + file + ": " + describe(e));
-            return new Entry(state, null);
+            return new Entry(state, null, describe(e));
         }
     }
 
@@ -292,7 +313,7 @@ public final class ModelRegistry {
     private record FileState(long size, Instant modifiedAt) {
     }
 
-    /** One file's cached outcome: a model, or null after a failure. */
-    private record Entry(FileState state, LocalModel model) {
+    /** One file's cached outcome: a model, or null and why after a failure. */
+    private record Entry(FileState state, LocalModel model, String error) {
     }
 }

@@ -92,7 +92,9 @@ public final class ModelManager implements AutoCloseable {
             return CompletableFuture.failedFuture(e);
         }
         if (model == null) {
-            return CompletableFuture.failedFuture(new ModelNotFoundException(name));
+            Optional<String> problem = registry.problem(name);
+            return CompletableFuture.failedFuture(problem.<RuntimeException>map(p -> new ModelLoadException(p, null))
+                    .orElseGet(() -> new ModelNotFoundException(name)));
         }
         LoadOptions options;
         try {

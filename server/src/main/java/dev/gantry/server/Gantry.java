@@ -2,9 +2,11 @@ package dev.gantry.server;
 
 import dev.gantry.models.BuiltinModels;
 import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.HostMemoryGuard;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.ReplicaPlanner;
 import dev.gantry.runtime.engine.EngineFactory;
+import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
@@ -14,6 +16,11 @@ import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ApiServer;
 import dev.gantry.server.ops.OpsConfig;
 import dev.gantry.server.ops.Operations;
+import dev.gantry.server.http.BodyLimits;
+import dev.gantry.server.http.EdgePolicy;
+import dev.gantry.server.http.OriginMatcher;
+import dev.gantry.server.ops.AgentReport;
+import dev.gantry.server.ops.LoadAgent;
 import io.netty.handler.codec.http.HttpMethod;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,13 +34,15 @@ public final class Gantry implements AutoCloseable {
     private final ApiRouter router;
     private final ApiServer server;
     private final Operations operations;
+    private final LoadAgent agent;
     private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-    private Gantry(ModelManager models, ApiRouter router, ApiServer server, Operations operations) {
+    private Gantry(ModelManager models, ApiRouter router, ApiServer server, Operations operations, LoadAgent agent) {
         this.models = models;
         this.router = router;
         this.server = server;
         this.operations = operations;
+        this.agent = agent;
     }
 
     /** Starts serving; the engine factory decides how models are loaded (llama.cpp, or a fake in tests). */
@@ -57,15 +66,30 @@ public final class Gantry implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot unpack the built-in model into " + config.cacheDir(), e);
         }
+        boolean noGpu = engines instanceof LlamaCppEngineFactory l && !l.hasGpu();
         ModelManager models = new ModelManager(registry, engines, config.runtime(),
-                Runtime.getRuntime().availableProcessors(), planner);
+                Runtime.getRuntime().availableProcessors(), HostMemoryGuard.of(planner, noGpu));
         Operations operations = new Operations(models, ops);
         ApiRouter router = operations.routes(routes(models, operations));
         try {
+            EdgeConfig edge = config.edge();
+            EdgePolicy policy = EdgePolicy.forListener(config.host(), EdgeConfig.isLoopback(config.host()),
+                    edge.apiKey(), OriginMatcher.of(edge.origins()),
+                    new BodyLimits(config.maxBodyBytes(), edge.bodyLimits().byPrefix()));
             ApiServer server = ApiServer.start(config.host(), config.port(), router, config.ioThreads(),
-                    config.maxBodyBytes());
+                    config.maxBodyBytes(), policy);
+            LoadAgent agent = null;
+            if (edge.agentPort() >= 0) {
+                try {
+                    // reports "drain" once SIGTERM has started the drain, so HAProxy stops sending here
+                    agent = LoadAgent.start(config.host(), edge.agentPort(), new AgentReport(models, router::isDraining));
+                } catch (RuntimeException e) {
+                    server.close();
+                    throw e;
+                }
+            }
             operations.serving();
-            return new Gantry(models, router, server, operations);
+            return new Gantry(models, router, server, operations, agent);
         } catch (RuntimeException | InterruptedException e) {
             router.close();
             models.close();
@@ -107,6 +131,11 @@ public final class Gantry implements AutoCloseable {
         return server.port();
     }
 
+    /** The HAProxy agent-check port, or -1 when there is no agent. */
+    public int agentPort() {
+        return agent == null ? -1 : agent.port();
+    }
+
     public ModelManager models() {
         return models;
     }
@@ -130,6 +159,9 @@ public final class Gantry implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        if (agent != null) {
+            agent.close();
         }
         operations.close();
         server.close();

@@ -19,7 +19,7 @@ import java.util.Optional;
  */
 public record ServerConfig(String host, int port, Optional<Path> modelsDir, Optional<Path> llamaLib, Path cacheDir,
                            GpuSelection gpus, Policy placement, double gpuMemoryFraction, RuntimeConfig runtime,
-                           int maxBodyBytes, int ioThreads, boolean requireGpu) {
+                           int maxBodyBytes, int ioThreads, boolean requireGpu, EdgeConfig edge) {
 
     /** The variables read, with what they mean, for {@code --help}. */
     public static final Map<String, String> VARIABLES = new java.util.LinkedHashMap<>();
@@ -46,6 +46,10 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("GANTRY_DRAIN_SECONDS", "on SIGTERM, how long requests in flight may finish (default 30)");
         VARIABLES.put("GANTRY_ALERT_WEBHOOK", "URL GPU alerts are posted to as JSON (default: only logged)");
         VARIABLES.put("GANTRY_ALERT_GPU_*", "alert thresholds: UTIL_HIGH 90, UTIL_LOW 10 (%), TEMP_C 80, MEMORY 0.95");
+        VARIABLES.put("OLLAMA_ORIGINS", "extra browser origins allowed (CORS), comma separated, * wildcards");
+        VARIABLES.put("GANTRY_API_KEY", "bearer token every request needs (but /health, /ready, /metrics); required off loopback");
+        VARIABLES.put("GANTRY_BODY_LIMITS", "request body limits: default=64m,/api/blobs/=1t (PATH_PREFIX=SIZE, comma separated)");
+        VARIABLES.put("GANTRY_AGENT_PORT", "TCP port of the HAProxy agent-check that reports this node's weight (default: none)");
     }
 
     public static final String USAGE = """
@@ -63,6 +67,8 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                                    replica), replicate, split=layer|row|tensor
               --num-parallel N     sequences per model (OLLAMA_NUM_PARALLEL)
               --require-gpu        fail at start unless llama.cpp has a GPU backend (no silent CPU fallback)
+              --agent-port PORT    serve HAProxy's agent-check on PORT (GANTRY_AGENT_PORT)
+              --insecure-no-auth   allow a non-loopback --host without GANTRY_API_KEY
               --help               this text
             """;
 
@@ -73,6 +79,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         if (maxBodyBytes < 1024) {
             throw new IllegalArgumentException("max body must be >= 1024 bytes");
         }
+        java.util.Objects.requireNonNull(edge, "edge");
         if (!(gpuMemoryFraction > 0 && gpuMemoryFraction <= 1)) {
             throw new IllegalArgumentException("GANTRY_GPU_MEMORY_FRACTION must be in (0, 1], was " + gpuMemoryFraction);
         }
@@ -117,6 +124,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                 .map(v -> v.equals("1") || v.equalsIgnoreCase("true")).orElse(rt.kvUnified());
 
         boolean requireGpu = false;
+        EdgeConfig edge = EdgeConfig.fromEnv(env);
         List<String> rest = new ArrayList<>(args);
         if (!rest.isEmpty() && rest.getFirst().equals("serve")) {
             rest.removeFirst();
@@ -136,6 +144,11 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                     requireGpu = true;
                     i--; // a flag without a value
                 }
+                case "--agent-port" -> edge = edge.withAgentPort(parseInt(a, require(a, value)));
+                case "--insecure-no-auth" -> {
+                    edge = edge.withInsecureNoAuth(true);
+                    i--;
+                }
                 default -> throw new IllegalArgumentException("unknown argument " + a + "\n" + USAGE);
             }
             i++;
@@ -145,28 +158,35 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
                 bs, keep, rt.gpuLayers(), kvUnified, itl);
         int io = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
         runtime = runtime.withMaxLoadedModels(intEnv(env, "OLLAMA_MAX_LOADED_MODELS", 0));
-        return new ServerConfig(host, port, models, llamaLib, cache, gpus, placement, fraction, runtime, 64 << 20, io,
-                requireGpu);
+        edge.checkExposure(host);
+        int maxBody = (int) Math.min(Integer.MAX_VALUE, edge.bodyLimits().defaultBytes());
+        return new ServerConfig(host, port, models, llamaLib, cache, gpus, placement, fraction, runtime, maxBody, io,
+                requireGpu, edge);
     }
 
     public ServerConfig withPort(int p) {
         return new ServerConfig(host, p, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, maxBodyBytes,
-                ioThreads, requireGpu);
+                ioThreads, requireGpu, edge);
     }
 
     public ServerConfig withRuntime(RuntimeConfig r) {
         return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, r, maxBodyBytes, ioThreads,
-                requireGpu);
+                requireGpu, edge);
     }
 
     public ServerConfig withModelsDir(Path dir) {
         return new ServerConfig(host, port, Optional.of(dir), llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, maxBodyBytes,
-                ioThreads, requireGpu);
+                ioThreads, requireGpu, edge);
     }
 
     public ServerConfig withMaxBodyBytes(int n) {
         return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, n, ioThreads,
-                requireGpu);
+                requireGpu, edge);
+    }
+
+    public ServerConfig withEdge(EdgeConfig e) {
+        return new ServerConfig(host, port, modelsDir, llamaLib, cacheDir, gpus, placement, gpuMemoryFraction, runtime, maxBodyBytes,
+                ioThreads, requireGpu, e);
     }
 
     public static String describe() {

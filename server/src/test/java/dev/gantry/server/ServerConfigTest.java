@@ -30,7 +30,7 @@ class ServerConfigTest {
     void readsOllamasVariables() {
         ServerConfig c = ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "http://0.0.0.0:8080", "OLLAMA_MODELS", "/m",
                 "OLLAMA_NUM_PARALLEL", "8", "OLLAMA_MAX_QUEUE", "16", "OLLAMA_CONTEXT_LENGTH", "2048",
-                "OLLAMA_KEEP_ALIVE", "1h", "GANTRY_KV_UNIFIED", "1"), List.of());
+                "OLLAMA_KEEP_ALIVE", "1h", "GANTRY_KV_UNIFIED", "1", "GANTRY_API_KEY", "k"), List.of());
         assertEquals("0.0.0.0", c.host());
         assertEquals(8080, c.port());
         assertEquals(Path.of("/m"), c.modelsDir().orElseThrow());
@@ -39,7 +39,8 @@ class ServerConfigTest {
         assertEquals(2048, c.runtime().contextLength());
         assertEquals(Duration.ofHours(1), c.runtime().keepAlive());
         assertTrue(c.runtime().kvUnified());
-        assertEquals(11434, ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "example.local"), List.of()).port());
+        assertEquals(11434, ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "example.local"), List.of("--insecure-no-auth"))
+                .port());
     }
 
     @Test
@@ -73,5 +74,39 @@ class ServerConfigTest {
         assertTrue(e.getMessage().contains("OLLAMA_NUM_PARALLEL"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> ServerConfig.fromEnv(HOME, List.of("--port")));
         assertThrows(IllegalArgumentException.class, () -> ServerConfig.fromEnv(HOME, List.of("--bogus", "1")));
+    }
+
+    @Test
+    void aNonLoopbackAddressNeedsAKeyOrAnExplicitOptOut() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "0.0.0.0"), List.of()));
+        assertTrue(e.getMessage().contains("GANTRY_API_KEY") && e.getMessage().contains("--insecure-no-auth"),
+                e.getMessage());
+        assertTrue(ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "0.0.0.0"), List.of("--insecure-no-auth")).edge()
+                .insecureNoAuth());
+        assertEquals("secret", ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "0.0.0.0", "GANTRY_API_KEY", " secret "),
+                List.of()).edge().apiKey().orElseThrow());
+        for (String loopback : List.of("127.0.0.1", "localhost", "::1", "127.0.0.2")) {
+            assertTrue(ServerConfig.fromEnv(HOME, List.of("--host", loopback)).edge().apiKey().isEmpty(), loopback);
+        }
+    }
+
+    @Test
+    void edgeSettings() {
+        ServerConfig c = ServerConfig.fromEnv(Map.of("OLLAMA_ORIGINS", "https://a.example, chrome-extension://*",
+                "GANTRY_BODY_LIMITS", "default=1m,/api/show=4k", "GANTRY_AGENT_PORT", "9100"), List.of());
+        assertEquals(List.of("https://a.example", "chrome-extension://*"), c.edge().origins());
+        assertEquals(1 << 20, c.maxBodyBytes());
+        assertEquals(4096, c.edge().bodyLimits().limitFor("/api/show"));
+        assertEquals(1L << 40, c.edge().bodyLimits().limitFor("/api/blobs/sha256:00"));
+        assertEquals(1 << 20, c.edge().bodyLimits().limitFor("/api/chat"));
+        assertEquals(9100, c.edge().agentPort());
+        assertEquals(9200, ServerConfig.fromEnv(HOME, List.of("--agent-port", "9200")).edge().agentPort());
+        assertEquals(-1, ServerConfig.fromEnv(HOME, List.of()).edge().agentPort());
+        assertEquals(64 << 20, ServerConfig.fromEnv(HOME, List.of()).maxBodyBytes());
+        assertThrows(IllegalArgumentException.class,
+                () -> ServerConfig.fromEnv(Map.of("GANTRY_BODY_LIMITS", "/api/show=lots"), List.of()));
+        assertThrows(IllegalArgumentException.class,
+                () -> ServerConfig.fromEnv(Map.of("GANTRY_AGENT_PORT", "x"), List.of()));
     }
 }

@@ -40,15 +40,23 @@ final class TestServer implements AutoCloseable {
 
     /** A server whose models folder is {@code models} (for tests that put their own GGUF files there). */
     static TestServer start(RuntimeConfig runtime, Path models) throws Exception {
-        return start(runtime, models, dev.gantry.server.ops.OpsConfig.defaults());
+        return start(runtime, models, dev.gantry.server.ops.OpsConfig.defaults(), c -> c);
     }
 
     /** With the drain deadline and the alerts of {@code ops}. */
     static TestServer start(RuntimeConfig runtime, dev.gantry.server.ops.OpsConfig ops) throws Exception {
-        return start(runtime, Files.createTempDirectory("gantry-models"), ops);
+        return start(runtime, Files.createTempDirectory("gantry-models"), ops, c -> c);
     }
 
-    static TestServer start(RuntimeConfig runtime, Path models, dev.gantry.server.ops.OpsConfig ops)
+    /** With the configuration changed by {@code adjust} (edge settings, body limits, ...). */
+    static TestServer start(RuntimeConfig runtime, java.util.function.UnaryOperator<ServerConfig> adjust)
+            throws Exception {
+        return start(runtime, Files.createTempDirectory("gantry-models"), dev.gantry.server.ops.OpsConfig.defaults(),
+                adjust);
+    }
+
+    static TestServer start(RuntimeConfig runtime, Path models, dev.gantry.server.ops.OpsConfig ops,
+                            java.util.function.UnaryOperator<ServerConfig> adjust)
             throws Exception {
         Path cache = Path.of("target", "gantry-cache").toAbsolutePath();
         LlamaCppEngineFactory engines = LlamaCppEngineFactory.initialize(
@@ -56,6 +64,7 @@ final class TestServer implements AutoCloseable {
         ServerConfig config = ServerConfig.fromEnv(Map.of("GANTRY_CACHE_DIR", cache.toString(), "HOME",
                         System.getProperty("user.home")), List.of())
                 .withPort(0).withModelsDir(models).withRuntime(runtime);
+        config = adjust.apply(config);
         return new TestServer(Gantry.start(config, engines, dev.gantry.runtime.ReplicaPlanner.llamaDefault(), ops));
     }
 

@@ -32,6 +32,14 @@ public final class ApiServer implements AutoCloseable {
      */
     public static ApiServer start(String host, int port, ApiRouter router, int ioThreads, int maxBodyBytes)
             throws InterruptedException {
+        return start(host, port, router, ioThreads, maxBodyBytes, EdgePolicy.forListener(host, false,
+                java.util.Optional.empty(), OriginMatcher.of(java.util.List.of()),
+                new BodyLimits(maxBodyBytes, java.util.Map.of())));
+    }
+
+    /** Starts listening, with {@code policy} applied to every request before it is read whole. */
+    public static ApiServer start(String host, int port, ApiRouter router, int ioThreads, int maxBodyBytes,
+                                  EdgePolicy policy) throws InterruptedException {
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(ioThreads, NioIoHandler.newFactory());
         try {
@@ -41,7 +49,7 @@ public final class ApiServer implements AutoCloseable {
                     .option(ChannelOption.SO_BACKLOG, 1024)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(32 * 1024, 64 * 1024))
-                    .childHandler(new ApiServerInitializer(router, maxBodyBytes))
+                    .childHandler(new ApiServerInitializer(router, maxBodyBytes, policy))
                     .bind(host, port).sync().channel();
             LOG.log(System.Logger.Level.INFO, "listening on {0}", ch.localAddress());
             return new ApiServer(boss, workers, ch);

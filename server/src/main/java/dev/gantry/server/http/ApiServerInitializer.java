@@ -14,20 +14,26 @@ import io.netty.handler.codec.http.HttpMessage;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
-/** The pipeline: HTTP codec, streamed uploads, a body limit for the rest, then the request handler. */
+/**
+ * The pipeline: HTTP codec, the edge policy (host, origin, token, body limit), streamed uploads, aggregation of the
+ * rest, then the handler.
+ */
 final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
     private final ApiRouter router;
     private final int maxBodyBytes;
+    private final EdgePolicy policy;
 
-    ApiServerInitializer(ApiRouter router, int maxBodyBytes) {
+    ApiServerInitializer(ApiRouter router, int maxBodyBytes, EdgePolicy policy) {
         this.router = router;
         this.maxBodyBytes = maxBodyBytes;
+        this.policy = policy;
     }
 
     @Override
     protected void initChannel(SocketChannel ch) {
         ch.pipeline()
                 .addLast("http", new HttpServerCodec())
+                .addLast("edge", new EdgeHandler(policy))
                 .addLast("stream", new StreamingBodyHandler(router))
                 .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes))
                 .addLast("api", new ApiHandler(router));

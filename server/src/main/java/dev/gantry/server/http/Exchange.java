@@ -30,6 +30,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * translated request body and overrides the response methods to translate what the handler writes.
  */
 public class Exchange {
+    /** What a 503 tells clients to wait before retrying: a queue slot frees in about a generation's time. */
+    static final int RETRY_AFTER_SECONDS = 1;
+
     private final ChannelHandlerContext ctx;
     private final HttpMethod method;
     private final String path;
@@ -150,6 +153,10 @@ public class Exchange {
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status), buf);
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, content.length);
+        if (status == 503) {
+            // busy, not broken: tells clients and load balancers when to try again
+            r.headers().set(HttpHeaderNames.RETRY_AFTER, RETRY_AFTER_SECONDS);
+        }
         extraHeaders.forEach((k, v) -> r.headers().set(k, v));
         io.netty.channel.ChannelFuture f = ctx.writeAndFlush(r);
         if (keepAlive && r.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE, true)) {
