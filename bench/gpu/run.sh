@@ -146,6 +146,10 @@ for phase in "$@"; do
     gantry1)
       gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "1 8 32 64 128" --gpus 0
       ;;
+    gantry1host) # the same, sampling on the host (Java, several cores) instead of llama.cpp's device chains
+      GANTRY_EXTRA_ENV="GANTRY_BACKEND_SAMPLING=off" \
+        gantry gantry-1gpu-host-sampling "$W/models" llama3-8b-q4_0 "1 64" --gpus 0
+      ;;
     server1)
       pid=$(server 0 11600 "$MODEL")
       wait_up http://127.0.0.1:11600/health "$pid" || log "llama-server did not start"
@@ -187,7 +191,7 @@ for phase in "$@"; do
       synthetic llama3-70b "$MODEL70"
       ls -l "$MODEL70" | tee -a "$W/log.txt"
       # llama-bench's decode rate for each split mode on two GPUs: the figure Gantry's split must reach
-      CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODEL70" -p 0 -n 128 -fa 1 -r 2 -sm layer,row,tensor -o md \
+      CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODEL70" -p 0 -n 64 -fa 1 -r 1 -sm layer,row,tensor -o md \
         > "$W/anchors70.txt" 2> "$LOGS/llama-bench-70b.err"
       cat "$W/anchors70.txt"
       # auto, with the ceiling below the model's size on one card: it must pick a two-GPU group by itself
@@ -195,7 +199,7 @@ for phase in "$@"; do
       card=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits -i 0)
       fraction=$(python3 -c "print(round(0.8 * $(stat -c %s "$MODEL70") / ($card * 1048576), 3))")
       log "70b: ceiling fraction $fraction of a ${card} MiB card"
-      export REQUESTS=2
+      export REQUESTS=1
       GANTRY_EXTRA_ENV="GANTRY_GPU_MEMORY_FRACTION=$fraction OLLAMA_NUM_PARALLEL=16" \
         gantry gantry-70b-auto "$W/models70" llama3-70b-q4_0 "1 16" --gpus 0,1
       for m in layer row tensor; do
@@ -212,4 +216,5 @@ for phase in "$@"; do
       ;;
     *) log "unknown phase $phase" ;;
   esac
+  finish > /dev/null # what is done so far reaches $OUT even if a later phase runs past the call's limit
 done

@@ -19,8 +19,12 @@ class PromptBuilderTest {
     private final PromptBuilder builder = new PromptBuilder(new PromptBuilder.Tokens("<s>", "</s>"),
             (t, m, add) -> "builtin:" + m.size());
 
+    /** A tool as a request brings it: keys in the JSON's order (Map.of would iterate in a random order). */
     private static List<Object> tools() {
-        return List.of(Map.of("type", "function", "function", Map.of("name", "get_weather")));
+        Map<String, Object> tool = new java.util.LinkedHashMap<>();
+        tool.put("type", "function");
+        tool.put("function", Map.of("name", "get_weather"));
+        return List.of(tool);
     }
 
     @Test

@@ -14,9 +14,10 @@ import java.util.Objects;
  *       step). A step longer than {@value #OUTLIER_CLAMP} times the average counts as that long, so one
  *       stall (a page fault, a GC pause, a long prompt chunk) moves the average by a fifth at most, while a
  *       real slowdown crosses the target within about four steps.</li>
- *   <li><b>Over target</b> (average step above the target): halve the prompt budget, if it is above its minimum
- *       and the recent steps used more than that minimum; otherwise cap sequences at three quarters of those
- *       active now. Then wait {@value #SETTLE} steps for the average to show the effect.</li>
+ *   <li><b>Over target</b> (average step above the target): scale the prompt budget down by headroom line over
+ *       average step (at most to nine tenths), if it is above its minimum and the recent steps used more than that
+ *       minimum; otherwise cap sequences at three quarters of those active now. Then wait {@value #SETTLE} steps
+ *       for the average to show the effect.</li>
  *   <li><b>Probe judged.</b> Each increase is compared: the mean of the {@value #SETTLE} steps before it against
  *       the {@value #SETTLE} after it (skipping the first, still mixed). When the steps became more than 5%
  *       slower but tokens per second rose by less than a fifth of that slowdown, the work is past the knee
@@ -25,8 +26,8 @@ import java.util.Objects;
  *       changed).</li>
  *   <li><b>Under target with headroom</b> (average below {@value #HEADROOM} of the target): grow a knob that
  *       is binding: sequences (by a sixteenth of their range) when requests are waiting and every allowed slot
- *       is in use; the budget (by a sixteenth of its range) when the last step used all of it. When both bind,
- *       they take turns.</li>
+ *       is in use; the budget (by a quarter, at least a sixteenth of its range) when the last step used all of it.
+ *       When both bind, they take turns.</li>
  * </ol>
  * Idle steps (no tokens) are ignored.
  *
@@ -147,7 +148,10 @@ public final class AdaptiveBatchController {
         cooldown = SETTLE;
         recentCount = 0; // the steps before a cut say nothing about the next increase
         if (budget > limits.minBudget() && avgPromptTokens > limits.minBudget()) {
-            budget = Math.max(limits.minBudget(), budget / 2);
+            // in proportion to the overshoot, to land near the headroom line rather than far under it (halving made
+            // a 55 ms step of 512 prompt tokens fall to a 32-token budget and prompts crawl in for seconds)
+            double scale = Math.min(0.9, HEADROOM * limits.targetItlNanos() / avgStepNanos);
+            budget = Math.max(limits.minBudget(), (int) (budget * scale));
             return new Decision(budget, sequences, Action.SHRINK_BUDGET);
         }
         int running = Math.max(1, Math.min(sequences, s.activeSequences()));
@@ -222,7 +226,8 @@ public final class AdaptiveBatchController {
             sequences = Math.min(sequenceCeiling, sequences + limits.sequenceStep());
             return new Decision(budget, sequences, Action.GROW_SEQUENCES);
         }
-        budget = Math.min(budgetCeiling, budget + limits.budgetStep());
+        // a quarter more, at least a sixteenth of the range: back to a sound budget in a few probes
+        budget = Math.min(budgetCeiling, budget + Math.max(limits.budgetStep(), budget / 4));
         return new Decision(budget, sequences, Action.GROW_BUDGET);
     }
 

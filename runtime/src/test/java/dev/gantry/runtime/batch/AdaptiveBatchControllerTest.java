@@ -106,6 +106,12 @@ class AdaptiveBatchControllerTest {
                                 new Phase(800, linear(8, 0.05, 0.05), 64, true)),
                         new int[] {512, 512}, new int[] {64, 64},
                         List.of(Action.SHRINK_SEQUENCES, Action.GROW_SEQUENCES, Action.GROW_BUDGET), 64),
+                new Case("prompts cost 0.1 ms a token on top of a 15 ms decode (an 8B model on one H200) -> the "
+                        + "budget settles near the headroom line, not at its floor",
+                        limits,
+                        List.of(new Phase(400, linear(5, 0.15, 0.1), 64, true)),
+                        new int[] {200, 360}, new int[] {64, 64},
+                        List.of(Action.SHRINK_BUDGET), 64),
                 new Case("idle clients -> nothing binds, nothing grows",
                         limits.startingAt(64, 4),
                         List.of(new Phase(100, linear(8, 0.05, 0.05), 2, false)),
