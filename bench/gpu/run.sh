@@ -11,6 +11,7 @@
 #   setup      build llama.cpp (the pinned source) with CUDA, write the synthetic Llama-3-8B-shaped Q4_0 model with
 #              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
 #   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients
+#   gantry1host, gantry1fixed  the same with host (Java) sampling at 1 and 64, with fixed batching at 32 and 64
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
 #   multi:N    Gantry with one replica per GPU on GPUs 0..N-1, and N llama-servers behind the load tool's round
 #              robin, at N, 8N, 32N, 64N clients
@@ -115,7 +116,11 @@ gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
     -d "{\"model\":\"$model\",\"prompt\":\"warm up\",\"options\":{\"num_predict\":8}}" > "$LOGS/warm-$label.json"
   log "gantry $label: loaded and warm in $((SECONDS - t0)) s: $(head -c 300 "$LOGS/warm-$label.json")"
   curl -s http://127.0.0.1:11500/api/ps >> "$W/log.txt"; echo >> "$W/log.txt"
-  for c in $levels; do drive "$label" ollama http://127.0.0.1:11500 "$c" "$model"; done
+  for c in $levels; do
+    drive "$label" ollama http://127.0.0.1:11500 "$c" "$model"
+    # the runners' counters after the level (steps, decode/sample time, the controller's budget and sequences)
+    { echo "ps after $label at $c clients:"; curl -s http://127.0.0.1:11500/api/ps | head -c 3000; echo; } >> "$W/log.txt"
+  done
   kill $pid; wait $pid 2>/dev/null
 }
 
@@ -145,6 +150,10 @@ for phase in "$@"; do
       ;;
     gantry1)
       gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "1 8 32 64 128" --gpus 0
+      ;;
+    gantry1fixed) # the same with adaptive batching off: the controller's cost or gain
+      GANTRY_EXTRA_ENV="GANTRY_ITL_TARGET_MS=0" \
+        gantry gantry-1gpu-fixed-batching "$W/models" llama3-8b-q4_0 "32 64" --gpus 0
       ;;
     gantry1host) # the same, sampling on the host (Java, several cores) instead of llama.cpp's device chains
       GANTRY_EXTRA_ENV="GANTRY_BACKEND_SAMPLING=off" \

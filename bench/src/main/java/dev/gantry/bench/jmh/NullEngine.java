@@ -14,6 +14,27 @@ import java.util.List;
  * Tokens are bytes; generation cycles through a fixed text and never ends by itself.
  */
 final class NullEngine implements Engine {
+    /** What a decode costs in this engine: nothing by default; {@link RunnerSim} gives it a GPU's step costs. */
+    interface StepCost {
+        StepCost FREE = (outputs, tokens) -> 0;
+
+        /** Nanoseconds for a batch of {@code tokens} tokens, {@code outputs} of them outputs. */
+        long nanos(int outputs, int tokens);
+    }
+
+    private final StepCost cost;
+    /** Forward passes and decodes of every costed session, for {@link RunnerSim}'s report. */
+    static final java.util.concurrent.atomic.AtomicLong PASSES = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicLong DECODES = new java.util.concurrent.atomic.AtomicLong();
+
+    NullEngine() {
+        this(StepCost.FREE);
+    }
+
+    NullEngine(StepCost cost) {
+        this.cost = cost;
+    }
+
     private static final byte[] TEXT = " there was a little girl named Lily.".getBytes(StandardCharsets.UTF_8);
     private static final byte[][] PIECES = new byte[259][];
 
@@ -57,7 +78,7 @@ final class NullEngine implements Engine {
 
     @Override
     public EngineSession openSession(SessionParams params) {
-        return new Session(params);
+        return new Session(params, cost);
     }
 
     @Override
@@ -65,13 +86,18 @@ final class NullEngine implements Engine {
 
     private static final class Session implements EngineSession {
         private final SessionParams params;
+        private final StepCost cost;
         private final int[] seqOf;
         private final int[] counter;
         private int size;
+        private int outputs;
+        private final boolean[] isOutput;
 
-        Session(SessionParams params) {
+        Session(SessionParams params, StepCost cost) {
             this.params = params;
+            this.cost = cost;
             this.seqOf = new int[params.batchCapacity()];
+            this.isOutput = new boolean[params.batchCapacity()];
             this.counter = new int[params.maxSequences()];
         }
 
@@ -93,11 +119,16 @@ final class NullEngine implements Engine {
         @Override
         public void clearBatch() {
             size = 0;
+            outputs = 0;
         }
 
         @Override
         public int add(int token, int position, int sequence, boolean output) {
             seqOf[size] = sequence;
+            isOutput[size] = output;
+            if (output) {
+                outputs++;
+            }
             return size++;
         }
 
@@ -108,7 +139,68 @@ final class NullEngine implements Engine {
 
         @Override
         public DecodeStatus decode() {
+            if (cost == StepCost.FREE) {
+                return DecodeStatus.OK;
+            }
+            long start = System.nanoTime();
+            List<int[]> batches = microBatches();
+            long nanos = 0;
+            for (int[] pass : batches) {
+                nanos += cost.nanos(pass[0], pass[1]);
+            }
+            PASSES.addAndGet(batches.size());
+            DECODES.incrementAndGet();
+            // the simulated time, less what working out the passes took
+            java.util.concurrent.locks.LockSupport.parkNanos(nanos - (System.nanoTime() - start));
             return DecodeStatus.OK;
+        }
+
+        /**
+         * The forward passes llama.cpp makes of this batch with one KV stream per sequence, as its documentation
+         * of equal splits describes them: each pass takes a run of sequences with consecutive, increasing ids
+         * (in the order their tokens first appear among those not yet taken) and the same number of tokens from
+         * each, up to 512 tokens. Each pass as {outputs, tokens}.
+         */
+        List<int[]> microBatches() {
+            boolean[] used = new boolean[size];
+            List<int[]> out = new java.util.ArrayList<>();
+            int left = size;
+            while (left > 0) {
+                List<Integer> run = new java.util.ArrayList<>();
+                for (int i = 0; i < size; i++) {
+                    if (!used[i] && !run.contains(seqOf[i])
+                            && (run.isEmpty() || seqOf[i] == run.getLast() + 1)) {
+                        run.add(seqOf[i]);
+                    }
+                }
+                int tokens = 0;
+                int outs = 0;
+                int[] next = new int[run.size()];
+                while (true) {
+                    int[] take = new int[run.size()];
+                    boolean all = true;
+                    for (int r = 0; r < run.size() && all; r++) {
+                        int i = next[r];
+                        while (i < size && (used[i] || seqOf[i] != run.get(r))) {
+                            i++;
+                        }
+                        take[r] = i;
+                        all = i < size;
+                    }
+                    if (!all || tokens + run.size() > 512) {
+                        break;
+                    }
+                    for (int r = 0; r < run.size(); r++) {
+                        used[take[r]] = true;
+                        next[r] = take[r] + 1;
+                        outs += isOutput[take[r]] ? 1 : 0;
+                    }
+                    tokens += run.size();
+                    left -= run.size();
+                }
+                out.add(new int[] {outs, tokens});
+            }
+            return out;
         }
 
         @Override

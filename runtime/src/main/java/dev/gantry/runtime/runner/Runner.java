@@ -83,6 +83,8 @@ public final class Runner implements AutoCloseable {
     private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
     private volatile int promptBudget;
     private volatile int maxActive;
+    private long lastDecisionLog;
+    private long decisions;
     private final AtomicInteger rejected = new AtomicInteger();
 
     private Runner(String name, Engine engine, RunnerConfig config) {
@@ -316,19 +318,6 @@ public final class Runner implements AutoCloseable {
             byId[i] = active.get(i);
         }
         java.util.Arrays.sort(byId, 0, count, java.util.Comparator.comparingInt(q -> q.id));
-        for (int i = 0; i < count; i++) {
-            Sequence s = byId[i];
-            byId[i] = null;
-            s.chunk = 0;
-            s.batchIndex = -1;
-            if (!s.embedding && s.pending() == 1 && safeReady(s)) {
-                s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
-                s.chunk = 1;
-                sequencesInStep++;
-            }
-        }
-        int generatingInStep = sequencesInStep;
-        int budget = Math.min(promptBudget, session.batchCapacity() - session.batchSize());
         // With device samplers an embedding decode cannot carry other prompts: this step takes the kind of the
         // oldest sequence that has prompt tokens to decode, so neither kind waits behind the other for long.
         Boolean onlyEmbeddings = null;
@@ -340,34 +329,70 @@ public final class Runner implements AutoCloseable {
                 }
             }
         }
+        // prompt tokens this step (the batch holds every generating sequence's token besides: its capacity is the
+        // sequences plus the largest budget)
+        int budget = promptBudget;
+        // First one token of every sequence, in increasing id order: a generating sequence's next token, a prompt's
+        // next prompt token. With one KV stream per sequence llama.cpp makes a micro-batch only of a run of
+        // consecutive ids, so a sequence left out of the batch (a prompt waiting for budget) would split the step
+        // into one forward pass per run.
+        int generatingInStep = 0;
+        for (int i = 0; i < count; i++) {
+            Sequence s = byId[i];
+            byId[i] = null;
+            s.chunk = 0;
+            s.batchIndex = -1;
+            if (s.embedding) {
+                continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
+            }
+            if (s.pending() == 1) {
+                if (safeReady(s)) {
+                    s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
+                    s.chunk = 1;
+                    sequencesInStep++;
+                    generatingInStep++;
+                }
+            } else if (s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE) {
+                session.add(s.tokens[s.cached], s.cached, s.id, false);
+                s.chunk = 1;
+                budget--;
+                sequencesInStep++;
+                generatingInStep++;
+            }
+        }
+        budget = Math.min(budget, session.batchCapacity() - session.batchSize());
+        // Then the rest of the prompt budget, oldest sequence first.
         boolean embeddingInStep = false;
         for (Sequence s : active) {
             if (budget <= 0) {
                 break;
             }
-            if (s.embedding ? s.pending() == 0 : s.pending() <= 1) {
+            int left = s.pending() - s.chunk;
+            if (s.embedding ? left == 0 : (s.chunk == 0 ? s.pending() <= 1 : left <= 0)) {
                 continue;
             }
             if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
                 continue;
             }
-            int n = Math.min(budget, s.pending());
+            int n = Math.min(budget, left);
             for (int i = 0; i < n; i++) {
-                int pos = s.cached + i;
+                int pos = s.cached + s.chunk + i;
                 boolean last = pos == s.length - 1;
                 int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding);
                 if (s.embedding ? i == 0 : last) {
                     s.batchIndex = idx;
                 }
             }
-            s.chunk = n;
-            budget -= n;
-            sequencesInStep++;
-            if (s.embedding) {
-                embeddingInStep = true;
-            } else {
-                generatingInStep++;
+            if (s.chunk == 0) {
+                sequencesInStep++;
+                if (s.embedding) {
+                    embeddingInStep = true;
+                } else {
+                    generatingInStep++;
+                }
             }
+            s.chunk += n;
+            budget -= n;
         }
         if (session.batchSize() == 0) {
             // every generating sequence waits on a slow client: wait for one to drain or a new request
@@ -459,6 +484,9 @@ public final class Runner implements AutoCloseable {
                     generating, prompt, active.size(), waiting.size() + incoming.size()));
             promptBudget = d.promptBudget();
             maxActive = d.maxActiveSequences();
+            if (d.action() != dev.gantry.runtime.batch.Decision.Action.HOLD) {
+                logDecision(d, took, prompt, generating);
+            }
         }
     }
 
@@ -497,6 +525,22 @@ public final class Runner implements AutoCloseable {
         ((EmbeddingCall) s.observer).vector = v;
         embeddings++;
         finish(s, FinishReason.STOP);
+    }
+
+    /** At most one line a second: how the controller reshaped the batch, and how many changes the line stands for. */
+    private void logDecision(dev.gantry.runtime.batch.Decision d, long stepNanos, int prompt, int generating) {
+        decisions++;
+        long now = System.nanoTime();
+        if (now - lastDecisionLog < 1_000_000_000L) {
+            return;
+        }
+        lastDecisionLog = now;
+        LOG.log(System.Logger.Level.INFO, "runner {0}: {1} (prompt budget {2}, sequences {3}); step {4} ms with {5} "
+                + "prompt tokens and {6} generating, average {7} ms; {8} changes since the last line", name,
+                d.action(), d.promptBudget(), d.maxActiveSequences(), String.format(java.util.Locale.ROOT, "%.1f",
+                        stepNanos / 1e6), prompt, generating, String.format(java.util.Locale.ROOT, "%.1f",
+                        controller.averageStepNanos() / 1e6), decisions);
+        decisions = 0;
     }
 
     /** Handles a sampled token; returns true when the sequence finished (and left the active list). */

@@ -92,6 +92,44 @@ class RunnerTest extends RunnerTestBase {
         assertTrue(runner.stats().maxSequencesInStep() == 8);
     }
 
+    /**
+     * A prompt that waits for budget still puts one token in each step: a sequence missing from a step would split
+     * llama.cpp's micro-batch at its id. So while every slot is taken, every step holds ids 0..n-1, each first seen
+     * in increasing order, however the prompts' chunks are spread.
+     */
+    @Test
+    void everySequenceHasATokenInEveryStepSoTheStepIsOneRunOfIds() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        // a budget of 16 against prompts of 20 to 40 tokens: prompts take several steps while others generate
+        Runner runner = start(engine, new RunnerConfig(256, 8 * 256, 8, 64, 16, 1, false, false));
+        List<RecordingObserver> all = new ArrayList<>();
+        for (int i = 0; i < 24; i++) {
+            all.add(submit(runner, FakeEngine.prompt("a longer story, number " + i + " " + "x".repeat(i % 20)),
+                    5 + (i * 7) % 23));
+        }
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        int full = 0;
+        int mixed = 0;
+        for (FakeSession.Step step : engine.session().steps()) {
+            List<Integer> firstSeen = step.order().stream().distinct().toList();
+            for (int i = 1; i < firstSeen.size(); i++) {
+                assertTrue(firstSeen.get(i) > firstSeen.get(i - 1), "step " + step.number() + ": " + step.order());
+            }
+            if (firstSeen.size() == 8) {
+                assertEquals(List.of(0, 1, 2, 3, 4, 5, 6, 7), firstSeen, "step " + step.number());
+                full++;
+                if (step.tokensBySequence().values().stream().anyMatch(n -> n > 1)
+                        && step.tokensBySequence().values().stream().anyMatch(n -> n == 1)) {
+                    mixed++;
+                }
+            }
+        }
+        assertTrue(full > 20, "steps with every slot taken: " + full);
+        assertTrue(mixed > 5, "steps mixing prompt chunks with generated tokens: " + mixed);
+    }
+
     @Test
     void aSingleGenerationStopsAtEndOfGenerationWithItsMetrics() {
         FakeEngine engine = engine(FakeEngine.builder().eosAfter(12));
@@ -342,7 +380,7 @@ class RunnerTest extends RunnerTestBase {
         AtomicInteger statsCellsAtFinish = new AtomicInteger(-1);
         AtomicInteger sequencesAtFinish = new AtomicInteger(-1);
         // runs on the runner thread inside onFinish
-        a.outcome().thenRun(() -> {
+        CompletableFuture<Void> looked = a.outcome().thenRun(() -> {
             engine.pause(); // hold B, so that it is still generating when the test looks
             stepsAtFinish.set(session.stepCount());
             cellsAtFinish.set(session.usedCells());
@@ -353,6 +391,7 @@ class RunnerTest extends RunnerTestBase {
         aHandle.cancel();
         engine.resume();
         Outcome aOut = a.awaitFinish(WAIT);
+        looked.get(WAIT.toSeconds(), TimeUnit.SECONDS); // the look runs after the outcome is set, maybe later
         assertEquals(FinishReason.CANCELLED, aOut.reason());
         assertTrue(stepsAtFinish.get() - stepsAtCancel <= 1,
                 "cancelled within a step: " + stepsAtCancel + " -> " + stepsAtFinish.get());

@@ -68,7 +68,10 @@ public final class ModelHandlers {
                 vram += onGpus;
                 replicas.add(new Responses.ReplicaStatus(r.index(), r.gpus(), r.engine().info().devices(), r.split(),
                         r.vramBytesPerGpu(), r.bytesPerGpu(), Double.isNaN(r.weight()) ? null : r.weight(),
-                        st.active(), st.waiting(), r.runner().config().maxSequences(), st.kvCellsUsed(), st.kvCells()));
+                        st.active(), st.waiting(), r.runner().config().maxSequences(), st.kvCellsUsed(), st.kvCells(),
+                        new Responses.RunnerCounters(st.steps(), st.maxSequencesInStep(), st.promptTokens(),
+                                st.generatedTokens(), st.preemptions(), st.decodeNanos() / 1e9,
+                                st.sampleNanos() / 1e9, st.stepNanos() / 1e9, st.promptBudget(), st.maxActive())));
             }
             out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes() * lm.replicas().size(),
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));

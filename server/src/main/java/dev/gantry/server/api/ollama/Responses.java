@@ -46,7 +46,16 @@ public final class Responses {
      */
     public record ReplicaStatus(int index, List<Integer> gpus, List<String> devices, String split,
                                 List<Long> vramBytesPerGpu, List<Long> estimatedBytesPerGpu, Double tokensPerSecond,
-                                int active, int waiting, int maxSequences, int kvCellsUsed, int kvCells) {}
+                                int active, int waiting, int maxSequences, int kvCellsUsed, int kvCells,
+                                RunnerCounters runner) {}
+
+    /**
+     * The replica's runner since it started: decode steps and where their time went, and the batch shape the
+     * adaptive controller allows now (for diagnosing a slow replica).
+     */
+    public record RunnerCounters(long steps, int maxSequencesInStep, long promptTokens, long generatedTokens,
+                                 long preemptions, double decodeSeconds, double sampleSeconds, double stepSeconds,
+                                 int promptBudget, int maxActive) {}
 
     public record Running(List<RunningModel> models) {}
 

@@ -1,0 +1,112 @@
+package dev.gantry.bench.jmh;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationMetrics;
+import dev.gantry.runtime.runner.GenerationObserver;
+import dev.gantry.runtime.runner.GenerationRequest;
+import dev.gantry.runtime.runner.Runner;
+import dev.gantry.runtime.runner.RunnerConfig;
+import dev.gantry.runtime.runner.RunnerStats;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The runner's scheduling against a simulated GPU, on any machine: each decode is split into the forward passes
+ * llama.cpp would make of it with one KV stream per sequence (runs of consecutive sequence ids), and sleeps for
+ * what those cost (a fixed part per pass, a part per output, a part per prompt token), so admission, the batch
+ * order, the prompt budget and the adaptive controller can be studied without a GPU. Closed-loop clients, as the load tool drives a server: each
+ * sends its next request when the last one ends.
+ *
+ * <p>usage: RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
+ */
+public final class RunnerSim {
+    static final int PROMPT = 100;
+    static final int GENERATE = 128;
+
+    public static void main(String[] args) throws Exception {
+        int clients = Integer.parseInt(args[0]);
+        int each = Integer.parseInt(args[1]);
+        long itl = args.length > 2 ? Long.parseLong(args[2]) : 50;
+        double fixed = args.length > 5 ? Double.parseDouble(args[3]) : 3;
+        double perOutput = args.length > 5 ? Double.parseDouble(args[4]) : 0.15;
+        double perToken = args.length > 5 ? Double.parseDouble(args[5]) : 0.1;
+        NullEngine.StepCost cost = (outputs, tokens) -> (long) (1e6 * (fixed + perOutput * outputs
+                + perToken * (tokens - outputs)));
+        NullEngine engine = new NullEngine(cost);
+        RunnerConfig config = new RunnerConfig(1024, 128 * 1024, 128, 512, 512, 1, false, false,
+                itl * 1_000_000L);
+        try (Runner runner = Runner.start("sim", engine, config)) {
+            int[] prompt = new int[PROMPT];
+            Arrays.fill(prompt, 7);
+            prompt[0] = 1;
+            GenerationRequest request = new GenerationRequest(prompt, SamplingParams.greedyDefaults(), GENERATE);
+            List<Long> ttft = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<Double> itls = java.util.Collections.synchronizedList(new ArrayList<>());
+            CountDownLatch done = new CountDownLatch(clients * each);
+            long start = System.nanoTime();
+            for (int c = 0; c < clients; c++) {
+                submit(runner, request, each, ttft, itls, done);
+            }
+            Thread sampler = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        Thread.sleep(250);
+                        RunnerStats s = runner.stats();
+                        System.out.printf(Locale.ROOT, "  t=%.2fs active=%d waiting=%d budget=%d maxActive=%d%n",
+                                (System.nanoTime() - start) / 1e9, s.active(), s.waiting(), s.promptBudget(),
+                                s.maxActive());
+                    }
+                } catch (InterruptedException e) {
+                    // done
+                }
+            });
+            done.await(10, TimeUnit.MINUTES);
+            sampler.interrupt();
+            double seconds = (System.nanoTime() - start) / 1e9;
+            long[] t = ttft.stream().mapToLong(Long::longValue).sorted().toArray();
+            double[] g = itls.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            System.out.printf(Locale.ROOT, "{\"clients\":%d,\"requests\":%d,\"itl_target_ms\":%d,\"tokens_per_second\":%.1f,"
+                            + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_mean_p50_ms\":%.2f,\"passes_per_step\":%.2f}%n",
+                    clients, clients * each, itl, clients * each * (double) GENERATE / seconds,
+                    t[t.length / 2] / 1e6, t[(int) (t.length * 0.99)] / 1e6, g[g.length / 2],
+                    NullEngine.PASSES.get() / (double) Math.max(1, NullEngine.DECODES.get()));
+        }
+    }
+
+    private static void submit(Runner runner, GenerationRequest request, int left, List<Long> ttft, List<Double> itls,
+                               CountDownLatch done) {
+        if (left == 0) {
+            return;
+        }
+        long sent = System.nanoTime();
+        runner.submit(request, new GenerationObserver() {
+            long first;
+
+            @Override
+            public void onToken(int token) {
+                if (first == 0) {
+                    first = System.nanoTime();
+                    ttft.add(first - sent);
+                }
+            }
+
+            @Override
+            public void onFinish(FinishReason reason, GenerationMetrics metrics) {
+                itls.add((System.nanoTime() - first) / 1e6 / Math.max(1, metrics.generatedTokens() - 1));
+                done.countDown();
+                submit(runner, request, left - 1, ttft, itls, done);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                done.countDown();
+            }
+        });
+    }
+}
