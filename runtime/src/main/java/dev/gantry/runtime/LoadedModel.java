@@ -25,6 +25,7 @@ import java.util.List;
 public final class LoadedModel {
     private final LocalModel model;
     private final List<Replica> replicas;
+    private final double[] weights;
     private final Engine engine;
     private final Runner runner;
     private volatile Router router = new Router(RouteStrategy.LEAST_LOADED);
@@ -42,6 +43,7 @@ public final class LoadedModel {
         this.loadOptions = loadOptions;
         this.model = model;
         this.replicas = List.copyOf(replicas);
+        this.weights = weights(this.replicas);
         this.engine = this.replicas.getFirst().engine();
         this.runner = this.replicas.getFirst().runner();
         this.loadNanos = loadNanos;
@@ -103,6 +105,32 @@ public final class LoadedModel {
         return submit(request, observer).handle();
     }
 
+    /**
+     * Each replica's routing weight: its measured decode rate over the replicas' mean, kept within [1/4, 4] (a
+     * 16-token probe is noisy; it should tilt the share between cards of unlike speed, never starve a replica);
+     * 1 where nothing was measured.
+     */
+    private static double[] weights(List<Replica> replicas) {
+        int n = replicas.stream().mapToInt(Replica::index).max().orElse(0) + 1;
+        double[] w = new double[n];
+        java.util.Arrays.fill(w, 1.0);
+        double sum = 0;
+        int measured = 0;
+        for (Replica r : replicas) {
+            if (r.weight() > 0) {
+                sum += r.weight();
+                measured++;
+            }
+        }
+        if (measured == replicas.size() && sum > 0) {
+            double mean = sum / measured;
+            for (Replica r : replicas) {
+                w[r.index()] = Math.max(0.25, Math.min(4.0, r.weight() / mean));
+            }
+        }
+        return w;
+    }
+
     /** {@link #generate}, telling which replica took the request and whether prefix affinity chose it. */
     public Submission submit(GenerationRequest request, GenerationObserver observer) {
         touch();
@@ -121,7 +149,7 @@ public final class LoadedModel {
                 }
             }
             loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
-                    memory, Double.isNaN(r.weight()) ? 1.0 : r.weight()));
+                    memory, weights[r.index() < weights.length ? r.index() : 0]));
         }
         int[] prompt = request.prompt();
         RouteDecision decision = router.route(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));

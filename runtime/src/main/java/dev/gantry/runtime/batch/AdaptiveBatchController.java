@@ -16,8 +16,12 @@ import java.util.Objects;
  *       real slowdown crosses the target within about four steps.</li>
  *   <li><b>Over target</b> (average step above the target): scale the prompt budget down by headroom line over
  *       average step (at most to nine tenths), if it is above its minimum and the recent steps used more than that
- *       minimum; otherwise cap sequences at three quarters of those active now. Then wait {@value #SETTLE} steps
- *       for the average to show the effect.</li>
+ *       minimum; otherwise, if the light steps (prompt tokens at most the budget's floor) average over the target
+ *       too, cap sequences at three quarters of those active now (while generation alone is under the target, the
+ *       slow average comes from prompt-heavy steps already past, and cutting sequences would only queue requests
+ *       for their first token). Then wait {@value #SETTLE} steps for the average to show the effect. A cut of
+ *       sequences that did not make steps at least 5% shorter is undone, and not tried again below that level
+ *       for {@value #CEILING_HOLD} steps.</li>
  *   <li><b>Probe judged.</b> Each increase is compared: the mean of the {@value #SETTLE} steps before it against
  *       the {@value #SETTLE} after it (skipping the first, still mixed). When the steps became more than 5%
  *       slower but tokens per second rose by less than a fifth of that slowdown, the work is past the knee
@@ -54,6 +58,15 @@ public final class AdaptiveBatchController {
     private boolean started;
     private double avgStepNanos;
     private double avgPromptTokens;
+    // the last cut of sequences, judged once the average has had SETTLE steps to show its effect
+    private int cutFrom;
+    private double cutFromAvgNanos;
+    private int cutSeen = -1;
+    private int sequenceFloor;
+    private int sequenceFloorLeft;
+    /** Average of the light steps (prompt tokens at most the budget's floor): what generation alone costs. */
+    private double avgLightNanos;
+    private boolean lightSeen;
     private int cooldown;
     private Knob lastGrown = Knob.BUDGET;
 
@@ -106,6 +119,12 @@ public final class AdaptiveBatchController {
         }
         long step = smooth(s);
         tickCeilings();
+        if (cutSeen >= 0 && ++cutSeen > SETTLE) {
+            Decision undone = judgeCut();
+            if (undone != null) {
+                return undone;
+            }
+        }
         if (avgStepNanos > limits.targetItlNanos()) {
             probe = null;
             return cooldown > 0 ? tick(step, s) : shrink(s);
@@ -130,12 +149,45 @@ public final class AdaptiveBatchController {
             started = true;
             avgStepNanos = s.stepNanos();
             avgPromptTokens = s.promptTokens();
+            smoothLight(s);
             return s.stepNanos();
         }
         long step = (long) Math.min(s.stepNanos(), OUTLIER_CLAMP * avgStepNanos);
         avgStepNanos += ALPHA * (step - avgStepNanos);
         avgPromptTokens += ALPHA * (s.promptTokens() - avgPromptTokens);
+        smoothLight(s);
         return step;
+    }
+
+    /**
+     * A cut of sequences must make steps shorter: when the average fell by less than {@value #MIN_COST} of what it
+     * was, the steps are slow for another reason (prompts, the host, another process on the GPU) and fewer
+     * sequences only leave requests queued. The cut is undone and not tried again below that level for
+     * {@value #CEILING_HOLD} steps.
+     */
+    private Decision judgeCut() {
+        cutSeen = -1;
+        if (avgStepNanos < (1 - MIN_COST) * cutFromAvgNanos || sequences >= cutFrom) {
+            return null;
+        }
+        sequences = cutFrom;
+        sequenceFloor = cutFrom;
+        sequenceFloorLeft = CEILING_HOLD;
+        cooldown = SETTLE;
+        recentCount = 0;
+        return new Decision(budget, sequences, Action.PLATEAU_SEQUENCES);
+    }
+
+    private void smoothLight(StepSample s) {
+        if (s.promptTokens() > limits.minBudget()) {
+            return;
+        }
+        if (!lightSeen) {
+            lightSeen = true;
+            avgLightNanos = s.stepNanos();
+            return;
+        }
+        avgLightNanos += ALPHA * (Math.min(s.stepNanos(), OUTLIER_CLAMP * avgLightNanos) - avgLightNanos);
     }
 
     private Decision tick(long step, StepSample s) {
@@ -154,14 +206,19 @@ public final class AdaptiveBatchController {
             budget = Math.max(limits.minBudget(), (int) (budget * scale));
             return new Decision(budget, sequences, Action.SHRINK_BUDGET);
         }
-        int running = Math.max(1, Math.min(sequences, s.activeSequences()));
-        int cut = Math.min(sequences - 1, running * 3 / 4);
-        if (cut >= limits.minSequences()) {
-            sequences = cut;
-            return new Decision(budget, sequences, Action.SHRINK_SEQUENCES);
+        if (lightSeen && avgLightNanos <= limits.targetItlNanos()) {
+            // generation alone is under the target: the average is high from prompt-heavy steps now past (a wave
+            // of new requests), and cutting sequences would only leave requests queued for their first token
+            return current();
         }
-        if (sequences > limits.minSequences()) {
-            sequences = limits.minSequences();
+        int running = Math.max(1, Math.min(sequences, s.activeSequences()));
+        int floor = Math.max(limits.minSequences(), sequenceFloor);
+        int cut = Math.max(floor, Math.min(sequences - 1, running * 3 / 4));
+        if (cut < sequences) {
+            cutFrom = sequences;
+            cutFromAvgNanos = avgStepNanos;
+            cutSeen = 0;
+            sequences = cut;
             return new Decision(budget, sequences, Action.SHRINK_SEQUENCES);
         }
         if (budget > limits.minBudget()) {
@@ -256,6 +313,9 @@ public final class AdaptiveBatchController {
     }
 
     private void tickCeilings() {
+        if (sequenceFloorLeft > 0 && --sequenceFloorLeft == 0) {
+            sequenceFloor = 0;
+        }
         if (budgetCeilingLeft > 0 && --budgetCeilingLeft == 0) {
             budgetCeiling = limits.maxBudget();
         }

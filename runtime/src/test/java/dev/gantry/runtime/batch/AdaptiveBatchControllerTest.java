@@ -196,6 +196,31 @@ class AdaptiveBatchControllerTest {
         }
     }
 
+    /**
+     * Waves of new requests make prompt steps slow even at the smallest budget, and fewer sequences would not make
+     * them shorter: the budget shrinks; a cut of sequences is tried once, undone when it does not shorten the
+     * steps, and not repeated (before, the controller cut 64 sequences down to one, step after step, leaving
+     * requests queued for their first token).
+     */
+    @Test
+    void slowPromptStepsDoNotCutSequencesWhileGenerationIsFast() {
+        AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 64));
+        List<Decision> trace = new ArrayList<>();
+        for (int wave = 0; wave < 5; wave++) {
+            for (int i = 0; i < 20; i++) {
+                trace.add(ctl.observe(new StepSample(44 * MS, 64, i % 3 == 0 ? 8 : 0, 64, 0)));
+            }
+            for (int i = 0; i < 30; i++) {
+                int budget = ctl.current().promptBudget();
+                trace.add(ctl.observe(new StepSample((long) ((44 + 0.2 * budget) * MS), 40, budget, 64, 24)));
+            }
+        }
+        assertTrue(trace.stream().filter(d -> d.action() == Action.SHRINK_SEQUENCES).count() <= 1, () -> summary(trace));
+        assertTrue(trace.stream().anyMatch(d -> d.action() == Action.PLATEAU_SEQUENCES), () -> summary(trace));
+        assertEquals(64, ctl.current().maxActiveSequences());
+        assertTrue(trace.stream().anyMatch(d -> d.action() == Action.SHRINK_BUDGET), () -> summary(trace));
+    }
+
     @Test
     void idleStepsAreIgnored() {
         AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 64));
