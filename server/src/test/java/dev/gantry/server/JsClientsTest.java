@@ -156,6 +156,8 @@ class JsClientsTest {
 
     @Test
     void ollamasJavaScriptClient() throws Exception {
+        server.post("/api/generate", "{\"model\":\"" + MODEL + "\"}"); // load, to count its cancellations
+        long cancelledBefore = server.model().stats().cancelled();
         Map<String, JsonNode> c = script("ollama-client.mjs");
 
         assertEquals("0.13.0", ok(c, "version").get("version").asText());
@@ -225,6 +227,12 @@ class JsClientsTest {
         JsonNode abort = ok(c, "abort");
         assertTrue(abort.get("seen").asInt() < 200, "the aborted stream stopped: " + abort);
         assertTrue(abort.get("afterDone").asBoolean(), abort.toString());
+        // the client's abort closed the connection: the server cancelled that generation and runs nothing
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (server.model().stats().cancelled() == cancelledBefore || server.model().stats().active() > 0) {
+            assertTrue(System.nanoTime() < deadline, "no cancellation after the abort: " + server.model().stats());
+            Thread.sleep(10);
+        }
     }
 
     @Test
