@@ -37,7 +37,14 @@ await check('list', async () => {
 await check('show', async () => {
   const r = await ollama.show({ model });
   return { capabilities: r.capabilities, family: r.details?.family, format: r.details?.format,
-    embeddingLength: r.model_info?.['llama.embedding_length'], modelfile: r.modelfile?.length ?? 0 };
+    embeddingLength: r.model_info?.['llama.embedding_length'], modelfile: r.modelfile?.length ?? 0,
+    tokens: r.model_info?.['tokenizer.ggml.tokens'] };
+});
+
+await check('show-verbose', async () => {
+  const r = await ollama.show({ model, verbose: true });
+  const tokens = r.model_info?.['tokenizer.ggml.tokens'];
+  return { tokens: tokens?.length, first: tokens?.[0] };
 });
 
 await check('generate', async () => {

@@ -169,6 +169,10 @@ class JsClientsTest {
         assertEquals(List.of("completion"), strings(show.get("capabilities")));
         assertEquals("gguf", show.get("format").asText());
         assertEquals(64, show.get("embeddingLength").asInt());
+        assertEquals("[]", show.get("tokens").toString(), "long arrays are shown empty unless verbose, as Ollama does");
+        JsonNode verbose = ok(c, "show-verbose");
+        assertEquals(512, verbose.get("tokens").asInt(), "verbose: the whole vocabulary");
+        assertEquals("<unk>", verbose.get("first").asText());
 
         for (String g : List.of("generate", "generate-stream")) {
             JsonNode n = ok(c, g);
