@@ -45,13 +45,17 @@ public final class ModelHandlers {
         ex.sendJson(200, Json.write(new Responses.Tags(out)));
     }
 
+    /** Arrays in {@code model_info} up to this length are shown without {@code verbose}, as Ollama shows them. */
+    static final int SHOWN_ARRAY = 5;
+
     public void show(Exchange ex) {
         ObjectNode body = Json.parseObject(ex.body());
         String name = Json.string(body, "model").filter(s -> !s.isEmpty())
                 .or(() -> Json.string(body, "name").filter(s -> !s.isEmpty()))
                 .orElseThrow(() -> ApiException.badRequest("model is required"));
+        boolean verbose = Json.bool(body, "verbose").orElse(false);
         LocalModel m = models.registry().resolve(name).orElseThrow(() -> new ModelNotFoundException(name));
-        ex.sendJson(200, Json.write(ShowView.of(m)));
+        ex.sendJson(200, Json.write(ShowView.of(m, verbose)));
     }
 
     public void ps(Exchange ex) {
@@ -85,7 +89,12 @@ public final class ModelHandlers {
     }
 
     /** GGUF key/values as {@code model_info}; large arrays (the vocabulary) are left out, as Ollama does unless verbose. */
-    static Map<String, Object> modelInfo(GgufMetadata g) {
+    /**
+     * The GGUF keys as Ollama shows them: without {@code verbose}, an array of more than five elements is shown
+     * empty (a vocabulary or merge list is megabytes that no client reads); with it, every array in full, so
+     * {@code g} must then have been read with no array cap.
+     */
+    static Map<String, Object> modelInfo(GgufMetadata g, boolean verbose) {
         Map<String, Object> out = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : g.metadata().entrySet()) {
             Object v = e.getValue();
@@ -93,7 +102,7 @@ public final class ModelHandlers {
                 continue;
             }
             if (v instanceof GgufArray a) {
-                out.put(e.getKey(), a.values().orElse(null));
+                out.put(e.getKey(), !verbose && a.length() > SHOWN_ARRAY ? List.of() : a.values().orElse(List.of()));
             } else {
                 out.put(e.getKey(), v);
             }

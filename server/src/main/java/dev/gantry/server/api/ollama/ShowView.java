@@ -2,7 +2,11 @@ package dev.gantry.server.api.ollama;
 
 import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelLayers;
+import dev.gantry.models.gguf.GgufArray;
 import dev.gantry.models.gguf.GgufMetadata;
+import dev.gantry.models.gguf.GgufReader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,13 +20,19 @@ public final class ShowView {
     private ShowView() {}
 
     public static Responses.Show of(LocalModel m) {
+        return of(m, false);
+    }
+
+    /** With {@code verbose}, {@code model_info} has every array in full: the header is read again without a cap. */
+    public static Responses.Show of(LocalModel m, boolean verbose) {
         GgufMetadata g = m.metadata();
+        GgufMetadata info = verbose ? uncapped(m) : g;
         String template = m.ollamaTemplate().or(g::chatTemplate).orElse("{{ .Prompt }}");
         String system = m.system().orElse(null);
         String parameters = parameters(m.parameters());
         String license = m.layers().licenses().isEmpty() ? null : String.join("\n", m.layers().licenses());
         return new Responses.Show(license, modelfile(m, template), parameters, template, system,
-                ModelHandlers.details(g), ModelHandlers.modelInfo(g), capabilities(m, template),
+                ModelHandlers.details(g), ModelHandlers.modelInfo(info, verbose), capabilities(m, template),
                 m.modifiedAt().toString());
     }
 
@@ -87,6 +97,19 @@ public final class ShowView {
             out.add("thinking");
         }
         return out;
+    }
+
+    private static GgufMetadata uncapped(LocalModel m) {
+        boolean capped = m.metadata().metadata().values().stream()
+                .anyMatch(v -> v instanceof GgufArray a && !a.isMaterialised());
+        if (!capped) {
+            return m.metadata();
+        }
+        try {
+            return new GgufReader(Integer.MAX_VALUE).read(m.path());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + m.path(), e);
+        }
     }
 
     private static String quote(String s) {
