@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
  * required: CI installs them (./gantry test), so a missing one fails with the reason instead of skipping.
  */
 class JsClientsTest {
-    static final String OLLAMA_JS = "0.6.4";
+    static final String OLLAMA_JS = "0.6.3";
     static final String OPENAI_JS = "6.49.0";
     static final Path DIR = Path.of("target", "js-clients").toAbsolutePath();
     static final String MODEL = TestServer.MODEL;
