@@ -6,6 +6,7 @@ import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
 import dev.gantry.server.http.ApiException;
+import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ErrorMapper;
 import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
@@ -42,28 +43,24 @@ public final class OpenAiHandlers {
     }
 
     public void chatCompletions(Exchange ex) {
-        serve(ex, () -> {
-            ObjectNode req = parse(ex);
-            ObjectNode ollama = OpenAiMapping.toOllamaChat(req);
-            boolean usage = OpenAiMapping.includeUsage(req);
-            String id = "chatcmpl-" + randomId();
-            long created = Instant.now().getEpochSecond();
-            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
-                    new StreamTranslation(id, created, usage, true));
-            run(tx, () -> completions.chat(tx));
-        });
+        completion(ex, OpenAiMapping::toOllamaChat, "chatcmpl-", true, completions::chat);
     }
 
     public void completions(Exchange ex) {
+        completion(ex, OpenAiMapping::toOllamaGenerate, "cmpl-", false, completions::generate);
+    }
+
+    /** Both completion routes: map the request to Ollama's, serve it there, translate the answer back. */
+    private void completion(Exchange ex, java.util.function.UnaryOperator<ObjectNode> toOllama, String idPrefix,
+                            boolean chat, ApiRouter.Handler ollamaHandler) {
         serve(ex, () -> {
             ObjectNode req = parse(ex);
-            ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req);
+            ObjectNode ollama = toOllama.apply(req);
             boolean usage = OpenAiMapping.includeUsage(req);
-            String id = "cmpl-" + randomId();
             long created = Instant.now().getEpochSecond();
             OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
-                    new StreamTranslation(id, created, usage, false));
-            run(tx, () -> completions.generate(tx));
+                    new StreamTranslation(idPrefix + randomId(), created, usage, chat));
+            run(tx, () -> ollamaHandler.handle(tx));
         });
     }
 
