@@ -9,9 +9,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gantry.llama.ContextParams;
 import dev.gantry.llama.LlamaBatch;
 import dev.gantry.llama.LlamaContextHandle;
-import dev.gantry.llama.LlamaModelHandle;
-import dev.gantry.runtime.engine.Engine;
-import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.engine.Pooling;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.runner.Embedding;
@@ -21,16 +18,12 @@ import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.runner.RunnerStats;
 import dev.gantry.runtime.testing.RecordingObserver;
-import dev.gantry.runtime.testing.TestModels;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,36 +31,12 @@ import org.junit.jupiter.api.Test;
  * pooling, chunking and sharing steps with generations change neither the vector nor the generated text, and the
  * input's KV cells are freed when it completes.
  */
-class LlamaCppEmbeddingTest {
+class LlamaCppEmbeddingTest extends TinyEngineTestBase {
     private static final Duration WAIT = Duration.ofSeconds(30);
-    private static Engine engine;
-    private static LlamaModelHandle model;
-    private final List<Runner> runners = new ArrayList<>();
-
-    @BeforeAll
-    static void load() {
-        TestModels.llama();
-        engine = new LlamaCppEngineFactory().load(TestModels.tinyModel(), new EngineFactory.LoadParams(0, -1, true));
-        model = ((LlamaCppEngine) engine).model();
-    }
-
-    @AfterAll
-    static void unload() {
-        if (engine != null) {
-            engine.close();
-        }
-    }
-
-    @AfterEach
-    void closeRunners() {
-        runners.forEach(Runner::close);
-    }
 
     private Runner runner(boolean backendSampling, int promptBudget) {
-        Runner r = Runner.start("embed-" + runners.size(), engine,
+        return start("embed",
                 new RunnerConfig(256, 8 * 256, 8, 16, promptBudget, 1, backendSampling, false));
-        runners.add(r);
-        return r;
     }
 
     private static int[] tokens(String text) {

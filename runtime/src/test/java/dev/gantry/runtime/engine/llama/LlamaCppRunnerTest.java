@@ -8,10 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.gantry.llama.ContextParams;
 import dev.gantry.llama.LlamaBatch;
 import dev.gantry.llama.LlamaContextHandle;
-import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.llama.LlamaSampler;
-import dev.gantry.runtime.engine.Engine;
-import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.engine.EngineSession;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SequenceSampler;
@@ -22,57 +19,28 @@ import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.runner.RunnerStats;
 import dev.gantry.runtime.testing.RecordingObserver;
-import dev.gantry.runtime.testing.TestModels;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * A runner over the real llama.cpp engine and the tiny stories model, on the CPU with one thread: batching, chunking
  * and the sampling paths must not change what the model generates.
  */
-class LlamaCppRunnerTest {
+class LlamaCppRunnerTest extends TinyEngineTestBase {
     private static final Duration WAIT = Duration.ofSeconds(30);
     private static final SamplingParams GREEDY = SamplingParams.greedyDefaults();
     private static final List<String> PROMPTS = List.of("Once upon a time", "Lily wanted to play", "The cat sat",
             "Tom had a big red ball", "One day, a little bird", "The sun was", "Sam and his mom went to the park",
             "There was a dog");
 
-    private static Engine engine;
-    private static LlamaModelHandle model;
-    private final List<Runner> runners = new ArrayList<>();
-
-    @BeforeAll
-    static void load() {
-        TestModels.llama();
-        engine = new LlamaCppEngineFactory().load(TestModels.tinyModel(), new EngineFactory.LoadParams(0, -1, true));
-        model = ((LlamaCppEngine) engine).model();
-    }
-
-    @AfterAll
-    static void unload() {
-        if (engine != null) {
-            engine.close();
-        }
-    }
-
-    @AfterEach
-    void closeRunners() {
-        runners.forEach(Runner::close);
-    }
-
     private Runner runner(boolean backendSampling, int promptBudget) {
-        Runner r = Runner.start("llama-" + runners.size(), engine,
+        return start("llama",
                 new RunnerConfig(256, 8 * 256, 8, 16, promptBudget, 1, backendSampling));
-        runners.add(r);
-        return r;
     }
 
     private static int[] prompt(String text) {
