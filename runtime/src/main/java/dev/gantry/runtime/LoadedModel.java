@@ -111,21 +111,12 @@ public final class LoadedModel {
      * 1 where nothing was measured.
      */
     private static double[] weights(List<Replica> replicas) {
-        int n = replicas.stream().mapToInt(Replica::index).max().orElse(0) + 1;
-        double[] w = new double[n];
+        double[] w = new double[replicas.size()];
         java.util.Arrays.fill(w, 1.0);
-        double sum = 0;
-        int measured = 0;
-        for (Replica r : replicas) {
-            if (r.weight() > 0) {
-                sum += r.weight();
-                measured++;
-            }
-        }
-        if (measured == replicas.size() && sum > 0) {
-            double mean = sum / measured;
-            for (Replica r : replicas) {
-                w[r.index()] = Math.max(0.25, Math.min(4.0, r.weight() / mean));
+        if (replicas.stream().allMatch(r -> r.weight() > 0)) {
+            double mean = replicas.stream().mapToDouble(Replica::weight).average().orElse(1.0);
+            for (int i = 0; i < w.length; i++) {
+                w[i] = Math.max(0.25, Math.min(4.0, replicas.get(i).weight() / mean));
             }
         }
         return w;
@@ -138,7 +129,8 @@ public final class LoadedModel {
             return new Submission(runner.submit(request, observer), replicas.getFirst().index(), false);
         }
         List<ReplicaLoad> loads = new ArrayList<>(replicas.size());
-        for (Replica r : replicas) {
+        for (int i = 0; i < replicas.size(); i++) {
+            Replica r = replicas.get(i);
             RunnerStats st = r.runner().stats();
             double kv = st.kvCells() == 0 ? 0 : st.kvCellsUsed() / (double) st.kvCells();
             double memory = Double.NaN;
@@ -149,7 +141,7 @@ public final class LoadedModel {
                 }
             }
             loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
-                    memory, weights[r.index() < weights.length ? r.index() : 0]));
+                    memory, weights[i]));
         }
         int[] prompt = request.prompt();
         RouteDecision decision = router.route(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));
