@@ -10,6 +10,9 @@ import java.util.Objects;
  *
  * <p>The rule (additive increase, multiplicative decrease, with a check that an increase paid off):
  * <ol>
+ *   <li><b>Warm-up.</b> The first {@value #WARMUP} steps that carry tokens are not counted: a freshly loaded model's
+ *       first steps build its kernels and graphs (224 ms for a one-token step of an 8B model on an H200, against 4
+ *       ms after), and one of them as the first sample cut a runner to one sequence at load.</li>
  *   <li><b>Smoothing.</b> Step time and tokens per second are averaged with an EWMA ({@value #ALPHA} per
  *       step). A step longer than {@value #OUTLIER_CLAMP} times the average counts as that long, so one
  *       stall (a page fault, a GC pause, a long prompt chunk) moves the average by a fifth at most, while a
@@ -17,9 +20,10 @@ import java.util.Objects;
  *   <li><b>Over target</b> (average step above the target): scale the prompt budget down by headroom line over
  *       average step (at most to nine tenths), if it is above its minimum and the recent steps used more than that
  *       minimum; otherwise, if the light steps (prompt tokens at most the budget's floor) average over the target
- *       too, cap sequences at three quarters of those active now (while generation alone is under the target, the
- *       slow average comes from prompt-heavy steps already past, and cutting sequences would only queue requests
- *       for their first token). Then wait {@value #SETTLE} steps for the average to show the effect. A cut of
+ *       too (at least {@value #SETTLE} of them seen), cap sequences at three quarters of those active now (while
+ *       generation alone is under the target, or has not been seen long enough to tell, the slow average comes
+ *       from prompt-heavy steps, and cutting sequences would only queue requests for their first token). A runner
+ *       with one sequence running is never cut: that only keeps others out. Then wait {@value #SETTLE} steps for the average to show the effect. A cut of
  *       sequences that did not make steps at least 5% shorter is undone, and not tried again below that level
  *       for {@value #CEILING_HOLD} steps.</li>
  *   <li><b>Probe judged.</b> Each increase is compared: the mean of the {@value #SETTLE} steps before it against
@@ -39,6 +43,7 @@ import java.util.Objects;
  */
 public final class AdaptiveBatchController {
 
+    static final int WARMUP = 8;
     static final double ALPHA = 0.2;
     static final double OUTLIER_CLAMP = 2.0;
     static final double HEADROOM = 0.8;
@@ -55,6 +60,7 @@ public final class AdaptiveBatchController {
     private int budget;
     private int sequences;
 
+    private int warmupLeft = WARMUP;
     private boolean started;
     private double avgStepNanos;
     private double avgPromptTokens;
@@ -67,6 +73,7 @@ public final class AdaptiveBatchController {
     /** Average of the light steps (prompt tokens at most the budget's floor): what generation alone costs. */
     private double avgLightNanos;
     private boolean lightSeen;
+    private int lightCount;
     private int cooldown;
     private Knob lastGrown = Knob.BUDGET;
 
@@ -115,6 +122,10 @@ public final class AdaptiveBatchController {
     /** Takes one step's numbers; returns the shape for the next steps. */
     public Decision observe(StepSample s) {
         if (s.tokens() == 0 || s.stepNanos() == 0) {
+            return current();
+        }
+        if (warmupLeft > 0) {
+            warmupLeft--;
             return current();
         }
         long step = smooth(s);
@@ -182,6 +193,7 @@ public final class AdaptiveBatchController {
         if (s.promptTokens() > limits.minBudget()) {
             return;
         }
+        lightCount++;
         if (!lightSeen) {
             lightSeen = true;
             avgLightNanos = s.stepNanos();
@@ -206,15 +218,16 @@ public final class AdaptiveBatchController {
             budget = Math.max(limits.minBudget(), (int) (budget * scale));
             return new Decision(budget, sequences, Action.SHRINK_BUDGET);
         }
-        if (lightSeen && avgLightNanos <= limits.targetItlNanos()) {
-            // generation alone is under the target: the average is high from prompt-heavy steps now past (a wave
-            // of new requests), and cutting sequences would only leave requests queued for their first token
+        if (lightCount < SETTLE || avgLightNanos <= limits.targetItlNanos()) {
+            // generation alone is under the target (or not seen long enough to tell): the average is high from
+            // prompt-heavy steps (a wave of new requests), and cutting sequences would only leave requests queued
+            // for their first token
             return current();
         }
         int running = Math.max(1, Math.min(sequences, s.activeSequences()));
         int floor = Math.max(limits.minSequences(), sequenceFloor);
         int cut = Math.max(floor, Math.min(sequences - 1, running * 3 / 4));
-        if (cut < sequences) {
+        if (running > 1 && cut < sequences) {
             cutFrom = sequences;
             cutFromAvgNanos = avgStepNanos;
             cutSeen = 0;

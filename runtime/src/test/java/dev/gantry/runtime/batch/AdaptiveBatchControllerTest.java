@@ -221,10 +221,42 @@ class AdaptiveBatchControllerTest {
         assertTrue(trace.stream().anyMatch(d -> d.action() == Action.SHRINK_BUDGET), () -> summary(trace));
     }
 
+    /**
+     * Recorded on an H200 (8B Q4_0, 128 slots): the first step after load took 224 ms for one sequence's three
+     * prompt tokens, the next ones 4 ms. That first step, as the first sample, cut the runner to one sequence, and
+     * 64 clients later waited seconds for their first token while it grew back eight at a time.
+     */
+    @Test
+    void theSlowFirstStepsAfterLoadCutNothing() {
+        AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 128));
+        List<Decision> trace = new ArrayList<>();
+        trace.add(ctl.observe(new StepSample(224 * MS, 0, 3, 1, 0)));
+        trace.add(ctl.observe(new StepSample(90 * MS, 1, 0, 1, 0)));
+        for (int i = 0; i < 200; i++) {
+            trace.add(ctl.observe(new StepSample(4 * MS, 1, 0, 1, 0)));
+        }
+        assertTrue(trace.stream().allMatch(d -> d.maxActiveSequences() == 128), () -> summary(trace));
+    }
+
+    /** One sequence over the target on a slow card: capping admission at one would not make its steps shorter. */
+    @Test
+    void aLoneSlowSequenceIsNotCut() {
+        AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 64));
+        List<Decision> trace = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            trace.add(ctl.observe(new StepSample(80 * MS, 1, 0, 1, 0)));
+        }
+        assertTrue(trace.stream().noneMatch(d -> d.action() == Action.SHRINK_SEQUENCES), () -> summary(trace));
+        assertEquals(64, ctl.current().maxActiveSequences());
+    }
+
     @Test
     void idleStepsAreIgnored() {
         AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 64));
-        ctl.observe(decode(30, 64));
+        for (int i = 0; i <= AdaptiveBatchController.WARMUP; i++) {
+            ctl.observe(decode(30, 64));
+        }
+        assertEquals(30 * MS, ctl.averageStepNanos(), 1);
         double before = ctl.averageStepNanos();
         assertEquals(Action.HOLD, ctl.observe(new StepSample(5 * MS, 0, 0, 0, 0)).action());
         assertEquals(before, ctl.averageStepNanos());

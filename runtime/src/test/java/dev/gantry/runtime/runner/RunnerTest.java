@@ -42,7 +42,7 @@ class RunnerTest extends RunnerTestBase {
                 java.time.Duration.ofMillis(10).toNanos()));
         List<RecordingObserver> all = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
-            all.add(submit(runner, FakeEngine.prompt("story " + i), 12));
+            all.add(submit(runner, FakeEngine.prompt("story " + i), 40)); // past the controller's warm-up
         }
         for (RecordingObserver o : all) {
             assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
