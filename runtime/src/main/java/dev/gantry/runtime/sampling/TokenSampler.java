@@ -174,19 +174,27 @@ public final class TokenSampler {
      */
     private int topK(float[] logits) {
         int size = 0;
-        for (int i = 0; i < vocab; i++) {
+        int i = 0;
+        for (; i < vocab && size < k; i++) {
             float v = logits[i];
-            if (size < k) {
-                if (v == Float.NEGATIVE_INFINITY) {
-                    continue;
+            if (v == Float.NEGATIVE_INFINITY) {
+                continue;
+            }
+            heapValues[size] = v;
+            heapIds[size] = i;
+            siftUp(size++);
+        }
+        if (size == k) {
+            // the hot loop: one comparison against a threshold kept in a local (most logits fail it)
+            float floor = heapValues[0];
+            for (; i < vocab; i++) {
+                float v = logits[i];
+                if (v > floor) {
+                    heapValues[0] = v;
+                    heapIds[0] = i;
+                    siftDown(0, size);
+                    floor = heapValues[0];
                 }
-                heapValues[size] = v;
-                heapIds[size] = i;
-                siftUp(size++);
-            } else if (v > heapValues[0]) {
-                heapValues[0] = v;
-                heapIds[0] = i;
-                siftDown(0, size);
             }
         }
         if (size == 0) { // everything banned: fall back to the best banned token rather than fail
