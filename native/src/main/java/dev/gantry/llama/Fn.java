@@ -115,6 +115,8 @@ final class Fn {
     static final MethodHandle llama_n_threads = h("llama_n_threads", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_get_memory = h("llama_get_memory", fn(ADDRESS, ADDRESS));
     static final MethodHandle llama_decode = h("llama_decode", fn(JAVA_INT, ADDRESS, Layouts.BATCH));
+    /** Waits for the context's queued GPU work; not critical: it blocks for a whole forward pass. */
+    static final MethodHandle llama_synchronize = h("llama_synchronize", FunctionDescriptor.ofVoid(ADDRESS));
     static final MethodHandle llama_get_logits_ith = h("llama_get_logits_ith", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
     static final MethodHandle llama_set_embeddings = h("llama_set_embeddings", proc(ADDRESS, JAVA_BOOLEAN));
     static final MethodHandle llama_pooling_type = h("llama_pooling_type", fn(JAVA_INT, ADDRESS));

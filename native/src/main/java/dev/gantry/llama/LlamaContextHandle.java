@@ -93,6 +93,18 @@ public final class LlamaContextHandle implements AutoCloseable {
         return rc;
     }
 
+    /**
+     * Waits until the last decode's work on the device is done ({@code llama_decode} returns once the work is
+     * queued). Reading outputs waits too; calling this first lets a caller tell the device's time from its own.
+     */
+    public void synchronize() {
+        try {
+            Fn.llama_synchronize.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_synchronize", t);
+        }
+    }
+
     /** The logits of output {@code i} of the last decode, valid until the next decode. */
     public MemorySegment logits(int i) {
         try {

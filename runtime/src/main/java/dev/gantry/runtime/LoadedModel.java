@@ -195,7 +195,7 @@ public final class LoadedModel {
             return runner.stats();
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
-                rejected = 0, preemptions = 0, decode = 0, sample = 0, step = 0, embeddings = 0, mixed = 0;
+                rejected = 0, preemptions = 0, decode = 0, wait = 0, sample = 0, step = 0, embeddings = 0, mixed = 0;
         int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
@@ -214,6 +214,7 @@ public final class LoadedModel {
             rejected += s.rejected();
             preemptions += s.preemptions();
             decode += s.decodeNanos();
+            wait += s.waitNanos();
             sample += s.sampleNanos();
             step += s.stepNanos();
             budget += s.promptBudget();
@@ -222,7 +223,7 @@ public final class LoadedModel {
             mixed += s.mixedSteps();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions, decode, sample, step, budget, maxActive, embeddings, mixed);
+                completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings, mixed);
     }
 
     public List<Replica> replicas() {

@@ -40,6 +40,12 @@ public interface EngineSession extends AutoCloseable {
     int sample(SequenceSampler sampler, int outputIndex);
 
     /**
+     * Waits for the last {@link #decode()} to finish on the device (a decode may return once its work is queued);
+     * sampling waits anyway, so this only separates the device's time from the sampler's. The default does nothing.
+     */
+    default void synchronize() {}
+
+    /**
      * Samples the first {@code n} samplers at their output indexes into {@code tokens}, in any order or in
      * parallel (an engine may spread the work over cores). The default samples one after another.
      */

@@ -75,6 +75,7 @@ public final class Runner implements AutoCloseable {
     private volatile long cancelled;
     private volatile long preemptions;
     private volatile long decodeNanos;
+    private volatile long waitNanos;
     private volatile long sampleNanos;
     private volatile long stepNanos;
     private volatile long embeddings;
@@ -198,7 +199,7 @@ public final class Runner implements AutoCloseable {
     public RunnerStats stats() {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions, decodeNanos, sampleNanos, stepNanos, promptBudget, maxActive,
+                cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget, maxActive,
                 embeddings, mixedSteps);
     }
 
@@ -459,7 +460,10 @@ public final class Runner implements AutoCloseable {
                 outputs++;
             }
         }
+        long w0 = System.nanoTime();
+        session.synchronize();
         long t0 = System.nanoTime();
+        waitNanos += t0 - w0;
         session.sampleAll(samplers, outputIndexes, outputs, tokens);
         sampleNanos += System.nanoTime() - t0;
         for (int i = 0; i < outputs; i++) {

@@ -7,7 +7,8 @@ package dev.gantry.runtime.runner;
  * @param batchedSteps       decode calls that carried tokens of two or more sequences
  * @param maxSequencesInStep the most sequences one decode carried
  * @param sequenceSteps      the sum over steps of the sequences each carried (average = sequenceSteps / steps)
- * @param decodeNanos        time spent inside the engine's decode
+ * @param decodeNanos        time spent inside the engine's decode (queuing the work: the device may still be busy)
+ * @param waitNanos          time spent waiting for the device to finish a decode
  * @param sampleNanos        time spent sampling (on the host, or reading the device's choices)
  * @param stepNanos          time of whole steps (batch building, decode, sampling and hand-off)
  * @param promptBudget       prompt tokens the next step may take (the adaptive batching's current choice)
@@ -18,5 +19,5 @@ package dev.gantry.runtime.runner;
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
-                          long decodeNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive,
+                          long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive,
                           long embeddings, long mixedSteps) {}

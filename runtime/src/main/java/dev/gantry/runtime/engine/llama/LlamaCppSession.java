@@ -288,6 +288,11 @@ final class LlamaCppSession implements EngineSession {
     }
 
     @Override
+    public void synchronize() {
+        ctx.synchronize();
+    }
+
+    @Override
     public void embeddings(boolean on) {
         if (on != embeddingsOn) {
             ctx.setEmbeddings(on);

@@ -54,7 +54,8 @@ public final class Responses {
      * adaptive controller allows now (for diagnosing a slow replica).
      */
     public record RunnerCounters(long steps, int maxSequencesInStep, long promptTokens, long generatedTokens,
-                                 long preemptions, double decodeSeconds, double sampleSeconds, double stepSeconds,
+                                 long preemptions, double decodeSeconds, double waitSeconds,
+                                 double sampleSeconds, double stepSeconds,
                                  int promptBudget, int maxActive) {}
 
     public record Running(List<RunningModel> models) {}
