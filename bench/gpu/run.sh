@@ -11,7 +11,8 @@
 #   setup      build llama.cpp (the pinned source) with CUDA, write the synthetic Llama-3-8B-shaped Q4_0 model with
 #              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
 #   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients
-#   gantry1host, gantry1fixed  the same with host (Java) sampling at 1 and 64, with fixed batching at 32 and 64
+#   gantry1device, gantry1fixed, gantry1unified  the same with llama.cpp's device sampling instead of Gantry's
+#              host sampler, with fixed batching, with one KV buffer for all sequences
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
 #   multi:N    Gantry with one replica per GPU on GPUs 0..N-1, and N llama-servers behind the load tool's round
 #              robin, at N, 8N, 32N, 64N clients
@@ -38,6 +39,12 @@ finish() {
   # Gantry's own account of each load: placement, memory estimate against llama.cpp's buffers, measured weight
   grep -hE "placement|memory|weight|loaded |split|ERROR|Exception" "$LOGS"/gantry-*.log 2>/dev/null | cut -c1-400 \
     | tail -300 > "$OUT/gantry-loads.txt"
+  # the runners' adaptive-batching decisions (at most one line a second each), per run
+  for f in "$LOGS"/gantry-*.log; do
+    [ -f "$f" ] || continue
+    echo "== $(basename "$f" .log)"; grep -h "runner .*: [A-Z_]* (prompt budget" "$f" | sed -E 's/^.*runner /runner /' | tail -60
+  done > "$OUT/decisions.txt" 2>/dev/null
+  python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
   {
     echo "| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ok | 503 | failed |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
@@ -119,7 +126,7 @@ gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
   for c in $levels; do
     drive "$label" ollama http://127.0.0.1:11500 "$c" "$model"
     # the runners' counters after the level (steps, decode/sample time, the controller's budget and sequences)
-    { echo "ps after $label at $c clients:"; curl -s http://127.0.0.1:11500/api/ps | head -c 3000; echo; } >> "$W/log.txt"
+    { echo "ps after $label at $c clients:"; curl -s http://127.0.0.1:11500/api/ps | head -c 20000; echo; } >> "$W/log.txt"
   done
   kill $pid; wait $pid 2>/dev/null
 }
@@ -155,9 +162,13 @@ for phase in "$@"; do
       GANTRY_EXTRA_ENV="GANTRY_ITL_TARGET_MS=0" \
         gantry gantry-1gpu-fixed-batching "$W/models" llama3-8b-q4_0 "32 64" --gpus 0
       ;;
-    gantry1host) # the same, sampling on the host (Java, several cores) instead of llama.cpp's device chains
-      GANTRY_EXTRA_ENV="GANTRY_BACKEND_SAMPLING=off" \
-        gantry gantry-1gpu-host-sampling "$W/models" llama3-8b-q4_0 "1 64" --gpus 0
+    gantry1device) # sampling on the GPU (llama.cpp's backend sampler chains) instead of the default Java sampler
+      GANTRY_EXTRA_ENV="GANTRY_BACKEND_SAMPLING=on" \
+        gantry gantry-1gpu-device-sampling "$W/models" llama3-8b-q4_0 "1 64" --gpus 0
+      ;;
+    gantry1unified) # one KV buffer shared by all sequences (one forward pass a step, attention over all cells)
+      GANTRY_EXTRA_ENV="GANTRY_KV_UNIFIED=1" \
+        gantry gantry-1gpu-kv-unified "$W/models" llama3-8b-q4_0 "64" --gpus 0
       ;;
     server1)
       pid=$(server 0 11600 "$MODEL")

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Per load level, what each runner's step was made of: from the /api/ps snapshots run.sh logs after every level
+(counters are cumulative per run, so each level is the difference from the one before it)."""
+import json
+import sys
+
+lines = open(sys.argv[1]).read().split('\n')
+KEYS = ['steps', 'prompt_tokens', 'generated_tokens', 'decode_seconds', 'wait_seconds', 'sample_seconds',
+        'step_seconds']
+previous = {}
+print('| run at clients | replica | steps | gen/step | prompt/step | decode ms | wait ms | sample ms | step ms '
+      '| budget | max active |')
+print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+for i, line in enumerate(lines[:-1]):
+    if not line.startswith('ps after '):
+        continue
+    label = line[len('ps after '):].rstrip(':')
+    run = label.split(' at ')[0]
+    try:
+        models = json.loads(lines[i + 1])['models']
+    except (ValueError, KeyError):
+        continue
+    for m in models:
+        for r in m.get('replicas', []):
+            c = r.get('runner')
+            if not c:
+                continue
+            key = (run, r['index'])
+            before = previous.get(key, {})
+            d = {k: c.get(k, 0) - before.get(k, 0) for k in KEYS}
+            previous[key] = c
+            steps = max(1, d['steps'])
+            print(f"| {label} | {r['index']} | {d['steps']} | {d['generated_tokens'] / steps:.1f} "
+                  f"| {d['prompt_tokens'] / steps:.1f} | {1000 * d['decode_seconds'] / steps:.2f} "
+                  f"| {1000 * d['wait_seconds'] / steps:.2f} | {1000 * d['sample_seconds'] / steps:.2f} "
+                  f"| {1000 * d['step_seconds'] / steps:.2f} | {c.get('prompt_budget')} | {c.get('max_active')} |")
