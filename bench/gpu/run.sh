@@ -10,7 +10,8 @@
 # $W/results.jsonl, and every call copies them and the table to $OUT):
 #   setup      build llama.cpp (the pinned source) with CUDA, write the synthetic Llama-3-8B-shaped Q4_0 model with
 #              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
-#   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients
+#   prepare    setup's build and model without its anchors (for a short call)
+#   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients (gantry1at:32,64 at the given levels only)
 #   gantry1device, gantry1fixed, gantry1unified  the same with llama.cpp's device sampling instead of Gantry's
 #              host sampler, with fixed batching, with one KV buffer for all sequences
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
@@ -157,6 +158,14 @@ for phase in "$@"; do
       ;;
     gantry1)
       gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "1 8 32 64 128" --gpus 0
+      ;;
+    gantry1at:*) # Gantry on GPU 0 at the given levels only (comma separated): a short call's 1-GPU reference
+      levels=${phase#gantry1at:}
+      gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "${levels//,/ }" --gpus 0
+      ;;
+    prepare) # setup without the llama.cpp anchors: the build and the model only
+      build
+      synthetic llama3-8b "$MODEL"
       ;;
     gantry1fixed) # the same with adaptive batching off: the controller's cost or gain
       GANTRY_EXTRA_ENV="GANTRY_ITL_TARGET_MS=0" \
