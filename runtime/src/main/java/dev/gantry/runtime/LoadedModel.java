@@ -195,8 +195,9 @@ public final class LoadedModel {
             return runner.stats();
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
-                rejected = 0, preemptions = 0, decode = 0, wait = 0, sample = 0, step = 0, embeddings = 0, mixed = 0;
-        int maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
+                rejected = 0, preemptions = 0, decode = 0, wait = 0, sample = 0, step = 0, embeddings = 0, mixed = 0,
+                reused = 0;
+        int parkedCells = 0, maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
             steps += s.steps();
@@ -221,9 +222,12 @@ public final class LoadedModel {
             maxActive += s.maxActive();
             embeddings += s.embeddings();
             mixed += s.mixedSteps();
+            reused += s.reusedPromptTokens();
+            parkedCells += s.kvCellsParked();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings, mixed);
+                completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings, mixed, reused,
+                parkedCells);
     }
 
     public List<Replica> replicas() {

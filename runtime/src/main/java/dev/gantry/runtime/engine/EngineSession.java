@@ -85,6 +85,16 @@ public interface EngineSession extends AutoCloseable {
     /** Frees every KV cell of a sequence. */
     void freeSequence(int sequence);
 
+    /**
+     * Keeps a sequence's cells for positions below {@code keep} and frees the rest, so a new request that starts
+     * with the same tokens continues from there. False when the engine cannot (a recurrent model's state, or a
+     * sliding-window cache that has already dropped early positions): the caller then frees the whole sequence.
+     * The default cannot.
+     */
+    default boolean keepPrefix(int sequence, int keep) {
+        return false;
+    }
+
     @Override
     void close();
 

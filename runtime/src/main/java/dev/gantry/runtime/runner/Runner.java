@@ -8,6 +8,7 @@ import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -25,6 +26,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * mid-generation, the most recently admitted sequence is preempted: its cells are freed and it re-enters the queue
  * at the front with its generated tokens, to be recomputed later (the client only sees a pause).
  *
+ * <p>A finished generation's cells stay in its sequence slot ("parked") until the slot or the cells are needed: a
+ * new request whose tokens start the same way (the same system prompt, the next turn of a conversation) takes that
+ * slot, keeps the common prefix and decodes only the rest, as llama-server and Ollama reuse a slot's cache. The
+ * least recently parked are freed first when a request needs cells; a parked slot is taken over by any request
+ * when it is the lowest free one, so the ids of running sequences stay compact.
+ *
  * <p>Embedding inputs ({@link #embed}) are sequences too: their tokens ride in the same steps (every one an output,
  * with the engine's embedding output on for those steps), they are pooled instead of sampled, and they leave in the
  * step that decodes their last token.
@@ -33,6 +40,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Runner implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.runner");
+    /** The shortest common prefix worth taking over a parked slot for (below it, a free slot is as good). */
+    static final int MIN_REUSE = 16;
 
     private final String name;
     private final Engine engine;
@@ -60,7 +69,13 @@ public final class Runner implements AutoCloseable {
     private int[] outputIndexes = new int[0];
     private int[] tokens = new int[0];
     private EngineSession session;
+    /** Cells in the cache: the running sequences' and the parked ones'. */
     private int usedCells;
+    /** Finished generations whose cells are kept, by sequence id (null: none). */
+    private Parked[] parked = new Parked[0];
+    private int parkedCount;
+    private int parkedCells;
+    private long parkTick;
 
     // written by the runner thread, read by anyone
     private volatile long steps;
@@ -80,6 +95,8 @@ public final class Runner implements AutoCloseable {
     private volatile long stepNanos;
     private volatile long embeddings;
     private volatile long mixedSteps;
+    private volatile long reusedPromptTokens;
+    private volatile int parkedCellsSeen;
     /** Adapts the prompt budget and the active sequences to the ITL target; null with fixed batching. */
     private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
     private volatile int promptBudget;
@@ -200,7 +217,7 @@ public final class Runner implements AutoCloseable {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
                 cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget, maxActive,
-                embeddings, mixedSteps);
+                embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen);
     }
 
     private void run() {
@@ -278,13 +295,28 @@ public final class Runner implements AutoCloseable {
         }
         while (!waiting.isEmpty() && usedIds.cardinality() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
-            int need = s.pending() + 1;
-            if (!active.isEmpty() && reserved + need > config.kvCells()) {
+            int reuse = s.embedding ? -1 : bestParked(s);
+            int keep = reuse < 0 ? 0 : commonPrefix(parked[reuse], s);
+            // taking over the parked slot frees its cells past the common prefix
+            long released = reuse < 0 ? 0 : parked[reuse].length() - keep;
+            int need = s.pending() - keep + 1;
+            while (!active.isEmpty() && reserved - released + need > config.kvCells() && evictOldest(reuse)) {
+                reserved = recount();
+            }
+            if (!active.isEmpty() && reserved - released + need > config.kvCells()) {
                 return; // wait for cells to free up
             }
-            reserved += s.pending();
             waiting.pollFirst();
-            s.id = usedIds.nextClearBit(0);
+            if (reuse >= 0) {
+                s.id = reuse;
+                s.cached = takeOver(reuse, keep);
+            } else {
+                s.id = usedIds.nextClearBit(0);
+                if (s.id < parked.length && parked[s.id] != null) {
+                    evict(s.id);
+                }
+            }
+            reserved = recount() + s.pending();
             usedIds.set(s.id);
             if (s.admittedAt == 0) {
                 s.admittedAt = System.nanoTime();
@@ -297,14 +329,116 @@ public final class Runner implements AutoCloseable {
                     s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
                 }
             } catch (RuntimeException e) {
+                if (s.cached > 0) { // the prefix it took over
+                    session.freeSequence(s.id);
+                    usedCells -= s.cached;
+                    s.cached = 0;
+                }
                 usedIds.clear(s.id);
                 s.id = -1;
                 fail(s, e);
+                reserved = recount();
                 continue;
             }
             active.add(s);
         }
         activeCount = active.size();
+    }
+
+    /** Cells taken plus the cells the running sequences will still take. */
+    private long recount() {
+        long reserved = usedCells;
+        for (Sequence a : active) {
+            reserved += a.pending();
+        }
+        return reserved;
+    }
+
+    /** The parked slot that shares the longest prefix with {@code s} (at least {@value #MIN_REUSE} tokens), or -1. */
+    private int bestParked(Sequence s) {
+        if (parkedCount == 0) {
+            return -1;
+        }
+        int best = -1;
+        int bestLength = MIN_REUSE - 1;
+        for (int id = 0; id < parked.length; id++) {
+            if (parked[id] != null) {
+                int n = commonPrefix(parked[id], s);
+                if (n > bestLength) {
+                    best = id;
+                    bestLength = n;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** Tokens {@code s} can keep from a parked slot: their common prefix, leaving at least one token to decode. */
+    private static int commonPrefix(Parked p, Sequence s) {
+        int max = Math.min(p.length(), s.length - 1);
+        int n = Arrays.mismatch(p.tokens(), 0, max, s.tokens, 0, max);
+        return n < 0 ? max : n;
+    }
+
+    /** Hands a parked slot to a new sequence: keeps {@code keep} cells (if the engine can); returns the cells kept. */
+    private int takeOver(int id, int keep) {
+        Parked p = parked[id];
+        unpark(id);
+        if (keep > 0 && session.keepPrefix(id, keep)) {
+            usedCells -= p.length() - keep;
+            reusedPromptTokens += keep;
+            return keep;
+        }
+        session.freeSequence(id);
+        usedCells -= p.length();
+        return 0;
+    }
+
+    /** Frees a parked slot's cells. */
+    private void evict(int id) {
+        int length = parked[id].length();
+        unpark(id);
+        session.freeSequence(id);
+        usedCells -= length;
+    }
+
+    /** Frees the least recently parked slot other than {@code keep}; false when there is none. */
+    private boolean evictOldest(int keep) {
+        int oldest = -1;
+        for (int id = 0; id < parked.length; id++) {
+            if (id != keep && parked[id] != null && (oldest < 0 || parked[id].tick() < parked[oldest].tick())) {
+                oldest = id;
+            }
+        }
+        if (oldest < 0) {
+            return false;
+        }
+        evict(oldest);
+        return true;
+    }
+
+    private void unpark(int id) {
+        parkedCells -= parked[id].length();
+        parked[id] = null;
+        parkedCount--;
+    }
+
+    /** Keeps a finished generation's cells in its slot for a request that starts the same way. */
+    private void park(Sequence s) {
+        int id = s.id;
+        if (id >= parked.length) {
+            parked = Arrays.copyOf(parked, Math.max(id + 1, Math.max(8, 2 * parked.length)));
+        }
+        parked[id] = new Parked(Arrays.copyOf(s.tokens, s.cached), ++parkTick);
+        parkedCount++;
+        parkedCells += s.cached;
+    }
+
+    /** A finished generation's tokens in the cache (positions 0 to length - 1), and when it was parked. */
+    private record Parked(int[] tokens, long tick) {
+        int length() {
+            return tokens.length;
+        }
     }
 
     private void step() throws InterruptedException {
@@ -471,7 +605,8 @@ public final class Runner implements AutoCloseable {
             sampled[i] = null;
             samplers[i] = null;
         }
-        kvCellsUsed = usedCells;
+        kvCellsUsed = usedCells - parkedCells;
+        parkedCellsSeen = parkedCells;
         long took = System.nanoTime() - stepStart;
         stepNanos += took;
         if (controller != null) {
@@ -576,6 +711,13 @@ public final class Runner implements AutoCloseable {
 
     /** The cache is full: recompute the newest sequence later, or end the only one at its length. */
     private void preemptNewest() {
+        if (parkedCount > 0) {
+            // parked cells go first: the step is retried with them free
+            while (evictOldest(-1)) {
+                // all of them: the cache is full
+            }
+            return;
+        }
         Sequence victim = active.getLast();
         if (active.size() == 1) {
             finish(victim, FinishReason.LENGTH);
@@ -596,9 +738,16 @@ public final class Runner implements AutoCloseable {
 
     /** Takes a sequence out of the batch: frees its cells, its slot and its sampler. */
     private void release(Sequence s) {
+        release(s, false);
+    }
+
+    /** {@link #release}, keeping a generation's cells parked in its slot when {@code keepCells}. */
+    private void release(Sequence s, boolean keepCells) {
         active.remove(s);
         if (s.id >= 0) {
-            if (s.cached > 0) {
+            if (keepCells && !s.embedding && s.cached >= MIN_REUSE) {
+                park(s);
+            } else if (s.cached > 0) {
                 session.freeSequence(s.id);
                 usedCells -= s.cached;
             }
@@ -609,11 +758,12 @@ public final class Runner implements AutoCloseable {
             s.sampler.close();
             s.sampler = null;
         }
-        kvCellsUsed = usedCells;
+        kvCellsUsed = usedCells - parkedCells;
+        parkedCellsSeen = parkedCells;
     }
 
     private void finish(Sequence s, FinishReason reason) {
-        release(s);
+        release(s, true);
         outstanding.decrementAndGet();
         activeCount = active.size();
         if (reason == FinishReason.CANCELLED) {

@@ -15,9 +15,13 @@ package dev.gantry.runtime.runner;
  * @param maxActive          sequences the runner admits now (the adaptive batching's current choice)
  * @param embeddings         embedding inputs completed
  * @param mixedSteps         decode calls that carried embedding tokens together with tokens of generations
+ * @param reusedPromptTokens prompt tokens not decoded because a finished generation's cells held them already
+ * @param kvCellsParked      cells finished generations keep for a request that starts the same way (freed first
+ *                           when cells run short; not in {@code kvCellsUsed})
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
                           long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive,
-                          long embeddings, long mixedSteps) {}
+                          long embeddings, long mixedSteps, long reusedPromptTokens,
+                          int kvCellsParked) {}

@@ -65,6 +65,7 @@ public final class FakeEngine implements Engine {
     private final int eosAfter;
     private final EngineInfo info;
     private final RuntimeException openFailure;
+    private final boolean keepsPrefixes;
 
     private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
@@ -86,6 +87,12 @@ public final class FakeEngine implements Engine {
         this.info = new EngineInfo(VOCAB_SIZE, b.contextTrainLength, 4096, 1000, b.onGpu ? "gpu" : "cpu",
                 b.onGpu ? List.of("Fake GPU 0") : List.of("CPU"), b.onGpu ? 4096 : 0, b.backendSamplingSupported);
         this.openFailure = b.openFailure;
+        this.keepsPrefixes = b.keepsPrefixes;
+    }
+
+    /** Whether sessions can keep a sequence's prefix ({@link FakeSession#keepPrefix}); a recurrent model cannot. */
+    boolean keepsPrefixes() {
+        return keepsPrefixes;
     }
 
     public static Builder builder() {
@@ -105,8 +112,15 @@ public final class FakeEngine implements Engine {
         private boolean onGpu;
         private boolean backendSamplingSupported;
         private RuntimeException openFailure;
+        private boolean keepsPrefixes = true;
 
         private Builder() {}
+
+        /** Whether sessions can keep a finished sequence's prefix (default yes; a recurrent model cannot). */
+        public Builder keepsPrefixes(boolean keeps) {
+            this.keepsPrefixes = keeps;
+            return this;
+        }
 
         /** The text generation cycles through (its UTF-8 bytes, so multi-byte characters span tokens). */
         public Builder script(String text) {

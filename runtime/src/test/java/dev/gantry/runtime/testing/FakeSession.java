@@ -80,6 +80,7 @@ public final class FakeSession implements EngineSession {
     private final List<Step> steps = new ArrayList<>();
     private long noKvSlot;
     private long frees;
+    private int prefixesKept;
     private long samplersCreated;
     private long sampled;
     private int peakUsed;
@@ -221,12 +222,20 @@ public final class FakeSession implements EngineSession {
         if (samplers[sequence] != null) {
             throw engine.violation("newSampler: sequence " + sequence + " still has an open sampler");
         }
-        if (lengths[sequence] != 0) {
-            throw engine.violation("newSampler: sequence " + sequence + " is reused with " + lengths[sequence]
-                    + " cells still in the cache");
-        }
         if (history == null || history.length == 0) {
             throw engine.violation("newSampler: a sequence's history holds at least its prompt");
+        }
+        // a sequence may start with cells kept from an earlier one (a reused prefix): exactly its history's first
+        // tokens, and at least one token left to decode
+        if (lengths[sequence] >= history.length) {
+            throw engine.violation("newSampler: sequence " + sequence + " is reused with " + lengths[sequence]
+                    + " cells still in the cache, as many as its history");
+        }
+        for (int i = 0; i < lengths[sequence]; i++) {
+            if (content[sequence][i] != history[i]) {
+                throw engine.violation("newSampler: sequence " + sequence + " keeps a cell at position " + i
+                        + " that differs from its history");
+            }
         }
         boolean onDevice = params.backendSampling() && engine.info().backendSamplingSupported()
                 && !sampling.penalized();
@@ -268,6 +277,23 @@ public final class FakeSession implements EngineSession {
         used -= lengths[sequence];
         lengths[sequence] = 0;
         frees++;
+    }
+
+    @Override
+    public synchronized boolean keepPrefix(int sequence, int keep) {
+        check("keepPrefix");
+        checkSequence("keepPrefix", sequence);
+        if (keep < 0) {
+            throw engine.violation("keepPrefix: keep " + keep);
+        }
+        if (!engine.keepsPrefixes()) {
+            return false;
+        }
+        int kept = Math.min(lengths[sequence], keep);
+        used -= lengths[sequence] - kept;
+        lengths[sequence] = kept;
+        prefixesKept++;
+        return true;
     }
 
     @Override
@@ -343,6 +369,11 @@ public final class FakeSession implements EngineSession {
     /** Decodes answered with NO_KV_SLOT. */
     public synchronized long noKvSlotCount() {
         return noKvSlot;
+    }
+
+    /** {@link #keepPrefix} calls that kept cells. */
+    public synchronized int prefixesKept() {
+        return prefixesKept;
     }
 
     /** {@link #freeSequence} calls. */

@@ -328,6 +328,15 @@ final class LlamaCppSession implements EngineSession {
     }
 
     @Override
+    public boolean keepPrefix(int sequence, int keep) {
+        if (!ctx.removeSequence(sequence, keep, -1)) {
+            return false; // a recurrent state cannot be cut at a position
+        }
+        // a sliding-window cache drops positions behind its window: the prefix must still start at 0
+        return keep == 0 || ctx.sequenceMinPosition(sequence) == 0;
+    }
+
+    @Override
     public void close() {
         batch.close();
         ctx.close();

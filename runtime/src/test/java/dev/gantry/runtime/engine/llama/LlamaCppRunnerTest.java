@@ -129,6 +129,23 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         assertEquals(8, s.completed());
     }
 
+    /** A second prompt that starts like the first continues from the first's cells and writes what a fresh decode would. */
+    @Test
+    void aPromptThatStartsLikeAFinishedOneReusesItsCellsWithTheSameOutput() {
+        String shared = "Sam and his mom went to the park. They saw a big tree and a little dog with a red ball.";
+        int[] first = prompt(shared + " The dog");
+        int[] second = prompt(shared + " The tree was");
+        int[] expected = directGreedy(second, 24);
+        Runner runner = runner(false, 64);
+        generate(runner, first, GREEDY, 16);
+        assertArrayEquals(expected, generate(runner, second, GREEDY, 24));
+        int common = Arrays.mismatch(first, second);
+        assertTrue(common >= 16, "the prompts share " + common + " tokens");
+        RunnerStats s = runner.stats();
+        assertEquals(common, s.reusedPromptTokens(), s.toString());
+        assertEquals(first.length + second.length - common, s.promptTokens());
+    }
+
     @Test
     void chunkedPromptsGiveTheSameGreedyOutput() {
         int[] p = prompt("Sam and his mom went to the park. They saw a big tree and a little dog");
@@ -177,7 +194,10 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
     void seededSamplingIsReproducible() {
         SamplingParams seeded = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 42, 1f, 64, 0f, 0f);
         int[] p = prompt("Once upon a time");
-        Runner runner = runner(false, 64);
+        // one KV stream per sequence: two sequences in one batch then compute over the same cell layout (in one
+        // shared buffer their cells interleave wherever free cells are, and a different summation order can move a
+        // logit by an ulp)
+        Runner runner = start("llama", new RunnerConfig(256, 8 * 256, 8, 16, 64, 1, false, false));
         int[] first = generate(runner, p, seeded, 40);
         int[] second = generate(runner, p, seeded, 40);
         assertTrue(first.length > 0);

@@ -56,7 +56,7 @@ public final class Responses {
     public record RunnerCounters(long steps, int maxSequencesInStep, long promptTokens, long generatedTokens,
                                  long preemptions, double decodeSeconds, double waitSeconds,
                                  double sampleSeconds, double stepSeconds,
-                                 int promptBudget, int maxActive) {}
+                                 int promptBudget, int maxActive, long reusedPromptTokens) {}
 
     public record Running(List<RunningModel> models) {}
 
