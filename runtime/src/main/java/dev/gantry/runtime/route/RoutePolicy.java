@@ -15,9 +15,11 @@ import java.util.OptionalInt;
  *       here.</li>
  *   <li><b>Prefix affinity.</b> A request whose prompt prefix a candidate already holds goes there, unless that
  *       replica is much busier: its {@link #score} above {@value #BUSIER_FACTOR} times the least loaded
- *       candidate's plus {@value #BUSIER_SLACK} (the slack, about two long prompts' worth, keeps a nearly idle
- *       pair from giving up affinity over a handful of tokens). Reusing a cached prefix saves its whole
- *       prefill, which beats a modestly shorter queue elsewhere.</li>
+ *       candidate's plus {@value #BUSIER_SLACK} (the slack, a couple of short requests' worth, keeps a nearly idle
+ *       pair from giving up affinity over a handful of tokens, yet sends a third request with the same system
+ *       prompt to an idle replica rather than queue it: with 1024 tokens of slack, four clients sharing a prompt
+ *       all ran on one of four H100s). The holder's runner keeps the prefix's cells parked, so reusing them saves
+ *       that prefill, which beats a modestly shorter queue elsewhere.</li>
  *   <li><b>Strategy.</b> Least-loaded: the lowest score, ties broken in turn so idle replicas share the first
  *       requests. Round-robin: candidates in turn. Weighted: each candidate in proportion to its weight.</li>
  * </ol>
@@ -33,7 +35,7 @@ public final class RoutePolicy {
     /** Added when every slot is taken: a new request would wait in the queue. */
     static final long FULL_COST_TOKENS = 256;
     static final double BUSIER_FACTOR = 2.0;
-    static final double BUSIER_SLACK = 1024;
+    static final double BUSIER_SLACK = 256;
     /** The default memory guard: above 95% of a GPU's memory, allocations start to fail. */
     public static final double DEFAULT_MEMORY_CEILING = 0.95;
 

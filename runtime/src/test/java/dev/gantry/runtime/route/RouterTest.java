@@ -28,7 +28,7 @@ class RouterTest {
         // first turn: replica 1 is the least loaded
         assertEquals(1, router.choose(List.of(load(0, 800), load(1, 200)), conversation));
         // second turn: replica 0 is now a little less loaded, but replica 1 holds the conversation
-        RouteDecision d = router.route(List.of(load(0, 100), load(1, 900)), conversation);
+        RouteDecision d = router.route(List.of(load(0, 100), load(1, 400)), conversation);
         assertEquals(1, d.replicaId());
         assertEquals(Reason.PREFIX, d.reason());
         // a request without a prefix goes by load
