@@ -63,7 +63,7 @@ public final class LoadTool {
     static Result run(Options o) throws Exception {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10)).build();
-        String prompt = prompt(o.promptWords());
+        String words = prompt(o.promptWords() - 2);
         AtomicInteger next = new AtomicInteger();
         AtomicInteger ok = new AtomicInteger();
         AtomicInteger busy = new AtomicInteger();
@@ -77,9 +77,12 @@ public final class LoadTool {
             for (int c = 0; c < o.clients(); c++) {
                 clients.add(pool.submit(() -> {
                     for (int r = 0; r < o.requests(); r++) {
-                        URI base = o.urls().get(next.getAndIncrement() % o.urls().size());
+                        int n = next.getAndIncrement();
+                        URI base = o.urls().get(n % o.urls().size());
                         try {
-                            Stream s = stream(http, base, o, prompt);
+                            // every prompt starts with its own number: no server can reuse another request's
+                            // prefill, and a router's prefix affinity sees different prompts, as real ones are
+                            Stream s = stream(http, base, o, "Request " + n + ". " + words);
                             switch (s.status) {
                                 case 200 -> {
                                     ok.incrementAndGet();
@@ -188,6 +191,7 @@ public final class LoadTool {
 
     /** About {@code words} words of plain text (close to as many tokens for a llama tokenizer). */
     static String prompt(int words) {
+        words = Math.max(1, words);
         String[] base = ("Once upon a time there was a little girl named Lily who loved to play outside in the "
                 + "park with her red ball and her friend Tom").split(" ");
         StringBuilder sb = new StringBuilder();
