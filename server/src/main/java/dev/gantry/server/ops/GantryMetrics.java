@@ -193,6 +193,10 @@ public final class GantryMetrics {
                 tags, null, r -> r.stats().maxSequencesInStep()));
         meters.add(counter("gantry.prompt.tokens", "prompt tokens processed", runner, tags, "tokens",
                 r -> r.stats().promptTokens()));
+        meters.add(counter("gantry.prompt.reused.tokens", "prompt tokens not decoded: a finished generation's parked "
+                + "cells held them", runner, tags, "tokens", r -> r.stats().reusedPromptTokens()));
+        meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
+                + "start the same way", runner, tags, null, r -> r.stats().kvCellsParked()));
         meters.add(counter("gantry.generated.tokens", "tokens generated", runner, tags, "tokens",
                 r -> r.stats().generatedTokens()));
         meters.add(counter("gantry.decode.steps", "decode calls", runner, tags, null, r -> r.stats().steps()));
