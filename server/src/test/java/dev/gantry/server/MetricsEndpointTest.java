@@ -101,6 +101,34 @@ class MetricsEndpointTest {
         }
     }
 
+    /**
+     * A prompt that starts like the last one continues from its parked cells: the answer is the one a fresh slot
+     * gives (greedy), and the reused tokens show in /metrics and /api/ps.
+     */
+    @Test
+    void aPromptThatStartsLikeTheLastOneReusesItsCells() throws Exception {
+        String story = "Once upon a time there was a little girl named Lily. She loved to play outside in the park"
+                + " with her friends. One day";
+        String options = ",\"stream\":false,\"options\":{\"num_predict\":12,\"temperature\":0,\"ignore_eos\":true}}";
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            String fresh = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
+                    + story + " she saw\"" + options).body()).get("response").asText();
+            TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
+                    + story + " a bird sang\"" + options).body());
+            String again = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
+                    + story + " she saw\"" + options).body()).get("response").asText();
+            assertEquals(fresh, again, "the same answer from reused cells as from a fresh slot");
+            PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+            assertTrue(m.valueOrZero("gantry_prompt_reused_tokens_total", REPLICA) >= 2 * 16,
+                    "two takeovers of at least 16 tokens each");
+            JsonNode runner = TestServer.json(server.get("/api/ps").body()).get("models").get(0).get("replicas").get(0)
+                    .get("runner");
+            assertEquals((long) m.valueOrZero("gantry_prompt_reused_tokens_total", REPLICA),
+                    runner.get("reused_prompt_tokens").asLong());
+            assertTrue(m.valueOrZero("gantry_kv_cache_parked_cells", REPLICA) > 0);
+        }
+    }
+
     @Test
     void aClientThatLeavesMidStreamIsCountedAsCancelled() throws Exception {
         try (TestServer server = TestServer.start(TestServer.defaults())) {
