@@ -40,7 +40,23 @@ public final class HostMemoryGuard implements ReplicaPlanner {
 
     @Override
     public Placement plan(LocalModel model, RuntimeConfig config) {
-        Placement p = inner.plan(model, config);
+        return plan(model, config, java.util.Map.of());
+    }
+
+    @Override
+    public boolean choosesSplitByMeasurement() {
+        return inner.choosesSplitByMeasurement();
+    }
+
+    @Override
+    public String gpuName(int gpu) {
+        return inner.gpuName(gpu);
+    }
+
+    @Override
+    public Placement plan(LocalModel model, RuntimeConfig config,
+                          java.util.Map<dev.gantry.runtime.place.SplitMode, Double> measured) {
+        Placement p = inner.plan(model, config, measured);
         long need = 0;
         for (ReplicaPlan r : p.replicas()) {
             if (r.gpus().isEmpty() && (r.gpuLayers() == 0 || noGpuBackend)) {

@@ -7,6 +7,7 @@ import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.route.RouteStrategy;
 import dev.gantry.runtime.place.Placement;
 import dev.gantry.runtime.place.ReplicaPlan;
+import dev.gantry.runtime.place.SplitMode;
 import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
@@ -36,6 +37,7 @@ public final class ModelManager implements AutoCloseable {
     private final ReplicaPlanner planner;
     private volatile java.util.function.IntToDoubleFunction gpuMemoryUsed = gpu -> Double.NaN;
     private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
+    private volatile SplitMeasurements splitMeasurements = new SplitMeasurements(null);
     private final Map<String, Slot> models = new ConcurrentHashMap<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
@@ -139,6 +141,14 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /** How the models loaded from now on choose a replica for each request (default least-loaded). */
+    /**
+     * Where the decode rates of split models by split mode are kept across restarts (see {@link SplitMeasurements});
+     * in memory only until this is called.
+     */
+    public void splitMeasurementsFile(java.nio.file.Path file) {
+        this.splitMeasurements = new SplitMeasurements(file);
+    }
+
     public void routeStrategy(RouteStrategy strategy) {
         this.routeStrategy = java.util.Objects.requireNonNull(strategy);
     }
@@ -256,6 +266,17 @@ public final class ModelManager implements AutoCloseable {
         RuntimeConfig config = this.config.withContextLength(options.numCtx()).withGpuLayers(options.numGpu())
                 .withPromptBudget(options.numBatch());
         Placement placement = planner.plan(model, config);
+        Optional<ReplicaPlan> group = placement.replicas().stream()
+                .filter(r -> r.gpus().size() > 1 && r.mode() == SplitMode.LAYER).findFirst();
+        if (planner.choosesSplitByMeasurement() && group.isPresent()) {
+            String key = SplitMeasurements.key(model.digest(), group.get().gpus().stream().map(planner::gpuName).toList());
+            Map<SplitMode, Double> measured = splitMeasurements.get(key);
+            if (measured.isEmpty()) {
+                measured = measureSplits(model, group.get(), config, options);
+                splitMeasurements.put(key, measured);
+            }
+            placement = planner.plan(model, config, measured);
+        }
         LOG.log(System.Logger.Level.INFO, "{0}: {1}", model.name().shortName(), placement.reason());
         List<Replica> replicas = new ArrayList<>();
         try {
@@ -305,6 +326,42 @@ public final class ModelManager implements AutoCloseable {
                 throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);
             }
         }
+    }
+
+    /**
+     * Loads one split group by layer and then by tensor, measures each one's decode rate with a short generation
+     * (the better of two: the first may still build kernels) and unloads it: the rates the planner picks the
+     * group's split mode from. A mode that fails to load is left out (this llama.cpp build may lack it).
+     */
+    private Map<SplitMode, Double> measureSplits(LocalModel model, ReplicaPlan group, RuntimeConfig config,
+                                                 LoadOptions options) {
+        Map<SplitMode, Double> rates = new java.util.EnumMap<>(SplitMode.class);
+        for (SplitMode mode : List.of(SplitMode.LAYER, SplitMode.TENSOR)) {
+            ReplicaPlan plan = new ReplicaPlan(group.gpus(), mode, group.tensorSplit(), group.gpuLayers(),
+                    group.bytesPerGpu(), group.sequences(), group.reason() + " (measuring " + mode.label() + ")");
+            Replica r;
+            try {
+                r = loadReplica(model, 0, 1, plan, config, options);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.INFO, "{0}: split by {1} does not load here ({2}); not a candidate",
+                        model.name().shortName(), mode.label(), e.getMessage());
+                continue;
+            }
+            try {
+                int token = probeToken(r);
+                double rate = Math.max(LoadProbe.decodeRate(r.runner(), token, Duration.ofSeconds(60)),
+                        LoadProbe.decodeRate(r.runner(), token, Duration.ofSeconds(60)));
+                if (rate > 0) {
+                    rates.put(mode, rate);
+                }
+                LOG.log(System.Logger.Level.INFO, "{0}: split by {1} over GPUs {2} decodes {3} tokens/s",
+                        model.name().shortName(), mode.label(), group.gpus(),
+                        String.format(java.util.Locale.ROOT, "%.1f", rate));
+            } finally {
+                r.close();
+            }
+        }
+        return rates;
     }
 
     /**

@@ -18,6 +18,27 @@ public interface ReplicaPlanner {
      */
     Placement plan(LocalModel model, RuntimeConfig config);
 
+    /**
+     * {@link #plan}, knowing the decode rates measured for this model by split mode on the GPUs of its split group
+     * (empty when none were). The default ignores them.
+     */
+    default Placement plan(LocalModel model, RuntimeConfig config, java.util.Map<SplitMode, Double> measured) {
+        return plan(model, config);
+    }
+
+    /**
+     * Whether this planner picks a split group's mode from measured decode rates (then the model manager measures
+     * layer against tensor split the first time a model is split over a group, and plans again with the rates).
+     */
+    default boolean choosesSplitByMeasurement() {
+        return false;
+    }
+
+    /** A GPU's name for the measurements' key (the same model on another kind of card measures again). */
+    default String gpuName(int gpu) {
+        return "GPU " + gpu;
+    }
+
     /** One replica, placed by llama.cpp (all layers on its GPUs if it has any, else the CPU). */
     static ReplicaPlanner llamaDefault() {
         return (model, config) -> {

@@ -7,20 +7,27 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelRegistry;
 import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.EngineFactory;
 import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.place.Placement;
+import dev.gantry.runtime.place.ReplicaPlan;
+import dev.gantry.runtime.place.SplitMode;
 import dev.gantry.runtime.runner.FinishReason;
 import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.testing.FakeEngine;
 import dev.gantry.runtime.testing.FakeEngineFactory;
 import dev.gantry.runtime.testing.RecordingObserver;
 import dev.gantry.runtime.testing.TestModels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -326,6 +333,72 @@ class ModelManagerTest {
         assertTrue(b.prefixHit(), "the same prefix goes back to its replica");
         assertEquals(a.replica(), b.replica());
         assertEquals(1 + 2, model.replicas().get(a.replica()).runner().stats().completed(), "the load probe and both");
+    }
+
+    /**
+     * A model split over a pair of GPUs: the first load measures the pair by layer and by tensor (one load each),
+     * keeps the faster, and writes the figures down; a later start reads them and loads once.
+     */
+    @Test
+    void aSplitGroupIsMeasuredByLayerAndTensorOnceAndTheFasterIsLoaded(@TempDir Path cache) throws Exception {
+        Path file = cache.resolve("split-measurements.properties");
+        FakeEngineFactory factory = new FakeEngineFactory()
+                .decodeDelay(EngineFactory.Split.LAYER, Duration.ofMillis(8))
+                .decodeDelay(EngineFactory.Split.TENSOR, Duration.ofMillis(2));
+        LoadedModel model = get(splitManager(factory, file).acquire(NAME, null));
+        assertEquals("tensor", model.replicas().getFirst().split());
+        assertEquals(List.of(EngineFactory.Split.LAYER, EngineFactory.Split.TENSOR, EngineFactory.Split.TENSOR),
+                factory.calls().stream().map(c -> c.params().split()).toList());
+        String written = Files.readString(file);
+        assertTrue(written.contains("@Card_A+Card_B.layer=") && written.contains("@Card_A+Card_B.tensor="), written);
+
+        FakeEngineFactory again = new FakeEngineFactory();
+        LoadedModel reloaded = get(splitManager(again, file).acquire(NAME, null));
+        assertEquals("tensor", reloaded.replicas().getFirst().split());
+        assertEquals(1, again.loads(), "the figures on disk: no measuring");
+    }
+
+    /** A split mode this build cannot load is no candidate: the group stays split by layer. */
+    @Test
+    void aSplitModeThatFailsToLoadIsLeftOut(@TempDir Path cache) throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory()
+                .failSplit(EngineFactory.Split.TENSOR, new IllegalStateException("no tensor split in this build"));
+        LoadedModel model = get(splitManager(factory, cache.resolve("m.properties")).acquire(NAME, null));
+        assertEquals("layer", model.replicas().getFirst().split());
+        assertEquals(3, factory.loads(), "layer measured, tensor failed, layer loaded");
+    }
+
+    /** A manager whose planner splits the model over "GPU 0" and "GPU 1", by tensor when measured faster. */
+    private ModelManager splitManager(FakeEngineFactory factory, Path measurements) {
+        factories.add(factory);
+        ReplicaPlanner pair = new ReplicaPlanner() {
+            @Override
+            public Placement plan(LocalModel model, RuntimeConfig config) {
+                return plan(model, config, Map.of());
+            }
+
+            @Override
+            public Placement plan(LocalModel model, RuntimeConfig config, Map<SplitMode, Double> measured) {
+                SplitMode mode = measured.getOrDefault(SplitMode.TENSOR, 0.0) > measured.getOrDefault(SplitMode.LAYER,
+                        0.0) ? SplitMode.TENSOR : SplitMode.LAYER;
+                return new Placement(List.of(new ReplicaPlan(List.of(0, 1), mode, new float[] {0.5f, 0.5f}, 999,
+                        List.of(0L, 0L), 4, "pair split by " + mode.label())), "one pair");
+            }
+
+            @Override
+            public boolean choosesSplitByMeasurement() {
+                return true;
+            }
+
+            @Override
+            public String gpuName(int gpu) {
+                return gpu == 0 ? "Card A" : "Card B";
+            }
+        };
+        ModelManager m = new ModelManager(registry, factory, RuntimeConfig.defaults().withNumParallel(4), 2, pair);
+        m.splitMeasurementsFile(measurements);
+        managers.add(m);
+        return m;
     }
 
     /** A manager that loads one replica on "GPU 0" and one on "GPU 1" (the fake engine ignores the GPUs). */

@@ -69,6 +69,7 @@ public final class Gantry implements AutoCloseable {
         boolean noGpu = engines instanceof LlamaCppEngineFactory l && !l.hasGpu();
         ModelManager models = new ModelManager(registry, engines, config.runtime(),
                 Runtime.getRuntime().availableProcessors(), HostMemoryGuard.of(planner, noGpu));
+        models.splitMeasurementsFile(config.cacheDir().resolve("split-measurements.properties"));
         Operations operations = new Operations(models, ops);
         ApiRouter router = operations.routes(routes(models, operations));
         try {

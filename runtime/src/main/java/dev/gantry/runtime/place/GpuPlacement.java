@@ -48,6 +48,22 @@ public final class GpuPlacement implements ReplicaPlanner {
 
     @Override
     public Placement plan(LocalModel model, RuntimeConfig config) {
+        return plan(model, config, java.util.Map.of());
+    }
+
+    /** Auto and explicit groups pick a group's split mode by measurement; a forced {@code split=} does not. */
+    @Override
+    public boolean choosesSplitByMeasurement() {
+        return !(policy instanceof Policy.Split) && devices.size() >= 2;
+    }
+
+    @Override
+    public String gpuName(int gpu) {
+        return devices.stream().filter(d -> d.id() == gpu).map(Device::name).findFirst().orElse("GPU " + gpu);
+    }
+
+    @Override
+    public Placement plan(LocalModel model, RuntimeConfig config, java.util.Map<SplitMode, Double> measured) {
         int train = (int) model.metadata().contextLength().orElse(0);
         int context = RunnerSizing.contextPerSequence(train, config);
         int sequences = RunnerSizing.sequences(train, config);
@@ -63,7 +79,7 @@ public final class GpuPlacement implements ReplicaPlanner {
         ModelSize size = ModelSize.of(footprint, KvCacheType.F16, 512, cellsPerStream);
         PlacementRequest request = PlacementRequest.of(size, context, sequences)
                 .withPolicy(policy).withGpus(selection).withMemoryFraction(memoryFraction)
-                .withNumGpu(config.gpuLayers());
+                .withNumGpu(config.gpuLayers()).withMeasured(measured);
         return PlacementPlanner.plan(devices, request);
     }
 }

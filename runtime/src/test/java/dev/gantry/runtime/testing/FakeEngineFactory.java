@@ -24,6 +24,8 @@ public final class FakeEngineFactory implements EngineFactory {
     private final List<FakeEngine> engines = new CopyOnWriteArrayList<>();
     private final ConcurrentLinkedQueue<RuntimeException> failures = new ConcurrentLinkedQueue<>();
     private volatile Duration loadDelay = Duration.ZERO;
+    private final java.util.Map<Split, Duration> decodeDelayBySplit = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Map<Split, RuntimeException> failureBySplit = new java.util.concurrent.ConcurrentHashMap<>();
 
     public FakeEngineFactory() {
         this(FakeEngine.builder());
@@ -36,6 +38,18 @@ public final class FakeEngineFactory implements EngineFactory {
     /** The next load throws {@code failure} (queue several for several failures). */
     public FakeEngineFactory failNextLoad(RuntimeException failure) {
         failures.add(failure);
+        return this;
+    }
+
+    /** Engines loaded with this split mode take this long per decode (a split that is slower on some machine). */
+    public FakeEngineFactory decodeDelay(Split split, Duration delay) {
+        decodeDelayBySplit.put(split, delay);
+        return this;
+    }
+
+    /** Every load with this split mode throws {@code failure} (a build without that mode). */
+    public FakeEngineFactory failSplit(Split split, RuntimeException failure) {
+        failureBySplit.put(split, failure);
         return this;
     }
 
@@ -62,10 +76,16 @@ public final class FakeEngineFactory implements EngineFactory {
         if (failure != null) {
             throw failure;
         }
+        if (params.split() != null && failureBySplit.containsKey(params.split())) {
+            throw failureBySplit.get(params.split());
+        }
         if (!Files.isRegularFile(modelFile)) {
             throw new IllegalArgumentException("model file not found: " + modelFile);
         }
         FakeEngine engine = builder.build();
+        if (params.split() != null && decodeDelayBySplit.containsKey(params.split())) {
+            engine.decodeDelay(decodeDelayBySplit.get(params.split()));
+        }
         engines.add(engine);
         return engine;
     }
