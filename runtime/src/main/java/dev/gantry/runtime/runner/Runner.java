@@ -71,11 +71,8 @@ public final class Runner implements AutoCloseable {
     private EngineSession session;
     /** Cells in the cache: the running sequences' and the parked ones'. */
     private int usedCells;
-    /** Finished generations whose cells are kept, by sequence id (null: none). */
-    private Parked[] parked = new Parked[0];
-    private int parkedCount;
-    private int parkedCells;
-    private long parkTick;
+    /** Finished generations whose cells are kept, by sequence id. */
+    private final ParkedSlots parked = new ParkedSlots();
 
     // written by the runner thread, read by anyone
     private volatile long steps;
@@ -295,10 +292,11 @@ public final class Runner implements AutoCloseable {
         }
         while (!waiting.isEmpty() && usedIds.cardinality() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
-            int reuse = s.embedding ? -1 : bestParked(s);
-            int keep = reuse < 0 ? 0 : commonPrefix(parked[reuse], s);
+            // the parked slot that starts like this sequence, leaving it at least one token to decode
+            int reuse = s.embedding ? -1 : parked.best(s.tokens, s.length - 1, MIN_REUSE);
+            int keep = reuse < 0 ? 0 : parked.commonPrefix(reuse, s.tokens, s.length - 1);
             // taking over the parked slot frees its cells past the common prefix
-            long released = reuse < 0 ? 0 : parked[reuse].length() - keep;
+            long released = reuse < 0 ? 0 : parked.length(reuse) - keep;
             int need = s.pending() - keep + 1;
             while (!active.isEmpty() && reserved - released + need > config.kvCells() && evictOldest(reuse)) {
                 reserved = recount();
@@ -312,7 +310,7 @@ public final class Runner implements AutoCloseable {
                 s.cached = takeOver(reuse, keep);
             } else {
                 s.id = usedIds.nextClearBit(0);
-                if (s.id < parked.length && parked[s.id] != null) {
+                if (parked.holds(s.id)) {
                     evict(s.id);
                 }
             }
@@ -354,91 +352,33 @@ public final class Runner implements AutoCloseable {
         return reserved;
     }
 
-    /** The parked slot that shares the longest prefix with {@code s} (at least {@value #MIN_REUSE} tokens), or -1. */
-    private int bestParked(Sequence s) {
-        if (parkedCount == 0) {
-            return -1;
-        }
-        int best = -1;
-        int bestLength = MIN_REUSE - 1;
-        for (int id = 0; id < parked.length; id++) {
-            if (parked[id] != null) {
-                int n = commonPrefix(parked[id], s);
-                if (n > bestLength) {
-                    best = id;
-                    bestLength = n;
-                }
-            }
-        }
-        return best;
-    }
-
-    /** Tokens {@code s} can keep from a parked slot: their common prefix, leaving at least one token to decode. */
-    private static int commonPrefix(Parked p, Sequence s) {
-        int max = Math.min(p.length(), s.length - 1);
-        int n = Arrays.mismatch(p.tokens(), 0, max, s.tokens, 0, max);
-        return n < 0 ? max : n;
-    }
-
     /** Hands a parked slot to a new sequence: keeps {@code keep} cells (if the engine can); returns the cells kept. */
     private int takeOver(int id, int keep) {
-        Parked p = parked[id];
-        unpark(id);
+        int length = parked.remove(id);
         if (keep > 0 && session.keepPrefix(id, keep)) {
-            usedCells -= p.length() - keep;
+            usedCells -= length - keep;
             reusedPromptTokens += keep;
             return keep;
         }
         session.freeSequence(id);
-        usedCells -= p.length();
+        usedCells -= length;
         return 0;
     }
 
     /** Frees a parked slot's cells. */
     private void evict(int id) {
-        int length = parked[id].length();
-        unpark(id);
+        usedCells -= parked.remove(id);
         session.freeSequence(id);
-        usedCells -= length;
     }
 
     /** Frees the least recently parked slot other than {@code keep}; false when there is none. */
     private boolean evictOldest(int keep) {
-        int oldest = -1;
-        for (int id = 0; id < parked.length; id++) {
-            if (id != keep && parked[id] != null && (oldest < 0 || parked[id].tick() < parked[oldest].tick())) {
-                oldest = id;
-            }
-        }
+        int oldest = parked.oldest(keep);
         if (oldest < 0) {
             return false;
         }
         evict(oldest);
         return true;
-    }
-
-    private void unpark(int id) {
-        parkedCells -= parked[id].length();
-        parked[id] = null;
-        parkedCount--;
-    }
-
-    /** Keeps a finished generation's cells in its slot for a request that starts the same way. */
-    private void park(Sequence s) {
-        int id = s.id;
-        if (id >= parked.length) {
-            parked = Arrays.copyOf(parked, Math.max(id + 1, Math.max(8, 2 * parked.length)));
-        }
-        parked[id] = new Parked(Arrays.copyOf(s.tokens, s.cached), ++parkTick);
-        parkedCount++;
-        parkedCells += s.cached;
-    }
-
-    /** A finished generation's tokens in the cache (positions 0 to length - 1), and when it was parked. */
-    private record Parked(int[] tokens, long tick) {
-        int length() {
-            return tokens.length;
-        }
     }
 
     private void step() throws InterruptedException {
@@ -605,8 +545,8 @@ public final class Runner implements AutoCloseable {
             sampled[i] = null;
             samplers[i] = null;
         }
-        kvCellsUsed = usedCells - parkedCells;
-        parkedCellsSeen = parkedCells;
+        kvCellsUsed = usedCells - parked.cells();
+        parkedCellsSeen = parked.cells();
         long took = System.nanoTime() - stepStart;
         stepNanos += took;
         if (controller != null) {
@@ -711,7 +651,7 @@ public final class Runner implements AutoCloseable {
 
     /** The cache is full: recompute the newest sequence later, or end the only one at its length. */
     private void preemptNewest() {
-        if (parkedCount > 0) {
+        if (!parked.isEmpty()) {
             // parked cells go first: the step is retried with them free
             while (evictOldest(-1)) {
                 // all of them: the cache is full
@@ -746,7 +686,7 @@ public final class Runner implements AutoCloseable {
         active.remove(s);
         if (s.id >= 0) {
             if (keepCells && !s.embedding && s.cached >= MIN_REUSE) {
-                park(s);
+                parked.park(s.id, s.tokens, s.cached);
             } else if (s.cached > 0) {
                 session.freeSequence(s.id);
                 usedCells -= s.cached;
@@ -758,8 +698,8 @@ public final class Runner implements AutoCloseable {
             s.sampler.close();
             s.sampler = null;
         }
-        kvCellsUsed = usedCells - parkedCells;
-        parkedCellsSeen = parkedCells;
+        kvCellsUsed = usedCells - parked.cells();
+        parkedCellsSeen = parked.cells();
     }
 
     private void finish(Sequence s, FinishReason reason) {
