@@ -31,7 +31,8 @@ import java.util.Objects;
  *       slower but tokens per second rose by less than a fifth of that slowdown, the work is past the knee
  *       (the GPU is saturated, more batch only adds latency): the increase is undone and that value becomes a
  *       ceiling for {@value #CEILING_HOLD} steps, after which the controller probes again (the load may have
- *       changed).</li>
+ *       changed). A budget increase the steps did not use (fewer prompt tokens than the old budget) proves nothing
+ *       either way and stays.</li>
  *   <li><b>Under target with headroom</b> (average below {@value #HEADROOM} of the target): grow a knob that
  *       is binding: sequences (by a sixteenth of their range) when requests are waiting and every allowed slot
  *       is in use; the budget (by a quarter, at least a sixteenth of its range) when the last step used all of it.
@@ -90,6 +91,7 @@ public final class AdaptiveBatchController {
     private int probeSeen;
     private long probeNanos;
     private long probeTokens;
+    private long probePrompt;
 
     private int budgetCeiling;
     private int sequenceCeiling;
@@ -253,11 +255,18 @@ public final class AdaptiveBatchController {
         }
         probeNanos += step;
         probeTokens += s.tokens();
+        probePrompt += s.promptTokens();
         if (probeSeen < SETTLE + 1) {
             return null;
         }
         Knob knob = probe;
         probe = null;
+        if (knob == Knob.BUDGET && probePrompt <= (long) probeFrom * (probeSeen - 1)) {
+            // the steps never used the room added (prompts came slower than the old budget): slower steps then
+            // come from something else, and say nothing about the increase; capping the budget here left the next
+            // wave of prompts queued behind a small budget for hundreds of steps
+            return null;
+        }
         double meanStep = (double) probeNanos / (probeSeen - 1);
         double rate = probeTokens / (double) probeNanos;
         double cost = meanStep / baseStepNanos - 1;
@@ -316,6 +325,7 @@ public final class AdaptiveBatchController {
         probeSeen = 0;
         probeNanos = 0;
         probeTokens = 0;
+        probePrompt = 0;
     }
 
     private void remember(long step, StepSample s) {

@@ -250,6 +250,26 @@ class AdaptiveBatchControllerTest {
         assertEquals(64, ctl.current().maxActiveSequences());
     }
 
+    /**
+     * Recorded on an H100 at 64 clients: the budget grew from 128 to 160 just as the wave of prompts thinned, the next
+     * steps were slower for other reasons and carried fewer prompt tokens than the old budget, and the increase was
+     * judged a loss: the budget stayed capped at 128 for 256 steps and the next wave queued behind it.
+     */
+    @Test
+    void aBudgetIncreaseThePromptsDidNotUseIsNotJudged() {
+        AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 128).startingAt(128, 128));
+        List<Decision> trace = new ArrayList<>();
+        for (int i = 0; i < AdaptiveBatchController.WARMUP + 10 && ctl.current().promptBudget() == 128; i++) {
+            trace.add(ctl.observe(new StepSample(30 * MS, 64, 128, 64, 8)));
+        }
+        assertEquals(160, ctl.current().promptBudget(), () -> summary(trace));
+        for (int i = 0; i < 6; i++) {
+            trace.add(ctl.observe(new StepSample(36 * MS, 64, 100, 64, 0)));
+        }
+        assertTrue(trace.stream().noneMatch(d -> d.action() == Action.PLATEAU_BUDGET), () -> summary(trace));
+        assertEquals(160, ctl.current().promptBudget());
+    }
+
     @Test
     void idleStepsAreIgnored() {
         AdaptiveBatchController ctl = new AdaptiveBatchController(BatchLimits.defaults(512, 64));
