@@ -175,6 +175,26 @@ public final class LlamaCpp {
         return Optional.ofNullable(NativeLog.lastError);
     }
 
+    /** How many error lines llama.cpp has logged so far: a mark for {@link #nativeErrorsSince}. */
+    public static long nativeErrorCount() {
+        synchronized (NativeLog.PENDING) {
+            return NativeLog.errors;
+        }
+    }
+
+    /**
+     * The error lines llama.cpp logged since {@code mark} (at most the last {@value NativeLog#KEPT}), oldest first:
+     * a failed load's cause is often an earlier line than its last ("device CUDA0 does not support split buffers"
+     * before "failed to load model").
+     */
+    public static java.util.List<String> nativeErrorsSince(long mark) {
+        synchronized (NativeLog.PENDING) {
+            int n = (int) Math.min(NativeLog.RECENT.size(), Math.max(0, NativeLog.errors - mark));
+            java.util.List<String> all = new java.util.ArrayList<>(NativeLog.RECENT);
+            return java.util.List.copyOf(all.subList(all.size() - n, all.size()));
+        }
+    }
+
     /**
      * Starts recording the buffers llama.cpp reports in its log while a model and its context are created (lines
      * such as {@code CUDA0 model buffer size = 4403.49 MiB}), until the report is closed: the memory llama.cpp
@@ -193,6 +213,10 @@ public final class LlamaCpp {
         private static final StringBuilder PENDING = new StringBuilder();
         private static int lastLevel = 2;
         static volatile String lastError;
+        static final int KEPT = 8;
+        /** The last {@value #KEPT} error lines, and how many there were in all (guarded by PENDING). */
+        static final java.util.ArrayDeque<String> RECENT = new java.util.ArrayDeque<>();
+        static long errors;
 
         static void install() throws Throwable {
             var handle = MethodHandles.lookup().findStatic(NativeLog.class, "log",
@@ -224,6 +248,11 @@ public final class LlamaCpp {
                     };
                     if (lastLevel == 4) {
                         lastError = line;
+                        errors++;
+                        RECENT.addLast(line);
+                        if (RECENT.size() > KEPT) {
+                            RECENT.removeFirst();
+                        }
                     }
                     BufferReport report = BufferReport.active;
                     if (report != null) {

@@ -63,11 +63,15 @@ public final class LlamaModelHandle implements AutoCloseable {
                 }
                 p.set(ADDRESS, Layouts.offset(Layouts.MODEL_PARAMS, "tensor_split"), split);
             }
+            long mark = LlamaCpp.nativeErrorCount();
             MemorySegment m = (MemorySegment) Fn.llama_model_load_from_file.invokeExact(
                     arena.allocateFrom(path.toString()), p);
             if (m.equals(MemorySegment.NULL)) {
+                // every error line of this load: the cause usually comes before the final "failed to load model"
+                java.util.List<String> errors = LlamaCpp.nativeErrorsSince(mark);
                 throw new LlamaException("llama_model_load_from_file(" + path + ") failed"
-                        + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+                        + (errors.isEmpty() ? LlamaCpp.lastNativeError().map(e -> ": " + e).orElse("")
+                        : ": " + String.join("; ", errors)));
             }
             return new LlamaModelHandle(path, m);
         } catch (Throwable t) {

@@ -56,7 +56,7 @@ class ModelLoadFailureTest {
     @CsvSource(delimiter = '|', value = {
             "garbage   | 500 | not a valid GGUF file",
             "truncated | 500 | garbage.gguf",
-            "alien     | 500 | failed to load model alien",
+            "alien     | 500 | unknown model architecture: 'llamz'",
             "huge      | 500 | requires more system memory",
             "gone      | 404 | model \"gone\" not found"})
     void aBrokenModelGetsItsOwnErrorAndTheOthersKeepServing(String model, int status, String message)
