@@ -325,8 +325,8 @@ final class JinjaRenderer {
         }
         if (c.fn() instanceof Attr a) {
             Object target = eval(a.target(), frame);
-            Object r = at(c.line(), () -> JinjaBuiltins.method(target, a.name(), args, kwargs));
-            if (r != JinjaBuiltins.NO_METHOD) {
+            Object r = at(c.line(), () -> JinjaMethods.method(target, a.name(), args, kwargs));
+            if (r != JinjaMethods.NO_METHOD) {
                 return r;
             }
             Object fn = attribute(target, a.name());
