@@ -9,26 +9,11 @@ set -euo pipefail
 PKG="@node-llama-cpp/linux-x64"
 VERSION="3.22.1"
 SHA256="0d953e1503d5ab4608d8ed5b739132308c81ac05ffeb760d2a7f30e08a9f90e0"
-TARBALL="node-llama-cpp-linux-x64-${VERSION}.tgz"
 
 dest=${1:?usage: fetch-llama-cpu.sh DEST}
-cache="${GANTRY_NPM_CACHE:-$HOME/.cache/gantry/npm}"
-mkdir -p "$cache" "$dest"
-
-verify() { echo "${SHA256}  $1" | sha256sum --check --status; }
-
-if [ ! -f "$cache/$TARBALL" ] || ! verify "$cache/$TARBALL"; then
-  command -v npm >/dev/null || { echo "fetch-llama-cpu: npm is needed to fetch ${PKG}@${VERSION} (apt-get install npm)" >&2; exit 1; }
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --silent "${PKG}@${VERSION}" >/dev/null)
-  mv "$tmp/$TARBALL" "$cache/$TARBALL"
-fi
-if ! verify "$cache/$TARBALL"; then
-  echo "fetch-llama-cpu: $cache/$TARBALL does not match the pinned sha256 ${SHA256}" >&2
-  rm -f "$cache/$TARBALL"
-  exit 1
-fi
+mkdir -p "$dest"
+source "$(dirname "$0")/npm-fetch.sh"
+tarball=$(npm_fetch fetch-llama-cpu "$PKG" "$VERSION" "$SHA256")
 
 # Already unpacked from this very tarball: nothing to do (builds running side by side never see a half-copied folder).
 stamp="$dest/.source-sha256"
@@ -38,7 +23,7 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tar -xzf "$cache/$TARBALL" -C "$work" package/bins/linux-x64
+tar -xzf "$tarball" -C "$work" package/bins/linux-x64
 src="$work/package/bins/linux-x64"
 # The core libraries, and every CPU variant: ggml_backend_load_all_from_path picks the best one at run time.
 for f in "$src"/libllama.v*.so "$src"/libggml.v*.so "$src"/libggml-base.so "$src"/libggml-cpu-*.so; do

@@ -8,19 +8,13 @@ set -euo pipefail
 PKG="@node-llama-cpp/linux-x64-cuda"
 VERSION="3.22.1"
 SHA256="d6cd3ff39a43b024816952e0bc6452d6711608d26256ff6eb0fe8cf7ff55bb2c"
-TARBALL="node-llama-cpp-linux-x64-cuda-${VERSION}.tgz"
 dest=${1:?usage: fetch-llama-cuda.sh DEST}
-cache="${GANTRY_NPM_CACHE:-$HOME/.cache/gantry/npm}"
-mkdir -p "$cache" "$dest"
-verify() { echo "${SHA256}  $1" | sha256sum --check --status; }
-if [ ! -f "$cache/$TARBALL" ] || ! verify "$cache/$TARBALL"; then
-  command -v npm >/dev/null || { echo "fetch-llama-cuda: npm is needed (apt-get install npm)" >&2; exit 1; }
-  (cd "$cache" && npm pack --silent "${PKG}@${VERSION}" >/dev/null)
-fi
-verify "$cache/$TARBALL" || { echo "fetch-llama-cuda: $cache/$TARBALL does not match sha256 $SHA256" >&2; exit 1; }
+mkdir -p "$dest"
+source "$(dirname "$0")/npm-fetch.sh"
+tarball=$(npm_fetch fetch-llama-cuda "$PKG" "$VERSION" "$SHA256")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-tar -xzf "$cache/$TARBALL" -C "$work" package/bins/linux-x64-cuda
+tar -xzf "$tarball" -C "$work" package/bins/linux-x64-cuda
 src="$work/package/bins/linux-x64-cuda"
 cp "$src"/libllama.*.so "$src"/libggml.*.so "$src"/libggml-base.so "$src"/libggml-cpu-*.so "$src"/libggml-cuda.so "$dest"/
 echo "fetch-llama-cuda: $(ls "$dest"/*.so | wc -l) libraries in $dest"
