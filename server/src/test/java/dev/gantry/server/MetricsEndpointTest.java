@@ -111,13 +111,23 @@ class MetricsEndpointTest {
                 + " with her friends. One day";
         String options = ",\"stream\":false,\"options\":{\"num_predict\":12,\"temperature\":0,\"ignore_eos\":true}}";
         try (TestServer server = TestServer.start(TestServer.defaults())) {
-            String fresh = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
-                    + story + " she saw\"" + options).body()).get("response").asText();
+            JsonNode first = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
+                    + story + " she saw\"" + options).body());
+            String fresh = first.get("response").asText();
+            assertTrue(first.path("prompt_eval_cached_count").isMissingNode(), "nothing cached yet: " + first);
             TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
                     + story + " a bird sang\"" + options).body());
-            String again = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
-                    + story + " she saw\"" + options).body()).get("response").asText();
-            assertEquals(fresh, again, "the same answer from reused cells as from a fresh slot");
+            JsonNode second = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\""
+                    + story + " she saw\"" + options).body());
+            assertEquals(fresh, second.get("response").asText(), "the same answer from reused cells as from a fresh slot");
+            // Ollama's fields: prompt_eval_count counts the whole prompt, prompt_eval_cached_count what the cache held
+            assertEquals(first.get("prompt_eval_count").asInt(), second.get("prompt_eval_count").asInt());
+            int cached = second.get("prompt_eval_cached_count").asInt();
+            assertTrue(cached >= 16 && cached < second.get("prompt_eval_count").asInt(), second.toString());
+            // and OpenAI's usage.prompt_tokens_details.cached_tokens
+            JsonNode completion = TestServer.json(server.post("/v1/completions", "{\"model\":\"stories260k\","
+                    + "\"prompt\":\"" + story + " she saw\",\"max_tokens\":4,\"temperature\":0}").body());
+            assertTrue(completion.at("/usage/prompt_tokens_details/cached_tokens").asInt() >= 16, completion.toString());
             PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
             assertTrue(m.valueOrZero("gantry_prompt_reused_tokens_total", REPLICA) >= 2 * 16,
                     "two takeovers of at least 16 tokens each");

@@ -308,6 +308,7 @@ public final class Runner implements AutoCloseable {
             if (reuse >= 0) {
                 s.id = reuse;
                 s.cached = takeOver(reuse, keep);
+                s.reused = Math.min(s.cached, s.promptLength);
             } else {
                 s.id = usedIds.nextClearBit(0);
                 if (parked.holds(s.id)) {
@@ -715,7 +716,7 @@ public final class Runner implements AutoCloseable {
         long admitted = s.admittedAt == 0 ? now : s.admittedAt;
         long first = s.firstTokenAt == 0 ? now : s.firstTokenAt;
         GenerationMetrics m = new GenerationMetrics(s.promptLength, s.generated, admitted - s.submittedAt,
-                first - admitted, now - first, now - s.submittedAt, s.preemptions);
+                first - admitted, now - first, now - s.submittedAt, s.preemptions, s.reused);
         try {
             s.observer.onFinish(reason, m);
         } catch (RuntimeException e) {

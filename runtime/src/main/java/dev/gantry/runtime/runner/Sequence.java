@@ -27,6 +27,8 @@ final class Sequence implements GenerationHandle {
     long admittedAt;
     long firstTokenAt;
     int preemptions;
+    /** Prompt tokens its slot's parked cells held when it was last admitted. */
+    int reused;
     /** An embedding input: decoded with every token an output, pooled, never sampled. */
     final boolean embedding;
     /** The running sum (mean pooling) or the picked token's embedding (CLS, last); embedding inputs only. */

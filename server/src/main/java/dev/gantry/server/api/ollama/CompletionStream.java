@@ -150,14 +150,16 @@ final class CompletionStream implements TokenRelay.Sink {
         Long total = m == null ? null : System.nanoTime() - startNanos;
         Long load = m == null ? null : loadNanos;
         Integer promptCount = m == null ? null : m.promptTokens();
+        // Ollama's prompt_eval_cached_count: set only when the cache held some of the prompt
+        Integer cached = m == null || m.cachedPromptTokens() == 0 ? null : m.cachedPromptTokens();
         Long promptTime = m == null ? null : m.promptEvalNanos();
         Integer evalCount = m == null ? null : m.generatedTokens();
         Long evalTime = m == null ? null : m.evalNanos();
         return switch (shape) {
             case GENERATE -> new Responses.GenerateChunk(model, now, text, true, reason, total, load, promptCount,
-                    promptTime, evalCount, evalTime);
+                    cached, promptTime, evalCount, evalTime);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, think, calls),
-                    true, reason, total, load, promptCount, promptTime, evalCount, evalTime);
+                    true, reason, total, load, promptCount, cached, promptTime, evalCount, evalTime);
         };
     }
 

@@ -519,6 +519,10 @@ public final class OpenAiMapping {
         u.put("prompt_tokens", prompt);
         u.put("completion_tokens", completion);
         u.put("total_tokens", prompt + completion);
+        int cached = ollama.path("prompt_eval_cached_count").asInt(0);
+        if (cached > 0) {
+            u.putObject("prompt_tokens_details").put("cached_tokens", cached);
+        }
         return u;
     }
 
