@@ -172,7 +172,7 @@ public final class Runner implements AutoCloseable {
         if (engine.embeddingSize() <= 0) {
             throw new IllegalArgumentException("this model does not support embeddings");
         }
-        if (engine.pooling() == dev.gantry.runtime.engine.Pooling.RANK) {
+        if (engine.pooling() == Pooling.RANK) {
             throw new IllegalArgumentException("this model is a reranker: it has no embeddings");
         }
         if (tokens.length > config.contextPerSequence()) {
@@ -572,37 +572,15 @@ public final class Runner implements AutoCloseable {
 
     /** Adds this step's chunk of an embedding input to its pooled vector (before {@code s.cached} moves on). */
     private void pool(Sequence s) {
-        switch (engine.pooling()) {
-            case CLS -> {
-                if (s.cached == 0) {
-                    session.addEmbedding(s.batchIndex, s.pooled);
-                }
-            }
-            case LAST -> {
-                if (s.cached + s.chunk == s.length) {
-                    session.addEmbedding(s.batchIndex + s.chunk - 1, s.pooled);
-                }
-            }
-            default -> {
-                for (int i = 0; i < s.chunk; i++) {
-                    session.addEmbedding(s.batchIndex + i, s.pooled);
-                }
-            }
-        }
+        EmbeddingCall.pool(engine.pooling(), session, s);
     }
 
     /** Hands an embedding input its vector and frees its sequence in this step. */
     private void completeEmbedding(Sequence s, long now) {
-        float[] v = s.pooled;
-        if (engine.pooling() == Pooling.MEAN) {
-            for (int d = 0; d < v.length; d++) {
-                v[d] /= s.length;
-            }
-        }
         if (s.firstTokenAt == 0) {
             s.firstTokenAt = now;
         }
-        ((EmbeddingCall) s.observer).vector = v;
+        ((EmbeddingCall) s.observer).vector = EmbeddingCall.finishPooling(engine.pooling(), s);
         embeddings++;
         finish(s, FinishReason.STOP);
     }
@@ -803,31 +781,5 @@ public final class Runner implements AutoCloseable {
 
     public boolean isRunning() {
         return running;
-    }
-
-    /** Completes an embedding's future from the runner thread: the vector on STOP, a failure otherwise. */
-    private static final class EmbeddingCall implements GenerationObserver {
-        final CompletableFuture<Embedding> future = new CompletableFuture<>();
-        float[] vector;
-
-        @Override
-        public void onToken(int token) {
-            // never called: embedding inputs are not sampled
-        }
-
-        @Override
-        public void onFinish(FinishReason reason, GenerationMetrics m) {
-            switch (reason) {
-                case STOP -> future.complete(new Embedding(vector, m.promptTokens(), m.queueNanos(), m.totalNanos()));
-                case CANCELLED -> future.cancel(false);
-                case LENGTH -> future.completeExceptionally(new IllegalArgumentException(
-                        "the input does not fit the free KV cache"));
-            }
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            future.completeExceptionally(error);
-        }
     }
 }
