@@ -286,10 +286,7 @@ public final class Runner implements AutoCloseable {
     private void admit() {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
-        long reserved = usedCells;
-        for (Sequence a : active) {
-            reserved += a.pending();
-        }
+        long reserved = recount();
         while (!waiting.isEmpty() && usedIds.cardinality() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
@@ -328,14 +325,7 @@ public final class Runner implements AutoCloseable {
                     s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
                 }
             } catch (RuntimeException e) {
-                if (s.cached > 0) { // the prefix it took over
-                    session.freeSequence(s.id);
-                    usedCells -= s.cached;
-                    s.cached = 0;
-                }
-                usedIds.clear(s.id);
-                s.id = -1;
-                fail(s, e);
+                fail(s, e); // frees its slot and any prefix it took over
                 reserved = recount();
                 continue;
             }
@@ -515,7 +505,7 @@ public final class Runner implements AutoCloseable {
             }
             int before = s.cached;
             if (s.embedding) {
-                pool(s);
+                EmbeddingCall.pool(engine.pooling(), session, s);
             }
             s.cached += s.chunk;
             usedCells += s.chunk;
@@ -546,8 +536,7 @@ public final class Runner implements AutoCloseable {
             sampled[i] = null;
             samplers[i] = null;
         }
-        kvCellsUsed = usedCells - parked.cells();
-        parkedCellsSeen = parked.cells();
+        publishCells();
         long took = System.nanoTime() - stepStart;
         stepNanos += took;
         if (controller != null) {
@@ -570,9 +559,10 @@ public final class Runner implements AutoCloseable {
         }
     }
 
-    /** Adds this step's chunk of an embedding input to its pooled vector (before {@code s.cached} moves on). */
-    private void pool(Sequence s) {
-        EmbeddingCall.pool(engine.pooling(), session, s);
+    /** The cells in use and parked, for {@link #stats} (read from other threads). */
+    private void publishCells() {
+        kvCellsUsed = usedCells - parked.cells();
+        parkedCellsSeen = parked.cells();
     }
 
     /** Hands an embedding input its vector and frees its sequence in this step. */
@@ -677,8 +667,7 @@ public final class Runner implements AutoCloseable {
             s.sampler.close();
             s.sampler = null;
         }
-        kvCellsUsed = usedCells - parked.cells();
-        parkedCellsSeen = parked.cells();
+        publishCells();
     }
 
     private void finish(Sequence s, FinishReason reason) {
