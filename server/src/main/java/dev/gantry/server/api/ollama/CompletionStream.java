@@ -74,7 +74,7 @@ final class CompletionStream implements TokenRelay.Sink {
         } else {
             exchange.writeChunkLater(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
                     new Responses.Message("assistant", text, think, null), false, null, null, null, null, null, null,
-                    null)));
+                    null, null)));
         }
     }
 
@@ -99,7 +99,7 @@ final class CompletionStream implements TokenRelay.Sink {
                 start();
                 exchange.writeChunk(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
                         new Responses.Message("assistant", f.content(), f.thinking().isEmpty() ? null : f.thinking(),
-                                calls), false, null, null, null, null, null, null, null)));
+                                calls), false, null, null, null, null, null, null, null, null)));
                 calls = null;
             } else if (!stream) {
                 thinking.append(f.thinking());
@@ -167,9 +167,10 @@ final class CompletionStream implements TokenRelay.Sink {
     static Object loadOnly(Shape shape, String model, String reason) {
         String now = Instant.now().toString();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, "", true, reason, null, null, null, null, null, null);
+            case GENERATE -> new Responses.GenerateChunk(model, now, "", true, reason, null, null, null, null, null, null,
+                    null);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", ""), true, reason,
-                    null, null, null, null, null, null);
+                    null, null, null, null, null, null, null);
         };
     }
 }

@@ -11,29 +11,13 @@ public final class Responses {
     public record GenerateChunk(String model, String createdAt, String response, boolean done, String doneReason,
                                 Long totalDuration, Long loadDuration, Integer promptEvalCount,
                                 Integer promptEvalCachedCount, Long promptEvalDuration, Integer evalCount,
-                                Long evalDuration) {
-        /** A line without metrics, or with them but no cached prompt tokens. */
-        public GenerateChunk(String model, String createdAt, String response, boolean done, String doneReason,
-                             Long totalDuration, Long loadDuration, Integer promptEvalCount, Long promptEvalDuration,
-                             Integer evalCount, Long evalDuration) {
-            this(model, createdAt, response, done, doneReason, totalDuration, loadDuration, promptEvalCount, null,
-                    promptEvalDuration, evalCount, evalDuration);
-        }
-    }
+                                Long evalDuration) {}
 
     /** One {@code /api/chat} line. */
     public record ChatChunk(String model, String createdAt, Message message, boolean done, String doneReason,
                             Long totalDuration, Long loadDuration, Integer promptEvalCount,
                             Integer promptEvalCachedCount, Long promptEvalDuration, Integer evalCount,
-                            Long evalDuration) {
-        /** A line without metrics, or with them but no cached prompt tokens. */
-        public ChatChunk(String model, String createdAt, Message message, boolean done, String doneReason,
-                         Long totalDuration, Long loadDuration, Integer promptEvalCount, Long promptEvalDuration,
-                         Integer evalCount, Long evalDuration) {
-            this(model, createdAt, message, done, doneReason, totalDuration, loadDuration, promptEvalCount, null,
-                    promptEvalDuration, evalCount, evalDuration);
-        }
-    }
+                            Long evalDuration) {}
 
     /** A chat message; {@code thinking} and {@code tool_calls} only when the model produced them. */
     public record Message(String role, String content, String thinking, List<WireToolCall> toolCalls) {

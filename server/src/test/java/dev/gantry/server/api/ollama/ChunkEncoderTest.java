@@ -20,7 +20,7 @@ class ChunkEncoderTest {
         assertEquals('\n', line[line.length - 1]);
         ObjectNode mine = (ObjectNode) Json.MAPPER.readTree(new String(line, StandardCharsets.UTF_8));
         ObjectNode jackson = (ObjectNode) Json.MAPPER.readTree(Json.write(new Responses.GenerateChunk(
-                "stories260k:latest", "x", text, false, null, null, null, null, null, null, null)));
+                "stories260k:latest", "x", text, false, null, null, null, null, null, null, null, null)));
         assertTimestamp(mine.remove("created_at"));
         jackson.remove("created_at");
         assertEquals(jackson, mine);
@@ -32,7 +32,7 @@ class ChunkEncoderTest {
         byte[] line = new ChunkEncoder("m\"odel", true).line(text);
         ObjectNode mine = (ObjectNode) Json.MAPPER.readTree(new String(line, StandardCharsets.UTF_8));
         ObjectNode jackson = (ObjectNode) Json.MAPPER.readTree(Json.write(new Responses.ChatChunk("m\"odel", "x",
-                new Responses.Message("assistant", text), false, null, null, null, null, null, null, null)));
+                new Responses.Message("assistant", text), false, null, null, null, null, null, null, null, null)));
         assertTimestamp(mine.remove("created_at"));
         jackson.remove("created_at");
         assertEquals(jackson, mine);
