@@ -478,24 +478,24 @@ public final class OpenAiMapping {
 
     /** A whole {@code /api/generate} answer as a {@code text_completion}. */
     public static ObjectNode completion(String id, long created, JsonNode ollama) {
-        ObjectNode out = head(id, "text_completion", created, ollama);
-        ObjectNode choice = out.putArray("choices").addObject();
-        choice.put("text", ollama.path("response").asText(""));
-        choice.put("index", 0);
-        choice.putNull("logprobs");
-        choice.put("finish_reason", finishReason(ollama, false));
+        ObjectNode out = textCompletion(id, created, ollama, true);
         out.set("usage", usage(ollama));
         return out;
     }
 
     /** One streamed {@code /api/generate} line as a {@code text_completion} chunk. */
     public static ObjectNode completionChunk(String id, long created, JsonNode ollama) {
+        return textCompletion(id, created, ollama, ollama.path("done").asBoolean(false));
+    }
+
+    /** A {@code text_completion} with one choice: the text, and the finish reason once {@code finished}. */
+    private static ObjectNode textCompletion(String id, long created, JsonNode ollama, boolean finished) {
         ObjectNode out = head(id, "text_completion", created, ollama);
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("text", ollama.path("response").asText(""));
         choice.put("index", 0);
         choice.putNull("logprobs");
-        if (ollama.path("done").asBoolean(false)) {
+        if (finished) {
             choice.put("finish_reason", finishReason(ollama, false));
         } else {
             choice.putNull("finish_reason");
