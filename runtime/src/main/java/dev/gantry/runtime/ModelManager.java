@@ -140,7 +140,6 @@ public final class ModelManager implements AutoCloseable {
         });
     }
 
-    /** How the models loaded from now on choose a replica for each request (default least-loaded). */
     /**
      * Where the decode rates of split models by split mode are kept across restarts (see {@link SplitMeasurements});
      * in memory only until this is called.
@@ -149,6 +148,7 @@ public final class ModelManager implements AutoCloseable {
         this.splitMeasurements = new SplitMeasurements(file);
     }
 
+    /** How the models loaded from now on choose a replica for each request (default least-loaded). */
     public void routeStrategy(RouteStrategy strategy) {
         this.routeStrategy = java.util.Objects.requireNonNull(strategy);
     }

@@ -23,9 +23,9 @@ import java.util.Objects;
  *       too (at least {@value #SETTLE} of them seen), cap sequences at three quarters of those active now (while
  *       generation alone is under the target, or has not been seen long enough to tell, the slow average comes
  *       from prompt-heavy steps, and cutting sequences would only queue requests for their first token). A runner
- *       with one sequence running is never cut: that only keeps others out. Then wait {@value #SETTLE} steps for the average to show the effect. A cut of
- *       sequences that did not make steps at least 5% shorter is undone, and not tried again below that level
- *       for {@value #CEILING_HOLD} steps.</li>
+ *       with one sequence running is never cut: that only keeps others out. Then wait {@value #SETTLE} steps for
+ *       the average to show the effect. A cut of sequences that did not make steps at least 5% shorter is undone,
+ *       and not tried again below that level for {@value #CEILING_HOLD} steps.</li>
  *   <li><b>Probe judged.</b> Each increase is compared: the mean of the {@value #SETTLE} steps before it against
  *       the {@value #SETTLE} after it (skipping the first, still mixed). When the steps became more than 5%
  *       slower but tokens per second rose by less than a fifth of that slowdown, the work is past the knee
@@ -73,7 +73,7 @@ public final class AdaptiveBatchController {
     private int sequenceFloorLeft;
     /** Average of the light steps (prompt tokens at most the budget's floor): what generation alone costs. */
     private double avgLightNanos;
-    private boolean lightSeen;
+    /** Light steps seen so far (the average above means something once there is one). */
     private int lightCount;
     private int cooldown;
     private Knob lastGrown = Knob.BUDGET;
@@ -195,9 +195,7 @@ public final class AdaptiveBatchController {
         if (s.promptTokens() > limits.minBudget()) {
             return;
         }
-        lightCount++;
-        if (!lightSeen) {
-            lightSeen = true;
+        if (lightCount++ == 0) {
             avgLightNanos = s.stepNanos();
             return;
         }
