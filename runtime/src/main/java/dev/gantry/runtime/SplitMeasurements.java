@@ -12,7 +12,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Properties;
 import java.util.TreeMap;
 
@@ -39,11 +38,15 @@ final class SplitMeasurements {
                 p.load(in);
                 for (String name : p.stringPropertyNames()) {
                     int dot = name.lastIndexOf('.');
-                    Optional<SplitMode> mode = dot < 0 ? Optional.empty() : mode(name.substring(dot + 1));
                     double rate = parse(p.getProperty(name));
-                    if (mode.isPresent() && rate > 0) {
-                        byKey.computeIfAbsent(name.substring(0, dot), k -> new EnumMap<>(SplitMode.class))
-                                .put(mode.get(), rate);
+                    if (dot > 0 && rate > 0) {
+                        try {
+                            SplitMode mode = SplitMode.parse(name.substring(dot + 1));
+                            byKey.computeIfAbsent(name.substring(0, dot), k -> new EnumMap<>(SplitMode.class))
+                                    .put(mode, rate);
+                        } catch (IllegalArgumentException unknownMode) {
+                            // a line this version does not know: skipped
+                        }
                     }
                 }
             } catch (IOException | IllegalArgumentException e) {
@@ -94,15 +97,6 @@ final class SplitMeasurements {
             LOG.log(System.Logger.Level.WARNING, "cannot write the split measurements to {0} ({1}): they hold "
                     + "until the server stops", file, e.getMessage());
         }
-    }
-
-    private static Optional<SplitMode> mode(String label) {
-        for (SplitMode m : SplitMode.values()) {
-            if (m.label().equals(label)) {
-                return Optional.of(m);
-            }
-        }
-        return Optional.empty();
     }
 
     private static double parse(String v) {
