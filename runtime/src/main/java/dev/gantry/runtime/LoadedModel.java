@@ -226,8 +226,8 @@ public final class LoadedModel {
             parkedCells += s.kvCellsParked();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
-                completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings, mixed, reused,
-                parkedCells);
+                completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings,
+                mixed, reused, parkedCells);
     }
 
     public List<Replica> replicas() {

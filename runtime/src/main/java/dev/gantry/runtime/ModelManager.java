@@ -269,7 +269,8 @@ public final class ModelManager implements AutoCloseable {
         Optional<ReplicaPlan> group = placement.replicas().stream()
                 .filter(r -> r.gpus().size() > 1 && r.mode() == SplitMode.LAYER).findFirst();
         if (planner.choosesSplitByMeasurement() && group.isPresent()) {
-            String key = SplitMeasurements.key(model.digest(), group.get().gpus().stream().map(planner::gpuName).toList());
+            String key = SplitMeasurements.key(model.digest(),
+                    group.get().gpus().stream().map(planner::gpuName).toList());
             Map<SplitMode, Double> measured = splitMeasurements.get(key);
             if (measured.isEmpty()) {
                 measured = measureSplits(model, group.get(), config, options);

@@ -87,7 +87,8 @@ final class SplitMeasurements {
             Files.createDirectories(file.toAbsolutePath().getParent());
             Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "split", ".tmp");
             try (Writer out = Files.newBufferedWriter(tmp)) {
-                out.write("# decode tokens/s of split models by GPU group and split mode, measured by Gantry at load\n");
+                out.write("# decode tokens/s of split models by GPU group and split mode, measured by Gantry"
+                        + " at load\n");
                 for (Map.Entry<String, String> e : sorted.entrySet()) {
                     out.write(e.getKey() + "=" + e.getValue() + "\n");
                 }

@@ -41,7 +41,8 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("GANTRY_KV_UNIFIED", "1: one KV buffer shared by all sequences of a model; 0 (default): one per sequence");
         VARIABLES.put("GANTRY_ROUTING", "least-loaded (default), round-robin or weighted (by the decode rate measured at load)");
         VARIABLES.put("GANTRY_ITL_TARGET_MS", "inter-token latency adaptive batching keeps under (default 50; 0: fixed batching)");
-        VARIABLES.put("GANTRY_BACKEND_SAMPLING", "off | on | auto: off (default) samples on the host in Java; on, on the GPU; auto, on the GPU when the model is on one");
+        VARIABLES.put("GANTRY_BACKEND_SAMPLING", "off | on | auto: off (default) samples on the host in Java; on, on "
+                + "the GPU; auto, on the GPU when the model is on one");
         VARIABLES.put("GANTRY_CACHE_DIR", "where the bundled libraries and model are unpacked (default ~/.cache/gantry)");
         VARIABLES.put("GANTRY_DRAIN_SECONDS", "on SIGTERM, how long requests in flight may finish (default 30)");
         VARIABLES.put("GANTRY_ALERT_WEBHOOK", "URL GPU alerts are posted to as JSON (default: only logged)");

@@ -213,8 +213,8 @@ public final class Runner implements AutoCloseable {
     public RunnerStats stats() {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget, maxActive,
-                embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen);
+                cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget,
+                maxActive, embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen);
     }
 
     private void run() {

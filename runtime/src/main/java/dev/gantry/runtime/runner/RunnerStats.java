@@ -22,6 +22,6 @@ package dev.gantry.runtime.runner;
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
-                          long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget, int maxActive,
-                          long embeddings, long mixedSteps, long reusedPromptTokens,
+                          long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget,
+                          int maxActive, long embeddings, long mixedSteps, long reusedPromptTokens,
                           int kvCellsParked) {}
