@@ -85,7 +85,7 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         Runner runner = start(engine, config(200, 300, 3, 4, 512));
         submit(runner, promptOfLength(120), 2).awaitFinish(WAIT);
         RecordingObserver running = submit(runner, FakeEngine.prompt("keep going"), 60);
-        running.tokensReached(2).join();
+        running.awaitTokens(2, WAIT);
         RecordingObserver newcomer = submit(runner, FakeEngine.prompt("y".repeat(120)), 4);
         newcomer.awaitFinish(WAIT);
         running.awaitFinish(WAIT);

@@ -106,9 +106,35 @@ public final class RecordingObserver implements GenerationObserver {
         return h.reached;
     }
 
-    /** Completes when the {@code count}-th token arrives (register before submitting). */
+    /**
+     * Completes when the {@code count}-th token has arrived: at once where it already has, so it may be asked after
+     * submitting (the runner can be faster than the test thread).
+     */
     public CompletableFuture<Void> tokensReached(int count) {
-        return onTokenCount(count, null);
+        CompletableFuture<Void> reached = onTokenCount(count, null);
+        if (tokenCount() >= count) {
+            reached.complete(null);
+        }
+        return reached;
+    }
+
+    /** Waits for the {@code count}-th token; fails the test on a timeout or an early end rather than hanging. */
+    public void awaitTokens(int count, Duration timeout) {
+        try {
+            CompletableFuture.anyOf(tokensReached(count), outcome).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("token " + count + " did not arrive within " + timeout + " (" + tokenCount()
+                    + " so far)", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted", e);
+        } catch (ExecutionException e) {
+            throw new AssertionError(e.getCause());
+        }
+        if (tokenCount() < count) {
+            throw new AssertionError("the generation ended after " + tokenCount() + " tokens, before token " + count
+                    + ": " + outcome.join());
+        }
     }
 
     public CompletableFuture<Outcome> outcome() {
