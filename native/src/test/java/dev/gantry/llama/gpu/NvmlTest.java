@@ -24,7 +24,7 @@ class NvmlTest {
 
     @BeforeEach
     void fake() {
-        arena = Arena.ofConfined();
+        arena = Arena.ofShared(); // shared: lifecycle methods and the test may run on different threads
         fake = new FakeNvmlLibrary(arena, List.of(
                 new FakeNvmlLibrary.Gpu("NVIDIA H100 80GB HBM3", "GPU-0a1b", "00000000:3B:00.0", 0, 0x3b, 0,
                         37, 12, 80 * GIB, 3 * GIB, 41, 123_456),
