@@ -26,6 +26,8 @@ final class NullEngine implements Engine {
     /** Forward passes and decodes of every costed session, for {@link RunnerSim}'s report. */
     static final java.util.concurrent.atomic.AtomicLong PASSES = new java.util.concurrent.atomic.AtomicLong();
     static final java.util.concurrent.atomic.AtomicLong DECODES = new java.util.concurrent.atomic.AtomicLong();
+    /** Runs of consecutive ids among each batch's sequences: the passes a batch of one token each would take. */
+    static final java.util.concurrent.atomic.AtomicLong RUNS = new java.util.concurrent.atomic.AtomicLong();
 
     NullEngine() {
         this(StepCost.FREE);
@@ -149,6 +151,12 @@ final class NullEngine implements Engine {
                 nanos += cost.nanos(pass[0], pass[1]);
             }
             PASSES.addAndGet(batches.size());
+            int[] ids = java.util.Arrays.stream(seqOf, 0, size).distinct().sorted().toArray();
+            int runs = 0;
+            for (int i = 0; i < ids.length; i++) {
+                runs += i == 0 || ids[i] != ids[i - 1] + 1 ? 1 : 0;
+            }
+            RUNS.addAndGet(runs);
             DECODES.incrementAndGet();
             // the simulated time, less what working out the passes took
             java.util.concurrent.locks.LockSupport.parkNanos(nanos - (System.nanoTime() - start));

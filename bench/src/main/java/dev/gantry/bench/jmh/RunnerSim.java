@@ -42,10 +42,19 @@ public final class RunnerSim {
         RunnerConfig config = new RunnerConfig(1024, 128 * 1024, 128, 512, 512, 1, false, false,
                 itl * 1_000_000L);
         try (Runner runner = Runner.start("sim", engine, config)) {
-            int[] prompt = new int[PROMPT];
-            Arrays.fill(prompt, 7);
-            prompt[0] = 1;
-            GenerationRequest request = new GenerationRequest(prompt, SamplingParams.greedyDefaults(), GENERATE);
+            // Numbered prompts, as the load tool sends: they differ from the second token on, so none takes over
+            // another's cached prefix.
+            java.util.concurrent.atomic.AtomicInteger numbers = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.function.Supplier<GenerationRequest> request = () -> {
+                int[] prompt = new int[PROMPT];
+                Arrays.fill(prompt, 7);
+                prompt[0] = 1;
+                int n = numbers.incrementAndGet();
+                for (int i = 1; i <= 4; i++, n /= 10) {
+                    prompt[i] = 3 + n % 10;
+                }
+                return new GenerationRequest(prompt, SamplingParams.greedyDefaults(), GENERATE);
+            };
             List<Long> ttft = java.util.Collections.synchronizedList(new ArrayList<>());
             List<Double> itls = java.util.Collections.synchronizedList(new ArrayList<>());
             CountDownLatch done = new CountDownLatch(clients * each);
@@ -72,20 +81,22 @@ public final class RunnerSim {
             long[] t = ttft.stream().mapToLong(Long::longValue).sorted().toArray();
             double[] g = itls.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             System.out.printf(Locale.ROOT, "{\"clients\":%d,\"requests\":%d,\"itl_target_ms\":%d,\"tokens_per_second\":%.1f,"
-                            + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_mean_p50_ms\":%.2f,\"passes_per_step\":%.2f}%n",
+                            + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_mean_p50_ms\":%.2f,\"passes_per_step\":%.2f,"
+                            + "\"id_runs_per_step\":%.2f}%n",
                     clients, clients * each, itl, clients * each * (double) GENERATE / seconds,
                     t[t.length / 2] / 1e6, t[(int) (t.length * 0.99)] / 1e6, g[g.length / 2],
-                    NullEngine.PASSES.get() / (double) Math.max(1, NullEngine.DECODES.get()));
+                    NullEngine.PASSES.get() / (double) Math.max(1, NullEngine.DECODES.get()),
+                    NullEngine.RUNS.get() / (double) Math.max(1, NullEngine.DECODES.get()));
         }
     }
 
-    private static void submit(Runner runner, GenerationRequest request, int left, List<Long> ttft, List<Double> itls,
+    private static void submit(Runner runner, java.util.function.Supplier<GenerationRequest> request, int left, List<Long> ttft, List<Double> itls,
                                CountDownLatch done) {
         if (left == 0) {
             return;
         }
         long sent = System.nanoTime();
-        runner.submit(request, new GenerationObserver() {
+        runner.submit(request.get(), new GenerationObserver() {
             long first;
 
             @Override

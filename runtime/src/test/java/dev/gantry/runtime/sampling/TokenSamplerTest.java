@@ -44,12 +44,59 @@ class TokenSamplerTest {
     }
 
     @Test
+    void greedyPassesOverNans() {
+        float[] l = randomLogits(1000, 4);
+        int best = argmax(l);
+        assertTrue(best >= 2);
+        l[0] = Float.NaN; // a first NaN once hid every larger logit
+        l[1] = Float.NaN;
+        TokenSampler s = new TokenSampler(SamplingParams.greedyDefaults(), l.length, NONE, NONE);
+        assertEquals(best, s.sample(l.clone()));
+    }
+
+    @Test
     void readsTheRowFromNativeOrHeapMemoryAlike() {
         float[] l = randomLogits(50_000, 2);
         TokenSampler a = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 7), l.length, NONE, NONE);
         TokenSampler b = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 7), l.length, NONE, NONE);
         for (int i = 0; i < 20; i++) {
             assertEquals(a.sample(l.clone()), b.sample(MemorySegment.ofArray(l)));
+        }
+    }
+
+    /** The scan against a full sort, on rows with ties, NaNs and -inf, for small and large k. */
+    @Test
+    void topKFindsTheSameLogitsAsASortWouldWithTiesNansAndInfinities() {
+        SplittableRandom r = new SplittableRandom(11);
+        for (int round = 0; round < 40; round++) {
+            int n = 1 + r.nextInt(20_000);
+            float[] l = new float[n];
+            for (int i = 0; i < n; i++) {
+                int kind = r.nextInt(100);
+                l[i] = kind == 0 ? Float.NaN : kind == 1 ? Float.NEGATIVE_INFINITY
+                        : kind < 30 ? (float) r.nextInt(8) : (float) (r.nextGaussian() * 3);
+            }
+            int k = new int[] {1, 2, 40, 100, 1000}[round % 5];
+            int[] got = new TokenSampler(params(0.8f, k, 1f, 0f, 1), n, NONE, NONE).candidates(l.clone());
+            float[] sorted = l.clone();
+            java.util.Arrays.sort(sorted); // ascending, NaNs last
+            float[] expected = new float[Math.min(k, n)];
+            int m = 0;
+            for (int i = n - 1; i >= 0 && m < k; i--) {
+                if (!Float.isNaN(sorted[i]) && sorted[i] != Float.NEGATIVE_INFINITY) {
+                    expected[m++] = sorted[i];
+                }
+            }
+            expected = java.util.Arrays.copyOf(expected, m);
+            if (expected.length == 0) {
+                assertEquals(1, got.length, "everything banned or NaN: the fallback's one candidate");
+                continue;
+            }
+            assertEquals(expected.length, got.length, "round " + round + ", n " + n + ", k " + k);
+            for (int i = 0; i < got.length; i++) {
+                assertEquals(expected[i], l[got[i]], "candidate " + i + " of round " + round);
+            }
+            assertEquals(got.length, java.util.Arrays.stream(got).distinct().count(), "no token twice");
         }
     }
 
