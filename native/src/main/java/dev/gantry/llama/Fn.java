@@ -159,6 +159,7 @@ final class Fn {
             h("llama_sampler_init_grammar", fn(ADDRESS, ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle llama_sampler_sample = h("llama_sampler_sample", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle llama_sampler_accept = h("llama_sampler_accept", proc(ADDRESS, JAVA_INT));
+    static final MethodHandle llama_sampler_apply = h("llama_sampler_apply", proc(ADDRESS, ADDRESS));
     static final MethodHandle llama_sampler_reset = h("llama_sampler_reset", proc(ADDRESS));
     static final MethodHandle llama_sampler_free = h("llama_sampler_free", proc(ADDRESS));
     static final MethodHandle llama_sampler_name = h("llama_sampler_name", fn(ADDRESS, ADDRESS));

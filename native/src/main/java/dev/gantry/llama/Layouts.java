@@ -95,6 +95,20 @@ final class Layouts {
             ADDRESS.withName("role"),
             ADDRESS.withName("content")).withName("llama_chat_message");
 
+    /** One candidate: {@code llama_token_data}. */
+    static final StructLayout TOKEN_DATA = structLayout(
+            JAVA_INT.withName("id"),
+            JAVA_FLOAT.withName("logit"),
+            JAVA_FLOAT.withName("p")).withName("llama_token_data");
+
+    /** Candidates for {@code llama_sampler_apply}: {@code llama_token_data_array}. */
+    static final StructLayout TOKEN_DATA_ARRAY = structLayout(
+            ADDRESS.withName("data"),
+            JAVA_LONG.withName("size"),
+            JAVA_LONG.withName("selected"),
+            JAVA_BOOLEAN.withName("sorted"),
+            paddingLayout(7)).withName("llama_token_data_array");
+
     static final StructLayout SAMPLER_CHAIN_PARAMS = structLayout(
             JAVA_BOOLEAN.withName("no_perf")).withName("llama_sampler_chain_params");
 

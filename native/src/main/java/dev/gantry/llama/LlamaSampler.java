@@ -1,5 +1,11 @@
 package dev.gantry.llama;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
@@ -14,6 +20,13 @@ public final class LlamaSampler implements AutoCloseable {
     private final boolean hasGrammar;
     private final AtomicBoolean closed = new AtomicBoolean();
     private boolean extendedWithGrammar;
+    // candidates for allows/applyTo, made on first use and freed with the chain
+    private static final long TOKEN_BYTES = Layouts.TOKEN_DATA.byteSize();
+    private static final long ID = Layouts.offset(Layouts.TOKEN_DATA, "id");
+    private static final long LOGIT = Layouts.offset(Layouts.TOKEN_DATA, "logit");
+    private Arena buffers;
+    private MemorySegment header;
+    private MemorySegment data;
 
     private LlamaSampler(MemorySegment chain, boolean hasGrammar) {
         this.chain = chain;
@@ -40,6 +53,71 @@ public final class LlamaSampler implements AutoCloseable {
             Fn.llama_sampler_accept.invokeExact(pointer(), token);
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_sampler_accept", t);
+        }
+    }
+
+    /**
+     * Whether the chain leaves {@code token} possible: applies it to that one candidate and sees whether its logit
+     * became -inf (what a grammar does to a token that cannot come next). Cheap next to {@link #applyTo}: a
+     * grammar checks one token instead of the vocabulary.
+     */
+    public boolean allows(int token) {
+        MemorySegment data = candidates(1);
+        data.set(JAVA_INT, ID, token);
+        data.set(JAVA_FLOAT, LOGIT, 0f);
+        apply(1);
+        return data.get(JAVA_FLOAT, LOGIT) != Float.NEGATIVE_INFINITY;
+    }
+
+    /**
+     * Applies the chain to every token of {@code logits} (indexed by token id) and writes back what it left: a
+     * grammar sets each token that cannot come next to -inf. Tokens already at -inf are not offered.
+     */
+    public void applyTo(float[] logits) {
+        MemorySegment data = candidates(logits.length);
+        int n = 0;
+        for (int id = 0; id < logits.length; id++) {
+            if (logits[id] != Float.NEGATIVE_INFINITY) {
+                long at = n++ * TOKEN_BYTES;
+                data.set(JAVA_INT, at + ID, id);
+                data.set(JAVA_FLOAT, at + LOGIT, logits[id]);
+            }
+        }
+        apply(n);
+        for (int i = 0; i < n; i++) {
+            long at = i * TOKEN_BYTES;
+            logits[data.get(JAVA_INT, at + ID)] = data.get(JAVA_FLOAT, at + LOGIT);
+        }
+    }
+
+    /** The candidates' storage, for at least {@code n}; the array header points at it. */
+    private MemorySegment candidates(int n) {
+        pointer();
+        if (buffers == null) {
+            buffers = Arena.ofShared(); // a step's host samplers run on several threads, one sequence each
+            header = buffers.allocate(Layouts.TOKEN_DATA_ARRAY);
+        }
+        if (data == null || data.byteSize() < n * TOKEN_BYTES) {
+            data = buffers.allocate(Layouts.TOKEN_DATA, Math.max(n, 1));
+        }
+        return data;
+    }
+
+    private void apply(int n) {
+        header.set(ADDRESS, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "data"), data);
+        header.set(JAVA_LONG, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "size"), n);
+        header.set(JAVA_LONG, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "selected"), -1L);
+        header.set(JAVA_BOOLEAN, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "sorted"), false);
+        try {
+            Fn.llama_sampler_apply.invokeExact(pointer(), header);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_sampler_apply", t);
+        }
+        if (header.get(ADDRESS, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "data")).address() != data.address()
+                || header.get(JAVA_LONG, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "size")) != n) {
+            // samplers may move the pointer or shrink the size; a grammar does neither, and these methods are
+            // for a chain of a grammar alone
+            throw new IllegalStateException("llama_sampler_apply reordered or cut the candidates");
         }
     }
 
@@ -99,6 +177,10 @@ public final class LlamaSampler implements AutoCloseable {
                 Fn.llama_sampler_free.invokeExact(chain);
             } catch (Throwable t) {
                 throw NativeStrings.rethrow("llama_sampler_free", t);
+            } finally {
+                if (buffers != null) {
+                    buffers.close();
+                }
             }
         }
     }

@@ -26,6 +26,9 @@ class LayoutTest {
         assertEquals(80, Layouts.MODEL_PARAMS.byteSize());
         assertEquals(160, Layouts.CONTEXT_PARAMS.byteSize());
         assertEquals(56, Layouts.BATCH.byteSize());
+        assertEquals(12, Layouts.TOKEN_DATA.byteSize());
+        assertEquals(32, Layouts.TOKEN_DATA_ARRAY.byteSize());
+        assertEquals(24, Layouts.offset(Layouts.TOKEN_DATA_ARRAY, "sorted"));
         assertEquals(16, Layouts.MODEL_PARAMS.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("n_gpu_layers")));
         assertEquals(20, Layouts.offset(Layouts.MODEL_PARAMS, "split_mode"));
         assertEquals(32, Layouts.offset(Layouts.MODEL_PARAMS, "main_gpu"));

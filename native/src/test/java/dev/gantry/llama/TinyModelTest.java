@@ -140,6 +140,42 @@ class TinyModelTest {
         }
     }
 
+    /** A grammar alone, asked about single tokens and applied to a whole row, agrees with itself and its text. */
+    @Test
+    void aGrammarAllowsAndMasksExactlyTheTokensThatFit() {
+        try (LlamaSampler g = LlamaSampler.chain().grammar(model, "root ::= \"yes\" | \"no\"", "root").build()) {
+            int vocab = model.vocabSize();
+            float[] row = new float[vocab];
+            Arrays.fill(row, 1f);
+            row[7] = Float.NEGATIVE_INFINITY; // already out: stays out, whatever the grammar says
+            g.applyTo(row);
+            int allowed = 0;
+            for (int t = 0; t < vocab; t++) {
+                String piece = new String(model.piece(t), java.nio.charset.StandardCharsets.UTF_8);
+                boolean fits = !piece.isEmpty() && ("yes".startsWith(piece) || "no".startsWith(piece));
+                if (t != 7) {
+                    assertEquals(fits, row[t] == 1f, "token " + t + " '" + piece + "' after the mask");
+                    assertEquals(fits, g.allows(t), "token " + t + " '" + piece + "' asked alone");
+                }
+                allowed += row[t] == 1f ? 1 : 0;
+            }
+            assertTrue(allowed > 0);
+            g.accept(tokenOf("y")); // a token the grammar does not allow would abort the process here
+            assertTrue(g.allows(tokenOf("e")));
+            assertFalse(g.allows(tokenOf("n")));
+        }
+    }
+
+    /** The token whose piece is exactly {@code text}. */
+    static int tokenOf(String text) {
+        for (int t = 0; t < model.vocabSize(); t++) {
+            if (text.equals(new String(model.piece(t), java.nio.charset.StandardCharsets.UTF_8))) {
+                return t;
+            }
+        }
+        throw new AssertionError("no token is '" + text + "'");
+    }
+
     static String greedy(String prompt, int n) {
         try (LlamaContextHandle ctx = LlamaContextHandle.create(model, ContextParams.of(256, 1, 1));
              LlamaBatch batch = LlamaBatch.allocate(64);

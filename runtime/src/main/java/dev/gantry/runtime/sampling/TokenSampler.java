@@ -18,6 +18,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * comparison), everything after works on those k, and a runner samples its sequences on several cores at once
  * ({@link ParallelSampling}).
  *
+ * <p>A grammar is a {@link TokenConstraint}: checked against the token drawn, applied to the whole row only when it
+ * rejects that token.
+ *
  * <p>Not thread-safe: one per sequence; different samplers may run on different threads at once.
  */
 public final class TokenSampler {
@@ -36,6 +39,7 @@ public final class TokenSampler {
     private final float[] heapValues;
     private final int[] heapIds;
     private final float[] probs;
+    private TokenConstraint constraint;
 
     /**
      * @param banned  tokens that may never be chosen (end-of-generation tokens when {@code ignoreEos})
@@ -80,7 +84,11 @@ public final class TokenSampler {
         return sample(row);
     }
 
-    /** Chooses a token from {@code logits} (modified in place: penalties and bans) and records it. */
+    /**
+     * Chooses a token from {@code logits} (modified in place: penalties, bans, the constraint) and records it.
+     * With a constraint, the draw is checked against it and made again from the restricted row only when the
+     * constraint rejects it.
+     */
     public int sample(float[] logits) {
         penalize(logits);
         for (int b : banned) {
@@ -88,9 +96,38 @@ public final class TokenSampler {
                 logits[b] = Float.NEGATIVE_INFINITY;
             }
         }
-        int token = p.greedy() ? argmax(logits) : draw(logits);
+        int token = choose(logits);
+        if (constraint != null && !constraint.allows(token)) {
+            if (constraint.restrict(logits) == 0) {
+                return constraint.endToken(); // nothing may come next: end here, the constraint left as it was
+            }
+            token = choose(logits);
+        }
         accept(token);
+        if (constraint != null) {
+            constraint.accept(token);
+        }
         return token;
+    }
+
+    /**
+     * Makes every later draw keep to {@code c} (owned from here: {@link #close()} closes it); feed it the tokens
+     * generated so far first.
+     */
+    public TokenSampler constrainedBy(TokenConstraint c) {
+        this.constraint = c;
+        return this;
+    }
+
+    /** Frees the constraint, if any. */
+    public void close() {
+        if (constraint != null) {
+            constraint.close();
+        }
+    }
+
+    private int choose(float[] logits) {
+        return p.greedy() ? argmax(logits) : draw(logits);
     }
 
     /** llama.cpp's penalties: repeat (divide a positive logit, multiply a negative one), frequency, presence. */

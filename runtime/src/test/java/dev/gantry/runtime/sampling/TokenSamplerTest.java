@@ -100,6 +100,99 @@ class TokenSamplerTest {
         }
     }
 
+    /** A constraint that allows a fixed set of tokens and counts how it was asked. */
+    private static final class SetConstraint implements TokenConstraint {
+        final java.util.BitSet allowed;
+        final int end;
+        int asked;
+        int restricted;
+        final java.util.List<Integer> accepted = new java.util.ArrayList<>();
+
+        SetConstraint(java.util.BitSet allowed, int end) {
+            this.allowed = allowed;
+            this.end = end;
+        }
+
+        @Override
+        public boolean allows(int token) {
+            asked++;
+            return allowed.get(token);
+        }
+
+        @Override
+        public int restrict(float[] logits) {
+            restricted++;
+            int left = 0;
+            for (int i = 0; i < logits.length; i++) {
+                if (!allowed.get(i)) {
+                    logits[i] = Float.NEGATIVE_INFINITY;
+                } else if (logits[i] != Float.NEGATIVE_INFINITY) {
+                    left++;
+                }
+            }
+            return left;
+        }
+
+        @Override
+        public void accept(int token) {
+            assertTrue(allowed.get(token), "accepted a token the constraint does not allow: " + token);
+            accepted.add(token);
+        }
+
+        @Override
+        public int endToken() {
+            return end;
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    @Test
+    void aConstraintIsAskedAboutTheDrawAndRestrictsTheRowOnlyWhenItRejectsIt() {
+        float[] l = randomLogits(5000, 12);
+        int best = argmax(l);
+        java.util.BitSet all = new java.util.BitSet();
+        all.set(0, l.length);
+        SetConstraint yes = new SetConstraint(all, 0);
+        TokenSampler greedy = new TokenSampler(SamplingParams.greedyDefaults(), l.length, NONE, NONE).constrainedBy(yes);
+        assertEquals(best, greedy.sample(l.clone()));
+        assertEquals(0, yes.restricted, "an allowed draw needs no restriction");
+        assertEquals(java.util.List.of(best), yes.accepted);
+
+        java.util.BitSet some = new java.util.BitSet();
+        SplittableRandom r = new SplittableRandom(5);
+        for (int i = 0; i < 50; i++) {
+            some.set(r.nextInt(l.length));
+        }
+        some.clear(best);
+        SetConstraint few = new SetConstraint(some, 0);
+        int expected = -1;
+        for (int i = some.nextSetBit(0); i >= 0; i = some.nextSetBit(i + 1)) {
+            expected = expected < 0 || l[i] > l[expected] ? i : expected;
+        }
+        TokenSampler g2 = new TokenSampler(SamplingParams.greedyDefaults(), l.length, NONE, NONE).constrainedBy(few);
+        assertEquals(expected, g2.sample(l.clone()), "the best allowed token, as if restricted first");
+        assertEquals(1, few.restricted);
+
+        // drawn: every token comes from the allowed set, and each is accepted once
+        TokenSampler drawn = new TokenSampler(params(1.0f, 40, 0.95f, 0f, 9), l.length, NONE, NONE)
+                .constrainedBy(few);
+        for (int i = 0; i < 50; i++) {
+            assertTrue(some.get(drawn.sample(l.clone())));
+        }
+        assertEquals(51, few.accepted.size());
+    }
+
+    @Test
+    void whenTheConstraintAllowsNothingTheSamplerEndsWithItsEndToken() {
+        float[] l = randomLogits(1000, 13);
+        SetConstraint none = new SetConstraint(new java.util.BitSet(), 2);
+        TokenSampler s = new TokenSampler(params(0.8f, 40, 0.9f, 0f, 1), l.length, NONE, NONE).constrainedBy(none);
+        assertEquals(2, s.sample(l.clone()));
+        assertEquals(java.util.List.of(), none.accepted, "the end token is not fed to the constraint");
+    }
+
     @Test
     void topKOfOneIsGreedyWhateverTheTemperature() {
         float[] l = randomLogits(128_256, 3);

@@ -21,9 +21,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
  *
  * <p>Sampling runs on the device (llama.cpp's backend sampling: only token ids come back) when the session asks for
- * it and the request needs no repetition penalty and no grammar; otherwise on the host: in Java
- * ({@link TokenSampler}) from the logits rows, a step's sequences on several cores at once, or, for a grammar,
- * through llama.cpp's host chain. All pick the same token under greedy decoding.
+ * it and the request needs no repetition penalty and no grammar; otherwise on the host, in Java
+ * ({@link TokenSampler}) from the logits rows, a step's sequences on several cores at once. A grammar is kept by
+ * llama.cpp's grammar sampler ({@link GrammarConstraint}), asked about the drawn token first and applied to the
+ * whole vocabulary only when it rejects that token. All pick the same token under greedy decoding.
  */
 final class LlamaCppSession implements EngineSession {
     private final LlamaModelHandle model;
@@ -124,7 +125,7 @@ final class LlamaCppSession implements EngineSession {
                 if (p.seed() >= 0) {
                     chain.reset(); // the same seed replays the same draws
                 }
-                return new Sampler(sequence, chain, true, false);
+                return new Sampler(sequence, chain);
             }
             LlamaSampler fresh = buildChain(p);
             if (ctx.setBackendSampler(sequence, fresh)) {
@@ -133,45 +134,19 @@ final class LlamaCppSession implements EngineSession {
                 }
                 attached[sequence] = fresh;
                 attachedParams[sequence] = p;
-                return new Sampler(sequence, fresh, true, false);
+                return new Sampler(sequence, fresh);
             }
             fresh.close(); // llama.cpp cannot run this chain on the device: sample on the host
         }
         detach(sequence);
-        if (p.grammar() == null) {
-            int[] banned = p.ignoreEos() ? model.endOfGenerationTokens() : new int[0];
-            return new Sampler(sequence, new TokenSampler(p, model.vocabSize(), banned, history));
+        int[] banned = p.bansEndOfGeneration() ? model.endOfGenerationTokens() : new int[0];
+        TokenSampler host = new TokenSampler(p, model.vocabSize(), banned, history);
+        if (p.grammar() != null) {
+            int from = Math.min(promptLength, history.length);
+            host.constrainedBy(new GrammarConstraint(model, p.grammar(),
+                    java.util.Arrays.copyOfRange(history, from, history.length)));
         }
-        return new Sampler(sequence, hostChain(p, history, Math.min(promptLength, history.length)), false, true);
-    }
-
-    /**
-     * A host chain, built in three parts so each sampler with state sees the right tokens: the penalties see the
-     * last {@code repeat_last_n} tokens, prompt included; the grammar sees only the generated ones (a preempted
-     * sequence resumes mid-document; the prompt would not parse); the final samplers keep no state.
-     */
-    private LlamaSampler hostChain(SamplingParams p, int[] history, int promptLength) {
-        LlamaSampler chain = head(p).build();
-        try {
-            // the penalties keep a window of the last repeat_last_n tokens (-1: the whole context)
-            int from = !p.penalized() ? promptLength
-                    : p.repeatLastN() < 0 ? 0 : Math.max(0, history.length - p.repeatLastN());
-            for (int i = Math.min(from, promptLength); i < promptLength; i++) {
-                chain.accept(history[i]);
-            }
-            if (p.grammar() != null) {
-                chain.extend(LlamaSampler.chain().grammar(model, p.grammar(), "root"));
-            }
-            // the grammar must see every generated token; the penalties' window drops the older ones itself
-            for (int i = promptLength; i < history.length; i++) {
-                chain.accept(history[i]);
-            }
-            chain.extend(tail(p));
-            return chain;
-        } catch (RuntimeException e) {
-            chain.close();
-            throw e;
-        }
+        return new Sampler(sequence, host);
     }
 
     /**
@@ -352,23 +327,17 @@ final class LlamaCppSession implements EngineSession {
         final int sequence;
         final LlamaSampler chain;
         final TokenSampler host;
-        final boolean onDevice;
-        final boolean owned;
 
-        Sampler(int sequence, LlamaSampler chain, boolean onDevice, boolean owned) {
+        Sampler(int sequence, LlamaSampler deviceChain) {
             this.sequence = sequence;
-            this.chain = chain;
+            this.chain = deviceChain;
             this.host = null;
-            this.onDevice = onDevice;
-            this.owned = owned;
         }
 
         Sampler(int sequence, TokenSampler host) {
             this.sequence = sequence;
             this.chain = null;
             this.host = host;
-            this.onDevice = false;
-            this.owned = false;
         }
 
         @Override
@@ -378,14 +347,14 @@ final class LlamaCppSession implements EngineSession {
 
         @Override
         public boolean onDevice() {
-            return onDevice;
+            return host == null;
         }
 
-        /** A host chain is freed with its request; a device chain stays with its slot. */
+        /** A host sampler (and its grammar) is freed with its request; a device chain stays with its slot. */
         @Override
         public void close() {
-            if (owned) {
-                chain.close();
+            if (host != null) {
+                host.close();
             }
         }
     }

@@ -1,0 +1,68 @@
+package dev.gantry.runtime.engine.llama;
+
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.llama.LlamaSampler;
+import dev.gantry.runtime.sampling.TokenConstraint;
+
+/** A GBNF grammar for one sequence, kept by llama.cpp's grammar sampler (a chain of it alone). */
+final class GrammarConstraint implements TokenConstraint {
+    private final LlamaSampler grammar;
+    private final int[] endTokens;
+
+    /**
+     * @param generated the tokens generated so far, which the grammar must have seen (a sequence re-admitted after
+     *                  preemption resumes mid-document; the prompt is not part of it)
+     * @throws IllegalArgumentException when llama.cpp rejects the grammar
+     */
+    GrammarConstraint(LlamaModelHandle model, String gbnf, int[] generated) {
+        this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
+        this.endTokens = model.endOfGenerationTokens();
+        try {
+            for (int t : generated) {
+                // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead
+                if (!grammar.allows(t)) {
+                    throw new IllegalArgumentException("token " + t + " of the generated text does not fit the grammar");
+                }
+                grammar.accept(t);
+            }
+        } catch (RuntimeException e) {
+            grammar.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public boolean allows(int token) {
+        return grammar.allows(token);
+    }
+
+    @Override
+    public int restrict(float[] logits) {
+        grammar.applyTo(logits);
+        int left = 0;
+        for (float l : logits) {
+            if (l != Float.NEGATIVE_INFINITY) {
+                left++;
+            }
+        }
+        return left;
+    }
+
+    @Override
+    public void accept(int token) {
+        grammar.accept(token);
+    }
+
+    @Override
+    public int endToken() {
+        if (endTokens.length == 0) {
+            throw new IllegalStateException("the grammar admits no next token and the model has no end token");
+        }
+        return endTokens[0];
+    }
+
+    @Override
+    public void close() {
+        grammar.close();
+    }
+}
