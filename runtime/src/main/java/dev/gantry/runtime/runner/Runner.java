@@ -62,7 +62,7 @@ public final class Runner implements AutoCloseable {
      * run one forward pass per sequence (a step of 64 sequences took 209 ms on an H200 instead of about 13).
      */
     private final java.util.BitSet usedIds = new java.util.BitSet();
-    private Sequence[] byId = new Sequence[0];
+    private final StepBatch batch = new StepBatch();
     // a step's outputs, sampled together (reused; runner thread only)
     private Sequence[] sampled = new Sequence[0];
     private SequenceSampler[] samplers = new SequenceSampler[0];
@@ -374,92 +374,10 @@ public final class Runner implements AutoCloseable {
 
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
-        session.clearBatch();
-        int sequencesInStep = 0;
-        int count = active.size();
-        if (byId.length < count) {
-            byId = new Sequence[Math.max(count, 2 * byId.length)];
-        }
-        for (int i = 0; i < count; i++) {
-            byId[i] = active.get(i);
-        }
-        java.util.Arrays.sort(byId, 0, count, java.util.Comparator.comparingInt(q -> q.id));
-        // With device samplers an embedding decode cannot carry other prompts: this step takes the kind of the
-        // oldest sequence that has prompt tokens to decode, so neither kind waits behind the other for long.
-        Boolean onlyEmbeddings = null;
-        if (session.embeddingsApartFromPrompts()) {
-            for (Sequence s : active) {
-                if (s.embedding || s.pending() > 1) {
-                    onlyEmbeddings = s.embedding;
-                    break;
-                }
-            }
-        }
-        // prompt tokens this step (the batch holds every generating sequence's token besides: its capacity is the
-        // sequences plus the largest budget)
-        int budget = promptBudget;
-        // First one token of every sequence, in increasing id order: a generating sequence's next token, a prompt's
-        // next prompt token. With one KV stream per sequence llama.cpp makes a micro-batch only of a run of
-        // consecutive ids, so a sequence left out of the batch (a prompt waiting for budget) would split the step
-        // into one forward pass per run.
-        int generatingInStep = 0;
-        for (int i = 0; i < count; i++) {
-            Sequence s = byId[i];
-            byId[i] = null;
-            s.chunk = 0;
-            s.batchIndex = -1;
-            if (s.embedding) {
-                continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
-            }
-            if (s.pending() == 1) {
-                if (safeReady(s)) {
-                    s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
-                    s.chunk = 1;
-                    sequencesInStep++;
-                    generatingInStep++;
-                }
-            } else if (s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE) {
-                session.add(s.tokens[s.cached], s.cached, s.id, false);
-                s.chunk = 1;
-                budget--;
-                sequencesInStep++;
-                generatingInStep++;
-            }
-        }
-        budget = Math.min(budget, session.batchCapacity() - session.batchSize());
-        // Then the rest of the prompt budget, oldest sequence first.
-        boolean embeddingInStep = false;
-        for (Sequence s : active) {
-            if (budget <= 0) {
-                break;
-            }
-            int left = s.pending() - s.chunk;
-            if (s.embedding ? left == 0 : (s.chunk == 0 ? s.pending() <= 1 : left <= 0)) {
-                continue;
-            }
-            if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
-                continue;
-            }
-            int n = Math.min(budget, left);
-            for (int i = 0; i < n; i++) {
-                int pos = s.cached + s.chunk + i;
-                boolean last = pos == s.length - 1;
-                int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding);
-                if (s.embedding ? i == 0 : last) {
-                    s.batchIndex = idx;
-                }
-            }
-            if (s.chunk == 0) {
-                sequencesInStep++;
-                if (s.embedding) {
-                    embeddingInStep = true;
-                } else {
-                    generatingInStep++;
-                }
-            }
-            s.chunk += n;
-            budget -= n;
-        }
+        batch.fill(active, session, promptBudget);
+        int sequencesInStep = batch.sequences;
+        int generatingInStep = batch.generating;
+        boolean embeddingInStep = batch.embeddings;
         if (session.batchSize() == 0) {
             // every generating sequence waits on a slow client: wait for one to drain or a new request
             Sequence s = incoming.poll(1, TimeUnit.MILLISECONDS);
@@ -711,14 +629,6 @@ public final class Runner implements AutoCloseable {
         }
         for (Sequence s; (s = incoming.poll()) != null; ) {
             fail(s, error);
-        }
-    }
-
-    private boolean safeReady(Sequence s) {
-        try {
-            return s.observer.isReady();
-        } catch (RuntimeException e) {
-            return true;
         }
     }
 

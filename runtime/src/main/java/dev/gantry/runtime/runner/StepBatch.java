@@ -1,0 +1,124 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.engine.EngineSession;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Fills one step's batch from the runner's active sequences: the next token of every generating sequence whose
+ * client can take it, then chunks of prompts (and embedding inputs) up to the step's prompt budget. Sets each
+ * sequence's {@code chunk} (tokens it has in this step) and {@code batchIndex} (its output's index, or -1), and
+ * counts what went in. Runner thread only; one per runner (it keeps a scratch array).
+ */
+final class StepBatch {
+    /** Sequences with tokens in the step. */
+    int sequences;
+    /** Of those, the ones that generate (a generating token or a prompt chunk of a generation). */
+    int generating;
+    /** Whether an embedding input has tokens in the step. */
+    boolean embeddings;
+
+    private Sequence[] byId = new Sequence[0];
+
+    /**
+     * Clears the session's batch and fills it.
+     *
+     * @param active the runner's active sequences, oldest first
+     * @param budget the prompt tokens this step may carry besides the generating tokens
+     */
+    void fill(List<Sequence> active, EngineSession session, int budget) {
+        session.clearBatch();
+        sequences = 0;
+        generating = 0;
+        embeddings = false;
+        int count = active.size();
+        if (byId.length < count) {
+            byId = new Sequence[Math.max(count, 2 * byId.length)];
+        }
+        for (int i = 0; i < count; i++) {
+            byId[i] = active.get(i);
+        }
+        Arrays.sort(byId, 0, count, Comparator.comparingInt(q -> q.id));
+        // With device samplers an embedding decode cannot carry other prompts: this step takes the kind of the
+        // oldest sequence that has prompt tokens to decode, so neither kind waits behind the other for long.
+        Boolean onlyEmbeddings = null;
+        if (session.embeddingsApartFromPrompts()) {
+            for (Sequence s : active) {
+                if (s.embedding || s.pending() > 1) {
+                    onlyEmbeddings = s.embedding;
+                    break;
+                }
+            }
+        }
+        // First one token of every sequence, in increasing id order: a generating sequence's next token, a prompt's
+        // next prompt token. With one KV stream per sequence llama.cpp makes a micro-batch only of a run of
+        // consecutive ids, so a sequence left out of the batch (a prompt waiting for budget) would split the step
+        // into one forward pass per run.
+        for (int i = 0; i < count; i++) {
+            Sequence s = byId[i];
+            byId[i] = null;
+            s.chunk = 0;
+            s.batchIndex = -1;
+            if (s.embedding) {
+                continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
+            }
+            if (s.pending() == 1) {
+                if (ready(s)) {
+                    s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
+                    s.chunk = 1;
+                    sequences++;
+                    generating++;
+                }
+            } else if (s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE) {
+                session.add(s.tokens[s.cached], s.cached, s.id, false);
+                s.chunk = 1;
+                budget--;
+                sequences++;
+                generating++;
+            }
+        }
+        budget = Math.min(budget, session.batchCapacity() - session.batchSize());
+        // Then the rest of the prompt budget, oldest sequence first.
+        for (Sequence s : active) {
+            if (budget <= 0) {
+                break;
+            }
+            int left = s.pending() - s.chunk;
+            if (s.embedding ? left == 0 : (s.chunk == 0 ? s.pending() <= 1 : left <= 0)) {
+                continue;
+            }
+            if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
+                continue;
+            }
+            int n = Math.min(budget, left);
+            for (int i = 0; i < n; i++) {
+                int pos = s.cached + s.chunk + i;
+                boolean last = pos == s.length - 1;
+                int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding);
+                if (s.embedding ? i == 0 : last) {
+                    s.batchIndex = idx;
+                }
+            }
+            if (s.chunk == 0) {
+                sequences++;
+                if (s.embedding) {
+                    embeddings = true;
+                } else {
+                    generating++;
+                }
+            }
+            s.chunk += n;
+            budget -= n;
+        }
+    }
+
+    /** Whether a generation's client can take another token (a client whose check throws is not held back). */
+    private static boolean ready(Sequence s) {
+        try {
+            return s.observer.isReady();
+        } catch (RuntimeException e) {
+            return true;
+        }
+    }
+}
