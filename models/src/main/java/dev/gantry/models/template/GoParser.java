@@ -135,25 +135,13 @@ final class GoParser {
                         List<String> vars = new ArrayList<>();
                         String expr = declarations(rest, vars);
                         Pipe p = pipe(expr);
-                        List<Node> b = list(java.util.Set.of("else", "end"));
-                        List<Node> otherwise = List.of();
-                        if (keyword(items.get(pos).text()).equals("else")) {
-                            pos++;
-                            otherwise = list(java.util.Set.of("end"));
-                        }
-                        pos++;
-                        out.add(new Range(vars, p, b, otherwise));
+                        List<List<Node>> bodies = bodyAndElse();
+                        out.add(new Range(vars, p, bodies.get(0), bodies.get(1)));
                     }
                     case "with" -> {
                         Pipe p = pipe(rest);
-                        List<Node> b = list(java.util.Set.of("else", "end"));
-                        List<Node> otherwise = List.of();
-                        if (keyword(items.get(pos).text()).equals("else")) {
-                            pos++;
-                            otherwise = list(java.util.Set.of("end"));
-                        }
-                        pos++;
-                        out.add(new With(p, b, otherwise));
+                        List<List<Node>> bodies = bodyAndElse();
+                        out.add(new With(p, bodies.get(0), bodies.get(1)));
                     }
                     case "define", "template", "block", "break", "continue" ->
                             throw new TemplateException("the {{" + kw + "}} action is not supported");
@@ -165,6 +153,18 @@ final class GoParser {
                 throw new TemplateException("missing {{end}}");
             }
             return out;
+        }
+
+        /** The body of a {@code range} or {@code with} up to its {@code else} or {@code end}, then the else body. */
+        private List<List<Node>> bodyAndElse() {
+            List<Node> body = list(java.util.Set.of("else", "end"));
+            List<Node> otherwise = List.of();
+            if (keyword(items.get(pos).text()).equals("else")) {
+                pos++;
+                otherwise = list(java.util.Set.of("end"));
+            }
+            pos++;
+            return List.of(body, otherwise);
         }
 
         private If ifNode(String first) {

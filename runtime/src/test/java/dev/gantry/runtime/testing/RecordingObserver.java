@@ -120,17 +120,7 @@ public final class RecordingObserver implements GenerationObserver {
 
     /** Waits for the {@code count}-th token; fails the test on a timeout or an early end rather than hanging. */
     public void awaitTokens(int count, Duration timeout) {
-        try {
-            CompletableFuture.anyOf(tokensReached(count), outcome).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            throw new AssertionError("token " + count + " did not arrive within " + timeout + " (" + tokenCount()
-                    + " so far)", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        } catch (ExecutionException e) {
-            throw new AssertionError(e.getCause());
-        }
+        get(CompletableFuture.anyOf(tokensReached(count), outcome), timeout, "token " + count + " did not arrive");
         if (tokenCount() < count) {
             throw new AssertionError("the generation ended after " + tokenCount() + " tokens, before token " + count
                     + ": " + outcome.join());
@@ -147,11 +137,15 @@ public final class RecordingObserver implements GenerationObserver {
 
     /** Waits for the end; fails the test on a timeout rather than hanging. */
     public Outcome await(Duration timeout) {
+        return get(outcome, timeout, "the generation did not end");
+    }
+
+    /** Waits for {@code f}; a timeout fails the test, saying {@code what} and how many tokens came. */
+    private <T> T get(CompletableFuture<T> f, Duration timeout, String what) {
         try {
-            return outcome.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return f.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
-            throw new AssertionError("the generation did not end within " + timeout + " (" + tokenCount()
-                    + " tokens so far)", e);
+            throw new AssertionError(what + " within " + timeout + " (" + tokenCount() + " tokens so far)", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted", e);
