@@ -28,6 +28,8 @@ import java.util.concurrent.TimeUnit;
 public final class RunnerSim {
     static final int PROMPT = 100;
     static final int GENERATE = 128;
+    /** Every gap between two tokens of one generation, in nanoseconds. */
+    static final java.util.Queue<Long> GAPS = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     public static void main(String[] args) throws Exception {
         int clients = Integer.parseInt(args[0]);
@@ -80,13 +82,15 @@ public final class RunnerSim {
             double seconds = (System.nanoTime() - start) / 1e9;
             long[] t = ttft.stream().mapToLong(Long::longValue).sorted().toArray();
             double[] g = itls.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            long[] gaps = GAPS.stream().mapToLong(Long::longValue).sorted().toArray();
             System.out.printf(Locale.ROOT, "{\"clients\":%d,\"requests\":%d,\"itl_target_ms\":%d,\"tokens_per_second\":%.1f,"
                             + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_mean_p50_ms\":%.2f,\"passes_per_step\":%.2f,"
-                            + "\"id_runs_per_step\":%.2f}%n",
+                            + "\"id_runs_per_step\":%.2f,\"token_gap_p99_ms\":%.1f,\"token_gap_max_ms\":%.1f}%n",
                     clients, clients * each, itl, clients * each * (double) GENERATE / seconds,
                     t[t.length / 2] / 1e6, t[(int) (t.length * 0.99)] / 1e6, g[g.length / 2],
                     NullEngine.PASSES.get() / (double) Math.max(1, NullEngine.DECODES.get()),
-                    NullEngine.RUNS.get() / (double) Math.max(1, NullEngine.DECODES.get()));
+                    NullEngine.RUNS.get() / (double) Math.max(1, NullEngine.DECODES.get()),
+                    gaps[(int) (gaps.length * 0.99)] / 1e6, gaps[gaps.length - 1] / 1e6);
         }
     }
 
@@ -98,11 +102,17 @@ public final class RunnerSim {
         long sent = System.nanoTime();
         runner.submit(request.get(), new GenerationObserver() {
             long first;
+            long last;
 
             @Override
             public void onToken(int token) {
+                long now = System.nanoTime();
+                if (last != 0) {
+                    GAPS.add(now - last);
+                }
+                last = now;
                 if (first == 0) {
-                    first = System.nanoTime();
+                    first = now;
                     ttft.add(first - sent);
                 }
             }

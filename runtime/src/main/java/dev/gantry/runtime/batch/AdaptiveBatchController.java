@@ -18,8 +18,10 @@ import java.util.Objects;
  *       stall (a page fault, a GC pause, a long prompt chunk) moves the average by a fifth at most, while a
  *       real slowdown crosses the target within about four steps.</li>
  *   <li><b>Over target</b> (average step above the target): scale the prompt budget down by headroom line over
- *       average step (at most to nine tenths), if it is above its minimum and the recent steps used more than that
- *       minimum; otherwise, if the light steps (prompt tokens at most the budget's floor) average over the target
+ *       average step (at most to nine tenths), if it is above its minimum, the recent steps used more than that
+ *       minimum, and a slow average (about a generation's length of steps, {@code 1/SLOW_ALPHA}) is over the
+ *       target too: a wave of new prompts makes a dozen heavy steps that a generation hardly feels on average, and
+ *       shrinking the budget for it only kept the wave's requests waiting for their first token; otherwise, if the light steps (prompt tokens at most the budget's floor) average over the target
  *       too (at least {@value #SETTLE} of them seen), cap sequences at three quarters of those active now (while
  *       generation alone is under the target, or has not been seen long enough to tell, the slow average comes
  *       from prompt-heavy steps, and cutting sequences would only queue requests for their first token). A runner
@@ -46,6 +48,13 @@ public final class AdaptiveBatchController {
 
     static final int WARMUP = 8;
     static final double ALPHA = 0.2;
+    /**
+     * Weight of a step in the slow average that gates shrinking the prompt budget: about a generation's length of
+     * steps, so a wave of new prompts (a dozen heavy steps) does not shrink it but steady prompt pressure does.
+     */
+    static final double SLOW_ALPHA = 1.0 / 128;
+    /** Steps the slow average needs before it can shrink the budget. */
+    static final int SLOW_STEPS = 64;
     static final double OUTLIER_CLAMP = 2.0;
     static final double HEADROOM = 0.8;
     static final int SETTLE = 4;
@@ -64,6 +73,8 @@ public final class AdaptiveBatchController {
     private int warmupLeft = WARMUP;
     private boolean started;
     private double avgStepNanos;
+    private double slowStepNanos;
+    private int slowCount;
     private double avgPromptTokens;
     // the last cut of sequences, judged once the average has had SETTLE steps to show its effect
     private int cutFrom;
@@ -158,6 +169,7 @@ public final class AdaptiveBatchController {
 
     /** Updates the averages; returns the step time as counted (outliers clamped). */
     private long smooth(StepSample s) {
+        slowStepNanos = slowCount++ == 0 ? s.stepNanos() : slowStepNanos + SLOW_ALPHA * (s.stepNanos() - slowStepNanos);
         if (!started) {
             started = true;
             avgStepNanos = s.stepNanos();
@@ -211,7 +223,8 @@ public final class AdaptiveBatchController {
     private Decision shrink(StepSample s) {
         cooldown = SETTLE;
         recentCount = 0; // the steps before a cut say nothing about the next increase
-        if (budget > limits.minBudget() && avgPromptTokens > limits.minBudget()) {
+        boolean sustained = slowCount >= SLOW_STEPS && slowStepNanos > limits.targetItlNanos();
+        if (budget > limits.minBudget() && avgPromptTokens > limits.minBudget() && sustained) {
             // in proportion to the overshoot, to land near the headroom line rather than far under it (halving made
             // a 55 ms step of 512 prompt tokens fall to a 32-token budget and prompts crawl in for seconds)
             double scale = Math.min(0.9, HEADROOM * limits.targetItlNanos() / avgStepNanos);
