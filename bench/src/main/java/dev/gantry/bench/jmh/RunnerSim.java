@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * order, the prompt budget and the adaptive controller can be studied without a GPU. Closed-loop clients, as the load tool drives a server: each
  * sends its next request when the last one ends.
  *
- * <p>usage: RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * <p>usage: [-Dsim.jitter=J] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
  * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
  */
 public final class RunnerSim {
@@ -47,11 +47,14 @@ public final class RunnerSim {
             // Numbered prompts, as the load tool sends: they differ from the second token on, so none takes over
             // another's cached prefix.
             java.util.concurrent.atomic.AtomicInteger numbers = new java.util.concurrent.atomic.AtomicInteger();
+            // With -Dsim.jitter=J their lengths vary by up to J tokens either way, as real prompts' token counts do
+            // ("Request 7." and "Request 123." are not the same length); 0 by default.
+            int jitter = Integer.getInteger("sim.jitter", 0);
             java.util.function.Supplier<GenerationRequest> request = () -> {
-                int[] prompt = new int[PROMPT];
+                int n = numbers.incrementAndGet();
+                int[] prompt = new int[PROMPT - jitter + n % (2 * jitter + 1)];
                 Arrays.fill(prompt, 7);
                 prompt[0] = 1;
-                int n = numbers.incrementAndGet();
                 for (int i = 1; i <= 4; i++, n /= 10) {
                     prompt[i] = 3 + n % 10;
                 }

@@ -53,8 +53,8 @@ public final class AdaptiveBatchController {
      * steps, so a wave of new prompts (a dozen heavy steps) does not shrink it but steady prompt pressure does.
      */
     static final double SLOW_ALPHA = 1.0 / 128;
-    /** Steps the slow average needs before it can shrink the budget. */
-    static final int SLOW_STEPS = 64;
+    /** Steps the slow average needs before it can shrink the budget (a window's worth). */
+    static final int SLOW_STEPS = 128;
     static final double OUTLIER_CLAMP = 2.0;
     static final double HEADROOM = 0.8;
     static final int SETTLE = 4;
@@ -169,7 +169,9 @@ public final class AdaptiveBatchController {
 
     /** Updates the averages; returns the step time as counted (outliers clamped). */
     private long smooth(StepSample s) {
-        slowStepNanos = slowCount++ == 0 ? s.stepNanos() : slowStepNanos + SLOW_ALPHA * (s.stepNanos() - slowStepNanos);
+        // a plain mean until the average has a window's worth of steps, so a heavy first wave is not its whole start
+        slowCount++;
+        slowStepNanos += Math.max(SLOW_ALPHA, 1.0 / slowCount) * (s.stepNanos() - slowStepNanos);
         if (!started) {
             started = true;
             avgStepNanos = s.stepNanos();
