@@ -47,9 +47,20 @@ finish() {
   done > "$OUT/decisions.txt" 2>/dev/null
   python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
   {
-    echo "| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ok | 503 | failed |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
-    sed -E 's/.*"label":"([^"]*)".*"clients":([0-9]+).*"ok":([0-9]+),"busy":([0-9]+),"failed":([0-9]+).*"tokens_per_second":([0-9.]+),"ttft_p50_ms":([0-9.]+),"ttft_p99_ms":([0-9.]+),"itl_p50_ms":([0-9.]+).*/| \1 | \2 | \6 | \7 | \8 | \9 | \3 | \4 | \5 |/' "$RESULTS"
+    # one row a load-tool result (ITL p99 is the 99th percentile of the gaps between tokens)
+    python3 - "$RESULTS" <<'PY'
+import json, sys
+print("| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | ok | 503 | failed |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+for line in open(sys.argv[1]):
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue
+    print("| %s | %d | %.1f | %.1f | %.1f | %.2f | %s | %d | %d | %d |" % (r["label"], r["clients"],
+          r["tokens_per_second"], r["ttft_p50_ms"], r["ttft_p99_ms"], r["itl_p50_ms"],
+          "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
+PY
     echo
     cat "$W/anchors.txt" "$W/anchors70.txt" 2>/dev/null
   } > "$OUT/table.md"
