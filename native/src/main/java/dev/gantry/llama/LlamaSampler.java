@@ -71,13 +71,13 @@ public final class LlamaSampler implements AutoCloseable {
 
     /**
      * Applies the chain to every token of {@code logits} (indexed by token id) and writes back what it left: a
-     * grammar sets each token that cannot come next to -inf. Tokens already at -inf are not offered.
+     * grammar sets each token that cannot come next to -inf. Tokens at -inf or NaN are not offered (and stay).
      */
     public void applyTo(float[] logits) {
         MemorySegment data = candidates(logits.length);
         int n = 0;
         for (int id = 0; id < logits.length; id++) {
-            if (logits[id] != Float.NEGATIVE_INFINITY) {
+            if (logits[id] > Float.NEGATIVE_INFINITY) {
                 long at = n++ * TOKEN_BYTES;
                 data.set(JAVA_INT, at + ID, id);
                 data.set(JAVA_FLOAT, at + LOGIT, logits[id]);

@@ -55,7 +55,7 @@ public final class RunnerSim {
                 int[] prompt = new int[PROMPT - jitter + n % (2 * jitter + 1)];
                 Arrays.fill(prompt, 7);
                 prompt[0] = 1;
-                for (int i = 1; i <= 4; i++, n /= 10) {
+                for (int i = 1; i <= 6; i++, n /= 10) { // six digits: no two requests of a run alike
                     prompt[i] = 3 + n % 10;
                 }
                 return new GenerationRequest(prompt, SamplingParams.greedyDefaults(), GENERATE);

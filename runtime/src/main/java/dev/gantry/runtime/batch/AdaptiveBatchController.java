@@ -53,6 +53,8 @@ public final class AdaptiveBatchController {
      * steps, so a wave of new prompts (a dozen heavy steps) does not shrink it but steady prompt pressure does.
      */
     static final double SLOW_ALPHA = 1.0 / 128;
+    /** The most a step counts in the slow average, in times that average (a wave's steps fit; a stall does not). */
+    static final double SLOW_CLAMP = 4.0;
     /** Steps the slow average needs before it can shrink the budget (a window's worth). */
     static final int SLOW_STEPS = 128;
     static final double OUTLIER_CLAMP = 2.0;
@@ -169,9 +171,11 @@ public final class AdaptiveBatchController {
 
     /** Updates the averages; returns the step time as counted (outliers clamped). */
     private long smooth(StepSample s) {
-        // a plain mean until the average has a window's worth of steps, so a heavy first wave is not its whole start
-        slowCount++;
-        slowStepNanos += Math.max(SLOW_ALPHA, 1.0 / slowCount) * (s.stepNanos() - slowStepNanos);
+        // a plain mean until the average has a window's worth of steps, so a heavy first wave is not its whole start;
+        // a stall counts as at most SLOW_CLAMP times the average
+        double sample = slowCount == 0 ? s.stepNanos() : Math.min(s.stepNanos(), SLOW_CLAMP * slowStepNanos);
+        slowCount = Math.min(slowCount + 1, SLOW_STEPS);
+        slowStepNanos += Math.max(SLOW_ALPHA, 1.0 / slowCount) * (sample - slowStepNanos);
         if (!started) {
             started = true;
             avgStepNanos = s.stepNanos();

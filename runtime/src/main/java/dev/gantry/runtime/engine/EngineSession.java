@@ -48,10 +48,23 @@ public interface EngineSession extends AutoCloseable {
     /**
      * Samples the first {@code n} samplers at their output indexes into {@code tokens}, in any order or in
      * parallel (an engine may spread the work over cores). The default samples one after another.
+     *
+     * @throws SamplingException when some outputs failed, after every other output was sampled
      */
     default void sampleAll(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        Throwable[] failures = null;
         for (int i = 0; i < n; i++) {
-            tokens[i] = sample(samplers[i], outputIndexes[i]);
+            try {
+                tokens[i] = sample(samplers[i], outputIndexes[i]);
+            } catch (RuntimeException e) {
+                if (failures == null) {
+                    failures = new Throwable[n];
+                }
+                failures[i] = e;
+            }
+        }
+        if (failures != null) {
+            throw new SamplingException(failures);
         }
     }
 

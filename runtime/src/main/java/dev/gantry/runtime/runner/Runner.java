@@ -447,10 +447,21 @@ public final class Runner implements AutoCloseable {
         session.synchronize();
         long t0 = System.nanoTime();
         waitNanos += t0 - w0;
-        session.sampleAll(samplers, outputIndexes, outputs, tokens);
+        dev.gantry.runtime.engine.SamplingException failed = null;
+        try {
+            session.sampleAll(samplers, outputIndexes, outputs, tokens);
+        } catch (dev.gantry.runtime.engine.SamplingException e) {
+            failed = e; // only those sequences fail; the others' tokens are in place
+        }
         sampleNanos += System.nanoTime() - t0;
         for (int i = 0; i < outputs; i++) {
-            accept(sampled[i], tokens[i], now); // may finish the sequence and take it out of the active list
+            if (failed != null && failed.failed(i)) {
+                LOG.log(System.Logger.Level.WARNING, "runner " + name + ": sampling failed for one sequence",
+                        failed.cause(i));
+                fail(sampled[i], failed.cause(i));
+            } else {
+                accept(sampled[i], tokens[i], now); // may finish the sequence and take it out of the active list
+            }
             sampled[i] = null;
             samplers[i] = null;
         }

@@ -25,14 +25,30 @@ public final class ParallelSampling {
     private ParallelSampling() {
     }
 
-    /** Runs {@code task} for 0..n-1, on the pool when it pays, and returns once all are done. */
-    public static void forEach(int n, IntConsumer task) {
+    /**
+     * Runs {@code task} for 0..n-1, on the pool when it pays, and returns once all are done, each of them: an index
+     * that throws does not stop the others (a parallel stream's join returns on the first failure while the rest
+     * still run, and the caller may then free what they use). Returns the failures by index, or null when there
+     * were none.
+     */
+    public static Throwable[] forEach(int n, IntConsumer task) {
+        Throwable[] failures = new Throwable[n];
+        java.util.concurrent.atomic.AtomicBoolean any = new java.util.concurrent.atomic.AtomicBoolean();
+        IntConsumer guarded = i -> {
+            try {
+                task.accept(i);
+            } catch (RuntimeException | Error e) {
+                failures[i] = e;
+                any.set(true);
+            }
+        };
         if (n < MIN_PARALLEL || POOL.getParallelism() < 2) {
             for (int i = 0; i < n; i++) {
-                task.accept(i);
+                guarded.accept(i);
             }
-            return;
+        } else {
+            POOL.submit(() -> IntStream.range(0, n).parallel().forEach(guarded)).join();
         }
-        POOL.submit(() -> IntStream.range(0, n).parallel().forEach(task)).join();
+        return any.get() ? failures : null;
     }
 }

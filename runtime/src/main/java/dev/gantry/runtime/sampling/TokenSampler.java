@@ -102,6 +102,11 @@ public final class TokenSampler {
                 return constraint.endToken(); // nothing may come next: end here, the constraint left as it was
             }
             token = choose(logits);
+            if (!(logits[token] > Float.NEGATIVE_INFINITY)) {
+                // the allowed logits are all NaN (a broken row): the draw fell back to a token the constraint
+                // rejects, which llama.cpp's grammar would abort on
+                return constraint.endToken();
+            }
         }
         accept(token);
         if (constraint != null) {

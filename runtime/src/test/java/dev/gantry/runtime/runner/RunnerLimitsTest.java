@@ -196,6 +196,30 @@ class RunnerLimitsTest extends RunnerTestBase {
 
     // ------------------------------------------------------------------ failures and shutdown
 
+    /**
+     * A sampler that throws (a grammar that cannot go on, a broken row) fails its own sequence only: the others in
+     * the step keep their tokens and finish, and the runner keeps serving.
+     */
+    @Test
+    void aSamplingFailureFailsOnlyItsSequence() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 2, 4, 64));
+        RecordingObserver a = observer();
+        RecordingObserver b = observer();
+        a.onTokenCount(3, t -> engine.failNextSampleOf(1)); // B, in slot 1, fails at the next step
+        engine.pause(); // B joins A within a step
+        runner.submit(new GenerationRequest(FakeEngine.prompt("A?"), GREEDY, 12), a);
+        runner.submit(new GenerationRequest(FakeEngine.prompt("B?"), GREEDY, 12), b);
+        engine.resume();
+        Throwable error = b.awaitError(WAIT);
+        assertTrue(error.getMessage().contains("injected sampling failure"), error.toString());
+        assertEquals(FinishReason.LENGTH, a.awaitFinish(WAIT).reason());
+        assertEquals(12, a.tokenCount());
+        RecordingObserver c = submit(runner, FakeEngine.prompt("C?"), 4);
+        assertEquals(FinishReason.LENGTH, c.awaitFinish(WAIT).reason());
+        assertEquals(0, runner.stats().kvCellsUsed());
+    }
+
     @Test
     void aDecodeFailureFailsTheSequencesInFlightAndTheRunnerKeepsServing() throws Exception {
         FakeEngine engine = engine(FakeEngine.builder().neverEnds());

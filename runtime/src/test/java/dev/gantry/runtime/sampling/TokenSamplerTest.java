@@ -184,6 +184,21 @@ class TokenSamplerTest {
         assertEquals(51, few.accepted.size());
     }
 
+    /** A row whose allowed logits are all NaN ends the generation rather than feed the constraint a token it rejects. */
+    @Test
+    void aRowOfNansUnderAConstraintEndsWithTheEndToken() {
+        float[] l = new float[1000];
+        java.util.Arrays.fill(l, Float.NaN);
+        java.util.BitSet some = new java.util.BitSet();
+        some.set(10, 20);
+        for (SamplingParams sp : new SamplingParams[] {SamplingParams.greedyDefaults(), params(0.8f, 40, 0.9f, 0f, 1)}) {
+            SetConstraint c = new SetConstraint(some, 2);
+            TokenSampler s = new TokenSampler(sp, l.length, NONE, NONE).constrainedBy(c);
+            assertEquals(2, s.sample(l.clone()));
+            assertEquals(java.util.List.of(), c.accepted);
+        }
+    }
+
     @Test
     void whenTheConstraintAllowsNothingTheSamplerEndsWithItsEndToken() {
         float[] l = randomLogits(1000, 13);

@@ -72,6 +72,7 @@ public final class FakeEngine implements Engine {
     private final AtomicLong decodeCalls = new AtomicLong();
     private final AtomicLong failAtDecode = new AtomicLong(-1);
     private final AtomicBoolean failNext = new AtomicBoolean();
+    private final java.util.Set<Integer> failSample = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile long decodeDelayNanos;
     private volatile boolean paused;
@@ -402,6 +403,16 @@ public final class FakeEngine implements Engine {
     /** The next decode to pass the gate throws. */
     public void failNextDecode() {
         failNext.set(true);
+    }
+
+    /** The next sampling of sequence slot {@code sequence} throws (as a broken sampler or grammar would). */
+    public void failNextSampleOf(int sequence) {
+        failSample.add(sequence);
+    }
+
+    /** Whether the next sampling of {@code sequence} was asked to fail (and forgets the request). */
+    boolean takeSampleFailure(int sequence) {
+        return failSample.remove(sequence);
     }
 
     /** Called by a session's decode before it touches any state: gate, delay, failure injection. */

@@ -264,6 +264,9 @@ public final class FakeSession implements EngineSession {
             throw engine.violation("sample: batch index " + outputIndex + " belongs to sequence "
                     + batchSequences[outputIndex] + ", sampled with the sampler of sequence " + s.sequence);
         }
+        if (engine.takeSampleFailure(s.sequence)) {
+            throw new IllegalStateException("injected sampling failure of sequence " + s.sequence);
+        }
         int token = engine.next(outputStates[outputIndex], s.params.ignoreEos());
         s.accepted++;
         sampled++;

@@ -15,8 +15,8 @@ final class GrammarConstraint implements TokenConstraint {
      * @throws IllegalArgumentException when llama.cpp rejects the grammar
      */
     GrammarConstraint(LlamaModelHandle model, String gbnf, int[] generated) {
-        this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
         this.endTokens = model.endOfGenerationTokens();
+        this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
         try {
             for (int t : generated) {
                 // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead
@@ -41,7 +41,7 @@ final class GrammarConstraint implements TokenConstraint {
         grammar.applyTo(logits);
         int left = 0;
         for (float l : logits) {
-            if (l != Float.NEGATIVE_INFINITY) {
+            if (l > Float.NEGATIVE_INFINITY) { // NaN is never drawn, so it does not count
                 left++;
             }
         }

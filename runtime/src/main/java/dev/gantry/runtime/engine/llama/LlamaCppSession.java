@@ -8,6 +8,7 @@ import dev.gantry.llama.LlamaContextHandle;
 import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.llama.LlamaSampler;
 import dev.gantry.runtime.engine.EngineSession;
+import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
@@ -246,20 +247,38 @@ final class LlamaCppSession implements EngineSession {
             rows = new MemorySegment[Math.max(n, 2 * rows.length)];
             hostIndexes = new int[rows.length];
         }
+        Throwable[] failures = null;
         int hosts = 0;
         for (int i = 0; i < n; i++) {
             Sampler s = (Sampler) samplers[i];
-            if (s.host == null) {
-                tokens[i] = sample(s, outputIndexes[i]);
-            } else {
-                rows[hosts] = ctx.logits(outputIndexes[i]);
-                hostIndexes[hosts++] = i;
+            try {
+                if (s.host == null) {
+                    tokens[i] = sample(s, outputIndexes[i]);
+                } else {
+                    rows[hosts] = ctx.logits(outputIndexes[i]);
+                    hostIndexes[hosts++] = i;
+                }
+            } catch (RuntimeException e) {
+                failures = failures == null ? new Throwable[n] : failures;
+                failures[i] = e;
             }
         }
         MemorySegment[] r = rows;
         int[] at = hostIndexes;
-        ParallelSampling.forEach(hosts, j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
+        Throwable[] pool = ParallelSampling.forEach(hosts,
+                j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
         java.util.Arrays.fill(rows, 0, hosts, null);
+        if (pool != null) {
+            failures = failures == null ? new Throwable[n] : failures;
+            for (int j = 0; j < hosts; j++) {
+                if (pool[j] != null) {
+                    failures[at[j]] = pool[j];
+                }
+            }
+        }
+        if (failures != null) {
+            throw new SamplingException(failures);
+        }
     }
 
     @Override
