@@ -28,8 +28,10 @@ public final class TokenSampler {
     private final int vocab;
     private final int[] banned;
     private final SplittableRandom random;
-    // recent tokens for the penalties: a ring of the last repeat_last_n
-    private final int[] recent;
+    // recent tokens for the penalties: a ring of the last repeat_last_n, or every token (repeat_last_n -1, Ollama's
+    // "the whole context"), growing as needed
+    private int[] recent;
+    private final boolean wholeContext;
     private int recentCount;
     private int recentNext;
 
@@ -51,7 +53,8 @@ public final class TokenSampler {
         this.banned = banned.clone();
         long seed = params.seed() >= 0 ? params.seed() : ThreadLocalRandom.current().nextLong();
         this.random = new SplittableRandom(seed);
-        int window = params.repeatLastN() < 0 ? 4096 : params.repeatLastN();
+        this.wholeContext = params.repeatLastN() < 0;
+        int window = wholeContext ? Math.max(64, history.length + 64) : params.repeatLastN();
         this.recent = new int[params.penalized() ? Math.max(1, window) : 0];
         this.k = params.topK() > 0 ? Math.min(params.topK(), vocabSize) : vocabSize;
         this.heapValues = new float[k];
@@ -68,6 +71,13 @@ public final class TokenSampler {
     /** Records a chosen token for the penalties (the sampler's own choices are recorded by {@link #sample}). */
     public void accept(int token) {
         if (recent.length == 0) {
+            return;
+        }
+        if (wholeContext) { // appends, never wraps
+            if (recentCount == recent.length) {
+                recent = Arrays.copyOf(recent, 2 * recent.length);
+            }
+            recent[recentCount++] = token;
             return;
         }
         recent[recentNext] = token;

@@ -308,6 +308,25 @@ class TokenSamplerTest {
         assertEquals(0, u.sample(l.clone()));
     }
 
+    /** repeat_last_n -1 penalizes every token of the context, however long (not just the last 4096). */
+    @Test
+    void aRepeatWindowOfMinusOneCoversTheWholeContext() {
+        float[] l = randomLogits(1000, 30);
+        int best = argmax(l);
+        int[] history = new int[10_000];
+        java.util.Arrays.fill(history, 1);
+        history[0] = best; // seen once, 10,000 tokens ago
+        SamplingParams whole = new SamplingParams(0f, 40, 1f, 0f, 1f, 1, 1000f, -1, 0f, 0f);
+        SamplingParams last64 = new SamplingParams(0f, 40, 1f, 0f, 1f, 1, 1000f, 64, 0f, 0f);
+        assertNotEquals(best, new TokenSampler(whole, l.length, NONE, history).sample(l.clone()));
+        assertEquals(best, new TokenSampler(last64, l.length, NONE, history).sample(l.clone()));
+        TokenSampler growing = new TokenSampler(whole, l.length, NONE, new int[] {best});
+        for (int i = 0; i < 5000; i++) {
+            growing.accept(1);
+        }
+        assertNotEquals(best, growing.sample(l.clone()), "still penalized after the window grew");
+    }
+
     @Test
     void typicalSamplingKeepsTheTokensNearestTheEntropy() {
         // p = 0.4, 0.3, 0.3: entropy 1.09 nats; surprises 0.92, 1.20, 1.20, so the two 0.3 tokens are the
