@@ -221,7 +221,7 @@ for phase in "$@"; do
     canned)
       $JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$LOGS/canned.log" 2>&1 &
       pid=$!
-      wait_up http://127.0.0.1:11800/ || sleep 2
+      wait_up http://127.0.0.1:11800/ $pid || log "canned server did not come up"
       $LOAD --url http://127.0.0.1:11800 --api ollama --model canned --clients 256 --requests 4 --num-predict 128 \
         --label canned-256 --out "$RESULTS" | tee -a "$W/log.txt"
       kill $pid; wait $pid 2>/dev/null

@@ -25,8 +25,17 @@ public final class CannedServer {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/api/generate", CannedServer::generate);
+        server.createContext("/", CannedServer::root); // a 200 at the root, as Ollama's, for readiness checks
         server.start();
         System.out.println("canned server on " + server.getAddress());
+    }
+
+    static void root(HttpExchange ex) throws IOException {
+        byte[] body = "Canned server is running".getBytes(StandardCharsets.UTF_8);
+        ex.sendResponseHeaders(200, body.length);
+        try (OutputStream out = ex.getResponseBody()) {
+            out.write(body);
+        }
     }
 
     static void generate(HttpExchange ex) throws IOException {
