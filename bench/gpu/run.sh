@@ -250,6 +250,7 @@ for phase in "$@"; do
       ;;
     split2x2)
       [ "$NGPUS" -ge 4 ] || { log "split2x2 needs 4 GPUs"; continue; }
+      build # Gantry loads llama.cpp from the build: a call that starts with this phase needs it too
       synthetic llama3-70b "$MODEL70"
       REQUESTS=1 GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=32" \
         gantry gantry-70b-2x2 "$W/models70" llama3-70b-q4_0 "2 16 64" --gpus 0,1:2,3
