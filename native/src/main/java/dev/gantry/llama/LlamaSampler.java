@@ -19,7 +19,6 @@ public final class LlamaSampler implements AutoCloseable {
     private final MemorySegment chain;
     private final boolean hasGrammar;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private boolean extendedWithGrammar;
     // candidates for allows/applyTo, made on first use and freed with the chain
     private static final long TOKEN_BYTES = Layouts.TOKEN_DATA.byteSize();
     private static final long ID = Layouts.offset(Layouts.TOKEN_DATA, "id");
@@ -138,29 +137,7 @@ public final class LlamaSampler implements AutoCloseable {
     }
 
     public boolean hasGrammar() {
-        return hasGrammar || extendedWithGrammar;
-    }
-
-    /**
-     * Appends {@code more}'s samplers to this chain, after those already in it. A chain is built in parts when a
-     * sampler's state must be fed different tokens: tokens {@link #accept accepted} before the call reach only the
-     * samplers added so far (penalties see the prompt, a grammar added later does not).
-     */
-    public void extend(Builder more) {
-        MemorySegment c = pointer();
-        try (Arena arena = Arena.ofConfined()) {
-            for (Builder.Step step : more.steps) {
-                MemorySegment s = step.create(arena);
-                if (s.equals(MemorySegment.NULL)) {
-                    throw new IllegalArgumentException("llama.cpp rejected a sampler"
-                            + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
-                }
-                Fn.llama_sampler_chain_add.invokeExact(c, s);
-            }
-        } catch (Throwable t) {
-            throw NativeStrings.rethrow("llama_sampler_chain_add", t);
-        }
-        extendedWithGrammar |= more.grammar;
+        return hasGrammar;
     }
 
     MemorySegment pointer() {

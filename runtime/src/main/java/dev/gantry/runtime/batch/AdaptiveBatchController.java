@@ -21,8 +21,9 @@ import java.util.Objects;
  *       average step (at most to nine tenths), if it is above its minimum, the recent steps used more than that
  *       minimum, and a slow average (about a generation's length of steps, {@code 1/SLOW_ALPHA}) is over the
  *       target too: a wave of new prompts makes a dozen heavy steps that a generation hardly feels on average, and
- *       shrinking the budget for it only kept the wave's requests waiting for their first token; otherwise, if the light steps (prompt tokens at most the budget's floor) average over the target
- *       too (at least {@value #SETTLE} of them seen), cap sequences at three quarters of those active now (while
+ *       shrinking the budget for it only kept the wave's requests waiting for their first token; otherwise, if
+ *       the light steps (prompt tokens at most the budget's floor) average over the target too (at least
+ *       {@value #SETTLE} of them seen), cap sequences at three quarters of those active now (while
  *       generation alone is under the target, or has not been seen long enough to tell, the slow average comes
  *       from prompt-heavy steps, and cutting sequences would only queue requests for their first token). A runner
  *       with one sequence running is never cut: that only keeps others out. Then wait {@value #SETTLE} steps for

@@ -4,6 +4,7 @@ import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineSession;
 import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.Pooling;
+import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
 import java.util.ArrayDeque;
@@ -345,14 +346,12 @@ public final class Runner implements AutoCloseable {
 
     /** Hands a parked slot to a new sequence: keeps {@code keep} cells (if the engine can); returns the cells kept. */
     private int takeOver(int id, int keep) {
-        int length = parked.remove(id);
         if (keep > 0 && session.keepPrefix(id, keep)) {
-            usedCells -= length - keep;
+            usedCells -= parked.remove(id) - keep;
             reusedPromptTokens += keep;
             return keep;
         }
-        session.freeSequence(id);
-        usedCells -= length;
+        evict(id);
         return 0;
     }
 
@@ -447,10 +446,10 @@ public final class Runner implements AutoCloseable {
         session.synchronize();
         long t0 = System.nanoTime();
         waitNanos += t0 - w0;
-        dev.gantry.runtime.engine.SamplingException failed = null;
+        SamplingException failed = null;
         try {
             session.sampleAll(samplers, outputIndexes, outputs, tokens);
-        } catch (dev.gantry.runtime.engine.SamplingException e) {
+        } catch (SamplingException e) {
             failed = e; // only those sequences fail; the others' tokens are in place
         }
         sampleNanos += System.nanoTime() - t0;

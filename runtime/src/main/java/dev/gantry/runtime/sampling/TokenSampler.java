@@ -100,12 +100,7 @@ public final class TokenSampler {
      * constraint rejects it.
      */
     public int sample(float[] logits) {
-        penalize(logits);
-        for (int b : banned) {
-            if (b >= 0 && b < vocab) {
-                logits[b] = Float.NEGATIVE_INFINITY;
-            }
-        }
+        prepare(logits);
         int token = choose(logits);
         if (constraint != null && !constraint.allows(token)) {
             if (constraint.restrict(logits) == 0) {
@@ -223,13 +218,18 @@ public final class TokenSampler {
 
     /** The top-k candidates' token ids, best first, after penalties and bans (for tests of the scan). */
     int[] candidates(float[] logits) {
+        prepare(logits);
+        return java.util.Arrays.copyOf(heapIds, topK(logits));
+    }
+
+    /** The penalties and the bans, in place. */
+    private void prepare(float[] logits) {
         penalize(logits);
         for (int b : banned) {
             if (b >= 0 && b < vocab) {
                 logits[b] = Float.NEGATIVE_INFINITY;
             }
         }
-        return java.util.Arrays.copyOf(heapIds, topK(logits));
     }
 
     /**

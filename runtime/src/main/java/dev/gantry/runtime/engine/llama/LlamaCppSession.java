@@ -175,37 +175,15 @@ final class LlamaCppSession implements EngineSession {
         }
     }
 
-    /** A device chain (never with a grammar): the head and the tail in one. */
+    /**
+     * A device chain: never with a grammar or penalties (those sequences sample on the host). The banned end
+     * tokens, then truncation and the draw.
+     */
     private LlamaSampler buildChain(SamplingParams p) {
-        LlamaSampler chain = head(p).build();
-        try {
-            chain.extend(tail(p));
-            return chain;
-        } catch (RuntimeException e) {
-            chain.close();
-            throw e;
-        }
-    }
-
-    /** The banned end tokens and the penalties: what comes before a grammar. */
-    private LlamaSampler.Builder head(SamplingParams p) {
         LlamaSampler.Builder b = LlamaSampler.chain();
         if (p.bansEndOfGeneration()) {
             b.logitBias(model.vocabSize(), model.endOfGenerationTokens(), Float.NEGATIVE_INFINITY);
         }
-        if (p.penalized()) {
-            int lastN = p.repeatLastN() < 0 ? ctx.contextSize() : p.repeatLastN();
-            b.penalties(model.vocabSize(), lastN, p.repeatPenalty(), p.frequencyPenalty(), p.presencePenalty());
-        }
-        return b;
-    }
-
-    /**
-     * Truncation and the draw, after any grammar: the grammar first rules out every token that does not fit, so
-     * top-k and top-p choose among tokens that do.
-     */
-    private static LlamaSampler.Builder tail(SamplingParams p) {
-        LlamaSampler.Builder b = LlamaSampler.chain();
         if (p.greedy()) {
             b.greedy();
         } else {
@@ -219,7 +197,7 @@ final class LlamaCppSession implements EngineSession {
             long seed = p.seed() < 0 ? ThreadLocalRandom.current().nextInt() & 0xffffffffL : p.seed();
             b.dist((int) seed);
         }
-        return b;
+        return b.build();
     }
 
     @Override
