@@ -15,14 +15,18 @@
 #   gantry1device, gantry1fixed, gantry1unified  the same with llama.cpp's device sampling instead of Gantry's
 #              host sampler, with fixed batching, with one KV buffer for all sequences
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
+#              (server1at:64 both at the given levels only)
 #   multi:N    Gantry with one replica per GPU on GPUs 0..N-1, and N llama-servers behind the load tool's round
 #              robin, at N, 8N, 32N, 64N clients
+#   multigantry:N  multi:N's Gantry half alone
+#   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
+#   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
 #   canned     the load tool against a server that streams canned tokens: its own ceiling
 #   split      the synthetic Llama-3-70B-shaped Q4_0 model (about 40 GB) on GPUs 0,1: llama-bench with each split
 #              mode, Gantry placed by auto with the memory ceiling lowered below the model, and by each forced mode
-#   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 1, 2 and 16 clients
+#   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 2, 16 and 64 clients
 # Load: streaming, about 100 prompt words, 128 generated tokens, ignore_eos, Ollama's default sampling.
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -76,7 +80,7 @@ LIB=$W/build/bin
 export LD_LIBRARY_PATH=$LIB:${LD_LIBRARY_PATH:-}
 MODEL=$W/models/llama3-8b-q4_0.gguf
 MODEL70=$W/models70/llama3-70b-q4_0.gguf
-NGPUS=$(nvidia-smi -L 2>/dev/null | wc -l)
+NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a rehearsal without GPUs
 
 build() {
   [ -f "$LIB/llama-server" ] && return 0
@@ -116,29 +120,41 @@ drive() { # label api urls clients [model] [num-predict]
 
 # Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
 # environment. Runs the load levels, then stops.
-gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
-  local label=$1 dir=$2 model=$3 levels=$4; shift 4
-  log "gantry $label: $*"
+start_gantry() { # label port model-dir model args... : starts Gantry, waits until it answers and is warm; prints the pid
+  local label=$1 port=$2 dir=$3 model=$4; shift 4
   if [ -n "${BENCH_CPU_DRYRUN:-}" ]; then # a rehearsal of the script on a machine without GPUs: no --gpus
     local a=() ; while [ $# -gt 0 ]; do if [ "$1" = --gpus ]; then shift 2; else a+=("$1"); shift; fi; done
     set -- "${a[@]}"
   fi
-  env OLLAMA_HOST=127.0.0.1:11500 OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
-    OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache" ${GANTRY_EXTRA_ENV:-} \
+  env OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
+    OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache-$port" ${GANTRY_EXTRA_ENV:-} \
     "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
   local pid=$!
-  if ! wait_up http://127.0.0.1:11500/ $pid; then
-    log "gantry $label did not start"; tail -20 "$LOGS/gantry-$label.log"; kill $pid; return 1
+  if ! wait_up "http://127.0.0.1:$port/" $pid; then
+    log "gantry $label did not start" >&2; tail -20 "$LOGS/gantry-$label.log" >&2; kill $pid; return 1
   fi
   local t0=$SECONDS
-  curl -s http://127.0.0.1:11500/api/generate \
+  curl -s "http://127.0.0.1:$port/api/generate" \
     -d "{\"model\":\"$model\",\"prompt\":\"warm up\",\"options\":{\"num_predict\":8}}" > "$LOGS/warm-$label.json"
-  log "gantry $label: loaded and warm in $((SECONDS - t0)) s: $(head -c 300 "$LOGS/warm-$label.json")"
+  log "gantry $label: loaded and warm in $((SECONDS - t0)) s: $(head -c 300 "$LOGS/warm-$label.json")" >&2
+  echo $pid
+}
+ps_after() { # label port
+  { echo "ps after $1:"; curl -s "http://127.0.0.1:$2/api/ps" | head -c 20000; echo; } >> "$W/log.txt"
+}
+
+# Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
+# environment. Runs the load levels, then stops.
+gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
+  local label=$1 dir=$2 model=$3 levels=$4; shift 4
+  log "gantry $label: $*"
+  local pid
+  pid=$(start_gantry "$label" 11500 "$dir" "$model" "$@") || return 1
   curl -s http://127.0.0.1:11500/api/ps >> "$W/log.txt"; echo >> "$W/log.txt"
   for c in $levels; do
     drive "$label" ollama http://127.0.0.1:11500 "$c" "$model"
     # the runners' counters after the level (steps, decode/sample time, the controller's budget and sequences)
-    { echo "ps after $label at $c clients:"; curl -s http://127.0.0.1:11500/api/ps | head -c 20000; echo; } >> "$W/log.txt"
+    ps_after "$label at $c clients" 11500
   done
   kill $pid; wait $pid 2>/dev/null
 }
@@ -152,11 +168,13 @@ server() { # gpus port model extra-args... ; prints the pid
 
 for phase in "$@"; do
   case $phase in
-    setup)
+    setup|anchors) # anchors: setup's llama.cpp figures alone (on a warm host that has the build and the model)
       build
       synthetic llama3-8b "$MODEL"
       {
         nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader
+        nvidia-smi topo -m 2>/dev/null
+        lscpu 2>/dev/null | grep -E "^(Model name|Socket|NUMA node)"
         GANTRY_LLAMA_LIB=$LIB $JAVA -jar "$STAGE/runtime.jar" gpus 2>/dev/null
       } > "$W/gpus.txt"
       cat "$W/gpus.txt"
@@ -186,19 +204,28 @@ for phase in "$@"; do
       GANTRY_EXTRA_ENV="GANTRY_BACKEND_SAMPLING=on" \
         gantry gantry-1gpu-device-sampling "$W/models" llama3-8b-q4_0 "1 64" --gpus 0
       ;;
-    gantry1unified) # one KV buffer shared by all sequences (one forward pass a step, attention over all cells)
-      GANTRY_EXTRA_ENV="GANTRY_KV_UNIFIED=1" \
+    gantry1unified) # one KV buffer shared by all sequences (one forward pass a step, attention over all cells);
+      # 16384 cells hold 64 sequences of 100 + 128 tokens (the default, eight contexts' worth, would cap them at 35)
+      GANTRY_EXTRA_ENV="GANTRY_KV_UNIFIED=1 GANTRY_KV_CELLS=16384" \
         gantry gantry-1gpu-kv-unified "$W/models" llama3-8b-q4_0 "64" --gpus 0
       ;;
-    server1)
+    server1|server1at:*) # server1at:64 at the given levels only (comma separated)
+      levels="1 8 32 64 128" bs_levels="64 128"
+      if [ "$phase" != server1 ]; then levels=${phase#server1at:}; levels=${levels//,/ }; bs_levels=$levels; fi
       pid=$(server 0 11600 "$MODEL")
       wait_up http://127.0.0.1:11600/health "$pid" || log "llama-server did not start"
-      for c in 1 8 32 64 128; do drive llama-server-1gpu llamacpp http://127.0.0.1:11600 "$c"; done
+      for c in $levels; do drive llama-server-1gpu llamacpp http://127.0.0.1:11600 "$c"; done
       kill "$pid"; wait "$pid" 2>/dev/null
       pid=$(server 0 11601 "$MODEL" --backend-sampling)
       wait_up http://127.0.0.1:11601/health "$pid" || log "llama-server --backend-sampling did not start"
-      for c in 64 128; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
+      for c in $bs_levels; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
       kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    multigantry:*) # multi:N's Gantry half alone (no llama-servers), for a short call
+      n=${phase#multigantry:}
+      [ "$n" -le "$NGPUS" ] || { log "multigantry:$n needs $n GPUs, the host has $NGPUS"; continue; }
+      gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$n $((8 * n)) $((32 * n)) $((64 * n))" \
+        --gpus "$(seq -s, 0 $((n - 1)))"
       ;;
     multi:*)
       n=${phase#multi:}
@@ -211,6 +238,20 @@ for phase in "$@"; do
       done
       for u in "${urls[@]}"; do wait_up "$u/health" || log "llama-server $u did not start"; done
       for c in $levels; do drive "llama-server-${n}gpu" llamacpp "$(IFS=,; echo "${urls[*]}")" "$c"; done
+      kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+      ;;
+    procs:*) # N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients: what
+      # one process of N replicas (multi:N, readme:N) loses to sharing a process
+      n=${phase#procs:}
+      [ "$n" -le "$NGPUS" ] || { log "procs:$n needs $n GPUs"; continue; }
+      log "gantry-procs-${n}gpu: $n processes"
+      pids=() urls=()
+      for g in $(seq 0 $((n - 1))); do
+        p=$(start_gantry "procs-$g" $((11510 + g)) "$W/models" llama3-8b-q4_0 --gpus "$g") && pids+=("$p")
+        urls+=("http://127.0.0.1:$((11510 + g))")
+      done
+      drive "gantry-procs-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
+      for g in $(seq 0 $((n - 1))); do ps_after "gantry-procs-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
       ;;
     readme:*)
@@ -231,8 +272,12 @@ for phase in "$@"; do
       synthetic llama3-70b "$MODEL70"
       ls -l "$MODEL70" | tee -a "$W/log.txt"
       # llama-bench's decode rate for each split mode on two GPUs: the figure Gantry's split must reach
-      CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODEL70" -p 0 -n 64 -fa 1 -r 1 -sm layer,row,tensor -o md \
-        > "$W/anchors70.txt" 2> "$LOGS/llama-bench-70b.err"
+      # (each mode in its own invocation: given all three at once, llama-bench ran only the first)
+      : > "$W/anchors70.txt"
+      for m in layer row tensor; do
+        CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODEL70" -p 0 -n 64 -fa 1 -r 1 -sm $m -o md \
+          >> "$W/anchors70.txt" 2>> "$LOGS/llama-bench-70b.err" || echo "| sm $m failed: $(tail -1 "$LOGS/llama-bench-70b.err") |" >> "$W/anchors70.txt"
+      done
       cat "$W/anchors70.txt"
       # auto, with the ceiling below the model's size on one card: it must pick a two-GPU group by itself
       # ceiling = 80% of the model's size on one card, so one card cannot hold it whatever the card
