@@ -7,6 +7,7 @@ import dev.gantry.runtime.engine.Pooling;
 import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
+import dev.gantry.runtime.sampling.ParallelSampling;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -228,6 +229,7 @@ public final class Runner implements AutoCloseable {
             return;
         }
         started.complete(null);
+        ParallelSampling.runnerStarted(); // runners side by side share the sampling cores
         try {
             while (running) {
                 if (!takeIncoming()) {
@@ -246,6 +248,7 @@ public final class Runner implements AutoCloseable {
             failAll(t);
         } finally {
             running = false;
+            ParallelSampling.runnerStopped();
             failAll(new IllegalStateException("model " + name + " was unloaded"));
             session.close();
         }

@@ -1,17 +1,28 @@
 package dev.gantry.runtime.sampling;
 
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * Runs a step's per-sequence sampling on several cores: one pool for the process, as many workers as the cores
- * the process has, less one for the runner threads. Small batches run on the caller's thread, where handing
- * them out would cost more than it saves.
+ * the process has, less one. A step's sequences are cut into contiguous chunks, one a worker (the caller runs the
+ * first), so each worker samples several rows in a row with its scratch array warm.
+ *
+ * <p>Runners share the cores: a runner's step uses at most its share of them (the cores divided by the runners
+ * the process has), so that one runner's sampling never takes the cores another runner's thread needs to queue
+ * its next decode on a GPU. Small steps run on the caller's thread, where handing out work would cost more than
+ * it saves.
  */
 public final class ParallelSampling {
     /** Below this many sequences a step samples on the calling thread. */
     static final int MIN_PARALLEL = 4;
+    /** The fewest sequences worth waking a worker for. */
+    static final int MIN_PER_CHUNK = 2;
+
+    private static final AtomicInteger RUNNERS = new AtomicInteger();
 
     private static final ForkJoinPool POOL = new ForkJoinPool(
             Math.max(1, Runtime.getRuntime().availableProcessors() - 1),
@@ -25,15 +36,32 @@ public final class ParallelSampling {
     private ParallelSampling() {
     }
 
+    /** A runner that samples through this class counts itself from its start to its end. */
+    public static void runnerStarted() {
+        RUNNERS.incrementAndGet();
+    }
+
+    public static void runnerStopped() {
+        RUNNERS.decrementAndGet();
+    }
+
+    /** How many chunks a step of {@code n} sequences is cut into, given the cores and the runners sharing them. */
+    static int chunks(int n, int cores, int runners) {
+        if (n < MIN_PARALLEL || cores < 2) {
+            return 1;
+        }
+        int share = Math.max(1, cores / Math.max(1, runners));
+        return Math.clamp(n / MIN_PER_CHUNK, 1, share);
+    }
+
     /**
      * Runs {@code task} for 0..n-1, on the pool when it pays, and returns once all are done, each of them: an index
-     * that throws does not stop the others (a parallel stream's join returns on the first failure while the rest
-     * still run, and the caller may then free what they use). Returns the failures by index, or null when there
-     * were none.
+     * that throws does not stop the others (the caller may free what they use once this returns). Returns the
+     * failures by index, or null when there were none.
      */
     public static Throwable[] forEach(int n, IntConsumer task) {
         Throwable[] failures = new Throwable[n];
-        java.util.concurrent.atomic.AtomicBoolean any = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean any = new AtomicBoolean();
         IntConsumer guarded = i -> {
             try {
                 task.accept(i);
@@ -42,12 +70,29 @@ public final class ParallelSampling {
                 any.set(true);
             }
         };
-        if (n < MIN_PARALLEL || POOL.getParallelism() < 2) {
+        int c = chunks(n, POOL.getParallelism() + 1, RUNNERS.get());
+        if (c == 1) {
             for (int i = 0; i < n; i++) {
                 guarded.accept(i);
             }
         } else {
-            POOL.submit(() -> IntStream.range(0, n).parallel().forEach(guarded)).join();
+            ForkJoinTask<?>[] others = new ForkJoinTask<?>[c - 1];
+            for (int j = 1; j < c; j++) {
+                int from = (int) ((long) n * j / c);
+                int to = (int) ((long) n * (j + 1) / c);
+                others[j - 1] = POOL.submit(() -> {
+                    for (int i = from; i < to; i++) {
+                        guarded.accept(i);
+                    }
+                });
+            }
+            int first = n / c;
+            for (int i = 0; i < first; i++) {
+                guarded.accept(i);
+            }
+            for (ForkJoinTask<?> t : others) {
+                t.join(); // the chunks catch their own failures: a join never throws for them
+            }
         }
         return any.get() ? failures : null;
     }

@@ -36,7 +36,6 @@ public final class TokenSampler {
     private int recentNext;
 
     // scratch, reused across tokens
-    private float[] row;
     private final int k;
     private final float[] heapValues;
     private final int[] heapIds;
@@ -85,11 +84,36 @@ public final class TokenSampler {
         recentCount = Math.min(recentCount + 1, recent.length);
     }
 
-    /** Chooses a token from a row of {@code vocabSize} floats (native memory or a heap array) and records it. */
-    public int sample(MemorySegment logits) {
-        if (row == null) {
-            row = new float[vocab];
+    /**
+     * Per thread, the arrays native rows are copied into, one for each of the last two vocabulary sizes (exactly
+     * that long: a constraint works on the whole array). A worker that samples many sequences reuses one array
+     * that stays in its cache; an array per sampler (128 sequences of 512 KB a runner) made every copy miss the
+     * cache twice, once to read the array in and once to write it back.
+     */
+    private static final ThreadLocal<float[][]> ROWS = ThreadLocal.withInitial(() -> new float[2][]);
+
+    private float[] scratchRow() {
+        float[][] held = ROWS.get();
+        if (held[0] != null && held[0].length == vocab) {
+            return held[0];
         }
+        if (held[1] != null && held[1].length == vocab) {
+            float[] row = held[1];
+            held[1] = held[0];
+            held[0] = row;
+            return row;
+        }
+        held[1] = held[0];
+        held[0] = new float[vocab];
+        return held[0];
+    }
+
+    /**
+     * Chooses a token from a row of {@code vocabSize} floats in native memory and records it. The row is copied
+     * into the calling thread's scratch array first, so samplers running on one thread must not nest.
+     */
+    public int sample(MemorySegment logits) {
+        float[] row = scratchRow();
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
         return sample(row);
     }

@@ -36,4 +36,28 @@ class ParallelSamplingTest {
         }
         assertNull(ParallelSampling.forEach(8, i -> { }));
     }
+
+    /** Every index runs exactly once whatever the chunking, the caller's chunk included. */
+    @Test
+    void chunksCoverEveryIndexOnce() {
+        for (int n : new int[] {3, 4, 5, 7, 61, 128, 257}) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(n);
+            assertNull(ParallelSampling.forEach(n, runs::incrementAndGet));
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, runs.get(i), "index " + i + " of " + n);
+            }
+        }
+    }
+
+    /** A step's chunks: at least two sequences each, at most the runner's share of the cores. */
+    @Test
+    void aRunnerUsesItsShareOfTheCores() {
+        assertEquals(1, ParallelSampling.chunks(3, 64, 1), "small steps stay on the caller");
+        assertEquals(1, ParallelSampling.chunks(64, 1, 1), "one core");
+        assertEquals(30, ParallelSampling.chunks(61, 64, 1), "two sequences a chunk");
+        assertEquals(64, ParallelSampling.chunks(200, 64, 1), "no more chunks than cores");
+        assertEquals(16, ParallelSampling.chunks(61, 64, 4), "four runners: a quarter of the cores each");
+        assertEquals(1, ParallelSampling.chunks(61, 2, 4), "more runners than cores: the caller alone");
+        assertEquals(64, ParallelSampling.chunks(128, 64, 0), "no runner counted yet: as one");
+    }
 }
