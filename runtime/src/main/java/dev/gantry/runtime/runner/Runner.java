@@ -228,6 +228,9 @@ public final class Runner implements AutoCloseable {
             started.completeExceptionally(t);
             return;
         }
+        if (!"cpu".equals(engine.info().backend())) {
+            warmUp();
+        }
         started.complete(null);
         ParallelSampling.runnerStarted(); // runners side by side share the sampling cores
         try {
@@ -372,6 +375,18 @@ public final class Runner implements AutoCloseable {
         }
         evict(oldest);
         return true;
+    }
+
+    /** A GPU session's first passes load its kernels: run them before the first request does (see WarmUp). */
+    private void warmUp() {
+        long t0 = System.nanoTime();
+        try {
+            int passes = WarmUp.run(session, config.contextPerSequence());
+            LOG.log(System.Logger.Level.INFO, "runner {0}: warmed up in {1} ms ({2} passes)", name,
+                    (System.nanoTime() - t0) / 1_000_000, passes);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "runner " + name + ": the warm-up failed; serving without it", e);
+        }
     }
 
     private void step() throws InterruptedException {

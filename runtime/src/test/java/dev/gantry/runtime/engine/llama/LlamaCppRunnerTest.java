@@ -205,10 +205,16 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         // two sequences with the same seed in one batch draw the same tokens as each other (not necessarily as
         // the run alone: a batch of two computes its logits with other kernels, close but not bit-identical, and
         // a draw that lands between two nearly equal cumulative probabilities may then go the other way)
+        // They must also join the batch in one step: an idle runner may start x alone before y arrives, and then
+        // their steps differ in shape (one token against two) and so in kernels. A long request keeps the runner
+        // busy in a step while both are queued.
+        RecordingObserver busy = submit(runner, prompt("Lily wanted to play"), GREEDY, 160);
+        busy.awaitTokens(2, WAIT);
         RecordingObserver x = submit(runner, p, seeded, 40);
         RecordingObserver y = submit(runner, p, seeded, 40);
         int[] fromX = finish(x);
         assertArrayEquals(fromX, finish(y));
+        finish(busy);
         assertArrayEquals(Arrays.copyOf(first, 8), Arrays.copyOf(fromX, 8), "the same seed starts the same way");
     }
 
