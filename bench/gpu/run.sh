@@ -20,6 +20,7 @@
 #              robin, at N, 8N, 32N, 64N clients
 #   multigantry:N  multi:N's Gantry half alone
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
+#              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
@@ -50,6 +51,7 @@ finish() {
     echo "== $(basename "$f" .log)"; grep -h "runner .*: [A-Z_]* (prompt budget" "$f" | sed -E 's/^.*runner /runner /' | tail -60
   done > "$OUT/decisions.txt" 2>/dev/null
   python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
+  { echo; echo "GPU utilisation, mean over each load level:"; grep -h "^util " "$W/log.txt"; } >> "$OUT/counters.txt"
   {
     # one row a load-tool result (ITL p99 is the 99th percentile of the gaps between tokens)
     python3 - "$RESULTS" <<'PY'
@@ -114,8 +116,27 @@ requests_for() { # clients: enough requests that every level runs a few seconds
   if [ "$1" -eq 1 ]; then echo 8; elif [ "$1" -le 8 ]; then echo 4; elif [ "$1" -le 16 ]; then echo 3; else echo 2; fi
 }
 drive() { # label api urls clients [model] [num-predict]
-  $LOAD --url "$3" --api "$2" --model "${5:-llama3-8b-q4_0}" --clients "$4" --requests "${REQUESTS:-$(requests_for "$4")}" \
-    --num-predict "${6:-128}" --prompt-words 100 --label "$1" --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$W/log.txt"
+  local util="$LOGS/util-$1-$4.csv" upid=""
+  if [ "$NGPUS" -gt 0 ]; then # each GPU's utilisation every 250 ms while the level runs
+    nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits -lms 250 > "$util" 2>/dev/null &
+    upid=$!
+  fi
+  ${LOAD_TASKSET:+taskset -c $LOAD_TASKSET} $LOAD --url "$3" --api "$2" --model "${5:-llama3-8b-q4_0}" --clients "$4" \
+    --requests "${REQUESTS:-$(requests_for "$4")}" --num-predict "${6:-128}" --prompt-words 100 --label "$1" \
+    --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$W/log.txt"
+  if [ -n "$upid" ]; then
+    kill "$upid" 2>/dev/null; wait "$upid" 2>/dev/null
+    python3 - "$util" "$1" "$4" >> "$W/log.txt" <<'PY'
+import sys, collections
+samples = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    parts = [p.strip() for p in line.split(',')]
+    if len(parts) == 2 and parts[1].isdigit():
+        samples[int(parts[0])].append(int(parts[1]))
+busy = ", ".join("GPU %d %.0f%%" % (g, sum(v) / len(v)) for g, v in sorted(samples.items()) if v)
+print("util %s at %s clients: %s" % (sys.argv[2], sys.argv[3], busy))
+PY
+  fi
 }
 
 # Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
@@ -126,7 +147,7 @@ start_gantry() { # label port model-dir model args... : starts Gantry, waits unt
     local a=() ; while [ $# -gt 0 ]; do if [ "$1" = --gpus ]; then shift 2; else a+=("$1"); shift; fi; done
     set -- "${a[@]}"
   fi
-  env OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
+  ${GANTRY_TASKSET:+taskset -c $GANTRY_TASKSET} env OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
     OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache-$port" ${GANTRY_EXTRA_ENV:-} \
     "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
   local pid=$!
@@ -174,7 +195,7 @@ for phase in "$@"; do
       {
         nvidia-smi --query-gpu=index,name,memory.total,driver_version --format=csv,noheader
         nvidia-smi topo -m 2>/dev/null
-        lscpu 2>/dev/null | grep -E "^(Model name|Socket|NUMA node)"
+        lscpu 2>/dev/null | grep -E "^(Model name|Socket|Core|Thread|NUMA node)"
         GANTRY_LLAMA_LIB=$LIB $JAVA -jar "$STAGE/runtime.jar" gpus 2>/dev/null
       } > "$W/gpus.txt"
       cat "$W/gpus.txt"
@@ -240,18 +261,24 @@ for phase in "$@"; do
       for c in $levels; do drive "llama-server-${n}gpu" llamacpp "$(IFS=,; echo "${urls[*]}")" "$c"; done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
       ;;
-    procs:*) # N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients: what
-      # one process of N replicas (multi:N, readme:N) loses to sharing a process
-      n=${phase#procs:}
-      [ "$n" -le "$NGPUS" ] || { log "procs:$n needs $n GPUs"; continue; }
-      log "gantry-procs-${n}gpu: $n processes"
+    procs:*|pinned:*) # N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients:
+      # what one process of N replicas (multi:N, readme:N) loses to sharing a process. pinned:N gives each process
+      # (and the load tool) its own slice of the CPUs with taskset: whether the replicas whose decode doubles are
+      # short of a CPU
+      n=${phase#*:} kind=${phase%%:*}
+      [ "$n" -le "$NGPUS" ] || { log "$phase needs $n GPUs"; continue; }
+      slice=$(( $(nproc) / (n + 1) )); [ "$slice" -ge 1 ] || { log "$phase: too few CPUs"; continue; }
+      log "gantry-$kind-${n}gpu: $n processes$([ "$kind" = pinned ] && echo ", $slice CPUs each")"
       pids=() urls=()
       for g in $(seq 0 $((n - 1))); do
-        p=$(start_gantry "procs-$g" $((11510 + g)) "$W/models" llama3-8b-q4_0 --gpus "$g") && pids+=("$p")
+        cpus=""; [ "$kind" = pinned ] && cpus="$((g * slice))-$(((g + 1) * slice - 1))"
+        p=$(GANTRY_TASKSET=$cpus start_gantry "$kind-$g" $((11510 + g)) "$W/models" llama3-8b-q4_0 --gpus "$g") \
+          && pids+=("$p")
         urls+=("http://127.0.0.1:$((11510 + g))")
       done
-      drive "gantry-procs-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
-      for g in $(seq 0 $((n - 1))); do ps_after "gantry-procs-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
+      load_cpus=""; [ "$kind" = pinned ] && load_cpus="$((n * slice))-$(($(nproc) - 1))"
+      LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
+      for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
       ;;
     readme:*)
