@@ -228,8 +228,15 @@ public final class Runner implements AutoCloseable {
             started.completeExceptionally(t);
             return;
         }
-        if (!"cpu".equals(engine.info().backend())) {
-            warmUp();
+        try {
+            if (!"cpu".equals(engine.info().backend())) {
+                warmUp(); // logs a failed pass and goes on; only an Error gets here
+            }
+        } catch (Throwable t) {
+            running = false;
+            session.close();
+            started.completeExceptionally(t); // never leave start() waiting
+            return;
         }
         started.complete(null);
         ParallelSampling.runnerStarted(); // runners side by side share the sampling cores
