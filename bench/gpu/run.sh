@@ -22,6 +22,7 @@
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
+#   nsys:C     Gantry on GPU 0 at C clients under Nsight Systems, its CUDA API and kernel summaries (when nsys is there)
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
 #   canned     the load tool against a server that streams canned tokens: its own ceiling
@@ -52,6 +53,7 @@ finish() {
   done > "$OUT/decisions.txt" 2>/dev/null
   python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
   { echo; echo "GPU utilisation, mean over each load level:"; grep -h "^util " "$W/log.txt"; } >> "$OUT/counters.txt"
+  [ -f "$W/nsys.txt" ] && { echo; cat "$W/nsys.txt"; } >> "$OUT/counters.txt"
   {
     # one row a load-tool result (ITL p99 is the 99th percentile of the gaps between tokens)
     python3 - "$RESULTS" <<'PY'
@@ -149,7 +151,7 @@ start_gantry() { # label port model-dir model args... : starts Gantry, waits unt
   fi
   ${GANTRY_TASKSET:+taskset -c $GANTRY_TASKSET} env OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
     OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache-$port" ${GANTRY_EXTRA_ENV:-} \
-    "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
+    ${GANTRY_PROFILER:-} "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
   local pid=$!
   if ! wait_up "http://127.0.0.1:$port/" $pid; then
     log "gantry $label did not start" >&2; tail -20 "$LOGS/gantry-$label.log" >&2; kill $pid; return 1
@@ -280,6 +282,19 @@ for phase in "$@"; do
       LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
       for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+      ;;
+    nsys:*) # Gantry on GPU 0 at the given clients under Nsight Systems (CUDA API and kernels): where a step's host
+      # time in llama_decode goes (launches, copies, waits). Needs nsys on the host.
+      c=${phase#nsys:}
+      NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys 2>/dev/null | head -1)
+      [ -n "$NSYS" ] || { log "nsys: not on this host"; continue; }
+      GANTRY_PROFILER="$NSYS profile --trace=cuda,osrt --sample=none --cpuctxsw=none -o $W/nsys-$c --force-overwrite true" \
+        gantry "gantry-1gpu-nsys" "$W/models" llama3-8b-q4_0 "$c" --gpus 0
+      sleep 5 # nsys writes its report after the process ends
+      { echo "== nsys, Gantry on GPU 0 at $c clients"
+        "$NSYS" stats --report cuda_api_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv "$W/nsys-$c.nsys-rep" \
+          2>&1 | head -80; } > "$W/nsys.txt"
+      log "nsys: $(wc -l < "$W/nsys.txt") lines of summary"
       ;;
     readme:*)
       n=${phase#readme:}
