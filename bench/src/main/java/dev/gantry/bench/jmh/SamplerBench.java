@@ -52,12 +52,7 @@ public class SamplerBench {
         rows = new MemorySegment[16];
         SplittableRandom r = new SplittableRandom(42);
         for (int j = 0; j < rows.length; j++) {
-            rows[j] = arena.allocate(ValueLayout.JAVA_FLOAT, VOCAB);
-            for (int i = 0; i < VOCAB; i++) {
-                // roughly a model's logits: most near zero, a few tokens well above
-                double v = r.nextGaussian() * 2.5 + (r.nextInt(4000) == 0 ? 12 : 0);
-                rows[j].setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
-            }
+            rows[j] = logitsRow(arena, r);
         }
         SamplingParams d = SamplingParams.DEFAULTS.withIgnoreEos(true);
         SamplingParams p = switch (chain) {
@@ -71,6 +66,16 @@ public class SamplerBench {
             history[i] = r.nextInt(VOCAB);
         }
         sampler = new TokenSampler(p, VOCAB, EOG, history);
+    }
+
+    /** A row of {@link #VOCAB} logits in native memory, roughly a model's: most near zero, a few well above. */
+    static MemorySegment logitsRow(Arena arena, SplittableRandom r) {
+        MemorySegment row = arena.allocate(ValueLayout.JAVA_FLOAT, VOCAB);
+        for (int i = 0; i < VOCAB; i++) {
+            double v = r.nextGaussian() * 2.5 + (r.nextInt(4000) == 0 ? 12 : 0);
+            row.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
+        }
+        return row;
     }
 
     @TearDown(Level.Trial)

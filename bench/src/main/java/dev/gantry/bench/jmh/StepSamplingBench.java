@@ -5,7 +5,6 @@ import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.TokenSampler;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -50,11 +49,7 @@ public class StepSamplingBench {
         SplittableRandom r = new SplittableRandom(42);
         SamplingParams p = SamplingParams.DEFAULTS.withIgnoreEos(true);
         for (int j = 0; j < sequences; j++) {
-            rows[j] = arena.allocate(ValueLayout.JAVA_FLOAT, SamplerBench.VOCAB);
-            for (int i = 0; i < SamplerBench.VOCAB; i++) {
-                double v = r.nextGaussian() * 2.5 + (r.nextInt(4000) == 0 ? 12 : 0);
-                rows[j].setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) v);
-            }
+            rows[j] = SamplerBench.logitsRow(arena, r);
             samplers[j] = new TokenSampler(p, SamplerBench.VOCAB, SamplerBench.EOG, new int[0]);
         }
     }
