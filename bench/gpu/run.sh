@@ -28,7 +28,8 @@
 #   canned     the load tool against a server that streams canned tokens: its own ceiling
 #   split      the synthetic Llama-3-70B-shaped Q4_0 model (about 40 GB) on GPUs 0,1: llama-bench with each split
 #              mode, Gantry placed by auto with the memory ceiling lowered below the model, and by each forced mode
-#   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 2, 16 and 64 clients
+#   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 2, 16 and 64 clients;
+#              split4x2 as four (--gpus 0,1:2,3:4,5:6,7) at 4, 32 and 128
 # Load: streaming, about 100 prompt words, 128 generated tokens, ignore_eos, Ollama's default sampling.
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -335,12 +336,14 @@ for phase in "$@"; do
       done
       unset REQUESTS
       ;;
-    split2x2)
-      [ "$NGPUS" -ge 4 ] || { log "split2x2 needs 4 GPUs"; continue; }
+    split2x2|split4x2) # the 70B model as 2 (or 4) replicas of two GPUs each
+      groups=${phase:5:1}
+      [ "$NGPUS" -ge $((2 * groups)) ] || { log "$phase needs $((2 * groups)) GPUs"; continue; }
       build # Gantry loads llama.cpp from the build: a call that starts with this phase needs it too
       synthetic llama3-70b "$MODEL70"
+      spec=$(for g in $(seq 0 $((groups - 1))); do printf '%s%d,%d' "$([ "$g" -gt 0 ] && echo :)" $((2 * g)) $((2 * g + 1)); done)
       REQUESTS=1 GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=32" \
-        gantry gantry-70b-2x2 "$W/models70" llama3-70b-q4_0 "2 16 64" --gpus 0,1:2,3
+        gantry "gantry-70b-${groups}x2" "$W/models70" llama3-70b-q4_0 "$groups $((8 * groups)) $((32 * groups))" --gpus "$spec"
       ;;
     *) log "unknown phase $phase" ;;
   esac
