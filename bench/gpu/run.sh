@@ -22,6 +22,7 @@
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
+#   gputests   the tests that need a GPU, through JUnit's console launcher
 #   nsys:C     Gantry on GPU 0 at C clients under Nsight Systems, its CUDA API and kernel summaries (when nsys is there)
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
@@ -55,6 +56,7 @@ finish() {
   python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
   { echo; echo "GPU utilisation, mean over each load level:"; grep -h "^util " "$W/log.txt"; } >> "$OUT/counters.txt"
   [ -f "$W/nsys.txt" ] && { echo; cat "$W/nsys.txt"; } >> "$OUT/counters.txt"
+  [ -f "$W/gputests.txt" ] && { echo; echo "== the GPU tests"; tail -120 "$W/gputests.txt"; } >> "$OUT/counters.txt"
   {
     # one row a load-tool result (ITL p99 is the 99th percentile of the gaps between tokens)
     python3 - "$RESULTS" <<'PY'
@@ -103,7 +105,8 @@ build() {
 synthetic() { # shape file
   [ -f "$2" ] && return 0
   log "writing $1 to $2"
-  $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel "$1" "$STAGE/vocab/ggml-vocab-llama-bpe.gguf" "$2" Q4_0 \
+  [ -f "$W/ggml-vocab-llama-bpe.gguf" ] || xz -dc "$STAGE/vocab/ggml-vocab-llama-bpe.gguf.xz" > "$W/ggml-vocab-llama-bpe.gguf"
+  $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel "$1" "$W/ggml-vocab-llama-bpe.gguf" "$2" Q4_0 \
     2>&1 | tee -a "$W/log.txt"
 }
 
@@ -296,6 +299,15 @@ for phase in "$@"; do
         "$NSYS" stats --report cuda_api_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv "$W/nsys-$c.nsys-rep" \
           2>&1 | head -80; } > "$W/nsys.txt"
       log "nsys: $(wc -l < "$W/nsys.txt") lines of summary"
+      ;;
+    gputests) # the tests that need a GPU (NVML, the CUDA driver, llama.cpp's CUDA devices), with JUnit's console
+      build
+      GANTRY_GPU_TESTS=1 GANTRY_LLAMA_LIB=$LIB "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$STAGE/junit-console.jar" \
+        execute --disable-banner --disable-ansi-colors --details=tree --class-path "$STAGE/runtime.jar:$STAGE/gpu-tests.jar" \
+        --select-class dev.gantry.llama.gpu.GpuHostTest --select-class dev.gantry.llama.gpu.NvmlTest \
+        --select-class dev.gantry.llama.gpu.CudaTopologyTest --select-class dev.gantry.runtime.gpu.GpuReportHostTest \
+        --select-class dev.gantry.runtime.gpu.GpuReportTest > "$W/gputests.txt" 2>&1
+      log "gputests: exit $?; $(grep -E "tests (successful|failed|skipped|aborted)" "$W/gputests.txt" | tr -s ' ' | tr '\n' ';')"
       ;;
     readme:*)
       n=${phase#readme:}
