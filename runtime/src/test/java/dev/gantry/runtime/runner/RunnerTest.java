@@ -103,10 +103,12 @@ class RunnerTest extends RunnerTestBase {
         // a budget of 16 against prompts of 20 to 40 tokens: prompts take several steps while others generate
         Runner runner = start(engine, new RunnerConfig(256, 8 * 256, 8, 64, 16, 1, false, false));
         List<RecordingObserver> all = new ArrayList<>();
+        engine.pause(); // all 24 queue before the runner gets past its first step: the slots then stay full
         for (int i = 0; i < 24; i++) {
             all.add(submit(runner, FakeEngine.prompt("a longer story, number " + i + " " + "x".repeat(i % 20)),
                     5 + (i * 7) % 23));
         }
+        engine.resume();
         for (RecordingObserver o : all) {
             assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
         }
