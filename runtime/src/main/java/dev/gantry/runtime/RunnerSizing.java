@@ -55,7 +55,10 @@ public final class RunnerSizing {
             case OFF -> false;
             case AUTO -> onGpu && model.backendSamplingSupported();
         };
-        return new RunnerConfig(perSequence, cells, parallel, config.maxQueue(), config.promptBudget(), threads,
+        // A step never carries more prompt tokens than the cache holds (num_batch 2147483647 had overflowed the
+        // batch's capacity into a negative size).
+        int promptBudget = Math.min(config.promptBudget(), cells);
+        return new RunnerConfig(perSequence, cells, parallel, config.maxQueue(), promptBudget, threads,
                 backendSampling, config.kvUnified(), config.itlTarget().toNanos());
     }
 }

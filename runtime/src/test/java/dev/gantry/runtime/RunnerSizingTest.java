@@ -9,6 +9,7 @@ import dev.gantry.runtime.runner.RunnerConfig;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -90,6 +91,19 @@ class RunnerSizingTest {
         ).map(Arguments::of);
     }
 
+    /** num_batch 2147483647 once overflowed the batch's capacity (sequences + budget) into a negative size. */
+    @Test
+    void aHugePromptBudgetIsCappedAtTheCache() {
+        EngineInfo model = new EngineInfo(512, 2048, 1 << 20, 300_000, "cpu", List.of("CPU"), 0, false);
+        for (boolean unified : new boolean[] {false, true}) {
+            RuntimeConfig config = new RuntimeConfig(4, 2048, 0, 8, Integer.MAX_VALUE, 1, BackendSampling.OFF,
+                    Duration.ofMinutes(5), -1, unified);
+            RunnerConfig plan = RunnerSizing.plan(model, config, 2);
+            assertEquals(plan.kvCells(), plan.promptBudget());
+            assertTrue(plan.batchCapacity() > 0 && plan.batchCapacity() == plan.maxSequences() + plan.kvCells());
+        }
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void plans(Case c) {
@@ -105,7 +119,7 @@ class RunnerSizingTest {
         assertEquals(c.expectBackendSampling(), plan.backendSampling(), "backend sampling");
         assertEquals(c.unified(), plan.kvUnified(), "the cache layout is passed through");
         assertEquals(77, plan.maxQueue(), "the queue limit is passed through");
-        assertEquals(333, plan.promptBudget(), "the prompt budget is passed through");
+        assertEquals(Math.min(333, plan.kvCells()), plan.promptBudget(), "the prompt budget, at most the cache");
         assertTrue(plan.kvCells() >= plan.contextPerSequence(), "one full sequence always fits");
         if (!plan.kvUnified()) {
             assertEquals((long) plan.contextPerSequence() * plan.maxSequences(), plan.kvCells(),

@@ -66,6 +66,17 @@ class RequestFuzzTest {
         check(route, body);
     }
 
+    /** The load-time options at the ends of their range, every time (num_batch 2147483647 once made a 500). */
+    @net.jqwik.api.Example
+    void loadOptionsAtTheEndsOfTheirRangeAreServedOrRefused() throws Exception {
+        for (String k : List.of("num_ctx", "num_batch", "num_gpu", "main_gpu")) {
+            for (long v : new long[] {Integer.MAX_VALUE, Integer.MIN_VALUE, 0, -1}) {
+                check("/api/generate", "{\"model\":\"" + TestServer.MODEL + "\",\"prompt\":\"Once\","
+                        + "\"options\":{\"num_predict\":4,\"" + k + "\":" + v + "}}");
+            }
+        }
+    }
+
     static void check(String route, String body) throws Exception {
         String method = route.startsWith("/api/") && (route.endsWith("show") || route.endsWith("generate")
                 || route.endsWith("chat")) ? "POST" : "GET";
