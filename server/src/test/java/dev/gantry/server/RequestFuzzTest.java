@@ -77,6 +77,22 @@ class RequestFuzzTest {
         }
     }
 
+    /** A seed is any 64-bit integer, as in Ollama (Go's int): the same seed writes the same text. */
+    @net.jqwik.api.Example
+    void a64BitSeedIsASeed() throws Exception {
+        String body = "{\"model\":\"" + TestServer.MODEL + "\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":12,\"temperature\":1.5,\"seed\":9223372036854775807}}";
+        String[] texts = new String[2];
+        for (int i = 0; i < 2; i++) {
+            HttpResponse<String> r = server.http.send(HttpRequest.newBuilder(server.uri("/api/generate"))
+                    .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            texts[i] = TestServer.json(r.body()).get("response").textValue();
+        }
+        assertEquals(texts[0], texts[1]);
+        check("/api/generate", body.replace("9223372036854775807", "9223372036854775808")); // a 400, not a 500
+    }
+
     static void check(String route, String body) throws Exception {
         String method = route.startsWith("/api/") && (route.endsWith("show") || route.endsWith("generate")
                 || route.endsWith("chat")) ? "POST" : "GET";

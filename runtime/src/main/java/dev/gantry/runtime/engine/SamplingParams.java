@@ -47,11 +47,11 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
     }
 
     public SamplingParams {
-        check(Float.isFinite(temperature) && temperature >= 0, "temperature must be >= 0");
+        check(Float.isFinite(temperature) && temperature >= 0, "temperature must be a finite number >= 0");
         check(topP >= 0 && topP <= 1, "top_p must be in [0, 1]");
         check(minP >= 0 && minP <= 1, "min_p must be in [0, 1]");
         check(typicalP >= 0 && typicalP <= 1, "typical_p must be in [0, 1]");
-        check(Float.isFinite(repeatPenalty) && repeatPenalty >= 0, "repeat_penalty must be >= 0");
+        check(Float.isFinite(repeatPenalty) && repeatPenalty >= 0, "repeat_penalty must be a finite number >= 0");
         check(repeatLastN >= -1, "repeat_last_n must be >= -1");
         check(Float.isFinite(presencePenalty) && Float.isFinite(frequencyPenalty), "penalties must be finite");
         check(grammar == null || !grammar.isBlank(), "a grammar must not be blank");

@@ -82,7 +82,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "top_p" -> topP = number(k, v);
                 case "min_p" -> minP = number(k, v);
                 case "typical_p" -> typicalP = number(k, v);
-                case "seed" -> seed = integer(k, v);
+                case "seed" -> seed = longInteger(k, v); // Go's int: 64 bits
                 case "repeat_penalty" -> repeatPenalty = number(k, v);
                 case "repeat_last_n" -> repeatLastN = integer(k, v);
                 case "presence_penalty" -> presence = number(k, v);
@@ -138,14 +138,21 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
     }
 
     private static int integer(String k, JsonNode v) {
-        if (!v.isNumber() || (v.isFloatingPointNumber() && v.doubleValue() != Math.rint(v.doubleValue()))) {
-            throw wrong(k, "an integer", v);
-        }
-        long l = v.longValue();
+        long l = longInteger(k, v);
         if (l > Integer.MAX_VALUE || l < Integer.MIN_VALUE) {
             throw ApiException.badRequest("invalid option " + k + ": out of range");
         }
         return (int) l;
+    }
+
+    private static long longInteger(String k, JsonNode v) {
+        if (!v.isNumber() || (v.isFloatingPointNumber() && v.doubleValue() != Math.rint(v.doubleValue()))) {
+            throw wrong(k, "an integer", v);
+        }
+        if (!v.canConvertToLong() || v.isFloatingPointNumber() && Math.abs(v.doubleValue()) >= 0x1p63) {
+            throw ApiException.badRequest("invalid option " + k + ": out of range");
+        }
+        return v.longValue();
     }
 
     private static List<String> strings(String k, JsonNode v) {

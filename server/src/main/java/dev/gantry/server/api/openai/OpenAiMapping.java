@@ -195,9 +195,12 @@ public final class OpenAiMapping {
         ObjectNode o = NODES.objectNode();
         o.set("temperature", numberOr(req, "temperature", 1.0));
         o.set("top_p", numberOr(req, "top_p", 1.0));
-        Integer seed = integer(req, "seed");
-        if (seed != null) {
-            o.put("seed", seed);
+        JsonNode seed = req.get("seed"); // any 64-bit integer, as OpenAI's API takes it
+        if (seed != null && !seed.isNull()) {
+            if (!seed.isIntegralNumber() || !seed.canConvertToLong()) {
+                throw OpenAiError.invalid("seed", "seed must be an integer of at most 64 bits");
+            }
+            o.put("seed", seed.longValue());
         }
         for (String p : new String[] {"frequency_penalty", "presence_penalty"}) {
             JsonNode v = req.get(p);
@@ -407,8 +410,11 @@ public final class OpenAiMapping {
         if (n == null || n.isNull()) {
             return null;
         }
-        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+        if (!n.isIntegralNumber()) {
             throw OpenAiError.invalid(field, field + " must be an integer");
+        }
+        if (!n.canConvertToInt()) {
+            throw OpenAiError.invalid(field, field + " must be an integer from -2147483648 to 2147483647");
         }
         return n.intValue();
     }

@@ -42,6 +42,21 @@ class OpenAiMappingTest {
         assertTrue(OpenAiMapping.includeUsage(json("{\"stream_options\":{\"include_usage\":true}}")));
     }
 
+    /** OpenAI takes any 64-bit seed; counts stay 32-bit, and the error says which range. */
+    @Test
+    void seedsAre64BitAndOutOfRangeCountsSaySo() throws Exception {
+        String base = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],";
+        ObjectNode o = OpenAiMapping.toOllamaChat(json(base + "\"seed\":9223372036854775807}"));
+        assertEquals(Long.MAX_VALUE, o.at("/options/seed").longValue());
+        OpenAiError big = assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json(base + "\"seed\":9223372036854775808}")));
+        assertTrue(big.getMessage().contains("64 bits"), big.getMessage());
+        assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(base + "\"seed\":1.5}")));
+        OpenAiError tokens = assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json(base + "\"max_tokens\":4294967296}")));
+        assertTrue(tokens.getMessage().contains("2147483647"), tokens.getMessage());
+    }
+
     @Test
     void defaultsAreOllamasForOpenAi() throws Exception {
         ObjectNode o = OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"));
