@@ -77,6 +77,22 @@ class RequestFuzzTest {
         }
     }
 
+    /**
+     * Sampling options at the ends of their range, with the penalties on (repeat_last_n 2147483647 with a repeat
+     * penalty once allocated 8 GB and stopped the runner: every later request got a 500).
+     */
+    @net.jqwik.api.Example
+    void samplingOptionsAtTheEndsOfTheirRangeLeaveTheRunnerServing() throws Exception {
+        for (String k : List.of("repeat_last_n", "top_k", "num_keep", "num_predict", "seed")) {
+            for (long v : new long[] {Integer.MAX_VALUE, Integer.MIN_VALUE, -1, 0}) {
+                String n = k.equals("num_predict") ? "" : "\"num_predict\":4,";
+                check("/api/generate", "{\"model\":\"" + TestServer.MODEL + "\",\"prompt\":\"Once\",\"options\":{"
+                        + n + "\"repeat_penalty\":1.1,\"frequency_penalty\":0.5,\"" + k + "\":" + v + "}}");
+            }
+        }
+        a64BitSeedIsASeed(); // and it still generates
+    }
+
     /** A seed is any 64-bit integer, as in Ollama (Go's int): the same seed writes the same text. */
     @net.jqwik.api.Example
     void a64BitSeedIsASeed() throws Exception {

@@ -342,6 +342,9 @@ public final class Runner implements AutoCloseable {
                 fail(s, e); // frees its slot and any prefix it took over
                 reserved = recount();
                 continue;
+            } catch (Error e) {
+                fail(s, e); // it has left the waiting list and is not active yet: failAll would not see it
+                throw e;
             }
             active.add(s);
         }

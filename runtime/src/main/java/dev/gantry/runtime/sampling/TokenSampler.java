@@ -28,10 +28,12 @@ public final class TokenSampler {
     private final int vocab;
     private final int[] banned;
     private final SplittableRandom random;
-    // recent tokens for the penalties: a ring of the last repeat_last_n, or every token (repeat_last_n -1, Ollama's
-    // "the whole context"), growing as needed
+    // recent tokens for the penalties: the last repeat_last_n, or every token (repeat_last_n -1, Ollama's "the whole
+    // context"), in an array that grows as they come (up to the window, then it wraps): a window of 2147483647 once
+    // allocated 8 GB at the first token and took the runner down
     private int[] recent;
-    private final boolean wholeContext;
+    /** How many recent tokens the penalties count: 0 without penalties, Integer.MAX_VALUE for every token. */
+    private final int window;
     private int recentCount;
     private int recentNext;
 
@@ -52,15 +54,14 @@ public final class TokenSampler {
         this.banned = banned.clone();
         long seed = params.seed() >= 0 ? params.seed() : ThreadLocalRandom.current().nextLong();
         this.random = new SplittableRandom(seed);
-        this.wholeContext = params.repeatLastN() < 0;
-        int window = wholeContext ? Math.max(64, history.length + 64) : params.repeatLastN();
-        this.recent = new int[params.penalized() ? Math.max(1, window) : 0];
+        this.window = !params.penalized() ? 0 : params.repeatLastN() < 0 ? Integer.MAX_VALUE : params.repeatLastN();
+        this.recent = new int[Math.min(window, Math.max(64, history.length + 64))];
         this.k = params.topK() > 0 ? Math.min(params.topK(), vocabSize) : vocabSize;
         this.heapValues = new float[k];
         this.heapIds = new int[k];
         this.probs = new float[k];
-        if (recent.length > 0) {
-            int from = Math.max(0, history.length - recent.length);
+        if (window > 0) {
+            int from = (int) Math.max(0, (long) history.length - window);
             for (int i = from; i < history.length; i++) {
                 accept(history[i]);
             }
@@ -69,19 +70,18 @@ public final class TokenSampler {
 
     /** Records a chosen token for the penalties (the sampler's own choices are recorded by {@link #sample}). */
     public void accept(int token) {
-        if (recent.length == 0) {
+        if (window == 0) {
             return;
         }
-        if (wholeContext) { // appends, never wraps
+        if (recentCount < window) { // filling: append, growing the array up to the window
             if (recentCount == recent.length) {
-                recent = Arrays.copyOf(recent, 2 * recent.length);
+                recent = Arrays.copyOf(recent, (int) Math.min(window, 2L * recent.length));
             }
-            recent[recentCount++] = token;
+            recent[recentCount++] = token; // once full, the oldest is at 0, where recentNext is
             return;
         }
-        recent[recentNext] = token;
-        recentNext = (recentNext + 1) % recent.length;
-        recentCount = Math.min(recentCount + 1, recent.length);
+        recent[recentNext] = token; // full: the newest replaces the oldest
+        recentNext = (recentNext + 1) % window;
     }
 
     /**

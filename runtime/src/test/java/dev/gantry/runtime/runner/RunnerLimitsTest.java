@@ -29,6 +29,29 @@ import org.junit.jupiter.api.TestInfo;
 class RunnerLimitsTest extends RunnerTestBase {
     // ------------------------------------------------------------------ limits
 
+    /**
+     * An Error while a request is admitted (a sampler's allocation, say) stops the runner, as any Error does, but
+     * fails that request too: it had left the queue and was not active yet, and once waited forever.
+     */
+    @Test
+    void anErrorWhileAdmittingFailsThatRequestAndStopsTheRunner() {
+        FakeEngine engine = engine(FakeEngine.builder().eosAfter(5));
+        Runner runner = start(engine, config(64, 256, 2, 8, 64));
+        RecordingObserver first = submit(runner, FakeEngine.prompt("fine?"), -1);
+        assertEquals(FinishReason.STOP, first.awaitFinish(WAIT).reason());
+        engine.failNextNewSampler(new OutOfMemoryError("injected"));
+        RecordingObserver doomed = submit(runner, FakeEngine.prompt("doomed?"), -1);
+        Throwable error = doomed.awaitError(WAIT);
+        assertTrue(String.valueOf(error).contains("injected"), String.valueOf(error));
+        RecordingObserver later = observer();
+        try {
+            runner.submit(new GenerationRequest(FakeEngine.prompt("later?"), GREEDY, -1), later);
+            later.awaitError(WAIT); // a stopped runner fails what it is given, at once or from its queue
+        } catch (RuntimeException refused) {
+            observers.remove(later); // or refuses it outright
+        }
+    }
+
     @Test
     void aFullQueueRejectsAtOnceAndTheAcceptedOnesComplete() {
         FakeEngine engine = engine(FakeEngine.builder().eosAfter(10));

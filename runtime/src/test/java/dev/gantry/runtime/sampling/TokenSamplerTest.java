@@ -64,6 +64,43 @@ class TokenSamplerTest {
         }
     }
 
+    /** repeat_last_n counts the last n tokens: the window fills, then each new token pushes out the oldest. */
+    @Test
+    void thePenaltyWindowHoldsTheLastNTokens() {
+        float[] l = {5, 4, 3, 2, 1, 0.5f, 0.25f, 0.125f};
+        int[] history = {0, 1, 2, 3};
+        // greedy with a heavy penalty: the best token not in the window wins
+        TokenSampler three = new TokenSampler(new SamplingParams(0f, 40, 1f, 0f, 1f, 1, 100f, 3, 0f, 0f), l.length,
+                NONE, history);
+        assertEquals(0, three.sample(l.clone()), "window {1, 2, 3}");
+        assertEquals(1, three.sample(l.clone()), "window {2, 3, 0}: the first token pushed out 1");
+        assertEquals(2, three.sample(l.clone()), "window {3, 0, 1}");
+        TokenSampler four = new TokenSampler(new SamplingParams(0f, 40, 1f, 0f, 1f, 1, 100f, 4, 0f, 0f), l.length,
+                NONE, history);
+        assertEquals(4, four.sample(l.clone()), "window {0, 1, 2, 3}");
+        TokenSampler all = new TokenSampler(new SamplingParams(0f, 40, 1f, 0f, 1f, 1, 100f, -1, 0f, 0f), l.length,
+                NONE, history);
+        assertEquals(4, all.sample(l.clone()));
+        assertEquals(5, all.sample(l.clone()), "the whole context keeps every token");
+    }
+
+    /** A window of 2147483647 tokens once allocated 8 GB at once (and took the runner down): it grows with use. */
+    @Test
+    void aHugeWindowCostsWhatItHolds() {
+        float[] l = randomLogits(1000, 21);
+        SamplingParams p = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 3, 1.1f, Integer.MAX_VALUE, 0f, 0f);
+        SamplingParams whole = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 3, 1.1f, -1, 0f, 0f);
+        int[] history = new int[500];
+        for (int i = 0; i < history.length; i++) {
+            history[i] = (i * 37) % 1000;
+        }
+        TokenSampler huge = new TokenSampler(p, l.length, NONE, history);
+        TokenSampler wholeContext = new TokenSampler(whole, l.length, NONE, history);
+        for (int i = 0; i < 300; i++) {
+            assertEquals(wholeContext.sample(l.clone()), huge.sample(l.clone()), "token " + i);
+        }
+    }
+
     /** The scan against a full sort, on rows with ties, NaNs and -inf, for small and large k. */
     @Test
     void topKFindsTheSameLogitsAsASortWouldWithTiesNansAndInfinities() {

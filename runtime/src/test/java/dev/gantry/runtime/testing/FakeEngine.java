@@ -73,6 +73,8 @@ public final class FakeEngine implements Engine {
     private final AtomicLong failAtDecode = new AtomicLong(-1);
     private final AtomicBoolean failNext = new AtomicBoolean();
     private final java.util.Set<Integer> failSample = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicReference<Throwable> newSamplerFailure =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile long decodeDelayNanos;
     private volatile boolean paused;
@@ -403,6 +405,16 @@ public final class FakeEngine implements Engine {
     /** The next decode to pass the gate throws. */
     public void failNextDecode() {
         failNext.set(true);
+    }
+
+    /** The next sampler a session creates throws {@code t} instead (an Error, say, as an allocation could). */
+    public void failNextNewSampler(Throwable t) {
+        newSamplerFailure.set(t);
+    }
+
+    /** The failure {@link #failNextNewSampler} set, once. */
+    Throwable takeNewSamplerFailure() {
+        return newSamplerFailure.getAndSet(null);
     }
 
     /** The next sampling of sequence slot {@code sequence} throws (as a broken sampler or grammar would). */

@@ -218,6 +218,12 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized SequenceSampler newSampler(int sequence, SamplingParams sampling, int[] history) {
         check("newSampler");
+        Throwable injected = engine.takeNewSamplerFailure();
+        if (injected instanceof Error e) {
+            throw e;
+        } else if (injected instanceof RuntimeException e) {
+            throw e;
+        }
         checkSequence("newSampler", sequence);
         if (samplers[sequence] != null) {
             throw engine.violation("newSampler: sequence " + sequence + " still has an open sampler");
