@@ -93,6 +93,23 @@ class RequestFuzzTest {
         a64BitSeedIsASeed(); // and it still generates
     }
 
+    /** Schemas whose grammar llama.cpp refuses are the client's to fix: a 400 that says so, not a 500. */
+    @net.jqwik.api.Example
+    void formatsLlamaCppCannotCompileAreRefusedWith400() throws Exception {
+        for (String format : List.of("{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":2147483647}",
+                "{\"type\":\"string\",\"minLength\":100000000}", "{\"$ref\":\"#\"}")) {
+            for (boolean stream : new boolean[] {false, true}) {
+                String body = "{\"model\":\"" + TestServer.MODEL + "\",\"prompt\":\"Once\",\"stream\":" + stream
+                        + ",\"format\":" + format + ",\"options\":{\"num_predict\":4}}";
+                HttpResponse<String> r = server.http.send(HttpRequest.newBuilder(server.uri("/api/generate"))
+                        .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+                assertEquals(400, r.statusCode(), format + ": " + r.body());
+                assertTrue(TestServer.json(r.body()).get("error").textValue().startsWith("invalid format"), r.body());
+                check("/api/generate", body); // and nothing is left behind
+            }
+        }
+    }
+
     /** A seed is any 64-bit integer, as in Ollama (Go's int): the same seed writes the same text. */
     @net.jqwik.api.Example
     void a64BitSeedIsASeed() throws Exception {

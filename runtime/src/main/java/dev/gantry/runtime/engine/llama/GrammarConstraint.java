@@ -16,7 +16,12 @@ final class GrammarConstraint implements TokenConstraint {
      */
     GrammarConstraint(LlamaModelHandle model, String gbnf, int[] generated) {
         this.endTokens = model.endOfGenerationTokens();
-        this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
+        try {
+            this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
+        } catch (IllegalArgumentException e) { // the request's format or grammar: the client's to fix (a 400)
+            throw new IllegalArgumentException("invalid format: llama.cpp cannot use the grammar made from it ("
+                    + e.getMessage() + ")", e);
+        }
         try {
             for (int t : generated) {
                 // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead

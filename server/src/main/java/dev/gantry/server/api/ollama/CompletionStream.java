@@ -128,7 +128,10 @@ final class CompletionStream implements TokenRelay.Sink {
             exchange.writeChunk(Json.errorLine(message));
             exchange.endStream();
         } else {
-            exchange.sendError(500, message);
+            // a request the runner refused for what it asked (an IllegalArgumentException: a format llama.cpp
+            // cannot compile, say) is the client's to fix: 400; the rest is ours: 500
+            dev.gantry.server.http.ErrorMapper.Mapped m = dev.gantry.server.http.ErrorMapper.map(error);
+            exchange.sendError(m.status(), m.message() == null ? message : m.message());
         }
     }
 
