@@ -50,23 +50,35 @@ final class ContextWindow {
             return messages;
         }
         int target = target(window, numPredict);
-        int last = messages.size() - 1;
-        List<M> kept = messages;
-        for (int i = 1; i <= last; i++) {
-            int start = blockStart(messages, role, i);
-            kept = new ArrayList<>();
-            for (int j = 0; j < start; j++) {
-                if (role.apply(messages.get(j)).equals("system")) {
-                    kept.add(messages.get(j));
-                }
-            }
-            kept.addAll(messages.subList(start, messages.size()));
-            if (tokens.applyAsInt(kept) <= target) {
-                break;
+        // The fewest oldest messages to drop, by bisection: dropping more never lengthens the prompt, and
+        // rendering and counting once per candidate (as a loop from the oldest did) took minutes for a chat of
+        // 20,000 messages.
+        int lo = 1;
+        int hi = messages.size() - 1; // dropping all but the last block, when nothing fits
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (tokens.applyAsInt(keptFrom(messages, role, mid)) <= target) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
             }
         }
+        List<M> kept = keptFrom(messages, role, lo);
         LOG.log(System.Logger.Level.WARNING, "dropped the {0} oldest of {1} chat messages to fit the context of {2} "
                 + "tokens", messages.size() - kept.size(), messages.size(), window);
+        return kept;
+    }
+
+    /** The conversation from message {@code i} on (with its block), and the system messages before it. */
+    private static <M> List<M> keptFrom(List<M> messages, java.util.function.Function<M, String> role, int i) {
+        int start = blockStart(messages, role, i);
+        List<M> kept = new ArrayList<>();
+        for (int j = 0; j < start; j++) {
+            if (role.apply(messages.get(j)).equals("system")) {
+                kept.add(messages.get(j));
+            }
+        }
+        kept.addAll(messages.subList(start, messages.size()));
         return kept;
     }
 
