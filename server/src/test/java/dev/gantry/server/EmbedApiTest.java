@@ -47,6 +47,21 @@ class EmbedApiTest {
         return Math.sqrt(s);
     }
 
+    /** More inputs than the runner's queue holds: they go in waves, each in order (they were once a 503). */
+    @Test
+    void aRequestOfMoreInputsThanTheQueueHoldsIsServedWhole() throws Exception {
+        StringBuilder inputs = new StringBuilder();
+        int n = 3 * dev.gantry.server.api.ollama.EmbedHandlersAccess.wave() + 7;
+        for (int i = 0; i < n; i++) {
+            inputs.append(i == 0 ? "" : ",").append("\"story number ").append(i % 5).append('"');
+        }
+        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
+        assertEquals(n, r.get("embeddings").size());
+        for (int i = 5; i < n; i += 97) { // the same text, the same vector, wherever it was in the request
+            assertEquals(r.get("embeddings").get(i % 5).toString(), r.get("embeddings").get(i).toString(), "input " + i);
+        }
+    }
+
     @Test
     void oneInputGivesOneNormalisedVectorOfTheModelsWidth() throws Exception {
         JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"Once upon a time\"}"));

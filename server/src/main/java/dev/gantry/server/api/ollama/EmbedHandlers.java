@@ -17,8 +17,8 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * {@code POST /api/embed} and the older {@code POST /api/embeddings}. Each input becomes an embedding sequence of the
- * model's runner, decoded in the same steps as its generations; all inputs of a request are queued at once, so they
- * batch with each other too. A closed connection cancels the inputs still queued or decoding.
+ * model's runner, decoded in the same steps as its generations; a request's inputs are queued up to 256 at a time,
+ * so they batch with each other too. A closed connection cancels the inputs still queued or decoding.
  */
 public final class EmbedHandlers {
     private static final System.Logger LOG = System.getLogger("gantry.api");
@@ -34,6 +34,9 @@ public final class EmbedHandlers {
                                 Integer promptEvalCount) {}
 
     public record LegacyResponse(float[] embedding) {}
+
+    /** Inputs of one request queued at a time: half the default wait queue, so others still find room. */
+    static final int WAVE = 256;
 
     public void embed(Exchange ex) throws InterruptedException {
         long start = System.nanoTime();
@@ -100,26 +103,41 @@ public final class EmbedHandlers {
             }
             tokenized.add(t);
         }
-        List<CompletableFuture<Embedding>> futures = new ArrayList<>(tokenized.size());
-        try {
-            for (int[] t : tokenized) {
-                futures.add(m.embed(t));
+        // In waves: all of a large request's inputs queued at once overflowed the runner's queue (20,000 inputs
+        // were a 503 "server busy" on an idle server); a wave still batches its inputs with each other.
+        List<Embedding> out = new ArrayList<>(tokenized.size());
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        List<CompletableFuture<Embedding>> current = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ex.onClose(() -> {
+            closed.set(true);
+            current.forEach(f -> f.cancel(false));
+        });
+        for (int from = 0; from < tokenized.size(); from += WAVE) {
+            if (closed.get()) {
+                throw new ApiException(499, "the client closed the request");
             }
-        } catch (RuntimeException e) {
-            futures.forEach(f -> f.cancel(false));
-            throw e;
-        }
-        ex.onClose(() -> futures.forEach(f -> f.cancel(false)));
-        List<Embedding> out = new ArrayList<>(futures.size());
-        try {
-            for (CompletableFuture<Embedding> f : futures) {
-                out.add(f.get());
+            List<CompletableFuture<Embedding>> wave = new ArrayList<>();
+            try {
+                for (int i = from; i < Math.min(from + WAVE, tokenized.size()); i++) {
+                    CompletableFuture<Embedding> f = m.embed(tokenized.get(i));
+                    wave.add(f);
+                    current.add(f);
+                }
+            } catch (RuntimeException e) {
+                wave.forEach(f -> f.cancel(false));
+                throw e;
             }
-        } catch (ExecutionException e) {
-            futures.forEach(f -> f.cancel(false));
-            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-        } catch (CancellationException e) {
-            throw new ApiException(499, "the client closed the request");
+            try {
+                for (CompletableFuture<Embedding> f : wave) {
+                    out.add(f.get());
+                }
+            } catch (ExecutionException e) {
+                wave.forEach(f -> f.cancel(false));
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (CancellationException e) {
+                throw new ApiException(499, "the client closed the request");
+            }
+            current.clear();
         }
         return out;
     }
