@@ -100,8 +100,7 @@ public final class Runner implements AutoCloseable {
     private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
     private volatile int promptBudget;
     private volatile int maxActive;
-    private long lastDecisionLog;
-    private long decisions;
+    private final DecisionLog decisionLog;
     private final AtomicInteger rejected = new AtomicInteger();
 
     private Runner(String name, Engine engine, RunnerConfig config) {
@@ -111,6 +110,7 @@ public final class Runner implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("runner-" + name).daemon(true).unstarted(this::run);
         this.promptBudget = config.promptBudget();
         this.maxActive = config.maxSequences();
+        this.decisionLog = new DecisionLog(name);
         this.controller = config.itlTargetNanos() <= 0 ? null : new dev.gantry.runtime.batch.AdaptiveBatchController(
                 dev.gantry.runtime.batch.BatchLimits.defaults(config.promptBudget(), config.maxSequences())
                         .withTarget(config.itlTargetNanos()));
@@ -223,18 +223,14 @@ public final class Runner implements AutoCloseable {
         try {
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
                     config.batchCapacity(), config.threads(), config.backendSampling(), config.kvUnified()));
-        } catch (Throwable t) {
-            running = false;
-            started.completeExceptionally(t);
-            return;
-        }
-        try {
             if (!"cpu".equals(engine.info().backend())) {
-                warmUp(); // logs a failed pass and goes on; only an Error gets here
+                WarmUp.warm(name, session, config.contextPerSequence()); // a GPU session's kernels load now
             }
         } catch (Throwable t) {
             running = false;
-            session.close();
+            if (session != null) {
+                session.close();
+            }
             started.completeExceptionally(t); // never leave start() waiting
             return;
         }
@@ -387,18 +383,6 @@ public final class Runner implements AutoCloseable {
         return true;
     }
 
-    /** A GPU session's first passes load its kernels: run them before the first request does (see WarmUp). */
-    private void warmUp() {
-        long t0 = System.nanoTime();
-        try {
-            int passes = WarmUp.run(session, config.contextPerSequence());
-            LOG.log(System.Logger.Level.INFO, "runner {0}: warmed up in {1} ms ({2} passes)", name,
-                    (System.nanoTime() - t0) / 1_000_000, passes);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "runner " + name + ": the warm-up failed; serving without it", e);
-        }
-    }
-
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
         batch.fill(active, session, promptBudget);
@@ -510,7 +494,7 @@ public final class Runner implements AutoCloseable {
             promptBudget = d.promptBudget();
             maxActive = d.maxActiveSequences();
             if (d.action() != dev.gantry.runtime.batch.Decision.Action.HOLD) {
-                logDecision(d, took, prompt, generating);
+                decisionLog.changed(d, took, prompt, generating, controller.averageStepNanos());
             }
         }
     }
@@ -529,22 +513,6 @@ public final class Runner implements AutoCloseable {
         ((EmbeddingCall) s.observer).vector = EmbeddingCall.finishPooling(engine.pooling(), s);
         embeddings++;
         finish(s, FinishReason.STOP);
-    }
-
-    /** At most one line a second: how the controller reshaped the batch, and how many changes the line stands for. */
-    private void logDecision(dev.gantry.runtime.batch.Decision d, long stepNanos, int prompt, int generating) {
-        decisions++;
-        long now = System.nanoTime();
-        if (now - lastDecisionLog < 1_000_000_000L) {
-            return;
-        }
-        lastDecisionLog = now;
-        LOG.log(System.Logger.Level.INFO, "runner {0}: {1} (prompt budget {2}, sequences {3}); step {4} ms with {5} "
-                + "prompt tokens and {6} generating, average {7} ms; {8} changes since the last line", name,
-                d.action(), d.promptBudget(), d.maxActiveSequences(), String.format(java.util.Locale.ROOT, "%.1f",
-                        stepNanos / 1e6), prompt, generating, String.format(java.util.Locale.ROOT, "%.1f",
-                        controller.averageStepNanos() / 1e6), decisions);
-        decisions = 0;
     }
 
     /** Handles a sampled token; returns true when the sequence finished (and left the active list). */

@@ -17,6 +17,7 @@ import dev.gantry.runtime.engine.EngineSession;
  * decode step). Nothing is sampled and the runner's counters do not see these passes.
  */
 public final class WarmUp {
+    private static final System.Logger LOG = System.getLogger("gantry.runner");
     /** Token counts of the one-sequence passes. */
     static final int[] PROMPT_SIZES = {1, 2, 3, 4, 5, 6, 7, 8, 16, 24, 32, 48, 64, 96, 128, 256, 512};
     /** Any token of any vocabulary. */
@@ -26,62 +27,70 @@ public final class WarmUp {
     }
 
     /**
+     * Warms up runner {@code name}'s session and logs how it went: a failed pass is logged and the runner serves
+     * without the rest (only an Error gets out).
+     */
+    static void warm(String name, EngineSession session, int contextPerSequence) {
+        long t0 = System.nanoTime();
+        try {
+            int passes = run(session, contextPerSequence);
+            LOG.log(System.Logger.Level.INFO, "runner {0}: warmed up in {1} ms ({2} passes)", name,
+                    (System.nanoTime() - t0) / 1_000_000, passes);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "runner " + name + ": the warm-up failed; serving without it", e);
+        }
+    }
+
+    /**
      * Runs the passes that fit {@code contextPerSequence} and the session's batch; returns how many ran. A pass the
-     * cache has no room for ends the warm-up early; the cells it used are freed either way.
+     * cache has no room for ends the warm-up early; the cells of every pass are freed after it, whatever happens.
      */
     public static int run(EngineSession session, int contextPerSequence) {
         int capacity = session.batchCapacity();
         int passes = 0;
-        int sequencesUsed = 1;
+        for (int n : PROMPT_SIZES) {
+            if (n > capacity || n > contextPerSequence) {
+                break;
+            }
+            for (int i = 0; i < n; i++) {
+                session.add(TOKEN, i, 0, i == n - 1);
+            }
+            if (!pass(session, 1)) {
+                return passes;
+            }
+            passes++;
+        }
+        for (int k : stepSizes(Math.min(session.maxSequences(), capacity))) {
+            for (int s = 0; s < k; s++) { // ids in order from 0: one micro-batch, as a step's are
+                session.add(TOKEN, 0, s, true);
+            }
+            if (!pass(session, k)) {
+                return passes;
+            }
+            passes++;
+        }
+        return passes;
+    }
+
+    /** The step passes' sequence counts: 2, 4, 8 and so on below {@code most}, then {@code most} (none below 2). */
+    static int[] stepSizes(int most) {
+        return java.util.stream.IntStream.concat(java.util.stream.IntStream.iterate(2, k -> k < most, k -> 2 * k),
+                most >= 2 ? java.util.stream.IntStream.of(most) : java.util.stream.IntStream.empty()).toArray();
+    }
+
+    /** Decodes the batch as one pass, then clears it and frees sequences 0..sequences-1; whether the pass ran. */
+    private static boolean pass(EngineSession session, int sequences) {
         try {
-            for (int n : PROMPT_SIZES) {
-                if (n > capacity || n > contextPerSequence) {
-                    break;
-                }
-                session.freeSequence(0);
-                session.clearBatch();
-                for (int i = 0; i < n; i++) {
-                    session.add(TOKEN, i, 0, i == n - 1);
-                }
-                if (!pass(session)) {
-                    return passes;
-                }
-                passes++;
+            if (session.decode() != EngineSession.DecodeStatus.OK) {
+                return false;
             }
-            session.freeSequence(0);
-            int most = Math.min(session.maxSequences(), capacity);
-            for (int k = 2; k <= most; k = k < most && 2 * k > most ? most : 2 * k) {
-                session.clearBatch();
-                for (int s = 0; s < k; s++) { // ids in order from 0: one micro-batch, as a step's are
-                    session.add(TOKEN, 0, s, true);
-                }
-                sequencesUsed = Math.max(sequencesUsed, k);
-                boolean ok = pass(session);
-                for (int s = 0; s < k; s++) {
-                    session.freeSequence(s);
-                }
-                if (!ok) {
-                    return passes;
-                }
-                passes++;
-                if (k == most) {
-                    break;
-                }
-            }
-            return passes;
+            session.synchronize();
+            return true;
         } finally {
             session.clearBatch();
-            for (int s = 0; s < sequencesUsed; s++) {
+            for (int s = 0; s < sequences; s++) {
                 session.freeSequence(s);
             }
         }
-    }
-
-    private static boolean pass(EngineSession session) {
-        if (session.decode() != EngineSession.DecodeStatus.OK) {
-            return false;
-        }
-        session.synchronize();
-        return true;
     }
 }

@@ -69,6 +69,14 @@ class WarmUpTest extends RunnerTestBase {
     }
 
     @Test
+    void stepPassesDoubleUpToTheMostSequences() {
+        assertEquals(List.of(2, 4, 8, 16, 32, 64, 100), java.util.Arrays.stream(WarmUp.stepSizes(100)).boxed().toList());
+        assertEquals(List.of(2, 4), java.util.Arrays.stream(WarmUp.stepSizes(4)).boxed().toList());
+        assertEquals(List.of(2), java.util.Arrays.stream(WarmUp.stepSizes(2)).boxed().toList());
+        assertEquals(List.of(), java.util.Arrays.stream(WarmUp.stepSizes(1)).boxed().toList());
+    }
+
+    @Test
     void aFailingWarmUpLeavesARunnerThatServes() {
         FakeEngine engine = engine(FakeEngine.builder().onGpu(true).eosAfter(4));
         engine.failDecodeAt(3); // the third warm-up pass throws
