@@ -145,8 +145,6 @@ PY
   fi
 }
 
-# Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
-# environment. Runs the load levels, then stops.
 start_gantry() { # label port model-dir model args... : starts Gantry, waits until it answers and is warm; prints the pid
   local label=$1 port=$2 dir=$3 model=$4; shift 4
   if [ -n "${BENCH_CPU_DRYRUN:-}" ]; then # a rehearsal of the script on a machine without GPUs: no --gpus

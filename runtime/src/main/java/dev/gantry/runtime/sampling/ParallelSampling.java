@@ -76,6 +76,7 @@ public final class ParallelSampling {
                 guarded.accept(i);
             }
         } else {
+            // chunk j is [n * j / c, n * (j + 1) / c): the caller takes chunk 0
             ForkJoinTask<?>[] others = new ForkJoinTask<?>[c - 1];
             for (int j = 1; j < c; j++) {
                 int from = (int) ((long) n * j / c);
@@ -86,8 +87,7 @@ public final class ParallelSampling {
                     }
                 });
             }
-            int first = n / c;
-            for (int i = 0; i < first; i++) {
+            for (int i = 0; i < n / c; i++) {
                 guarded.accept(i);
             }
             for (ForkJoinTask<?> t : others) {

@@ -5,6 +5,7 @@ import dev.gantry.models.chat.ToolCall;
 import dev.gantry.runtime.runner.FinishReason;
 import dev.gantry.runtime.runner.GenerationMetrics;
 import dev.gantry.runtime.runner.TokenRelay;
+import dev.gantry.server.http.ErrorMapper;
 import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
 import java.time.Instant;
@@ -130,7 +131,7 @@ final class CompletionStream implements TokenRelay.Sink {
         } else {
             // a request the runner refused for what it asked (an IllegalArgumentException: a format llama.cpp
             // cannot compile, say) is the client's to fix: 400; the rest is ours: 500
-            dev.gantry.server.http.ErrorMapper.Mapped m = dev.gantry.server.http.ErrorMapper.map(error);
+            ErrorMapper.Mapped m = ErrorMapper.map(error);
             exchange.sendError(m.status(), m.message() == null ? message : m.message());
         }
     }

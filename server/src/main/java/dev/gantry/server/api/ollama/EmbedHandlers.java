@@ -116,28 +116,25 @@ public final class EmbedHandlers {
             if (closed.get()) {
                 throw new ApiException(499, "the client closed the request");
             }
-            List<CompletableFuture<Embedding>> wave = new ArrayList<>();
+            current.clear(); // the wave in flight, which a closed connection cancels
             try {
                 for (int i = from; i < Math.min(from + WAVE, tokenized.size()); i++) {
-                    CompletableFuture<Embedding> f = m.embed(tokenized.get(i));
-                    wave.add(f);
-                    current.add(f);
+                    current.add(m.embed(tokenized.get(i)));
                 }
             } catch (RuntimeException e) {
-                wave.forEach(f -> f.cancel(false));
+                current.forEach(f -> f.cancel(false));
                 throw e;
             }
             try {
-                for (CompletableFuture<Embedding> f : wave) {
+                for (CompletableFuture<Embedding> f : current) {
                     out.add(f.get());
                 }
             } catch (ExecutionException e) {
-                wave.forEach(f -> f.cancel(false));
+                current.forEach(f -> f.cancel(false));
                 throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
             } catch (CancellationException e) {
                 throw new ApiException(499, "the client closed the request");
             }
-            current.clear();
         }
         return out;
     }

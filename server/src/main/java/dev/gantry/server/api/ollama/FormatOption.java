@@ -28,7 +28,7 @@ final class FormatOption {
         int count = 1;
         java.util.ArrayDeque<JsonNode> todo = new java.util.ArrayDeque<>();
         todo.add(n);
-        while (!todo.isEmpty() && count <= limit) {
+        while (!todo.isEmpty()) {
             for (JsonNode child : todo.poll()) {
                 if (++count > limit) {
                     return count;

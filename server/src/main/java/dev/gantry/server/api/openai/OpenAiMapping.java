@@ -195,12 +195,9 @@ public final class OpenAiMapping {
         ObjectNode o = NODES.objectNode();
         o.set("temperature", numberOr(req, "temperature", 1.0));
         o.set("top_p", numberOr(req, "top_p", 1.0));
-        JsonNode seed = req.get("seed"); // any 64-bit integer, as OpenAI's API takes it
-        if (seed != null && !seed.isNull()) {
-            if (!seed.isIntegralNumber() || !seed.canConvertToLong()) {
-                throw OpenAiError.invalid("seed", "seed must be an integer of at most 64 bits");
-            }
-            o.put("seed", seed.longValue());
+        Long seed = longInteger(req, "seed"); // any 64-bit integer, as OpenAI's API takes it
+        if (seed != null) {
+            o.put("seed", seed);
         }
         for (String p : new String[] {"frequency_penalty", "presence_penalty"}) {
             JsonNode v = req.get(p);
@@ -406,6 +403,14 @@ public final class OpenAiMapping {
     }
 
     private static Integer integer(ObjectNode o, String field) {
+        Long l = longInteger(o, field);
+        if (l != null && l != l.intValue()) {
+            throw OpenAiError.invalid(field, field + " must be an integer from -2147483648 to 2147483647");
+        }
+        return l == null ? null : l.intValue();
+    }
+
+    private static Long longInteger(ObjectNode o, String field) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) {
             return null;
@@ -413,10 +418,10 @@ public final class OpenAiMapping {
         if (!n.isIntegralNumber()) {
             throw OpenAiError.invalid(field, field + " must be an integer");
         }
-        if (!n.canConvertToInt()) {
-            throw OpenAiError.invalid(field, field + " must be an integer from -2147483648 to 2147483647");
+        if (!n.canConvertToLong()) {
+            throw OpenAiError.invalid(field, field + " must be an integer of at most 64 bits");
         }
-        return n.intValue();
+        return n.longValue();
     }
 
     private static JsonNode numberOr(ObjectNode o, String field, double otherwise) {
