@@ -23,6 +23,7 @@
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   gputests   the tests that need a GPU, through JUnit's console launcher
+#   graphs:N   llama-batched-bench at 64 with and without CUDA graphs, alone and on N GPUs at once; Gantry without them
 #   nsys:C     Gantry on GPU 0 at C clients under Nsight Systems, its CUDA API and kernel summaries (when nsys is there)
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
@@ -31,6 +32,8 @@
 #              mode, Gantry placed by auto with the memory ceiling lowered below the model, and by each forced mode
 #   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 2, 16 and 64 clients;
 #              split4x2 as four (--gpus 0,1:2,3:4,5:6,7) at 4, 32 and 128
+# BENCH_CUDATIME=1 times each Gantry process's CUDA runtime calls (launches, copies, waits) with bench/gpu/cudatime.c.
+# BENCH_TAG=NAME (with GANTRY_EXTRA_ENV="VAR=value ...") runs a variant of the Gantry phases under its own labels.
 # Load: streaming, about 100 prompt words, 128 generated tokens, ignore_eos, Ollama's default sampling.
 set -uo pipefail
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
@@ -54,7 +57,11 @@ finish() {
     echo "== $(basename "$f" .log)"; grep -h "runner .*: [A-Z_]* (prompt budget" "$f" | sed -E 's/^.*runner /runner /' | tail -60
   done > "$OUT/decisions.txt" 2>/dev/null
   python3 "$(dirname "$0")/counters.py" "$W/log.txt" > "$OUT/counters.txt" 2>/dev/null
-  { echo; echo "GPU utilisation, mean over each load level:"; grep -h "^util " "$W/log.txt"; } >> "$OUT/counters.txt"
+  { echo; echo "GPU utilisation, SM clock, power and temperature, means over each load level:"; grep -h "^util " "$W/log.txt"; } >> "$OUT/counters.txt"
+  for d in "$LOGS"/cudatime/*/; do # the CUDA runtime's calls per process (BENCH_CUDATIME=1)
+    [ -d "$d" ] || continue
+    echo; echo "== CUDA runtime calls, $(basename "$d") (whole run, warm-up included)"; cat "$d"/cudatime-*.txt 2>/dev/null
+  done >> "$OUT/counters.txt"
   [ -f "$W/nsys.txt" ] && { echo; cat "$W/nsys.txt"; } >> "$OUT/counters.txt"
   [ -f "$W/gputests.txt" ] && { echo; echo "== the GPU tests"; tail -120 "$W/gputests.txt"; } >> "$OUT/counters.txt"
   {
@@ -73,7 +80,7 @@ for line in open(sys.argv[1]):
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
 PY
     echo
-    cat "$W/anchors.txt" "$W/anchors70.txt" 2>/dev/null
+    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/graphs.txt" 2>/dev/null
   } > "$OUT/table.md"
   cat "$OUT/table.md"
 }
@@ -124,7 +131,7 @@ requests_for() { # clients: enough requests that every level runs a few seconds
 drive() { # label api urls clients [model] [num-predict]
   local util="$LOGS/util-$1-$4.csv" upid=""
   if [ "$NGPUS" -gt 0 ]; then # each GPU's utilisation every 250 ms while the level runs
-    nvidia-smi --query-gpu=index,utilization.gpu --format=csv,noheader,nounits -lms 250 > "$util" 2>/dev/null &
+    nvidia-smi --query-gpu=index,utilization.gpu,clocks.sm,power.draw,temperature.gpu --format=csv,noheader,nounits -lms 250 > "$util" 2>/dev/null &
     upid=$!
   fi
   ${LOAD_TASKSET:+taskset -c $LOAD_TASKSET} $LOAD --url "$3" --api "$2" --model "${5:-llama3-8b-q4_0}" --clients "$4" \
@@ -134,12 +141,17 @@ drive() { # label api urls clients [model] [num-predict]
     kill "$upid" 2>/dev/null; wait "$upid" 2>/dev/null
     python3 - "$util" "$1" "$4" >> "$W/log.txt" <<'PY'
 import sys, collections
-samples = collections.defaultdict(list)
+samples = collections.defaultdict(list) # GPU -> [(util %, SM MHz, W, C)]
 for line in open(sys.argv[1]):
-    parts = [p.strip() for p in line.split(',')]
-    if len(parts) == 2 and parts[1].isdigit():
-        samples[int(parts[0])].append(int(parts[1]))
-busy = ", ".join("GPU %d %.0f%%" % (g, sum(v) / len(v)) for g, v in sorted(samples.items()) if v)
+    try:
+        g, *vals = [float(p) for p in line.split(',')]
+    except ValueError:
+        continue
+    samples[int(g)].append(vals)
+def mean(v, i):
+    return sum(x[i] for x in v) / len(v)
+busy = ", ".join("GPU %d %.0f%% %.0f MHz %.0f W %.0f C" % (g, mean(v, 0), mean(v, 1), mean(v, 2), mean(v, 3))
+                 for g, v in sorted(samples.items()) if v and len(v[0]) == 4)
 print("util %s at %s clients: %s" % (sys.argv[2], sys.argv[3], busy))
 PY
   fi
@@ -151,7 +163,12 @@ start_gantry() { # label port model-dir model args... : starts Gantry, waits unt
     local a=() ; while [ $# -gt 0 ]; do if [ "$1" = --gpus ]; then shift 2; else a+=("$1"); shift; fi; done
     set -- "${a[@]}"
   fi
-  ${GANTRY_TASKSET:+taskset -c $GANTRY_TASKSET} env OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
+  local shim=""
+  if [ -n "${BENCH_CUDATIME:-}" ]; then # time the CUDA runtime calls (bench/gpu/cudatime.c) of this process
+    [ -f "$W/cudatime.so" ] || gcc -O2 -shared -fPIC -o "$W/cudatime.so" "$(dirname "$0")/cudatime.c" -ldl
+    mkdir -p "$LOGS/cudatime/$label"; shim="LD_PRELOAD=$W/cudatime.so CUDATIME_DIR=$LOGS/cudatime/$label"
+  fi
+  ${GANTRY_TASKSET:+taskset -c $GANTRY_TASKSET} env $shim OLLAMA_HOST=127.0.0.1:$port OLLAMA_MODELS="$dir" GANTRY_LLAMA_LIB="$LIB" OLLAMA_NUM_PARALLEL=128 \
     OLLAMA_CONTEXT_LENGTH=1024 OLLAMA_KEEP_ALIVE=-1 GANTRY_CACHE_DIR="$W/cache-$port" ${GANTRY_EXTRA_ENV:-} \
     ${GANTRY_PROFILER:-} "$JAVA" -jar "$STAGE/runtime.jar" "$@" > "$LOGS/gantry-$label.log" 2>&1 &
   local pid=$!
@@ -170,8 +187,8 @@ ps_after() { # label port
 
 # Gantry, started the way the README shows (`java -jar runtime.jar --gpus ...`), everything else from the
 # environment. Runs the load levels, then stops.
-gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV)
-  local label=$1 dir=$2 model=$3 levels=$4; shift 4
+gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV; BENCH_TAG is added to the label)
+  local label=$1${BENCH_TAG:+-$BENCH_TAG} dir=$2 model=$3 levels=$4; shift 4
   log "gantry $label: $*"
   local pid
   pid=$(start_gantry "$label" 11500 "$dir" "$model" "$@") || return 1
@@ -269,21 +286,44 @@ for phase in "$@"; do
       # what one process of N replicas (multi:N, readme:N) loses to sharing a process. pinned:N gives each process
       # (and the load tool) its own slice of the CPUs with taskset: whether the replicas whose decode doubles are
       # short of a CPU
-      n=${phase#*:} kind=${phase%%:*}
+      n=${phase#*:} kind=${phase%%:*}${BENCH_TAG:+-$BENCH_TAG}
       [ "$n" -le "$NGPUS" ] || { log "$phase needs $n GPUs"; continue; }
       slice=$(( $(nproc) / (n + 1) )); [ "$slice" -ge 1 ] || { log "$phase: too few CPUs"; continue; }
-      log "gantry-$kind-${n}gpu: $n processes$([ "$kind" = pinned ] && echo ", $slice CPUs each")"
+      log "gantry-$kind-${n}gpu: $n processes$([ "${kind%%-*}" = pinned ] && echo ", $slice CPUs each")"
       pids=() urls=()
       for g in $(seq 0 $((n - 1))); do
-        cpus=""; [ "$kind" = pinned ] && cpus="$((g * slice))-$(((g + 1) * slice - 1))"
+        cpus=""; [ "${kind%%-*}" = pinned ] && cpus="$((g * slice))-$(((g + 1) * slice - 1))"
         p=$(GANTRY_TASKSET=$cpus start_gantry "$kind-$g" $((11510 + g)) "$W/models" llama3-8b-q4_0 --gpus "$g") \
           && pids+=("$p")
         urls+=("http://127.0.0.1:$((11510 + g))")
       done
-      load_cpus=""; [ "$kind" = pinned ] && load_cpus="$((n * slice))-$(($(nproc) - 1))"
+      load_cpus=""; [ "${kind%%-*}" = pinned ] && load_cpus="$((n * slice))-$(($(nproc) - 1))"
       LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
       for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+      ;;
+    graphs:*) # llama-batched-bench at 64 sequences with and without CUDA graphs, on GPU 0 alone and on GPUs
+      # 0..N-1 at once (one process each): what kernel launches cost a step, and whether a GPU slows down when the
+      # others are busy even without Gantry. Then Gantry on GPU 0 at 64 clients with CUDA graphs off.
+      n=${phase#graphs:}; [ "$n" -le "$NGPUS" ] || n=$NGPUS
+      bb() { # gpu label env...
+        local g=$1 l=$2; shift 2
+        env "$@" CUDA_VISIBLE_DEVICES=$g "$LIB/llama-batched-bench" -m "$MODEL" -c 40960 -b 2048 -ub 512 -npp 100 \
+          -ntg 128 -npl 64 -fa 1 2>/dev/null | grep -E '^\|' | tail -1 | sed "s/^/| $l, GPU $g /"
+      }
+      {
+        echo "| run | PP | TG | B | N_KV | T_PP s | S_PP t/s | T_TG s | S_TG t/s | T s | S t/s |"
+        for graphs in on off; do
+          e=(); [ "$graphs" = off ] && e=(GGML_CUDA_DISABLE_GRAPHS=1)
+          bb 0 "graphs $graphs, alone" "${e[@]}"
+          [ "$n" -gt 1 ] || continue
+          for g in $(seq 0 $((n - 1))); do bb "$g" "graphs $graphs, $n at once" "${e[@]}" > "$LOGS/bb-$g.txt" & done
+          wait; cat "$LOGS"/bb-*.txt; rm -f "$LOGS"/bb-*.txt
+        done
+      } > "$W/graphs.txt" 2>&1
+      cat "$W/graphs.txt" | tee -a "$W/log.txt"
+      GANTRY_EXTRA_ENV="GGML_CUDA_DISABLE_GRAPHS=1" \
+        gantry gantry-1gpu-no-cuda-graphs "$W/models" llama3-8b-q4_0 "1 64" --gpus 0
       ;;
     nsys:*) # Gantry on GPU 0 at the given clients under Nsight Systems (CUDA API and kernels): where a step's host
       # time in llama_decode goes (launches, copies, waits). Needs nsys on the host.
