@@ -85,6 +85,8 @@ final class Fn {
     static final MethodHandle llama_model_desc = h("llama_model_desc", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
     static final MethodHandle llama_model_chat_template = h("llama_model_chat_template", fn(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle llama_model_has_encoder = h("llama_model_has_encoder", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle llama_model_is_recurrent = h("llama_model_is_recurrent", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle llama_model_is_hybrid = h("llama_model_is_hybrid", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle llama_model_meta_val_str =
             h("llama_model_meta_val_str", fn(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
 

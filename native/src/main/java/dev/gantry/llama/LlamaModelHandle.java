@@ -161,6 +161,19 @@ public final class LlamaModelHandle implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the model keeps a recurrent state per sequence (alone or beside a KV cache): such a state cannot be
+     * cut back to an earlier position.
+     */
+    public boolean hasRecurrentState() {
+        try {
+            return (boolean) Fn.llama_model_is_recurrent.invokeExact(pointer())
+                    || (boolean) Fn.llama_model_is_hybrid.invokeExact(pointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_is_recurrent", t);
+        }
+    }
+
     public String description() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(256);

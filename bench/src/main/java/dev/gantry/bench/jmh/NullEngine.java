@@ -239,6 +239,15 @@ final class NullEngine implements Engine {
         @Override
         public void freeSequence(int sequence) {}
 
+        /** As llama.cpp's session with one KV stream a sequence; -Dsim.fill=false studies the runner without it. */
+        @Override
+        public boolean fillsIdGaps() {
+            return cost != StepCost.FREE && Boolean.parseBoolean(System.getProperty("sim.fill", "true"));
+        }
+
+        @Override
+        public void truncate(int sequence, int position) {}
+
         @Override
         public void close() {}
     }

@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
  * order, the prompt budget and the adaptive controller can be studied without a GPU. Closed-loop clients, as the load tool drives a server: each
  * sends its next request when the last one ends.
  *
- * <p>usage: [-Dsim.jitter=J] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
  * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
  */
 public final class RunnerSim {
@@ -30,6 +30,17 @@ public final class RunnerSim {
     static final int GENERATE = 128;
     /** Every gap between two tokens of one generation, in nanoseconds. */
     static final java.util.Queue<Long> GAPS = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /**
+     * With -Dsim.think=MS a client sends its next request that long after its last one ended, as a real client's
+     * round trip through HTTP takes a while (0 by default: at once).
+     */
+    static final long THINK_MS = Long.getLong("sim.think", 0);
+    static final java.util.concurrent.ScheduledExecutorService CLIENTS =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "sim-clients");
+                t.setDaemon(true);
+                return t;
+            });
 
     public static void main(String[] args) throws Exception {
         int clients = Integer.parseInt(args[0]);
@@ -124,7 +135,12 @@ public final class RunnerSim {
             public void onFinish(FinishReason reason, GenerationMetrics metrics) {
                 itls.add((System.nanoTime() - first) / 1e6 / Math.max(1, metrics.generatedTokens() - 1));
                 done.countDown();
-                submit(runner, request, left - 1, ttft, itls, done);
+                if (THINK_MS > 0) {
+                    CLIENTS.schedule(() -> submit(runner, request, left - 1, ttft, itls, done), THINK_MS,
+                            TimeUnit.MILLISECONDS);
+                } else {
+                    submit(runner, request, left - 1, ttft, itls, done);
+                }
             }
 
             @Override

@@ -108,6 +108,28 @@ public interface EngineSession extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether the runner should fill the gaps between a step's sequence ids with placeholder tokens. An engine that
+     * puts sequences into one forward pass only as a run of consecutive ids (llama.cpp with one KV stream a
+     * sequence) makes a step whose ids have a gap (a finished sequence's id not taken again yet, a client that
+     * cannot take a token) into two passes, each as costly as the whole step; a placeholder token for each missing
+     * id (no output, taken out again with {@link #truncate} after the decode) keeps the step one pass. Only an engine
+     * whose cells can be cut back says yes. The default does not.
+     */
+    default boolean fillsIdGaps() {
+        return false;
+    }
+
+    /** Frees a sequence's cells from {@code position} on (a placeholder's, after its decode). */
+    default void truncate(int sequence, int position) {
+        throw new UnsupportedOperationException("this engine cannot cut a sequence's cells");
+    }
+
+    /** Forward passes the decodes so far took, as the engine splits its batches; 0 when it does not count them. */
+    default long forwardPasses() {
+        return 0;
+    }
+
     @Override
     void close();
 

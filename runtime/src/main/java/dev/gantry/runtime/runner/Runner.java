@@ -64,7 +64,7 @@ public final class Runner implements AutoCloseable {
      * run one forward pass per sequence (a step of 64 sequences took 209 ms on an H200 instead of about 13).
      */
     private final java.util.BitSet usedIds = new java.util.BitSet();
-    private final StepBatch batch = new StepBatch();
+    private final StepBatch batch = new StepBatch(id -> this.parked.length(id));
     // a step's outputs, sampled together (reused; runner thread only)
     private Sequence[] sampled = new Sequence[0];
     private SequenceSampler[] samplers = new SequenceSampler[0];
@@ -89,6 +89,9 @@ public final class Runner implements AutoCloseable {
     private volatile long cancelled;
     private volatile long preemptions;
     private volatile long decodeNanos;
+    /** Forward passes the engine made of the steps (0 when it does not count them), and gap placeholders decoded. */
+    private volatile long forwardPasses;
+    private volatile long fillersDecoded;
     private volatile long waitNanos;
     private volatile long sampleNanos;
     private volatile long stepNanos;
@@ -216,7 +219,8 @@ public final class Runner implements AutoCloseable {
         return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
                 cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget,
-                maxActive, embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen);
+                maxActive, embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen, forwardPasses,
+                fillersDecoded);
     }
 
     private void run() {
@@ -403,12 +407,15 @@ public final class Runner implements AutoCloseable {
             session.embeddings(embeddingInStep);
             status = session.decode();
             decodeNanos += System.nanoTime() - decodeStart;
+            forwardPasses = session.forwardPasses();
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
             for (Sequence s : List.copyOf(active)) {
                 fail(s, e);
             }
             return;
+        } finally {
+            removeFillers();
         }
         if (status == EngineSession.DecodeStatus.NO_KV_SLOT) {
             preemptNewest();
@@ -497,6 +504,15 @@ public final class Runner implements AutoCloseable {
                 decisionLog.changed(d, took, prompt, generating, controller.averageStepNanos());
             }
         }
+    }
+
+    /** Cuts the cells of the step's gap placeholders out again: each id's stream is as it was before the step. */
+    private void removeFillers() {
+        for (int i = 0; i < batch.fillers; i++) {
+            session.truncate(batch.fillerIds[i], batch.fillerPositions[i]);
+        }
+        fillersDecoded += batch.fillers;
+        batch.fillers = 0;
     }
 
     /** The cells in use and parked, for {@link #stats} (read from other threads). */

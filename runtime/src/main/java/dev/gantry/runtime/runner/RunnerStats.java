@@ -18,10 +18,14 @@ package dev.gantry.runtime.runner;
  * @param reusedPromptTokens prompt tokens not decoded because a finished generation's cells held them already
  * @param kvCellsParked      cells finished generations keep for a request that starts the same way (freed first
  *                           when cells run short; not in {@code kvCellsUsed})
+ * @param forwardPasses      forward passes the engine made of the decodes (several when a step's sequence ids do
+ *                           not form one run, or its prompt chunks differ in length); 0 when the engine does not
+ *                           count them
+ * @param gapFillers         placeholder tokens decoded to close gaps between a step's sequence ids
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
                           long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget,
                           int maxActive, long embeddings, long mixedSteps, long reusedPromptTokens,
-                          int kvCellsParked) {}
+                          int kvCellsParked, long forwardPasses, long gapFillers) {}

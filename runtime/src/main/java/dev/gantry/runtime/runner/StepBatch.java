@@ -54,7 +54,11 @@ final class StepBatch {
         // First one token of every sequence, in increasing id order: a generating sequence's next token, a prompt's
         // next prompt token. With one KV stream per sequence llama.cpp makes a micro-batch only of a run of
         // consecutive ids, so a sequence left out of the batch (a prompt waiting for budget) would split the step
-        // into one forward pass per run.
+        // into one forward pass per run; so would an id between two sequences that no sequence holds (one that
+        // finished a step ago), and where the engine allows it such gaps get a placeholder token (see fillGap).
+        fillers = 0;
+        boolean fill = FILL_ID_GAPS && session.fillsIdGaps() && !anyEmbedding(active);
+        int previous = -1; // the id of the last sequence given a token here
         for (int i = 0; i < count; i++) {
             Sequence s = byId[i];
             byId[i] = null;
@@ -63,20 +67,30 @@ final class StepBatch {
             if (s.embedding) {
                 continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
             }
-            if (s.pending() == 1) {
-                if (ready(s)) {
-                    s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
-                    s.chunk = 1;
-                    sequences++;
-                    generating++;
+            boolean generatingToken = s.pending() == 1 && ready(s);
+            boolean promptToken = s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE;
+            if (!generatingToken && !promptToken) {
+                if (fill) {
+                    skippedAt(s.id, s.cached);
                 }
-            } else if (s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE) {
-                session.add(s.tokens[s.cached], s.cached, s.id, false);
-                s.chunk = 1;
-                budget--;
-                sequences++;
-                generating++;
+                continue;
             }
+            if (fill && previous >= 0 && s.id > previous + 1) {
+                fillGap(session, previous + 1, s.id);
+            }
+            previous = s.id;
+            if (generatingToken) {
+                s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
+            } else {
+                session.add(s.tokens[s.cached], s.cached, s.id, false);
+                budget--;
+            }
+            s.chunk = 1;
+            sequences++;
+            generating++;
+        }
+        if (fill) {
+            clearSkipped();
         }
         budget = Math.min(budget, session.batchCapacity() - session.batchSize());
         // Then the rest of the prompt budget, oldest sequence first.
@@ -111,6 +125,73 @@ final class StepBatch {
             s.chunk += n;
             budget -= n;
         }
+    }
+
+    /** {@code -Dgantry.fillIdGaps=false} leaves gaps unfilled: for measuring what filling them gains. */
+    private static final boolean FILL_ID_GAPS = !"false".equals(System.getProperty("gantry.fillIdGaps"));
+
+    /**
+     * Placeholder tokens put into this step's batch to close gaps between sequence ids: their sequence ids and
+     * positions ({@code fillerIds[0..fillers)}, {@code fillerPositions}). The runner cuts each one's cell out again
+     * after the decode ({@link EngineSession#truncate}), whatever the decode's outcome.
+     */
+    int fillers;
+    int[] fillerIds = new int[8];
+    int[] fillerPositions = new int[8];
+
+    /** Cells slot {@code id} holds while no active sequence has it: a parked slot's length, or 0 for a free one. */
+    private final java.util.function.IntUnaryOperator restingLength;
+    // active sequences left out of this step (a client that cannot take a token, a prompt without budget): the
+    // position their next token will take, by id; -1 elsewhere
+    private int[] skipped = new int[0];
+
+    StepBatch(java.util.function.IntUnaryOperator restingLength) {
+        this.restingLength = restingLength;
+    }
+
+    private void skippedAt(int id, int position) {
+        if (id >= skipped.length) {
+            int old = skipped.length;
+            skipped = Arrays.copyOf(skipped, Math.max(id + 1, 2 * old));
+            Arrays.fill(skipped, old, skipped.length, -1);
+        }
+        skipped[id] = position;
+    }
+
+    /**
+     * A placeholder token for each id in {@code [from, to)}, at the position after the cells that id's stream holds
+     * (an active sequence's next position, a parked slot's length, 0 for a free id), without output. An id whose
+     * stream has no cell left for it stays a gap.
+     */
+    private void fillGap(EngineSession session, int from, int to) {
+        int streamCells = session.kvCells() / Math.max(1, session.maxSequences());
+        for (int id = from; id < to; id++) {
+            int position = id < skipped.length && skipped[id] >= 0 ? skipped[id] : restingLength.applyAsInt(id);
+            if (position >= streamCells || session.batchSize() == session.batchCapacity()) {
+                continue;
+            }
+            session.add(0, position, id, false);
+            if (fillers == fillerIds.length) {
+                fillerIds = Arrays.copyOf(fillerIds, 2 * fillers);
+                fillerPositions = Arrays.copyOf(fillerPositions, 2 * fillers);
+            }
+            fillerIds[fillers] = id;
+            fillerPositions[fillers] = position;
+            fillers++;
+        }
+    }
+
+    private void clearSkipped() {
+        Arrays.fill(skipped, -1);
+    }
+
+    private static boolean anyEmbedding(List<Sequence> active) {
+        for (Sequence s : active) {
+            if (s.embedding) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether a generation's client can take another token (a client whose check throws is not held back). */

@@ -66,6 +66,7 @@ public final class FakeEngine implements Engine {
     private final EngineInfo info;
     private final RuntimeException openFailure;
     private final boolean keepsPrefixes;
+    private final boolean fillsIdGaps;
 
     private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
@@ -91,11 +92,17 @@ public final class FakeEngine implements Engine {
                 b.onGpu ? List.of("Fake GPU 0") : List.of("CPU"), b.onGpu ? 4096 : 0, b.backendSamplingSupported);
         this.openFailure = b.openFailure;
         this.keepsPrefixes = b.keepsPrefixes;
+        this.fillsIdGaps = b.fillsIdGaps;
     }
 
     /** Whether sessions can keep a sequence's prefix ({@link FakeSession#keepPrefix}); a recurrent model cannot. */
     boolean keepsPrefixes() {
         return keepsPrefixes;
+    }
+
+    /** Whether sessions ask the runner to fill gaps between a step's sequence ids ({@link FakeSession#fillsIdGaps}). */
+    boolean fillsIdGaps() {
+        return fillsIdGaps;
     }
 
     public static Builder builder() {
@@ -116,8 +123,15 @@ public final class FakeEngine implements Engine {
         private boolean backendSamplingSupported;
         private RuntimeException openFailure;
         private boolean keepsPrefixes = true;
+        private boolean fillsIdGaps;
 
         private Builder() {}
+
+        /** Whether sessions ask for placeholders in the gaps between a step's sequence ids, as llama.cpp's do. */
+        public Builder fillsIdGaps(boolean fills) {
+            this.fillsIdGaps = fills;
+            return this;
+        }
 
         /** Whether sessions can keep a finished sequence's prefix (default yes; a recurrent model cannot). */
         public Builder keepsPrefixes(boolean keeps) {

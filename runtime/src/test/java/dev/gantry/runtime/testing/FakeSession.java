@@ -81,6 +81,7 @@ public final class FakeSession implements EngineSession {
     private long noKvSlot;
     private long frees;
     private int prefixesKept;
+    private long truncations;
     private long samplersCreated;
     private long sampled;
     private int peakUsed;
@@ -306,6 +307,28 @@ public final class FakeSession implements EngineSession {
     }
 
     @Override
+    public synchronized boolean fillsIdGaps() {
+        check("fillsIdGaps");
+        return engine.fillsIdGaps();
+    }
+
+    @Override
+    public synchronized void truncate(int sequence, int position) {
+        check("truncate");
+        checkSequence("truncate", sequence);
+        if (!engine.fillsIdGaps()) {
+            throw engine.violation("truncate on a session that does not fill id gaps");
+        }
+        if (position < 0 || position > lengths[sequence]) {
+            throw engine.violation("truncate: sequence " + sequence + " holds " + lengths[sequence]
+                    + " cells, cut at " + position);
+        }
+        used -= lengths[sequence] - position;
+        lengths[sequence] = position;
+        truncations++;
+    }
+
+    @Override
     public synchronized void close() {
         check("close");
         closed = true;
@@ -381,6 +404,11 @@ public final class FakeSession implements EngineSession {
     }
 
     /** {@link #keepPrefix} calls that kept cells. */
+    /** Cuts through {@link #truncate} (the runner's gap placeholders taken out again). */
+    public synchronized long truncations() {
+        return truncations;
+    }
+
     public synchronized int prefixesKept() {
         return prefixesKept;
     }

@@ -19,7 +19,8 @@ import java.util.concurrent.ThreadLocalRandom;
 
 
 /**
- * A llama.cpp context with a unified KV cache and one reusable batch. Runner thread only.
+ * A llama.cpp context (one KV stream a sequence unless the configuration asks for one shared by all) and one reusable
+ * batch. Runner thread only.
  *
  * <p>Sampling runs on the device (llama.cpp's backend sampling: only token ids come back) when the session asks for
  * it and the request needs no repetition penalty and no grammar; otherwise on the host, in Java
@@ -40,6 +41,14 @@ final class LlamaCppSession implements EngineSession {
     private int[] hostIndexes = new int[0];
     private final float[] embeddingRow;
     private boolean embeddingsOn;
+    /** One KV stream a sequence, and cells that can be cut back: see {@link #fillsIdGaps}. */
+    private final boolean separateStreams;
+    private final boolean fillsIdGaps;
+    private final int microBatch;
+    // each batch token's sequence, for counting the passes llama.cpp makes of it
+    private int[] sequenceOf = new int[0];
+    private final MicroBatches microBatches = new MicroBatches();
+    private long passes;
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
         this.model = model;
@@ -50,7 +59,10 @@ final class LlamaCppSession implements EngineSession {
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
         // share them with generations; a model that names no pooling type already gets none from llama.cpp.
         int pooling = model.poolingType() < 0 ? -1 : 0;
-        ContextParams cp = new ContextParams(p.kvCells(), batchCap, Math.min(512, batchCap), p.maxSequences(),
+        this.microBatch = Math.min(512, batchCap);
+        this.separateStreams = !p.kvUnified() && p.maxSequences() > 1;
+        this.fillsIdGaps = separateStreams && !model.hasRecurrentState();
+        ContextParams cp = new ContextParams(p.kvCells(), batchCap, microBatch, p.maxSequences(),
                 p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
         try {
@@ -100,7 +112,12 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public int add(int token, int position, int sequence, boolean output) {
-        return batch.add(token, position, sequence, output);
+        int index = batch.add(token, position, sequence, output);
+        if (index >= sequenceOf.length) {
+            sequenceOf = java.util.Arrays.copyOf(sequenceOf, Math.max(16, 2 * (index + 1)));
+        }
+        sequenceOf[index] = sequence;
+        return index;
     }
 
     @Override
@@ -110,7 +127,24 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public DecodeStatus decode() {
+        int n = batch.size();
+        passes += separateStreams ? microBatches.count(sequenceOf, n, microBatch) : (n + microBatch - 1) / microBatch;
         return ctx.decode(batch) == 0 ? DecodeStatus.OK : DecodeStatus.NO_KV_SLOT;
+    }
+
+    @Override
+    public boolean fillsIdGaps() {
+        return fillsIdGaps;
+    }
+
+    @Override
+    public void truncate(int sequence, int position) {
+        ctx.removeSequence(sequence, position, -1);
+    }
+
+    @Override
+    public long forwardPasses() {
+        return passes;
     }
 
     @Override

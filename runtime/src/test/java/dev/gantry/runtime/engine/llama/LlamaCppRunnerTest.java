@@ -129,6 +129,36 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         assertEquals(8, s.completed());
     }
 
+    /**
+     * Generations of different lengths leave gaps between the ids of each step; the runner fills them with
+     * placeholder tokens that llama.cpp decodes and the runner cuts out again (at a parked slot's end, at 0 for a
+     * free id), so a step stays one forward pass. What every sequence generates is what it generates alone, and no
+     * placeholder cell stays behind.
+     */
+    @Test
+    void placeholdersInIdGapsDoNotChangeGreedyOutput() {
+        List<int[]> prompts = PROMPTS.stream().map(LlamaCppRunnerTest::prompt).toList();
+        int[] lengths = {40, 3, 40, 8, 40, 5, 40, 12};
+        Runner runner = start("llama-streams", new RunnerConfig(256, 8 * 256, 8, 16, 64, 1, false, false));
+        List<RecordingObserver> obs = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            obs.add(submit(runner, prompts.get(i), GREEDY, lengths[i]));
+        }
+        obs.getFirst().awaitTokens(20, WAIT);
+        int[] late = prompt("A girl named Mia");
+        RecordingObserver lateObserver = submit(runner, late, GREEDY, 10); // takes a freed id mid-run
+        for (int i = 0; i < prompts.size(); i++) {
+            int[] got = finish(obs.get(i));
+            int[] solo = directGreedy(prompts.get(i), lengths[i]);
+            assertArrayEquals(solo, got, PROMPTS.get(i) + ": " + text(got) + "\nsolo " + text(solo));
+        }
+        assertArrayEquals(directGreedy(late, 10), finish(lateObserver));
+        RunnerStats s = runner.stats();
+        assertTrue(s.gapFillers() > 0, "no gap was filled: " + s);
+        assertTrue(s.forwardPasses() >= s.steps(), s.toString());
+        assertEquals(0, s.kvCellsUsed());
+    }
+
     /** A second prompt that starts like the first continues from the first's cells and writes what a fresh decode would. */
     @Test
     void aPromptThatStartsLikeAFinishedOneReusesItsCellsWithTheSameOutput() {

@@ -58,7 +58,8 @@ public final class Responses {
     public record RunnerCounters(long steps, int maxSequencesInStep, long promptTokens, long generatedTokens,
                                  long preemptions, double decodeSeconds, double waitSeconds,
                                  double sampleSeconds, double stepSeconds,
-                                 int promptBudget, int maxActive, long reusedPromptTokens) {}
+                                 int promptBudget, int maxActive, long reusedPromptTokens, long forwardPasses,
+                                 long gapFillers) {}
 
     public record Running(List<RunningModel> models) {}
 

@@ -1,0 +1,89 @@
+package dev.gantry.runtime.runner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.runtime.testing.FakeEngine;
+import dev.gantry.runtime.testing.FakeSession;
+import dev.gantry.runtime.testing.RecordingObserver;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SortedMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Gaps between a step's sequence ids (a finished sequence's id not taken again yet, a client that cannot take a
+ * token) get a placeholder token when the engine asks for them, so llama.cpp makes the step one forward pass; the
+ * placeholders' cells are cut out again after each decode and never change what any sequence generates. The fake
+ * session checks every batch's positions against each sequence's cells, so a placeholder at a wrong position, or
+ * one left in the cache, fails the next decode.
+ */
+class RunnerGapFillTest extends RunnerTestBase {
+
+    /** Sequences that end at different steps leave gaps; every step's ids still form one run. */
+    @Test
+    void finishedSequencesIdsAreFilledAndEveryStepIsOneRunOfIds() {
+        int[] lengths = {30, 4, 30, 9, 30, 30};
+        FakeEngine filling = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        List<int[]> filled = run(filling, lengths);
+        FakeSession session = filling.session();
+        for (FakeSession.Step step : session.steps()) {
+            SortedMap<Integer, Integer> ids = step.tokensBySequence();
+            assertEquals(ids.lastKey() - ids.firstKey() + 1, ids.size(),
+                    "step " + step.number() + " has a gap: " + step.order());
+        }
+        assertTrue(session.truncations() > 0, "no placeholder was taken out");
+        // the same generations without placeholders
+        List<int[]> plain = run(engine(FakeEngine.builder().neverEnds()), lengths);
+        for (int i = 0; i < lengths.length; i++) {
+            assertArrayEquals(plain.get(i), filled.get(i), "request " + i);
+        }
+    }
+
+    /** A placeholder goes where the id's next token would: a parked slot's end, an active sequence's next position. */
+    @Test
+    void aClientThatCannotTakeATokenIsFilledAtItsNextPositionAndResumesUnchanged() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        Runner runner = start(engine, config(256, 4 * 256, 4, 16, 64));
+        RecordingObserver first = submit(runner, FakeEngine.prompt("alpha"), 40);
+        RecordingObserver slow = submit(runner, FakeEngine.prompt("beta"), 40);
+        RecordingObserver last = submit(runner, FakeEngine.prompt("gamma"), 40);
+        slow.awaitTokens(3, WAIT);
+        slow.ready(false); // its id (1) is a gap between 0 and 2 while the others generate
+        first.awaitTokens(20, WAIT);
+        slow.ready(true);
+        for (RecordingObserver o : List.of(first, slow, last)) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        assertTrue(engine.session().truncations() > 0, "no placeholder was decoded");
+        assertTrue(runner.stats().gapFillers() > 0);
+        // what the slow client got is what it gets alone
+        Runner alone = start(engine(FakeEngine.builder().neverEnds()), config(256, 4 * 256, 4, 16, 64));
+        RecordingObserver reference = submit(alone, FakeEngine.prompt("beta"), 40);
+        reference.awaitFinish(WAIT);
+        assertArrayEquals(reference.tokens(), slow.tokens());
+    }
+
+    /** Each request's tokens, with the runner idle at the end and no cell held but the parked slots'. */
+    private List<int[]> run(FakeEngine engine, int[] lengths) {
+        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
+        List<RecordingObserver> all = new ArrayList<>();
+        for (int i = 0; i < lengths.length; i++) {
+            all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
+        }
+        // a later request takes a freed id while the long ones still run
+        all.getLast().awaitTokens(12, WAIT);
+        RecordingObserver late = submit(runner, FakeEngine.prompt("late"), 10);
+        all.add(late);
+        List<int[]> tokens = new ArrayList<>();
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+            tokens.add(o.tokens());
+        }
+        RunnerStats s = runner.stats();
+        assertEquals(0, s.kvCellsUsed());
+        assertEquals(s.kvCellsParked(), engine.session().usedCells(), "cells besides the parked slots'");
+        return tokens;
+    }
+}
