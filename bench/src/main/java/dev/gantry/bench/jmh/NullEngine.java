@@ -249,6 +249,16 @@ final class NullEngine implements Engine {
         public void truncate(int sequence, int position) {}
 
         @Override
+        public boolean movesSequences() {
+            return fillsIdGaps();
+        }
+
+        @Override
+        public void moveSequence(int from, int to) {
+            counter[to] = counter[from];
+        }
+
+        @Override
         public void close() {}
     }
 }

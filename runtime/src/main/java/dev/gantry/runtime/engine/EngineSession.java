@@ -125,6 +125,22 @@ public interface EngineSession extends AutoCloseable {
         throw new UnsupportedOperationException("this engine cannot cut a sequence's cells");
     }
 
+    /**
+     * Whether {@link #moveSequence} works: the runner then moves a sequence down into a gap between ids that no new
+     * request fills, so later steps need neither a second pass nor placeholders. The default cannot.
+     */
+    default boolean movesSequences() {
+        return false;
+    }
+
+    /**
+     * Moves every cell of sequence {@code from} to sequence {@code to}, which holds none; {@code from} holds none
+     * after. Its sampler stays valid (a sequence that moves samples on the host).
+     */
+    default void moveSequence(int from, int to) {
+        throw new UnsupportedOperationException("this engine cannot move a sequence");
+    }
+
     /** Forward passes the decodes so far took, as the engine splits its batches; 0 when it does not count them. */
     default long forwardPasses() {
         return 0;

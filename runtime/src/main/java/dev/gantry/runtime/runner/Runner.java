@@ -89,6 +89,12 @@ public final class Runner implements AutoCloseable {
     private volatile long cancelled;
     private volatile long preemptions;
     private volatile long decodeNanos;
+    /** Steps in a row whose ids had a gap below the highest; see {@link #compactIds}. */
+    private static final int GAP_STEPS_BEFORE_MOVE = 3;
+    /** {@code -Dgantry.moveIds=false} leaves lasting gaps to placeholders: for measuring what moving gains. */
+    private static final boolean MOVE_IDS = !"false".equals(System.getProperty("gantry.moveIds"));
+    private int gappedSteps;
+    private volatile long moves;
     /** Forward passes the engine made of the steps (0 when it does not count them), and gap placeholders decoded. */
     private volatile long forwardPasses;
     private volatile long fillersDecoded;
@@ -220,7 +226,7 @@ public final class Runner implements AutoCloseable {
                 activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
                 cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget,
                 maxActive, embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen, forwardPasses,
-                fillersDecoded);
+                fillersDecoded, moves);
     }
 
     private void run() {
@@ -389,6 +395,7 @@ public final class Runner implements AutoCloseable {
 
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
+        compactIds();
         batch.fill(active, session, promptBudget);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
@@ -502,6 +509,40 @@ public final class Runner implements AutoCloseable {
             maxActive = d.maxActiveSequences();
             if (d.action() != dev.gantry.runtime.batch.Decision.Action.HOLD) {
                 decisionLog.changed(d, took, prompt, generating, controller.averageStepNanos());
+            }
+        }
+    }
+
+    /**
+     * Moves the sequence with the highest id down into the lowest free id once a gap below it has lasted
+     * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
+     * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
+     * cells. One move a step; only where the engine can move a sequence.
+     */
+    private void compactIds() {
+        int free = usedIds.nextClearBit(0);
+        if (free >= usedIds.length() || !MOVE_IDS || !session.movesSequences()) {
+            gappedSteps = 0;
+            return;
+        }
+        if (++gappedSteps < GAP_STEPS_BEFORE_MOVE) {
+            return;
+        }
+        int highest = usedIds.length() - 1;
+        for (Sequence s : active) {
+            if (s.id == highest) {
+                if (s.embedding || s.sampler == null || s.sampler.onDevice()) {
+                    return; // it stays; the gap gets placeholders
+                }
+                if (parked.holds(free)) {
+                    evict(free);
+                }
+                session.moveSequence(highest, free);
+                usedIds.clear(highest);
+                usedIds.set(free);
+                s.id = free;
+                moves++;
+                return;
             }
         }
     }

@@ -41,18 +41,53 @@ class RunnerGapFillTest extends RunnerTestBase {
         }
     }
 
+    /**
+     * A gap no new request fills gets the highest sequence moved down into it: the steps after hold ids 0..n-1 again,
+     * and the moved sequences generate what they would have.
+     */
+    @Test
+    void aGapThatLastsGetsTheHighestSequenceMovedIntoIt() {
+        int[] lengths = {40, 3, 40, 3, 40, 40};
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
+        List<RecordingObserver> all = new ArrayList<>();
+        engine.pause(); // every request has its id (0 to 5) before any finishes
+        for (int i = 0; i < lengths.length; i++) {
+            all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
+        }
+        engine.resume();
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        FakeSession session = engine.session();
+        assertEquals(2, session.moves(), "ids 1 and 3 freed early: 5 and 4 move down");
+        assertEquals(2, runner.stats().idMoves());
+        List<FakeSession.Step> steps = session.steps();
+        SortedMap<Integer, Integer> last = steps.getLast().tokensBySequence();
+        assertEquals(List.of(0, 1, 2, 3), List.copyOf(last.keySet()), "the last steps' ids");
+        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 8 * 256, 8, 64, 64));
+        for (int i = 0; i < lengths.length; i++) {
+            RecordingObserver o = submit(reference, FakeEngine.prompt("story " + i), lengths[i]);
+            o.awaitFinish(WAIT);
+            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
+        }
+    }
+
     /** A placeholder goes where the id's next token would: a parked slot's end, an active sequence's next position. */
     @Test
     void aClientThatCannotTakeATokenIsFilledAtItsNextPositionAndResumesUnchanged() {
         FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
         Runner runner = start(engine, config(256, 4 * 256, 4, 16, 64));
-        RecordingObserver first = submit(runner, FakeEngine.prompt("alpha"), 40);
-        RecordingObserver slow = submit(runner, FakeEngine.prompt("beta"), 40);
+        // the slow client takes no token until the first generation has 20: meanwhile its id (1) is a gap between
+        // 0 and 2 (it is active, so nothing moves into it)
+        RecordingObserver first = observer();
+        RecordingObserver slow = observer().ready(false);
+        first.onTokenCount(20, t -> slow.ready(true));
+        engine.pause(); // all three take their ids (0, 1, 2) before the first generates
+        runner.submit(new GenerationRequest(FakeEngine.prompt("alpha"), GREEDY, 40), first);
+        runner.submit(new GenerationRequest(FakeEngine.prompt("beta"), GREEDY, 40), slow);
         RecordingObserver last = submit(runner, FakeEngine.prompt("gamma"), 40);
-        slow.awaitTokens(3, WAIT);
-        slow.ready(false); // its id (1) is a gap between 0 and 2 while the others generate
-        first.awaitTokens(20, WAIT);
-        slow.ready(true);
+        engine.resume();
         for (RecordingObserver o : List.of(first, slow, last)) {
             assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
         }
@@ -69,9 +104,11 @@ class RunnerGapFillTest extends RunnerTestBase {
     private List<int[]> run(FakeEngine engine, int[] lengths) {
         Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
         List<RecordingObserver> all = new ArrayList<>();
+        engine.pause(); // every request has its id before any finishes
         for (int i = 0; i < lengths.length; i++) {
             all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
         }
+        engine.resume();
         // a later request takes a freed id while the long ones still run
         all.getLast().awaitTokens(12, WAIT);
         RecordingObserver late = submit(runner, FakeEngine.prompt("late"), 10);

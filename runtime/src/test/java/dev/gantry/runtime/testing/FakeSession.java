@@ -82,6 +82,7 @@ public final class FakeSession implements EngineSession {
     private long frees;
     private int prefixesKept;
     private long truncations;
+    private long moves;
     private long samplersCreated;
     private long sampled;
     private int peakUsed;
@@ -329,6 +330,40 @@ public final class FakeSession implements EngineSession {
     }
 
     @Override
+    public synchronized boolean movesSequences() {
+        check("movesSequences");
+        return engine.fillsIdGaps();
+    }
+
+    @Override
+    public synchronized void moveSequence(int from, int to) {
+        check("moveSequence");
+        checkSequence("moveSequence", from);
+        checkSequence("moveSequence", to);
+        if (!engine.fillsIdGaps()) {
+            throw engine.violation("moveSequence on a session that does not move sequences");
+        }
+        if (from == to || lengths[to] != 0) {
+            throw engine.violation("moveSequence: " + from + " to " + to + ", which holds " + lengths[to] + " cells");
+        }
+        ensureCapacity(to, lengths[from]);
+        System.arraycopy(content[from], 0, content[to], 0, lengths[from]);
+        System.arraycopy(states[from], 0, states[to], 0, lengths[from]);
+        lengths[to] = lengths[from];
+        lengths[from] = 0;
+        FakeSampler sampler = samplers[from];
+        if (sampler != null) {
+            if (sampler.onDevice) {
+                throw engine.violation("moveSequence: sequence " + from + " samples on the device");
+            }
+            samplers[from] = null;
+            samplers[to] = sampler;
+            sampler.sequence = to;
+        }
+        moves++;
+    }
+
+    @Override
     public synchronized void close() {
         check("close");
         closed = true;
@@ -404,6 +439,11 @@ public final class FakeSession implements EngineSession {
     }
 
     /** {@link #keepPrefix} calls that kept cells. */
+    /** Sequences moved to another id ({@link #moveSequence}). */
+    public synchronized long moves() {
+        return moves;
+    }
+
     /** Cuts through {@link #truncate} (the runner's gap placeholders taken out again). */
     public synchronized long truncations() {
         return truncations;
@@ -483,7 +523,7 @@ public final class FakeSession implements EngineSession {
 
     /** The fake's sampler: sampling itself is the model's (deterministic); it records what it was given. */
     public final class FakeSampler implements SequenceSampler {
-        private final int sequence;
+        private int sequence; // a host sampler follows its sequence when it moves
         private final SamplingParams params;
         private final int[] history;
         private final boolean onDevice;

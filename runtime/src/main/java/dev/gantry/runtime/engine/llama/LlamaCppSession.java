@@ -142,6 +142,22 @@ final class LlamaCppSession implements EngineSession {
         ctx.removeSequence(sequence, position, -1);
     }
 
+    /**
+     * With one KV stream a sequence, no recurrent state and no device sampler chains (those are attached to a slot).
+     * llama.cpp copies the whole stream on the device at the next decode: 2 x layers x 2 MB for an 8B model's 1024
+     * cells, well under a forward pass.
+     */
+    @Override
+    public boolean movesSequences() {
+        return fillsIdGaps && !backendSampling;
+    }
+
+    @Override
+    public void moveSequence(int from, int to) {
+        ctx.copySequence(from, to, -1, -1);
+        ctx.removeSequence(from, -1, -1);
+    }
+
     @Override
     public long forwardPasses() {
         return passes;

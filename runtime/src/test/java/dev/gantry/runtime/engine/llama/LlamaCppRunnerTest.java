@@ -132,8 +132,8 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
     /**
      * Generations of different lengths leave gaps between the ids of each step; the runner fills them with
      * placeholder tokens that llama.cpp decodes and the runner cuts out again (at a parked slot's end, at 0 for a
-     * free id), so a step stays one forward pass. What every sequence generates is what it generates alone, and no
-     * placeholder cell stays behind.
+     * free id), so a step stays one forward pass, and a gap that lasts gets a sequence moved down into it (llama.cpp
+     * copies its stream). What every sequence generates is what it generates alone, and no cell stays behind.
      */
     @Test
     void placeholdersInIdGapsDoNotChangeGreedyOutput() {
@@ -155,6 +155,7 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         assertArrayEquals(directGreedy(late, 10), finish(lateObserver));
         RunnerStats s = runner.stats();
         assertTrue(s.gapFillers() > 0, "no gap was filled: " + s);
+        assertTrue(s.idMoves() > 0, "no sequence moved down into a gap that lasted: " + s);
         assertTrue(s.forwardPasses() >= s.steps(), s.toString());
         assertEquals(0, s.kvCellsUsed());
     }
