@@ -105,19 +105,40 @@ public final class LoadedModel {
         return submit(request, observer).handle();
     }
 
-    /**
-     * Each replica's routing weight: its measured decode rate over the replicas' mean, kept within [1/4, 4] (a
-     * 16-token probe is noisy; it should tilt the share between cards of unlike speed, never starve a replica);
-     * 1 where nothing was measured.
-     */
     private static double[] weights(List<Replica> replicas) {
-        double[] w = new double[replicas.size()];
+        return routingWeights(replicas.stream().mapToDouble(Replica::weight).toArray());
+    }
+
+    /** Rates closer than this factor, fastest over slowest, count as one speed: see {@link #routingWeights}. */
+    static final double SAME_SPEED = 1.25;
+
+    /**
+     * Each replica's routing weight from the decode rates measured at load: its rate over the replicas' mean, kept
+     * within [1/4, 4] (the probe should tilt the share between cards of unlike speed, never starve a replica).
+     * All 1 where a rate is missing, or where the fastest is within {@link #SAME_SPEED} of the slowest: a short
+     * probe cannot tell such speeds apart (two identical H200s measured 245 and 275 tokens/s, and the weights
+     * that followed sent one of them 10% more requests for the whole run).
+     */
+    static double[] routingWeights(double[] rates) {
+        double[] w = new double[rates.length];
         java.util.Arrays.fill(w, 1.0);
-        if (replicas.stream().allMatch(r -> r.weight() > 0)) {
-            double mean = replicas.stream().mapToDouble(Replica::weight).average().orElse(1.0);
-            for (int i = 0; i < w.length; i++) {
-                w[i] = Math.max(0.25, Math.min(4.0, replicas.get(i).weight() / mean));
+        double min = Double.POSITIVE_INFINITY;
+        double max = 0;
+        double sum = 0;
+        for (double r : rates) {
+            if (!(r > 0) || Double.isInfinite(r)) {
+                return w;
             }
+            min = Math.min(min, r);
+            max = Math.max(max, r);
+            sum += r;
+        }
+        if (rates.length < 2 || max <= SAME_SPEED * min) {
+            return w;
+        }
+        double mean = sum / rates.length;
+        for (int i = 0; i < w.length; i++) {
+            w[i] = Math.max(0.25, Math.min(4.0, rates[i] / mean));
         }
         return w;
     }

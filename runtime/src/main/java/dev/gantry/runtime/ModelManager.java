@@ -367,18 +367,32 @@ public final class ModelManager implements AutoCloseable {
 
     /**
      * Measures each replica's decode rate with a short generation, one replica at a time while none serves, so
-     * the router can weigh a slower card less. Only where there is a choice to make (two replicas or more).
+     * the router can weigh a slower card less. Only where there is a choice to make (two replicas or more). Two
+     * rounds, keeping each replica's faster one: the first probe of a process also pays for the host code's first
+     * runs, which made the replica probed first look 10% to 15% slower than an identical card probed after it.
      */
     private List<Replica> weigh(List<Replica> replicas, int promptToken) {
         if (replicas.size() < 2) {
             return replicas;
         }
+        double[] best = new double[replicas.size()];
+        java.util.Arrays.fill(best, Double.NaN);
+        for (int round = 0; round < 2; round++) {
+            for (int i = 0; i < replicas.size(); i++) {
+                double rate = LoadProbe.decodeRate(replicas.get(i).runner(), promptToken, Duration.ofSeconds(30));
+                if (rate > 0 && !(best[i] >= rate)) {
+                    best[i] = rate;
+                }
+            }
+        }
+        double[] weights = LoadedModel.routingWeights(best);
         List<Replica> out = new ArrayList<>();
-        for (Replica r : replicas) {
-            double rate = LoadProbe.decodeRate(r.runner(), promptToken, Duration.ofSeconds(30));
-            LOG.log(System.Logger.Level.INFO, "weight of {0}: {1} tokens/s on {2}", r.runner().name(),
-                    String.format(java.util.Locale.ROOT, "%.1f", rate), r.gpus());
-            out.add(r.withWeight(rate));
+        for (int i = 0; i < replicas.size(); i++) {
+            Replica r = replicas.get(i);
+            LOG.log(System.Logger.Level.INFO, "weight of {0}: {1} tokens/s on {2} (routing weight {3})",
+                    r.runner().name(), String.format(java.util.Locale.ROOT, "%.1f", best[i]), r.gpus(),
+                    String.format(java.util.Locale.ROOT, "%.2f", weights[i]));
+            out.add(r.withWeight(best[i]));
         }
         return out;
     }

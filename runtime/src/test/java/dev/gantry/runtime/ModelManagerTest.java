@@ -284,18 +284,18 @@ class ModelManagerTest {
         assertEquals(2, factory.loads());
         assertEquals(List.of(0), factory.calls().get(0).params().gpus());
         assertEquals(List.of(1), factory.calls().get(1).params().gpus());
-        // each replica ran one load probe of its own, which gave it its routing weight
+        // each replica ran two load probes of its own (two rounds: the faster gives its routing weight)
         for (Replica r : model.replicas()) {
-            assertEquals(1, r.runner().stats().completed(), "the load probe of replica " + r.index());
+            assertEquals(2, r.runner().stats().completed(), "the load probes of replica " + r.index());
             assertTrue(r.weight() > 0, "replica " + r.index() + " weight " + r.weight());
         }
         // different prompts: no prefix affinity pulls them to one replica (the measured weights, noisy with a fake
         // engine, may tilt the share, never to nothing)
         generateAll(model, "prompt number", 8, 16);
         for (Replica r : model.replicas()) {
-            assertTrue(r.runner().stats().completed() >= 1 + 1, "replica " + r.index() + ": " + r.runner().stats());
+            assertTrue(r.runner().stats().completed() >= 2 + 1, "replica " + r.index() + ": " + r.runner().stats());
         }
-        assertEquals(2 + 8, model.stats().completed());
+        assertEquals(4 + 8, model.stats().completed());
     }
 
     @Test
@@ -312,9 +312,9 @@ class ModelManagerTest {
         m.gpuMemoryUsed(gpu -> gpu == 0 ? 0.99 : 0.10);
         LoadedModel model = get(m.acquire(NAME, null));
         generateAll(model, "guarded", 4, 8);
-        // one load probe each, then every request on the replica with room
-        assertEquals(1, model.replicas().get(0).runner().stats().completed());
-        assertEquals(1 + 4, model.replicas().get(1).runner().stats().completed());
+        // two load probes each, then every request on the replica with room
+        assertEquals(2, model.replicas().get(0).runner().stats().completed());
+        assertEquals(2 + 4, model.replicas().get(1).runner().stats().completed());
     }
 
     @Test
@@ -332,7 +332,7 @@ class ModelManagerTest {
         second.awaitFinish(WAIT);
         assertTrue(b.prefixHit(), "the same prefix goes back to its replica");
         assertEquals(a.replica(), b.replica());
-        assertEquals(1 + 2, model.replicas().get(a.replica()).runner().stats().completed(), "the load probe and both");
+        assertEquals(2 + 2, model.replicas().get(a.replica()).runner().stats().completed(), "the load probes and both");
     }
 
     /**

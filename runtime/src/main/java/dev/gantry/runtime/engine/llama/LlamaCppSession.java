@@ -61,7 +61,9 @@ final class LlamaCppSession implements EngineSession {
         int pooling = model.poolingType() < 0 ? -1 : 0;
         this.microBatch = Math.min(512, batchCap);
         this.separateStreams = !p.kvUnified() && p.maxSequences() > 1;
-        this.fillsIdGaps = separateStreams && !model.hasRecurrentState();
+        // a recurrent state cannot be cut back after a placeholder; an encoder-decoder model's decoder attends to
+        // the encoder's output, which a placeholder's sequence does not have
+        this.fillsIdGaps = separateStreams && !model.hasRecurrentState() && !model.hasEncoder();
         ContextParams cp = new ContextParams(p.kvCells(), batchCap, microBatch, p.maxSequences(),
                 p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
