@@ -90,6 +90,21 @@ final class ParkedSlots {
         return oldest;
     }
 
+    /** The slot parked at {@code from} is now at {@code to} (its cells moved there), as recently parked as before. */
+    void move(int from, int to) {
+        if (!holds(from) || holds(to)) {
+            throw new IllegalStateException("cannot move parked slot " + from + " to " + to);
+        }
+        if (to >= tokens.length) {
+            int n = Math.max(to + 1, 2 * tokens.length);
+            tokens = Arrays.copyOf(tokens, n);
+            parkedAt = Arrays.copyOf(parkedAt, n);
+        }
+        tokens[to] = tokens[from];
+        parkedAt[to] = parkedAt[from];
+        tokens[from] = null;
+    }
+
     /** Unparks slot {@code id}; returns the cells it held. */
     int remove(int id) {
         int length = tokens[id].length;

@@ -514,14 +514,16 @@ public final class Runner implements AutoCloseable {
     }
 
     /**
-     * Moves the sequence with the highest id down into the lowest free id once a gap below it has lasted
+     * Moves the sequence with the highest id down into the lowest id no sequence holds once that gap has lasted
      * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
      * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
-     * cells. One move a step; only where the engine can move a sequence.
+     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved up first,
+     * above the running sequences, where it splits no step; where there is no room for it, it stays and the gap
+     * keeps its placeholders. At most one gap closed a step; only where the engine can move a sequence.
      */
     private void compactIds() {
-        int free = usedIds.nextClearBit(0);
-        if (free >= usedIds.length() || !MOVE_IDS || !session.movesSequences()) {
+        int gap = usedIds.nextClearBit(0);
+        if (gap >= usedIds.length() || !MOVE_IDS || !session.movesSequences()) {
             gappedSteps = 0;
             return;
         }
@@ -529,22 +531,34 @@ public final class Runner implements AutoCloseable {
             return;
         }
         int highest = usedIds.length() - 1;
+        Sequence mover = null;
         for (Sequence s : active) {
             if (s.id == highest) {
-                if (s.embedding || s.sampler == null || s.sampler.onDevice()) {
-                    return; // it stays; the gap gets placeholders
-                }
-                if (parked.holds(free)) {
-                    evict(free);
-                }
-                session.moveSequence(highest, free);
-                usedIds.clear(highest);
-                usedIds.set(free);
-                s.id = free;
-                moves++;
-                return;
+                mover = s;
             }
         }
+        if (mover == null || mover.embedding || mover.sampler == null || mover.sampler.onDevice()) {
+            return; // it stays; the gap gets placeholders
+        }
+        if (parked.holds(gap)) {
+            int room = -1;
+            for (int id = config.maxSequences() - 1; id > highest && room < 0; id--) {
+                if (!parked.holds(id)) {
+                    room = id;
+                }
+            }
+            if (room < 0) {
+                return;
+            }
+            session.moveSequence(gap, room);
+            parked.move(gap, room);
+            moves++;
+        }
+        session.moveSequence(highest, gap);
+        usedIds.clear(highest);
+        usedIds.set(gap);
+        mover.id = gap;
+        moves++;
     }
 
     /** Cuts the cells of the step's gap placeholders out again: each id's stream is as it was before the step. */

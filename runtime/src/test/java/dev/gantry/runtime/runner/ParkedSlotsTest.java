@@ -2,6 +2,7 @@ package dev.gantry.runtime.runner;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -25,6 +26,23 @@ class ParkedSlotsTest {
         assertEquals(11, p.commonPrefix(3, want, want.length - 1));
         assertEquals(-1, p.best(new int[] {1, 10, 99, 98, 97}, 4, 4), "two shared tokens are under the minimum");
         assertEquals(21, p.cells());
+    }
+
+    /** A slot moved to another id keeps its tokens and its age; the cells count stays. */
+    @Test
+    void aMovedSlotKeepsItsTokensAndItsAge() {
+        ParkedSlots p = new ParkedSlots();
+        p.park(1, with(20, 21), 10);
+        p.park(2, with(30), 9);
+        p.move(1, 40);
+        assertFalse(p.holds(1));
+        assertTrue(p.holds(40));
+        assertEquals(10, p.length(40));
+        assertEquals(40, p.best(with(20, 21, 22), 10, 4));
+        assertEquals(40, p.oldest(-1), "still parked before slot 2");
+        assertEquals(19, p.cells());
+        assertThrows(IllegalStateException.class, () -> p.move(1, 3), "nothing parked at 1");
+        assertThrows(IllegalStateException.class, () -> p.move(2, 40), "40 is taken");
     }
 
     @Test

@@ -75,6 +75,41 @@ class RunnerGapFillTest extends RunnerTestBase {
         }
     }
 
+    /**
+     * A finished conversation parked in a gap is moved up, above the running sequences, before the highest one
+     * moves down: its next turn still continues from its cells.
+     */
+    @Test
+    void aParkedConversationInTheGapMovesUpAndKeepsItsCells() {
+        String system = "You are a helpful assistant. Answer in one short sentence, please. ";
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
+        int[] turn1 = FakeEngine.prompt(system + "Tell me a story.");
+        engine.pause(); // ids 0, 1 and 2 in this order
+        RecordingObserver a = submit(runner, FakeEngine.prompt("a long one"), 60);
+        RecordingObserver chat = submit(runner, turn1, 4);
+        RecordingObserver c = submit(runner, FakeEngine.prompt("another long one"), 60);
+        engine.resume();
+        chat.awaitFinish(WAIT);
+        a.awaitTokens(30, WAIT); // the chat's slot (1) is parked in the gap; 2 moves down into it
+        assertEquals(2, runner.stats().idMoves(), "the parked slot up, the running sequence down");
+        int[] answer = chat.tokens();
+        int[] follow = FakeEngine.encode(" And then?");
+        int[] turn2 = new int[turn1.length + answer.length + follow.length];
+        System.arraycopy(turn1, 0, turn2, 0, turn1.length);
+        System.arraycopy(answer, 0, turn2, turn1.length, answer.length);
+        System.arraycopy(follow, 0, turn2, turn1.length + answer.length, follow.length);
+        RecordingObserver next = submit(runner, turn2, 4);
+        next.awaitFinish(WAIT);
+        assertEquals(engine.expectedText(turn2, 4), next.text());
+        // every cell of the last turn is reused (its last answer token was sampled, never decoded)
+        assertEquals(turn1.length + answer.length - 1, runner.stats().reusedPromptTokens());
+        for (RecordingObserver o : List.of(a, c)) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        assertEquals(runner.stats().kvCellsParked(), engine.session().usedCells());
+    }
+
     /** A placeholder goes where the id's next token would: a parked slot's end, an active sequence's next position. */
     @Test
     void aClientThatCannotTakeATokenIsFilledAtItsNextPositionAndResumesUnchanged() {
