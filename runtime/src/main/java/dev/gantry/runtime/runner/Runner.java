@@ -327,7 +327,7 @@ public final class Runner implements AutoCloseable {
                 s.cached = takeOver(reuse, keep);
                 s.reused = Math.min(s.cached, s.promptLength);
             } else {
-                s.id = usedIds.nextClearBit(0);
+                s.id = freshId();
                 if (parked.holds(s.id)) {
                     evict(s.id);
                 }
@@ -355,6 +355,33 @@ public final class Runner implements AutoCloseable {
             active.add(s);
         }
         activeCount = active.size();
+    }
+
+    /**
+     * The id a new sequence takes: the lowest one that neither a running sequence nor a parked slot holds and that
+     * keeps the running ids one run (a hole in the run, or next to either end of it; any, when none runs); else such
+     * an id whose parked slot then gives way. A parked slot is evicted only when no free id would do.
+     */
+    private int freshId() {
+        int limit = config.maxSequences();
+        if (usedIds.isEmpty()) {
+            for (int id = 0; id < limit; id++) {
+                if (!parked.holds(id)) {
+                    return id;
+                }
+            }
+            return 0;
+        }
+        int min = usedIds.nextSetBit(0);
+        int inside = usedIds.nextClearBit(min); // the lowest hole, or one above the highest
+        for (int id = usedIds.nextClearBit(Math.max(0, min - 1)); id <= usedIds.length() && id < limit;
+                id = usedIds.nextClearBit(id + 1)) {
+            if (!parked.holds(id)) {
+                return id;
+            }
+        }
+        // every candidate is parked: the lowest hole's (or the one above the run's) slot gives way, else the one below
+        return inside < limit ? inside : min - 1;
     }
 
     /** Cells taken plus the cells the running sequences will still take. */
@@ -522,7 +549,7 @@ public final class Runner implements AutoCloseable {
      * keeps its placeholders. At most one gap closed a step; only where the engine can move a sequence.
      */
     private void compactIds() {
-        int gap = usedIds.nextClearBit(0);
+        int gap = usedIds.isEmpty() ? 0 : usedIds.nextClearBit(usedIds.nextSetBit(0)); // a run may start above 0
         if (gap >= usedIds.length() || !MOVE_IDS || !session.movesSequences()) {
             gappedSteps = 0;
             return;

@@ -59,6 +59,38 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         assertEquals(turn1.length + answer.length - 1, runner.stats().reusedPromptTokens());
     }
 
+    /**
+     * A new request takes a free id next to the running ones rather than the parked slot of a finished conversation
+     * between them: the conversation's next turn still finds its cells.
+     */
+    @Test
+    void aNewRequestTakesAFreeIdRatherThanAParkedConversationsSlot() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 8 * 256, 8, 8, 512));
+        int[] turn1 = FakeEngine.prompt(SYSTEM + "Tell me a story.");
+        engine.pause(); // ids 0, 1 and 2 in this order
+        RecordingObserver a = submit(runner, FakeEngine.prompt("a long one"), 80);
+        RecordingObserver chat = submit(runner, turn1, 4);
+        RecordingObserver c = submit(runner, FakeEngine.prompt("another long one"), 80);
+        engine.resume();
+        chat.awaitFinish(WAIT); // slot 1 parked between 0 and 2
+        RecordingObserver d = submit(runner, FakeEngine.prompt("a newcomer"), 8);
+        d.awaitFinish(WAIT);
+        int[] answer = chat.tokens();
+        int[] follow = FakeEngine.encode(" And then?");
+        int[] turn2 = new int[turn1.length + answer.length + follow.length];
+        System.arraycopy(turn1, 0, turn2, 0, turn1.length);
+        System.arraycopy(answer, 0, turn2, turn1.length, answer.length);
+        System.arraycopy(follow, 0, turn2, turn1.length + answer.length, follow.length);
+        RecordingObserver next = submit(runner, turn2, 4);
+        next.awaitFinish(WAIT);
+        assertEquals(engine.expectedText(turn2, 4), next.text());
+        assertEquals(turn1.length + answer.length - 1, runner.stats().reusedPromptTokens(),
+                "the newcomer left the conversation's cells alone");
+        a.awaitFinish(WAIT);
+        c.awaitFinish(WAIT);
+    }
+
     /** Parked cells are the first to go when a new request needs the room. */
     @Test
     void parkedCellsGiveWayToARequestThatNeedsTheRoom() {
