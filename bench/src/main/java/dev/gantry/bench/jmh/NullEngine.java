@@ -246,7 +246,9 @@ final class NullEngine implements Engine {
         }
 
         @Override
-        public void truncate(int sequence, int position) {}
+        public boolean truncate(int sequence, int position) {
+            return true;
+        }
 
         @Override
         public boolean movesSequences() {

@@ -120,8 +120,11 @@ public interface EngineSession extends AutoCloseable {
         return false;
     }
 
-    /** Frees a sequence's cells from {@code position} on (a placeholder's, after its decode). */
-    default void truncate(int sequence, int position) {
+    /**
+     * Frees a sequence's cells from {@code position} on (a placeholder's, after its decode); false when the engine
+     * would not (it then stops asking for placeholders).
+     */
+    default boolean truncate(int sequence, int position) {
         throw new UnsupportedOperationException("this engine cannot cut a sequence's cells");
     }
 

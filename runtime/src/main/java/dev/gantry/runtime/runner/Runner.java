@@ -442,6 +442,7 @@ public final class Runner implements AutoCloseable {
             status = session.decode();
             decodeNanos += System.nanoTime() - decodeStart;
             forwardPasses = session.forwardPasses();
+            fillersDecoded += batch.fillers;
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
             for (Sequence s : List.copyOf(active)) {
@@ -568,11 +569,17 @@ public final class Runner implements AutoCloseable {
             return; // it stays; the gap gets placeholders
         }
         if (parked.holds(gap)) {
+            // the lowest free id that leaves the one above the running ids to new requests: when the conversation
+            // comes back it takes its slot with at most a small gap to close (the highest free id made gaps of
+            // dozens of placeholders for three steps)
             int room = -1;
-            for (int id = config.maxSequences() - 1; id > highest && room < 0; id--) {
+            for (int id = highest + 2; id < config.maxSequences() && room < 0; id++) {
                 if (!parked.holds(id)) {
                     room = id;
                 }
+            }
+            if (room < 0 && highest + 1 < config.maxSequences() && !parked.holds(highest + 1)) {
+                room = highest + 1;
             }
             if (room < 0) {
                 return;
@@ -591,10 +598,33 @@ public final class Runner implements AutoCloseable {
     /** Cuts the cells of the step's gap placeholders out again: each id's stream is as it was before the step. */
     private void removeFillers() {
         for (int i = 0; i < batch.fillers; i++) {
-            session.truncate(batch.fillerIds[i], batch.fillerPositions[i]);
+            int id = batch.fillerIds[i];
+            if (!session.truncate(id, batch.fillerPositions[i])) {
+                refusedCut(id);
+            }
         }
-        fillersDecoded += batch.fillers;
         batch.fillers = 0;
+    }
+
+    /**
+     * The engine would not cut a placeholder out of {@code id}'s cells (it says it can; a memory that refuses
+     * partial cuts should not have asked for placeholders): whatever holds the id loses its cells rather than
+     * carry a token it never had. The engine stops asking for placeholders after a refusal.
+     */
+    private void refusedCut(int id) {
+        LOG.log(System.Logger.Level.WARNING, "runner " + name + ": the engine would not cut a gap placeholder out of"
+                + " sequence " + id + "; freeing what holds it");
+        for (Sequence s : List.copyOf(active)) {
+            if (s.id == id) {
+                fail(s, new IllegalStateException("the engine could not remove a placeholder from sequence " + id));
+                return;
+            }
+        }
+        if (parked.holds(id)) {
+            evict(id);
+        } else {
+            session.freeSequence(id);
+        }
     }
 
     /** The cells in use and parked, for {@link #stats} (read from other threads). */

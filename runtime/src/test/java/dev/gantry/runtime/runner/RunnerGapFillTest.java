@@ -110,6 +110,35 @@ class RunnerGapFillTest extends RunnerTestBase {
         assertEquals(runner.stats().kvCellsParked(), engine.session().usedCells());
     }
 
+    /**
+     * An engine that asks for placeholders but will not cut one out: what holds that id loses its cells (a free id
+     * here, so nothing running suffers), and no placeholder is asked for again. Every generation still completes
+     * with the tokens it gets alone.
+     */
+    @Test
+    void anEngineThatRefusesToCutAPlaceholderStopsGettingThem() {
+        int[] lengths = {30, 3, 30};
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().refusesCuts());
+        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
+        List<RecordingObserver> all = new ArrayList<>();
+        engine.pause();
+        for (int i = 0; i < lengths.length; i++) {
+            all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
+        }
+        engine.resume();
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        assertEquals(1, runner.stats().gapFillers(), "one placeholder, refused, then none");
+        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 8 * 256, 8, 64, 64));
+        for (int i = 0; i < lengths.length; i++) {
+            RecordingObserver o = submit(reference, FakeEngine.prompt("story " + i), lengths[i]);
+            o.awaitFinish(WAIT);
+            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
+        }
+        assertEquals(runner.stats().kvCellsParked(), engine.session().usedCells());
+    }
+
     /** A placeholder goes where the id's next token would: a parked slot's end, an active sequence's next position. */
     @Test
     void aClientThatCannotTakeATokenIsFilledAtItsNextPositionAndResumesUnchanged() {

@@ -67,6 +67,7 @@ public final class FakeEngine implements Engine {
     private final RuntimeException openFailure;
     private final boolean keepsPrefixes;
     private final boolean fillsIdGaps;
+    private final boolean refusesCuts;
 
     private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
@@ -93,6 +94,7 @@ public final class FakeEngine implements Engine {
         this.openFailure = b.openFailure;
         this.keepsPrefixes = b.keepsPrefixes;
         this.fillsIdGaps = b.fillsIdGaps;
+        this.refusesCuts = b.refusesCuts;
     }
 
     /** Whether sessions can keep a sequence's prefix ({@link FakeSession#keepPrefix}); a recurrent model cannot. */
@@ -103,6 +105,11 @@ public final class FakeEngine implements Engine {
     /** Whether sessions ask the runner to fill gaps between a step's sequence ids ({@link FakeSession#fillsIdGaps}). */
     boolean fillsIdGaps() {
         return fillsIdGaps;
+    }
+
+    /** Whether sessions refuse {@link FakeSession#truncate} although they ask for placeholders. */
+    boolean refusesCuts() {
+        return refusesCuts;
     }
 
     public static Builder builder() {
@@ -124,8 +131,16 @@ public final class FakeEngine implements Engine {
         private RuntimeException openFailure;
         private boolean keepsPrefixes = true;
         private boolean fillsIdGaps;
+        private boolean refusesCuts;
 
         private Builder() {}
+
+        /** Sessions ask for placeholders but refuse to cut them out again (a memory that cannot cut). */
+        public Builder refusesCuts() {
+            this.fillsIdGaps = true;
+            this.refusesCuts = true;
+            return this;
+        }
 
         /** Whether sessions ask for placeholders in the gaps between a step's sequence ids, as llama.cpp's do. */
         public Builder fillsIdGaps(boolean fills) {

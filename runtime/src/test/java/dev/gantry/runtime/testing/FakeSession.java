@@ -82,6 +82,7 @@ public final class FakeSession implements EngineSession {
     private long frees;
     private int prefixesKept;
     private long truncations;
+    private boolean refusedCut;
     private long moves;
     private long samplersCreated;
     private long sampled;
@@ -310,11 +311,11 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized boolean fillsIdGaps() {
         check("fillsIdGaps");
-        return engine.fillsIdGaps();
+        return engine.fillsIdGaps() && !refusedCut;
     }
 
     @Override
-    public synchronized void truncate(int sequence, int position) {
+    public synchronized boolean truncate(int sequence, int position) {
         check("truncate");
         checkSequence("truncate", sequence);
         if (!engine.fillsIdGaps()) {
@@ -324,15 +325,20 @@ public final class FakeSession implements EngineSession {
             throw engine.violation("truncate: sequence " + sequence + " holds " + lengths[sequence]
                     + " cells, cut at " + position);
         }
+        if (engine.refusesCuts()) {
+            refusedCut = true;
+            return false;
+        }
         used -= lengths[sequence] - position;
         lengths[sequence] = position;
         truncations++;
+        return true;
     }
 
     @Override
     public synchronized boolean movesSequences() {
         check("movesSequences");
-        return engine.fillsIdGaps();
+        return engine.fillsIdGaps() && !refusedCut;
     }
 
     @Override

@@ -43,7 +43,7 @@ final class LlamaCppSession implements EngineSession {
     private boolean embeddingsOn;
     /** One KV stream a sequence, and cells that can be cut back: see {@link #fillsIdGaps}. */
     private final boolean separateStreams;
-    private final boolean fillsIdGaps;
+    private boolean fillsIdGaps;
     private final int microBatch;
     // each batch token's sequence, for counting the passes llama.cpp makes of it
     private int[] sequenceOf = new int[0];
@@ -130,8 +130,12 @@ final class LlamaCppSession implements EngineSession {
     @Override
     public DecodeStatus decode() {
         int n = batch.size();
-        passes += separateStreams ? microBatches.count(sequenceOf, n, microBatch) : (n + microBatch - 1) / microBatch;
-        return ctx.decode(batch) == 0 ? DecodeStatus.OK : DecodeStatus.NO_KV_SLOT;
+        int split = separateStreams ? microBatches.count(sequenceOf, n, microBatch) : (n + microBatch - 1) / microBatch;
+        if (ctx.decode(batch) != 0) {
+            return DecodeStatus.NO_KV_SLOT;
+        }
+        passes += split; // counted for decodes that ran (a unified cache's split is estimated by size alone)
+        return DecodeStatus.OK;
     }
 
     @Override
@@ -140,8 +144,12 @@ final class LlamaCppSession implements EngineSession {
     }
 
     @Override
-    public void truncate(int sequence, int position) {
-        ctx.removeSequence(sequence, position, -1);
+    public boolean truncate(int sequence, int position) {
+        if (ctx.removeSequence(sequence, position, -1)) {
+            return true;
+        }
+        fillsIdGaps = false; // this memory refuses partial cuts after all
+        return false;
     }
 
     /**
