@@ -9,65 +9,86 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.runtime.runner.RunnerStats;
+import java.math.BigInteger;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import java.util.SplittableRandom;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
- * Property-based fuzzing of every endpoint's request body, against a real server with the tiny model: whatever
- * the body (malformed JSON, wrong types, extreme numbers, odd strings, unknown fields), the answer is a complete
+ * Randomized fuzzing of every endpoint's request body, against a real server with the tiny model: whatever the
+ * body (malformed JSON, wrong types, extreme numbers, odd strings, unknown fields), the answer is a complete
  * response with a status below 500, within a minute, and afterwards no sequence or KV cell is left in the runner.
+ * Each run draws new bodies from a new seed, which every failure names; {@code -Dgantry.fuzz.seed=N} replays one
+ * and {@code -Dgantry.fuzz.scale=K} draws K times as many bodies.
  */
 class RequestFuzzTest {
     static final JsonNodeFactory F = JsonNodeFactory.instance;
     static final List<String> ROUTES = List.of("/", "/api/version", "/api/tags", "/api/ps", "/ready", "/api/show",
             "/api/generate", "/api/chat");
+    static final long SEED = Long.getLong("gantry.fuzz.seed", new SplittableRandom().nextLong());
+    static final int SCALE = Integer.getInteger("gantry.fuzz.scale", 1);
     static TestServer server;
 
-    @BeforeContainer
+    @BeforeAll
     static void start() throws Exception {
         // a short context bounds every generation, whatever num_predict the fuzzer picks
         server = TestServer.start(TestServer.defaults().withContextLength(128).withNumParallel(4).withMaxQueue(64));
         server.post("/api/generate", "{\"model\":\"stories260k\"}");
     }
 
-    @AfterContainer
+    @AfterAll
     static void stop() {
         server.close();
     }
 
-    @Property(tries = 150)
-    void generateNeverFails(@ForAll("generateBodies") String body) throws Exception {
-        check("/api/generate", body);
+    @Test
+    void generateNeverFails() throws Exception {
+        fuzz("generate", 150, g -> check("/api/generate", g.generateBody()));
     }
 
-    @Property(tries = 150)
-    void chatNeverFails(@ForAll("chatBodies") String body) throws Exception {
-        check("/api/chat", body);
+    @Test
+    void chatNeverFails() throws Exception {
+        fuzz("chat", 150, g -> check("/api/chat", g.chatBody()));
     }
 
-    @Property(tries = 80)
-    void showNeverFails(@ForAll("showBodies") String body) throws Exception {
-        check("/api/show", body);
+    @Test
+    void showNeverFails() throws Exception {
+        fuzz("show", 80, g -> check("/api/show", g.showBody()));
     }
 
-    @Property(tries = 80)
-    void anyRouteTakesAnyBody(@ForAll("routes") String route, @ForAll("junk") String body) throws Exception {
-        check(route, body);
+    @Test
+    void anyRouteTakesAnyBody() throws Exception {
+        fuzz("routes", 80, g -> check(g.pick(ROUTES), g.junk()));
+    }
+
+    interface Try {
+        void run(Bodies bodies) throws Exception;
+    }
+
+    /** {@code tries} bodies from this run's seed (mixed with the test's name, so each test draws its own). */
+    static void fuzz(String name, int tries, Try t) throws Exception {
+        Bodies bodies = new Bodies(new SplittableRandom(SEED ^ name.hashCode()));
+        for (int i = 0; i < tries * SCALE; i++) {
+            try {
+                t.run(bodies);
+            } catch (AssertionError | Exception e) {
+                throw new AssertionError("try " + i + " of " + name + " with -Dgantry.fuzz.seed=" + SEED + ": "
+                        + e.getMessage(), e);
+            }
+        }
     }
 
     /** The load-time options at the ends of their range, every time (num_batch 2147483647 once made a 500). */
-    @net.jqwik.api.Example
+    @Test
     void loadOptionsAtTheEndsOfTheirRangeAreServedOrRefused() throws Exception {
         for (String k : List.of("num_ctx", "num_batch", "num_gpu", "main_gpu")) {
             for (long v : new long[] {Integer.MAX_VALUE, Integer.MIN_VALUE, 0, -1}) {
@@ -81,7 +102,7 @@ class RequestFuzzTest {
      * Sampling options at the ends of their range, with the penalties on (repeat_last_n 2147483647 with a repeat
      * penalty once allocated 8 GB and stopped the runner: every later request got a 500).
      */
-    @net.jqwik.api.Example
+    @Test
     void samplingOptionsAtTheEndsOfTheirRangeLeaveTheRunnerServing() throws Exception {
         for (String k : List.of("repeat_last_n", "top_k", "num_keep", "num_predict", "seed")) {
             for (long v : new long[] {Integer.MAX_VALUE, Integer.MIN_VALUE, -1, 0}) {
@@ -97,7 +118,7 @@ class RequestFuzzTest {
      * Schemas whose grammar llama.cpp refuses, or too large to compile in reasonable time, are the client's to fix:
      * a 400 that says so, not a 500 (nor seconds of a stalled runner).
      */
-    @net.jqwik.api.Example
+    @Test
     void formatsLlamaCppCannotCompileAreRefusedWith400() throws Exception {
         for (String format : List.of("{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"minItems\":2147483647}",
                 "{\"type\":\"string\",\"minLength\":100000000}", "{\"$ref\":\"#\"}",
@@ -115,7 +136,7 @@ class RequestFuzzTest {
     }
 
     /** A seed is any 64-bit integer, as in Ollama (Go's int): the same seed writes the same text. */
-    @net.jqwik.api.Example
+    @Test
     void a64BitSeedIsASeed() throws Exception {
         String body = "{\"model\":\"" + TestServer.MODEL + "\",\"prompt\":\"Once\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":12,\"temperature\":1.5,\"seed\":9223372036854775807}}";
@@ -136,7 +157,6 @@ class RequestFuzzTest {
         HttpRequest req = HttpRequest.newBuilder(server.uri(route)).timeout(Duration.ofSeconds(60))
                 .method(method, HttpRequest.BodyPublishers.ofString(body)).build();
         HttpResponse<String> r = server.http.send(req, HttpResponse.BodyHandlers.ofString()); // a hang times out
-        net.jqwik.api.statistics.Statistics.label(route).collect(r.statusCode() / 100 * 100);
         assertTrue(r.statusCode() < 500, route + " " + body + " -> " + r.statusCode() + " " + r.body());
         if (r.statusCode() >= 400) {
             assertTrue(TestServer.json(r.body()).get("error").isTextual(), r.body());
@@ -157,214 +177,253 @@ class RequestFuzzTest {
 
     // ------------------------------------------------------------------ generators
 
-    @Provide
-    Arbitrary<String> routes() {
-        return Arbitraries.of(ROUTES);
-    }
+    /** Request bodies and JSON values drawn from one random source. */
+    static final class Bodies {
+        private final SplittableRandom r;
 
-    @Provide
-    Arbitrary<String> junk() {
-        return Arbitraries.oneOf(
-                Arbitraries.strings().ofMaxLength(200),
-                Arbitraries.strings().withChars("{}[]\":,0123456789.eE-+tfnul \\").ofMaxLength(80),
-                json(3).map(JsonNode::toString),
-                Arbitraries.of("", "{", "null", "[]", "\"x\"", "1e999999", "{\"model\":", "\u0000", "{\"a\":1}{}",
-                        "{\"model\":\"stories260k\"}}", "{" + "\"a\":{".repeat(300) + "}".repeat(301)));
-    }
+        Bodies(SplittableRandom r) {
+            this.r = r;
+        }
 
-    @Provide
-    Arbitrary<String> generateBodies() {
-        return bodies(Map.of("prompt", text(), "system", text(), "raw", plausibleOr(Arbitraries.of(true, false)),
-                "truncate", plausibleOr(Arbitraries.of(true, false))),
-                Map.of("suffix", text(), "template", text(), "context", json(2), "images", json(2), "format", json(2)));
-    }
+        <T> T pick(List<T> values) {
+            return values.get(r.nextInt(values.size()));
+        }
 
-    @Provide
-    Arbitrary<String> chatBodies() {
-        Arbitrary<JsonNode> message = Combinators.combine(
-                Arbitraries.of("user", "assistant", "system", "tool", "wizard", "").map(F::textNode)
-                        .injectNull(0.05).map(n -> (JsonNode) n),
-                text(), json(1)).as((role, content, extra) -> {
+        /** One of the suppliers, each as often as its weight. */
+        @SafeVarargs
+        final <T> T weighted(Map.Entry<Integer, Supplier<T>>... choices) {
+            int total = 0;
+            for (Map.Entry<Integer, Supplier<T>> c : choices) {
+                total += c.getKey();
+            }
+            int x = r.nextInt(total);
+            for (Map.Entry<Integer, Supplier<T>> c : choices) {
+                x -= c.getKey();
+                if (x < 0) {
+                    return c.getValue().get();
+                }
+            }
+            throw new AssertionError();
+        }
+
+        /** Up to {@code max} chars: printable ASCII, JSON's own characters, controls, any UTF-16 unit. */
+        String string(int max) {
+            int n = r.nextInt(max + 1);
+            StringBuilder b = new StringBuilder(n);
+            int kind = r.nextInt(4);
+            for (int i = 0; i < n; i++) {
+                b.append(switch (kind) {
+                    case 0 -> (char) (' ' + r.nextInt(95));
+                    case 1 -> "{}[]\":,0123456789.eE-+tfnul \\".charAt(r.nextInt(29));
+                    case 2 -> (char) r.nextInt(32);
+                    default -> (char) r.nextInt(Character.MAX_VALUE + 1);
+                });
+            }
+            return b.toString();
+        }
+
+        String alpha(int max) {
+            int n = r.nextInt(max + 1);
+            StringBuilder b = new StringBuilder(n);
+            for (int i = 0; i < n; i++) {
+                b.append((char) ((r.nextBoolean() ? 'a' : 'A') + r.nextInt(26)));
+            }
+            return b.toString();
+        }
+
+        String junk() {
+            return switch (r.nextInt(4)) {
+                case 0 -> string(200);
+                case 1 -> string(80);
+                case 2 -> json(3).toString();
+                default -> pick(List.of("", "{", "null", "[]", "\"x\"", "1e999999", "{\"model\":", "\u0000",
+                        "{\"a\":1}{}", "{\"model\":\"stories260k\"}}", "{" + "\"a\":{".repeat(300) + "}".repeat(301)));
+            };
+        }
+
+        String generateBody() {
+            return body(Map.of("prompt", this::text, "system", this::text, "raw", () -> plausibleOr(this::bool),
+                            "truncate", () -> plausibleOr(this::bool)),
+                    Map.of("suffix", this::text, "template", this::text, "context", () -> json(2),
+                            "images", () -> json(2), "format", () -> json(2)));
+        }
+
+        String chatBody() {
+            Supplier<JsonNode> messages = () -> {
+                if (r.nextInt(4) == 0) {
+                    return json(2);
+                }
+                ArrayNode a = F.arrayNode();
+                for (int i = r.nextInt(5); i > 0; i--) {
                     ObjectNode m = F.objectNode();
-                    if (role != null) {
-                        m.set("role", role);
+                    if (r.nextInt(20) > 0) {
+                        m.put("role", pick(List.of("user", "assistant", "system", "tool", "wizard", "")));
                     }
-                    m.set("content", content);
+                    m.set("content", text());
+                    JsonNode extra = json(1);
                     if (extra.isObject()) {
                         m.set("images", extra);
                     }
-                    return (JsonNode) m;
-                });
-        Arbitrary<JsonNode> messages = Arbitraries.oneOf(
-                message.list().ofMaxSize(4).map(l -> (JsonNode) F.arrayNode().addAll(l)), json(2));
-        return bodies(Map.of("messages", messages, "truncate", plausibleOr(Arbitraries.of(true, false))),
-                Map.of("tools", json(2), "format", json(2), "think", json(1)));
-    }
+                    a.add(m);
+                }
+                return a;
+            };
+            return body(Map.of("messages", messages, "truncate", () -> plausibleOr(this::bool)),
+                    Map.of("tools", () -> json(2), "format", () -> json(2), "think", () -> json(1)));
+        }
 
-    @Provide
-    Arbitrary<String> showBodies() {
-        return bodies(Map.of("verbose", plausibleOr(Arbitraries.of(true, false))), Map.of("name", modelName()));
-    }
+        String showBody() {
+            return body(Map.of("verbose", () -> plausibleOr(this::bool)), Map.of("name", this::modelName));
+        }
 
-    /**
-     * An object with the common fields (model, stream, options, keep_alive), some of the route's own, and now and
-     * then some of its rarely used ones (mostly refused as unsupported, so kept rare for the rest to be reached).
-     */
-    private static Arbitrary<String> bodies(Map<String, Arbitrary<JsonNode>> usual, Map<String, Arbitrary<JsonNode>> rare) {
-        Arbitrary<Map<String, JsonNode>> rarePicked = Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(6, Arbitraries.just(Map.<String, JsonNode>of())),
-                net.jqwik.api.Tuple.of(1, pick(rare)));
-        return Combinators.combine(bodies(usual), rarePicked).as((body, extra) -> {
-            if (extra.isEmpty() || !body.endsWith("}")) {
-                return body;
+        /**
+         * An object with the common fields (model, stream, options, keep_alive), some of the route's own, and now
+         * and then some of its rarely used ones (mostly refused as unsupported, so kept rare for the rest to be
+         * reached); one in twenty cut short.
+         */
+        private String body(Map<String, Supplier<JsonNode>> usual, Map<String, Supplier<JsonNode>> rare) {
+            ObjectNode o = F.objectNode();
+            put(o, "model", modelName());
+            put(o, "stream", plausibleOr(this::bool));
+            put(o, "options", options());
+            put(o, "keep_alive", keepAlive());
+            some(usual).forEach(o::set);
+            if (r.nextInt(7) == 0) {
+                some(rare).forEach(o::set);
             }
-            ObjectNode o;
-            try {
-                o = (ObjectNode) TestServer.JSON.readTree(body);
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-            extra.forEach(o::set);
-            return o.toString();
-        });
-    }
-
-    private static Arbitrary<Map<String, JsonNode>> pick(Map<String, Arbitrary<JsonNode>> own) {
-        return Arbitraries.of(List.copyOf(own.keySet())).set().ofMaxSize(own.size()).flatMap(keys -> {
-            Arbitrary<Map<String, JsonNode>> acc = Arbitraries.just(Map.of());
-            for (String k : keys) {
-                acc = acc.flatMap(m -> own.get(k).map(v -> {
-                    Map<String, JsonNode> next = new java.util.HashMap<>(m);
-                    next.put(k, v);
-                    return next;
-                }));
-            }
-            return acc;
-        });
-    }
-
-    private static Arbitrary<String> bodies(Map<String, Arbitrary<JsonNode>> own) {
-        Arbitrary<ObjectNode> common = Combinators.combine(modelName(),
-                plausibleOr(Arbitraries.of(true, false)), options(), keepAlive())
-                .as((model, stream, options, keep) -> {
-                    ObjectNode o = F.objectNode();
-                    put(o, "model", model);
-                    put(o, "stream", stream);
-                    put(o, "options", options);
-                    put(o, "keep_alive", keep);
-                    return o;
-                });
-        return Combinators.combine(common, pick(own), Arbitraries.integers().between(0, 19)).as((o, extra, mangle) -> {
-            extra.forEach(o::set);
             String s = o.toString();
-            return mangle == 0 && s.length() > 2 ? s.substring(0, s.length() / 2) : s; // sometimes cut short
-        });
-    }
-
-    private static void put(ObjectNode o, String k, JsonNode v) {
-        if (v != null && !v.isMissingNode()) {
-            o.set(k, v);
+            return r.nextInt(20) == 0 && s.length() > 2 ? s.substring(0, s.length() / 2) : s;
         }
-    }
 
-    /** Mostly the tiny model, sometimes unknown, invalid or path-like names, or not a string at all. */
-    private static Arbitrary<JsonNode> modelName() {
-        return Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(12, Arbitraries.of("stories260k", "stories260k:latest",
-                        "library/stories260k", "STORIES260K").map(F::textNode)),
-                net.jqwik.api.Tuple.of(3, Arbitraries.of("nope", "../../etc/passwd", "a/b/c/d", "x:", ":y", "..",
-                        "registry.ollama.ai/library/stories260k:latest", "%2e%2e", "a\u0000b", "").map(F::textNode)),
-                net.jqwik.api.Tuple.of(1, Arbitraries.strings().ofMaxLength(40).map(F::textNode)),
-                net.jqwik.api.Tuple.of(1, json(1)),
-                net.jqwik.api.Tuple.of(1, Arbitraries.just(F.missingNode())));
-    }
-
-    private static Arbitrary<JsonNode> options() {
-        Map<String, Arbitrary<JsonNode>> known = new java.util.LinkedHashMap<>();
-        Arbitrary<JsonNode> small = Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(6, Arbitraries.integers().between(-2, 24).map(F::numberNode)),
-                net.jqwik.api.Tuple.of(1, number()));
-        for (String k : List.of("num_predict", "top_k", "seed", "repeat_last_n", "num_ctx", "num_batch", "num_gpu")) {
-            known.put(k, plausibleOr(small));
-        }
-        Arbitrary<JsonNode> unit = Arbitraries.doubles().between(0, 1).map(F::numberNode);
-        for (String k : List.of("temperature", "top_p", "min_p", "typical_p", "repeat_penalty", "presence_penalty",
-                "frequency_penalty")) {
-            known.put(k, plausibleOr(Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(6, unit),
-                    net.jqwik.api.Tuple.of(1, number()))));
-        }
-        known.put("stop", plausibleOr(Arbitraries.strings().ofMaxLength(5).list().ofMaxSize(3)
-                .map(l -> (JsonNode) F.arrayNode().addAll(l.stream().map(F::textNode).toList()))));
-        known.put("ignore_eos", plausibleOr(Arbitraries.of(true, false)));
-        return Arbitraries.of(List.copyOf(known.keySet())).set().ofMaxSize(5).flatMap(keys -> {
-            Arbitrary<ObjectNode> acc = Arbitraries.just(F.objectNode());
+        /** Some of the fields (each with a drawn value), in a drawn order. */
+        private Map<String, JsonNode> some(Map<String, Supplier<JsonNode>> fields) {
+            List<String> keys = new ArrayList<>(fields.keySet());
+            java.util.Collections.sort(keys); // the map's order is not fixed: keep a seed's draws the same
+            Map<String, JsonNode> out = new LinkedHashMap<>();
             for (String k : keys) {
-                acc = acc.flatMap(o -> known.get(k).map(v -> {
-                    ObjectNode next = o.deepCopy();
-                    next.set(k, v);
-                    return next;
-                }));
+                if (r.nextBoolean()) {
+                    out.put(k, fields.get(k).get());
+                }
             }
-            return acc.map(o -> (JsonNode) o);
-        }).injectNull(0.1).map(n -> n == null ? F.missingNode() : n);
-    }
-
-    private static Arbitrary<JsonNode> keepAlive() {
-        return Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(1, Arbitraries.of("5m", "0", "-1", "1h", "soon", "10", "1.5s", "-5m", "")
-                        .map(F::textNode)),
-                net.jqwik.api.Tuple.of(1, number()),
-                net.jqwik.api.Tuple.of(6, Arbitraries.just(F.missingNode()))).map(n -> (JsonNode) n)
-                .filter(n -> !(n.isTextual() && n.textValue().equals("0"))) // "0" would unload between tries
-                .filter(n -> !(n.isNumber() && Math.abs(n.asDouble()) < 1));
-    }
-
-    private static Arbitrary<JsonNode> text() {
-        return Arbitraries.frequencyOf(
-                net.jqwik.api.Tuple.of(6, Arbitraries.of("Once upon a time", "", "hi", "<s>", "</s>", "\u0000",
-                        "\uD83D\uDE00 emoji", "[INST] x [/INST]", "<|im_start|>user").map(F::textNode)),
-                net.jqwik.api.Tuple.of(4, Arbitraries.strings().ofMaxLength(60).map(F::textNode)),
-                net.jqwik.api.Tuple.of(4, Arbitraries.strings().all().ofMaxLength(20).map(F::textNode)),
-                net.jqwik.api.Tuple.of(1, json(1)));
-    }
-
-    private static Arbitrary<JsonNode> number() {
-        return Arbitraries.oneOf(
-                Arbitraries.of(0, -1, 1, Integer.MAX_VALUE, Integer.MIN_VALUE).map(F::numberNode),
-                Arbitraries.of(Long.MAX_VALUE, Long.MIN_VALUE).map(F::numberNode),
-                Arbitraries.of(1e300, -1e300, 0.5, -0.0, 1e-300).map(F::numberNode),
-                Arbitraries.of(new java.math.BigInteger("123456789012345678901234567890")).map(F::numberNode));
-    }
-
-    /** A plausible value most of the time, else any JSON. */
-    private static Arbitrary<JsonNode> plausibleOr(Arbitrary<?> plausible) {
-        Arbitrary<JsonNode> p = plausible.map(v -> v instanceof JsonNode n ? n
-                : v instanceof Boolean b ? F.booleanNode(b) : F.textNode(String.valueOf(v)));
-        return Arbitraries.frequencyOf(net.jqwik.api.Tuple.of(15, p), net.jqwik.api.Tuple.of(1, json(2)));
-    }
-
-    /** Any JSON value up to {@code depth} levels deep. */
-    static Arbitrary<JsonNode> json(int depth) {
-        Arbitrary<JsonNode> leaf = Arbitraries.oneOf(
-                Arbitraries.just(F.nullNode()),
-                Arbitraries.of(true, false).map(F::booleanNode),
-                number(),
-                Arbitraries.strings().ofMaxLength(12).map(F::textNode));
-        if (depth <= 0) {
-            return leaf;
+            return out;
         }
-        Arbitrary<JsonNode> child = json(depth - 1);
-        Arbitrary<JsonNode> array = child.list().ofMaxSize(3).map(l -> {
-            ArrayNode a = F.arrayNode();
-            l.forEach(a::add);
-            return a;
-        });
-        Arbitrary<JsonNode> object = Combinators.combine(Arbitraries.strings().alpha().ofMaxLength(6), child)
-                .as(Map::entry).list().ofMaxSize(3).map(l -> {
+
+        private static void put(ObjectNode o, String k, JsonNode v) {
+            if (v != null && !v.isMissingNode()) {
+                o.set(k, v);
+            }
+        }
+
+        JsonNode bool() {
+            return F.booleanNode(r.nextBoolean());
+        }
+
+        /** Mostly the tiny model, sometimes unknown, invalid or path-like names, or not a string at all. */
+        JsonNode modelName() {
+            return weighted(
+                    Map.entry(12, () -> F.textNode(pick(List.of("stories260k", "stories260k:latest",
+                            "library/stories260k", "STORIES260K")))),
+                    Map.entry(3, () -> F.textNode(pick(List.of("nope", "../../etc/passwd", "a/b/c/d", "x:", ":y", "..",
+                            "registry.ollama.ai/library/stories260k:latest", "%2e%2e", "a\u0000b", "")))),
+                    Map.entry(1, () -> F.textNode(string(40))),
+                    Map.entry(1, () -> json(1)),
+                    Map.entry(1, F::missingNode));
+        }
+
+        JsonNode options() {
+            if (r.nextInt(10) == 0) {
+                return F.missingNode();
+            }
+            Map<String, Supplier<JsonNode>> known = new LinkedHashMap<>();
+            Supplier<JsonNode> small = () -> weighted(Map.entry(6, () -> F.numberNode(r.nextInt(-2, 25))),
+                    Map.entry(1, this::number));
+            for (String k : List.of("num_predict", "top_k", "seed", "repeat_last_n", "num_ctx", "num_batch",
+                    "num_gpu")) {
+                known.put(k, () -> plausibleOr(small));
+            }
+            Supplier<JsonNode> unit = () -> weighted(Map.entry(6, () -> F.numberNode(r.nextDouble())),
+                    Map.entry(1, this::number));
+            for (String k : List.of("temperature", "top_p", "min_p", "typical_p", "repeat_penalty",
+                    "presence_penalty", "frequency_penalty")) {
+                known.put(k, () -> plausibleOr(unit));
+            }
+            known.put("stop", () -> plausibleOr(() -> {
+                ArrayNode a = F.arrayNode();
+                for (int i = r.nextInt(4); i > 0; i--) {
+                    a.add(string(5));
+                }
+                return a;
+            }));
+            known.put("ignore_eos", () -> plausibleOr(this::bool));
+            List<String> keys = new ArrayList<>(known.keySet());
+            ObjectNode o = F.objectNode();
+            for (int i = r.nextInt(6); i > 0; i--) {
+                String k = pick(keys);
+                o.set(k, known.get(k).get());
+            }
+            return o;
+        }
+
+        /** Mostly none; else a duration, a number or junk, never one that unloads the model between tries. */
+        JsonNode keepAlive() {
+            while (true) {
+                JsonNode n = weighted(
+                        Map.entry(1, () -> F.textNode(pick(List.of("5m", "0", "-1", "1h", "soon", "10", "1.5s",
+                                "-5m", "")))),
+                        Map.entry(1, this::number),
+                        Map.entry(6, F::missingNode));
+                if (!(n.isTextual() && n.textValue().equals("0")) && !(n.isNumber() && Math.abs(n.asDouble()) < 1)) {
+                    return n;
+                }
+            }
+        }
+
+        JsonNode text() {
+            return weighted(
+                    Map.entry(6, () -> F.textNode(pick(List.of("Once upon a time", "", "hi", "<s>", "</s>", "\u0000",
+                            "\uD83D\uDE00 emoji", "[INST] x [/INST]", "<|im_start|>user")))),
+                    Map.entry(4, () -> F.textNode(string(60))),
+                    Map.entry(4, () -> F.textNode(string(20))),
+                    Map.entry(1, () -> json(1)));
+        }
+
+        JsonNode number() {
+            return switch (r.nextInt(4)) {
+                case 0 -> F.numberNode(pick(List.of(0, -1, 1, Integer.MAX_VALUE, Integer.MIN_VALUE)));
+                case 1 -> F.numberNode(pick(List.of(Long.MAX_VALUE, Long.MIN_VALUE)));
+                case 2 -> F.numberNode(pick(List.of(1e300, -1e300, 0.5, -0.0, 1e-300)));
+                default -> F.numberNode(new BigInteger("123456789012345678901234567890"));
+            };
+        }
+
+        /** A plausible value most of the time, else any JSON. */
+        JsonNode plausibleOr(Supplier<JsonNode> plausible) {
+            return r.nextInt(16) == 0 ? json(2) : plausible.get();
+        }
+
+        /** Any JSON value up to {@code depth} levels deep. */
+        JsonNode json(int depth) {
+            int kind = r.nextInt(depth <= 0 ? 4 : 6);
+            return switch (kind) {
+                case 0 -> F.nullNode();
+                case 1 -> bool();
+                case 2 -> number();
+                case 3 -> F.textNode(string(12));
+                case 4 -> {
+                    ArrayNode a = F.arrayNode();
+                    for (int i = r.nextInt(4); i > 0; i--) {
+                        a.add(json(depth - 1));
+                    }
+                    yield a;
+                }
+                default -> {
                     ObjectNode o = F.objectNode();
-                    l.forEach(e -> o.set(e.getKey(), e.getValue()));
-                    return o;
-                });
-        return Arbitraries.oneOf(leaf, array, object);
+                    for (int i = r.nextInt(4); i > 0; i--) {
+                        o.set(alpha(6), json(depth - 1));
+                    }
+                    yield o;
+                }
+            };
+        }
     }
 }
