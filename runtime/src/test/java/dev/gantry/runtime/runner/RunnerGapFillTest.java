@@ -94,11 +94,7 @@ class RunnerGapFillTest extends RunnerTestBase {
         a.awaitTokens(30, WAIT); // the chat's slot (1) is parked in the gap; 2 moves down into it
         assertEquals(2, runner.stats().idMoves(), "the parked slot up, the running sequence down");
         int[] answer = chat.tokens();
-        int[] follow = FakeEngine.encode(" And then?");
-        int[] turn2 = new int[turn1.length + answer.length + follow.length];
-        System.arraycopy(turn1, 0, turn2, 0, turn1.length);
-        System.arraycopy(answer, 0, turn2, turn1.length, answer.length);
-        System.arraycopy(follow, 0, turn2, turn1.length + answer.length, follow.length);
+        int[] turn2 = nextTurn(turn1, answer, " And then?");
         RecordingObserver next = submit(runner, turn2, 4);
         next.awaitFinish(WAIT);
         assertEquals(engine.expectedText(turn2, 4), next.text());

@@ -47,11 +47,7 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         RecordingObserver a = submit(runner, turn1, 8);
         a.awaitFinish(WAIT);
         int[] answer = a.tokens();
-        int[] follow = FakeEngine.encode(" And then?");
-        int[] turn2 = new int[turn1.length + answer.length + follow.length];
-        System.arraycopy(turn1, 0, turn2, 0, turn1.length);
-        System.arraycopy(answer, 0, turn2, turn1.length, answer.length);
-        System.arraycopy(follow, 0, turn2, turn1.length + answer.length, follow.length);
+        int[] turn2 = nextTurn(turn1, answer, " And then?");
         RecordingObserver b = submit(runner, turn2, 8);
         b.awaitFinish(WAIT);
         assertEquals(engine.expectedText(turn2, 8), b.text());
@@ -77,11 +73,7 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         RecordingObserver d = submit(runner, FakeEngine.prompt("a newcomer"), 8);
         d.awaitFinish(WAIT);
         int[] answer = chat.tokens();
-        int[] follow = FakeEngine.encode(" And then?");
-        int[] turn2 = new int[turn1.length + answer.length + follow.length];
-        System.arraycopy(turn1, 0, turn2, 0, turn1.length);
-        System.arraycopy(answer, 0, turn2, turn1.length, answer.length);
-        System.arraycopy(follow, 0, turn2, turn1.length + answer.length, follow.length);
+        int[] turn2 = nextTurn(turn1, answer, " And then?");
         RecordingObserver next = submit(runner, turn2, 4);
         next.awaitFinish(WAIT);
         assertEquals(engine.expectedText(turn2, 4), next.text());

@@ -87,6 +87,15 @@ abstract class RunnerTestBase {
         return o;
     }
 
+    /** A conversation's next turn: the last turn's prompt, its answer, then {@code follow}. */
+    static int[] nextTurn(int[] turn, int[] answer, String follow) {
+        int[] more = FakeEngine.encode(follow);
+        int[] next = java.util.Arrays.copyOf(turn, turn.length + answer.length + more.length);
+        System.arraycopy(answer, 0, next, turn.length, answer.length);
+        System.arraycopy(more, 0, next, turn.length + answer.length, more.length);
+        return next;
+    }
+
     static int[] promptOfLength(int tokens) {
         StringBuilder sb = new StringBuilder();
         for (int i = 0; sb.length() < tokens - 2; i++) {
