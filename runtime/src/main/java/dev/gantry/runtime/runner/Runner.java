@@ -2,7 +2,6 @@ package dev.gantry.runtime.runner;
 
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineSession;
-import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.Pooling;
 import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
@@ -57,24 +56,14 @@ public final class Runner implements AutoCloseable {
     // runner thread only
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> active = new ArrayList<>();
-    /**
-     * Sequence ids in use. A new sequence takes the lowest free id, and each step's generating tokens go into the
-     * batch in id order: with one KV stream per sequence llama.cpp puts only runs of consecutive ids, in
-     * increasing order, into one micro-batch ({@code split_equal(sequential)}), so shuffled or gappy ids made it
-     * run one forward pass per sequence (a step of 64 sequences took 209 ms on an H200 instead of about 13).
-     */
-    private final java.util.BitSet usedIds = new java.util.BitSet();
     private final StepBatch batch = new StepBatch(id -> this.parked.length(id));
-    // a step's outputs, sampled together (reused; runner thread only)
-    private Sequence[] sampled = new Sequence[0];
-    private SequenceSampler[] samplers = new SequenceSampler[0];
-    private int[] outputIndexes = new int[0];
-    private int[] tokens = new int[0];
+    private final StepOutputs outputs = new StepOutputs();
     private EngineSession session;
     /** Cells in the cache: the running sequences' and the parked ones'. */
     private int usedCells;
     /** Finished generations whose cells are kept, by sequence id. */
     private final ParkedSlots parked = new ParkedSlots();
+    private final SequenceIds ids;
 
     // written by the runner thread, read by anyone
     private volatile long steps;
@@ -89,11 +78,6 @@ public final class Runner implements AutoCloseable {
     private volatile long cancelled;
     private volatile long preemptions;
     private volatile long decodeNanos;
-    /** Steps in a row whose ids had a gap below the highest; see {@link #compactIds}. */
-    private static final int GAP_STEPS_BEFORE_MOVE = 3;
-    /** {@code -Dgantry.moveIds=false} leaves lasting gaps to placeholders: for measuring what moving gains. */
-    private static final boolean MOVE_IDS = !"false".equals(System.getProperty("gantry.moveIds"));
-    private int gappedSteps;
     private volatile long moves;
     /** Forward passes the engine made of the steps (0 when it does not count them), and gap placeholders decoded. */
     private volatile long forwardPasses;
@@ -120,6 +104,7 @@ public final class Runner implements AutoCloseable {
         this.promptBudget = config.promptBudget();
         this.maxActive = config.maxSequences();
         this.decisionLog = new DecisionLog(name);
+        this.ids = new SequenceIds(config.maxSequences(), parked);
         this.controller = config.itlTargetNanos() <= 0 ? null : new dev.gantry.runtime.batch.AdaptiveBatchController(
                 dev.gantry.runtime.batch.BatchLimits.defaults(config.promptBudget(), config.maxSequences())
                         .withTarget(config.itlTargetNanos()));
@@ -307,7 +292,7 @@ public final class Runner implements AutoCloseable {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
         long reserved = recount();
-        while (!waiting.isEmpty() && usedIds.cardinality() < Math.min(config.maxSequences(), maxActive)) {
+        while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
             int reuse = s.embedding ? -1 : parked.best(s.tokens, s.length - 1, MIN_REUSE);
@@ -327,13 +312,13 @@ public final class Runner implements AutoCloseable {
                 s.cached = takeOver(reuse, keep);
                 s.reused = Math.min(s.cached, s.promptLength);
             } else {
-                s.id = freshId();
+                s.id = ids.fresh();
                 if (parked.holds(s.id)) {
                     evict(s.id);
                 }
             }
             reserved = recount() + s.pending();
-            usedIds.set(s.id);
+            ids.take(s.id);
             if (s.admittedAt == 0) {
                 s.admittedAt = System.nanoTime();
             }
@@ -355,33 +340,6 @@ public final class Runner implements AutoCloseable {
             active.add(s);
         }
         activeCount = active.size();
-    }
-
-    /**
-     * The id a new sequence takes: the lowest one that neither a running sequence nor a parked slot holds and that
-     * keeps the running ids one run (a hole in the run, or next to either end of it; any, when none runs); else such
-     * an id whose parked slot then gives way. A parked slot is evicted only when no free id would do.
-     */
-    private int freshId() {
-        int limit = config.maxSequences();
-        if (usedIds.isEmpty()) {
-            for (int id = 0; id < limit; id++) {
-                if (!parked.holds(id)) {
-                    return id;
-                }
-            }
-            return 0;
-        }
-        int min = usedIds.nextSetBit(0);
-        int inside = usedIds.nextClearBit(min); // the lowest hole, or one above the highest
-        for (int id = usedIds.nextClearBit(Math.max(0, min - 1)); id <= usedIds.length() && id < limit;
-                id = usedIds.nextClearBit(id + 1)) {
-            if (!parked.holds(id)) {
-                return id;
-            }
-        }
-        // every candidate is parked: the lowest hole's (or the one above the run's) slot gives way, else the one below
-        return inside < limit ? inside : min - 1;
     }
 
     /** Cells taken plus the cells the running sequences will still take. */
@@ -422,7 +380,7 @@ public final class Runner implements AutoCloseable {
 
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
-        compactIds();
+        moves += ids.compact(active, session);
         batch.fill(active, session, promptBudget);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
@@ -450,7 +408,7 @@ public final class Runner implements AutoCloseable {
             }
             return;
         } finally {
-            removeFillers();
+            batch.removeFillers(session, this::refusedCut);
         }
         if (status == EngineSession.DecodeStatus.NO_KV_SLOT) {
             preemptNewest();
@@ -461,14 +419,8 @@ public final class Runner implements AutoCloseable {
             mixedSteps++;
         }
         long now = System.nanoTime();
-        int outputs = 0;
         int n = active.size();
-        if (sampled.length < n) {
-            sampled = new Sequence[Math.max(n, 2 * sampled.length)];
-            samplers = new SequenceSampler[sampled.length];
-            outputIndexes = new int[sampled.length];
-            tokens = new int[sampled.length];
-        }
+        outputs.clear(n);
         for (int i = 0; i < n; i++) {
             Sequence s = active.get(i);
             if (s.chunk == 0) {
@@ -490,33 +442,25 @@ public final class Runner implements AutoCloseable {
                 continue;
             }
             if (s.batchIndex >= 0) {
-                sampled[outputs] = s;
-                samplers[outputs] = s.sampler;
-                outputIndexes[outputs] = s.batchIndex;
-                outputs++;
+                outputs.add(s);
             }
         }
         long w0 = System.nanoTime();
         session.synchronize();
         long t0 = System.nanoTime();
         waitNanos += t0 - w0;
-        SamplingException failed = null;
-        try {
-            session.sampleAll(samplers, outputIndexes, outputs, tokens);
-        } catch (SamplingException e) {
-            failed = e; // only those sequences fail; the others' tokens are in place
-        }
+        SamplingException failed = outputs.sample(session); // only those sequences fail
         sampleNanos += System.nanoTime() - t0;
-        for (int i = 0; i < outputs; i++) {
+        for (int i = 0; i < outputs.count; i++) {
             if (failed != null && failed.failed(i)) {
                 LOG.log(System.Logger.Level.WARNING, "runner " + name + ": sampling failed for one sequence",
                         failed.cause(i));
-                fail(sampled[i], failed.cause(i));
+                fail(outputs.sequences[i], failed.cause(i));
             } else {
-                accept(sampled[i], tokens[i], now); // may finish the sequence and take it out of the active list
+                // may finish the sequence and take it out of the active list
+                accept(outputs.sequences[i], outputs.tokens[i], now);
             }
-            sampled[i] = null;
-            samplers[i] = null;
+            outputs.forget(i);
         }
         publishCells();
         long took = System.nanoTime() - stepStart;
@@ -539,71 +483,6 @@ public final class Runner implements AutoCloseable {
                 decisionLog.changed(d, took, prompt, generating, controller.averageStepNanos());
             }
         }
-    }
-
-    /**
-     * Moves the sequence with the highest id down into the lowest id no sequence holds once that gap has lasted
-     * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
-     * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
-     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved up first,
-     * above the running sequences, where it splits no step; where there is no room for it, it stays and the gap
-     * keeps its placeholders. At most one gap closed a step; only where the engine can move a sequence.
-     */
-    private void compactIds() {
-        int gap = usedIds.isEmpty() ? 0 : usedIds.nextClearBit(usedIds.nextSetBit(0)); // a run may start above 0
-        if (gap >= usedIds.length() || !MOVE_IDS || !session.movesSequences()) {
-            gappedSteps = 0;
-            return;
-        }
-        if (++gappedSteps < GAP_STEPS_BEFORE_MOVE) {
-            return;
-        }
-        int highest = usedIds.length() - 1;
-        Sequence mover = null;
-        for (Sequence s : active) {
-            if (s.id == highest) {
-                mover = s;
-            }
-        }
-        if (mover == null || mover.embedding || mover.sampler == null || mover.sampler.onDevice()) {
-            return; // it stays; the gap gets placeholders
-        }
-        if (parked.holds(gap)) {
-            // the lowest free id that leaves the one above the running ids to new requests: when the conversation
-            // comes back it takes its slot with at most a small gap to close (the highest free id made gaps of
-            // dozens of placeholders for three steps)
-            int room = -1;
-            for (int id = highest + 2; id < config.maxSequences() && room < 0; id++) {
-                if (!parked.holds(id)) {
-                    room = id;
-                }
-            }
-            if (room < 0 && highest + 1 < config.maxSequences() && !parked.holds(highest + 1)) {
-                room = highest + 1;
-            }
-            if (room < 0) {
-                return;
-            }
-            session.moveSequence(gap, room);
-            parked.move(gap, room);
-            moves++;
-        }
-        session.moveSequence(highest, gap);
-        usedIds.clear(highest);
-        usedIds.set(gap);
-        mover.id = gap;
-        moves++;
-    }
-
-    /** Cuts the cells of the step's gap placeholders out again: each id's stream is as it was before the step. */
-    private void removeFillers() {
-        for (int i = 0; i < batch.fillers; i++) {
-            int id = batch.fillerIds[i];
-            if (!session.truncate(id, batch.fillerPositions[i])) {
-                refusedCut(id);
-            }
-        }
-        batch.fillers = 0;
     }
 
     /**
@@ -712,7 +591,7 @@ public final class Runner implements AutoCloseable {
                 session.freeSequence(s.id);
                 usedCells -= s.cached;
             }
-            usedIds.clear(s.id);
+            ids.release(s.id);
             s.id = -1;
         }
         if (s.sampler != null) {

@@ -132,12 +132,11 @@ final class StepBatch {
 
     /**
      * Placeholder tokens put into this step's batch to close gaps between sequence ids: their sequence ids and
-     * positions ({@code fillerIds[0..fillers)}, {@code fillerPositions}). The runner cuts each one's cell out again
-     * after the decode ({@link EngineSession#truncate}), whatever the decode's outcome.
+     * positions ({@code fillerIds[0..fillers)}, {@code fillerPositions}), cut out again by {@link #removeFillers}.
      */
     int fillers;
-    int[] fillerIds = new int[8];
-    int[] fillerPositions = new int[8];
+    private int[] fillerIds = new int[8];
+    private int[] fillerPositions = new int[8];
 
     /** Cells slot {@code id} holds while no active sequence has it: a parked slot's length, or 0 for a free one. */
     private final java.util.function.IntUnaryOperator restingLength;
@@ -179,6 +178,19 @@ final class StepBatch {
             fillerPositions[fillers] = position;
             fillers++;
         }
+    }
+
+    /**
+     * Cuts each placeholder's cells out again after the decode, whatever its outcome, so each id's stream is as it
+     * was before the step; an id whose cut the engine refuses goes to {@code refused}.
+     */
+    void removeFillers(EngineSession session, java.util.function.IntConsumer refused) {
+        for (int i = 0; i < fillers; i++) {
+            if (!session.truncate(fillerIds[i], fillerPositions[i])) {
+                refused.accept(fillerIds[i]);
+            }
+        }
+        fillers = 0;
     }
 
     private void clearSkipped() {

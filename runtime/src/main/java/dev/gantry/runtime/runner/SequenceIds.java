@@ -1,0 +1,152 @@
+package dev.gantry.runtime.runner;
+
+import java.util.BitSet;
+
+/**
+ * Which sequence ids a runner's running sequences hold, and where a new or a moved one goes. Each step's tokens go
+ * into the batch in id order, and with one KV stream per sequence llama.cpp puts only a run of consecutive,
+ * increasing ids into one forward pass ({@code split_equal(sequential)}): shuffled ids once made a step of 64
+ * sequences one pass each (209 ms on an H200 instead of about 13), and an id missing from the run makes it two. So
+ * the running ids are kept one run, which may start above 0, and parked slots (finished generations' cells, kept
+ * for a request that starts the same way) are kept out of its way where that costs no eviction.
+ *
+ * <p>Bookkeeping only; not thread-safe: owned by its runner's thread.
+ */
+final class SequenceIds {
+    /** Steps in a row a gap must last before {@link #compact} closes it. */
+    static final int GAP_STEPS_BEFORE_MOVE = 3;
+    /** {@code -Dgantry.moveIds=false} leaves lasting gaps to placeholders: for measuring what moving gains. */
+    private static final boolean MOVE_IDS = !"false".equals(System.getProperty("gantry.moveIds"));
+
+    private final BitSet running = new BitSet();
+    private int gappedSteps;
+    private final ParkedSlots parked;
+    private final int limit;
+
+    /** @param limit the session's sequences: ids are 0 to limit - 1 */
+    SequenceIds(int limit, ParkedSlots parked) {
+        this.limit = limit;
+        this.parked = parked;
+    }
+
+    /** How many ids running sequences hold. */
+    int count() {
+        return running.cardinality();
+    }
+
+    void take(int id) {
+        running.set(id);
+    }
+
+    void release(int id) {
+        running.clear(id);
+    }
+
+    /** The running sequence at {@code from} is now at {@code to}. */
+    void move(int from, int to) {
+        running.clear(from);
+        running.set(to);
+    }
+
+    /** The highest id a running sequence holds; -1 when none runs. */
+    int highest() {
+        return running.length() - 1;
+    }
+
+    /**
+     * The id a new sequence takes: the lowest one that neither a running sequence nor a parked slot holds and that
+     * keeps the running ids one run (a hole in the run, or next to either end of it; any, when none runs); else such
+     * an id whose parked slot must then give way. A parked slot is evicted only when no free id would do.
+     */
+    int fresh() {
+        if (running.isEmpty()) {
+            for (int id = 0; id < limit; id++) {
+                if (!parked.holds(id)) {
+                    return id;
+                }
+            }
+            return 0;
+        }
+        int min = running.nextSetBit(0);
+        int inside = running.nextClearBit(min); // the lowest hole, or one above the highest
+        for (int id = running.nextClearBit(Math.max(0, min - 1)); id <= running.length() && id < limit;
+                id = running.nextClearBit(id + 1)) {
+            if (!parked.holds(id)) {
+                return id;
+            }
+        }
+        // every candidate is parked: the lowest hole's (or the one above the run's) slot gives way, else the one below
+        return inside < limit ? inside : min - 1;
+    }
+
+    /**
+     * Moves the running sequence with the highest id down into the run's lowest gap once that gap has lasted
+     * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
+     * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
+     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved up first,
+     * above the run ({@link #roomAbove}), where it splits no step; where there is no room for it, it stays and the
+     * gap keeps its placeholders, as it does when the highest sequence cannot move (an embedding input, a sampler
+     * on the device). At most one gap closed a step; only where the engine can move a sequence. Call once a step.
+     *
+     * @return the moves made (the engine's copies: 0, 1, or 2 with a parked slot)
+     */
+    int compact(java.util.List<Sequence> active, dev.gantry.runtime.engine.EngineSession session) {
+        int gap = gap();
+        if (gap < 0 || !MOVE_IDS || !session.movesSequences()) {
+            gappedSteps = 0;
+            return 0;
+        }
+        if (++gappedSteps < GAP_STEPS_BEFORE_MOVE) {
+            return 0;
+        }
+        int highest = highest();
+        Sequence mover = null;
+        for (Sequence s : active) {
+            if (s.id == highest) {
+                mover = s;
+            }
+        }
+        if (mover == null || mover.embedding || mover.sampler == null || mover.sampler.onDevice()) {
+            return 0;
+        }
+        int moves = 0;
+        if (parked.holds(gap)) {
+            int room = roomAbove();
+            if (room < 0) {
+                return 0;
+            }
+            session.moveSequence(gap, room);
+            parked.move(gap, room);
+            moves++;
+        }
+        session.moveSequence(highest, gap);
+        move(highest, gap);
+        mover.id = gap;
+        return moves + 1;
+    }
+
+    /** The lowest id inside the run that no running sequence holds (it may be parked); -1 when the run is whole. */
+    int gap() {
+        if (running.isEmpty()) {
+            return -1;
+        }
+        int gap = running.nextClearBit(running.nextSetBit(0));
+        return gap < running.length() ? gap : -1;
+    }
+
+    /**
+     * Where a parked slot leaving a gap goes: the lowest free id at least two above the run, leaving the one just
+     * above it to new requests (when its conversation comes back it takes its slot with at most a small gap to
+     * close; the highest free id made gaps of dozens of placeholders), else the one just above; -1 when no free id
+     * lies above the run.
+     */
+    int roomAbove() {
+        int highest = highest();
+        for (int id = highest + 2; id < limit; id++) {
+            if (!parked.holds(id)) {
+                return id;
+            }
+        }
+        return highest + 1 < limit && !parked.holds(highest + 1) ? highest + 1 : -1;
+    }
+}
