@@ -22,6 +22,7 @@
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
+#   sampling   the host sampler alone on this host's CPUs (bench's SamplingTimer): whole rows against split rows
 #   gputests   the tests that need a GPU, through JUnit's console launcher
 #   graphs:N   llama-batched-bench at 64 with and without CUDA graphs, alone and on N GPUs at once; Gantry without them
 #   nsys:C     Gantry on GPU 0 at C clients under Nsight Systems, its CUDA API and kernel summaries (when nsys is there)
@@ -80,7 +81,7 @@ for line in open(sys.argv[1]):
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
 PY
     echo
-    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/graphs.txt" 2>/dev/null
+    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
   } > "$OUT/table.md"
   cat "$OUT/table.md"
 }
@@ -226,6 +227,11 @@ for phase in "$@"; do
           -npl 1,64 -fa 1 2>/dev/null | grep -E '^\|'
       } > "$W/anchors.txt" 2>&1
       log "anchors done"
+      ;;
+    sampling) # the host sampler alone on this host's CPUs: a step of 1 to 64 rows, whole rows against rows split
+      $JAVA --enable-native-access=ALL-UNNAMED -cp "$CP" dev.gantry.bench.jmh.SamplingTimer 1,2,4,8,64 3000 300 \
+        > "$W/sampling.txt" 2>&1
+      cat "$W/sampling.txt" | tee -a "$W/log.txt"
       ;;
     gantry1)
       gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "1 8 32 64 128" --gpus 0

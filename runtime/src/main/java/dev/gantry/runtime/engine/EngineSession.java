@@ -121,6 +121,15 @@ public interface EngineSession extends AutoCloseable {
     }
 
     /**
+     * Whether each placeholder asks for an output (computed and ignored), so that a step of one token a sequence has
+     * as many outputs as tokens however many placeholders it holds: llama.cpp reuses a step's graph, and the CUDA
+     * graph made of it, only while the number of outputs stays the same. The default does not.
+     */
+    default boolean placeholderOutputs() {
+        return false;
+    }
+
+    /**
      * Frees a sequence's cells from {@code position} on (a placeholder's, after its decode); false when the engine
      * would not (it then stops asking for placeholders).
      */

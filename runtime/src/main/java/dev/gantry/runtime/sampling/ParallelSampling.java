@@ -54,12 +54,70 @@ public final class ParallelSampling {
         return Math.clamp(n / MIN_PER_CHUNK, 1, share);
     }
 
+    /** The most parts one row's draw is split into. */
+    static final int MAX_PARTS = 8;
+
+    /** A runner's share of the cores below which rows are never split: waking a worker costs more there. */
+    static final int MIN_SPLIT_SHARE = 4;
+
+    /**
+     * Into how many parts each row of a step of {@code rows} rows is best split (see {@link TokenSampler#scanPart}):
+     * 1 unless the runner's share of the cores holds at least two a row (and at least {@link #MIN_SPLIT_SHARE});
+     * then as many as that share gives each row, at most {@link #MAX_PARTS}. A step of one sequence (a single
+     * client) then copies and scans its 128K logits on several cores instead of one.
+     */
+    public static int partsPerRow(int rows) {
+        int forced = forcedParts;
+        return forced > 0 ? forced : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
+    }
+
+    static int partsPerRow(int rows, int cores, int runners) {
+        int share = Math.max(1, cores / Math.max(1, runners));
+        if (rows <= 0 || share < MIN_SPLIT_SHARE) {
+            return 1;
+        }
+        int parts = Math.min(MAX_PARTS, share / rows);
+        return parts >= 2 ? parts : 1;
+    }
+
+    // -Dgantry.splitRows=false samples each row on one thread (for measuring what splitting gains); =N splits every
+    // row into N parts
+    private static volatile int forcedParts = forcedParts(System.getProperty("gantry.splitRows"));
+
+    private static int forcedParts(String setting) {
+        if ("false".equals(setting)) {
+            return 1;
+        }
+        try {
+            return setting == null ? 0 : Math.clamp(Integer.parseInt(setting), 1, 64);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** Splits every row into {@code parts} parts from now on (1: whole rows; 0: as {@link #partsPerRow} finds). */
+    public static void forceParts(int parts) {
+        forcedParts = parts;
+    }
+
+    /**
+     * Runs {@code task} for 0..n-1, each on its own thread (the caller runs 0), and returns once all are done, each
+     * of them; the failures by index, or null. For tasks already sized to a thread each (a row's parts).
+     */
+    public static Throwable[] forEachAlone(int n, IntConsumer task) {
+        return run(n, Math.max(1, n), task);
+    }
+
     /**
      * Runs {@code task} for 0..n-1, on the pool when it pays, and returns once all are done, each of them: an index
      * that throws does not stop the others (the caller may free what they use once this returns). Returns the
      * failures by index, or null when there were none.
      */
     public static Throwable[] forEach(int n, IntConsumer task) {
+        return run(n, chunks(n, POOL.getParallelism() + 1, RUNNERS.get()), task);
+    }
+
+    private static Throwable[] run(int n, int c, IntConsumer task) {
         Throwable[] failures = new Throwable[n];
         AtomicBoolean any = new AtomicBoolean();
         IntConsumer guarded = i -> {
@@ -70,8 +128,7 @@ public final class ParallelSampling {
                 any.set(true);
             }
         };
-        int c = chunks(n, POOL.getParallelism() + 1, RUNNERS.get());
-        if (c == 1) {
+        if (c <= 1) {
             for (int i = 0; i < n; i++) {
                 guarded.accept(i);
             }

@@ -144,6 +144,142 @@ public final class TokenSampler {
         return token;
     }
 
+    // A draw split over several threads (a step of few sequences on a host with idle cores): each part copies,
+    // penalizes and scans its share of the row; the merge of the parts' candidates and the draw come after.
+    private int splitParts;
+    private float[][] partValues = new float[0][];
+    private int[][] partIds = new int[0][];
+    private int[] partSizes = new int[0];
+    private int[] partBest = new int[0]; // greedy: each part's first largest finite logit, or -1
+    private int[] penaltyTokens = new int[0]; // the distinct recent tokens, ascending, and how often each came
+    private int[] penaltyCounts = new int[0];
+    private int penaltyCount;
+
+    /** Whether a draw may be split over threads ({@link #beginSplit}): not under a constraint, which works on whole rows. */
+    public boolean splittable() {
+        return constraint == null;
+    }
+
+    /** Readies a draw split into {@code parts} parts; on the thread that then hands out the parts. */
+    public void beginSplit(int parts) {
+        splitParts = parts;
+        if (partSizes.length < parts) {
+            partValues = new float[parts][k];
+            partIds = new int[parts][k];
+            partSizes = new int[parts];
+            partBest = new int[parts];
+        }
+        penaltyCount = 0;
+        if (recentCount == 0) {
+            return;
+        }
+        int[] tokens = Arrays.copyOf(recent, recentCount);
+        Arrays.sort(tokens);
+        if (penaltyTokens.length < tokens.length) {
+            penaltyTokens = new int[tokens.length];
+            penaltyCounts = new int[tokens.length];
+        }
+        for (int i = 0; i < tokens.length; ) {
+            int j = i;
+            while (j < tokens.length && tokens[j] == tokens[i]) {
+                j++;
+            }
+            penaltyTokens[penaltyCount] = tokens[i];
+            penaltyCounts[penaltyCount++] = j - i;
+            i = j;
+        }
+    }
+
+    /**
+     * Part {@code part} of a split draw: copies its share of the row from native memory into {@code row} (one array
+     * for the whole row, shared by the parts), applies the penalties and bans that fall in it, and keeps its best
+     * candidates (its first largest logit when greedy). The parts of one draw may run on different threads at once.
+     */
+    public void scanPart(MemorySegment logits, float[] row, int part) {
+        int from = (int) ((long) vocab * part / splitParts);
+        int to = (int) ((long) vocab * (part + 1) / splitParts);
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
+        for (int i = 0; i < penaltyCount; i++) {
+            int t = penaltyTokens[i];
+            if (t >= from && t < to) {
+                float l = row[t];
+                l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
+                row[t] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
+            }
+        }
+        for (int b : banned) {
+            if (b >= from && b < to) {
+                row[b] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        if (p.greedy()) {
+            int best = -1;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int i = from; i < to; i++) {
+                if (row[i] > max) {
+                    max = row[i];
+                    best = i;
+                }
+            }
+            partBest[part] = best;
+            return;
+        }
+        int size = heapOf(row, from, to, k, partValues[part], partIds[part]);
+        sortCandidates(partValues[part], partIds[part], size);
+        partSizes[part] = size;
+    }
+
+    /**
+     * Merges the parts' candidates into the row's (the same, in the same order, as a draw over the whole row
+     * finds), draws and records the token. After every part finished.
+     */
+    public int finishSplit(float[] row) {
+        int token;
+        if (p.greedy()) {
+            token = 0; // every logit -inf or NaN: token 0, as the whole-row argmax gives
+            float max = Float.NEGATIVE_INFINITY;
+            for (int part = 0; part < splitParts; part++) {
+                int best = partBest[part];
+                if (best >= 0 && row[best] > max) {
+                    max = row[best];
+                    token = best;
+                }
+            }
+        } else {
+            int n = mergeParts();
+            if (n == 0) {
+                heapValues[0] = 0;
+                heapIds[0] = argmax(row);
+                n = 1;
+            }
+            token = drawFrom(n);
+        }
+        accept(token);
+        return token;
+    }
+
+    /** The best k of the parts' sorted candidates into heapValues/heapIds, in order; returns how many. */
+    private int mergeParts() {
+        int[] next = new int[splitParts];
+        int n = 0;
+        while (n < k) {
+            int from = -1;
+            for (int part = 0; part < splitParts; part++) {
+                // parts cover ascending token ranges: of equal logits the earlier part's comes first
+                if (next[part] < partSizes[part] && (from < 0
+                        || partValues[part][next[part]] > partValues[from][next[from]])) {
+                    from = part;
+                }
+            }
+            if (from < 0) {
+                break;
+            }
+            heapValues[n] = partValues[from][next[from]];
+            heapIds[n++] = partIds[from][next[from]++];
+        }
+        return n;
+    }
+
     /**
      * Makes every later draw keep to {@code c} (owned from here: {@link #close()} closes it); feed it the tokens
      * generated so far first.
@@ -202,8 +338,11 @@ public final class TokenSampler {
     }
 
     private int draw(float[] logits) {
-        int n = topK(logits);
-        // candidates in heapValues/heapIds, sorted by logit, descending
+        return drawFrom(topK(logits));
+    }
+
+    /** Draws from the first {@code n} candidates in heapValues/heapIds, sorted by logit, descending. */
+    private int drawFrom(int n) {
         if (p.typicalP() < 1f) {
             n = typical(n);
         }
@@ -257,15 +396,28 @@ public final class TokenSampler {
     }
 
     /**
-     * Keeps the k largest logits in a min-heap, then sorts them descending into heapValues/heapIds. Returns how
-     * many there are (fewer than k only when the vocabulary is smaller or most logits are -inf).
+     * Keeps the k largest logits in a min-heap, then sorts them (by logit, descending; equal logits by token id).
+     * Returns how many there are (fewer than k only when the vocabulary is smaller or most logits are -inf).
      */
     private int topK(float[] logits) {
-        float[] values = heapValues;
-        int[] ids = heapIds;
+        int size = heapOf(logits, 0, vocab, k, heapValues, heapIds);
+        if (size == 0) { // everything banned: fall back to the best banned token rather than fail
+            heapValues[0] = 0;
+            heapIds[0] = argmax(logits);
+            return 1;
+        }
+        sortCandidates(heapValues, heapIds, size);
+        return size;
+    }
+
+    /**
+     * The k largest finite logits of {@code logits[from..to)} into a heap, worst first, in {@code values}/{@code ids};
+     * returns its size. Of equal logits the earlier tokens are kept (a later one must be larger to take a place).
+     */
+    private static int heapOf(float[] logits, int from, int to, int k, float[] values, int[] ids) {
         int size = 0;
-        int i = 0;
-        for (; i < vocab && size < k; i++) {
+        int i = from;
+        for (; i < to && size < k; i++) {
             float v = logits[i];
             if (!(v > Float.NEGATIVE_INFINITY)) { // banned (-inf) or NaN: never a candidate
                 continue;
@@ -275,19 +427,20 @@ public final class TokenSampler {
             siftUp(values, ids, size++);
         }
         if (size == k) {
-            offer(logits, i, vocab, values, ids, size);
+            offer(logits, i, to, values, ids, size);
         }
-        if (size == 0) { // everything banned: fall back to the best banned token rather than fail
-            values[0] = 0;
-            ids[0] = argmax(logits);
-            return 1;
-        }
-        // heap sort: repeatedly move the minimum to the end, giving descending order
-        for (int end = size - 1; end > 0; end--) {
+        return size;
+    }
+
+    /**
+     * Sorts a heap of candidates best first: by logit, descending, equal logits by token id, ascending (the heap's
+     * order), the same order whether the row was scanned whole or in parts.
+     */
+    private static void sortCandidates(float[] values, int[] ids, int size) {
+        for (int end = size - 1; end > 0; end--) { // heap sort: repeatedly move the worst to the end
             swap(values, ids, 0, end);
             siftDown(values, ids, 0, end);
         }
-        return size;
     }
 
     /**
@@ -314,10 +467,16 @@ public final class TokenSampler {
         }
     }
 
+    // The heap's order is total: a candidate is worse than another with a smaller logit, or with the same logit
+    // and a larger token id. So of equal logits the earliest tokens stay, whichever way the row was scanned.
+    private static boolean worse(float[] values, int[] ids, int a, int b) {
+        return values[a] < values[b] || (values[a] == values[b] && ids[a] > ids[b]);
+    }
+
     private static void siftUp(float[] values, int[] ids, int i) {
         while (i > 0) {
             int parent = (i - 1) >>> 1;
-            if (values[parent] <= values[i]) {
+            if (!worse(values, ids, i, parent)) {
                 return;
             }
             swap(values, ids, parent, i);
@@ -331,12 +490,12 @@ public final class TokenSampler {
             if (l >= size) {
                 return;
             }
-            int smallest = l + 1 < size && values[l + 1] < values[l] ? l + 1 : l;
-            if (values[i] <= values[smallest]) {
+            int worst = l + 1 < size && worse(values, ids, l + 1, l) ? l + 1 : l;
+            if (!worse(values, ids, worst, i)) {
                 return;
             }
-            swap(values, ids, i, smallest);
-            i = smallest;
+            swap(values, ids, i, worst);
+            i = worst;
         }
     }
 

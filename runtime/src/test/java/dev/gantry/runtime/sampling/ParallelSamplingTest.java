@@ -49,6 +49,37 @@ class ParallelSamplingTest {
         }
     }
 
+    /** A row is split only where the step leaves cores idle: its share of them, at most eight parts. */
+    @Test
+    void rowsAreSplitOnlyOverIdleCores() {
+        assertEquals(8, ParallelSampling.partsPerRow(1, 16, 1), "one client on 16 cores");
+        assertEquals(1, ParallelSampling.partsPerRow(1, 2, 1), "one client on 2 cores: waking a worker costs more");
+        assertEquals(4, ParallelSampling.partsPerRow(1, 4, 1));
+        assertEquals(4, ParallelSampling.partsPerRow(4, 16, 1));
+        assertEquals(1, ParallelSampling.partsPerRow(9, 16, 1), "not two cores a row: whole rows");
+        assertEquals(2, ParallelSampling.partsPerRow(2, 16, 4), "four runners: four cores each");
+        assertEquals(1, ParallelSampling.partsPerRow(1, 1, 1), "one core");
+        assertEquals(1, ParallelSampling.partsPerRow(0, 16, 1));
+    }
+
+    /** Tasks sized to a thread each all run once, the caller's included, and failures come back by index. */
+    @Test
+    void tasksAloneRunOnceEach() {
+        for (int n : new int[] {1, 2, 8, 16}) {
+            AtomicIntegerArray runs = new AtomicIntegerArray(n);
+            Throwable[] failures = ParallelSampling.forEachAlone(n, i -> {
+                runs.incrementAndGet(i);
+                if (i == n - 1) {
+                    throw new IllegalStateException("last");
+                }
+            });
+            for (int i = 0; i < n; i++) {
+                assertEquals(1, runs.get(i), "task " + i + " of " + n);
+            }
+            assertTrue(failures[n - 1] instanceof IllegalStateException);
+        }
+    }
+
     /** A step's chunks: at least two sequences each, at most the runner's share of the cores. */
     @Test
     void aRunnerUsesItsShareOfTheCores() {

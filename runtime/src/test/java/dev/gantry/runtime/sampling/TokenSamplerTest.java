@@ -137,6 +137,58 @@ class TokenSamplerTest {
         }
     }
 
+    /**
+     * A draw split over parts (as a step of few sequences samples on several cores) picks exactly the token the
+     * whole-row draw picks, with the same seed: on rows with ties, NaNs, -inf and banned tokens, with penalties,
+     * greedy and not, for part counts that do and do not divide the row.
+     */
+    @Test
+    void aDrawSplitIntoPartsPicksWhatTheWholeRowDrawPicks() {
+        SplittableRandom r = new SplittableRandom(21);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            for (int round = 0; round < 300; round++) {
+                int n = 1 + r.nextInt(round % 3 == 0 ? 40 : 30_000);
+                float[] l = new float[n];
+                boolean flat = round % 11 == 0; // every logit equal: ties everywhere
+                for (int i = 0; i < n; i++) {
+                    int kind = r.nextInt(100);
+                    l[i] = flat ? 1.5f : kind == 0 ? Float.NaN : kind == 1 ? Float.NEGATIVE_INFINITY
+                            : kind < 30 ? (float) r.nextInt(8) : (float) (r.nextGaussian() * 3);
+                }
+                if (round % 13 == 0) {
+                    java.util.Arrays.fill(l, Float.NEGATIVE_INFINITY); // nothing finite: the fallback
+                }
+                int k = new int[] {1, 3, 40, 100}[round % 4];
+                boolean greedy = round % 5 == 0;
+                float penalty = round % 3 == 1 ? 1.3f : 1f;
+                SamplingParams p = new SamplingParams(greedy ? 0f : 0.8f, k, round % 2 == 0 ? 0.9f : 1f,
+                        round % 7 == 0 ? 0.05f : 0f, 1f, round, penalty, 64, round % 4 == 2 ? 0.3f : 0f,
+                        round % 6 == 3 ? 0.2f : 0f);
+                int[] banned = {r.nextInt(n), r.nextInt(n)};
+                int[] history = new int[r.nextInt(100)];
+                for (int i = 0; i < history.length; i++) {
+                    history[i] = r.nextInt(n);
+                }
+                TokenSampler whole = new TokenSampler(p, n, banned, history);
+                TokenSampler split = new TokenSampler(p, n, banned, history);
+                int parts = 2 + r.nextInt(7);
+                java.lang.foreign.MemorySegment row = arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT, n);
+                for (int token = 0; token < 4; token++) { // later draws see the earlier ones in their penalties
+                    java.lang.foreign.MemorySegment.copy(l, 0, row, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, n);
+                    int expected = whole.sample(row);
+                    float[] copy = new float[n];
+                    assertTrue(split.splittable());
+                    split.beginSplit(parts);
+                    for (int part = parts - 1; part >= 0; part--) { // in any order
+                        split.scanPart(row, copy, part);
+                    }
+                    assertEquals(expected, split.finishSplit(copy),
+                            "round " + round + ", n " + n + ", k " + k + ", parts " + parts + ", token " + token);
+                }
+            }
+        }
+    }
+
     /** A constraint that allows a fixed set of tokens and counts how it was asked. */
     private static final class SetConstraint implements TokenConstraint {
         final java.util.BitSet allowed;

@@ -39,6 +39,8 @@ final class LlamaCppSession implements EngineSession {
     // a step's host-sampled rows (reused; runner thread only)
     private MemorySegment[] rows = new MemorySegment[0];
     private int[] hostIndexes = new int[0];
+    // whole-row copies for draws split over threads (a step of few rows); at most a row per core
+    private float[][] splitRows = new float[0][];
     private final float[] embeddingRow;
     private boolean embeddingsOn;
     /** One KV stream a sequence, and cells that can be cut back: see {@link #fillsIdGaps}. */
@@ -142,6 +144,18 @@ final class LlamaCppSession implements EngineSession {
     public boolean fillsIdGaps() {
         return fillsIdGaps;
     }
+
+    /**
+     * {@code -Dgantry.placeholderOutputs=true}: placeholders ask for outputs, keeping the output count of a step of
+     * single tokens constant (see {@link EngineSession#placeholderOutputs}). Not with device samplers, which would
+     * draw for them.
+     */
+    @Override
+    public boolean placeholderOutputs() {
+        return PLACEHOLDER_OUTPUTS && !backendSampling;
+    }
+
+    private static final boolean PLACEHOLDER_OUTPUTS = Boolean.getBoolean("gantry.placeholderOutputs");
 
     @Override
     public boolean truncate(int sequence, int position) {
@@ -303,8 +317,10 @@ final class LlamaCppSession implements EngineSession {
         }
         MemorySegment[] r = rows;
         int[] at = hostIndexes;
-        Throwable[] pool = ParallelSampling.forEach(hosts,
-                j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
+        int parts = ParallelSampling.partsPerRow(hosts);
+        Throwable[] pool = parts > 1 && splittable(samplers, at, hosts)
+                ? sampleSplit(samplers, at, hosts, parts, tokens)
+                : ParallelSampling.forEach(hosts, j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
         java.util.Arrays.fill(rows, 0, hosts, null);
         if (pool != null) {
             failures = failures == null ? new Throwable[n] : failures;
@@ -317,6 +333,54 @@ final class LlamaCppSession implements EngineSession {
         if (failures != null) {
             throw new SamplingException(failures);
         }
+    }
+
+    private static boolean splittable(SequenceSampler[] samplers, int[] at, int hosts) {
+        for (int j = 0; j < hosts; j++) {
+            if (!((Sampler) samplers[at[j]]).host.splittable()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * A step of few host-sampled rows on a host with idle cores: each row's copy and scan split into {@code parts}
+     * ranges on as many threads, then each row's merge and draw here. The failures by host row, or null.
+     */
+    private Throwable[] sampleSplit(SequenceSampler[] samplers, int[] at, int hosts, int parts, int[] tokens) {
+        if (splitRows.length < hosts) {
+            splitRows = java.util.Arrays.copyOf(splitRows, hosts);
+        }
+        for (int j = 0; j < hosts; j++) {
+            if (splitRows[j] == null || splitRows[j].length != model.vocabSize()) {
+                splitRows[j] = new float[model.vocabSize()];
+            }
+            ((Sampler) samplers[at[j]]).host.beginSplit(parts);
+        }
+        MemorySegment[] r = rows;
+        float[][] copies = splitRows;
+        Throwable[] partFailures = ParallelSampling.forEachAlone(hosts * parts,
+                t -> ((Sampler) samplers[at[t / parts]]).host.scanPart(r[t / parts], copies[t / parts], t % parts));
+        Throwable[] failures = null;
+        for (int j = 0; j < hosts; j++) {
+            Throwable failed = null;
+            for (int q = 0; partFailures != null && q < parts && failed == null; q++) {
+                failed = partFailures[j * parts + q];
+            }
+            if (failed == null) {
+                try {
+                    tokens[at[j]] = ((Sampler) samplers[at[j]]).host.finishSplit(copies[j]);
+                } catch (RuntimeException e) {
+                    failed = e;
+                }
+            }
+            if (failed != null) {
+                failures = failures == null ? new Throwable[hosts] : failures;
+                failures[j] = failed;
+            }
+        }
+        return failures;
     }
 
     @Override

@@ -221,6 +221,35 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         assertArrayEquals(bSolo, finish(bo), "penalized on the host beside a device-sampled sequence");
     }
 
+    /**
+     * Rows split over threads (as on a host with idle cores) draw what whole rows draw: one sequence seeded with a
+     * repeat penalty, and several greedy ones in a step.
+     */
+    @Test
+    void splitRowsDrawWhatWholeRowsDraw() {
+        SamplingParams seeded = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 42, 1.2f, 64, 0f, 0f);
+        try {
+            int[][][] got = new int[2][][];
+            for (int mode = 0; mode < 2; mode++) {
+                dev.gantry.runtime.sampling.ParallelSampling.forceParts(mode == 0 ? 1 : 3);
+                Runner runner = runner(false, 64);
+                int[] alone = generate(runner, prompt(PROMPTS.get(0)), seeded, 24);
+                List<RecordingObserver> together = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    // greedy: which step admits each of them may change the batch, not the argmax
+                    together.add(submit(runner, prompt(PROMPTS.get(i + 1)), GREEDY, 24));
+                }
+                got[mode] = new int[][] {alone, finish(together.get(0)), finish(together.get(1)),
+                        finish(together.get(2))};
+            }
+            for (int i = 0; i < got[0].length; i++) {
+                assertArrayEquals(got[0][i], got[1][i], "generation " + i);
+            }
+        } finally {
+            dev.gantry.runtime.sampling.ParallelSampling.forceParts(0);
+        }
+    }
+
     @Test
     void seededSamplingIsReproducible() {
         SamplingParams seeded = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 42, 1f, 64, 0f, 0f);
