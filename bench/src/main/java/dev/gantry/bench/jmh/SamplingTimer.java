@@ -13,8 +13,9 @@ import java.util.SplittableRandom;
  * jars): {@code rows} rows of 128,256 logits in native memory, drawn from a pool of rows larger than the caches (a
  * GPU writes each step's rows afresh), a busy wait of {@code gap} microseconds between steps (the runner thread
  * spinning in the device's synchronize while the sampling pool's workers park), each step sampled whole rows
- * (as {@code StepSamplingBench.parallel}) and split into 2, 4 and 8 parts a row where the cores allow (as
- * {@code split}). Prints the median, mean and 90th percentile microseconds of a step.
+ * (as {@code StepSamplingBench.parallel}) and split into 2, 4 and 8 parts a row where the cores allow, the parts
+ * handed out before the wait as a runner does ({@link ParallelSampling#prepare}). Prints the median, mean and 90th
+ * percentile microseconds of a step.
  *
  * <pre>java -cp runtime.jar:gantry-bench.jar dev.gantry.bench.jmh.SamplingTimer [rows,...] [gap-us] [steps]</pre>
  */
@@ -49,6 +50,7 @@ public final class SamplingTimer {
                 float[][] copies = new float[n][SamplerBench.VOCAB];
                 int[] tokens = new int[n];
                 MemorySegment[] rows = new MemorySegment[n];
+                MemorySegment[] sources = new MemorySegment[n];
                 for (int parts : new int[] {1, 2, 4, 8}) {
                     if (parts > 1 && n * parts > cores) {
                         continue;
@@ -59,6 +61,16 @@ public final class SamplingTimer {
                             for (int j = 0; j < n; j++) {
                                 rows[j] = all[next[0]++ % pool];
                             }
+                            // as a runner: the parts handed out before it waits for the device, started after
+                            ParallelSampling.Prepared prepared = null;
+                            if (parts > 1) {
+                                for (TokenSampler s : samplers) {
+                                    s.beginSplit(parts);
+                                }
+                                int q = parts;
+                                prepared = ParallelSampling.prepare(n * q,
+                                        t -> samplers[t / q].scanPart(sources[t / q], copies[t / q], t % q));
+                            }
                             long until = System.nanoTime() + gapNanos;
                             while (System.nanoTime() < until) {
                                 Thread.onSpinWait();
@@ -67,12 +79,8 @@ public final class SamplingTimer {
                             if (parts == 1) {
                                 ParallelSampling.forEach(n, j -> tokens[j] = samplers[j].sample(rows[j]));
                             } else {
-                                for (TokenSampler s : samplers) {
-                                    s.beginSplit(parts);
-                                }
-                                int q = parts;
-                                ParallelSampling.forEachAlone(n * q,
-                                        t -> samplers[t / q].scanPart(rows[t / q], copies[t / q], t % q));
+                                System.arraycopy(rows, 0, sources, 0, n);
+                                prepared.start();
                                 for (int j = 0; j < n; j++) {
                                     tokens[j] = samplers[j].finishSplit(copies[j]);
                                 }

@@ -25,8 +25,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * One runner step's host sampling: {@code sequences} sequences, each with its own sampler (Ollama's default chain,
  * end-of-generation tokens banned) and its own 128,256-float logits row in native memory, as llama.cpp leaves a
  * step's outputs. {@code serial} samples them one after the other on the benchmark's thread, {@code parallel}
- * through {@link ParallelSampling} as a runner does, {@code split} with each row split over idle cores (a step of
- * few sequences). Per step.
+ * through {@link ParallelSampling} as a runner does. Per step.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -35,7 +34,7 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED"})
 @State(Scope.Thread)
 public class StepSamplingBench {
-    @Param({"1", "64"})
+    @Param({"64"})
     public int sequences;
 
     Arena arena;
@@ -65,34 +64,6 @@ public class StepSamplingBench {
         int sum = 0;
         for (int j = 0; j < sequences; j++) {
             sum += samplers[j].sample(rows[j]);
-        }
-        return sum;
-    }
-
-    float[][] copies;
-
-    /**
-     * As a runner samples a step of few sequences on a host with idle cores: each row's copy and scan split over
-     * {@link ParallelSampling#partsPerRow} threads, then each row's merge and draw (the whole-row path where that
-     * gives one part).
-     */
-    @Benchmark
-    public int split() {
-        int parts = ParallelSampling.partsPerRow(sequences);
-        if (parts == 1) {
-            return parallel();
-        }
-        if (copies == null) {
-            copies = new float[sequences][SamplerBench.VOCAB];
-        }
-        for (TokenSampler s : samplers) {
-            s.beginSplit(parts);
-        }
-        ParallelSampling.forEachAlone(sequences * parts,
-                t -> samplers[t / parts].scanPart(rows[t / parts], copies[t / parts], t % parts));
-        int sum = 0;
-        for (int j = 0; j < sequences; j++) {
-            sum += samplers[j].finishSplit(copies[j]);
         }
         return sum;
     }

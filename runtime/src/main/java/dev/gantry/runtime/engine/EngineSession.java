@@ -46,6 +46,13 @@ public interface EngineSession extends AutoCloseable {
     default void synchronize() {}
 
     /**
+     * Says, before the runner waits for the last decode, which outputs the next {@link #sampleAll} will get (the
+     * same arrays and count): an engine may hand out the work ahead, so that the threads that share it are ready
+     * when the outputs are. The default does nothing.
+     */
+    default void prepareSampling(SequenceSampler[] samplers, int[] outputIndexes, int n) {}
+
+    /**
      * Samples the first {@code n} samplers at their output indexes into {@code tokens}, in any order or in
      * parallel (an engine may spread the work over cores). The default samples one after another.
      *
@@ -117,15 +124,6 @@ public interface EngineSession extends AutoCloseable {
      * whose cells can be cut back says yes. The default does not.
      */
     default boolean fillsIdGaps() {
-        return false;
-    }
-
-    /**
-     * Whether each placeholder asks for an output (computed and ignored), so that a step of one token a sequence has
-     * as many outputs as tokens however many placeholders it holds: llama.cpp reuses a step's graph, and the CUDA
-     * graph made of it, only while the number of outputs stays the same. The default does not.
-     */
-    default boolean placeholderOutputs() {
         return false;
     }
 

@@ -445,6 +445,7 @@ public final class Runner implements AutoCloseable {
                 outputs.add(s);
             }
         }
+        outputs.prepare(session);
         long w0 = System.nanoTime();
         session.synchronize();
         long t0 = System.nanoTime();

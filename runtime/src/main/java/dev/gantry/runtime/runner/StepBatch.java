@@ -159,8 +159,8 @@ final class StepBatch {
 
     /**
      * A placeholder token for each id in {@code [from, to)}, at the position after the cells that id's stream holds
-     * (an active sequence's next position, a parked slot's length, 0 for a free id), without output unless the
-     * engine asks for one (its logits are never read). An id whose stream has no cell left for it stays a gap.
+     * (an active sequence's next position, a parked slot's length, 0 for a free id), without output. An id whose
+     * stream has no cell left for it stays a gap.
      */
     private void fillGap(EngineSession session, int from, int to) {
         int streamCells = session.kvCells() / Math.max(1, session.maxSequences());
@@ -169,7 +169,7 @@ final class StepBatch {
             if (position >= streamCells || session.batchSize() == session.batchCapacity()) {
                 continue;
             }
-            session.add(0, position, id, session.placeholderOutputs());
+            session.add(0, position, id, false);
             if (fillers == fillerIds.length) {
                 fillerIds = Arrays.copyOf(fillerIds, 2 * fillers);
                 fillerPositions = Arrays.copyOf(fillerPositions, 2 * fillers);

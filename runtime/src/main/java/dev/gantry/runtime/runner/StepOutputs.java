@@ -35,6 +35,11 @@ final class StepOutputs {
         count++;
     }
 
+    /** Tells the engine, before the runner waits for the decode, which outputs {@link #sample} will ask for. */
+    void prepare(EngineSession session) {
+        session.prepareSampling(samplers, indexes, count);
+    }
+
     /**
      * Samples every output together into {@link #tokens}; the failure of the outputs that could not be sampled
      * (the others' tokens are in place), or null.

@@ -55,16 +55,18 @@ public final class ParallelSampling {
     }
 
     /** The most parts one row's draw is split into. */
-    static final int MAX_PARTS = 8;
-
-    /** A runner's share of the cores below which rows are never split: waking a worker costs more there. */
-    static final int MIN_SPLIT_SHARE = 4;
+    static final int MAX_PARTS = 4;
+    /**
+     * A runner's share of the cores below which rows are never split: the parts' workers wait for the rows
+     * spinning, which a host with few cores cannot spare.
+     */
+    static final int MIN_SPLIT_SHARE = 8;
 
     /**
-     * Into how many parts each row of a step of {@code rows} rows is best split (see {@link TokenSampler#scanPart}):
-     * 1 unless the runner's share of the cores holds at least two a row (and at least {@link #MIN_SPLIT_SHARE});
-     * then as many as that share gives each row, at most {@link #MAX_PARTS}. A step of one sequence (a single
-     * client) then copies and scans its 128K logits on several cores instead of one.
+     * Into how many parts each row of a step of {@code rows} rows is split (see {@link #prepare}): 1 unless the
+     * runner's share of the cores is at least {@link #MIN_SPLIT_SHARE} and half of it holds two a row; then as many
+     * as that half gives each row, at most {@link #MAX_PARTS}. A step of one sequence (a single client) then copies
+     * and scans its 128K logits on four cores instead of one.
      */
     public static int partsPerRow(int rows) {
         int forced = forcedParts;
@@ -76,7 +78,7 @@ public final class ParallelSampling {
         if (rows <= 0 || share < MIN_SPLIT_SHARE) {
             return 1;
         }
-        int parts = Math.min(MAX_PARTS, share / rows);
+        int parts = Math.min(MAX_PARTS, share / 2 / rows); // half the share at most: the rest serve the clients
         return parts >= 2 ? parts : 1;
     }
 
@@ -95,17 +97,109 @@ public final class ParallelSampling {
         }
     }
 
+    /** Whether the parts a row is split into are forced ({@code -Dgantry.splitRows}, {@link #forceParts}). */
+    public static boolean partsForced() {
+        return forcedParts > 0;
+    }
+
     /** Splits every row into {@code parts} parts from now on (1: whole rows; 0: as {@link #partsPerRow} finds). */
     public static void forceParts(int parts) {
         forcedParts = parts;
     }
 
     /**
-     * Runs {@code task} for 0..n-1, each on its own thread (the caller runs 0), and returns once all are done, each
-     * of them; the failures by index, or null. For tasks already sized to a thread each (a row's parts).
+     * Hands out tasks 1..n-1 now, before what they work on exists: each waits on a pool worker until
+     * {@link Prepared#start} (spinning, then after {@link Prepared#SPIN_NANOS} polling) and then runs. Waking a
+     * parked worker took 70 to 100 µs on a GPU host, as long as a whole logits row takes one core; a worker already
+     * waiting starts within a microsecond. A runner prepares its step's parts before it waits for the device.
      */
-    public static Throwable[] forEachAlone(int n, IntConsumer task) {
-        return run(n, Math.max(1, n), task);
+    public static Prepared prepare(int n, IntConsumer task) {
+        Prepared p = new Prepared(n, task);
+        for (int i = 1; i < n; i++) {
+            int index = i;
+            p.others[i - 1] = POOL.submit(() -> {
+                if (p.await()) {
+                    p.run(index);
+                }
+            });
+        }
+        return p;
+    }
+
+    /** Tasks handed out by {@link #prepare}: started once (or cancelled), then done. */
+    public static final class Prepared {
+        /** How long a waiting task spins before it polls (a step that carries a long prompt waits longer). */
+        static final long SPIN_NANOS = 20_000_000;
+        private static final int WAITING = 0;
+        private static final int GO = 1;
+        private static final int CANCELLED = 2;
+
+        private final int n;
+        private final IntConsumer task;
+        private final ForkJoinTask<?>[] others;
+        private final Throwable[] failures;
+        private volatile boolean failed;
+        private volatile int state = WAITING;
+
+        private Prepared(int n, IntConsumer task) {
+            this.n = n;
+            this.task = task;
+            this.others = new ForkJoinTask<?>[Math.max(0, n - 1)];
+            this.failures = new Throwable[n];
+        }
+
+        public int size() {
+            return n;
+        }
+
+        private boolean await() {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            int s;
+            while ((s = state) == WAITING) {
+                if (System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                } else {
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+                }
+            }
+            return s == GO;
+        }
+
+        private void run(int i) {
+            try {
+                task.accept(i);
+            } catch (RuntimeException | Error e) {
+                failures[i] = e;
+                failed = true;
+            }
+        }
+
+        /**
+         * Lets every task run (what they read must be written before this call), runs task 0 here, and returns
+         * once all are done: the failures by index, or null.
+         */
+        public Throwable[] start() {
+            if (state != WAITING) {
+                throw new IllegalStateException("already started or cancelled");
+            }
+            state = GO;
+            run(0);
+            for (ForkJoinTask<?> t : others) {
+                t.join(); // the tasks catch their own failures: a join never throws for them
+            }
+            return failed ? failures : null;
+        }
+
+        /** Releases the waiting tasks without running them; returns once they have all let go. */
+        public void cancel() {
+            if (state != WAITING) {
+                return;
+            }
+            state = CANCELLED;
+            for (ForkJoinTask<?> t : others) {
+                t.join();
+            }
+        }
     }
 
     /**

@@ -49,35 +49,55 @@ class ParallelSamplingTest {
         }
     }
 
-    /** A row is split only where the step leaves cores idle: its share of them, at most eight parts. */
+    /** A row is split only over idle cores: a share of at least 8 a runner, half of it at most, two parts a row. */
     @Test
     void rowsAreSplitOnlyOverIdleCores() {
-        assertEquals(8, ParallelSampling.partsPerRow(1, 16, 1), "one client on 16 cores");
-        assertEquals(1, ParallelSampling.partsPerRow(1, 2, 1), "one client on 2 cores: waking a worker costs more");
-        assertEquals(4, ParallelSampling.partsPerRow(1, 4, 1));
-        assertEquals(4, ParallelSampling.partsPerRow(4, 16, 1));
-        assertEquals(1, ParallelSampling.partsPerRow(9, 16, 1), "not two cores a row: whole rows");
-        assertEquals(2, ParallelSampling.partsPerRow(2, 16, 4), "four runners: four cores each");
-        assertEquals(1, ParallelSampling.partsPerRow(1, 1, 1), "one core");
+        assertEquals(4, ParallelSampling.partsPerRow(1, 16, 1), "one client on 16 cores");
+        assertEquals(1, ParallelSampling.partsPerRow(1, 4, 1), "4 cores: none to spare for waiting workers");
+        assertEquals(4, ParallelSampling.partsPerRow(2, 16, 1));
+        assertEquals(2, ParallelSampling.partsPerRow(4, 16, 1));
+        assertEquals(1, ParallelSampling.partsPerRow(5, 16, 1), "not two cores a row in half the share: whole rows");
+        assertEquals(2, ParallelSampling.partsPerRow(4, 64, 4), "four runners: sixteen cores each");
+        assertEquals(1, ParallelSampling.partsPerRow(1, 16, 4), "four runners on 16 cores: four each");
         assertEquals(1, ParallelSampling.partsPerRow(0, 16, 1));
     }
 
-    /** Tasks sized to a thread each all run once, the caller's included, and failures come back by index. */
+    /** Prepared tasks wait for start, then each runs once (the caller's included); failures come back by index. */
     @Test
-    void tasksAloneRunOnceEach() {
-        for (int n : new int[] {1, 2, 8, 16}) {
+    void preparedTasksRunOnceEachAfterTheStart() throws InterruptedException {
+        for (int n : new int[] {1, 2, 8}) {
             AtomicIntegerArray runs = new AtomicIntegerArray(n);
-            Throwable[] failures = ParallelSampling.forEachAlone(n, i -> {
-                runs.incrementAndGet(i);
+            int[] input = new int[n];
+            ParallelSampling.Prepared p = ParallelSampling.prepare(n, i -> {
+                runs.addAndGet(i, input[i]); // written before start: each task must see it
                 if (i == n - 1) {
                     throw new IllegalStateException("last");
                 }
             });
+            Thread.sleep(5);
+            for (int i = 0; i < n; i++) {
+                assertEquals(0, runs.get(i), "task " + i + " ran before the start");
+                input[i] = 1;
+            }
+            Throwable[] failures = p.start();
             for (int i = 0; i < n; i++) {
                 assertEquals(1, runs.get(i), "task " + i + " of " + n);
             }
             assertTrue(failures[n - 1] instanceof IllegalStateException);
         }
+    }
+
+    /** Cancelled tasks never run, and the start of a cancelled set is refused. */
+    @Test
+    void cancelledTasksNeverRun() {
+        AtomicIntegerArray runs = new AtomicIntegerArray(4);
+        ParallelSampling.Prepared p = ParallelSampling.prepare(4, runs::incrementAndGet);
+        p.cancel();
+        for (int i = 0; i < 4; i++) {
+            assertEquals(0, runs.get(i));
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, p::start);
+        p.cancel(); // twice is harmless
     }
 
     /** A step's chunks: at least two sequences each, at most the runner's share of the cores. */

@@ -33,13 +33,20 @@ final class LlamaCppSession implements EngineSession {
     private final LlamaContextHandle ctx;
     private final LlamaBatch batch;
     private final boolean backendSampling;
+    private final boolean onGpu;
     /** Device chains by sequence slot; they outlive requests (see {@link #sameChain}). */
     private final LlamaSampler[] attached;
     private final SamplingParams[] attachedParams;
     // a step's host-sampled rows (reused; runner thread only)
     private MemorySegment[] rows = new MemorySegment[0];
     private int[] hostIndexes = new int[0];
-    // whole-row copies for draws split over threads (a step of few rows); at most a row per core
+    // a step's rows split over threads (few rows, idle cores): the parts handed out before the decode's end, for
+    // which samplers and how many rows; each row's native source and whole-row copy
+    private ParallelSampling.Prepared prepared;
+    private SequenceSampler[] preparedFor;
+    private int preparedRows;
+    private int preparedParts;
+    private MemorySegment[] splitSources = new MemorySegment[0];
     private float[][] splitRows = new float[0][];
     private final float[] embeddingRow;
     private boolean embeddingsOn;
@@ -76,6 +83,7 @@ final class LlamaCppSession implements EngineSession {
             throw e;
         }
         this.backendSampling = p.backendSampling();
+        this.onGpu = onGpu;
         this.embeddingRow = new float[model.embeddingOutputLength()];
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
@@ -144,18 +152,6 @@ final class LlamaCppSession implements EngineSession {
     public boolean fillsIdGaps() {
         return fillsIdGaps;
     }
-
-    /**
-     * {@code -Dgantry.placeholderOutputs=true}: placeholders ask for outputs, keeping the output count of a step of
-     * single tokens constant (see {@link EngineSession#placeholderOutputs}). Not with device samplers, which would
-     * draw for them.
-     */
-    @Override
-    public boolean placeholderOutputs() {
-        return PLACEHOLDER_OUTPUTS && !backendSampling;
-    }
-
-    private static final boolean PLACEHOLDER_OUTPUTS = Boolean.getBoolean("gantry.placeholderOutputs");
 
     @Override
     public boolean truncate(int sequence, int position) {
@@ -295,6 +291,13 @@ final class LlamaCppSession implements EngineSession {
      */
     @Override
     public void sampleAll(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        if (prepared != null) {
+            if (preparedFor == samplers && preparedRows == n) {
+                sampleSplit(samplers, outputIndexes, n, tokens);
+                return;
+            }
+            cancelPrepared();
+        }
         if (rows.length < n) {
             rows = new MemorySegment[Math.max(n, 2 * rows.length)];
             hostIndexes = new int[rows.length];
@@ -317,10 +320,8 @@ final class LlamaCppSession implements EngineSession {
         }
         MemorySegment[] r = rows;
         int[] at = hostIndexes;
-        int parts = ParallelSampling.partsPerRow(hosts);
-        Throwable[] pool = parts > 1 && splittable(samplers, at, hosts)
-                ? sampleSplit(samplers, at, hosts, parts, tokens)
-                : ParallelSampling.forEach(hosts, j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
+        Throwable[] pool = ParallelSampling.forEach(hosts,
+                j -> tokens[at[j]] = ((Sampler) samplers[at[j]]).host.sample(r[j]));
         java.util.Arrays.fill(rows, 0, hosts, null);
         if (pool != null) {
             failures = failures == null ? new Throwable[n] : failures;
@@ -335,52 +336,91 @@ final class LlamaCppSession implements EngineSession {
         }
     }
 
-    private static boolean splittable(SequenceSampler[] samplers, int[] at, int hosts) {
-        for (int j = 0; j < hosts; j++) {
-            if (!((Sampler) samplers[at[j]]).host.splittable()) {
-                return false;
+    /**
+     * A step of few rows, all sampled on the host, of a model on a GPU, on a host with idle cores: each row's copy
+     * and scan is split into parts handed out now, before the runner waits for the device, so the threads are
+     * waiting when the rows arrive ({@link ParallelSampling#prepare}); {@link #sampleAll} then starts them and
+     * merges and draws each row.
+     */
+    @Override
+    public void prepareSampling(SequenceSampler[] samplers, int[] outputIndexes, int n) {
+        cancelPrepared();
+        // on the CPU the decode's own threads need the cores that waiting parts would spin on
+        int parts = onGpu || ParallelSampling.partsForced() ? ParallelSampling.partsPerRow(n) : 1;
+        if (parts < 2) {
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            TokenSampler host = ((Sampler) samplers[i]).host;
+            if (host == null || !host.splittable()) {
+                return;
             }
         }
-        return true;
+        if (splitRows.length < n) {
+            splitRows = java.util.Arrays.copyOf(splitRows, n);
+            splitSources = new MemorySegment[n];
+        }
+        for (int i = 0; i < n; i++) {
+            if (splitRows[i] == null || splitRows[i].length != model.vocabSize()) {
+                splitRows[i] = new float[model.vocabSize()];
+            }
+            ((Sampler) samplers[i]).host.beginSplit(parts);
+        }
+        MemorySegment[] sources = splitSources;
+        float[][] copies = splitRows;
+        preparedParts = parts;
+        preparedFor = samplers;
+        preparedRows = n;
+        prepared = ParallelSampling.prepare(n * parts,
+                t -> ((Sampler) samplers[t / parts]).host.scanPart(sources[t / parts], copies[t / parts], t % parts));
     }
 
-    /**
-     * A step of few host-sampled rows on a host with idle cores: each row's copy and scan split into {@code parts}
-     * ranges on as many threads, then each row's merge and draw here. The failures by host row, or null.
-     */
-    private Throwable[] sampleSplit(SequenceSampler[] samplers, int[] at, int hosts, int parts, int[] tokens) {
-        if (splitRows.length < hosts) {
-            splitRows = java.util.Arrays.copyOf(splitRows, hosts);
+    private void cancelPrepared() {
+        if (prepared != null) {
+            prepared.cancel();
+            prepared = null;
+            preparedFor = null;
         }
-        for (int j = 0; j < hosts; j++) {
-            if (splitRows[j] == null || splitRows[j].length != model.vocabSize()) {
-                splitRows[j] = new float[model.vocabSize()];
-            }
-            ((Sampler) samplers[at[j]]).host.beginSplit(parts);
-        }
-        MemorySegment[] r = rows;
-        float[][] copies = splitRows;
-        Throwable[] partFailures = ParallelSampling.forEachAlone(hosts * parts,
-                t -> ((Sampler) samplers[at[t / parts]]).host.scanPart(r[t / parts], copies[t / parts], t % parts));
+    }
+
+    /** Starts the prepared parts on the step's rows, then merges and draws each row here. */
+    private void sampleSplit(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        int parts = preparedParts;
+        ParallelSampling.Prepared p = prepared;
+        prepared = null;
+        preparedFor = null;
         Throwable[] failures = null;
-        for (int j = 0; j < hosts; j++) {
-            Throwable failed = null;
+        for (int i = 0; i < n; i++) {
+            try {
+                splitSources[i] = ctx.logits(outputIndexes[i]);
+            } catch (RuntimeException e) {
+                splitSources[i] = null; // its parts fail; the row fails with this
+                failures = failures == null ? new Throwable[n] : failures;
+                failures[i] = e;
+            }
+        }
+        Throwable[] partFailures = p.start();
+        for (int i = 0; i < n; i++) {
+            Throwable failed = failures == null ? null : failures[i];
             for (int q = 0; partFailures != null && q < parts && failed == null; q++) {
-                failed = partFailures[j * parts + q];
+                failed = partFailures[i * parts + q];
             }
             if (failed == null) {
                 try {
-                    tokens[at[j]] = ((Sampler) samplers[at[j]]).host.finishSplit(copies[j]);
+                    tokens[i] = ((Sampler) samplers[i]).host.finishSplit(splitRows[i]);
                 } catch (RuntimeException e) {
                     failed = e;
                 }
             }
             if (failed != null) {
-                failures = failures == null ? new Throwable[hosts] : failures;
-                failures[j] = failed;
+                failures = failures == null ? new Throwable[n] : failures;
+                failures[i] = failed;
             }
         }
-        return failures;
+        java.util.Arrays.fill(splitSources, 0, n, null);
+        if (failures != null) {
+            throw new SamplingException(failures);
+        }
     }
 
     @Override
@@ -434,6 +474,7 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public void close() {
+        cancelPrepared();
         batch.close();
         ctx.close();
         for (LlamaSampler chain : attached) {
