@@ -118,8 +118,12 @@ public final class ParallelSampling {
         for (int i = 1; i < n; i++) {
             int index = i;
             p.others[i - 1] = POOL.submit(() -> {
-                if (p.await()) {
-                    p.run(index);
+                try {
+                    if (p.await()) {
+                        p.run(index);
+                    }
+                } finally {
+                    p.finished.incrementAndGet();
                 }
             });
         }
@@ -140,6 +144,7 @@ public final class ParallelSampling {
         private final Throwable[] failures;
         private volatile boolean failed;
         private volatile int state = WAITING;
+        private final AtomicInteger finished = new AtomicInteger();
 
         private Prepared(int n, IntConsumer task) {
             this.n = n;
@@ -184,6 +189,12 @@ public final class ParallelSampling {
             }
             state = GO;
             run(0);
+            // the other tasks end within microseconds of this one: wait for them spinning (a join that parks this
+            // thread took 50 to 100 us to wake it again), for a millisecond at most
+            long until = System.nanoTime() + 1_000_000;
+            while (finished.get() < others.length && System.nanoTime() < until) {
+                Thread.onSpinWait();
+            }
             for (ForkJoinTask<?> t : others) {
                 t.join(); // the tasks catch their own failures: a join never throws for them
             }
