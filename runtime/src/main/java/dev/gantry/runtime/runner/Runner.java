@@ -56,39 +56,16 @@ public final class Runner implements AutoCloseable {
     // runner thread only
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> active = new ArrayList<>();
-    private final StepBatch batch = new StepBatch(id -> this.parked.length(id));
+    private final KvCells cells = new KvCells();
+    private final ParkedSlots parked = cells.parked;
+    private final StepBatch batch = new StepBatch(parked::length);
     private final StepOutputs outputs = new StepOutputs();
     private EngineSession session;
-    /** Cells in the cache: the running sequences' and the parked ones'. */
-    private int usedCells;
-    /** Finished generations whose cells are kept, by sequence id. */
-    private final ParkedSlots parked = new ParkedSlots();
     private final SequenceIds ids;
 
     // written by the runner thread, read by anyone
-    private volatile long steps;
-    private volatile long batchedSteps;
-    private volatile int maxSequencesInStep;
-    private volatile long sequenceSteps;
-    private volatile long promptTokens;
-    private volatile long generatedTokens;
+    private final RunnerCounters counts = new RunnerCounters();
     private volatile int activeCount;
-    private volatile int kvCellsUsed;
-    private volatile long completed;
-    private volatile long cancelled;
-    private volatile long preemptions;
-    private volatile long decodeNanos;
-    private volatile long moves;
-    /** Forward passes the engine made of the steps (0 when it does not count them), and gap placeholders decoded. */
-    private volatile long forwardPasses;
-    private volatile long fillersDecoded;
-    private volatile long waitNanos;
-    private volatile long sampleNanos;
-    private volatile long stepNanos;
-    private volatile long embeddings;
-    private volatile long mixedSteps;
-    private volatile long reusedPromptTokens;
-    private volatile int parkedCellsSeen;
     /** Adapts the prompt budget and the active sequences to the ITL target; null with fixed batching. */
     private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
     private volatile int promptBudget;
@@ -207,17 +184,19 @@ public final class Runner implements AutoCloseable {
     }
 
     public RunnerStats stats() {
-        return new RunnerStats(steps, batchedSteps, maxSequencesInStep, sequenceSteps, promptTokens, generatedTokens,
-                activeCount, Math.max(0, outstanding.get() - activeCount), kvCellsUsed, config.kvCells(), completed,
-                cancelled, rejected.get(), preemptions, decodeNanos, waitNanos, sampleNanos, stepNanos, promptBudget,
-                maxActive, embeddings, mixedSteps, reusedPromptTokens, parkedCellsSeen, forwardPasses,
-                fillersDecoded, moves);
+        RunnerCounters c = counts;
+        return new RunnerStats(c.steps, c.batchedSteps, c.maxSequencesInStep, c.sequenceSteps, c.promptTokens,
+                c.generatedTokens, activeCount, Math.max(0, outstanding.get() - activeCount), c.kvCellsUsed,
+                config.kvCells(), c.completed, c.cancelled, rejected.get(), c.preemptions, c.decodeNanos, c.waitNanos,
+                c.sampleNanos, c.stepNanos, promptBudget, maxActive, c.embeddings, c.mixedSteps, c.reusedPromptTokens,
+                c.kvCellsParked, c.forwardPasses, c.gapFillers, c.idMoves);
     }
 
     private void run() {
         try {
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
                     config.batchCapacity(), config.threads(), config.backendSampling(), config.kvUnified()));
+            cells.open(session);
             if (!"cpu".equals(engine.info().backend())) {
                 WarmUp.warm(name, session, config.contextPerSequence()); // a GPU session's kernels load now
             }
@@ -291,7 +270,7 @@ public final class Runner implements AutoCloseable {
     private void admit() {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
-        long reserved = recount();
+        long reserved = cells.reserved(active);
         while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), maxActive)) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
@@ -300,8 +279,8 @@ public final class Runner implements AutoCloseable {
             // taking over the parked slot frees its cells past the common prefix
             long released = reuse < 0 ? 0 : parked.length(reuse) - keep;
             int need = s.pending() - keep + 1;
-            while (!active.isEmpty() && reserved - released + need > config.kvCells() && evictOldest(reuse)) {
-                reserved = recount();
+            while (!active.isEmpty() && reserved - released + need > config.kvCells() && cells.evictOldest(reuse)) {
+                reserved = cells.reserved(active);
             }
             if (!active.isEmpty() && reserved - released + need > config.kvCells()) {
                 return; // wait for cells to free up
@@ -309,15 +288,16 @@ public final class Runner implements AutoCloseable {
             waiting.pollFirst();
             if (reuse >= 0) {
                 s.id = reuse;
-                s.cached = takeOver(reuse, keep);
+                s.cached = cells.takeOver(reuse, keep);
                 s.reused = Math.min(s.cached, s.promptLength);
+                counts.reusedPromptTokens += s.cached;
             } else {
                 s.id = ids.fresh();
                 if (parked.holds(s.id)) {
-                    evict(s.id);
+                    cells.evict(s.id);
                 }
             }
-            reserved = recount() + s.pending();
+            reserved = cells.reserved(active) + s.pending();
             ids.take(s.id);
             if (s.admittedAt == 0) {
                 s.admittedAt = System.nanoTime();
@@ -331,7 +311,7 @@ public final class Runner implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 fail(s, e); // frees its slot and any prefix it took over
-                reserved = recount();
+                reserved = cells.reserved(active);
                 continue;
             } catch (Error e) {
                 fail(s, e); // it has left the waiting list and is not active yet: failAll would not see it
@@ -342,45 +322,9 @@ public final class Runner implements AutoCloseable {
         activeCount = active.size();
     }
 
-    /** Cells taken plus the cells the running sequences will still take. */
-    private long recount() {
-        long reserved = usedCells;
-        for (Sequence a : active) {
-            reserved += a.pending();
-        }
-        return reserved;
-    }
-
-    /** Hands a parked slot to a new sequence: keeps {@code keep} cells (if the engine can); returns the cells kept. */
-    private int takeOver(int id, int keep) {
-        if (keep > 0 && session.keepPrefix(id, keep)) {
-            usedCells -= parked.remove(id) - keep;
-            reusedPromptTokens += keep;
-            return keep;
-        }
-        evict(id);
-        return 0;
-    }
-
-    /** Frees a parked slot's cells. */
-    private void evict(int id) {
-        usedCells -= parked.remove(id);
-        session.freeSequence(id);
-    }
-
-    /** Frees the least recently parked slot other than {@code keep}; false when there is none. */
-    private boolean evictOldest(int keep) {
-        int oldest = parked.oldest(keep);
-        if (oldest < 0) {
-            return false;
-        }
-        evict(oldest);
-        return true;
-    }
-
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
-        moves += ids.compact(active, session);
+        counts.idMoves += ids.compact(active, session);
         batch.fill(active, session, promptBudget);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
@@ -398,9 +342,9 @@ public final class Runner implements AutoCloseable {
         try {
             session.embeddings(embeddingInStep);
             status = session.decode();
-            decodeNanos += System.nanoTime() - decodeStart;
-            forwardPasses = session.forwardPasses();
-            fillersDecoded += batch.fillers;
+            counts.decodeNanos += System.nanoTime() - decodeStart;
+            counts.forwardPasses = session.forwardPasses();
+            counts.gapFillers += batch.fillers;
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
             for (Sequence s : List.copyOf(active)) {
@@ -414,9 +358,9 @@ public final class Runner implements AutoCloseable {
             preemptNewest();
             return;
         }
-        recordStep(sequencesInStep);
+        counts.step(sequencesInStep);
         if (embeddingInStep && generatingInStep > 0) {
-            mixedSteps++;
+            counts.mixedSteps++;
         }
         long now = System.nanoTime();
         int n = active.size();
@@ -431,8 +375,8 @@ public final class Runner implements AutoCloseable {
                 EmbeddingCall.pool(engine.pooling(), session, s);
             }
             s.cached += s.chunk;
-            usedCells += s.chunk;
-            promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
+            cells.decoded(s.chunk);
+            counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
             if (s.embedding) {
                 if (s.cached == s.length) {
                     completeEmbedding(s, now);
@@ -449,9 +393,9 @@ public final class Runner implements AutoCloseable {
         long w0 = System.nanoTime();
         session.synchronize();
         long t0 = System.nanoTime();
-        waitNanos += t0 - w0;
+        counts.waitNanos += t0 - w0;
         SamplingException failed = outputs.sample(session); // only those sequences fail
-        sampleNanos += System.nanoTime() - t0;
+        counts.sampleNanos += System.nanoTime() - t0;
         for (int i = 0; i < outputs.count; i++) {
             if (failed != null && failed.failed(i)) {
                 LOG.log(System.Logger.Level.WARNING, "runner " + name + ": sampling failed for one sequence",
@@ -465,7 +409,7 @@ public final class Runner implements AutoCloseable {
         }
         publishCells();
         long took = System.nanoTime() - stepStart;
-        stepNanos += took;
+        counts.stepNanos += took;
         if (controller != null) {
             int generating = 0;
             int prompt = 0;
@@ -500,17 +444,12 @@ public final class Runner implements AutoCloseable {
                 return;
             }
         }
-        if (parked.holds(id)) {
-            evict(id);
-        } else {
-            session.freeSequence(id);
-        }
+        cells.clear(id);
     }
 
     /** The cells in use and parked, for {@link #stats} (read from other threads). */
     private void publishCells() {
-        kvCellsUsed = usedCells - parked.cells();
-        parkedCellsSeen = parked.cells();
+        cells.publish(counts);
     }
 
     /** Hands an embedding input its vector and frees its sequence in this step. */
@@ -519,7 +458,7 @@ public final class Runner implements AutoCloseable {
             s.firstTokenAt = now;
         }
         ((EmbeddingCall) s.observer).vector = EmbeddingCall.finishPooling(engine.pooling(), s);
-        embeddings++;
+        counts.embeddings++;
         finish(s, FinishReason.STOP);
     }
 
@@ -534,7 +473,7 @@ public final class Runner implements AutoCloseable {
         }
         s.append(token);
         s.generated++;
-        generatedTokens++;
+        counts.generatedTokens++;
         try {
             s.observer.onToken(token);
         } catch (RuntimeException e) {
@@ -552,12 +491,8 @@ public final class Runner implements AutoCloseable {
 
     /** The cache is full: recompute the newest sequence later, or end the only one at its length. */
     private void preemptNewest() {
-        if (!parked.isEmpty()) {
-            // parked cells go first: the step is retried with them free
-            while (evictOldest(-1)) {
-                // all of them: the cache is full
-            }
-            return;
+        if (cells.evictAll()) {
+            return; // parked cells go first: the step is retried with them free
         }
         Sequence victim = active.getLast();
         if (active.size() == 1) {
@@ -570,7 +505,7 @@ public final class Runner implements AutoCloseable {
             victim.pooled = null; // admitted again, it starts over
         }
         victim.preemptions++;
-        preemptions++;
+        counts.preemptions++;
         waiting.addFirst(victim);
         activeCount = active.size();
         LOG.log(System.Logger.Level.DEBUG, "runner {0}: KV cache full, preempted a sequence of {1} tokens",
@@ -586,12 +521,7 @@ public final class Runner implements AutoCloseable {
     private void release(Sequence s, boolean keepCells) {
         active.remove(s);
         if (s.id >= 0) {
-            if (keepCells && !s.embedding && s.cached >= MIN_REUSE) {
-                parked.park(s.id, s.tokens, s.cached);
-            } else if (s.cached > 0) {
-                session.freeSequence(s.id);
-                usedCells -= s.cached;
-            }
+            cells.release(s, keepCells, MIN_REUSE);
             ids.release(s.id);
             s.id = -1;
         }
@@ -607,9 +537,9 @@ public final class Runner implements AutoCloseable {
         outstanding.decrementAndGet();
         activeCount = active.size();
         if (reason == FinishReason.CANCELLED) {
-            cancelled++;
+            counts.cancelled++;
         } else {
-            completed++;
+            counts.completed++;
         }
         long now = System.nanoTime();
         long admitted = s.admittedAt == 0 ? now : s.admittedAt;
@@ -643,17 +573,6 @@ public final class Runner implements AutoCloseable {
         }
         for (Sequence s; (s = incoming.poll()) != null; ) {
             fail(s, error);
-        }
-    }
-
-    private void recordStep(int sequencesInStep) {
-        steps++;
-        sequenceSteps += sequencesInStep;
-        if (sequencesInStep > 1) {
-            batchedSteps++;
-        }
-        if (sequencesInStep > maxSequencesInStep) {
-            maxSequencesInStep = sequencesInStep;
         }
     }
 
