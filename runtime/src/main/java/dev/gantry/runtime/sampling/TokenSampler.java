@@ -155,7 +155,7 @@ public final class TokenSampler {
     private int[] penaltyCounts = new int[0];
     private int penaltyCount;
 
-    /** Whether a draw may be split over threads ({@link #beginSplit}): not under a constraint, which works on whole rows. */
+    /** Whether a draw may be split over threads ({@link #beginSplit}): not under a constraint (it takes whole rows). */
     public boolean splittable() {
         return constraint == null;
     }
