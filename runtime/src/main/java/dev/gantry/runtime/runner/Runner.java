@@ -209,7 +209,8 @@ public final class Runner implements AutoCloseable {
             return;
         }
         started.complete(null);
-        ParallelSampling.runnerStarted(); // runners side by side share the sampling cores
+        boolean onCpu = "cpu".equals(engine.info().backend());
+        ParallelSampling.runnerStarted(onCpu); // runners side by side share the sampling cores
         try {
             while (running) {
                 if (!takeIncoming()) {
@@ -228,9 +229,12 @@ public final class Runner implements AutoCloseable {
             failAll(t);
         } finally {
             running = false;
-            ParallelSampling.runnerStopped();
-            failAll(new IllegalStateException("model " + name + " was unloaded"));
-            session.close();
+            ParallelSampling.runnerStopped(onCpu);
+            try {
+                failAll(new IllegalStateException("model " + name + " was unloaded"));
+            } finally {
+                session.close(); // also when an observer's failure got out: the session's threads let go
+            }
         }
     }
 

@@ -36,13 +36,31 @@ public final class ParallelSampling {
     private ParallelSampling() {
     }
 
+    /** Runners whose decode runs on the CPU: their llama.cpp threads need the cores split rows would spin on. */
+    private static final AtomicInteger CPU_RUNNERS = new AtomicInteger();
+
     /** A runner that samples through this class counts itself from its start to its end. */
     public static void runnerStarted() {
+        runnerStarted(false);
+    }
+
+    /** As {@link #runnerStarted()}, saying whether the runner's decode runs on the CPU. */
+    public static void runnerStarted(boolean decodesOnCpu) {
         RUNNERS.incrementAndGet();
+        if (decodesOnCpu) {
+            CPU_RUNNERS.incrementAndGet();
+        }
     }
 
     public static void runnerStopped() {
+        runnerStopped(false);
+    }
+
+    public static void runnerStopped(boolean decodesOnCpu) {
         RUNNERS.decrementAndGet();
+        if (decodesOnCpu) {
+            CPU_RUNNERS.decrementAndGet();
+        }
     }
 
     /** How many chunks a step of {@code n} sequences is cut into, given the cores and the runners sharing them. */
@@ -63,19 +81,24 @@ public final class ParallelSampling {
     static final int MIN_SPLIT_SHARE = 8;
 
     /**
-     * Into how many parts each row of a step of {@code rows} rows is split (see {@link #prepare}): 1 unless the
-     * runner's share of the cores is at least {@link #MIN_SPLIT_SHARE} and half of it holds two a row; then as many
-     * as that half gives each row, at most {@link #MAX_PARTS}. A step of one sequence (a single client) then copies
-     * and scans its 128K logits on four cores instead of one.
+     * Into how many parts each row of a step of {@code rows} rows is split (see {@link #prepare}): 1 for a single
+     * row, while any runner decodes on the CPU, or unless the runner's share of the cores is at least
+     * {@link #MIN_SPLIT_SHARE} and half of it holds two a row; else as many as that half gives each row, at most
+     * {@link #MAX_PARTS}. A step of two sequences then copies and scans each 128K-logit row on four cores.
      */
     public static int partsPerRow(int rows) {
         int forced = forcedParts;
-        return forced > 0 ? forced : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
+        if (forced > 0) {
+            return forced;
+        }
+        return CPU_RUNNERS.get() > 0 ? 1 : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
     }
 
     static int partsPerRow(int rows, int cores, int runners) {
         int share = Math.max(1, cores / Math.max(1, runners));
-        if (rows <= 0 || share < MIN_SPLIT_SHARE) {
+        // one row: no gain measured in a runner on a GPU host (its step's sampling took 0.15 ms either way), so no
+        // workers spinning for it
+        if (rows < 2 || share < MIN_SPLIT_SHARE) {
             return 1;
         }
         int parts = Math.min(MAX_PARTS, share / 2 / rows); // half the share at most: the rest serve the clients
@@ -102,7 +125,10 @@ public final class ParallelSampling {
         return forcedParts > 0;
     }
 
-    /** Splits every row into {@code parts} parts from now on (1: whole rows; 0: as {@link #partsPerRow} finds). */
+    /**
+     * Splits every row into {@code parts} parts from now on (1: whole rows; 0: as {@link #partsPerRow} finds): for
+     * tests and measurements only, since forced parts ignore the runner's share of the cores.
+     */
     public static void forceParts(int parts) {
         forcedParts = parts;
     }
@@ -115,17 +141,22 @@ public final class ParallelSampling {
      */
     public static Prepared prepare(int n, IntConsumer task) {
         Prepared p = new Prepared(n, task);
-        for (int i = 1; i < n; i++) {
-            int index = i;
-            p.others[i - 1] = POOL.submit(() -> {
-                try {
-                    if (p.await()) {
-                        p.run(index);
+        try {
+            for (int i = 1; i < n; i++) {
+                int index = i;
+                p.others[i - 1] = POOL.submit(() -> {
+                    try {
+                        if (p.await()) {
+                            p.run(index);
+                        }
+                    } finally {
+                        p.finished.incrementAndGet();
                     }
-                } finally {
-                    p.finished.incrementAndGet();
-                }
-            });
+                });
+            }
+        } catch (RuntimeException | Error e) {
+            p.cancel(); // the tasks handed out so far let go
+            throw e;
         }
         return p;
     }
@@ -208,7 +239,9 @@ public final class ParallelSampling {
             }
             state = CANCELLED;
             for (ForkJoinTask<?> t : others) {
-                t.join();
+                if (t != null) { // a prepare that failed part-way handed out fewer
+                    t.join();
+                }
             }
         }
     }

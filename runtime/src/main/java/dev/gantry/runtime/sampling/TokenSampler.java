@@ -163,9 +163,10 @@ public final class TokenSampler {
     /** Readies a draw split into {@code parts} parts; on the thread that then hands out the parts. */
     public void beginSplit(int parts) {
         splitParts = parts;
-        if (partSizes.length < parts) {
-            partValues = new float[parts][k];
-            partIds = new int[parts][k];
+        int room = Math.min(k, (vocab + parts - 1) / parts); // a part keeps at most its range's tokens
+        if (partSizes.length < parts || partValues[0].length < room) {
+            partValues = new float[parts][room];
+            partIds = new int[parts][room];
             partSizes = new int[parts];
             partBest = new int[parts];
         }

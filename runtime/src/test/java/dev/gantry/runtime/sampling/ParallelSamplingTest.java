@@ -49,16 +49,16 @@ class ParallelSamplingTest {
         }
     }
 
-    /** A row is split only over idle cores: a share of at least 8 a runner, half of it at most, two parts a row. */
+    /** Rows are split only over idle cores: two rows or more, a share of at least 8 a runner, half of it at most. */
     @Test
     void rowsAreSplitOnlyOverIdleCores() {
-        assertEquals(4, ParallelSampling.partsPerRow(1, 16, 1), "one client on 16 cores");
-        assertEquals(1, ParallelSampling.partsPerRow(1, 4, 1), "4 cores: none to spare for waiting workers");
-        assertEquals(4, ParallelSampling.partsPerRow(2, 16, 1));
+        assertEquals(1, ParallelSampling.partsPerRow(1, 16, 1), "one client: no gain measured, no spinning workers");
+        assertEquals(1, ParallelSampling.partsPerRow(2, 4, 1), "4 cores: none to spare for waiting workers");
+        assertEquals(4, ParallelSampling.partsPerRow(2, 16, 1), "two clients on 16 cores");
         assertEquals(2, ParallelSampling.partsPerRow(4, 16, 1));
         assertEquals(1, ParallelSampling.partsPerRow(5, 16, 1), "not two cores a row in half the share: whole rows");
         assertEquals(2, ParallelSampling.partsPerRow(4, 64, 4), "four runners: sixteen cores each");
-        assertEquals(1, ParallelSampling.partsPerRow(1, 16, 4), "four runners on 16 cores: four each");
+        assertEquals(1, ParallelSampling.partsPerRow(2, 16, 4), "four runners on 16 cores: four each");
         assertEquals(1, ParallelSampling.partsPerRow(0, 16, 1));
     }
 

@@ -44,7 +44,6 @@ final class LlamaCppSession implements EngineSession {
     // which samplers and how many rows; each row's native source and whole-row copy
     private ParallelSampling.Prepared prepared;
     private SequenceSampler[] preparedFor;
-    private int preparedRows;
     private int preparedParts;
     private MemorySegment[] splitSources = new MemorySegment[0];
     private float[][] splitRows = new float[0][];
@@ -292,7 +291,7 @@ final class LlamaCppSession implements EngineSession {
     @Override
     public void sampleAll(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
         if (prepared != null) {
-            if (preparedFor == samplers && preparedRows == n) {
+            if (preparedFor(samplers, n)) {
                 sampleSplit(samplers, outputIndexes, n, tokens);
                 return;
             }
@@ -368,11 +367,25 @@ final class LlamaCppSession implements EngineSession {
         }
         MemorySegment[] sources = splitSources;
         float[][] copies = splitRows;
-        preparedParts = parts;
-        preparedFor = samplers;
-        preparedRows = n;
+        // the parts' own references: the caller's array is reused from step to step
+        SequenceSampler[] mine = java.util.Arrays.copyOf(samplers, n);
         prepared = ParallelSampling.prepare(n * parts,
-                t -> ((Sampler) samplers[t / parts]).host.scanPart(sources[t / parts], copies[t / parts], t % parts));
+                t -> ((Sampler) mine[t / parts]).host.scanPart(sources[t / parts], copies[t / parts], t % parts));
+        preparedParts = parts;
+        preparedFor = mine;
+    }
+
+    /** Whether the prepared parts are for exactly these samplers. */
+    private boolean preparedFor(SequenceSampler[] samplers, int n) {
+        if (preparedFor.length != n) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            if (preparedFor[i] != samplers[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void cancelPrepared() {
@@ -386,19 +399,24 @@ final class LlamaCppSession implements EngineSession {
     /** Starts the prepared parts on the step's rows, then merges and draws each row here. */
     private void sampleSplit(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
         int parts = preparedParts;
+        Throwable[] failures = null;
+        try {
+            for (int i = 0; i < n; i++) {
+                try {
+                    splitSources[i] = ctx.logits(outputIndexes[i]);
+                } catch (RuntimeException e) {
+                    splitSources[i] = null; // its parts fail; the row fails with this
+                    failures = failures == null ? new Throwable[n] : failures;
+                    failures[i] = e;
+                }
+            }
+        } catch (Error e) {
+            cancelPrepared(); // the parts must not wait for a start that never comes
+            throw e;
+        }
         ParallelSampling.Prepared p = prepared;
         prepared = null;
         preparedFor = null;
-        Throwable[] failures = null;
-        for (int i = 0; i < n; i++) {
-            try {
-                splitSources[i] = ctx.logits(outputIndexes[i]);
-            } catch (RuntimeException e) {
-                splitSources[i] = null; // its parts fail; the row fails with this
-                failures = failures == null ? new Throwable[n] : failures;
-                failures[i] = e;
-            }
-        }
         Throwable[] partFailures = p.start();
         for (int i = 0; i < n; i++) {
             Throwable failed = failures == null ? null : failures[i];
@@ -425,7 +443,12 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public void synchronize() {
-        ctx.synchronize();
+        try {
+            ctx.synchronize();
+        } catch (RuntimeException | Error e) {
+            cancelPrepared(); // no sampling follows a failed wait
+            throw e;
+        }
     }
 
     @Override
