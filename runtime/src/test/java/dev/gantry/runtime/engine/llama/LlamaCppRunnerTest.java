@@ -250,6 +250,26 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         }
     }
 
+    /**
+     * Parts handed out for a step that never samples (the session closes first, as when a runner fails between its
+     * decode and its sampling) let go of their workers: the pool still runs new work afterwards.
+     */
+    @Test
+    void closingASessionReleasesItsWaitingParts() throws Exception {
+        try {
+            dev.gantry.runtime.sampling.ParallelSampling.forceParts(4);
+            EngineSession session = engine.openSession(new SessionParams(256, 1, 64, 1, false));
+            SequenceSampler sampler = session.newSampler(0, GREEDY, new int[] {1});
+            session.prepareSampling(new SequenceSampler[] {sampler}, new int[] {0}, 1);
+            session.close();
+            java.util.concurrent.CompletableFuture<Void> later = java.util.concurrent.CompletableFuture.runAsync(
+                    () -> dev.gantry.runtime.sampling.ParallelSampling.forEach(64, i -> { }));
+            later.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } finally {
+            dev.gantry.runtime.sampling.ParallelSampling.forceParts(0);
+        }
+    }
+
     @Test
     void seededSamplingIsReproducible() {
         SamplingParams seeded = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 42, 1f, 64, 0f, 0f);
