@@ -169,7 +169,6 @@ public final class ParallelSampling {
         private static final int GO = 1;
         private static final int CANCELLED = 2;
 
-        private final int n;
         private final IntConsumer task;
         private final ForkJoinTask<?>[] others;
         private final Throwable[] failures;
@@ -178,14 +177,9 @@ public final class ParallelSampling {
         private final AtomicInteger finished = new AtomicInteger();
 
         private Prepared(int n, IntConsumer task) {
-            this.n = n;
             this.task = task;
             this.others = new ForkJoinTask<?>[Math.max(0, n - 1)];
             this.failures = new Throwable[n];
-        }
-
-        public int size() {
-            return n;
         }
 
         private boolean await() {
