@@ -193,11 +193,13 @@ public final class Runner implements AutoCloseable {
     }
 
     private void run() {
+        boolean onCpu;
         try {
+            onCpu = "cpu".equals(engine.info().backend());
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
                     config.batchCapacity(), config.threads(), config.backendSampling(), config.kvUnified()));
             cells.open(session);
-            if (!"cpu".equals(engine.info().backend())) {
+            if (!onCpu) {
                 WarmUp.warm(name, session, config.contextPerSequence()); // a GPU session's kernels load now
             }
         } catch (Throwable t) {
@@ -209,7 +211,6 @@ public final class Runner implements AutoCloseable {
             return;
         }
         started.complete(null);
-        boolean onCpu = "cpu".equals(engine.info().backend());
         ParallelSampling.runnerStarted(onCpu); // runners side by side share the sampling cores
         try {
             while (running) {
@@ -411,7 +412,7 @@ public final class Runner implements AutoCloseable {
             }
             outputs.forget(i);
         }
-        publishCells();
+        cells.publish(counts); // for stats(), read from other threads
         long took = System.nanoTime() - stepStart;
         counts.stepNanos += took;
         if (controller != null) {
@@ -449,11 +450,6 @@ public final class Runner implements AutoCloseable {
             }
         }
         cells.clear(id);
-    }
-
-    /** The cells in use and parked, for {@link #stats} (read from other threads). */
-    private void publishCells() {
-        cells.publish(counts);
     }
 
     /** Hands an embedding input its vector and frees its sequence in this step. */
@@ -533,7 +529,7 @@ public final class Runner implements AutoCloseable {
             s.sampler.close();
             s.sampler = null;
         }
-        publishCells();
+        cells.publish(counts); // for stats(), read from other threads
     }
 
     private void finish(Sequence s, FinishReason reason) {

@@ -151,7 +151,8 @@ public final class TokenSampler {
     private int[][] partIds = new int[0][];
     private int[] partSizes = new int[0];
     private int[] partBest = new int[0]; // greedy: each part's first largest finite logit, or -1
-    private int[] penaltyTokens = new int[0]; // the distinct recent tokens, ascending, and how often each came
+    // before each draw, whole or split: the distinct recent tokens, ascending, and how often each came
+    private int[] penaltyTokens = new int[0];
     private int[] penaltyCounts = new int[0];
     private int penaltyCount;
 
@@ -170,25 +171,7 @@ public final class TokenSampler {
             partSizes = new int[parts];
             partBest = new int[parts];
         }
-        penaltyCount = 0;
-        if (recentCount == 0) {
-            return;
-        }
-        int[] tokens = Arrays.copyOf(recent, recentCount);
-        Arrays.sort(tokens);
-        if (penaltyTokens.length < tokens.length) {
-            penaltyTokens = new int[tokens.length];
-            penaltyCounts = new int[tokens.length];
-        }
-        for (int i = 0; i < tokens.length; ) {
-            int j = i;
-            while (j < tokens.length && tokens[j] == tokens[i]) {
-                j++;
-            }
-            penaltyTokens[penaltyCount] = tokens[i];
-            penaltyCounts[penaltyCount++] = j - i;
-            i = j;
-        }
+        countRecent();
     }
 
     /**
@@ -200,29 +183,9 @@ public final class TokenSampler {
         int from = (int) ((long) vocab * part / splitParts);
         int to = (int) ((long) vocab * (part + 1) / splitParts);
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
-        for (int i = 0; i < penaltyCount; i++) {
-            int t = penaltyTokens[i];
-            if (t >= from && t < to) {
-                float l = row[t];
-                l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
-                row[t] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
-            }
-        }
-        for (int b : banned) {
-            if (b >= from && b < to) {
-                row[b] = Float.NEGATIVE_INFINITY;
-            }
-        }
+        prepareRange(row, from, to);
         if (p.greedy()) {
-            int best = -1;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = from; i < to; i++) {
-                if (row[i] > max) {
-                    max = row[i];
-                    best = i;
-                }
-            }
-            partBest[part] = best;
+            partBest[part] = firstLargest(row, from, to);
             return;
         }
         int size = heapOf(row, from, to, k, partValues[part], partIds[part]);
@@ -301,35 +264,59 @@ public final class TokenSampler {
         return p.greedy() ? argmax(logits) : draw(logits);
     }
 
-    /** llama.cpp's penalties: repeat (divide a positive logit, multiply a negative one), frequency, presence. */
-    private void penalize(float[] logits) {
+    /** Counts the recent tokens for the penalties: each distinct one and how often it came. */
+    private void countRecent() {
+        penaltyCount = 0;
         if (recentCount == 0) {
             return;
         }
         int[] tokens = Arrays.copyOf(recent, recentCount);
         Arrays.sort(tokens);
+        if (penaltyTokens.length < tokens.length) {
+            penaltyTokens = new int[tokens.length];
+            penaltyCounts = new int[tokens.length];
+        }
         for (int i = 0; i < tokens.length; ) {
-            int t = tokens[i];
             int j = i;
-            while (j < tokens.length && tokens[j] == t) {
+            while (j < tokens.length && tokens[j] == tokens[i]) {
                 j++;
             }
-            int count = j - i;
+            penaltyTokens[penaltyCount] = tokens[i];
+            penaltyCounts[penaltyCount++] = j - i;
             i = j;
-            if (t < 0 || t >= vocab) {
-                continue;
+        }
+    }
+
+    /**
+     * llama.cpp's penalties for the tokens {@link #countRecent} counted (repeat: divide a positive logit, multiply a
+     * negative one; frequency; presence), then the bans, for the tokens in {@code [from, to)}, in place.
+     */
+    private void prepareRange(float[] logits, int from, int to) {
+        for (int i = 0; i < penaltyCount; i++) {
+            int t = penaltyTokens[i];
+            if (t >= from && t < to) {
+                float l = logits[t];
+                l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
+                logits[t] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
             }
-            float l = logits[t];
-            l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
-            logits[t] = l - count * p.frequencyPenalty() - p.presencePenalty();
+        }
+        for (int b : banned) {
+            if (b >= from && b < to) {
+                logits[b] = Float.NEGATIVE_INFINITY;
+            }
         }
     }
 
     /** The first largest logit; NaN never wins (0 when every logit is NaN or -inf). */
     private static int argmax(float[] logits) {
-        int best = 0;
+        return Math.max(0, firstLargest(logits, 0, logits.length));
+    }
+
+    /** The first largest logit of {@code [from, to)}, NaN and -inf never; -1 when there is none. */
+    private static int firstLargest(float[] logits, int from, int to) {
+        int best = -1;
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < logits.length; i++) {
+        for (int i = from; i < to; i++) {
             if (logits[i] > max) {
                 max = logits[i];
                 best = i;
@@ -388,12 +375,8 @@ public final class TokenSampler {
 
     /** The penalties and the bans, in place. */
     private void prepare(float[] logits) {
-        penalize(logits);
-        for (int b : banned) {
-            if (b >= 0 && b < vocab) {
-                logits[b] = Float.NEGATIVE_INFINITY;
-            }
-        }
+        countRecent();
+        prepareRange(logits, 0, vocab);
     }
 
     /**
