@@ -126,8 +126,12 @@ wait_up() { # url [pid]: up, or gone
   done
   return 1
 }
-requests_for() { # clients: enough requests that every level runs a few seconds
-  if [ "$1" -eq 1 ]; then echo 8; elif [ "$1" -le 8 ]; then echo 4; elif [ "$1" -le 16 ]; then echo 3; else echo 2; fi
+# Requests a client, from the clients a GPU (RUN_GPUS: the GPUs the level's servers use): enough that every level
+# runs a few seconds, and the same at matching loads (1 GPU at 8 clients and 2 GPUs at 16 both send 4 a client;
+# before, 2 GPUs at 16 sent 3, so its run was shorter and its start and end weighed more)
+requests_for() { # clients
+  set -- $(( $1 / ${RUN_GPUS:-1} ))
+  if [ "$1" -le 1 ]; then echo 8; elif [ "$1" -le 8 ]; then echo 4; elif [ "$1" -le 16 ]; then echo 3; else echo 2; fi
 }
 drive() { # label api urls clients [model] [num-predict]
   local util="$LOGS/util-$1-$4.csv" upid=""
@@ -272,13 +276,14 @@ for phase in "$@"; do
     multigantry:*) # multi:N's Gantry half alone (no llama-servers), for a short call
       n=${phase#multigantry:}
       [ "$n" -le "$NGPUS" ] || { log "multigantry:$n needs $n GPUs, the host has $NGPUS"; continue; }
-      gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$n $((8 * n)) $((32 * n)) $((64 * n))" \
+      RUN_GPUS=$n gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$n $((8 * n)) $((32 * n)) $((64 * n))" \
         --gpus "$(seq -s, 0 $((n - 1)))"
       ;;
     multi:*)
       n=${phase#multi:}
       [ "$n" -le "$NGPUS" ] || { log "multi:$n needs $n GPUs, the host has $NGPUS"; continue; }
       levels="$n $((8 * n)) $((32 * n)) $((64 * n))"
+      export RUN_GPUS=$n
       gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$levels" --gpus "$(seq -s, 0 $((n - 1)))"
       pids=() urls=()
       for g in $(seq 0 $((n - 1))); do
@@ -287,6 +292,7 @@ for phase in "$@"; do
       for u in "${urls[@]}"; do wait_up "$u/health" || log "llama-server $u did not start"; done
       for c in $levels; do drive "llama-server-${n}gpu" llamacpp "$(IFS=,; echo "${urls[*]}")" "$c"; done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
+      unset RUN_GPUS
       ;;
     procs:*|pinned:*) # N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients:
       # what one process of N replicas (multi:N, readme:N) loses to sharing a process. pinned:N gives each process
@@ -304,7 +310,7 @@ for phase in "$@"; do
         urls+=("http://127.0.0.1:$((11510 + g))")
       done
       load_cpus=""; [ "${kind%%-*}" = pinned ] && load_cpus="$((n * slice))-$(($(nproc) - 1))"
-      LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
+      RUN_GPUS=$n LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
       for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
       ;;
@@ -356,7 +362,7 @@ for phase in "$@"; do
     readme:*)
       n=${phase#readme:}
       [ "$n" -le "$NGPUS" ] || { log "readme:$n needs $n GPUs"; continue; }
-      gantry "gantry-readme-${n}gpu" "$W/models" llama3-8b-q4_0 "$((64 * n))" --gpus "$(seq -s, 0 $((n - 1)))"
+      RUN_GPUS=$n gantry "gantry-readme-${n}gpu" "$W/models" llama3-8b-q4_0 "$((64 * n))" --gpus "$(seq -s, 0 $((n - 1)))"
       ;;
     canned)
       $JAVA -cp "$CP" dev.gantry.bench.load.CannedServer 11800 > "$LOGS/canned.log" 2>&1 &
