@@ -329,7 +329,7 @@ public final class Runner implements AutoCloseable {
 
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
-        counts.idMoves += ids.compact(active, session);
+        counts.idMoves += ids.compact(active, session, cells);
         batch.fill(active, session, promptBudget);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;

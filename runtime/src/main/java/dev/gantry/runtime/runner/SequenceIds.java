@@ -83,14 +83,18 @@ final class SequenceIds {
      * Moves the running sequence with the highest id down into the run's lowest gap once that gap has lasted
      * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
      * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
-     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved up first,
-     * above the run ({@link #roomAbove}), where it splits no step; where there is no room for it, it stays and the
-     * gap keeps its placeholders, as it does when the highest sequence cannot move (an embedding input, a sampler
-     * on the device). At most one gap closed a step; only where the engine can move a sequence. Call once a step.
+     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved out of the
+     * run first ({@link #roomOutside}), where it splits no step. Where every id outside the run is parked, the least
+     * recently parked slot gives way (the gap's own, when it is the only one): new requests take ids next to the run,
+     * so a run that sits against the last id and has parked slots below it would otherwise keep its gaps, and their
+     * placeholders, for good (two replicas behind the router: 4 placeholders a step beside 63 sequences, in bench's
+     * RunnerSim). The gap keeps its placeholders when the highest sequence cannot move (an embedding input, a
+     * sampler on the device). At most one gap closed a step; only where the engine can move a sequence. Call once a
+     * step.
      *
      * @return the moves made (the engine's copies: 0, 1, or 2 with a parked slot)
      */
-    int compact(java.util.List<Sequence> active, dev.gantry.runtime.engine.EngineSession session) {
+    int compact(java.util.List<Sequence> active, dev.gantry.runtime.engine.EngineSession session, KvCells cells) {
         int gap = gap();
         if (gap < 0 || !MOVE_IDS || !session.movesSequences()) {
             gappedSteps = 0;
@@ -111,13 +115,17 @@ final class SequenceIds {
         }
         int moves = 0;
         if (parked.holds(gap)) {
-            int room = roomAbove();
-            if (room < 0) {
-                return 0;
+            int room = roomOutside();
+            if (room < 0 && cells.evictOldest(gap)) {
+                room = roomOutside(); // none still when the slot evicted lay inside the run
             }
-            session.moveSequence(gap, room);
-            parked.move(gap, room);
-            moves++;
+            if (room >= 0) {
+                session.moveSequence(gap, room);
+                parked.move(gap, room);
+                moves++;
+            } else {
+                cells.evict(gap); // no other parked slot, or the one evicted lay inside the run
+            }
         }
         session.moveSequence(highest, gap);
         move(highest, gap);
@@ -137,16 +145,26 @@ final class SequenceIds {
     /**
      * Where a parked slot leaving a gap goes: the lowest free id at least two above the run, leaving the one just
      * above it to new requests (when its conversation comes back it takes its slot with at most a small gap to
-     * close; the highest free id made gaps of dozens of placeholders), else the one just above; -1 when no free id
-     * lies above the run.
+     * close; the highest free id made gaps of dozens of placeholders), else the one just above; else, below the run,
+     * the highest free id at least two below it, else the one just below; -1 when every id outside the run is
+     * parked.
      */
-    int roomAbove() {
+    int roomOutside() {
         int highest = highest();
+        int lowest = running.nextSetBit(0);
         for (int id = highest + 2; id < limit; id++) {
             if (!parked.holds(id)) {
                 return id;
             }
         }
-        return highest + 1 < limit && !parked.holds(highest + 1) ? highest + 1 : -1;
+        if (highest + 1 < limit && !parked.holds(highest + 1)) {
+            return highest + 1;
+        }
+        for (int id = lowest - 2; id >= 0; id--) {
+            if (!parked.holds(id)) {
+                return id;
+            }
+        }
+        return lowest >= 1 && !parked.holds(lowest - 1) ? lowest - 1 : -1;
     }
 }
