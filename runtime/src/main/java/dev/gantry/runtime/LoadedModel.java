@@ -143,6 +143,19 @@ public final class LoadedModel {
         return w;
     }
 
+    /**
+     * A replica's load as the router sees it, from its runner's counters now (bench's simulation of several
+     * replicas routes with this too).
+     *
+     * @param gpuMemoryUsed its fullest GPU's memory in use, 0 to 1; NaN when unknown
+     */
+    public static ReplicaLoad loadOf(int index, Runner runner, double gpuMemoryUsed, double weight) {
+        RunnerStats st = runner.stats();
+        double kv = st.kvCells() == 0 ? 0 : st.kvCellsUsed() / (double) st.kvCells();
+        return new ReplicaLoad(index, 0, st.waiting(), st.active(), runner.config().maxSequences(), kv,
+                gpuMemoryUsed, weight);
+    }
+
     /** {@link #generate}, telling which replica took the request and whether prefix affinity chose it. */
     public Submission submit(GenerationRequest request, GenerationObserver observer) {
         touch();
@@ -152,8 +165,6 @@ public final class LoadedModel {
         List<ReplicaLoad> loads = new ArrayList<>(replicas.size());
         for (int i = 0; i < replicas.size(); i++) {
             Replica r = replicas.get(i);
-            RunnerStats st = r.runner().stats();
-            double kv = st.kvCells() == 0 ? 0 : st.kvCellsUsed() / (double) st.kvCells();
             double memory = Double.NaN;
             for (int gpu : r.gpus()) {
                 double used = gpuMemoryUsed.applyAsDouble(gpu);
@@ -161,8 +172,7 @@ public final class LoadedModel {
                     memory = Double.isNaN(memory) ? used : Math.max(memory, used);
                 }
             }
-            loads.add(new ReplicaLoad(r.index(), 0, st.waiting(), st.active(), r.runner().config().maxSequences(), kv,
-                    memory, weights[i]));
+            loads.add(loadOf(r.index(), r.runner(), memory, weights[i]));
         }
         int[] prompt = request.prompt();
         RouteDecision decision = router.route(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length)));

@@ -92,6 +92,7 @@ final class NullEngine implements Engine {
         private final int[] seqOf;
         private final int[] counter;
         private int size;
+        private long passes; // forward passes of this session's decodes
         private int outputs;
         private final boolean[] isOutput;
 
@@ -151,6 +152,7 @@ final class NullEngine implements Engine {
                 nanos += cost.nanos(pass[0], pass[1]);
             }
             PASSES.addAndGet(batches.size());
+            passes += batches.size();
             int[] ids = java.util.Arrays.stream(seqOf, 0, size).distinct().sorted().toArray();
             int runs = 0;
             for (int i = 0; i < ids.length; i++) {
@@ -238,6 +240,11 @@ final class NullEngine implements Engine {
 
         @Override
         public void freeSequence(int sequence) {}
+
+        @Override
+        public long forwardPasses() {
+            return passes;
+        }
 
         /** As llama.cpp's session with one KV stream a sequence; -Dsim.fill=false studies the runner without it. */
         @Override

@@ -1,6 +1,11 @@
 package dev.gantry.bench.jmh;
 
+import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.route.ReplicaLoad;
+import dev.gantry.runtime.route.RouteRequest;
+import dev.gantry.runtime.route.RouteStrategy;
+import dev.gantry.runtime.route.Router;
 import dev.gantry.runtime.runner.FinishReason;
 import dev.gantry.runtime.runner.GenerationMetrics;
 import dev.gantry.runtime.runner.GenerationObserver;
@@ -22,7 +27,11 @@ import java.util.concurrent.TimeUnit;
  * order, the prompt budget and the adaptive controller can be studied without a GPU. Closed-loop clients, as the load tool drives a server: each
  * sends its next request when the last one ends.
  *
- * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * <p>With -Dsim.replicas=N there are N runners, each on its own simulated GPU, and every request goes where the
+ * server's router sends it ({@link LoadedModel#loadOf}, least-loaded): how routing shuffles sequences between
+ * replicas, and what that costs each one in gaps between its ids (placeholders, moves).
+ *
+ * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] [-Dsim.replicas=N] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
  * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
  */
 public final class RunnerSim {
@@ -51,10 +60,28 @@ public final class RunnerSim {
         double perToken = args.length > 5 ? Double.parseDouble(args[5]) : 0.1;
         NullEngine.StepCost cost = (outputs, tokens) -> (long) (1e6 * (fixed + perOutput * outputs
                 + perToken * (tokens - outputs)));
-        NullEngine engine = new NullEngine(cost);
         RunnerConfig config = new RunnerConfig(1024, 128 * 1024, 128, 512, 512, 1, false, false,
                 itl * 1_000_000L);
-        try (Runner runner = Runner.start("sim", engine, config)) {
+        int replicas = Integer.getInteger("sim.replicas", 1);
+        List<Runner> runners = new ArrayList<>();
+        for (int r = 0; r < replicas; r++) {
+            runners.add(Runner.start("sim" + r, new NullEngine(cost), config));
+        }
+        Router router = new Router(RouteStrategy.LEAST_LOADED);
+        Submitter runner = (req, observer) -> {
+            if (runners.size() == 1) {
+                runners.getFirst().submit(req, observer);
+                return;
+            }
+            List<ReplicaLoad> loads = new ArrayList<>();
+            for (int r = 0; r < runners.size(); r++) {
+                loads.add(LoadedModel.loadOf(r, runners.get(r), Double.NaN, 1));
+            }
+            int[] prompt = req.prompt();
+            runners.get(router.choose(loads, new RouteRequest(Router.prefixHash(prompt, prompt.length))))
+                    .submit(req, observer);
+        };
+        try {
             // Numbered prompts, as the load tool sends: they differ from the second token on, so none takes over
             // another's cached prefix.
             java.util.concurrent.atomic.AtomicInteger numbers = new java.util.concurrent.atomic.AtomicInteger();
@@ -82,10 +109,14 @@ public final class RunnerSim {
                 try {
                     while (true) {
                         Thread.sleep(250);
-                        RunnerStats s = runner.stats();
-                        System.out.printf(Locale.ROOT, "  t=%.2fs active=%d waiting=%d budget=%d maxActive=%d%n",
-                                (System.nanoTime() - start) / 1e9, s.active(), s.waiting(), s.promptBudget(),
-                                s.maxActive());
+                        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "  t=%.2fs",
+                                (System.nanoTime() - start) / 1e9));
+                        for (Runner r : runners) {
+                            RunnerStats s = r.stats();
+                            line.append(String.format(Locale.ROOT, " | active=%d waiting=%d budget=%d maxActive=%d",
+                                    s.active(), s.waiting(), s.promptBudget(), s.maxActive()));
+                        }
+                        System.out.println(line);
                     }
                 } catch (InterruptedException e) {
                     // done
@@ -105,10 +136,27 @@ public final class RunnerSim {
                     NullEngine.PASSES.get() / (double) Math.max(1, NullEngine.DECODES.get()),
                     NullEngine.RUNS.get() / (double) Math.max(1, NullEngine.DECODES.get()),
                     gaps[(int) (gaps.length * 0.99)] / 1e6, gaps[gaps.length - 1] / 1e6);
+            for (int r = 0; r < runners.size(); r++) { // each replica's steps: sequences, placeholders, moves
+                RunnerStats s = runners.get(r).stats();
+                double steps = Math.max(1, s.steps());
+                System.out.printf(Locale.ROOT, "{\"replica\":%d,\"steps\":%d,\"sequences_per_step\":%.1f,"
+                                + "\"passes_per_step\":%.2f,\"fillers_per_step\":%.2f,\"moves\":%d,\"completed\":%d}%n",
+                        r, s.steps(), s.sequenceSteps() / steps, s.forwardPasses() / steps, s.gapFillers() / steps,
+                        s.idMoves(), s.completed());
+            }
+        } finally {
+            for (Runner r : runners) {
+                r.close();
+            }
         }
     }
 
-    private static void submit(Runner runner, java.util.function.Supplier<GenerationRequest> request, int left, List<Long> ttft, List<Double> itls,
+    /** Where a simulated client's request goes: the one runner, or the one the router picks. */
+    private interface Submitter {
+        void submit(GenerationRequest request, GenerationObserver observer);
+    }
+
+    private static void submit(Submitter runner, java.util.function.Supplier<GenerationRequest> request, int left, List<Long> ttft, List<Double> itls,
                                CountDownLatch done) {
         if (left == 0) {
             return;
