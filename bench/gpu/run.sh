@@ -69,15 +69,16 @@ finish() {
     # one row a load-tool result (ITL p99 is the 99th percentile of the gaps between tokens)
     python3 - "$RESULTS" <<'PY'
 import json, sys
-print("| run | clients | tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | ok | 503 | failed |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+print("| run | clients | tok/s | steady tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | ok | 503 | failed |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for line in open(sys.argv[1]):
     try:
         r = json.loads(line)
     except ValueError:
         continue
-    print("| %s | %d | %.1f | %.1f | %.1f | %.2f | %s | %d | %d | %d |" % (r["label"], r["clients"],
-          r["tokens_per_second"], r["ttft_p50_ms"], r["ttft_p99_ms"], r["itl_p50_ms"],
+    print("| %s | %d | %.1f | %s | %.1f | %.1f | %.2f | %s | %d | %d | %d |" % (r["label"], r["clients"],
+          r["tokens_per_second"], "%.1f" % r["steady_tokens_per_second"] if "steady_tokens_per_second" in r else "",
+          r["ttft_p50_ms"], r["ttft_p99_ms"], r["itl_p50_ms"],
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
 PY
     echo

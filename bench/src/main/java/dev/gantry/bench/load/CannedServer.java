@@ -22,12 +22,18 @@ public final class CannedServer {
             .getBytes(StandardCharsets.UTF_8);
 
     public static void main(String[] args) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 1024);
+        HttpServer server = start(Integer.parseInt(args[0]));
+        System.out.println("canned server on " + server.getAddress());
+    }
+
+    /** Starts the server on {@code port} of the loopback address (0: any free port). */
+    static HttpServer start(int port) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 1024);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/api/generate", CannedServer::generate);
         server.createContext("/", CannedServer::root); // a 200 at the root, as Ollama's, for readiness checks
         server.start();
-        System.out.println("canned server on " + server.getAddress());
+        return server;
     }
 
     static void root(HttpExchange ex) throws IOException {

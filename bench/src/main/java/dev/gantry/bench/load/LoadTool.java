@@ -40,16 +40,55 @@ public final class LoadTool {
                    int promptWords, String label, Path out, boolean warmUp) {}
 
     /** One run's result. */
+    /**
+     * @param tokensPerSecond       every token over the whole run, from the first request sent to the last token
+     * @param steadyTokensPerSecond the tokens that arrived while every client was busy, over that window: from the
+     *                              moment the last client got its first token to the moment the first client got
+     *                              its last; 0 when there is no such window (one request a client). A run of fixed
+     *                              request counts ends with fewer and fewer clients, and the more the clients'
+     *                              paces differ (on several servers), the longer that end is; this figure leaves
+     *                              the start and the end out
+     */
     public record Result(String label, String api, int clients, int requests, int ok, int busy, int failed,
                          long tokens, double seconds, double tokensPerSecond, double ttftP50Ms, double ttftP99Ms,
-                         double itlP50Ms, double itlP99Ms) {
+                         double itlP50Ms, double itlP99Ms, double steadyTokensPerSecond) {
         String json() {
             return String.format(Locale.ROOT, "{\"label\":\"%s\",\"api\":\"%s\",\"clients\":%d,\"requests\":%d,"
                     + "\"ok\":%d,\"busy\":%d,\"failed\":%d,\"tokens\":%d,\"seconds\":%.3f,\"tokens_per_second\":%.1f,"
-                    + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f,\"itl_p99_ms\":%.2f}", label, api,
+                    + "\"ttft_p50_ms\":%.1f,\"ttft_p99_ms\":%.1f,\"itl_p50_ms\":%.2f,\"itl_p99_ms\":%.2f,"
+                    + "\"steady_tokens_per_second\":%.1f}", label, api,
                     clients, requests, ok, busy, failed, tokens, seconds, tokensPerSecond, ttftP50Ms, ttftP99Ms,
-                    itlP50Ms, itlP99Ms);
+                    itlP50Ms, itlP99Ms, steadyTokensPerSecond);
         }
+    }
+
+    /**
+     * Tokens a second while every client was busy (see {@link Result#steadyTokensPerSecond}): {@code arrivals} holds
+     * each stream's token arrival times, {@code firstTokens} each client's first token's, {@code lastTokens} each
+     * client's last token's (nanoTime). 0 when the window is empty.
+     */
+    static double steadyRate(List<long[]> arrivals, long[] firstTokens, long[] lastTokens) {
+        long from = Long.MIN_VALUE;
+        long to = Long.MAX_VALUE;
+        for (int c = 0; c < firstTokens.length; c++) {
+            if (firstTokens[c] == 0 || lastTokens[c] == 0) {
+                return 0; // a client that never got a token: no window where all were busy
+            }
+            from = Math.max(from, firstTokens[c]);
+            to = Math.min(to, lastTokens[c]);
+        }
+        if (firstTokens.length == 0 || to <= from) {
+            return 0;
+        }
+        long n = 0;
+        for (long[] stream : arrivals) {
+            for (long t : stream) {
+                if (t > from && t <= to) {
+                    n++;
+                }
+            }
+        }
+        return n / ((to - from) / 1e9);
     }
 
     public static void main(String[] args) throws Exception {
@@ -73,6 +112,9 @@ public final class LoadTool {
         AtomicLong tokens = new AtomicLong();
         List<Double> ttft = Collections.synchronizedList(new ArrayList<>());
         List<Double> itl = Collections.synchronizedList(new ArrayList<>());
+        List<long[]> arrivals = Collections.synchronizedList(new ArrayList<>());
+        long[] firstTokens = new long[o.clients()];
+        long[] lastTokens = new long[o.clients()];
         if (o.warmUp()) {
             warmUp(http, o, words);
         }
@@ -80,6 +122,7 @@ public final class LoadTool {
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<?>> clients = new ArrayList<>();
             for (int c = 0; c < o.clients(); c++) {
+                int client = c;
                 clients.add(pool.submit(() -> {
                     for (int r = 0; r < o.requests(); r++) {
                         int n = next.getAndIncrement();
@@ -96,6 +139,14 @@ public final class LoadTool {
                                         ttft.add(s.ttftNanos / 1e6);
                                     }
                                     itl.addAll(s.gapsMs);
+                                    long[] times = s.arrivals();
+                                    arrivals.add(times);
+                                    if (times.length > 0) {
+                                        if (firstTokens[client] == 0) {
+                                            firstTokens[client] = times[0];
+                                        }
+                                        lastTokens[client] = times[times.length - 1];
+                                    }
                                 }
                                 case 503 -> busy.incrementAndGet();
                                 default -> failed.incrementAndGet();
@@ -115,7 +166,7 @@ public final class LoadTool {
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(o.label(), o.api(), o.clients(), o.clients() * o.requests(), ok.get(), busy.get(),
                 failed.get(), tokens.get(), seconds, tokens.get() / seconds, percentile(ttft, 50), percentile(ttft, 99),
-                percentile(itl, 50), percentile(itl, 99));
+                percentile(itl, 50), percentile(itl, 99), steadyRate(arrivals, firstTokens, lastTokens));
     }
 
     /**
@@ -142,6 +193,19 @@ public final class LoadTool {
         long tokens;
         long ttftNanos = -1;
         final List<Double> gapsMs = new ArrayList<>();
+        private long[] arrivals = new long[16]; // each token's arrival (nanoTime)
+        private int arrived;
+
+        void arrived(long now) {
+            if (arrived == arrivals.length) {
+                arrivals = java.util.Arrays.copyOf(arrivals, 2 * arrived);
+            }
+            arrivals[arrived++] = now;
+        }
+
+        long[] arrivals() {
+            return java.util.Arrays.copyOf(arrivals, arrived);
+        }
     }
 
     static Stream stream(HttpClient http, URI base, Options o, String prompt) throws Exception {
@@ -192,6 +256,7 @@ public final class LoadTool {
                     s.gapsMs.add((now - last) / 1e6);
                 }
                 last = now;
+                s.arrived(now);
                 counted++;
             }
             s.tokens = reported >= 0 ? reported : counted;
