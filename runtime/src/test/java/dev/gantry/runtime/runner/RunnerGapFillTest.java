@@ -107,13 +107,13 @@ class RunnerGapFillTest extends RunnerTestBase {
     }
 
     /**
-     * A gap whose parked slot has nowhere to go (every id outside the run parked, the run against the last id): the
-     * least recently parked slot gives way, the gap's slot moves there, and the highest sequence moves down into the
-     * gap. Before, no move was made and the gap took a placeholder every step for good: two replicas behind the
-     * router ran 2 to 4 placeholders a step beside 63 sequences in bench's RunnerSim, 4 to 10 on two H200s.
+     * A gap whose parked slot has nowhere to go (no free id above the run, which sits against the last id): the slot
+     * is freed, and when no new request takes the gap the highest sequence moves down into it. Before, no move was
+     * made and the gap took a placeholder every step for good: two H200 replicas behind the router at 128 clients
+     * carried 3.6 and 9.8 placeholders a step.
      */
     @Test
-    void aParkedSlotWithNoFreeIdOutsideTheRunEvictsTheOldestAndStillMoves() {
+    void aParkedSlotWithNoRoomAboveTheRunIsFreedAndTheGapClosed() {
         int[] lengths = {3, 60, 8, 60, 60}; // ids 0 to 4 of 5: 0 parks first, then 2 parks inside the run
         FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
         Runner runner = start(engine, config(256, 5 * 256, 5, 64, 64));
@@ -127,7 +127,8 @@ class RunnerGapFillTest extends RunnerTestBase {
             assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
         }
         FakeSession session = engine.session();
-        assertEquals(2, runner.stats().idMoves(), "slot 2 to 0 (whose slot was evicted), then 4 down to 2");
+        assertEquals(1, runner.stats().idMoves(), "slot 2 freed, then 4 down into it");
+        assertTrue(runner.stats().kvCellsParked() > 0, "slot 0 stays parked");
         List<FakeSession.Step> steps = session.steps();
         SortedMap<Integer, Integer> late = steps.get(steps.size() - 10).tokensBySequence();
         assertEquals(List.of(1, 2, 3), List.copyOf(late.keySet()), "the run closed up: " + late.keySet());

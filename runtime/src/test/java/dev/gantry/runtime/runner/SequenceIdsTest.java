@@ -64,21 +64,10 @@ class SequenceIdsTest {
     void aParkedSlotLeavingAGapGoesTwoAboveTheRun() {
         run(0, 2);
         park(1);
-        assertEquals(4, ids.roomOutside(), "3 stays free for new requests");
+        assertEquals(4, ids.roomAbove(), "3 stays free for new requests");
         park(4, 5, 6, 7);
-        assertEquals(3, ids.roomOutside(), "else the one just above");
+        assertEquals(3, ids.roomAbove(), "else the one just above");
         park(3);
-        assertEquals(-1, ids.roomOutside(), "no free id above the run, none below it");
-    }
-
-    @Test
-    void withNoRoomAboveAParkedSlotGoesBelowTheRun() {
-        run(4, 6, 7);
-        park(5);
-        assertEquals(2, ids.roomOutside(), "two below the run, leaving 3 to new requests");
-        park(0, 1, 2);
-        assertEquals(3, ids.roomOutside(), "else the one just below");
-        park(3);
-        assertEquals(-1, ids.roomOutside(), "every id outside the run parked");
+        assertEquals(-1, ids.roomAbove(), "no free id above the run");
     }
 }
