@@ -13,13 +13,30 @@ import java.util.BitSet;
  * <p>Bookkeeping only; not thread-safe: owned by its runner's thread.
  */
 final class SequenceIds {
-    /** Steps in a row a gap must last before {@link #compact} closes it. */
-    static final int GAP_STEPS_BEFORE_MOVE = 3;
+    /**
+     * Steps a hole in the run must last before {@link #compact} closes it, where the run is longer than
+     * {@link #SMALL_RUN}. A move is dear: llama.cpp copies the streams at the next decode and then reserves its
+     * worst-case graph again (and drops the graph it would have reused), several milliseconds of host time, while a
+     * placeholder adds one token to a step of dozens. On an H200 at 64 clients, 0.13 moves a step (holes closed
+     * after 3 steps) made each step's decode 2 ms longer; a hole that lasts this long is not one a new request is
+     * about to take.
+     */
+    static final int GAP_STEPS_BEFORE_MOVE = 64;
+    /**
+     * Runs of at most this many sequences close their holes after {@link #GAP_STEPS_BEFORE_SMALL_MOVE} steps: at 8
+     * tokens a step llama.cpp's CUDA matrix-vector kernels give way to the batched ones, so one placeholder beside
+     * 7 sequences made each step 20% longer (two H200s at 16 clients, fourth session).
+     */
+    static final int SMALL_RUN = 8;
+    static final int GAP_STEPS_BEFORE_SMALL_MOVE = 3;
     /** {@code -Dgantry.moveIds=false} leaves lasting gaps to placeholders: for measuring what moving gains. */
     private static final boolean MOVE_IDS = !"false".equals(System.getProperty("gantry.moveIds"));
 
     private final BitSet running = new BitSet();
-    private int gappedSteps;
+    /** Steps {@link #compact} has seen (it is called once a step). */
+    private long step;
+    /** For each id, the step at which a running sequence last left it (or 0). */
+    private final long[] leftAt;
     private final ParkedSlots parked;
     private final int limit;
 
@@ -27,6 +44,7 @@ final class SequenceIds {
     SequenceIds(int limit, ParkedSlots parked) {
         this.limit = limit;
         this.parked = parked;
+        this.leftAt = new long[limit];
     }
 
     /** How many ids running sequences hold. */
@@ -40,11 +58,13 @@ final class SequenceIds {
 
     void release(int id) {
         running.clear(id);
+        leftAt[id] = step;
     }
 
     /** The running sequence at {@code from} is now at {@code to}. */
     void move(int from, int to) {
         running.clear(from);
+        leftAt[from] = step;
         running.set(to);
     }
 
@@ -80,56 +100,63 @@ final class SequenceIds {
     }
 
     /**
-     * Moves the running sequence with the highest id down into the run's lowest gap once that gap has lasted
-     * {@link #GAP_STEPS_BEFORE_MOVE} steps: a gap that new requests do not fill (a replica whose load shrinks)
-     * costs every step a placeholder or a second pass, while a move costs the engine one copy of the sequence's
-     * cells. A parked slot in the gap (a finished conversation's cells, kept for its next turn) is moved up first,
-     * above the run ({@link #roomAbove}), where it splits no step. Where no id above the run is free, the gap's slot
-     * is freed instead (no copy) and the gap, free now, is left to new requests, which take the lowest free id in
-     * the run: a run that sits against the last id otherwise kept such gaps, and a placeholder each a step, for good
-     * (two H200 replicas behind the router at 128 clients: 3.6 and 9.8 placeholders a step against 0.9 on one GPU).
-     * Evicting the oldest parked slot elsewhere to move the gap's slot there cost two copies a gap, and on an H200
-     * at 64 clients 0.23 moves a step made every step's decode 1.7 ms longer. The gap keeps its placeholders when the
-     * highest sequence cannot move (an embedding input, a sampler on the device). At most one gap closed a step;
-     * only where the engine can move a sequence. Call once a step.
+     * Closes the run's holes that have lasted long enough ({@link #GAP_STEPS_BEFORE_MOVE}, or
+     * {@link #GAP_STEPS_BEFORE_SMALL_MOVE} for a short run), lowest first, each by moving the running sequence with
+     * the highest id down into it: a hole that new requests do not fill (a replica whose load shrank) costs every
+     * step a placeholder or a second pass. All such holes close in one step, since llama.cpp's dear part (reserving
+     * its graph again) comes once for all the copies of one decode. A parked slot in a hole (a finished
+     * conversation's cells, kept for its next turn) is moved up first, above the run ({@link #roomAbove}), where it
+     * splits no step; where no id above the run is free it is freed instead: a run against the last id otherwise
+     * kept such holes, and a placeholder each a step, for good (two H200 replicas behind the router at 128 clients:
+     * 3.6 and 9.8 placeholders a step against 0.9 on one GPU). A hole stays, with its placeholders, when the
+     * highest sequence cannot move (an embedding input, a sampler on the device). Only where the engine can move a
+     * sequence. Call once a step.
      *
-     * @return the moves made (the engine's copies: 0, 1, or 2 with a parked slot)
+     * @return the moves made (the engine's copies)
      */
     int compact(java.util.List<Sequence> active, dev.gantry.runtime.engine.EngineSession session, KvCells cells) {
-        int gap = gap();
-        if (gap < 0 || !MOVE_IDS || !session.movesSequences()) {
-            gappedSteps = 0;
+        step++;
+        if (!MOVE_IDS || !session.movesSequences()) {
             return 0;
         }
-        if (++gappedSteps < GAP_STEPS_BEFORE_MOVE) {
-            return 0;
-        }
-        int highest = highest();
-        Sequence mover = null;
-        for (Sequence s : active) {
-            if (s.id == highest) {
-                mover = s;
-            }
-        }
-        if (mover == null || mover.embedding || mover.sampler == null || mover.sampler.onDevice()) {
-            return 0;
-        }
+        int wait = count() <= SMALL_RUN ? GAP_STEPS_BEFORE_SMALL_MOVE : GAP_STEPS_BEFORE_MOVE;
         int moves = 0;
-        if (parked.holds(gap)) {
-            int room = roomAbove();
-            if (room < 0) {
-                cells.evict(gap);
-                gappedSteps = 0; // a free gap now: new requests get their steps to take it
-                return 0;
+        for (int gap = gap(); gap >= 0; gap = nextGap(gap)) {
+            if (step - leftAt[gap] < wait) {
+                continue;
             }
-            session.moveSequence(gap, room);
-            parked.move(gap, room);
+            int highest = highest();
+            Sequence mover = null;
+            for (Sequence s : active) {
+                if (s.id == highest) {
+                    mover = s;
+                }
+            }
+            if (mover == null || mover.embedding || mover.sampler == null || mover.sampler.onDevice()) {
+                break;
+            }
+            if (parked.holds(gap)) {
+                int room = roomAbove();
+                if (room < 0) {
+                    cells.evict(gap);
+                } else {
+                    session.moveSequence(gap, room);
+                    parked.move(gap, room);
+                    moves++;
+                }
+            }
+            session.moveSequence(highest, gap);
+            move(highest, gap);
+            mover.id = gap;
             moves++;
         }
-        session.moveSequence(highest, gap);
-        move(highest, gap);
-        mover.id = gap;
-        return moves + 1;
+        return moves;
+    }
+
+    /** The next hole in the run above {@code gap}; -1 when there is none. */
+    private int nextGap(int gap) {
+        int next = running.nextClearBit(gap + 1);
+        return next < running.length() ? next : -1;
     }
 
     /** The lowest id inside the run that no running sequence holds (it may be parked); -1 when the run is whole. */

@@ -146,6 +146,44 @@ class RunnerGapFillTest extends RunnerTestBase {
     }
 
     /**
+     * In a run of more than {@value SequenceIds#SMALL_RUN} sequences a hole takes placeholders for
+     * {@value SequenceIds#GAP_STEPS_BEFORE_MOVE} steps before it is closed (a move makes llama.cpp reserve its graph
+     * again, dearer than many placeholders), and holes of the same age close in the same step.
+     */
+    @Test
+    void aLongRunWaitsLongerBeforeMovingAndClosesItsHolesTogether() {
+        int n = 12;
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        Runner runner = start(engine, config(256, 16 * 256, 16, 64, 256));
+        List<RecordingObserver> all = new ArrayList<>();
+        engine.pause(); // ids 0 to 11; 3 and 6 end first, at the same step (short prompts: nothing parks)
+        for (int i = 0; i < n; i++) {
+            boolean early = i == 3 || i == 6;
+            all.add(submit(runner, FakeEngine.prompt(early ? "s" + i : "l" + i), early ? 4 : 140));
+        }
+        engine.resume();
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        assertEquals(2, runner.stats().idMoves(), "11 into 3 and 10 into 6");
+        List<FakeSession.Step> steps = engine.session().steps();
+        long filled = steps.stream().filter(st -> st.tokensBySequence().size() == n
+                && st.tokensBySequence().lastKey() == n - 1).count();
+        assertTrue(filled >= SequenceIds.GAP_STEPS_BEFORE_MOVE - 2 && filled <= SequenceIds.GAP_STEPS_BEFORE_MOVE + 6,
+                "steps with the two holes filled by placeholders: " + filled);
+        assertTrue(steps.stream().anyMatch(st -> st.tokensBySequence().size() == n - 2
+                        && st.tokensBySequence().lastKey() == n - 3),
+                "after the moves, ids 0 to 9 with no placeholder");
+        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 16 * 256, 16, 64, 256));
+        for (int i = 0; i < n; i++) {
+            boolean early = i == 3 || i == 6;
+            RecordingObserver o = submit(reference, FakeEngine.prompt(early ? "s" + i : "l" + i), early ? 4 : 140);
+            o.awaitFinish(WAIT);
+            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
+        }
+    }
+
+    /**
      * An engine that asks for placeholders but will not cut one out: what holds that id loses its cells (a free id
      * here, so nothing running suffers), and no placeholder is asked for again. Every generation still completes
      * with the tokens it gets alone.
