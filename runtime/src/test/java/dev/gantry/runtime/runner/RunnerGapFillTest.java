@@ -48,17 +48,11 @@ class RunnerGapFillTest extends RunnerTestBase {
     @Test
     void aGapThatLastsGetsTheHighestSequenceMovedIntoIt() {
         int[] lengths = {40, 3, 40, 3, 40, 40};
+        List<int[]> prompts = prompts("story ", lengths.length);
         FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
-        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
-        List<RecordingObserver> all = new ArrayList<>();
-        engine.pause(); // every request has its id (0 to 5) before any finishes
-        for (int i = 0; i < lengths.length; i++) {
-            all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
-        }
-        engine.resume();
-        for (RecordingObserver o : all) {
-            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
-        }
+        RunnerConfig config = config(256, 8 * 256, 8, 64, 64);
+        Runner runner = start(engine, config);
+        List<RecordingObserver> all = runTogether(engine, runner, prompts, lengths); // ids 0 to 5
         FakeSession session = engine.session();
         assertEquals(2, session.moves(), "ids 1 and 3 freed early: 5 and 4 move down");
         assertEquals(2, runner.stats().idMoves());
@@ -67,12 +61,7 @@ class RunnerGapFillTest extends RunnerTestBase {
         SortedMap<Integer, Integer> last = steps.get(steps.size() - 2).tokensBySequence();
         assertTrue(last.lastKey() <= 3 && last.lastKey() - last.firstKey() + 1 == last.size(),
                 "the last steps' ids: " + last.keySet());
-        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 8 * 256, 8, 64, 64));
-        for (int i = 0; i < lengths.length; i++) {
-            RecordingObserver o = submit(reference, FakeEngine.prompt("story " + i), lengths[i]);
-            o.awaitFinish(WAIT);
-            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
-        }
+        assertEachAsAlone(config, prompts, lengths, all);
     }
 
     /**
@@ -115,17 +104,11 @@ class RunnerGapFillTest extends RunnerTestBase {
     @Test
     void aParkedSlotWithNoRoomAboveTheRunIsFreedAndTheGapClosed() {
         int[] lengths = {3, 60, 8, 60, 60}; // ids 0 to 4 of 5: 0 parks first, then 2 parks inside the run
+        List<int[]> prompts = prompts("a long enough story about a dog, number ", lengths.length);
         FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
-        Runner runner = start(engine, config(256, 5 * 256, 5, 64, 64));
-        List<RecordingObserver> all = new ArrayList<>();
-        engine.pause();
-        for (int i = 0; i < lengths.length; i++) {
-            all.add(submit(runner, FakeEngine.prompt("a long enough story about a dog, number " + i), lengths[i]));
-        }
-        engine.resume();
-        for (RecordingObserver o : all) {
-            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
-        }
+        RunnerConfig config = config(256, 5 * 256, 5, 64, 64);
+        Runner runner = start(engine, config);
+        List<RecordingObserver> all = runTogether(engine, runner, prompts, lengths);
         FakeSession session = engine.session();
         assertEquals(1, runner.stats().idMoves(), "slot 2 freed, then 4 down into it");
         assertTrue(runner.stats().kvCellsParked() > 0, "slot 0 stays parked");
@@ -136,13 +119,7 @@ class RunnerGapFillTest extends RunnerTestBase {
                 .filter(st -> st.tokensBySequence().size() > 3).count();
         assertEquals(0, lateFillers, "no placeholder once the gap closed");
         assertEquals(runner.stats().kvCellsParked(), session.usedCells());
-        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 5 * 256, 5, 64, 64));
-        for (int i = 0; i < lengths.length; i++) {
-            RecordingObserver o = submit(reference,
-                    FakeEngine.prompt("a long enough story about a dog, number " + i), lengths[i]);
-            o.awaitFinish(WAIT);
-            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
-        }
+        assertEachAsAlone(config, prompts, lengths, all);
     }
 
     /**
@@ -153,18 +130,18 @@ class RunnerGapFillTest extends RunnerTestBase {
     @Test
     void aLongRunWaitsLongerBeforeMovingAndClosesItsHolesTogether() {
         int n = 12;
-        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
-        Runner runner = start(engine, config(256, 16 * 256, 16, 64, 256));
-        List<RecordingObserver> all = new ArrayList<>();
-        engine.pause(); // ids 0 to 11; 3 and 6 end first, at the same step (short prompts: nothing parks)
+        // ids 0 to 11; 3 and 6 end first, at the same step (short prompts: nothing parks)
+        List<int[]> prompts = new ArrayList<>();
+        int[] lengths = new int[n];
         for (int i = 0; i < n; i++) {
             boolean early = i == 3 || i == 6;
-            all.add(submit(runner, FakeEngine.prompt(early ? "s" + i : "l" + i), early ? 4 : 140));
+            prompts.add(FakeEngine.prompt(early ? "s" + i : "l" + i));
+            lengths[i] = early ? 4 : 140;
         }
-        engine.resume();
-        for (RecordingObserver o : all) {
-            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
-        }
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        RunnerConfig config = config(256, 16 * 256, 16, 64, 256);
+        Runner runner = start(engine, config);
+        List<RecordingObserver> all = runTogether(engine, runner, prompts, lengths);
         assertEquals(2, runner.stats().idMoves(), "11 into 3 and 10 into 6");
         List<FakeSession.Step> steps = engine.session().steps();
         long filled = steps.stream().filter(st -> st.tokensBySequence().size() == n
@@ -174,13 +151,7 @@ class RunnerGapFillTest extends RunnerTestBase {
         assertTrue(steps.stream().anyMatch(st -> st.tokensBySequence().size() == n - 2
                         && st.tokensBySequence().lastKey() == n - 3),
                 "after the moves, ids 0 to 9 with no placeholder");
-        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 16 * 256, 16, 64, 256));
-        for (int i = 0; i < n; i++) {
-            boolean early = i == 3 || i == 6;
-            RecordingObserver o = submit(reference, FakeEngine.prompt(early ? "s" + i : "l" + i), early ? 4 : 140);
-            o.awaitFinish(WAIT);
-            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
-        }
+        assertEachAsAlone(config, prompts, lengths, all);
     }
 
     /**
@@ -191,24 +162,13 @@ class RunnerGapFillTest extends RunnerTestBase {
     @Test
     void anEngineThatRefusesToCutAPlaceholderStopsGettingThem() {
         int[] lengths = {30, 3, 30};
+        List<int[]> prompts = prompts("story ", lengths.length);
         FakeEngine engine = engine(FakeEngine.builder().neverEnds().refusesCuts());
-        Runner runner = start(engine, config(256, 8 * 256, 8, 64, 64));
-        List<RecordingObserver> all = new ArrayList<>();
-        engine.pause();
-        for (int i = 0; i < lengths.length; i++) {
-            all.add(submit(runner, FakeEngine.prompt("story " + i), lengths[i]));
-        }
-        engine.resume();
-        for (RecordingObserver o : all) {
-            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
-        }
+        RunnerConfig config = config(256, 8 * 256, 8, 64, 64);
+        Runner runner = start(engine, config);
+        List<RecordingObserver> all = runTogether(engine, runner, prompts, lengths);
         assertEquals(1, runner.stats().gapFillers(), "one placeholder, refused, then none");
-        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config(256, 8 * 256, 8, 64, 64));
-        for (int i = 0; i < lengths.length; i++) {
-            RecordingObserver o = submit(reference, FakeEngine.prompt("story " + i), lengths[i]);
-            o.awaitFinish(WAIT);
-            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
-        }
+        assertEachAsAlone(config, prompts, lengths, all);
         assertEquals(runner.stats().kvCellsParked(), engine.session().usedCells());
     }
 
@@ -237,6 +197,44 @@ class RunnerGapFillTest extends RunnerTestBase {
         RecordingObserver reference = submit(alone, FakeEngine.prompt("beta"), 40);
         reference.awaitFinish(WAIT);
         assertArrayEquals(reference.tokens(), slow.tokens());
+    }
+
+    /** {@code prefix + i} for i from 0 to n - 1, as prompts. */
+    private static List<int[]> prompts(String prefix, int n) {
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            prompts.add(FakeEngine.prompt(prefix + i));
+        }
+        return prompts;
+    }
+
+    /**
+     * Submits every request with the engine paused, so each has its id (0, 1, ... in order) before any finishes,
+     * then lets them run; each must end at its length.
+     */
+    private List<RecordingObserver> runTogether(FakeEngine engine, Runner runner, List<int[]> prompts,
+                                                int[] lengths) {
+        List<RecordingObserver> all = new ArrayList<>();
+        engine.pause();
+        for (int i = 0; i < lengths.length; i++) {
+            all.add(submit(runner, prompts.get(i), lengths[i]));
+        }
+        engine.resume();
+        for (RecordingObserver o : all) {
+            assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
+        }
+        return all;
+    }
+
+    /** Each request, run alone on a runner without placeholders, generates what it generated in {@code all}. */
+    private void assertEachAsAlone(RunnerConfig config, List<int[]> prompts, int[] lengths,
+                                   List<RecordingObserver> all) {
+        Runner reference = start(engine(FakeEngine.builder().neverEnds()), config);
+        for (int i = 0; i < lengths.length; i++) {
+            RecordingObserver o = submit(reference, prompts.get(i), lengths[i]);
+            o.awaitFinish(WAIT);
+            assertArrayEquals(o.tokens(), all.get(i).tokens(), "request " + i);
+        }
     }
 
     /** Each request's tokens, with the runner idle at the end and no cell held but the parked slots'. */
