@@ -68,6 +68,9 @@ public final class LoadTool {
      * client's last token's (nanoTime). 0 when the window is empty.
      */
     static double steadyRate(List<long[]> arrivals, long[] firstTokens, long[] lastTokens) {
+        if (firstTokens.length == 0) {
+            return 0;
+        }
         long from = Long.MIN_VALUE;
         long to = Long.MAX_VALUE;
         for (int c = 0; c < firstTokens.length; c++) {
@@ -77,7 +80,7 @@ public final class LoadTool {
             from = Math.max(from, firstTokens[c]);
             to = Math.min(to, lastTokens[c]);
         }
-        if (firstTokens.length == 0 || to <= from) {
+        if (to <= from) {
             return 0;
         }
         long n = 0;

@@ -161,11 +161,7 @@ final class SequenceIds {
 
     /** The lowest id inside the run that no running sequence holds (it may be parked); -1 when the run is whole. */
     int gap() {
-        if (running.isEmpty()) {
-            return -1;
-        }
-        int gap = running.nextClearBit(running.nextSetBit(0));
-        return gap < running.length() ? gap : -1;
+        return running.isEmpty() ? -1 : nextGap(running.nextSetBit(0));
     }
 
     /**
