@@ -18,7 +18,7 @@
 #              (server1at:64 both at the given levels only)
 #   multi:N    Gantry with one replica per GPU on GPUs 0..N-1, and N llama-servers behind the load tool's round
 #              robin, at N, 8N, 32N, 64N clients
-#   multigantry:N  multi:N's Gantry half alone
+#   multigantry:N  multi:N's Gantry half alone (multigantryat:N:16,128 at the given levels only)
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
@@ -273,6 +273,12 @@ for phase in "$@"; do
       wait_up http://127.0.0.1:11601/health "$pid" || log "llama-server --backend-sampling did not start"
       for c in $bs_levels; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
       kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    multigantryat:*) # multigantryat:N:16,128 - multigantry:N at the given levels only (comma separated)
+      spec=${phase#multigantryat:}; n=${spec%%:*}; levels=${spec#*:}
+      [ "$n" -le "$NGPUS" ] || { log "multigantryat:$n needs $n GPUs, the host has $NGPUS"; continue; }
+      RUN_GPUS=$n gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "${levels//,/ }" \
+        --gpus "$(seq -s, 0 $((n - 1)))"
       ;;
     multigantry:*) # multi:N's Gantry half alone (no llama-servers), for a short call
       n=${phase#multigantry:}

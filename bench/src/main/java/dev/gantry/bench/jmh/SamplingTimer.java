@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
  * jars): {@code rows} rows of 128,256 logits in native memory, drawn from a pool of rows larger than the caches (a
  * GPU writes each step's rows afresh), a busy wait of {@code gap} microseconds between steps (the runner thread
  * spinning in the device's synchronize while the sampling pool's workers park), each step sampled whole rows
- * (as {@code StepSamplingBench.parallel}) and split into 2, 4 and 8 parts a row where the cores allow, the parts
- * handed out before the wait as a runner does ({@link ParallelSampling#prepare}). Prints the median, mean and 90th
+ * (as {@code StepSamplingBench.parallel}), then a row a task and split into 2, 4 and 8 parts a row where the cores
+ * allow, those tasks handed out before the wait as a runner does ({@link ParallelSampling#prepare}). Prints the median, mean and 90th
  * percentile microseconds of a step.
  *
  * <pre>java -cp runtime.jar:gantry-bench.jar dev.gantry.bench.jmh.SamplingTimer [rows,...] [gap-us] [steps]</pre>
@@ -51,8 +51,9 @@ public final class SamplingTimer {
                 int[] tokens = new int[n];
                 MemorySegment[] rows = new MemorySegment[n];
                 MemorySegment[] sources = new MemorySegment[n];
-                for (int parts : new int[] {1, 2, 4, 8}) {
-                    if (parts > 1 && n * parts > cores) {
+                // 0: whole rows through forEach (workers woken at sampling); N: prepared, N parts a row
+                for (int parts : new int[] {0, 1, 2, 4, 8}) {
+                    if (parts > 0 && n * parts > cores) {
                         continue;
                     }
                     long[] took = new long[steps];
@@ -63,7 +64,7 @@ public final class SamplingTimer {
                             }
                             // as a runner: the parts handed out before it waits for the device, started after
                             ParallelSampling.Prepared prepared = null;
-                            if (parts > 1) {
+                            if (parts > 0) {
                                 for (TokenSampler s : samplers) {
                                     s.beginSplit(parts);
                                 }
@@ -76,7 +77,7 @@ public final class SamplingTimer {
                                 Thread.onSpinWait();
                             }
                             long t0 = System.nanoTime();
-                            if (parts == 1) {
+                            if (parts == 0) {
                                 ParallelSampling.forEach(n, j -> tokens[j] = samplers[j].sample(rows[j]));
                             } else {
                                 System.arraycopy(rows, 0, sources, 0, n);
@@ -90,7 +91,8 @@ public final class SamplingTimer {
                     }
                     long[] sorted = took.clone();
                     Arrays.sort(sorted);
-                    System.out.printf("| %d | %s | %.1f | %.1f | %.1f |%n", n, parts == 1 ? "whole rows" : parts,
+                    System.out.printf("| %d | %s | %.1f | %.1f | %.1f |%n", n, parts == 0 ? "whole rows"
+                            : parts == 1 ? "a row a task" : parts,
                             sorted[steps / 2] / 1e3, mean(took) / 1e3, sorted[steps * 9 / 10] / 1e3);
                 }
             }

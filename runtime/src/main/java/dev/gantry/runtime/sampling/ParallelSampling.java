@@ -81,17 +81,19 @@ public final class ParallelSampling {
     static final int MIN_SPLIT_SHARE = 8;
 
     /**
-     * Into how many parts each row of a step of {@code rows} rows is split (see {@link #prepare}): 1 for a single
-     * row, while any runner decodes on the CPU, or unless the runner's share of the cores is at least
-     * {@link #MIN_SPLIT_SHARE} and half of it holds two a row; else as many as that half gives each row, at most
-     * {@link #MAX_PARTS}. A step of two sequences then copies and scans each 128K-logit row on four cores.
+     * How a step of {@code rows} rows is sampled: 0 through {@link #forEach} (workers woken at sampling time, a
+     * chunk of rows each), or prepared ({@link #prepare}) as that many parts a row, one waiting task a part. 0 for a
+     * single row, while any runner decodes on the CPU, or unless the runner's share of the cores is at least
+     * {@link #MIN_SPLIT_SHARE} and half of it holds a task for every row; else as many parts a row as that half
+     * gives, at most {@link #MAX_PARTS}. A step of two sequences then copies and scans each 128K-logit row on four
+     * cores, and a runner of two on a 32-core host (16 cores each) samples 8 rows at once, a row a task.
      */
     public static int partsPerRow(int rows) {
         int forced = forcedParts;
-        if (forced > 0) {
+        if (forced >= 0) {
             return forced;
         }
-        return CPU_RUNNERS.get() > 0 ? 1 : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
+        return CPU_RUNNERS.get() > 0 ? 0 : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
     }
 
     static int partsPerRow(int rows, int cores, int runners) {
@@ -99,38 +101,41 @@ public final class ParallelSampling {
         // one row: no gain measured in a runner on a GPU host (its step's sampling took 0.15 ms either way), so no
         // workers spinning for it
         if (rows < 2 || share < MIN_SPLIT_SHARE) {
-            return 1;
+            return 0;
         }
-        int parts = Math.min(MAX_PARTS, share / 2 / rows); // half the share at most: the rest serve the clients
-        return parts >= 2 ? parts : 1;
+        return Math.min(MAX_PARTS, share / 2 / rows); // half the share at most: the rest serve the clients
     }
 
-    // -Dgantry.splitRows=false samples each row on one thread (for measuring what splitting gains); =N splits every
-    // row into N parts
+    /** {@link #forceParts} argument: back to {@link #partsPerRow}'s own choice. */
+    public static final int AUTO = -1;
+
+    // -Dgantry.splitRows=false samples through forEach, nothing prepared (for measuring what preparing gains); =N
+    // prepares N parts a row
     private static volatile int forcedParts = forcedParts(System.getProperty("gantry.splitRows"));
 
     private static int forcedParts(String setting) {
         if ("false".equals(setting)) {
-            return 1;
+            return 0;
         }
         try {
-            return setting == null ? 0 : Math.clamp(Integer.parseInt(setting), 1, 64);
+            return setting == null ? AUTO : Math.clamp(Integer.parseInt(setting), 1, 64);
         } catch (NumberFormatException e) {
-            return 0;
+            return AUTO;
         }
     }
 
     /** Whether the parts a row is split into are forced ({@code -Dgantry.splitRows}, {@link #forceParts}). */
     public static boolean partsForced() {
-        return forcedParts > 0;
+        return forcedParts >= 0;
     }
 
     /**
-     * Splits every row into {@code parts} parts from now on (1: whole rows; 0: as {@link #partsPerRow} finds): for
-     * tests and measurements only, since forced parts ignore the runner's share of the cores.
+     * Samples every step as {@code parts} says from now on (0: through {@link #forEach}; N: prepared, N parts a row;
+     * {@link #AUTO}: as {@link #partsPerRow} finds): for tests and measurements only, since forced parts ignore the
+     * runner's share of the cores.
      */
     public static void forceParts(int parts) {
-        forcedParts = parts;
+        forcedParts = parts < 0 ? AUTO : parts;
     }
 
     /**

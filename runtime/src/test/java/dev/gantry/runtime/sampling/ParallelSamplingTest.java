@@ -49,17 +49,23 @@ class ParallelSamplingTest {
         }
     }
 
-    /** Rows are split only over idle cores: two rows or more, a share of at least 8 a runner, half of it at most. */
+    /**
+     * Rows are prepared only over idle cores: two rows or more, a share of at least 8 a runner, a task a row in half
+     * of it at most; split where that half holds two a row.
+     */
     @Test
-    void rowsAreSplitOnlyOverIdleCores() {
-        assertEquals(1, ParallelSampling.partsPerRow(1, 16, 1), "one client: no gain measured, no spinning workers");
-        assertEquals(1, ParallelSampling.partsPerRow(2, 4, 1), "4 cores: none to spare for waiting workers");
+    void rowsArePreparedOnlyOverIdleCores() {
+        assertEquals(0, ParallelSampling.partsPerRow(1, 16, 1), "one client: no gain measured, no spinning workers");
+        assertEquals(0, ParallelSampling.partsPerRow(2, 4, 1), "4 cores: none to spare for waiting workers");
         assertEquals(4, ParallelSampling.partsPerRow(2, 16, 1), "two clients on 16 cores");
         assertEquals(2, ParallelSampling.partsPerRow(4, 16, 1));
         assertEquals(1, ParallelSampling.partsPerRow(5, 16, 1), "not two cores a row in half the share: whole rows");
+        assertEquals(1, ParallelSampling.partsPerRow(8, 32, 2), "two runners of 8 on 32 cores: a row a task");
+        assertEquals(2, ParallelSampling.partsPerRow(8, 32, 1), "one runner of 8 on 32 cores");
+        assertEquals(0, ParallelSampling.partsPerRow(9, 32, 2), "more rows than half the share: chunks at sampling");
         assertEquals(2, ParallelSampling.partsPerRow(4, 64, 4), "four runners: sixteen cores each");
-        assertEquals(1, ParallelSampling.partsPerRow(2, 16, 4), "four runners on 16 cores: four each");
-        assertEquals(1, ParallelSampling.partsPerRow(0, 16, 1));
+        assertEquals(0, ParallelSampling.partsPerRow(2, 16, 4), "four runners on 16 cores: four each");
+        assertEquals(0, ParallelSampling.partsPerRow(0, 16, 1));
     }
 
     /** Prepared tasks wait for start, then each runs once (the caller's included); failures come back by index. */

@@ -337,7 +337,7 @@ final class LlamaCppSession implements EngineSession {
 
     /**
      * A step of few rows, all sampled on the host, of a model on a GPU, on a host with idle cores: each row's copy
-     * and scan is split into parts handed out now, before the runner waits for the device, so the threads are
+     * and scan is handed out now as one part or several, before the runner waits for the device, so the threads are
      * waiting when the rows arrive ({@link ParallelSampling#prepare}); {@link #sampleAll} then starts them and
      * merges and draws each row.
      */
@@ -345,8 +345,8 @@ final class LlamaCppSession implements EngineSession {
     public void prepareSampling(SequenceSampler[] samplers, int[] outputIndexes, int n) {
         cancelPrepared();
         // on the CPU the decode's own threads need the cores that waiting parts would spin on
-        int parts = onGpu || ParallelSampling.partsForced() ? ParallelSampling.partsPerRow(n) : 1;
-        if (parts < 2) {
+        int parts = onGpu || ParallelSampling.partsForced() ? ParallelSampling.partsPerRow(n) : 0;
+        if (parts < 1) {
             return;
         }
         for (int i = 0; i < n; i++) {

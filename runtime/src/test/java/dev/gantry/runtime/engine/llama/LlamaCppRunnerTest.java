@@ -229,9 +229,10 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
     void splitRowsDrawWhatWholeRowsDraw() {
         SamplingParams seeded = new SamplingParams(0.8f, 40, 0.9f, 0f, 1f, 42, 1.2f, 64, 0f, 0f);
         try {
-            int[][][] got = new int[2][][];
-            for (int mode = 0; mode < 2; mode++) {
-                dev.gantry.runtime.sampling.ParallelSampling.forceParts(mode == 0 ? 1 : 3);
+            int[][][] got = new int[3][][];
+            for (int mode = 0; mode < 3; mode++) {
+                // through forEach, prepared whole rows, prepared in three parts
+                dev.gantry.runtime.sampling.ParallelSampling.forceParts(mode);
                 Runner runner = runner(false, 64);
                 int[] alone = generate(runner, prompt(PROMPTS.get(0)), seeded, 24);
                 List<RecordingObserver> together = new ArrayList<>();
@@ -243,10 +244,11 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
                         finish(together.get(2))};
             }
             for (int i = 0; i < got[0].length; i++) {
-                assertArrayEquals(got[0][i], got[1][i], "generation " + i);
+                assertArrayEquals(got[0][i], got[1][i], "generation " + i + ", a row a task");
+                assertArrayEquals(got[0][i], got[2][i], "generation " + i + ", three parts a row");
             }
         } finally {
-            dev.gantry.runtime.sampling.ParallelSampling.forceParts(0);
+            dev.gantry.runtime.sampling.ParallelSampling.forceParts(dev.gantry.runtime.sampling.ParallelSampling.AUTO);
         }
     }
 
@@ -266,7 +268,7 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
                     () -> dev.gantry.runtime.sampling.ParallelSampling.forEach(64, i -> { }));
             later.get(10, java.util.concurrent.TimeUnit.SECONDS);
         } finally {
-            dev.gantry.runtime.sampling.ParallelSampling.forceParts(0);
+            dev.gantry.runtime.sampling.ParallelSampling.forceParts(dev.gantry.runtime.sampling.ParallelSampling.AUTO);
         }
     }
 
