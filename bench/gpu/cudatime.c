@@ -18,10 +18,12 @@ typedef int cuda_error;
 typedef struct { unsigned x, y, z; } dim3;
 typedef void *stream_t;
 
-enum { LAUNCH, GRAPH_LAUNCH, MEMCPY_ASYNC, STREAM_SYNC, EVENT_SYNC, DEVICE_SYNC, EVENT_RECORD, WAIT_EVENT, N_FN };
+enum { LAUNCH, GRAPH_LAUNCH, MEMCPY_ASYNC, STREAM_SYNC, EVENT_SYNC, DEVICE_SYNC, EVENT_RECORD, WAIT_EVENT,
+       BEGIN_CAPTURE, END_CAPTURE, GRAPH_UPDATE, GRAPH_INSTANTIATE, N_FN };
 static const char *NAMES[N_FN] = {"cudaLaunchKernel", "cudaGraphLaunch", "cudaMemcpyAsync",
                                   "cudaStreamSynchronize", "cudaEventSynchronize", "cudaDeviceSynchronize",
-                                  "cudaEventRecord", "cudaStreamWaitEvent"};
+                                  "cudaEventRecord", "cudaStreamWaitEvent", "cudaStreamBeginCapture",
+                                  "cudaStreamEndCapture", "cudaGraphExecUpdate", "cudaGraphInstantiate"};
 static atomic_long calls[N_FN], nanos[N_FN], worst[N_FN];
 static atomic_long next_dump;
 
@@ -100,6 +102,12 @@ WRAP(DEVICE_SYNC, cuda_error, cudaDeviceSynchronize, (void), ())
 WRAP(EVENT_RECORD, cuda_error, cudaEventRecord, (void *event, stream_t stream), (event, stream))
 WRAP(WAIT_EVENT, cuda_error, cudaStreamWaitEvent, (stream_t stream, void *event, unsigned flags),
      (stream, event, flags))
+// a CUDA graph's capture and update (ggml-cuda captures a step's kernels, then updates the graph it launches)
+WRAP(BEGIN_CAPTURE, cuda_error, cudaStreamBeginCapture, (stream_t stream, int mode), (stream, mode))
+WRAP(END_CAPTURE, cuda_error, cudaStreamEndCapture, (stream_t stream, void **graph), (stream, graph))
+WRAP(GRAPH_UPDATE, cuda_error, cudaGraphExecUpdate, (void *exec, void *graph, void *info), (exec, graph, info))
+WRAP(GRAPH_INSTANTIATE, cuda_error, cudaGraphInstantiate, (void **exec, void *graph, unsigned long long flags),
+     (exec, graph, flags))
 
 __attribute__((destructor)) static void at_exit(void) {
     dump();

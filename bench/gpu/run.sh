@@ -305,7 +305,9 @@ for phase in "$@"; do
       # what one process of N replicas (multi:N, readme:N) loses to sharing a process. pinned:N gives each process
       # (and the load tool) its own slice of the CPUs with taskset: whether the replicas whose decode doubles are
       # short of a CPU
-      n=${phase#*:} kind=${phase%%:*}${BENCH_TAG:+-$BENCH_TAG}
+      # (procs:N:16,128 at the given numbers of clients instead)
+      spec=${phase#*:} kind=${phase%%:*}${BENCH_TAG:+-$BENCH_TAG}; n=${spec%%:*} levels=$((64 * ${spec%%:*}))
+      [ "$spec" = "$n" ] || levels=${spec#*:}
       [ "$n" -le "$NGPUS" ] || { log "$phase needs $n GPUs"; continue; }
       slice=$(( $(nproc) / (n + 1) )); [ "$slice" -ge 1 ] || { log "$phase: too few CPUs"; continue; }
       log "gantry-$kind-${n}gpu: $n processes$([ "${kind%%-*}" = pinned ] && echo ", $slice CPUs each")"
@@ -317,8 +319,10 @@ for phase in "$@"; do
         urls+=("http://127.0.0.1:$((11510 + g))")
       done
       load_cpus=""; [ "${kind%%-*}" = pinned ] && load_cpus="$((n * slice))-$(($(nproc) - 1))"
-      RUN_GPUS=$n LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" $((64 * n))
-      for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $((64 * n)) clients" $((11510 + g)); done
+      for c in ${levels//,/ }; do
+        RUN_GPUS=$n LOAD_TASKSET=$load_cpus drive "gantry-$kind-${n}gpu" ollama "$(IFS=,; echo "${urls[*]}")" "$c"
+        for g in $(seq 0 $((n - 1))); do ps_after "gantry-$kind-${n}gpu-$g at $c clients" $((11510 + g)); done
+      done
       kill "${pids[@]}"; wait "${pids[@]}" 2>/dev/null
       ;;
     graphs:*) # llama-batched-bench at 64 sequences with and without CUDA graphs, on GPU 0 alone and on GPUs
