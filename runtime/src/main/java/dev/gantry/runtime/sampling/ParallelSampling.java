@@ -4,8 +4,6 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntConsumer;
 
 /**
@@ -147,23 +145,13 @@ public final class ParallelSampling {
      * waiting starts within a microsecond. A runner prepares its step's parts before it waits for the device.
      */
     public static Prepared prepare(int n, IntConsumer task) {
-        return prepare(n, task, 0);
-    }
-
-    /**
-     * As {@link #prepare(int, IntConsumer)}, but the tasks sleep for the first {@code sleepNanos} (the part of the
-     * device's time they are sure to wait anyway) and spin only after it: spinning threads slow the host's other
-     * threads (on a 2xH200 host, a runner's own decode took 1.05 to 1.3 ms a step with its parts spinning for the
-     * whole wait, against 0.6 to 0.9 without them).
-     */
-    public static Prepared prepare(int n, IntConsumer task, long sleepNanos) {
-        Prepared p = new Prepared(n, task, sleepNanos > 0 ? System.nanoTime() + sleepNanos : 0);
+        Prepared p = new Prepared(n, task);
         try {
             for (int i = 1; i < n; i++) {
                 int index = i;
                 p.others[i - 1] = POOL.submit(() -> {
                     try {
-                        if (p.await(index)) {
+                        if (p.await()) {
                             p.run(index);
                         }
                     } finally {
@@ -192,38 +180,21 @@ public final class ParallelSampling {
         private volatile boolean failed;
         private volatile int state = WAITING;
         private final AtomicInteger finished = new AtomicInteger();
-        /** Until when (System.nanoTime) the tasks sleep before they spin; 0: they spin from the start. */
-        private final long sleepUntil;
-        /** The threads of tasks 1..n-1 that sleep, for start and cancel to wake them. */
-        private final AtomicReferenceArray<Thread> sleepers;
 
-        private Prepared(int n, IntConsumer task, long sleepUntil) {
+        private Prepared(int n, IntConsumer task) {
             this.task = task;
-            this.sleepUntil = sleepUntil;
-            this.sleepers = new AtomicReferenceArray<>(Math.max(1, n));
             this.others = new ForkJoinTask<?>[Math.max(0, n - 1)];
             this.failures = new Throwable[n];
         }
 
-        /** The longest single sleep, so that a cancel is seen soon. */
-        private static final long SLEEP_SLICE_NANOS = 1_000_000;
-
-        private boolean await(int index) {
-            if (sleepUntil != 0) {
-                // published before the state is read: a start that finds no thread here is seen by the loop
-                sleepers.set(index, Thread.currentThread());
-                long left;
-                while (state == WAITING && (left = sleepUntil - System.nanoTime()) > 0) {
-                    LockSupport.parkNanos(Math.min(left, SLEEP_SLICE_NANOS));
-                }
-            }
+        private boolean await() {
             long spinUntil = System.nanoTime() + SPIN_NANOS;
             int s;
             while ((s = state) == WAITING) {
                 if (System.nanoTime() < spinUntil) {
                     Thread.onSpinWait();
                 } else {
-                    LockSupport.parkNanos(50_000);
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000);
                 }
             }
             return s == GO;
@@ -247,7 +218,6 @@ public final class ParallelSampling {
                 throw new IllegalStateException("already started or cancelled");
             }
             state = GO;
-            wakeSleepers(); // rows that came sooner than the estimate
             run(0);
             // the other tasks end within microseconds of this one: wait for them spinning (a join that parks this
             // thread took 50 to 100 us to wake it again), for a millisecond at most
@@ -261,25 +231,12 @@ public final class ParallelSampling {
             return failed ? failures : null;
         }
 
-        private void wakeSleepers() {
-            if (sleepUntil == 0) {
-                return;
-            }
-            for (int i = 1; i < sleepers.length(); i++) {
-                Thread t = sleepers.get(i);
-                if (t != null) {
-                    LockSupport.unpark(t);
-                }
-            }
-        }
-
         /** Releases the waiting tasks without running them; returns once they have all let go. */
         public void cancel() {
             if (state != WAITING) {
                 return;
             }
             state = CANCELLED;
-            wakeSleepers();
             for (ForkJoinTask<?> t : others) {
                 if (t != null) { // a prepare that failed part-way handed out fewer
                     t.join();

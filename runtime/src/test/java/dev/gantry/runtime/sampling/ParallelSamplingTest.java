@@ -93,26 +93,6 @@ class ParallelSamplingTest {
         }
     }
 
-    /**
-     * Tasks that sleep before they spin are woken by a start that comes before their sleep ends: they run at once,
-     * not when the sleep would have ended; and a cancel lets sleeping tasks go as soon.
-     */
-    @Test
-    void aStartWakesSleepingTasks() {
-        long sleep = java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
-        AtomicIntegerArray runs = new AtomicIntegerArray(4);
-        ParallelSampling.Prepared p = ParallelSampling.prepare(4, runs::incrementAndGet, sleep);
-        long t0 = System.nanoTime();
-        assertNull(p.start());
-        for (int i = 0; i < 4; i++) {
-            assertEquals(1, runs.get(i), "task " + i);
-        }
-        ParallelSampling.Prepared q = ParallelSampling.prepare(4, runs::incrementAndGet, sleep);
-        q.cancel();
-        assertTrue(System.nanoTime() - t0 < sleep / 4, "a start or cancel waited out the sleep");
-        assertEquals(1, runs.get(1), "a cancelled task ran");
-    }
-
     /** Cancelled tasks never run, and the start of a cancelled set is refused. */
     @Test
     void cancelledTasksNeverRun() {

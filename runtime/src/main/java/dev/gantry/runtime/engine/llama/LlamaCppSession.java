@@ -14,7 +14,6 @@ import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
 import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.TokenSampler;
-import dev.gantry.runtime.sampling.WaitEstimate;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -46,8 +45,6 @@ final class LlamaCppSession implements EngineSession {
     private ParallelSampling.Prepared prepared;
     private SequenceSampler[] preparedFor;
     private int preparedParts;
-    private long preparedAt; // System.nanoTime of the hand-out, 0 when its wait is recorded
-    private final WaitEstimate waits = new WaitEstimate();
     private MemorySegment[] splitSources = new MemorySegment[0];
     private float[][] splitRows = new float[0][];
     private final float[] embeddingRow;
@@ -372,11 +369,8 @@ final class LlamaCppSession implements EngineSession {
         float[][] copies = splitRows;
         // the parts' own references: the caller's array is reused from step to step
         SequenceSampler[] mine = java.util.Arrays.copyOf(samplers, n);
-        // the parts sleep through most of the device's time and spin only near its end
         prepared = ParallelSampling.prepare(n * parts,
-                t -> ((Sampler) mine[t / parts]).host.scanPart(sources[t / parts], copies[t / parts], t % parts),
-                waits.sleepNanos());
-        preparedAt = System.nanoTime();
+                t -> ((Sampler) mine[t / parts]).host.scanPart(sources[t / parts], copies[t / parts], t % parts));
         preparedParts = parts;
         preparedFor = mine;
     }
@@ -451,10 +445,6 @@ final class LlamaCppSession implements EngineSession {
     public void synchronize() {
         try {
             ctx.synchronize();
-            if (prepared != null && preparedAt != 0) {
-                waits.record(System.nanoTime() - preparedAt);
-                preparedAt = 0;
-            }
         } catch (RuntimeException | Error e) {
             cancelPrepared(); // no sampling follows a failed wait
             throw e;
