@@ -13,9 +13,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Owns one engine session on one platform thread and batches every sequence of it continuously: each step decodes
@@ -47,8 +44,7 @@ public final class Runner implements AutoCloseable {
     private final String name;
     private final Engine engine;
     private final RunnerConfig config;
-    private final LinkedBlockingQueue<Sequence> incoming = new LinkedBlockingQueue<>();
-    private final AtomicInteger outstanding = new AtomicInteger();
+    private final Inbox inbox;
     private final Thread thread;
     private final CompletableFuture<Void> started = new CompletableFuture<>();
     private volatile boolean running = true;
@@ -66,25 +62,17 @@ public final class Runner implements AutoCloseable {
     // written by the runner thread, read by anyone
     private final RunnerCounters counts = new RunnerCounters();
     private volatile int activeCount;
-    /** Adapts the prompt budget and the active sequences to the ITL target; null with fixed batching. */
-    private final dev.gantry.runtime.batch.AdaptiveBatchController controller;
-    private volatile int promptBudget;
-    private volatile int maxActive;
-    private final DecisionLog decisionLog;
-    private final AtomicInteger rejected = new AtomicInteger();
+    /** The prompt budget and the active sequences, adapted to the ITL target unless batching is fixed. */
+    private final StepLimits limits;
 
     private Runner(String name, Engine engine, RunnerConfig config) {
         this.name = name;
         this.engine = engine;
         this.config = config;
+        this.inbox = new Inbox(name, config.maxSequences(), config.maxQueue());
         this.thread = Thread.ofPlatform().name("runner-" + name).daemon(true).unstarted(this::run);
-        this.promptBudget = config.promptBudget();
-        this.maxActive = config.maxSequences();
-        this.decisionLog = new DecisionLog(name);
         this.ids = new SequenceIds(config.maxSequences(), parked);
-        this.controller = config.itlTargetNanos() <= 0 ? null : new dev.gantry.runtime.batch.AdaptiveBatchController(
-                dev.gantry.runtime.batch.BatchLimits.defaults(config.promptBudget(), config.maxSequences())
-                        .withTarget(config.itlTargetNanos()));
+        this.limits = new StepLimits(name, config);
     }
 
     /**
@@ -129,7 +117,7 @@ public final class Runner implements AutoCloseable {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
                     + " tokens does not fit the context of " + context);
         }
-        return enqueue(new Sequence(request, observer, System.nanoTime()));
+        return inbox.offer(new Sequence(request, observer, System.nanoTime()), this::isRunning);
     }
 
     /**
@@ -155,7 +143,7 @@ public final class Runner implements AutoCloseable {
         EmbeddingCall call = new EmbeddingCall();
         Sequence s = new Sequence(new GenerationRequest(tokens, SamplingParams.greedyDefaults(), 0), call,
                 System.nanoTime(), true);
-        enqueue(s);
+        inbox.offer(s, this::isRunning);
         call.future.whenComplete((v, e) -> {
             if (call.future.isCancelled()) {
                 s.cancel();
@@ -164,31 +152,12 @@ public final class Runner implements AutoCloseable {
         return call.future;
     }
 
-    private Sequence enqueue(Sequence s) {
-        if (!running) {
-            throw new IllegalStateException("runner " + name + " is stopped");
-        }
-        if (outstanding.incrementAndGet() > config.maxSequences() + config.maxQueue()) {
-            outstanding.decrementAndGet();
-            rejected.incrementAndGet();
-            throw new QueueFullException("server busy, please try again: " + config.maxSequences()
-                    + " sequences running and " + config.maxQueue() + " waiting");
-        }
-        incoming.add(s);
-        if (!running && incoming.remove(s)) {
-            // close() ran between the check above and the add: nobody would ever finish this sequence
-            outstanding.decrementAndGet();
-            throw new IllegalStateException("runner " + name + " is stopped");
-        }
-        return s;
-    }
-
     public RunnerStats stats() {
         RunnerCounters c = counts;
         return new RunnerStats(c.steps, c.batchedSteps, c.maxSequencesInStep, c.sequenceSteps, c.promptTokens,
-                c.generatedTokens, activeCount, Math.max(0, outstanding.get() - activeCount), c.kvCellsUsed,
-                config.kvCells(), c.completed, c.cancelled, rejected.get(), c.preemptions, c.decodeNanos, c.waitNanos,
-                c.sampleNanos, c.stepNanos, promptBudget, maxActive, c.embeddings, c.mixedSteps, c.reusedPromptTokens,
+                c.generatedTokens, activeCount, Math.max(0, inbox.outstanding() - activeCount), c.kvCellsUsed,
+                config.kvCells(), c.completed, c.cancelled, inbox.rejected(), c.preemptions, c.decodeNanos,
+                c.waitNanos, c.sampleNanos, c.stepNanos, limits.promptBudget(), limits.maxActive(), c.embeddings, c.mixedSteps, c.reusedPromptTokens,
                 c.kvCellsParked, c.forwardPasses, c.gapFillers, c.idMoves);
     }
 
@@ -214,7 +183,8 @@ public final class Runner implements AutoCloseable {
         ParallelSampling.runnerStarted(onCpu); // runners side by side share the sampling cores
         try {
             while (running) {
-                if (!takeIncoming()) {
+                // with nothing to do, wait briefly for a request
+                if (!inbox.moveTo(waiting, active.isEmpty() && waiting.isEmpty() ? 50 : 0)) {
                     continue;
                 }
                 reapFinishRequests();
@@ -239,21 +209,6 @@ public final class Runner implements AutoCloseable {
         }
     }
 
-    /** Moves submitted sequences into the waiting list; blocks briefly when there is nothing to do. */
-    private boolean takeIncoming() throws InterruptedException {
-        if (active.isEmpty() && waiting.isEmpty()) {
-            Sequence s = incoming.poll(50, TimeUnit.MILLISECONDS);
-            if (s == null) {
-                return false;
-            }
-            waiting.add(s);
-        }
-        for (Sequence s; (s = incoming.poll()) != null; ) {
-            waiting.add(s);
-        }
-        return true;
-    }
-
     private void reapFinishRequests() {
         for (int i = active.size() - 1; i >= 0; i--) {
             Sequence s = active.get(i);
@@ -276,7 +231,7 @@ public final class Runner implements AutoCloseable {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
         long reserved = cells.reserved(active);
-        while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), maxActive)) {
+        while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), limits.maxActive())) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
             int reuse = s.embedding ? -1 : parked.best(s.tokens, s.length - 1, MIN_REUSE);
@@ -330,16 +285,13 @@ public final class Runner implements AutoCloseable {
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
-        batch.fill(active, session, promptBudget);
+        batch.fill(active, session, limits.promptBudget());
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
         boolean embeddingInStep = batch.embeddings;
         if (session.batchSize() == 0) {
             // every generating sequence waits on a slow client: wait for one to drain or a new request
-            Sequence s = incoming.poll(1, TimeUnit.MILLISECONDS);
-            if (s != null) {
-                waiting.add(s);
-            }
+            inbox.moveTo(waiting, 1);
             return;
         }
         EngineSession.DecodeStatus status;
@@ -415,24 +367,7 @@ public final class Runner implements AutoCloseable {
         cells.publish(counts); // for stats(), read from other threads
         long took = System.nanoTime() - stepStart;
         counts.stepNanos += took;
-        if (controller != null) {
-            int generating = 0;
-            int prompt = 0;
-            for (Sequence s : active) {
-                if (s.chunk == 1 && s.generated > 0) {
-                    generating++;
-                } else {
-                    prompt += s.chunk;
-                }
-            }
-            dev.gantry.runtime.batch.Decision d = controller.observe(new dev.gantry.runtime.batch.StepSample(took,
-                    generating, prompt, active.size(), waiting.size() + incoming.size()));
-            promptBudget = d.promptBudget();
-            maxActive = d.maxActiveSequences();
-            if (d.action() != dev.gantry.runtime.batch.Decision.Action.HOLD) {
-                decisionLog.changed(d, took, prompt, generating, controller.averageStepNanos());
-            }
-        }
+        limits.observe(took, active, waiting.size() + inbox.queued());
     }
 
     /**
@@ -534,7 +469,7 @@ public final class Runner implements AutoCloseable {
 
     private void finish(Sequence s, FinishReason reason) {
         release(s, true);
-        outstanding.decrementAndGet();
+        inbox.settled();
         activeCount = active.size();
         if (reason == FinishReason.CANCELLED) {
             counts.cancelled++;
@@ -555,7 +490,7 @@ public final class Runner implements AutoCloseable {
 
     private void fail(Sequence s, Throwable error) {
         release(s);
-        outstanding.decrementAndGet();
+        inbox.settled();
         activeCount = active.size();
         try {
             s.observer.onError(error);
@@ -571,7 +506,7 @@ public final class Runner implements AutoCloseable {
         for (Sequence s; (s = waiting.poll()) != null; ) {
             fail(s, error);
         }
-        for (Sequence s; (s = incoming.poll()) != null; ) {
+        for (Sequence s; (s = inbox.poll()) != null; ) {
             fail(s, error);
         }
     }
@@ -601,8 +536,8 @@ public final class Runner implements AutoCloseable {
         }
         // A submit that raced with the runner's last sweep is failed here, so no caller waits forever.
         IllegalStateException unloaded = new IllegalStateException("model " + name + " was unloaded");
-        for (Sequence s; (s = incoming.poll()) != null; ) {
-            outstanding.decrementAndGet();
+        for (Sequence s; (s = inbox.poll()) != null; ) {
+            inbox.settled();
             try {
                 s.observer.onError(unloaded);
             } catch (RuntimeException e) {

@@ -1,0 +1,94 @@
+package dev.gantry.runtime.runner;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Where a runner's submissions wait for its thread, and the count of those it still owes an answer: a sequence is
+ * outstanding from its submission until the runner finishes or fails it ({@link #settled}). Submissions beyond the
+ * slots plus the wait queue are refused. {@link #offer} and the counts are thread-safe; the rest is for the runner
+ * thread (and for a close after it stopped).
+ */
+final class Inbox {
+    private final String runner;
+    private final int slots;
+    private final int maxQueue;
+    private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final AtomicInteger rejected = new AtomicInteger();
+
+    Inbox(String runner, int slots, int maxQueue) {
+        this.runner = runner;
+        this.slots = slots;
+        this.maxQueue = maxQueue;
+    }
+
+    /**
+     * Queues {@code s} for the runner thread.
+     *
+     * @throws QueueFullException    when every slot is busy and the wait queue is full
+     * @throws IllegalStateException when the runner has stopped, before or while the sequence was queued
+     */
+    Sequence offer(Sequence s, BooleanSupplier running) {
+        if (!running.getAsBoolean()) {
+            throw new IllegalStateException("runner " + runner + " is stopped");
+        }
+        if (outstanding.incrementAndGet() > slots + maxQueue) {
+            outstanding.decrementAndGet();
+            rejected.incrementAndGet();
+            throw new QueueFullException("server busy, please try again: " + slots + " sequences running and "
+                    + maxQueue + " waiting");
+        }
+        queue.add(s);
+        if (!running.getAsBoolean() && queue.remove(s)) {
+            // the runner stopped between the check above and the add: nobody would ever finish this sequence
+            outstanding.decrementAndGet();
+            throw new IllegalStateException("runner " + runner + " is stopped");
+        }
+        return s;
+    }
+
+    /**
+     * Moves the queued sequences to {@code waiting}; with {@code waitMillis} above 0, first waits that long for one
+     * and returns false when none came.
+     */
+    boolean moveTo(ArrayDeque<Sequence> waiting, long waitMillis) throws InterruptedException {
+        if (waitMillis > 0) {
+            Sequence s = queue.poll(waitMillis, TimeUnit.MILLISECONDS);
+            if (s == null) {
+                return false;
+            }
+            waiting.add(s);
+        }
+        for (Sequence s; (s = queue.poll()) != null; ) {
+            waiting.add(s);
+        }
+        return true;
+    }
+
+    /** The next queued sequence, or null; it is still outstanding until {@link #settled}. */
+    Sequence poll() {
+        return queue.poll();
+    }
+
+    /** One outstanding sequence has had its answer (finished, failed or never taken). */
+    void settled() {
+        outstanding.decrementAndGet();
+    }
+
+    int outstanding() {
+        return outstanding.get();
+    }
+
+    int rejected() {
+        return rejected.get();
+    }
+
+    /** Sequences queued and not yet taken by the runner thread. */
+    int queued() {
+        return queue.size();
+    }
+}

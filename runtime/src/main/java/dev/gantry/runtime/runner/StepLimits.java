@@ -1,0 +1,58 @@
+package dev.gantry.runtime.runner;
+
+import dev.gantry.runtime.batch.AdaptiveBatchController;
+import dev.gantry.runtime.batch.BatchLimits;
+import dev.gantry.runtime.batch.Decision;
+import dev.gantry.runtime.batch.StepSample;
+import java.util.List;
+
+/**
+ * A runner's prompt budget and most active sequences a step: as configured with fixed batching (no ITL target);
+ * otherwise as the adaptive controller sets them after each step, its changes logged. The limits are read from
+ * any thread; {@link #observe} runs on the runner thread.
+ */
+final class StepLimits {
+    /** Null with fixed batching. */
+    private final AdaptiveBatchController controller;
+    private final DecisionLog log;
+    private volatile int promptBudget;
+    private volatile int maxActive;
+
+    StepLimits(String runner, RunnerConfig config) {
+        this.promptBudget = config.promptBudget();
+        this.maxActive = config.maxSequences();
+        this.log = new DecisionLog(runner);
+        this.controller = config.itlTargetNanos() <= 0 ? null : new AdaptiveBatchController(
+                BatchLimits.defaults(config.promptBudget(), config.maxSequences()).withTarget(config.itlTargetNanos()));
+    }
+
+    int promptBudget() {
+        return promptBudget;
+    }
+
+    int maxActive() {
+        return maxActive;
+    }
+
+    /** A step of {@code stepNanos} decoded {@code active}'s chunks, with {@code queued} sequences not admitted. */
+    void observe(long stepNanos, List<Sequence> active, int queued) {
+        if (controller == null) {
+            return;
+        }
+        int generating = 0;
+        int prompt = 0;
+        for (Sequence s : active) {
+            if (s.chunk == 1 && s.generated > 0) {
+                generating++;
+            } else {
+                prompt += s.chunk;
+            }
+        }
+        Decision d = controller.observe(new StepSample(stepNanos, generating, prompt, active.size(), queued));
+        promptBudget = d.promptBudget();
+        maxActive = d.maxActiveSequences();
+        if (d.action() != Decision.Action.HOLD) {
+            log.changed(d, stepNanos, prompt, generating, controller.averageStepNanos());
+        }
+    }
+}
