@@ -87,4 +87,32 @@ class ErrorResponsesTest {
         assertEquals(413, r.statusCode());
         assertTrue(TestServer.json(r.body()).has("error"));
     }
+
+    /**
+     * A client that goes on sending a body the server refused by its declared length can still read the 413: the
+     * server keeps reading (and dropping) what comes after its answer instead of closing on it, which would reset
+     * the connection under the client's writes and lose the answer.
+     */
+    @Test
+    void aClientStillSendingARefusedBodyReadsThe413() throws Exception {
+        java.net.URI u = server.uri("/api/generate");
+        try (java.net.Socket socket = new java.net.Socket(u.getHost(), u.getPort())) {
+            socket.setSoTimeout(10_000);
+            java.io.OutputStream out = socket.getOutputStream();
+            out.write(("POST /api/generate HTTP/1.1\r\nHost: " + u.getHost() + ":" + u.getPort()
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + (1L << 30) + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(200); // the answer is sent, the server's side shut
+            byte[] chunk = new byte[1 << 20];
+            for (int i = 0; i < 32; i++) { // far more than the socket buffers hold: the server must be reading
+                out.write(chunk);
+            }
+            out.flush();
+            socket.shutdownOutput();
+            String answer = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(answer.startsWith("HTTP/1.1 413"), answer);
+            assertTrue(answer.contains("{\"error\""), answer);
+        }
+    }
 }

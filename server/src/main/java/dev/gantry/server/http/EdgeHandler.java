@@ -5,6 +5,7 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -19,6 +20,7 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Applies the {@link EdgePolicy} to each request as its head arrives, before its body is gathered: a foreign
@@ -46,6 +48,11 @@ final class EdgeHandler extends ChannelDuplexHandler {
     private long bodyBytes;
     private long bodyLimit = Long.MAX_VALUE;
     private boolean closed;
+    /** A connection refused for its body's size reads on after the answer while data comes (see closeWith). */
+    static final long LINGER_IDLE_MILLIS = 2_000;
+    static final long LINGER_MAX_MILLIS = 30_000;
+    /** When the last message arrived after the connection was refused (System.nanoTime; event loop only). */
+    private long lastRead;
 
     EdgeHandler(EdgePolicy policy) {
         this.policy = policy;
@@ -54,6 +61,7 @@ final class EdgeHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (closed) {
+            lastRead = System.nanoTime(); // a refused body still coming: the connection lingers
             ReferenceCountUtil.release(msg);
             return;
         }
@@ -165,10 +173,33 @@ final class EdgeHandler extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * Sends {@code r} and ends the connection gently: our side is shut after the answer, and what the client still
+     * sends (the rest of a body too large to read) is read and dropped until the client closes, sends nothing for
+     * {@link #LINGER_IDLE_MILLIS}, or {@link #LINGER_MAX_MILLIS} have passed. Closing with its body unread in our
+     * buffers would reset the connection under the client's writes, and a reset loses the answer for most clients.
+     */
     private void closeWith(ChannelHandlerContext ctx, FullHttpResponse r) {
         closed = true;
         r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(r).addListener(sent -> {
+            if (!sent.isSuccess() || !(ctx.channel() instanceof DuplexChannel channel)) {
+                ctx.close();
+                return;
+            }
+            long start = System.nanoTime();
+            lastRead = start;
+            channel.config().setAutoRead(true);
+            channel.shutdownOutput();
+            var check = ctx.executor().scheduleAtFixedRate(() -> {
+                long now = System.nanoTime();
+                if (now - lastRead > TimeUnit.MILLISECONDS.toNanos(LINGER_IDLE_MILLIS)
+                        || now - start > TimeUnit.MILLISECONDS.toNanos(LINGER_MAX_MILLIS)) {
+                    ctx.close();
+                }
+            }, LINGER_IDLE_MILLIS / 4, LINGER_IDLE_MILLIS / 4, TimeUnit.MILLISECONDS);
+            channel.closeFuture().addListener(closedNow -> check.cancel(false));
+        });
     }
 
     private static FullHttpResponse preflight(String origin, boolean keepAlive) {
