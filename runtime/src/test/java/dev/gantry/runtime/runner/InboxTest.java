@@ -1,0 +1,65 @@
+package dev.gantry.runtime.runner;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.testing.RecordingObserver;
+import java.util.ArrayDeque;
+import org.junit.jupiter.api.Test;
+
+/** The runner's inbox on its own: the bound on outstanding sequences, refusals once stopped, moving to waiting. */
+class InboxTest {
+    private static Sequence sequence() {
+        return new Sequence(new GenerationRequest(new int[] {1, 2, 3}, SamplingParams.greedyDefaults(), 4),
+                new RecordingObserver(), System.nanoTime());
+    }
+
+    @Test
+    void refusesBeyondSlotsPlusQueueUntilOneIsSettled() {
+        Inbox inbox = new Inbox("r", 2, 1);
+        for (int i = 0; i < 3; i++) {
+            inbox.offer(sequence(), () -> true);
+        }
+        QueueFullException full = assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true));
+        assertTrue(full.getMessage().contains("2 sequences running and 1 waiting"), full.getMessage());
+        assertEquals(3, inbox.outstanding());
+        assertEquals(1, inbox.rejected());
+        inbox.settled();
+        inbox.offer(sequence(), () -> true);
+        assertEquals(3, inbox.outstanding());
+        assertEquals(4, inbox.queued());
+    }
+
+    @Test
+    void aStoppedRunnerTakesNothingAndCountsNothing() {
+        Inbox inbox = new Inbox("r", 2, 1);
+        assertThrows(IllegalStateException.class, () -> inbox.offer(sequence(), () -> false));
+        // stopped between the check and the queueing: the sequence is taken back out, uncounted
+        boolean[] checks = {true, false};
+        int[] call = {0};
+        assertThrows(IllegalStateException.class, () -> inbox.offer(sequence(), () -> checks[call[0]++]));
+        assertEquals(0, inbox.outstanding());
+        assertEquals(0, inbox.queued());
+        assertNull(inbox.poll());
+    }
+
+    @Test
+    void movesEverythingQueuedAndWaitsOnlyWhenAsked() throws InterruptedException {
+        Inbox inbox = new Inbox("r", 4, 4);
+        ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+        assertTrue(inbox.moveTo(waiting, 0), "no wait: there is work to look at anyway");
+        assertFalse(inbox.moveTo(waiting, 1), "waited, and none came");
+        Sequence a = inbox.offer(sequence(), () -> true);
+        Sequence b = inbox.offer(sequence(), () -> true);
+        assertTrue(inbox.moveTo(waiting, 50));
+        assertSame(a, waiting.pollFirst());
+        assertSame(b, waiting.pollFirst());
+        assertEquals(0, inbox.queued());
+        assertEquals(2, inbox.outstanding(), "moved to waiting, still owed an answer");
+    }
+}
