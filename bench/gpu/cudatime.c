@@ -19,12 +19,12 @@ typedef struct { unsigned x, y, z; } dim3;
 typedef void *stream_t;
 
 enum { LAUNCH, GRAPH_LAUNCH, MEMCPY_ASYNC, STREAM_SYNC, EVENT_SYNC, DEVICE_SYNC, EVENT_RECORD, WAIT_EVENT,
-       BEGIN_CAPTURE, END_CAPTURE, GRAPH_UPDATE, GRAPH_INSTANTIATE, LAUNCH_PTSZ, LAUNCH_EX, N_FN };
+       BEGIN_CAPTURE, END_CAPTURE, GRAPH_UPDATE, GRAPH_INSTANTIATE, LAUNCH_INTERNAL, LAUNCH_EX, N_FN };
 static const char *NAMES[N_FN] = {"cudaLaunchKernel", "cudaGraphLaunch", "cudaMemcpyAsync",
                                   "cudaStreamSynchronize", "cudaEventSynchronize", "cudaDeviceSynchronize",
                                   "cudaEventRecord", "cudaStreamWaitEvent", "cudaStreamBeginCapture",
                                   "cudaStreamEndCapture", "cudaGraphExecUpdate", "cudaGraphInstantiate",
-                                  "cudaLaunchKernel_ptsz", "cudaLaunchKernelExC"};
+                                  "__cudaLaunchKernel", "cudaLaunchKernelExC"};
 static atomic_long calls[N_FN], nanos[N_FN], worst[N_FN];
 static atomic_long next_dump;
 
@@ -110,12 +110,13 @@ WRAP(GRAPH_UPDATE, cuda_error, cudaGraphExecUpdate, (void *exec, void *graph, vo
 WRAP(GRAPH_INSTANTIATE, cuda_error, cudaGraphInstantiate, (void **exec, void *graph, unsigned long long flags),
      (exec, graph, flags))
 
-// kernel launches may reach the runtime under these names instead (per-thread default stream; launch attributes):
-// in the seventh session's runs cudaLaunchKernel counted none, though passes that carry prompts run without CUDA
-// graphs. Untested: no GPU time was left to run them.
-WRAP(LAUNCH_PTSZ, cuda_error, cudaLaunchKernel_ptsz,
-     (const void *func, dim3 grid, dim3 block, void **args, size_t shared, stream_t stream),
-     (func, grid, block, args, shared, stream))
+// kernel launches: nvcc 13's stubs for <<<...>>> call __cudaLaunchKernel (its first argument the kernel handle that
+// __cudaGetKernel gave, the rest as cudaLaunchKernel's), not cudaLaunchKernel, which counted none in the seventh
+// session's runs; libggml-cuda.so of the prebuilt CUDA 13 package imports both it and cudaLaunchKernelExC. Not run
+// on a GPU host yet.
+WRAP(LAUNCH_INTERNAL, cuda_error, __cudaLaunchKernel,
+     (const void *kernel, dim3 grid, dim3 block, void **args, size_t shared, stream_t stream),
+     (kernel, grid, block, args, shared, stream))
 WRAP(LAUNCH_EX, cuda_error, cudaLaunchKernelExC, (const void *config, const void *func, void **args),
      (config, func, args))
 
