@@ -86,6 +86,10 @@ final class NullEngine implements Engine {
     @Override
     public void close() {}
 
+    /** -Dsim.moveMs=R,C (see Session#moveNanos); empty: moves cost nothing. */
+    static final double[] MOVE_COST = java.util.Arrays.stream(System.getProperty("sim.moveMs", "").split(","))
+            .filter(v -> !v.isBlank()).mapToDouble(Double::parseDouble).toArray();
+
     private static final class Session implements EngineSession {
         private final SessionParams params;
         private final StepCost cost;
@@ -95,6 +99,7 @@ final class NullEngine implements Engine {
         private long passes; // forward passes of this session's decodes
         private int outputs;
         private final boolean[] isOutput;
+        private int movedSinceDecode;
 
         Session(SessionParams params, StepCost cost) {
             this.params = params;
@@ -147,7 +152,7 @@ final class NullEngine implements Engine {
             }
             long start = System.nanoTime();
             List<int[]> batches = microBatches();
-            long nanos = 0;
+            long nanos = moveNanos();
             for (int[] pass : batches) {
                 nanos += cost.nanos(pass[0], pass[1]);
             }
@@ -265,6 +270,21 @@ final class NullEngine implements Engine {
         @Override
         public void moveSequence(int from, int to) {
             counter[to] = counter[from];
+            movedSinceDecode++;
+        }
+
+        /**
+         * What the moves since the last decode cost the next one (-Dsim.moveMs=R,C: R ms once, as llama.cpp reserves
+         * its worst-case graph again after a memory update, and C ms a move for the copy; 0 by default). On an H200
+         * at 64 clients, 0.13 to 0.23 moves a step made each step's decode 1.7 to 2 ms longer (bench/RESULTS.md).
+         */
+        private long moveNanos() {
+            if (movedSinceDecode == 0 || MOVE_COST.length == 0) {
+                return 0;
+            }
+            long n = (long) (1e6 * (MOVE_COST[0] + (MOVE_COST.length > 1 ? MOVE_COST[1] : 0) * movedSinceDecode));
+            movedSinceDecode = 0;
+            return n;
         }
 
         @Override

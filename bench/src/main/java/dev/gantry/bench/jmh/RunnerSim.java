@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  * server's router sends it ({@link LoadedModel#loadOf}, least-loaded): how routing shuffles sequences between
  * replicas, and what that costs each one in gaps between its ids (placeholders, moves).
  *
- * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] [-Dsim.replicas=N] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] [-Dsim.replicas=N] [-Dsim.slower=F] [-Dsim.moveMs=R,C] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
  * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
  */
 public final class RunnerSim {
@@ -64,8 +64,13 @@ public final class RunnerSim {
                 itl * 1_000_000L);
         int replicas = Integer.getInteger("sim.replicas", 1);
         List<Runner> runners = new ArrayList<>();
+        // -Dsim.slower=F makes the last replica's steps F times as long (a card or a host placement a few percent
+        // slower, as the probes of real replicas differ by up to 5%)
+        double slower = Double.parseDouble(System.getProperty("sim.slower", "1"));
         for (int r = 0; r < replicas; r++) {
-            runners.add(Runner.start("sim" + r, new NullEngine(cost), config));
+            NullEngine.StepCost own = r == replicas - 1 && slower != 1
+                    ? (outputs, tokens) -> (long) (slower * cost.nanos(outputs, tokens)) : cost;
+            runners.add(Runner.start("sim" + r, new NullEngine(own), config));
         }
         Router router = new Router(RouteStrategy.LEAST_LOADED);
         Submitter runner = (req, observer) -> {
