@@ -6,11 +6,11 @@ import sys
 
 lines = open(sys.argv[1], encoding='utf-8', errors='replace').read().split('\n')
 KEYS = ['steps', 'prompt_tokens', 'generated_tokens', 'decode_seconds', 'wait_seconds', 'sample_seconds',
-        'step_seconds', 'forward_passes', 'gap_fillers', 'id_moves']
+        'step_seconds', 'forward_passes', 'gap_fillers', 'parked_fillers', 'id_moves']
 previous = {}
-print('| run at clients | replica | steps | gen/step | prompt/step | passes/step | fillers/step | moves | decode ms '
-      '| wait ms | sample ms | step ms | budget | max active |')
-print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+print('| run at clients | replica | steps | gen/step | prompt/step | passes/step | fillers/step | parked/step | moves '
+      '| decode ms | wait ms | sample ms | step ms | budget | max active |')
+print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for i, line in enumerate(lines[:-1]):
     if not line.startswith('ps after '):
         continue
@@ -32,6 +32,7 @@ for i, line in enumerate(lines[:-1]):
             steps = max(1, d['steps'])
             print(f"| {label} | {r['index']} | {d['steps']} | {d['generated_tokens'] / steps:.1f} "
                   f"| {d['prompt_tokens'] / steps:.1f} | {d['forward_passes'] / steps:.2f} "
-                  f"| {d['gap_fillers'] / steps:.2f} | {d['id_moves']} | {1000 * d['decode_seconds'] / steps:.2f} "
+                  f"| {d['gap_fillers'] / steps:.2f} | {d['parked_fillers'] / steps:.2f} | {d['id_moves']} "
+                  f"| {1000 * d['decode_seconds'] / steps:.2f} "
                   f"| {1000 * d['wait_seconds'] / steps:.2f} | {1000 * d['sample_seconds'] / steps:.2f} "
                   f"| {1000 * d['step_seconds'] / steps:.2f} | {c.get('prompt_budget')} | {c.get('max_active')} |")

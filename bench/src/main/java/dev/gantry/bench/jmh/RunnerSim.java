@@ -145,9 +145,10 @@ public final class RunnerSim {
                 RunnerStats s = runners.get(r).stats();
                 double steps = Math.max(1, s.steps());
                 System.out.printf(Locale.ROOT, "{\"replica\":%d,\"steps\":%d,\"sequences_per_step\":%.1f,"
-                                + "\"passes_per_step\":%.2f,\"fillers_per_step\":%.2f,\"moves\":%d,\"completed\":%d}%n",
+                                + "\"passes_per_step\":%.2f,\"fillers_per_step\":%.2f,\"parked_fillers_per_step\":%.2f,"
+                                + "\"moves\":%d,\"completed\":%d}%n",
                         r, s.steps(), s.sequenceSteps() / steps, s.forwardPasses() / steps, s.gapFillers() / steps,
-                        s.idMoves(), s.completed());
+                        s.parkedFillers() / steps, s.idMoves(), s.completed());
             }
         } finally {
             for (Runner r : runners) {

@@ -158,7 +158,7 @@ public final class Runner implements AutoCloseable {
                 c.generatedTokens, activeCount, Math.max(0, inbox.outstanding() - activeCount), c.kvCellsUsed,
                 config.kvCells(), c.completed, c.cancelled, inbox.rejected(), c.preemptions, c.decodeNanos,
                 c.waitNanos, c.sampleNanos, c.stepNanos, limits.promptBudget(), limits.maxActive(), c.embeddings, c.mixedSteps, c.reusedPromptTokens,
-                c.kvCellsParked, c.forwardPasses, c.gapFillers, c.idMoves);
+                c.kvCellsParked, c.forwardPasses, c.gapFillers, c.parkedFillers, c.idMoves);
     }
 
     private void run() {
@@ -302,6 +302,7 @@ public final class Runner implements AutoCloseable {
             counts.decodeNanos += System.nanoTime() - decodeStart;
             counts.forwardPasses = session.forwardPasses();
             counts.gapFillers += batch.fillers;
+            counts.parkedFillers += batch.parkedFillers;
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences", e);
             for (Sequence s : List.copyOf(active)) {

@@ -29,6 +29,7 @@ final class RunnerCounters {
     /** Gap placeholders decoded. */
     volatile long gapFillers;
     volatile long idMoves;
+    volatile long parkedFillers;
 
     /** Counts a decode that carried {@code sequences} sequences. */
     void step(int sequences) {

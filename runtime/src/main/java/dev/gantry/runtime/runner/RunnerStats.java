@@ -22,6 +22,8 @@ package dev.gantry.runtime.runner;
  *                           not form one run, or its prompt chunks differ in length); 0 when the engine does not
  *                           count them
  * @param gapFillers         placeholder tokens decoded to close gaps between a step's sequence ids
+ * @param parkedFillers      of those, the ones at a parked slot (a finished generation's cells kept inside the run
+ *                           of ids for a request that starts the same way)
  * @param idMoves            sequences moved down into a gap between ids that new requests left open
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
@@ -29,5 +31,5 @@ public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep,
                           int kvCells, long completed, long cancelled, long rejected, long preemptions,
                           long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget,
                           int maxActive, long embeddings, long mixedSteps, long reusedPromptTokens,
-                          int kvCellsParked, long forwardPasses, long gapFillers,
+                          int kvCellsParked, long forwardPasses, long gapFillers, long parkedFillers,
                           long idMoves) {}

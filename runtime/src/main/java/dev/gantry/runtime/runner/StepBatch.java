@@ -57,6 +57,7 @@ final class StepBatch {
         // into one forward pass per run; so would an id between two sequences that no sequence holds (one that
         // finished a step ago), and where the engine allows it such gaps get a placeholder token (see fillGap).
         fillers = 0;
+        parkedFillers = 0;
         boolean fill = FILL_ID_GAPS && session.fillsIdGaps() && !anyEmbedding(active);
         int previous = -1; // the id of the last sequence given a token here
         for (int i = 0; i < count; i++) {
@@ -135,6 +136,8 @@ final class StepBatch {
      * positions ({@code fillerIds[0..fillers)}, {@code fillerPositions}), cut out again by {@link #removeFillers}.
      */
     int fillers;
+    /** Of this step's placeholders, those at a parked slot's id (its cells kept for a request that starts alike). */
+    int parkedFillers;
     private int[] fillerIds = new int[8];
     private int[] fillerPositions = new int[8];
 
@@ -165,11 +168,15 @@ final class StepBatch {
     private void fillGap(EngineSession session, int from, int to) {
         int streamCells = session.kvCells() / Math.max(1, session.maxSequences());
         for (int id = from; id < to; id++) {
-            int position = id < skipped.length && skipped[id] >= 0 ? skipped[id] : restingLength.applyAsInt(id);
+            boolean skippedSequence = id < skipped.length && skipped[id] >= 0;
+            int position = skippedSequence ? skipped[id] : restingLength.applyAsInt(id);
             if (position >= streamCells || session.batchSize() == session.batchCapacity()) {
                 continue;
             }
             session.add(0, position, id, false);
+            if (!skippedSequence && position > 0) {
+                parkedFillers++; // a free id's stream is empty: its placeholder goes at 0
+            }
             if (fillers == fillerIds.length) {
                 fillerIds = Arrays.copyOf(fillerIds, 2 * fillers);
                 fillerPositions = Arrays.copyOf(fillerPositions, 2 * fillers);

@@ -82,6 +82,9 @@ class RunnerGapFillTest extends RunnerTestBase {
         chat.awaitFinish(WAIT);
         a.awaitTokens(30, WAIT); // the chat's slot (1) is parked in the gap; 2 moves down into it
         assertEquals(2, runner.stats().idMoves(), "the parked slot up, the running sequence down");
+        RunnerStats before = runner.stats();
+        assertTrue(before.parkedFillers() > 0 && before.parkedFillers() == before.gapFillers(),
+                "the gap's placeholders were the parked slot's: " + before);
         int[] answer = chat.tokens();
         int[] turn2 = nextTurn(turn1, answer, " And then?");
         RecordingObserver next = submit(runner, turn2, 4);
@@ -143,6 +146,8 @@ class RunnerGapFillTest extends RunnerTestBase {
         Runner runner = start(engine, config);
         List<RecordingObserver> all = runTogether(engine, runner, prompts, lengths);
         assertEquals(2, runner.stats().idMoves(), "11 into 3 and 10 into 6");
+        assertTrue(runner.stats().gapFillers() > 0);
+        assertEquals(0, runner.stats().parkedFillers(), "free holes' placeholders are not a parked slot's");
         List<FakeSession.Step> steps = engine.session().steps();
         long filled = steps.stream().filter(st -> st.tokensBySequence().size() == n
                 && st.tokensBySequence().lastKey() == n - 1).count();

@@ -76,7 +76,8 @@ public final class ModelHandlers {
                         new Responses.RunnerCounters(st.steps(), st.maxSequencesInStep(), st.promptTokens(),
                                 st.generatedTokens(), st.preemptions(), st.decodeNanos() / 1e9,
                                 st.waitNanos() / 1e9, st.sampleNanos() / 1e9, st.stepNanos() / 1e9, st.promptBudget(), st.maxActive(),
-                                st.reusedPromptTokens(), st.forwardPasses(), st.gapFillers(), st.idMoves())));
+                                st.reusedPromptTokens(), st.forwardPasses(), st.gapFillers(), st.parkedFillers(),
+                                st.idMoves())));
             }
             out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes() * lm.replicas().size(),
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));

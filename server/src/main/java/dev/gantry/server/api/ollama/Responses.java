@@ -59,7 +59,7 @@ public final class Responses {
                                  long preemptions, double decodeSeconds, double waitSeconds,
                                  double sampleSeconds, double stepSeconds,
                                  int promptBudget, int maxActive, long reusedPromptTokens, long forwardPasses,
-                                 long gapFillers, long idMoves) {}
+                                 long gapFillers, long parkedFillers, long idMoves) {}
 
     public record Running(List<RunningModel> models) {}
 
