@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  * server's router sends it ({@link LoadedModel#loadOf}, least-loaded): how routing shuffles sequences between
  * replicas, and what that costs each one in gaps between its ids (placeholders, moves).
  *
- * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] [-Dsim.replicas=N] [-Dsim.slower=F] [-Dsim.moveMs=R,C] RunnerSim CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
+ * <p>usage: [-Dsim.jitter=J] [-Dsim.think=MS] [-Dsim.replicas=N] [-Dsim.slower=F] [-Dsim.moveMs=R,C] RunnerSim
+ * CLIENTS REQUESTS_EACH [ITL_TARGET_MS] [FIXED_MS PER_OUTPUT_MS PER_PROMPT_TOKEN_MS]
  * (defaults: 50 ms; 3, 0.15, 0.1: an 8B Q4_0 model on one H200, from the GPU runs in bench/RESULTS.md)
  */
 public final class RunnerSim {
@@ -162,8 +163,8 @@ public final class RunnerSim {
         void submit(GenerationRequest request, GenerationObserver observer);
     }
 
-    private static void submit(Submitter runner, java.util.function.Supplier<GenerationRequest> request, int left, List<Long> ttft, List<Double> itls,
-                               CountDownLatch done) {
+    private static void submit(Submitter runner, java.util.function.Supplier<GenerationRequest> request, int left,
+                               List<Long> ttft, List<Double> itls, CountDownLatch done) {
         if (left == 0) {
             return;
         }

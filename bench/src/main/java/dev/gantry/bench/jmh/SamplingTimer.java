@@ -14,8 +14,8 @@ import java.util.SplittableRandom;
  * GPU writes each step's rows afresh), a busy wait of {@code gap} microseconds between steps (the runner thread
  * spinning in the device's synchronize while the sampling pool's workers park), each step sampled whole rows
  * (as {@code StepSamplingBench.parallel}), then a row a task and split into 2, 4 and 8 parts a row where the cores
- * allow, those tasks handed out before the wait as a runner does ({@link ParallelSampling#prepare}). Prints the median, mean and 90th
- * percentile microseconds of a step.
+ * allow, those tasks handed out before the wait as a runner does ({@link ParallelSampling#prepare}). Prints the
+ * median, mean and 90th percentile microseconds of a step.
  *
  * <pre>java -cp runtime.jar:gantry-bench.jar dev.gantry.bench.jmh.SamplingTimer [rows,...] [gap-us] [steps]</pre>
  */

@@ -157,8 +157,9 @@ public final class Runner implements AutoCloseable {
         return new RunnerStats(c.steps, c.batchedSteps, c.maxSequencesInStep, c.sequenceSteps, c.promptTokens,
                 c.generatedTokens, activeCount, Math.max(0, inbox.outstanding() - activeCount), c.kvCellsUsed,
                 config.kvCells(), c.completed, c.cancelled, inbox.rejected(), c.preemptions, c.decodeNanos,
-                c.waitNanos, c.sampleNanos, c.stepNanos, limits.promptBudget(), limits.maxActive(), c.embeddings, c.mixedSteps, c.reusedPromptTokens,
-                c.kvCellsParked, c.forwardPasses, c.gapFillers, c.parkedFillers, c.idMoves);
+                c.waitNanos, c.sampleNanos, c.stepNanos, limits.promptBudget(), limits.maxActive(), c.embeddings,
+                c.mixedSteps, c.reusedPromptTokens, c.kvCellsParked, c.forwardPasses, c.gapFillers, c.parkedFillers,
+                c.idMoves);
     }
 
     private void run() {
