@@ -20,6 +20,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,38 +47,72 @@ class DisconnectTest {
 
     @Test
     void aCancelledSequenceFreesItsCellsWithinOneStep() throws Exception {
-        LoadedModel m = server.model();
-        int[] prompt = m.tokenize("Once upon a time", true, true);
-        CountDownLatch tenTokens = new CountDownLatch(10);
-        CompletableFuture<long[]> atFinish = new CompletableFuture<>();
-        GenerationObserver observer = new GenerationObserver() {
-            @Override
-            public void onToken(int token) {
-                tenTokens.countDown();
-            }
+        // cancelled from another thread, as a server thread does when its client leaves
+        CancelProbe p = new CancelProbe(server.model(), false);
+        assertTrue(p.tenTokens.await(30, TimeUnit.SECONDS));
+        assertTrue(p.model.stats().kvCellsUsed() > 0);
+        p.handle.get().cancel();
+        // read after the cancel: the runner may have finished any number of steps between an earlier read and the
+        // cancel (this thread can be descheduled there), but at most the step in flight can follow it
+        long stepsAfterCancel = p.model.stats().steps();
+        p.assertFreedWithinOneStepOf(stepsAfterCancel);
+    }
 
-            @Override
-            public void onFinish(FinishReason reason, GenerationMetrics metrics) {
-                RunnerStats s = m.stats(); // on the runner thread, right after the sequence was released
-                atFinish.complete(new long[] {reason.ordinal(), s.steps(), s.kvCellsUsed(), s.active()});
-            }
+    @Test
+    void aSequenceCancelledOnTheRunnerThreadFreesItsCellsBeforeTheNextStep() throws Exception {
+        // cancelled inside onToken, so the step count at the cancel is exact
+        CancelProbe p = new CancelProbe(server.model(), true);
+        assertTrue(p.tenTokens.await(30, TimeUnit.SECONDS));
+        long[] f = p.atFinish.get(30, TimeUnit.SECONDS);
+        assertEquals(p.stepsAtCancel.get(), f[1], "released before another step");
+        p.assertFreedWithinOneStepOf(p.stepsAtCancel.get());
+    }
 
-            @Override
-            public void onError(Throwable error) {
-                atFinish.completeExceptionally(error);
+    /** A long generation whose finish records the runner's counters right after its sequence was released. */
+    private static final class CancelProbe implements GenerationObserver {
+        final LoadedModel model;
+        final boolean cancelAtTenthToken;
+        final CountDownLatch tenTokens = new CountDownLatch(10);
+        final CompletableFuture<long[]> atFinish = new CompletableFuture<>();
+        final AtomicReference<GenerationHandle> handle = new AtomicReference<>();
+        final AtomicLong stepsAtCancel = new AtomicLong(-1);
+
+        CancelProbe(LoadedModel model, boolean cancelAtTenthToken) {
+            this.model = model;
+            this.cancelAtTenthToken = cancelAtTenthToken;
+            int[] prompt = model.tokenize("Once upon a time", true, true);
+            handle.set(model.generate(new GenerationRequest(prompt, SamplingParams.DEFAULTS.withIgnoreEos(true),
+                    100_000), this));
+        }
+
+        @Override
+        public void onToken(int token) {
+            tenTokens.countDown();
+            GenerationHandle h = handle.get(); // null while generate() has not returned yet
+            if (cancelAtTenthToken && tenTokens.getCount() == 0 && h != null && stepsAtCancel.get() < 0) {
+                stepsAtCancel.set(model.stats().steps()); // on the runner thread: no step can run meanwhile
+                h.cancel();
             }
-        };
-        GenerationHandle h = m.generate(new GenerationRequest(prompt,
-                SamplingParams.DEFAULTS.withIgnoreEos(true), 100_000), observer);
-        assertTrue(tenTokens.await(30, TimeUnit.SECONDS));
-        assertTrue(m.stats().kvCellsUsed() > 0);
-        long stepsAtCancel = m.stats().steps();
-        h.cancel();
-        long[] f = atFinish.get(30, TimeUnit.SECONDS);
-        assertEquals(FinishReason.CANCELLED.ordinal(), f[0]);
-        assertTrue(f[1] - stepsAtCancel <= 1, "freed within a step: " + stepsAtCancel + " -> " + f[1]);
-        assertEquals(0, f[2], "no KV cells held");
-        assertEquals(0, f[3], "no sequence active");
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, GenerationMetrics metrics) {
+            RunnerStats s = model.stats(); // on the runner thread, right after the sequence was released
+            atFinish.complete(new long[] {reason.ordinal(), s.steps(), s.kvCellsUsed(), s.active()});
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            atFinish.completeExceptionally(error);
+        }
+
+        void assertFreedWithinOneStepOf(long steps) throws Exception {
+            long[] f = atFinish.get(30, TimeUnit.SECONDS);
+            assertEquals(FinishReason.CANCELLED.ordinal(), f[0]);
+            assertTrue(f[1] - steps <= 1, "freed within a step: " + steps + " -> " + f[1]);
+            assertEquals(0, f[2], "no KV cells held");
+            assertEquals(0, f[3], "no sequence active");
+        }
     }
 
     @Test
