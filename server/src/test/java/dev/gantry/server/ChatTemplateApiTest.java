@@ -116,6 +116,20 @@ class ChatTemplateApiTest {
     }
 
     @Test
+    void aRoleTheServerDoesNotKnowGoesToTheTemplate() throws Exception {
+        // older OpenAI clients send "function" results; as in Ollama, the template decides what to make of a role
+        String user = "{\"role\":\"user\",\"content\":\"What is the weather in Paris?\"}";
+        JsonNode without = chat("\"messages\":[" + user + "]");
+        JsonNode with = chat("\"messages\":[" + user + ",{\"role\":\"function\",\"name\":\"get_weather\","
+                + "\"content\":\"twenty-one degrees and sunny all afternoon\"}]");
+        assertTrue(with.get("prompt_eval_count").asInt() > without.get("prompt_eval_count").asInt() + 8,
+                "the function message is in the prompt: " + with + " vs " + without);
+        HttpResponse<String> openAi = server.post("/v1/chat/completions", "{\"model\":\"" + MODEL + "\","
+                + "\"max_tokens\":2,\"messages\":[" + user + ",{\"role\":\"function\",\"name\":\"f\",\"content\":\"42\"}]}");
+        assertEquals(200, openAi.statusCode(), openAi.body());
+    }
+
+    @Test
     void toolCallsAndToolResultsAreAcceptedAndRendered() throws Exception {
         String history = "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},"
                 + "{\"role\":\"assistant\",\"content\":\"\",\"tool_calls\":[{\"function\":{\"name\":\"get_weather\","

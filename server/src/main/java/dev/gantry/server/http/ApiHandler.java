@@ -28,8 +28,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-        if (!req.decoderResult().isSuccess()) {
-            sendAndClose(ctx, HttpResponseStatus.BAD_REQUEST, "malformed HTTP request");
+        if (!req.decoderResult().isSuccess()) { // EdgeHandler answers these first; here in case it is bypassed
+            ctx.writeAndFlush(EdgeHandler.malformed(req.decoderResult().cause()))
+                    .addListener(ChannelFutureListener.CLOSE);
             return;
         }
         byte[] body = ByteBufUtil.getBytes(req.content());

@@ -1,5 +1,6 @@
 package dev.gantry.server.http;
 
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -178,7 +179,10 @@ public final class ApiRouter implements AutoCloseable {
         Handler h = byMethod.get(ex.method());
         if (h == null) {
             inFlight.remove(ex);
-            ex.sendError(405, "405 method not allowed");
+            String allow = byMethod.keySet().stream().map(HttpMethod::name).sorted()
+                    .collect(java.util.stream.Collectors.joining(", "));
+            ex.send(405, "application/json; charset=utf-8", Json.error("405 method not allowed"),
+                    Map.of(HttpHeaderNames.ALLOW.toString(), allow));
             return;
         }
         if (!operations) {

@@ -15,7 +15,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
 /**
- * The pipeline: HTTP codec, the edge policy (host, origin, token, body limit), streamed uploads, aggregation of the
+ * The pipeline: HTTP codec, one request at a time per connection, the edge policy (host, origin, token, body limit), streamed uploads, aggregation of the
  * rest, then the handler.
  */
 final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
@@ -33,6 +33,7 @@ final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
     protected void initChannel(SocketChannel ch) {
         ch.pipeline()
                 .addLast("http", new HttpServerCodec())
+                .addLast("order", new ResponseOrder())
                 .addLast("edge", new EdgeHandler(policy))
                 .addLast("stream", new StreamingBodyHandler(router))
                 .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes))

@@ -17,6 +17,8 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.ArrayDeque;
@@ -98,6 +100,17 @@ final class EdgeHandler extends ChannelDuplexHandler {
         boolean last = req instanceof LastHttpContent;
         boolean keepAlive = HttpUtil.isKeepAlive(req);
 
+        if (!req.decoderResult().isSuccess()) {
+            // the codec drops everything after a request it could not read: answer and end the connection
+            Throwable cause = req.decoderResult().cause();
+            ReferenceCountUtil.release(req);
+            closeWith(ctx, malformed(cause));
+            return;
+        }
+        if (host == null && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
+            refuse(ctx, req, last, error(HttpResponseStatus.BAD_REQUEST, "missing required Host header", keepAlive));
+            return;
+        }
         if (!policy.originAllowed(origin, host)) {
             refuse(ctx, req, last, error(HttpResponseStatus.FORBIDDEN, "origin " + printable(origin) + " is not allowed; "
                     + "add it to OLLAMA_ORIGINS", keepAlive));
@@ -224,6 +237,17 @@ final class EdgeHandler extends ChannelDuplexHandler {
     private static FullHttpResponse tooLarge(long limit) {
         return error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large (limit " + limit + " bytes)",
                 false);
+    }
+
+    /** The answer to a request the codec could not read: its headers or request line too long, or malformed. */
+    static FullHttpResponse malformed(Throwable cause) {
+        if (cause instanceof TooLongHttpHeaderException) {
+            return error(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large", false);
+        }
+        if (cause instanceof TooLongHttpLineException) {
+            return error(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long", false);
+        }
+        return error(HttpResponseStatus.BAD_REQUEST, "malformed HTTP request", false);
     }
 
     static FullHttpResponse error(HttpResponseStatus status, String message, boolean keepAlive) {

@@ -35,7 +35,6 @@ import java.util.concurrent.ExecutionException;
  */
 public final class CompletionHandlers {
     private static final System.Logger LOG = System.getLogger("gantry.api");
-    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "tool");
 
     private final ModelManager models;
     private final GantryMetrics metrics;
@@ -306,9 +305,9 @@ public final class CompletionHandlers {
             int index = i;
             String role = Json.string(o, "role").orElseThrow(() -> ApiException.badRequest("messages[" + index
                     + "].role is required"));
-            if (!ROLES.contains(role)) {
-                throw ApiException.badRequest("invalid role \"" + role + "\" in messages: expected one of "
-                        + String.join(", ", ROLES.stream().sorted().toList()));
+            if (role.isBlank()) {
+                // any other role goes to the template, as in Ollama (older OpenAI clients send "function")
+                throw ApiException.badRequest("messages[" + index + "].role is empty");
             }
             String content = Json.string(o, "content").orElse("");
             JsonNode images = o.get("images");
