@@ -8,7 +8,7 @@ import java.util.Map;
  * options never do. A null field is unset and takes the value under it: the request's, then the model's
  * {@code PARAMETER} layer, then the server's configuration. Immutable.
  *
- * @param numCtx   tokens per sequence
+ * @param numCtx   tokens per sequence; below {@link RuntimeConfig#MIN_CONTEXT} it is raised to that
  * @param numGpu   layers on the GPU; negative for all, 0 for none
  * @param mainGpu  the GPU a single-GPU model goes on; negative for the planner's choice
  * @param numBatch prompt tokens per decode step
@@ -18,8 +18,8 @@ public record LoadOptions(Integer numCtx, Integer numGpu, Integer mainGpu, Integ
     public static final LoadOptions UNSET = new LoadOptions(null, null, null, null);
 
     public LoadOptions {
-        if (numCtx != null && numCtx < 1) {
-            throw new IllegalArgumentException("num_ctx must be at least 1");
+        if (numCtx != null && numCtx < RuntimeConfig.MIN_CONTEXT) {
+            numCtx = RuntimeConfig.MIN_CONTEXT; // as Ollama raises a tiny num_ctx to its minimum
         }
         if (numBatch != null && numBatch < 1) {
             throw new IllegalArgumentException("num_batch must be at least 1");
@@ -39,7 +39,7 @@ public record LoadOptions(Integer numCtx, Integer numGpu, Integer mainGpu, Integ
 
     /** The load options among a model's {@code PARAMETER} defaults; integral numbers only, others are ignored. */
     public static LoadOptions fromParameters(Map<String, Object> params) {
-        return new LoadOptions(positive(params.get("num_ctx")), integer(params.get("num_gpu")),
+        return new LoadOptions(integer(params.get("num_ctx")), integer(params.get("num_gpu")),
                 integer(params.get("main_gpu")), positive(params.get("num_batch")));
     }
 

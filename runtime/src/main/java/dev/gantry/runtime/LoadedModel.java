@@ -286,6 +286,72 @@ public final class LoadedModel {
         return loadOptions;
     }
 
+    // Requests that hold the model between acquiring it and handing their work to a runner (tokenizing, rendering
+    // the template); guarded by this. Once retired, nothing new may hold it and it is unloaded.
+    private int holds;
+    private boolean retired;
+
+    /** Holds the model for a request until the lease closes; false once it is retired (acquire it again). */
+    synchronized boolean hold() {
+        if (retired) {
+            return false;
+        }
+        holds++;
+        return true;
+    }
+
+    private synchronized void release() {
+        holds--;
+        touch();
+    }
+
+    /**
+     * Retires the model when no request holds it and no replica has work; after true, no request can hold it and
+     * it is the caller's to unload.
+     */
+    synchronized boolean retireIfIdle() {
+        if (retired) {
+            return true;
+        }
+        if (holds > 0 || !idle()) {
+            return false;
+        }
+        retired = true;
+        return true;
+    }
+
+    synchronized boolean retired() {
+        return retired;
+    }
+
+    /** A request's hold on a model: the model is not unloaded before the lease closes. Close it once. */
+    public final class Lease implements AutoCloseable {
+        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
+        private Lease() {
+        }
+
+        public LoadedModel model() {
+            return LoadedModel.this;
+        }
+
+        /**
+         * Lets the model go. Work already submitted keeps it loaded through its runners; whatever the request does
+         * with the model afterwards may find it unloaded.
+         */
+        @Override
+        public void close() {
+            if (closed.compareAndSet(false, true)) {
+                release();
+            }
+        }
+    }
+
+    /** A lease on a hold already taken by {@link #hold()}. */
+    Lease lease() {
+        return new Lease();
+    }
+
     /** True when no replica is generating or has requests waiting. */
     boolean idle() {
         for (Replica r : replicas) {

@@ -39,6 +39,8 @@ public final class ModelManager implements AutoCloseable {
     private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
     private volatile SplitMeasurements splitMeasurements = new SplitMeasurements(null);
     private final Map<String, Slot> models = new ConcurrentHashMap<>();
+    /** Models taken out of {@link #models} that still have requests to finish; unloaded by the reaper. */
+    private final java.util.Queue<LoadedModel> leaving = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
             Thread.ofPlatform().name("model-loader").daemon(true).factory());
     private final ScheduledExecutorService reaper = Executors.newSingleThreadScheduledExecutor(
@@ -72,8 +74,10 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /**
-     * The loaded model, loading it first when needed. Fails with {@link ModelNotFoundException} for an unknown
-     * name, {@link IllegalArgumentException} for an invalid one and {@link ModelLoadException} when loading fails.
+     * The loaded model, loading it first when needed, not held: it may be unloaded (by a reload with other options,
+     * its keep-alive, or the loaded-model limit) before the caller uses it. A request uses {@link #lease} instead.
+     * Fails with {@link ModelNotFoundException} for an unknown name, {@link IllegalArgumentException} for an invalid
+     * one and {@link ModelLoadException} when loading fails.
      *
      * @param keepAlive this request's keep-alive, or null for the default
      */
@@ -81,12 +85,24 @@ public final class ModelManager implements AutoCloseable {
         return acquire(name, keepAlive, LoadOptions.UNSET);
     }
 
-    /**
-     * As {@link #acquire(String, Duration)}, with the request's load options. They are completed from the model's
-     * {@code PARAMETER} layer and the configuration; a loaded model whose options differ (or whose file changed) is
-     * replaced: the new copy loads once the old one has finished its requests and is unloaded.
-     */
+    /** {@link #acquire(String, Duration)} with load options; see {@link #lease}. */
     public CompletableFuture<LoadedModel> acquire(String name, Duration keepAlive, LoadOptions requested) {
+        return lease(name, keepAlive, requested).thenApply(l -> {
+            l.close();
+            return l.model();
+        });
+    }
+
+    /**
+     * The loaded model, loading it first when needed, held for the request until the lease closes: it is not
+     * unloaded while held, nor while its runners have the request's work. The load options are completed from the
+     * model's {@code PARAMETER} layer and the configuration; a loaded model whose options differ (or whose file
+     * changed) is replaced: the new copy loads once the old one has finished its requests and is unloaded. The
+     * keep-alive (this request's, else the server's default) applies from here, as in Ollama.
+     *
+     * @param keepAlive this request's keep-alive, or null for the default
+     */
+    public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested) {
         LocalModel model;
         try {
             model = registry.resolve(name).orElse(null);
@@ -108,8 +124,9 @@ public final class ModelManager implements AutoCloseable {
         long keep = keepAliveNanos(keepAlive == null ? config.keepAlive() : keepAlive);
         Slot[] pending = new Slot[1];
         Slot slot = models.compute(key, (k, old) -> {
-            if (old != null && old.future.isCompletedExceptionally()) {
-                old = null;
+            if (old != null && (old.future.isCompletedExceptionally()
+                    || (old.future.isDone() && old.future.join().retired()))) {
+                old = null; // failed, or unloading: load anew
             }
             if (old == null || old.matches(model, options)) {
                 return old != null ? old : newLoad(model, keep, options, null);
@@ -126,18 +143,20 @@ public final class ModelManager implements AutoCloseable {
         });
         if (pending[0] != null) {
             return pending[0].future.handle((m, e) -> null)
-                    .thenCompose(x -> acquire(name, keepAlive, requested));
+                    .thenCompose(x -> lease(name, keepAlive, requested));
         }
-        CompletableFuture<LoadedModel> f = slot.future;
-        return f.whenComplete((m, e) -> {
+        return slot.future.handle((m, e) -> {
             if (e != null) {
                 models.remove(key, slot); // a failed load is retried by the next request
-            } else if (keepAlive != null) {
-                m.keepAlive(keep);
-            } else {
-                m.touch();
+                return CompletableFuture.<LoadedModel.Lease>failedFuture(e);
             }
-        });
+            if (!m.hold()) {
+                // retired between the lookup and now (keep-alive, the loaded-model limit): take a fresh copy
+                return lease(name, keepAlive, requested);
+            }
+            m.keepAlive(keep);
+            return CompletableFuture.completedFuture(m.lease());
+        }).thenCompose(f -> f);
     }
 
     /**
@@ -194,8 +213,9 @@ public final class ModelManager implements AutoCloseable {
             Optional<Map.Entry<String, Slot>> lru = others.stream()
                     .filter(e -> e.getValue().future.join().idle())
                     .min(java.util.Comparator.comparingLong(e -> e.getValue().future.join().lastUsedNanos()));
-            if (lru.isPresent() && models.remove(lru.get().getKey(), lru.get().getValue())) {
+            if (lru.isPresent() && lru.get().getValue().future.join().retireIfIdle()) {
                 LoadedModel m = lru.get().getValue().future.join();
+                models.remove(lru.get().getKey(), lru.get().getValue());
                 LOG.log(System.Logger.Level.INFO, "unloading {0}: least recently used of {1} loaded models "
                         + "(OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
                 m.unload();
@@ -205,9 +225,12 @@ public final class ModelManager implements AutoCloseable {
         }
     }
 
-    /** Waits until {@code m} has no running or queued generation, then unloads it. Runs on the loader thread. */
+    /**
+     * Waits until no request holds {@code m} and it has no running or queued generation, then unloads it. Runs on
+     * the loader thread.
+     */
     private void unloadWhenIdle(LoadedModel m) {
-        while (!m.idle()) {
+        while (!m.retireIfIdle()) {
             pause();
         }
         m.unload();
@@ -247,8 +270,32 @@ public final class ModelManager implements AutoCloseable {
         return wanted.flatMap(w -> loaded().stream().filter(m -> m.model().name().equals(w)).findFirst());
     }
 
-    /** Unloads a model now; its in-flight generations fail. */
+    /**
+     * Unloads a model once its requests are done: at once when it is idle, else when the last one finishes (as
+     * {@code keep_alive: 0} does in Ollama). Requests that come meanwhile are served by it and wait for it to go as
+     * well. True when the model was loaded.
+     */
     public boolean unload(String name) {
+        Optional<LocalModel> model = registry.resolve(name);
+        if (model.isEmpty()) {
+            return false;
+        }
+        Slot s = models.get(model.get().name().toString());
+        if (s == null) {
+            return false;
+        }
+        s.future.thenAccept(m -> {
+            m.keepAlive(0);
+            unloadIfExpired(model.get().name().toString(), s, m, System.nanoTime());
+        });
+        return true;
+    }
+
+    /**
+     * Takes a model out of memory for good (its file is deleted): new requests no longer find it, and it is unloaded
+     * once its requests are done.
+     */
+    public boolean remove(String name) {
         Optional<LocalModel> model = registry.resolve(name);
         if (model.isEmpty()) {
             return false;
@@ -257,7 +304,14 @@ public final class ModelManager implements AutoCloseable {
         if (s == null) {
             return false;
         }
-        s.future.thenAccept(LoadedModel::unload);
+        s.future.thenAccept(m -> {
+            m.keepAlive(0);
+            if (m.retireIfIdle()) {
+                m.unload();
+            } else {
+                leaving.add(m);
+            }
+        });
         return true;
     }
 
@@ -441,13 +495,24 @@ public final class ModelManager implements AutoCloseable {
         models.forEach((key, s) -> {
             CompletableFuture<LoadedModel> f = s.future;
             if (f.isDone() && !f.isCompletedExceptionally()) {
-                LoadedModel m = f.join();
-                if (m.expired(now) && models.remove(key, s)) {
-                    LOG.log(System.Logger.Level.INFO, "unloading {0}: idle past its keep-alive", m.name());
-                    m.unload();
-                }
+                unloadIfExpired(key, s, f.join(), now);
             }
         });
+        leaving.removeIf(m -> {
+            if (m.retireIfIdle()) {
+                m.unload();
+                return true;
+            }
+            return false;
+        });
+    }
+
+    private void unloadIfExpired(String key, Slot s, LoadedModel m, long now) {
+        if (m.expired(now) && m.retireIfIdle()) {
+            models.remove(key, s); // unless a request that found it retired has already replaced it
+            LOG.log(System.Logger.Level.INFO, "unloading {0}: idle past its keep-alive", m.name());
+            m.unload();
+        }
     }
 
     static long keepAliveNanos(Duration d) {

@@ -28,6 +28,8 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
                             boolean kvUnified, Duration itlTarget, int maxLoadedModels) {
     /** Ollama's default number of models in memory (per GPU; Gantry's models span every GPU). */
     public static final int DEFAULT_MAX_LOADED_MODELS = 3;
+    /** The smallest context a sequence may have, in tokens. */
+    public static final int MIN_CONTEXT = 8;
 
     /** With the default number of loaded models. */
     public RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget, int threads,
@@ -54,7 +56,7 @@ public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int
         Objects.requireNonNull(backendSampling, "backendSampling");
         Objects.requireNonNull(keepAlive, "keepAlive");
         require(numParallel >= 0, "num parallel must be >= 0");
-        require(contextLength >= 8, "context length must be >= 8");
+        require(contextLength >= MIN_CONTEXT, "context length must be >= " + MIN_CONTEXT);
         require(kvCells >= 0, "kv cells must be >= 0");
         require(maxQueue >= 0, "max queue must be >= 0");
         require(promptBudget >= 1, "prompt budget must be >= 1");

@@ -7,6 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gantry.models.ModelRegistry;
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.runner.FinishReason;
+import dev.gantry.runtime.runner.GenerationRequest;
+import dev.gantry.runtime.testing.RecordingObserver;
 import dev.gantry.runtime.testing.FakeEngine;
 import dev.gantry.runtime.testing.FakeEngineFactory;
 import dev.gantry.runtime.testing.TestModels;
@@ -121,5 +125,63 @@ class ModelMemoryTest {
         }
         assertTrue(m.loadedModel("b").isEmpty(), "b unloaded by the reaper");
         assertTrue(m.loadedModel("a").isPresent());
+    }
+
+    @Test
+    void aHeldModelIsNotUnloadedByAReloadUntilItsLeaseCloses() throws Exception {
+        ModelManager m = manager(3);
+        LoadedModel.Lease held = m.lease("a", null, new LoadOptions(128, null, null, null)).get(10, TimeUnit.SECONDS);
+        // another request wants another context: its load waits for the held copy
+        CompletableFuture<LoadedModel> other = m.acquire("a", null, new LoadOptions(64, null, null, null));
+        Thread.sleep(300);
+        assertFalse(other.isDone(), "the reload waits while a request holds the model");
+        assertFalse(factory.engines().getFirst().isClosed());
+        // the holder still submits to its copy, which serves it
+        RecordingObserver o = new RecordingObserver();
+        held.model().generate(new GenerationRequest(FakeEngine.prompt("held?"), SamplingParams.greedyDefaults(), 3), o);
+        held.close();
+        assertEquals(FinishReason.LENGTH, o.awaitFinish(java.time.Duration.ofSeconds(10)).reason());
+        assertEquals(64, get(other).contextLength());
+        assertTrue(factory.engines().getFirst().isClosed(), "the old copy went once its request was done");
+    }
+
+    @Test
+    void unloadLetsRunningRequestsFinishFirst() throws Exception {
+        factory = new FakeEngineFactory(FakeEngine.builder().eosAfter(5));
+        ModelManager m = manager(3);
+        LoadedModel a = get(m.acquire("a", null));
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        a.generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), -1), o);
+        engine.awaitDecodeAtGate(java.time.Duration.ofSeconds(10));
+        assertTrue(m.unload("a"), "keep_alive 0 with nothing to do");
+        assertFalse(engine.isClosed(), "not while it generates");
+        engine.resume();
+        assertEquals(FinishReason.STOP, o.awaitFinish(java.time.Duration.ofSeconds(10)).reason());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!engine.isClosed() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(engine.isClosed(), "unloaded once idle");
+        assertTrue(m.loadedModel("a").isEmpty());
+    }
+
+    @Test
+    void aRequestWithoutKeepAliveTakesTheDefaultAgain() throws Exception {
+        ModelManager m = manager(3);
+        LoadedModel a = get(m.acquire("a", Duration.ofSeconds(-1)));
+        assertEquals(java.time.Instant.MAX, a.expiresAt());
+        assertSame(a, get(m.acquire("a", null)));
+        assertTrue(a.expiresAt().isBefore(java.time.Instant.now().plus(Duration.ofMinutes(6))),
+                "the server's default keep-alive, not the last request's: " + a.expiresAt());
+    }
+
+    @Test
+    void aTinyNumCtxIsRaisedToTheMinimum() throws Exception {
+        ModelManager m = manager(3);
+        assertEquals(RuntimeConfig.MIN_CONTEXT, get(m.acquire("a", null, new LoadOptions(2, null, null, null)))
+                .contextLength());
+        assertEquals(RuntimeConfig.MIN_CONTEXT, new LoadOptions(-5, null, null, null).numCtx());
     }
 }

@@ -150,7 +150,20 @@ public final class TokenRelay implements GenerationObserver {
             return;
         }
         for (int i = 0; i < n && !streamer.stopped(); i++) {
-            String text = streamer.push(pieces.apply(tokens[i]));
+            byte[] piece;
+            try {
+                piece = pieces.apply(tokens[i]);
+            } catch (RuntimeException e) {
+                // the text cannot be made (the model is gone): the generation ends and the consumer hears why
+                ended = true;
+                GenerationHandle h = handle;
+                if (h != null) {
+                    h.cancel();
+                }
+                sink.onError(e);
+                return;
+            }
+            String text = streamer.push(piece);
             consumed++;
             if (!text.isEmpty()) {
                 sink.onText(text);

@@ -185,6 +185,23 @@ class TokenRelayTest {
     }
 
     @Test
+    void aTokenThatCannotBeTurnedIntoTextEndsTheGenerationWithAnError() throws Exception {
+        RecordingSink sink = new RecordingSink();
+        RecordingHandle handle = new RecordingHandle();
+        IllegalStateException closed = new IllegalStateException("model is closed");
+        TokenRelay relay = new TokenRelay(loop, t -> {
+            throw closed;
+        }, List.of(), sink);
+        relay.bind(handle);
+        relay.onToken(1);
+        relay.onFinish(FinishReason.LENGTH, METRICS);
+        assertSame(closed, sink.error.get(WAIT.toMillis(), TimeUnit.MILLISECONDS), "the consumer is told, not left");
+        loop.submit(() -> {}).get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        assertFalse(sink.done.isDone());
+        assertEquals(List.of(FinishReason.CANCELLED), handle.calls);
+    }
+
+    @Test
     void aFailingSinkCancelsTheGeneration() throws Exception {
         RecordingSink sink = new RecordingSink();
         sink.throwOnText = new IllegalStateException("connection reset");

@@ -50,6 +50,11 @@ public class Exchange {
     private volatile boolean ended;
     /** {@link #abort} ended the response: later writes of the request's own stream are dropped. */
     private volatile boolean aborted;
+    /**
+     * What runs once the response is complete or the connection closed; shared with adapted copies, whose answers
+     * go out through this exchange.
+     */
+    private final java.util.List<Runnable> afterResponse;
 
     Exchange(ChannelHandlerContext ctx, HttpMethod method, String uri, HttpHeaders headers, byte[] body,
              boolean keepAlive) {
@@ -61,6 +66,7 @@ public class Exchange {
         this.headers = headers;
         this.body = body;
         this.keepAlive = keepAlive;
+        this.afterResponse = new java.util.concurrent.CopyOnWriteArrayList<>();
     }
 
     /**
@@ -75,6 +81,31 @@ public class Exchange {
         this.headers = original.headers;
         this.body = body;
         this.keepAlive = original.keepAlive;
+        this.afterResponse = original.afterResponse;
+    }
+
+    /**
+     * Runs {@code action} once the whole response has been handed to the socket or the connection closed (at once
+     * when that has already happened): for what a request holds while it is answered, such as its model.
+     */
+    public void afterResponse(Runnable action) {
+        afterResponse.add(action);
+        if (done.get()) {
+            runAfterResponse();
+        }
+    }
+
+    private void runAfterResponse() {
+        for (Runnable r : afterResponse) {
+            if (afterResponse.remove(r)) {
+                try {
+                    r.run();
+                } catch (RuntimeException e) {
+                    System.getLogger("gantry.server").log(System.Logger.Level.WARNING, "after-response action failed",
+                            e);
+                }
+            }
+        }
     }
 
     public HttpMethod method() {
@@ -233,6 +264,7 @@ public class Exchange {
                 ctx.channel().closeFuture().removeListener(l);
             }
             whenDone.run();
+            runAfterResponse();
         }
     }
 

@@ -71,9 +71,10 @@ public final class CompletionHandlers {
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
-        LoadedModel m = acquire(model, keepAlive, options);
+        LoadedModel.Lease lease = acquire(ex, model, keepAlive, options);
+        LoadedModel m = lease.model();
         if (loadOnly) {
-            loadOnly(ex, CompletionStream.Shape.GENERATE, m, keepAlive);
+            loadOnly(ex, CompletionStream.Shape.GENERATE, lease, keepAlive, model);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
@@ -118,7 +119,8 @@ public final class CompletionHandlers {
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return;
         }
-        LoadedModel m = acquire(model, keepAlive, options);
+        LoadedModel.Lease lease = acquire(ex, model, keepAlive, options);
+        LoadedModel m = lease.model();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .or(() -> m.model().ollamaTemplate()).orElse(null);
@@ -129,7 +131,7 @@ public final class CompletionHandlers {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
         }
         if (messages.isEmpty()) {
-            loadOnly(ex, CompletionStream.Shape.CHAT, m, keepAlive);
+            loadOnly(ex, CompletionStream.Shape.CHAT, lease, keepAlive, model);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
@@ -258,13 +260,19 @@ public final class CompletionHandlers {
         return tokens;
     }
 
-    private void loadOnly(Exchange ex, CompletionStream.Shape shape, LoadedModel m, Duration keepAlive) {
+    /**
+     * Nothing to generate: the model is loaded (the lease's), or with {@code keep_alive: 0} let go of, unloaded once
+     * its other requests are done, as Ollama does. The answer echoes the name as requested.
+     */
+    private void loadOnly(Exchange ex, CompletionStream.Shape shape, LoadedModel.Lease lease, Duration keepAlive,
+                          String requestedName) {
         String reason = "load";
         if (keepAlive != null && keepAlive.isZero()) {
-            models.unload(m.model().name().toString());
+            lease.close();
+            models.unload(lease.model().model().name().toString());
             reason = "unload";
         }
-        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, m.name(), reason)));
+        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, requestedName, reason)));
     }
 
     /**
@@ -277,13 +285,18 @@ public final class CompletionHandlers {
         }
         dev.gantry.models.LocalModel local = models.registry().resolve(name)
                 .orElseThrow(() -> new dev.gantry.runtime.ModelNotFoundException(name));
-        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, local.name().shortName(), "unload")));
+        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, name, "unload")));
         return true;
     }
 
-    private LoadedModel acquire(String name, Duration keepAlive, OllamaOptions options) throws InterruptedException {
+    private LoadedModel.Lease acquire(Exchange ex, String name, Duration keepAlive, OllamaOptions options)
+            throws InterruptedException {
         try {
-            return models.acquire(name, keepAlive, options.load()).get();
+            LoadedModel.Lease lease = models.lease(name, keepAlive, options.load()).get();
+            // held until the answer is out (its tokens are turned into text with the model's vocabulary until the
+            // end): a reload or unload waits for it
+            ex.afterResponse(lease::close);
+            return lease;
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }

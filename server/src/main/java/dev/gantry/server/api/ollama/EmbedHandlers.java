@@ -47,11 +47,12 @@ public final class EmbedHandlers {
         int dimensions = dimensions(body.get("dimensions"));
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         OllamaOptions.parse(Json.object(body, "options").orElse(null)); // validated; sampling options do not apply
-        LoadedModel m = acquire(model, keepAlive);
+        LoadedModel.Lease lease = acquire(ex, model, keepAlive);
+        LoadedModel m = lease.model();
         long loadNanos = System.nanoTime() - start;
         if (inputs.isEmpty()) {
+            unloadIfAsked(lease, keepAlive);
             ex.sendJson(200, Json.write(new EmbedResponse(model, List.of(), null, null, null)));
-            unloadIfAsked(m, keepAlive);
             return;
         }
         List<Embedding> results = run(ex, m, inputs, truncate);
@@ -71,10 +72,11 @@ public final class EmbedHandlers {
         String prompt = Json.string(body, "prompt").orElse("");
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         OllamaOptions.parse(Json.object(body, "options").orElse(null));
-        LoadedModel m = acquire(model, keepAlive);
+        LoadedModel.Lease lease = acquire(ex, model, keepAlive);
+        LoadedModel m = lease.model();
         if (prompt.isEmpty()) {
+            unloadIfAsked(lease, keepAlive);
             ex.sendJson(200, Json.write(new LegacyResponse(new float[0])));
-            unloadIfAsked(m, keepAlive);
             return;
         }
         Embedding e = run(ex, m, List.of(prompt), true).getFirst();
@@ -174,18 +176,21 @@ public final class EmbedHandlers {
         return node.intValue();
     }
 
-    private LoadedModel acquire(String name, Duration keepAlive) throws InterruptedException {
+    private LoadedModel.Lease acquire(Exchange ex, String name, Duration keepAlive) throws InterruptedException {
         try {
-            return models.acquire(name, keepAlive).get();
+            LoadedModel.Lease lease = models.lease(name, keepAlive, dev.gantry.runtime.LoadOptions.UNSET).get();
+            ex.afterResponse(lease::close); // held until the answer is out: a reload or unload waits for it
+            return lease;
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
     }
 
     /** An empty input only loads; with {@code keep_alive: 0} it unloads (a request with inputs expires as usual). */
-    private void unloadIfAsked(LoadedModel m, Duration keepAlive) {
+    private void unloadIfAsked(LoadedModel.Lease lease, Duration keepAlive) {
         if (keepAlive != null && keepAlive.isZero()) {
-            models.unload(m.model().name().toString());
+            lease.close();
+            models.unload(lease.model().model().name().toString());
         }
     }
 }

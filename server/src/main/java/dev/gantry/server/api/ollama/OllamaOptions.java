@@ -89,7 +89,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "frequency_penalty" -> frequency = number(k, v);
                 case "num_predict" -> numPredict = integer(k, v);
                 case "num_keep" -> integer(k, v);
-                case "num_ctx" -> numCtx = atLeastOne(k, v);
+                case "num_ctx" -> numCtx = integer(k, v); // a tiny or negative one is raised to the minimum
                 case "num_batch" -> numBatch = atLeastOne(k, v);
                 case "num_gpu" -> numGpu = integer(k, v);
                 case "main_gpu" -> mainGpu = integer(k, v);

@@ -216,7 +216,7 @@ public final class StoreHandlers {
             }
             throw new ModelNotFoundException(text);
         }
-        models.unload(name.toString());
+        models.remove(name.toString());
         if (!s.delete(name)) {
             throw new ModelNotFoundException(text);
         }

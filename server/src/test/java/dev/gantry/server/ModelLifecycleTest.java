@@ -1,0 +1,115 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A model's life among requests, through the real server: a reload for another {@code num_ctx} waits for the
+ * requests on the old copy (they all get their answer), {@code keep_alive: 0} lets running requests finish, a
+ * request without {@code keep_alive} takes the default again, and a tiny {@code num_ctx} is raised, not refused.
+ */
+class ModelLifecycleTest {
+    static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = TestServer.start(TestServer.defaults().withNumParallel(8));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    @Test
+    void requestsThatReloadTheModelForEachOtherAllGetTheirAnswer() throws Exception {
+        // before, a request could submit to a copy another request's reload had just unloaded: a 500 ("runner is
+        // stopped", "model is closed"), or no answer at all when the copy went while its text was being written
+        for (int round = 0; round < 12; round++) {
+            List<CompletableFuture<HttpResponse<String>>> calls = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                String ctx = i % 4 == 0 ? "" : ",\"num_ctx\":" + (128 << (i % 4));
+                calls.add(OverloadTest.send(server, "/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once "
+                        + "upon a time\",\"stream\":" + (i % 2 == 0) + ",\"options\":{\"num_predict\":12,"
+                        + "\"ignore_eos\":true" + ctx + "}}"));
+            }
+            for (CompletableFuture<HttpResponse<String>> c : calls) {
+                HttpResponse<String> r = c.get(60, TimeUnit.SECONDS);
+                assertEquals(200, r.statusCode(), r.body());
+                JsonNode last = TestServer.ndjson(r.body()).getLast();
+                assertEquals(12, last.path("eval_count").asInt(), r.body());
+            }
+        }
+    }
+
+    @Test
+    void keepAliveZeroLetsRunningRequestsFinishThenUnloads() throws Exception {
+        List<CompletableFuture<HttpResponse<String>>> running = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            running.add(OverloadTest.send(server, "/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\","
+                    + "\"stream\":" + (i % 2 == 0) + ",\"options\":{\"num_predict\":600,\"ignore_eos\":true}}"));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (server.gantry.models().loadedModel("stories260k").map(m -> m.stats().active()).orElse(0) < 4
+                && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        HttpResponse<String> unload = server.post("/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0}");
+        assertEquals(200, unload.statusCode(), unload.body());
+        assertEquals("unload", TestServer.json(unload.body()).get("done_reason").asText());
+        assertEquals("stories260k", TestServer.json(unload.body()).get("model").asText(), "the name as sent");
+        for (CompletableFuture<HttpResponse<String>> c : running) {
+            HttpResponse<String> r = c.get(60, TimeUnit.SECONDS);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode last = TestServer.ndjson(r.body()).getLast();
+            assertEquals(600, last.path("eval_count").asInt(), "finished, not cut off: " + last);
+        }
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (server.gantry.models().loadedModel("stories260k").isPresent() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertTrue(server.gantry.models().loadedModel("stories260k").isEmpty(), "unloaded once they were done");
+    }
+
+    @Test
+    void aRequestWithoutKeepAliveTakesTheDefaultAgain() throws Exception {
+        generate("\"keep_alive\":-1");
+        assertEquals("2318", expiresAt().substring(0, 4), "forever: " + expiresAt());
+        generate("\"keep_alive\":\"1h\"");
+        assertTrue(Instant.parse(expiresAt()).isAfter(Instant.now().plus(Duration.ofMinutes(59))));
+        generate(null);
+        Instant expires = Instant.parse(expiresAt());
+        assertTrue(expires.isBefore(Instant.now().plus(Duration.ofMinutes(11))), "the server's 10 minutes: " + expires);
+    }
+
+    @Test
+    void aTinyNumCtxIsRaisedNotRefused() throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Hi\","
+                + "\"stream\":false,\"options\":{\"num_ctx\":2,\"num_predict\":3}}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(3, TestServer.json(r.body()).get("eval_count").asInt());
+    }
+
+    private static void generate(String extra) throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Hi\","
+                + "\"stream\":false,\"options\":{\"num_predict\":2}" + (extra == null ? "" : "," + extra) + "}");
+        assertEquals(200, r.statusCode(), r.body());
+    }
+
+    private static String expiresAt() throws Exception {
+        JsonNode ps = TestServer.json(server.get("/api/ps").body());
+        return ps.at("/models/0/expires_at").asText();
+    }
+}
