@@ -7,7 +7,7 @@ import OpenAI from 'openai';
 
 const model = process.env.GANTRY_MODEL;
 const openai = new OpenAI({ baseURL: `${process.env.GANTRY_URL}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000 });
-const messages = [{ role: 'system', content: 'You tell short stories.' }, { role: 'user', content: 'Once upon a time' }];
+const messages = [{ role: 'system', content: 'You tell short stories.' }, { role: 'user', content: 'Once upon a time there was a little girl named Lily. She loved to play in the park with her dog.' }];
 const sampling = { temperature: 0, seed: 7, max_tokens: 8 };
 
 async function check(name, fn) {

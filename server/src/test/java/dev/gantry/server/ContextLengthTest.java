@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.RuntimeConfig;
-import dev.gantry.runtime.engine.Engine;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
@@ -122,19 +120,18 @@ class ContextLengthTest {
     @Test
     void aLongChatDropsItsOldestMessagesAndKeepsTheSystemMessage() throws Exception {
         ObjectNode req = TestServer.JSON.createObjectNode();
-        req.put("model", TestServer.MODEL).put("stream", false);
+        // a template that shows every role (the model has none: Ollama's default renders the users' turns only)
+        req.put("model", TestServer.MODEL).put("stream", false)
+                .put("template", "{{ range .Messages }}{{ .Role }}: {{ .Content }}\n{{ end }}");
         req.putObject("options").put("num_predict", 8).put("temperature", 0);
         ArrayNode messages = req.putArray("messages");
         messages.addObject().put("role", "system").put("content", "Tell short stories.");
         for (int i = 0; i < 4; i++) {
             messages.addObject().put("role", "user").put("content", "Story " + i + ": " + LONG.substring(0, 120));
-            messages.addObject().put("role", "assistant").put("content", LONG.substring(0, 300));
+            messages.addObject().put("role", "assistant").put("content", LONG.substring(0, 700)); // alone over the context
         }
         messages.addObject().put("role", "user").put("content", "Now one about a cat.");
-        LoadedModel m = server.model();
-        List<Engine.ChatMessage> expected = List.of(new Engine.ChatMessage("system", "Tell short stories."),
-                new Engine.ChatMessage("user", "Now one about a cat."));
-        int expectedTokens = tokens(m.applyChatTemplate(expected, true));
+        int expectedTokens = tokens("system: Tell short stories.\nuser: Now one about a cat.\n");
         assertTrue(expectedTokens < CONTEXT - 8, "the kept messages fit: " + expectedTokens);
         JsonNode done = ok("/api/chat", req);
         assertEquals(expectedTokens, done.get("prompt_eval_count").asInt(), done.toString());

@@ -286,6 +286,44 @@ class StoreApiTest {
     }
 
     @Test
+    void theMessageLayerComesBeforeTheChatAndTemplatesAreChecked() throws Exception {
+        String user = "[{\"role\":\"user\",\"content\":\" dog\"}]";
+        // the model has no template: Ollama's {{ .Prompt }}, which renders the users' turns and nothing else
+        JsonNode plain = TestServer.json(post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,\"messages\":"
+                + user + ",\"options\":{\"num_predict\":1}}").body());
+        JsonNode raw = TestServer.json(post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\" dog\",\"raw\":true,"
+                + "\"stream\":false,\"options\":{\"num_predict\":1}}").body());
+        assertEquals(raw.get("prompt_eval_count").asInt(), plain.get("prompt_eval_count").asInt(),
+                "the text alone, no chat markup: " + plain);
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"primed\",\"from\":\"stories260k\",\"stream\":false,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time there was a\"},"
+                + "{\"role\":\"assistant\",\"content\":\"cat\"}]}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"primed\"}").body());
+        assertEquals("Once upon a time there was a", show.at("/messages/0/content").asText(), show.toString());
+        assertEquals("assistant", show.at("/messages/1/role").asText());
+        JsonNode primed = TestServer.json(post("/api/chat", "{\"model\":\"primed\",\"stream\":false,\"messages\":"
+                + user + ",\"options\":{\"num_predict\":1}}").body());
+        assertTrue(primed.get("prompt_eval_count").asInt() >= plain.get("prompt_eval_count").asInt() + 6,
+                "the layer's user turn is in the prompt: " + primed + " vs " + plain);
+        // a generate on the model starts from the layer too
+        JsonNode generated = TestServer.json(post("/api/generate", "{\"model\":\"primed\",\"prompt\":\" dog\","
+                + "\"stream\":false,\"options\":{\"num_predict\":1}}").body());
+        assertEquals(primed.get("prompt_eval_count").asInt(), generated.get("prompt_eval_count").asInt());
+
+        assertError(post("/api/create", "{\"model\":\"broken\",\"from\":\"stories260k\",\"template\":\"{{ .Foo }\"}"),
+                400, "template error");
+        assertEquals(404, post("/api/show", "{\"model\":\"broken\"}").statusCode(), "nothing was created");
+        assertError(post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"template\":\"{{ if .Prompt }\"}"),
+                400, "template error");
+        // valid Go this renderer does not handle is not the client's error: the model's template is used instead
+        HttpResponse<String> unsupported = post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\","
+                + "\"stream\":false,\"template\":\"{{ block \\\"x\\\" . }}{{ .Prompt }}{{ end }}\","
+                + "\"options\":{\"num_predict\":1}}");
+        assertEquals(200, unsupported.statusCode(), unsupported.body());
+    }
+
+    @Test
     void hostileNamesAndDigestsAre400AndTouchNothingOutsideTheStore() throws Exception {
         Path outside = store.getParent();
         List<Path> before = tree(store);

@@ -60,8 +60,13 @@ public final class PromptBuilder {
 
     /** How a prompt was made, for logs and tests. */
     public enum Source {
-        OLLAMA_TEMPLATE, JINJA, LLAMA_CPP, CHATML
+        OLLAMA_TEMPLATE, JINJA, LLAMA_CPP, CHATML,
+        /** No template anywhere: Ollama's default, {@code {{ .Prompt }}} (the users' turns, nothing else). */
+        PROMPT_ONLY
     }
+
+    /** Ollama's template for a model that has none. */
+    public static final String DEFAULT_TEMPLATE = "{{ .Prompt }}";
 
     /**
      * The prompt text, how it was made, and whether it ends inside an opened thinking block (the template wrote
@@ -103,7 +108,9 @@ public final class PromptBuilder {
         }
         String gguf = r.ggufTemplate();
         if (gguf == null || gguf.isBlank()) {
-            return prompt(chatml(messages), Source.CHATML);
+            // as Ollama: a model without a template gets {{ .Prompt }}, which renders the users' turns only
+            return prompt(renderGo(GoTemplate.parse(DEFAULT_TEMPLATE), messages, r.tools(), r.think()),
+                    Source.PROMPT_ONLY);
         }
         try {
             return prompt(renderJinja(jinja(gguf), messages, r.tools(), r.think()), Source.JINJA);

@@ -144,7 +144,7 @@ final class GoParser {
                         out.add(new With(p, bodies.get(0), bodies.get(1)));
                     }
                     case "define", "template", "block", "break", "continue" ->
-                            throw new TemplateException("the {{" + kw + "}} action is not supported");
+                            throw TemplateException.unsupported("the {{" + kw + "}} action is not supported");
                     case "else", "end" -> throw new TemplateException("unexpected {{" + kw + "}}");
                     default -> out.add(new Action(pipe(it.text())));
                 }
@@ -190,7 +190,7 @@ final class GoParser {
                     pos++;
                     break;
                 } else {
-                    throw new TemplateException("the {{else " + keyword(rest) + "}} action is not supported");
+                    throw TemplateException.unsupported("the {{else " + keyword(rest) + "}} action is not supported");
                 }
             }
             return new If(tests, bodies, otherwise);
@@ -323,7 +323,7 @@ final class GoParser {
                     case "nil" -> new Lit(null);
                     default -> {
                         if (!FUNCS.contains(name)) {
-                            throw new TemplateException("the function '" + name + "' is not supported");
+                            throw TemplateException.unsupported("the function '" + name + "' is not supported");
                         }
                         yield new Ident(name);
                     }

@@ -322,7 +322,7 @@ public final class GoTemplate {
                     yield b.toString();
                 }
                 case "currentDate" -> LocalDate.now().toString();
-                default -> throw new TemplateException("the function '" + name + "' is not supported");
+                default -> throw TemplateException.unsupported("the function '" + name + "' is not supported");
             };
         }
 

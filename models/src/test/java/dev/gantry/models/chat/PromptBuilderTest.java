@@ -71,8 +71,11 @@ class PromptBuilderTest {
         assertEquals("builtin:4", p.text());
         p = new PromptBuilder(null, null).build(new PromptBuilder.Request(null, null, null,
                 List.of(ChatMessage.of("user", "Hi")), List.of(), null));
-        assertEquals(PromptBuilder.Source.CHATML, p.source());
-        assertEquals("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", p.text());
+        assertEquals(PromptBuilder.Source.PROMPT_ONLY, p.source(), "no template anywhere: Ollama's {{ .Prompt }}");
+        assertEquals("Hi", p.text());
+        p = new PromptBuilder(null, null).build(new PromptBuilder.Request(null, null, "model system", chat, List.of(),
+                null));
+        assertEquals("HiAgain", p.text(), "each user turn; system prompts and answers are not in the template");
     }
 
     @Test

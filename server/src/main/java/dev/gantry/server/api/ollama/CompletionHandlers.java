@@ -81,20 +81,19 @@ public final class CompletionHandlers {
         String text;
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
-                .or(() -> m.model().ollamaTemplate()).orElse(null);
+                .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         Boolean think = think(body);
         requireThinking(m, model, think, template);
         if (raw) {
             text = prompt;
-        } else if (!m.hasChatTemplate() && template == null) {
-            // Ollama's default template for a model without one is the prompt alone.
-            text = system == null ? prompt : system + "\n\n" + prompt;
         } else {
+            // without any template this is Ollama's {{ .Prompt }}: the prompt alone, without the system
             List<ChatMessage> msgs = new ArrayList<>();
             if (system != null && !system.isEmpty()) {
                 msgs.add(ChatMessage.of("system", system));
             }
+            msgs.addAll(modelMessages(m)); // the MESSAGE layer, as Ollama puts it before the prompt
             msgs.add(ChatMessage.of("user", prompt));
             text = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null), template,
                     modelSystem, msgs, List.of(), think)).text();
@@ -123,7 +122,7 @@ public final class CompletionHandlers {
         LoadedModel m = lease.model();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
-                .or(() -> m.model().ollamaTemplate()).orElse(null);
+                .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         requireThinking(m, model, think, template);
         String gguf = m.chatTemplateSource().orElse(null);
@@ -136,6 +135,11 @@ public final class CompletionHandlers {
         }
         options = ModelDefaults.options(m.model(), requestOptions);
         OllamaOptions chatOptions = options;
+        if (!m.model().messages().isEmpty()) {
+            List<ChatMessage> all = new ArrayList<>(modelMessages(m)); // the MESSAGE layer comes first, as in Ollama
+            all.addAll(messages);
+            messages = all;
+        }
         PromptBuilder builder = prompts(m);
         List<ChatMessage> fitting = ContextWindow.dropOldest(messages, ChatMessage::role,
                 msgs -> m.tokenize(builder.build(new PromptBuilder.Request(gguf, template, modelSystem, msgs, tools,
@@ -158,6 +162,23 @@ public final class CompletionHandlers {
                 Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames);
         run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
                 parser);
+    }
+
+    /** A template a client sent (Go syntax), or a 400 saying why it does not parse, as Ollama refuses one. */
+    static String requireParsable(String template) {
+        try {
+            dev.gantry.models.template.GoTemplate.parse(template);
+            return template;
+        } catch (dev.gantry.models.template.TemplateException e) {
+            if (e.isUnsupported()) {
+                return template; // valid Go, beyond this renderer: the prompt falls back to the model's template
+            }
+            throw ApiException.badRequest("template error: " + e.getMessage());
+        }
+    }
+
+    private static List<ChatMessage> modelMessages(LoadedModel m) {
+        return m.model().messages().stream().map(x -> ChatMessage.of(x.role(), x.content())).toList();
     }
 
     /** The prompt builder for a model: its special tokens and llama.cpp's built-in renderer as the fallback. */

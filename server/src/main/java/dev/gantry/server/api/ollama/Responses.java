@@ -63,9 +63,10 @@ public final class Responses {
 
     public record Running(List<RunningModel> models) {}
 
+    /** {@code messages}: the model's {@code MESSAGE} layer, null (left out) when it has none. */
     public record Show(String license, String modelfile, String parameters, String template, String system,
-                       Details details, Map<String, Object> modelInfo, List<String> capabilities,
-                       String modifiedAt) {}
+                       List<Message> messages, Details details, Map<String, Object> modelInfo,
+                       List<String> capabilities, String modifiedAt) {}
 
     public record Version(String version) {}
 }

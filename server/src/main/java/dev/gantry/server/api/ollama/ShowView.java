@@ -27,11 +27,14 @@ public final class ShowView {
     public static Responses.Show of(LocalModel m, boolean verbose) {
         GgufMetadata g = m.metadata();
         GgufMetadata info = verbose ? uncapped(m) : g;
-        String template = m.ollamaTemplate().or(g::chatTemplate).orElse("{{ .Prompt }}");
+        String template = m.ollamaTemplate().or(g::chatTemplate)
+                .orElse(dev.gantry.models.chat.PromptBuilder.DEFAULT_TEMPLATE);
         String system = m.system().orElse(null);
         String parameters = parameters(m.parameters());
         String license = m.layers().licenses().isEmpty() ? null : String.join("\n", m.layers().licenses());
-        return new Responses.Show(license, modelfile(m, template), parameters, template, system,
+        List<Responses.Message> messages = m.messages().isEmpty() ? null : m.messages().stream()
+                .map(x -> new Responses.Message(x.role(), x.content())).toList();
+        return new Responses.Show(license, modelfile(m, template), parameters, template, system, messages,
                 ModelHandlers.details(g), ModelHandlers.modelInfo(info, verbose), capabilities(m, template),
                 m.modifiedAt().toString());
     }

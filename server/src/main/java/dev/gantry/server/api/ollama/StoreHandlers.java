@@ -252,6 +252,7 @@ public final class StoreHandlers {
             throw ApiException.badRequest("neither 'from' or 'files' was specified");
         }
         Optional<String> template = Json.string(body, "template");
+        template.ifPresent(CompletionHandlers::requireParsable);
         Optional<String> system = Json.string(body, "system");
         Map<String, JsonNode> parameters = parameters(body);
         Optional<ArrayNode> messages = messages(body);
