@@ -152,4 +152,33 @@ class OllamaApiTest {
         String b = TestServer.json(server.post("/api/generate", body).body()).get("response").asText();
         assertEquals(a, b);
     }
+
+    @Test
+    void generateAnswersWithAContextThatANextRequestContinues() throws Exception {
+        JsonNode first = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                + "\"Once upon a time\",\"stream\":false,\"options\":{\"num_predict\":6,\"seed\":3}}").body());
+        JsonNode context = first.get("context");
+        assertTrue(context != null && context.isArray() && context.size() > 0, first.toString());
+        // the prompt and the answer, as tokens: their count is the prompt's and the answer's, less the BOS
+        assertTrue(Math.abs(context.size() - (first.get("prompt_eval_count").asInt() - 1
+                + first.get("eval_count").asInt())) <= 2, first.toString());
+        JsonNode second = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                + "\" Then\",\"stream\":false,\"context\":" + context + ",\"options\":{\"num_predict\":3}}").body());
+        assertTrue(second.get("prompt_eval_count").asInt() > context.size(),
+                "the earlier conversation is in the prompt: " + second);
+        // streamed: only the last line carries it; a raw prompt has none
+        List<JsonNode> lines = TestServer.ndjson(server.post("/api/generate", "{\"model\":\"stories260k\","
+                + "\"prompt\":\"Once\",\"options\":{\"num_predict\":4}}").body());
+        assertTrue(lines.getLast().get("context").size() > 0, lines.getLast().toString());
+        lines.subList(0, lines.size() - 1).forEach(l -> assertFalse(l.has("context"), l.toString()));
+        JsonNode raw = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                + "\"Once\",\"raw\":true,\"stream\":false,\"options\":{\"num_predict\":2}}").body());
+        assertFalse(raw.has("context"), raw.toString());
+        for (String bad : List.of("\"x\"", "[1.5]", "[-1]", "[99999999]")) {
+            HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\","
+                    + "\"context\":" + bad + "}");
+            assertEquals(400, r.statusCode(), bad + ": " + r.body());
+            assertTrue(r.body().contains("context"), r.body());
+        }
+    }
 }

@@ -106,7 +106,7 @@ public class HotPathBench {
     @Benchmark
     public byte[] ndjsonLineJackson() {
         return Json.line(new Responses.GenerateChunk("stories260k", Instant.now().toString(), " time", false, null,
-                null, null, null, null, null, null, null));
+                null, null, null, null, null, null, null, null));
     }
 
     /** The whole hand-off: relay from the runner, detokenize, cut at stops, encode the line. */

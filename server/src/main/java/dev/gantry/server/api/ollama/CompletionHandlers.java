@@ -63,9 +63,7 @@ public final class CompletionHandlers {
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
-        if (body.has("context")) {
-            LOG.log(System.Logger.Level.WARNING, "ignoring the deprecated context field of /api/generate");
-        }
+        int[] context = contextTokens(body.get("context"));
 
         boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
@@ -93,12 +91,18 @@ public final class CompletionHandlers {
             if (system != null && !system.isEmpty()) {
                 msgs.add(ChatMessage.of("system", system));
             }
-            msgs.addAll(modelMessages(m)); // the MESSAGE layer, as Ollama puts it before the prompt
+            if (context.length == 0) {
+                msgs.addAll(modelMessages(m)); // the MESSAGE layer, as Ollama puts it before a fresh prompt
+            }
             msgs.add(ChatMessage.of("user", prompt));
             text = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null), template,
                     modelSystem, msgs, List.of(), think)).text();
         }
-        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model);
+        if (context.length > 0) {
+            // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
+            text = detokenize(m, context) + text;
+        }
+        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, !raw);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -162,6 +166,39 @@ public final class CompletionHandlers {
                 Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames);
         run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
                 parser);
+    }
+
+    /** {@code context}: a list of token ids (an earlier answer's), or none. */
+    private static int[] contextTokens(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return new int[0];
+        }
+        if (!node.isArray()) {
+            throw Json.wrongType("context", "a list of token ids", node);
+        }
+        int[] out = new int[node.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode t = node.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt()) {
+                throw Json.wrongType("context[" + i + "]", "a token id", t);
+            }
+            out[i] = t.intValue();
+        }
+        return out;
+    }
+
+    /** The text of {@code tokens}; a 400 for an id the model's vocabulary does not have. */
+    private static String detokenize(LoadedModel m, int[] tokens) {
+        int vocab = m.engineInfo().vocabSize();
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int t : tokens) {
+            if (t < 0 || t >= vocab) {
+                throw ApiException.badRequest("context holds token " + t + ", which is not in the model's vocabulary"
+                        + " of " + vocab);
+            }
+            bytes.writeBytes(m.piece(t));
+        }
+        return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
     }
 
     /** A template a client sent (Go syntax), or a 400 saying why it does not parse, as Ollama refuses one. */
@@ -241,18 +278,29 @@ public final class CompletionHandlers {
     }
 
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
-                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName) {
-        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, null);
+                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
+                     boolean withContext) {
+        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, null, withContext);
     }
 
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
                      boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
                      ChatOutputParser parser) {
+        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, parser, false);
+    }
+
+    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
+                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
+                     ChatOutputParser parser, boolean withContext) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
                 truncate);
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
+        if (withContext) {
+            // Ollama's context: the prompt and the answer as tokens, which an old client sends back next time
+            sink.withContext(answer -> m.tokenize(text + answer, false, true));
+        }
         GenerationRecorder recorder = metrics.begin(m.name(), start);
         TokenRelay relay = new TokenRelay(ex.eventLoop(), m::piece, options.stop(),
                 recorder.wrap(sink, System.nanoTime()));

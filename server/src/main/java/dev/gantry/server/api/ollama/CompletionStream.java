@@ -34,6 +34,10 @@ final class CompletionStream implements TokenRelay.Sink {
     private final ChunkEncoder encoder;
     private final ChatOutputParser parser;
     private boolean started;
+    /** Turns the answer's text into the final line's {@code context} (generate, not raw); null for none. */
+    private java.util.function.Function<String, int[]> context;
+    /** The whole answer, kept for {@link #context} while streaming. */
+    private StringBuilder answer;
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos) {
         this(exchange, shape, model, stream, startNanos, loadNanos, null);
@@ -51,8 +55,21 @@ final class CompletionStream implements TokenRelay.Sink {
         this.parser = parser;
     }
 
+    /**
+     * Gives the last line a {@code context}: {@code f} turns the whole answer into the conversation's tokens
+     * (the prompt's and the answer's), as Ollama sends them for a client to pass back.
+     */
+    CompletionStream withContext(java.util.function.Function<String, int[]> f) {
+        this.context = f;
+        this.answer = stream ? new StringBuilder() : null;
+        return this;
+    }
+
     @Override
     public void onText(String text) {
+        if (answer != null) {
+            answer.append(text);
+        }
         if (parser == null) {
             emit("", text);
             return;
@@ -160,8 +177,9 @@ final class CompletionStream implements TokenRelay.Sink {
         Integer evalCount = m == null ? null : m.generatedTokens();
         Long evalTime = m == null ? null : m.evalNanos();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, text, true, reason, total, load, promptCount,
-                    cached, promptTime, evalCount, evalTime);
+            case GENERATE -> new Responses.GenerateChunk(model, now, text, true, reason,
+                    context == null ? null : context.apply(answer != null ? answer.toString() : text), total, load,
+                    promptCount, cached, promptTime, evalCount, evalTime);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, think, calls),
                     true, reason, total, load, promptCount, cached, promptTime, evalCount, evalTime);
         };
@@ -171,8 +189,8 @@ final class CompletionStream implements TokenRelay.Sink {
     static Object loadOnly(Shape shape, String model, String reason) {
         String now = Instant.now().toString();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, "", true, reason, null, null, null, null, null, null,
-                    null);
+            case GENERATE -> new Responses.GenerateChunk(model, now, "", true, reason, null, null, null, null, null,
+                    null, null, null);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", ""), true, reason,
                     null, null, null, null, null, null, null);
         };

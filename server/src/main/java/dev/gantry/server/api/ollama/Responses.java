@@ -7,9 +7,12 @@ import java.util.Map;
 public final class Responses {
     private Responses() {}
 
-    /** One {@code /api/generate} line; the metrics are set on the last one only. */
+    /**
+     * One {@code /api/generate} line; the metrics are set on the last one only, and so is {@code context} (the
+     * conversation's tokens, prompt and answer, for a client to send back; not for raw prompts).
+     */
     public record GenerateChunk(String model, String createdAt, String response, boolean done, String doneReason,
-                                Long totalDuration, Long loadDuration, Integer promptEvalCount,
+                                int[] context, Long totalDuration, Long loadDuration, Integer promptEvalCount,
                                 Integer promptEvalCachedCount, Long promptEvalDuration, Integer evalCount,
                                 Long evalDuration) {}
 
