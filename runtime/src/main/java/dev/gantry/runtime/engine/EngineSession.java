@@ -36,6 +36,23 @@ public interface EngineSession extends AutoCloseable {
         return newSampler(sequence, params, history);
     }
 
+    /**
+     * As {@link #newSampler(int, SamplingParams, int[], int)}, for a sequence whose log probabilities are asked
+     * ({@link #logprobs}): its logits must come to the host, so it is never sampled on the device.
+     */
+    default SequenceSampler newHostSampler(int sequence, SamplingParams params, int[] history, int promptLength) {
+        return newSampler(sequence, params, history, promptLength);
+    }
+
+    /**
+     * The log probabilities at output {@code outputIndex} of the last decode: {@code token}'s and the {@code top}
+     * most likely tokens'. After the outputs were sampled, before the next decode; null when the engine cannot
+     * tell (the default).
+     */
+    default dev.gantry.runtime.sampling.TokenLogprobs logprobs(int outputIndex, int token, int top) {
+        return null;
+    }
+
     /** Samples output {@code outputIndex} of the last decode for the sampler's sequence, and accepts the token. */
     int sample(SequenceSampler sampler, int outputIndex);
 

@@ -8,6 +8,12 @@ public interface GenerationObserver {
     /** A generated token (never an end-of-generation token). */
     void onToken(int token);
 
+    /**
+     * The log probabilities of the token that {@link #onToken} gets next, when the request asked for them and the
+     * engine can tell. The default ignores them.
+     */
+    default void onLogprobs(dev.gantry.runtime.sampling.TokenLogprobs logprobs) {}
+
     /** The generation ended; no call follows. */
     void onFinish(FinishReason reason, GenerationMetrics metrics);
 

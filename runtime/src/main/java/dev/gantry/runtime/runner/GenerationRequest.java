@@ -11,11 +11,27 @@ import java.util.Objects;
  * @param contextLimit tokens (prompt and generated) this sequence may hold, Ollama's {@code num_ctx} for one
  *                     request; zero or negative means the runner's context per sequence, and a larger value is
  *                     capped at it
+ * @param logprobs     negative for none; else each generated token's log probability is reported with this many
+ *                     likeliest alternatives (at most {@link dev.gantry.runtime.sampling.TokenLogprobs#MAX_TOP})
  */
-public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit) {
+public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit,
+                                int logprobs) {
     /** Within the runner's context per sequence. */
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens) {
         this(prompt, sampling, maxTokens, 0);
+    }
+
+    /** Without log probabilities. */
+    public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit) {
+        this(prompt, sampling, maxTokens, contextLimit, -1);
+    }
+
+    /**
+     * This request with each token's log probability and its {@code top} likeliest alternatives
+     * ({@link GenerationObserver#onLogprobs}); negative for none.
+     */
+    public GenerationRequest withLogprobs(int top) {
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, top);
     }
 
     public GenerationRequest {

@@ -7,6 +7,7 @@ import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
 import dev.gantry.runtime.sampling.ParallelSampling;
+import dev.gantry.runtime.sampling.TokenLogprobs;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -268,7 +269,9 @@ public final class Runner implements AutoCloseable {
                     session.beginEmbedding(s.id);
                     s.pooled = new float[engine.embeddingSize()];
                 } else {
-                    s.sampler = session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
+                    s.sampler = s.request.logprobs() >= 0
+                            ? session.newHostSampler(s.id, s.request.sampling(), s.history(), s.promptLength)
+                            : session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
                 }
             } catch (RuntimeException e) {
                 fail(s, e); // frees its slot and any prefix it took over
@@ -362,7 +365,10 @@ public final class Runner implements AutoCloseable {
                 fail(outputs.sequences[i], failed.cause(i));
             } else {
                 // may finish the sequence and take it out of the active list
-                accept(outputs.sequences[i], outputs.tokens[i], now);
+                Sequence s = outputs.sequences[i];
+                TokenLogprobs lp = s.request.logprobs() >= 0
+                        ? session.logprobs(s.batchIndex, outputs.tokens[i], s.request.logprobs()) : null;
+                accept(s, outputs.tokens[i], now, lp);
             }
             outputs.forget(i);
         }
@@ -399,8 +405,11 @@ public final class Runner implements AutoCloseable {
         finish(s, FinishReason.STOP);
     }
 
-    /** Handles a sampled token; returns true when the sequence finished (and left the active list). */
-    private boolean accept(Sequence s, int token, long now) {
+    /**
+     * Handles a sampled token and its log probabilities (null unless asked); returns true when the sequence finished
+     * (and left the active list).
+     */
+    private boolean accept(Sequence s, int token, long now, TokenLogprobs logprobs) {
         if (s.firstTokenAt == 0) {
             s.firstTokenAt = now;
         }
@@ -412,6 +421,9 @@ public final class Runner implements AutoCloseable {
         s.generated++;
         counts.generatedTokens++;
         try {
+            if (logprobs != null) {
+                s.observer.onLogprobs(logprobs);
+            }
             s.observer.onToken(token);
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);

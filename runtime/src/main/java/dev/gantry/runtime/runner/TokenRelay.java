@@ -1,5 +1,6 @@
 package dev.gantry.runtime.runner;
 
+import dev.gantry.runtime.sampling.TokenLogprobs;
 import dev.gantry.runtime.text.TextStreamer;
 import java.util.List;
 import java.util.concurrent.Executor;
@@ -22,6 +23,12 @@ public final class TokenRelay implements GenerationObserver {
 
         void onError(Throwable error);
 
+        /**
+         * A token's log probabilities, just before its text (which a stop string or an unfinished character may hold
+         * back); {@code pieces} gives any token's bytes. Only for requests that asked. The default ignores them.
+         */
+        default void onLogprobs(TokenLogprobs logprobs, IntFunction<byte[]> pieces) {}
+
         /** Called after each batch of deliveries, so text written without flushing goes out together. */
         default void flush() {}
 
@@ -43,7 +50,12 @@ public final class TokenRelay implements GenerationObserver {
     private final Object lock = new Object();
     private int[] buffer = new int[32];
     private int[] spare = new int[32];
+    /** Each buffered token's log probabilities, once any came (in step with {@link #buffer}). */
+    private TokenLogprobs[] logprobs;
+    private TokenLogprobs[] spareLogprobs;
     private int count;
+    /** Runner thread: the log probabilities of the token {@link #onToken} gets next. */
+    private TokenLogprobs nextLogprobs;
     private boolean scheduled;
     private FinishReason finishReason;
     private GenerationMetrics finishMetrics;
@@ -66,10 +78,27 @@ public final class TokenRelay implements GenerationObserver {
     }
 
     @Override
+    public void onLogprobs(TokenLogprobs lp) {
+        nextLogprobs = lp;
+    }
+
+    @Override
     public void onToken(int token) {
+        TokenLogprobs lp = nextLogprobs;
+        nextLogprobs = null;
         synchronized (lock) {
             if (count == buffer.length) {
                 buffer = java.util.Arrays.copyOf(buffer, buffer.length * 2);
+            }
+            if (lp != null && logprobs == null) {
+                logprobs = new TokenLogprobs[buffer.length];
+                spareLogprobs = new TokenLogprobs[buffer.length];
+            }
+            if (logprobs != null) {
+                if (logprobs.length < buffer.length) {
+                    logprobs = java.util.Arrays.copyOf(logprobs, buffer.length);
+                }
+                logprobs[count] = lp;
             }
             buffer[count++] = token;
             scheduleLocked();
@@ -112,6 +141,7 @@ public final class TokenRelay implements GenerationObserver {
     private void drain() {
         while (true) {
             int[] tokens;
+            TokenLogprobs[] lps;
             int n;
             FinishReason reason;
             GenerationMetrics metrics;
@@ -125,6 +155,11 @@ public final class TokenRelay implements GenerationObserver {
                 n = count;
                 buffer = spare;
                 spare = tokens;
+                lps = logprobs;
+                if (lps != null) {
+                    logprobs = spareLogprobs.length >= buffer.length ? spareLogprobs : new TokenLogprobs[buffer.length];
+                    spareLogprobs = lps;
+                }
                 count = 0;
                 reason = finishReason;
                 metrics = finishMetrics;
@@ -133,7 +168,7 @@ public final class TokenRelay implements GenerationObserver {
                 error = null;
             }
             try {
-                deliver(tokens, n, reason, metrics, failure);
+                deliver(tokens, lps, n, reason, metrics, failure);
                 sink.flush();
             } catch (RuntimeException e) {
                 GenerationHandle h = handle;
@@ -145,7 +180,8 @@ public final class TokenRelay implements GenerationObserver {
         }
     }
 
-    private void deliver(int[] tokens, int n, FinishReason reason, GenerationMetrics metrics, Throwable failure) {
+    private void deliver(int[] tokens, TokenLogprobs[] lps, int n, FinishReason reason, GenerationMetrics metrics,
+                         Throwable failure) {
         if (ended) {
             return;
         }
@@ -162,6 +198,10 @@ public final class TokenRelay implements GenerationObserver {
                 }
                 sink.onError(e);
                 return;
+            }
+            if (lps != null && lps[i] != null) {
+                sink.onLogprobs(lps[i], pieces);
+                lps[i] = null;
             }
             String text = streamer.push(piece);
             consumed++;

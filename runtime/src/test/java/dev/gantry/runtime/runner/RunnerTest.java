@@ -65,10 +65,13 @@ class RunnerTest extends RunnerTestBase {
         FakeEngine engine = engine(FakeEngine.builder().neverEnds());
         Runner runner = start(engine, new RunnerConfig(256, 8 * 256, 8, 64, 64, 1, false, false));
         List<RecordingObserver> all = new ArrayList<>();
+        engine.pause(); // all are queued before the first step: the fake's steps take microseconds, and a test
+        // thread descheduled between submissions let every sequence finish before eight ran at once (seen in CI)
         for (int i = 0; i < 24; i++) {
             // different lengths, so sequences finish at different steps and new ones take the freed ids
             all.add(submit(runner, FakeEngine.prompt("story " + i), 5 + (i * 7) % 23));
         }
+        engine.resume();
         for (RecordingObserver o : all) {
             assertEquals(FinishReason.LENGTH, o.awaitFinish(WAIT).reason());
         }

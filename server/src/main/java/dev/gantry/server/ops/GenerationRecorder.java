@@ -60,6 +60,12 @@ public final class GenerationRecorder {
             }
 
             @Override
+            public void onLogprobs(dev.gantry.runtime.sampling.TokenLogprobs logprobs,
+                                   java.util.function.IntFunction<byte[]> pieces) {
+                sink.onLogprobs(logprobs, pieces);
+            }
+
+            @Override
             public void flush() {
                 sink.flush();
             }

@@ -189,7 +189,28 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public SequenceSampler newSampler(int sequence, SamplingParams p, int[] history, int promptLength) {
-        if (backendSampling && !p.penalized() && p.grammar() == null) {
+        return newSampler(sequence, p, history, promptLength, true);
+    }
+
+    @Override
+    public SequenceSampler newHostSampler(int sequence, SamplingParams p, int[] history, int promptLength) {
+        return newSampler(sequence, p, history, promptLength, false);
+    }
+
+    private float[] logprobRow = new float[0];
+
+    @Override
+    public dev.gantry.runtime.sampling.TokenLogprobs logprobs(int outputIndex, int token, int top) {
+        int vocab = model.vocabSize();
+        if (logprobRow.length < vocab) {
+            logprobRow = new float[vocab];
+        }
+        return dev.gantry.runtime.sampling.TokenLogprobs.of(ctx.logits(outputIndex), vocab, token, top, logprobRow);
+    }
+
+    private SequenceSampler newSampler(int sequence, SamplingParams p, int[] history, int promptLength,
+                                       boolean deviceAllowed) {
+        if (deviceAllowed && backendSampling && !p.penalized() && p.grammar() == null) {
             LlamaSampler chain = attached[sequence];
             if (chain != null && sameChain(attachedParams[sequence], p)) {
                 if (p.seed() >= 0) {

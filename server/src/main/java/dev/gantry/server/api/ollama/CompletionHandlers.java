@@ -64,6 +64,7 @@ public final class CompletionHandlers {
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
         int[] context = contextTokens(body.get("context"));
+        int logprobs = logprobs(body);
 
         boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
@@ -102,7 +103,8 @@ public final class CompletionHandlers {
             // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
             text = detokenize(m, context) + text;
         }
-        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, !raw);
+        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, null, !raw,
+                logprobs);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -115,6 +117,7 @@ public final class CompletionHandlers {
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         List<ChatMessage> messages = messages(body.get("messages"));
+        int logprobs = logprobs(body);
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
         List<Object> tools = tools(body.get("tools"));
@@ -165,7 +168,28 @@ public final class CompletionHandlers {
         ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(think),
                 Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames);
         run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
-                parser);
+                parser, false, logprobs);
+    }
+
+    /**
+     * {@code logprobs} (a boolean) and {@code top_logprobs} (0 to 20 alternatives): how many alternatives each
+     * token's log probability comes with, or -1 for none.
+     */
+    private static int logprobs(ObjectNode body) {
+        boolean on = Json.bool(body, "logprobs").orElse(false);
+        JsonNode top = body.get("top_logprobs");
+        int n = 0;
+        if (top != null && !top.isNull()) {
+            if (!top.isIntegralNumber() || !top.canConvertToInt()) {
+                throw Json.wrongType("top_logprobs", "an integer", top);
+            }
+            n = top.intValue();
+            if (n < 0 || n > dev.gantry.runtime.sampling.TokenLogprobs.MAX_TOP) {
+                throw ApiException.badRequest("top_logprobs must be between 0 and "
+                        + dev.gantry.runtime.sampling.TokenLogprobs.MAX_TOP);
+            }
+        }
+        return on ? n : -1;
     }
 
     /** {@code context}: a list of token ids (an earlier answer's), or none. */
@@ -279,19 +303,7 @@ public final class CompletionHandlers {
 
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
                      boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
-                     boolean withContext) {
-        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, null, withContext);
-    }
-
-    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
-                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
-                     ChatOutputParser parser) {
-        run(ex, m, text, options, grammar, stream, truncate, shape, start, requestedName, parser, false);
-    }
-
-    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
-                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
-                     ChatOutputParser parser, boolean withContext) {
+                     ChatOutputParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
                 truncate);
@@ -307,7 +319,7 @@ public final class CompletionHandlers {
         Submission submission;
         try {
             submission = m.submit(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
-                    options.numPredict(), window), relay);
+                    options.numPredict(), window).withLogprobs(logprobs), relay);
         } catch (QueueFullException e) {
             recorder.refused();
             throw e;

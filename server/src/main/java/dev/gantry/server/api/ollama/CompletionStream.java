@@ -5,6 +5,7 @@ import dev.gantry.models.chat.ToolCall;
 import dev.gantry.runtime.runner.FinishReason;
 import dev.gantry.runtime.runner.GenerationMetrics;
 import dev.gantry.runtime.runner.TokenRelay;
+import dev.gantry.runtime.sampling.TokenLogprobs;
 import dev.gantry.server.http.ErrorMapper;
 import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
@@ -38,6 +39,8 @@ final class CompletionStream implements TokenRelay.Sink {
     private java.util.function.Function<String, int[]> context;
     /** The whole answer, kept for {@link #context} while streaming. */
     private StringBuilder answer;
+    /** Log probabilities not yet written: they go with the next line (all of them with a whole answer). */
+    private com.fasterxml.jackson.databind.node.ArrayNode logprobs;
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos) {
         this(exchange, shape, model, stream, startNanos, loadNanos, null);
@@ -65,6 +68,55 @@ final class CompletionStream implements TokenRelay.Sink {
         return this;
     }
 
+    /**
+     * Ollama's {@code logprobs} entry: the token's text and bytes, its log probability and its likeliest
+     * alternatives'.
+     */
+    @Override
+    public void onLogprobs(TokenLogprobs lp, java.util.function.IntFunction<byte[]> pieces) {
+        if (logprobs == null) {
+            logprobs = Json.MAPPER.createArrayNode();
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode entry = tokenEntry(lp.token(), lp.logprob(), pieces);
+        if (lp.topTokens().length > 0) {
+            com.fasterxml.jackson.databind.node.ArrayNode top = entry.putArray("top_logprobs");
+            for (int i = 0; i < lp.topTokens().length; i++) {
+                top.add(tokenEntry(lp.topTokens()[i], lp.topLogprobs()[i], pieces));
+            }
+        }
+        logprobs.add(entry);
+    }
+
+    private static com.fasterxml.jackson.databind.node.ObjectNode tokenEntry(int token, float logprob,
+                                                                              java.util.function.IntFunction<byte[]> pieces) {
+        byte[] piece = pieces.apply(token);
+        com.fasterxml.jackson.databind.node.ObjectNode e = Json.MAPPER.createObjectNode();
+        e.put("token", new String(piece, java.nio.charset.StandardCharsets.UTF_8));
+        // -inf (a banned token) has no JSON number: the most negative finite value stands in, as llama-server does
+        e.put("logprob", Float.isFinite(logprob) ? (double) logprob : -Double.MAX_VALUE);
+        com.fasterxml.jackson.databind.node.ArrayNode bytes = e.putArray("bytes");
+        for (byte b : piece) {
+            bytes.add(b & 0xff);
+        }
+        return e;
+    }
+
+    /** {@code chunk} as a line, with the log probabilities gathered since the last line. */
+    private byte[] line(Object chunk) {
+        return Json.line(withLogprobs(chunk));
+    }
+
+    /** {@code chunk}, or a copy with the log probabilities gathered since the last line, which it takes. */
+    private Object withLogprobs(Object chunk) {
+        if (logprobs == null || logprobs.isEmpty()) {
+            return chunk;
+        }
+        com.fasterxml.jackson.databind.node.ObjectNode node = Json.MAPPER.valueToTree(chunk);
+        node.set("logprobs", logprobs);
+        logprobs = Json.MAPPER.createArrayNode();
+        return node;
+    }
+
     @Override
     public void onText(String text) {
         if (answer != null) {
@@ -87,10 +139,17 @@ final class CompletionStream implements TokenRelay.Sink {
             return;
         }
         start();
-        if (think.isEmpty()) {
+        if (think.isEmpty() && (logprobs == null || logprobs.isEmpty())) {
             exchange.writeChunkLater(encoder.line(text));
+        } else if (think.isEmpty()) {
+            String now = Instant.now().toString();
+            exchange.writeChunkLater(line(shape == Shape.CHAT
+                    ? new Responses.ChatChunk(model, now, new Responses.Message("assistant", text), false, null, null,
+                            null, null, null, null, null, null)
+                    : new Responses.GenerateChunk(model, now, text, false, null, null, null, null, null, null, null,
+                            null, null)));
         } else {
-            exchange.writeChunkLater(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
+            exchange.writeChunkLater(line(new Responses.ChatChunk(model, Instant.now().toString(),
                     new Responses.Message("assistant", text, think, null), false, null, null, null, null, null, null,
                     null, null)));
         }
@@ -128,10 +187,10 @@ final class CompletionStream implements TokenRelay.Sink {
                 calls, doneReason, m);
         if (stream) {
             start();
-            exchange.writeChunk(Json.line(last));
+            exchange.writeChunk(line(last));
             exchange.endStream();
         } else {
-            exchange.sendJson(200, Json.write(last));
+            exchange.sendJson(200, Json.write(withLogprobs(last)));
         }
     }
 

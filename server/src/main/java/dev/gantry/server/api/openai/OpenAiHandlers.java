@@ -142,6 +142,8 @@ public final class OpenAiHandlers {
         private final boolean includeUsage;
         private final boolean chat;
         private boolean toolCallsSent;
+        /** Characters of the answer whose tokens' log probabilities earlier chunks carried (text_offset). */
+        private int textOffset;
 
         StreamTranslation(String id, long created, boolean includeUsage, boolean chat) {
             this.id = id;
@@ -164,7 +166,8 @@ public final class OpenAiHandlers {
                 toolCallsSent |= chunk.path("choices").path(0).path("delta").has("tool_calls");
                 out.add(chunk);
             } else {
-                out.add(OpenAiMapping.completionChunk(id, created, ollama));
+                out.add(OpenAiMapping.completionChunk(id, created, ollama, textOffset));
+                textOffset += OpenAiMapping.logprobsTextLength(ollama);
             }
             if (includeUsage && ollama.path("done").asBoolean(false)) {
                 out.add(OpenAiMapping.usageChunk(id, chat ? "chat.completion.chunk" : "text_completion", created,

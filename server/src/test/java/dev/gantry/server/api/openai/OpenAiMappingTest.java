@@ -177,7 +177,8 @@ class OpenAiMappingTest {
         assertEquals("abc", c.at("/choices/0/text").textValue());
         assertEquals("length", c.at("/choices/0/finish_reason").textValue());
         assertEquals(5, c.at("/usage/total_tokens").intValue());
-        ObjectNode chunk = OpenAiMapping.completionChunk("cmpl-1", 1, json("{\"model\":\"m\",\"response\":\"a\",\"done\":false}"));
+        ObjectNode chunk = OpenAiMapping.completionChunk("cmpl-1", 1, json("{\"model\":\"m\",\"response\":\"a\",\"done\":false}"),
+                0);
         assertTrue(chunk.at("/choices/0/finish_reason").isNull());
     }
 
