@@ -127,7 +127,7 @@ await check('not-found', async () => {
 
 await check('abort', async () => {
   const stream = await ollama.generate({ model, prompt: 'Once upon a time', stream: true,
-    options: { num_predict: 200 } });
+    options: { num_predict: -1, ignore_eos: true } }); // to the context's end: it is still running at the abort
   let seen = 0;
   try {
     for await (const part of stream) {

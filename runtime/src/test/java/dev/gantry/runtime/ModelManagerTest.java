@@ -343,8 +343,8 @@ class ModelManagerTest {
     void aSplitGroupIsMeasuredByLayerAndTensorOnceAndTheFasterIsLoaded(@TempDir Path cache) throws Exception {
         Path file = cache.resolve("split-measurements.properties");
         FakeEngineFactory factory = new FakeEngineFactory()
-                .decodeDelay(EngineFactory.Split.LAYER, Duration.ofMillis(8))
-                .decodeDelay(EngineFactory.Split.TENSOR, Duration.ofMillis(2));
+                .decodeDelay(EngineFactory.Split.LAYER, Duration.ofMillis(30)) // far apart: a loaded machine's
+                .decodeDelay(EngineFactory.Split.TENSOR, Duration.ofMillis(1)); // stalls cannot swap them
         LoadedModel model = get(splitManager(factory, file).acquire(NAME, null));
         assertEquals("tensor", model.replicas().getFirst().split());
         assertEquals(List.of(EngineFactory.Split.LAYER, EngineFactory.Split.TENSOR, EngineFactory.Split.TENSOR),

@@ -24,7 +24,9 @@ class EmbedApiTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = TestServer.start(TestServer.defaults().withContextLength(256));
+        // fixed batching: a loaded machine's slow steps would let the adaptive controller cut the sequences a step
+        // carries, and embeddings would not share steps with the generations
+        server = TestServer.start(TestServer.defaults().withContextLength(256).withItlTarget(java.time.Duration.ZERO));
         server.post("/api/generate", "{\"model\":\"stories260k\"}"); // load
         dims = server.model().embeddingSize();
     }

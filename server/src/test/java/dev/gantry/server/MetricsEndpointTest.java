@@ -12,6 +12,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -65,7 +66,15 @@ class MetricsEndpointTest {
             }
             assertEquals(25, evalCount);
 
+            // a request is recorded once its answer is out and its handler has seen the submission go through,
+            // whichever comes last: the handler's thread may still be on its way when the client has the answer
             PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (m.valueOrZero("gantry_requests_finished_total", with(REPLICA, "reason", "length")) < 3
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+                m = PrometheusText.parse(server.get("/metrics").body());
+            }
             assertEquals(evalCount, m.valueOrZero("gantry_generated_tokens_total", REPLICA));
             assertEquals(promptCount, m.valueOrZero("gantry_prompt_tokens_total", REPLICA));
             assertEquals(3.0, m.valueOrZero("gantry_requests_finished_total", with(REPLICA, "reason", "length")));

@@ -104,6 +104,64 @@ final class TestServer implements AutoCloseable {
         return gantry.models().loadedModel(MODEL + ":latest").orElseThrow();
     }
 
+    /**
+     * Stops the model's runner until the returned hold closes: a one-token generation blocks the runner thread in
+     * its token callback. Requests sent meanwhile queue up and start together at the next step, whatever the
+     * scheduling of the threads that send them. Its one token and its step count in the runner's counters.
+     */
+    Hold holdRunner() throws InterruptedException {
+        LoadedModel m = model();
+        java.util.concurrent.CountDownLatch holding = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        var request = new dev.gantry.runtime.runner.GenerationRequest(m.tokenize("Hold", true, true),
+                dev.gantry.runtime.engine.SamplingParams.greedyDefaults(), 1);
+        m.generate(request, new dev.gantry.runtime.runner.GenerationObserver() {
+            @Override
+            public void onToken(int token) {
+                holding.countDown();
+                try {
+                    release.await(120, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+
+            @Override
+            public void onFinish(dev.gantry.runtime.runner.FinishReason reason,
+                                 dev.gantry.runtime.runner.GenerationMetrics metrics) {
+                holding.countDown();
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                holding.countDown();
+            }
+        });
+        if (!holding.await(60, java.util.concurrent.TimeUnit.SECONDS)) {
+            throw new IllegalStateException("the runner never reached the hold");
+        }
+        return new Hold(m, release);
+    }
+
+    /** See {@link #holdRunner()}. */
+    record Hold(LoadedModel model, java.util.concurrent.CountDownLatch release) implements AutoCloseable {
+        /** Waits until {@code n} requests wait behind the hold (they are counted as soon as they are submitted). */
+        void awaitWaiting(int n) throws InterruptedException {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (model.stats().waiting() < n) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("only " + model.stats().waiting() + " of " + n + " requests came");
+                }
+                Thread.sleep(5);
+            }
+        }
+
+        @Override
+        public void close() {
+            release.countDown();
+        }
+    }
+
     @Override
     public void close() {
         gantry.close();

@@ -289,7 +289,9 @@ class PlacementPlannerTest {
         assertEquals(List.of(List.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)),
                 p.replicas().stream().map(ReplicaPlan::gpus).toList());
         assertTrue(p.reason().contains("1 group of 15"), p.reason());
-        assertTrue(System.nanoTime() - start < 1_000_000_000L);
+        // "at once": well under this on any machine; the bound only catches a search gone exponential, and is wide
+        // enough for a loaded CI machine that is still compiling the planner
+        assertTrue(System.nanoTime() - start < 10_000_000_000L);
     }
 
     static Stream<Arguments> preferred() {
