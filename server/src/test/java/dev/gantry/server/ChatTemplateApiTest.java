@@ -116,6 +116,25 @@ class ChatTemplateApiTest {
     }
 
     @Test
+    void generateWithThinkPutsTheReasoningInItsOwnField() throws Exception {
+        // a template that opens the reasoning block itself when think is on: all the tiny model writes is reasoning
+        String template = "{{ .Prompt }}{{ if .Think }}<think>{{ end }}";
+        String base = "{\"model\":\"" + MODEL + "\",\"prompt\":\"Once upon a time\",\"template\":\"" + template
+                + "\",\"options\":{\"num_predict\":6,\"ignore_eos\":true,\"seed\":2}";
+        HttpResponse<String> r = server.post("/api/generate", base + ",\"think\":true,\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode whole = TestServer.json(r.body());
+        assertTrue(whole.path("thinking").asText().length() > 0, whole.toString());
+        assertEquals("", whole.get("response").asText(), whole.toString());
+        List<JsonNode> lines = TestServer.ndjson(server.post("/api/generate", base + ",\"think\":true}").body());
+        StringBuilder streamed = new StringBuilder();
+        lines.forEach(l -> streamed.append(l.path("thinking").asText()));
+        assertEquals(whole.get("thinking").asText(), streamed.toString(), "streamed, the same reasoning");
+        JsonNode off = TestServer.json(server.post("/api/generate", base + ",\"think\":false,\"stream\":false}").body());
+        assertTrue(!off.has("thinking") && off.get("response").asText().length() > 0, off.toString());
+    }
+
+    @Test
     void aRoleTheServerDoesNotKnowGoesToTheTemplate() throws Exception {
         // older OpenAI clients send "function" results; as in Ollama, the template decides what to make of a role
         String user = "{\"role\":\"user\",\"content\":\"What is the weather in Paris?\"}";

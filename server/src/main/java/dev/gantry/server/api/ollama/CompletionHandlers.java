@@ -84,6 +84,7 @@ public final class CompletionHandlers {
         String modelSystem = m.model().system().orElse(null);
         Boolean think = think(body);
         requireThinking(m, model, think, template);
+        ChatOutputParser parser = null;
         if (raw) {
             text = prompt;
         } else {
@@ -96,15 +97,20 @@ public final class CompletionHandlers {
                 msgs.addAll(modelMessages(m)); // the MESSAGE layer, as Ollama puts it before a fresh prompt
             }
             msgs.add(ChatMessage.of("user", prompt));
-            text = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null), template,
-                    modelSystem, msgs, List.of(), think)).text();
+            PromptBuilder.Prompt built = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null),
+                    template, modelSystem, msgs, List.of(), think));
+            text = built.text();
+            if (Boolean.TRUE.equals(think)) {
+                // the reasoning goes to the answer's thinking field, as in Ollama
+                parser = new ChatOutputParser(true, built.thinkingOpen(), Set.of());
+            }
         }
         if (context.length > 0) {
             // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
             text = detokenize(m, context) + text;
         }
-        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, null, !raw,
-                logprobs);
+        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, parser,
+                !raw, logprobs);
     }
 
     public void chat(Exchange ex) throws InterruptedException {

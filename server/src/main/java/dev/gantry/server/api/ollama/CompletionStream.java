@@ -141,18 +141,20 @@ final class CompletionStream implements TokenRelay.Sink {
         start();
         if (think.isEmpty() && (logprobs == null || logprobs.isEmpty())) {
             exchange.writeChunkLater(encoder.line(text));
-        } else if (think.isEmpty()) {
-            String now = Instant.now().toString();
-            exchange.writeChunkLater(line(shape == Shape.CHAT
-                    ? new Responses.ChatChunk(model, now, new Responses.Message("assistant", text), false, null, null,
-                            null, null, null, null, null, null)
-                    : new Responses.GenerateChunk(model, now, text, false, null, null, null, null, null, null, null,
-                            null, null)));
         } else {
-            exchange.writeChunkLater(line(new Responses.ChatChunk(model, Instant.now().toString(),
-                    new Responses.Message("assistant", text, think, null), false, null, null, null, null, null, null,
-                    null, null)));
+            exchange.writeChunkLater(line(partial(text, think, null)));
         }
+    }
+
+    /** A line that is not the last, in the request's shape: text, reasoning (may be empty) and tool calls. */
+    private Object partial(String text, String think, List<Responses.WireToolCall> calls) {
+        String now = Instant.now().toString();
+        String reasoning = think.isEmpty() ? null : think;
+        return shape == Shape.CHAT
+                ? new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, reasoning, calls), false,
+                        null, null, null, null, null, null, null, null)
+                : new Responses.GenerateChunk(model, now, text, reasoning, false, null, null, null, null, null, null,
+                        null, null, null);
     }
 
     @Override
@@ -174,9 +176,7 @@ final class CompletionStream implements TokenRelay.Sink {
             }
             if (stream && (!f.thinking().isEmpty() || !f.content().isEmpty() || calls != null)) {
                 start();
-                exchange.writeChunk(Json.line(new Responses.ChatChunk(model, Instant.now().toString(),
-                        new Responses.Message("assistant", f.content(), f.thinking().isEmpty() ? null : f.thinking(),
-                                calls), false, null, null, null, null, null, null, null, null)));
+                exchange.writeChunk(line(partial(f.content(), f.thinking(), calls)));
                 calls = null;
             } else if (!stream) {
                 thinking.append(f.thinking());
@@ -236,7 +236,7 @@ final class CompletionStream implements TokenRelay.Sink {
         Integer evalCount = m == null ? null : m.generatedTokens();
         Long evalTime = m == null ? null : m.evalNanos();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, text, true, reason,
+            case GENERATE -> new Responses.GenerateChunk(model, now, text, think, true, reason,
                     context == null ? null : context.apply(answer != null ? answer.toString() : text), total, load,
                     promptCount, cached, promptTime, evalCount, evalTime);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, think, calls),
@@ -248,8 +248,8 @@ final class CompletionStream implements TokenRelay.Sink {
     static Object loadOnly(Shape shape, String model, String reason) {
         String now = Instant.now().toString();
         return switch (shape) {
-            case GENERATE -> new Responses.GenerateChunk(model, now, "", true, reason, null, null, null, null, null,
-                    null, null, null);
+            case GENERATE -> new Responses.GenerateChunk(model, now, "", null, true, reason, null, null, null, null,
+                    null, null, null, null);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", ""), true, reason,
                     null, null, null, null, null, null, null);
         };

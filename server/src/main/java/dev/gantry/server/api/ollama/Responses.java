@@ -9,10 +9,11 @@ public final class Responses {
 
     /**
      * One {@code /api/generate} line; the metrics are set on the last one only, and so is {@code context} (the
-     * conversation's tokens, prompt and answer, for a client to send back; not for raw prompts).
+     * conversation's tokens, prompt and answer, for a client to send back; not for raw prompts); {@code thinking}
+     * only with {@code think} on a model that reasons.
      */
-    public record GenerateChunk(String model, String createdAt, String response, boolean done, String doneReason,
-                                int[] context, Long totalDuration, Long loadDuration, Integer promptEvalCount,
+    public record GenerateChunk(String model, String createdAt, String response, String thinking, boolean done,
+                                String doneReason, int[] context, Long totalDuration, Long loadDuration, Integer promptEvalCount,
                                 Integer promptEvalCachedCount, Long promptEvalDuration, Integer evalCount,
                                 Long evalDuration) {}
 

@@ -20,7 +20,7 @@ class ChunkEncoderTest {
         assertEquals('\n', line[line.length - 1]);
         ObjectNode mine = (ObjectNode) Json.MAPPER.readTree(new String(line, StandardCharsets.UTF_8));
         ObjectNode jackson = (ObjectNode) Json.MAPPER.readTree(Json.write(new Responses.GenerateChunk(
-                "stories260k:latest", "x", text, false, null, null, null, null, null, null, null, null, null)));
+                "stories260k:latest", "x", text, null, false, null, null, null, null, null, null, null, null, null)));
         assertTimestamp(mine.remove("created_at"));
         jackson.remove("created_at");
         assertEquals(jackson, mine);
