@@ -142,6 +142,10 @@ class OllamaApiTest {
         assertEquals("none", replica.get("split").asText());
         assertTrue(replica.get("max_sequences").asInt() >= 1);
         assertEquals(0, ps.at("/models/0/size_vram").asLong(), "on the CPU");
+        // Ollama's size: the memory the model takes, its KV cache too, so more than the file
+        long file = 1185376; // the built-in model's file
+        long kvCells = replica.get("kv_cells").asLong();
+        assertTrue(ps.at("/models/0/size").asLong() > file + kvCells, ps.at("/models/0/size") + " vs " + file);
     }
 
     @Test

@@ -79,10 +79,34 @@ public final class ModelHandlers {
                                 st.reusedPromptTokens(), st.forwardPasses(), st.gapFillers(), st.parkedFillers(),
                                 st.idMoves())));
             }
-            out.add(new Responses.RunningModel(lm.name(), lm.name(), m.sizeBytes() * lm.replicas().size(),
+            out.add(new Responses.RunningModel(lm.name(), lm.name(), Math.max(memoryBytes(lm), vram),
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));
         }
         ex.sendJson(200, Json.write(new Responses.Running(out)));
+    }
+
+    /**
+     * Ollama's {@code size} in {@code /api/ps}: the memory a loaded model takes, weights and KV cache and compute
+     * buffers, for every replica; estimated from the GGUF's shape and each runner's cells (F16 cache, as loaded).
+     * The file's size per replica when the shape cannot be read.
+     */
+    static long memoryBytes(LoadedModel lm) {
+        LocalModel m = lm.model();
+        dev.gantry.models.footprint.ModelFootprint f;
+        try {
+            f = dev.gantry.models.footprint.FootprintEstimator.estimate(m.metadata());
+        } catch (RuntimeException e) {
+            return m.sizeBytes() * lm.replicas().size();
+        }
+        long total = 0;
+        for (dev.gantry.runtime.Replica r : lm.replicas()) {
+            var config = r.runner().config();
+            long cells = config.kvCells();
+            long cellsPerStream = config.kvUnified() ? cells : config.contextPerSequence();
+            total += m.sizeBytes() + f.kvBytes(dev.gantry.models.footprint.KvCacheType.F16, cells)
+                    + f.computeBytes(512, cellsPerStream);
+        }
+        return total;
     }
 
     static Responses.Details details(GgufMetadata g) {
