@@ -100,6 +100,8 @@ final class Fn {
             fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
     static final MethodHandle llama_token_to_piece = h("llama_token_to_piece",
             fn(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_BOOLEAN), CRITICAL);
+    static final MethodHandle llama_detokenize = h("llama_detokenize",
+            fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
     static final MethodHandle llama_chat_apply_template = h("llama_chat_apply_template",
             fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_BOOLEAN, ADDRESS, JAVA_INT));
     static final MethodHandle llama_chat_builtin_templates =

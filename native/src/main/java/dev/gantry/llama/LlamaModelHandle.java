@@ -269,6 +269,39 @@ public final class LlamaModelHandle implements AutoCloseable {
     }
 
     /**
+     * The text of a token sequence, as llama.cpp writes it back: with {@code removeSpecial} a leading BOS and a
+     * trailing EOS are dropped, and so is the space the tokenizer puts before the first word (so that tokenizing the
+     * text again gives the same tokens); with {@code unparseSpecial} special tokens are written as their text.
+     */
+    public String detokenize(int[] tokens, boolean removeSpecial, boolean unparseSpecial) {
+        for (int t : tokens) {
+            if (t < 0 || t >= vocabSize) {
+                throw new IllegalArgumentException("token " + t + " outside the vocabulary of " + vocabSize);
+            }
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment in = arena.allocate(JAVA_INT, Math.max(1, tokens.length));
+            MemorySegment.copy(tokens, 0, in, JAVA_INT, 0, tokens.length);
+            int cap = Math.max(16, tokens.length * 8);
+            MemorySegment out = arena.allocate(cap);
+            int n = (int) Fn.llama_detokenize.invokeExact(vocabPointer(), in, tokens.length, out, cap, removeSpecial,
+                    unparseSpecial);
+            if (n < 0) {
+                cap = -n;
+                out = arena.allocate(cap);
+                n = (int) Fn.llama_detokenize.invokeExact(vocabPointer(), in, tokens.length, out, cap, removeSpecial,
+                        unparseSpecial);
+                if (n < 0) {
+                    throw new LlamaException("llama_detokenize returned " + n + " for " + tokens.length + " tokens");
+                }
+            }
+            return new String(out.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_detokenize", t);
+        }
+    }
+
+    /**
      * The bytes one token stands for when it is generated (special tokens render as nothing). Pieces are cached,
      * so after the first use of a token this is a plain array read. A piece may be part of a UTF-8 character:
      * the caller joins pieces before decoding text.

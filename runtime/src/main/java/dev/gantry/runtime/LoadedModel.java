@@ -78,6 +78,11 @@ public final class LoadedModel {
         return engine.piece(token);
     }
 
+    /** See {@link Engine#detokenize}. */
+    public String detokenize(int[] tokens) {
+        return engine.detokenize(tokens);
+    }
+
     public boolean hasChatTemplate() {
         return engine.hasChatTemplate();
     }

@@ -132,6 +132,12 @@ class HttpFramingTest {
             assertTrue(r.text().contains("Host"), r.text());
         }
         try (Socket s = open()) {
+            send(s, "GET /api/version HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n");
+            Response r = Response.read(s.getInputStream());
+            assertEquals(400, r.status, r.text());
+            assertTrue(r.text().contains("more than one Host"), r.text());
+        }
+        try (Socket s = open()) {
             send(s, "GET /api/version HTTP/1.1\r\nHost: localhost\r\nX-Big: " + "a".repeat(200_000) + "\r\n\r\n");
             Response r = Response.read(s.getInputStream());
             assertEquals(431, r.status, r.text());

@@ -170,6 +170,18 @@ class OllamaApiTest {
                 + "\" Then\",\"stream\":false,\"context\":" + context + ",\"options\":{\"num_predict\":3}}").body());
         assertTrue(second.get("prompt_eval_count").asInt() > context.size(),
                 "the earlier conversation is in the prompt: " + second);
+        // sent back, the earlier conversation comes out as the same tokens: the next context starts with this one
+        // (the pieces joined gained a space token at each round trip: a model with a space prefix read "  Once")
+        JsonNode again = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                + "\" Then\",\"stream\":false,\"context\":" + second.get("context") + ",\"options\":{\"num_predict\":3,"
+                + "\"temperature\":0}}").body());
+        for (int i = 0; i < second.get("context").size(); i++) {
+            assertEquals(second.get("context").get(i).asInt(), again.get("context").get(i).asInt(),
+                    "token " + i + ": " + second.get("context") + " then " + again.get("context"));
+        }
+        for (int i = 0; i < context.size(); i++) {
+            assertEquals(context.get(i).asInt(), second.get("context").get(i).asInt(), "token " + i);
+        }
         // streamed: only the last line carries it; a raw prompt has none
         List<JsonNode> lines = TestServer.ndjson(server.post("/api/generate", "{\"model\":\"stories260k\","
                 + "\"prompt\":\"Once\",\"options\":{\"num_predict\":4}}").body());

@@ -18,6 +18,18 @@ public interface Engine extends AutoCloseable {
     /** The bytes a generated token stands for (possibly part of a UTF-8 character). */
     byte[] piece(int token);
 
+    /**
+     * The text of {@code tokens} such that tokenizing it again (without special tokens added) gives them back: the
+     * space a tokenizer puts before the first word is left out. The default joins the pieces.
+     */
+    default String detokenize(int[] tokens) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        for (int t : tokens) {
+            out.writeBytes(piece(t));
+        }
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
     boolean isEndOfGeneration(int token);
 
     /** Whether the model carries its own chat template (otherwise a generic one is used for chat). */

@@ -111,6 +111,11 @@ final class EdgeHandler extends ChannelDuplexHandler {
             refuse(ctx, req, last, error(HttpResponseStatus.BAD_REQUEST, "missing required Host header", keepAlive));
             return;
         }
+        if (req.headers().getAll(HttpHeaderNames.HOST).size() > 1) {
+            // RFC 9112: a request with more than one Host is refused (a second could slip past the host check)
+            refuse(ctx, req, last, error(HttpResponseStatus.BAD_REQUEST, "more than one Host header", keepAlive));
+            return;
+        }
         if (!policy.originAllowed(origin, host)) {
             refuse(ctx, req, last, error(HttpResponseStatus.FORBIDDEN, "origin " + printable(origin) + " is not allowed; "
                     + "add it to OLLAMA_ORIGINS", keepAlive));

@@ -69,6 +69,11 @@ public final class LlamaCppEngine implements Engine {
     }
 
     @Override
+    public String detokenize(int[] tokens) {
+        return model.detokenize(tokens, true, true);
+    }
+
+    @Override
     public boolean isEndOfGeneration(int token) {
         return model.isEndOfGeneration(token);
     }

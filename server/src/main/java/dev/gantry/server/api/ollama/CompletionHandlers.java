@@ -220,15 +220,15 @@ public final class CompletionHandlers {
     /** The text of {@code tokens}; a 400 for an id the model's vocabulary does not have. */
     private static String detokenize(LoadedModel m, int[] tokens) {
         int vocab = m.engineInfo().vocabSize();
-        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         for (int t : tokens) {
             if (t < 0 || t >= vocab) {
                 throw ApiException.badRequest("context holds token " + t + ", which is not in the model's vocabulary"
                         + " of " + vocab);
             }
-            bytes.writeBytes(m.piece(t));
         }
-        return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        // llama.cpp's own detokenizer: it leaves out the space the tokenizer put before the first word, so the
+        // text tokenizes back to the same tokens (joined pieces gained a space token at every round trip)
+        return m.detokenize(tokens);
     }
 
     /** A template a client sent (Go syntax), or a 400 saying why it does not parse, as Ollama refuses one. */

@@ -37,7 +37,7 @@ final class CompletionStream implements TokenRelay.Sink {
     private boolean started;
     /** Turns the answer's text into the final line's {@code context} (generate, not raw); null for none. */
     private java.util.function.Function<String, int[]> context;
-    /** The whole answer, kept for {@link #context} while streaming. */
+    /** The whole answer as the model wrote it, kept for {@link #context}. */
     private StringBuilder answer;
     /** Log probabilities not yet written: they go with the next line (all of them with a whole answer). */
     private com.fasterxml.jackson.databind.node.ArrayNode logprobs;
@@ -64,7 +64,7 @@ final class CompletionStream implements TokenRelay.Sink {
      */
     CompletionStream withContext(java.util.function.Function<String, int[]> f) {
         this.context = f;
-        this.answer = stream ? new StringBuilder() : null;
+        this.answer = new StringBuilder(); // the raw answer: its reasoning and tool calls too, as the model wrote them
         return this;
     }
 
@@ -237,7 +237,7 @@ final class CompletionStream implements TokenRelay.Sink {
         Long evalTime = m == null ? null : m.evalNanos();
         return switch (shape) {
             case GENERATE -> new Responses.GenerateChunk(model, now, text, think, true, reason,
-                    context == null ? null : context.apply(answer != null ? answer.toString() : text), total, load,
+                    context == null ? null : context.apply(answer.toString()), total, load,
                     promptCount, cached, promptTime, evalCount, evalTime);
             case CHAT -> new Responses.ChatChunk(model, now, new Responses.Message("assistant", text, think, calls),
                     true, reason, total, load, promptCount, cached, promptTime, evalCount, evalTime);
