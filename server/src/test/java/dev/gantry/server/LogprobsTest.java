@@ -62,6 +62,19 @@ class LogprobsTest {
             }
         }
         assertEquals(12, entries);
+        // a stop string that takes out whole tokens takes out their log probabilities too: the tokens spell the text
+        for (boolean stream : List.of(false, true)) {
+            String body = "{\"model\":\"stories260k\",\"prompt\":\"Once upon\",\"stream\":" + stream
+                    + ",\"logprobs\":true,\"options\":{\"temperature\":0,\"num_predict\":10,\"stop\":[\",\"]}}";
+            StringBuilder answer = new StringBuilder();
+            StringBuilder tokens = new StringBuilder();
+            for (JsonNode l : TestServer.ndjson(server.post("/api/generate", body).body())) {
+                answer.append(l.path("response").asText());
+                l.path("logprobs").forEach(e -> tokens.append(e.get("token").asText()));
+            }
+            assertTrue(answer.length() > 0, "the stop came after some text");
+            assertEquals(answer.toString(), tokens.toString(), "stream " + stream);
+        }
         JsonNode plain = ok("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":2}}");
         assertTrue(!plain.has("logprobs"), "only when asked: " + plain);

@@ -41,6 +41,9 @@ final class CompletionStream implements TokenRelay.Sink {
     private StringBuilder answer;
     /** Log probabilities not yet written: they go with the next line (all of them with a whole answer). */
     private com.fasterxml.jackson.databind.node.ArrayNode logprobs;
+    /** Bytes of text the answer has had so far, and bytes of the tokens whose log probabilities were written. */
+    private long textBytes;
+    private long writtenLogprobBytes;
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos) {
         this(exchange, shape, model, stream, startNanos, loadNanos, null);
@@ -113,6 +116,9 @@ final class CompletionStream implements TokenRelay.Sink {
         }
         com.fasterxml.jackson.databind.node.ObjectNode node = Json.MAPPER.valueToTree(chunk);
         node.set("logprobs", logprobs);
+        for (com.fasterxml.jackson.databind.JsonNode e : logprobs) {
+            writtenLogprobBytes += e.get("bytes").size();
+        }
         logprobs = Json.MAPPER.createArrayNode();
         return node;
     }
@@ -122,6 +128,7 @@ final class CompletionStream implements TokenRelay.Sink {
         if (answer != null) {
             answer.append(text);
         }
+        textBytes += text.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
         if (parser == null) {
             emit("", text);
             return;
@@ -164,9 +171,33 @@ final class CompletionStream implements TokenRelay.Sink {
         }
     }
 
+    /**
+     * Drops the log probabilities of the last tokens whose text a stop string took out whole, as Ollama does, so
+     * the tokens reported spell the answer (a token the stop cut only in part stays). Not under a chat parser,
+     * whose text is not the tokens' own.
+     */
+    private void dropStoppedLogprobs() {
+        if (logprobs == null || logprobs.isEmpty() || parser != null) {
+            return;
+        }
+        long start = writtenLogprobBytes;
+        int keep = 0;
+        for (com.fasterxml.jackson.databind.JsonNode e : logprobs) {
+            if (start >= textBytes) {
+                break;
+            }
+            start += e.get("bytes").size();
+            keep++;
+        }
+        while (logprobs.size() > keep) {
+            logprobs.remove(logprobs.size() - 1);
+        }
+    }
+
     @Override
     public void onDone(FinishReason reason, GenerationMetrics m) {
         String doneReason = reason.wire();
+        dropStoppedLogprobs();
         List<Responses.WireToolCall> calls = null;
         if (parser != null) {
             ChatOutputParser.Final f = parser.finish();
