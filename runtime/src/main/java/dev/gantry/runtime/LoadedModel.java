@@ -311,12 +311,13 @@ public final class LoadedModel {
     }
 
     /**
-     * Retires the model when no request holds it and no replica has work; after true, no request can hold it and
-     * it is the caller's to unload.
+     * Retires the model when no request holds it and no replica has work. True for the one call that retires it:
+     * no request can hold it from then on, and it is that caller's to unload (false once it is retired, so two
+     * threads never both unload it).
      */
     synchronized boolean retireIfIdle() {
         if (retired) {
-            return true;
+            return false;
         }
         if (holds > 0 || !idle()) {
             return false;
@@ -331,7 +332,8 @@ public final class LoadedModel {
 
     /** A request's hold on a model: the model is not unloaded before the lease closes. Close it once. */
     public final class Lease implements AutoCloseable {
-        private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        private final java.util.concurrent.atomic.AtomicBoolean closed =
+                new java.util.concurrent.atomic.AtomicBoolean();
 
         private Lease() {
         }

@@ -231,6 +231,9 @@ public final class ModelManager implements AutoCloseable {
      */
     private void unloadWhenIdle(LoadedModel m) {
         while (!m.retireIfIdle()) {
+            if (m.retired()) {
+                return; // retired meanwhile by its keep-alive or an unload, which unloads it
+            }
             pause();
         }
         m.unload();
@@ -276,19 +279,22 @@ public final class ModelManager implements AutoCloseable {
      * well. True when the model was loaded.
      */
     public boolean unload(String name) {
-        Optional<LocalModel> model = registry.resolve(name);
-        if (model.isEmpty()) {
-            return false;
-        }
-        Slot s = models.get(model.get().name().toString());
+        String key = keyOf(name);
+        Slot s = key == null ? null : models.get(key);
         if (s == null) {
             return false;
         }
         s.future.thenAccept(m -> {
             m.keepAlive(0);
-            unloadIfExpired(model.get().name().toString(), s, m, System.nanoTime());
+            unloadIfExpired(key, s, m, System.nanoTime());
         });
         return true;
+    }
+
+    /** {@link #unload(String)} for a request that holds the model: its own hold goes first. */
+    public void unload(LoadedModel.Lease lease) {
+        lease.close();
+        unload(lease.model().model().name().toString());
     }
 
     /**
@@ -296,23 +302,21 @@ public final class ModelManager implements AutoCloseable {
      * once its requests are done.
      */
     public boolean remove(String name) {
-        Optional<LocalModel> model = registry.resolve(name);
-        if (model.isEmpty()) {
-            return false;
-        }
-        Slot s = models.remove(model.get().name().toString());
+        String key = keyOf(name);
+        Slot s = key == null ? null : models.remove(key);
         if (s == null) {
             return false;
         }
         s.future.thenAccept(m -> {
-            m.keepAlive(0);
-            if (m.retireIfIdle()) {
-                m.unload();
-            } else {
-                leaving.add(m);
-            }
+            leaving.add(m);
+            unloadLeaving();
         });
         return true;
+    }
+
+    /** The key of a model's slot, or null for a name the registry does not know. */
+    private String keyOf(String name) {
+        return registry.resolve(name).map(m -> m.name().toString()).orElse(null);
     }
 
     private LoadedModel load(LocalModel model, long keepAliveNanos, LoadOptions options) {
@@ -498,13 +502,19 @@ public final class ModelManager implements AutoCloseable {
                 unloadIfExpired(key, s, f.join(), now);
             }
         });
-        leaving.removeIf(m -> {
+        unloadLeaving();
+    }
+
+    /** Unloads the models taken out of memory whose requests are done (the reaper and {@link #remove} call it). */
+    private void unloadLeaving() {
+        for (LoadedModel m : leaving) {
             if (m.retireIfIdle()) {
+                leaving.remove(m);
                 m.unload();
-                return true;
+            } else if (m.retired()) {
+                leaving.remove(m); // retired by another path, which unloads it
             }
-            return false;
-        });
+        }
     }
 
     private void unloadIfExpired(String key, Slot s, LoadedModel m, long now) {
@@ -529,6 +539,9 @@ public final class ModelManager implements AutoCloseable {
             }
         }
         models.clear();
+        for (LoadedModel m; (m = leaving.poll()) != null; ) {
+            m.unload(); // taken out by a delete and still busy: its requests fail as the others' do
+        }
     }
 
     /** A model loaded or loading, with what it was loaded from and with. */

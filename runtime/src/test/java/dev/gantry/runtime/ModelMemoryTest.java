@@ -184,4 +184,17 @@ class ModelMemoryTest {
                 .contextLength());
         assertEquals(RuntimeConfig.MIN_CONTEXT, new LoadOptions(-5, null, null, null).numCtx());
     }
+
+    @Test
+    void aModelIsRetiredByOneCallOnly() throws Exception {
+        // the reaper, an unload and the loader may all look at one model: only the call that retires it unloads it
+        ModelManager m = manager(3);
+        LoadedModel a = get(m.acquire("a", null));
+        assertTrue(a.retireIfIdle());
+        assertFalse(a.retireIfIdle(), "a second caller must not unload it too");
+        assertTrue(m.remove("a"));
+        assertFalse(factory.engines().getFirst().isClosed(), "retired elsewhere: the remove leaves the unload to that");
+        a.unload();
+        assertTrue(factory.engines().getFirst().isClosed());
+    }
 }
