@@ -15,8 +15,8 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
 /**
- * The pipeline: HTTP codec, one request at a time per connection, the edge policy (host, origin, token, body limit), streamed uploads, aggregation of the
- * rest, then the handler.
+ * The pipeline: HTTP codec, one request at a time per connection, the edge policy (host, origin, token, body limit),
+ * streamed uploads, aggregation of the rest, then the handler.
  */
 final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
     private final ApiRouter router;

@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -65,9 +66,8 @@ final class ResponseOrder extends ChannelDuplexHandler {
                 http10Framing(r);
             }
         }
-        boolean last = msg instanceof LastHttpContent
-                && !(msg instanceof HttpResponse r && r.status().codeClass() == io.netty.handler.codec.http
-                        .HttpStatusClass.INFORMATIONAL); // a 100 Continue is not the answer
+        boolean last = msg instanceof LastHttpContent // a 100 Continue is not the answer
+                && !(msg instanceof HttpResponse r && r.status().codeClass() == HttpStatusClass.INFORMATIONAL);
         if (!last) {
             ctx.write(msg, promise);
             return;

@@ -26,7 +26,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 
 /**
  * {@code POST /api/generate} and {@code POST /api/chat}: validate, render the prompt, tokenize, and hand the
@@ -70,7 +69,7 @@ public final class CompletionHandlers {
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
-        LoadedModel.Lease lease = acquire(ex, model, keepAlive, options);
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         if (loadOnly) {
             loadOnly(ex, CompletionStream.Shape.GENERATE, lease, keepAlive, model);
@@ -131,7 +130,7 @@ public final class CompletionHandlers {
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return;
         }
-        LoadedModel.Lease lease = acquire(ex, model, keepAlive, options);
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
@@ -355,8 +354,7 @@ public final class CompletionHandlers {
                           String requestedName) {
         String reason = "load";
         if (keepAlive != null && keepAlive.isZero()) {
-            lease.close();
-            models.unload(lease.model().model().name().toString());
+            models.unload(lease);
             reason = "unload";
         }
         ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, requestedName, reason)));
@@ -374,19 +372,6 @@ public final class CompletionHandlers {
                 .orElseThrow(() -> new dev.gantry.runtime.ModelNotFoundException(name));
         ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, name, "unload")));
         return true;
-    }
-
-    private LoadedModel.Lease acquire(Exchange ex, String name, Duration keepAlive, OllamaOptions options)
-            throws InterruptedException {
-        try {
-            LoadedModel.Lease lease = models.lease(name, keepAlive, options.load()).get();
-            // held until the answer is out (its tokens are turned into text with the model's vocabulary until the
-            // end): a reload or unload waits for it
-            ex.afterResponse(lease::close);
-            return lease;
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-        }
     }
 
     private static List<ChatMessage> messages(JsonNode node) {

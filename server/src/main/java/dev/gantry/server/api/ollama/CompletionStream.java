@@ -1,5 +1,8 @@
 package dev.gantry.server.api.ollama;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.ToolCall;
 import dev.gantry.runtime.runner.FinishReason;
@@ -11,6 +14,7 @@ import dev.gantry.server.http.Exchange;
 import dev.gantry.server.http.Json;
 import java.time.Instant;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /**
  * Writes one generation as Ollama does: NDJSON lines while streaming, or one JSON object at the end. Called by a
@@ -40,7 +44,7 @@ final class CompletionStream implements TokenRelay.Sink {
     /** The whole answer as the model wrote it, kept for {@link #context}. */
     private StringBuilder answer;
     /** Log probabilities not yet written: they go with the next line (all of them with a whole answer). */
-    private com.fasterxml.jackson.databind.node.ArrayNode logprobs;
+    private ArrayNode logprobs;
     /** Bytes of text the answer has had so far, and bytes of the tokens whose log probabilities were written. */
     private long textBytes;
     private long writtenLogprobBytes;
@@ -76,13 +80,13 @@ final class CompletionStream implements TokenRelay.Sink {
      * alternatives'.
      */
     @Override
-    public void onLogprobs(TokenLogprobs lp, java.util.function.IntFunction<byte[]> pieces) {
+    public void onLogprobs(TokenLogprobs lp, IntFunction<byte[]> pieces) {
         if (logprobs == null) {
             logprobs = Json.MAPPER.createArrayNode();
         }
-        com.fasterxml.jackson.databind.node.ObjectNode entry = tokenEntry(lp.token(), lp.logprob(), pieces);
+        ObjectNode entry = tokenEntry(lp.token(), lp.logprob(), pieces);
         if (lp.topTokens().length > 0) {
-            com.fasterxml.jackson.databind.node.ArrayNode top = entry.putArray("top_logprobs");
+            ArrayNode top = entry.putArray("top_logprobs");
             for (int i = 0; i < lp.topTokens().length; i++) {
                 top.add(tokenEntry(lp.topTokens()[i], lp.topLogprobs()[i], pieces));
             }
@@ -90,14 +94,13 @@ final class CompletionStream implements TokenRelay.Sink {
         logprobs.add(entry);
     }
 
-    private static com.fasterxml.jackson.databind.node.ObjectNode tokenEntry(int token, float logprob,
-                                                                              java.util.function.IntFunction<byte[]> pieces) {
+    private static ObjectNode tokenEntry(int token, float logprob, IntFunction<byte[]> pieces) {
         byte[] piece = pieces.apply(token);
-        com.fasterxml.jackson.databind.node.ObjectNode e = Json.MAPPER.createObjectNode();
+        ObjectNode e = Json.MAPPER.createObjectNode();
         e.put("token", new String(piece, java.nio.charset.StandardCharsets.UTF_8));
         // -inf (a banned token) has no JSON number: the most negative finite value stands in, as llama-server does
         e.put("logprob", Float.isFinite(logprob) ? (double) logprob : -Double.MAX_VALUE);
-        com.fasterxml.jackson.databind.node.ArrayNode bytes = e.putArray("bytes");
+        ArrayNode bytes = e.putArray("bytes");
         for (byte b : piece) {
             bytes.add(b & 0xff);
         }
@@ -114,9 +117,9 @@ final class CompletionStream implements TokenRelay.Sink {
         if (logprobs == null || logprobs.isEmpty()) {
             return chunk;
         }
-        com.fasterxml.jackson.databind.node.ObjectNode node = Json.MAPPER.valueToTree(chunk);
+        ObjectNode node = Json.MAPPER.valueToTree(chunk);
         node.set("logprobs", logprobs);
-        for (com.fasterxml.jackson.databind.JsonNode e : logprobs) {
+        for (JsonNode e : logprobs) {
             writtenLogprobBytes += e.get("bytes").size();
         }
         logprobs = Json.MAPPER.createArrayNode();
@@ -182,7 +185,7 @@ final class CompletionStream implements TokenRelay.Sink {
         }
         long start = writtenLogprobBytes;
         int keep = 0;
-        for (com.fasterxml.jackson.databind.JsonNode e : logprobs) {
+        for (JsonNode e : logprobs) {
             if (start >= textBytes) {
                 break;
             }

@@ -2,6 +2,7 @@ package dev.gantry.server.api.ollama;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.LoadOptions;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.runner.Embedding;
@@ -47,7 +48,7 @@ public final class EmbedHandlers {
         int dimensions = dimensions(body.get("dimensions"));
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         OllamaOptions.parse(Json.object(body, "options").orElse(null)); // validated; sampling options do not apply
-        LoadedModel.Lease lease = acquire(ex, model, keepAlive);
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, LoadOptions.UNSET);
         LoadedModel m = lease.model();
         long loadNanos = System.nanoTime() - start;
         if (inputs.isEmpty()) {
@@ -72,7 +73,7 @@ public final class EmbedHandlers {
         String prompt = Json.string(body, "prompt").orElse("");
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         OllamaOptions.parse(Json.object(body, "options").orElse(null));
-        LoadedModel.Lease lease = acquire(ex, model, keepAlive);
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, LoadOptions.UNSET);
         LoadedModel m = lease.model();
         if (prompt.isEmpty()) {
             unloadIfAsked(lease, keepAlive);
@@ -176,21 +177,10 @@ public final class EmbedHandlers {
         return node.intValue();
     }
 
-    private LoadedModel.Lease acquire(Exchange ex, String name, Duration keepAlive) throws InterruptedException {
-        try {
-            LoadedModel.Lease lease = models.lease(name, keepAlive, dev.gantry.runtime.LoadOptions.UNSET).get();
-            ex.afterResponse(lease::close); // held until the answer is out: a reload or unload waits for it
-            return lease;
-        } catch (ExecutionException e) {
-            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
-        }
-    }
-
     /** An empty input only loads; with {@code keep_alive: 0} it unloads (a request with inputs expires as usual). */
     private void unloadIfAsked(LoadedModel.Lease lease, Duration keepAlive) {
         if (keepAlive != null && keepAlive.isZero()) {
-            lease.close();
-            models.unload(lease.model().model().name().toString());
+            models.unload(lease);
         }
     }
 }

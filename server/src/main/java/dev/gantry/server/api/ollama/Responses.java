@@ -13,9 +13,9 @@ public final class Responses {
      * only with {@code think} on a model that reasons.
      */
     public record GenerateChunk(String model, String createdAt, String response, String thinking, boolean done,
-                                String doneReason, int[] context, Long totalDuration, Long loadDuration, Integer promptEvalCount,
-                                Integer promptEvalCachedCount, Long promptEvalDuration, Integer evalCount,
-                                Long evalDuration) {}
+                                String doneReason, int[] context, Long totalDuration, Long loadDuration,
+                                Integer promptEvalCount, Integer promptEvalCachedCount, Long promptEvalDuration,
+                                Integer evalCount, Long evalDuration) {}
 
     /** One {@code /api/chat} line. */
     public record ChatChunk(String model, String createdAt, Message message, boolean done, String doneReason,

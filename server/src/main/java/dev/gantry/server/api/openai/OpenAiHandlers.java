@@ -167,7 +167,7 @@ public final class OpenAiHandlers {
                 out.add(chunk);
             } else {
                 out.add(OpenAiMapping.completionChunk(id, created, ollama, textOffset));
-                textOffset += OpenAiMapping.logprobsTextLength(ollama);
+                textOffset += OpenAiLogprobs.textLength(ollama);
             }
             if (includeUsage && ollama.path("done").asBoolean(false)) {
                 out.add(OpenAiMapping.usageChunk(id, chat ? "chat.completion.chunk" : "text_completion", created,

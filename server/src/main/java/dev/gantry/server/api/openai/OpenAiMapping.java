@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.models.ModelName;
-import dev.gantry.runtime.sampling.TokenLogprobs;
 import dev.gantry.server.http.Json;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -70,17 +69,7 @@ public final class OpenAiMapping {
         if (think != null) {
             out.set("think", think);
         }
-        boolean logprobs = bool(req, "logprobs", false);
-        Integer top = integer(req, "top_logprobs");
-        if (top != null && (top < 0 || top > TokenLogprobs.MAX_TOP)) {
-            throw OpenAiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
-        }
-        if (top != null && top > 0 && !logprobs) {
-            throw OpenAiError.invalid("top_logprobs", "top_logprobs needs logprobs to be true");
-        }
-        if (logprobs) {
-            out.put("logprobs", true).put("top_logprobs", top == null ? 0 : top);
-        }
+        OpenAiLogprobs.chatRequest(req, out);
         return out;
     }
 
@@ -115,13 +104,7 @@ public final class OpenAiMapping {
             }
             out.put("suffix", suffix.textValue());
         }
-        Integer logprobs = integer(req, "logprobs"); // the legacy form: how many alternatives, 0 for the token's own
-        if (logprobs != null) {
-            if (logprobs < 0 || logprobs > TokenLogprobs.MAX_TOP) {
-                throw OpenAiError.invalid("logprobs", "logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
-            }
-            out.put("logprobs", true).put("top_logprobs", logprobs);
-        }
+        OpenAiLogprobs.completionRequest(req, out);
         return out;
     }
 
@@ -410,7 +393,7 @@ public final class OpenAiMapping {
         return "";
     }
 
-    private static boolean bool(ObjectNode o, String field, boolean otherwise) {
+    static boolean bool(ObjectNode o, String field, boolean otherwise) {
         JsonNode n = o.get(field);
         if (n == null || n.isNull()) {
             return otherwise;
@@ -421,7 +404,7 @@ public final class OpenAiMapping {
         return n.booleanValue();
     }
 
-    private static Integer integer(ObjectNode o, String field) {
+    static Integer integer(ObjectNode o, String field) {
         Long l = longInteger(o, field);
         if (l != null && l != l.intValue()) {
             throw OpenAiError.invalid(field, field + " must be an integer from -2147483648 to 2147483647");
@@ -473,68 +456,9 @@ public final class OpenAiMapping {
             message.set("tool_calls", calls);
         }
         choice.put("finish_reason", finishReason(ollama, !calls.isEmpty()));
-        choice.set("logprobs", chatLogprobs(ollama));
+        choice.set("logprobs", OpenAiLogprobs.chat(ollama));
         out.set("usage", usage(ollama));
         return out;
-    }
-
-    /** Chat's {@code logprobs}: {@code {"content": [{token, logprob, bytes, top_logprobs}, ...]}}, or null. */
-    private static JsonNode chatLogprobs(JsonNode ollama) {
-        JsonNode lps = ollama.get("logprobs");
-        if (lps == null || !lps.isArray()) {
-            return NODES.nullNode();
-        }
-        ObjectNode out = NODES.objectNode();
-        ArrayNode content = out.putArray("content");
-        for (JsonNode e : lps) {
-            ObjectNode entry = content.addObject();
-            entry.set("token", e.get("token"));
-            entry.set("logprob", e.get("logprob"));
-            entry.set("bytes", e.get("bytes"));
-            ArrayNode top = entry.putArray("top_logprobs");
-            for (JsonNode t : e.path("top_logprobs")) {
-                top.addObject().setAll((ObjectNode) t);
-            }
-        }
-        return out;
-    }
-
-    /**
-     * The legacy completion's {@code logprobs}: {@code tokens}, {@code token_logprobs}, {@code top_logprobs} (one
-     * token-to-log-probability object per token) and {@code text_offset} from {@code offset} (the characters of the
-     * answer before this chunk), or null.
-     */
-    private static JsonNode textLogprobs(JsonNode ollama, int offset) {
-        JsonNode lps = ollama.get("logprobs");
-        if (lps == null || !lps.isArray()) {
-            return NODES.nullNode();
-        }
-        ObjectNode out = NODES.objectNode();
-        ArrayNode tokens = out.putArray("tokens");
-        ArrayNode logprobs = out.putArray("token_logprobs");
-        ArrayNode tops = out.putArray("top_logprobs");
-        ArrayNode offsets = out.putArray("text_offset");
-        for (JsonNode e : lps) {
-            String token = e.path("token").asText("");
-            tokens.add(token);
-            logprobs.add(e.get("logprob"));
-            ObjectNode top = tops.addObject();
-            for (JsonNode t : e.path("top_logprobs")) {
-                top.set(t.path("token").asText(""), t.get("logprob"));
-            }
-            offsets.add(offset);
-            offset += token.length();
-        }
-        return out;
-    }
-
-    /** How many characters of the answer an Ollama line's log probabilities cover (their tokens' text). */
-    public static int logprobsTextLength(JsonNode ollama) {
-        int n = 0;
-        for (JsonNode e : ollama.path("logprobs")) {
-            n += e.path("token").asText("").length();
-        }
-        return n;
     }
 
     /**
@@ -561,7 +485,7 @@ public final class OpenAiMapping {
         } else {
             choice.putNull("finish_reason");
         }
-        choice.set("logprobs", chatLogprobs(ollama));
+        choice.set("logprobs", OpenAiLogprobs.chat(ollama));
         return out;
     }
 
@@ -586,7 +510,7 @@ public final class OpenAiMapping {
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("text", ollama.path("response").asText(""));
         choice.put("index", 0);
-        choice.set("logprobs", textLogprobs(ollama, offset));
+        choice.set("logprobs", OpenAiLogprobs.text(ollama, offset));
         if (finished) {
             choice.put("finish_reason", finishReason(ollama, false));
         } else {

@@ -1,0 +1,29 @@
+package dev.gantry.server.api.ollama;
+
+import dev.gantry.runtime.LoadOptions;
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.ModelManager;
+import dev.gantry.server.http.Exchange;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+
+/** The model a request works with, held until its answer is out. */
+final class ModelLeases {
+    private ModelLeases() {}
+
+    /**
+     * Loads the model when needed and holds it for {@code ex} until its answer is out: the answer's tokens are turned
+     * into text with the model's vocabulary to the end, and a reload or unload waits for it. Load failures come out
+     * as they are ({@link dev.gantry.runtime.ModelNotFoundException} and the like).
+     */
+    static LoadedModel.Lease forRequest(ModelManager models, Exchange ex, String name, Duration keepAlive,
+                                        LoadOptions options) throws InterruptedException {
+        try {
+            LoadedModel.Lease lease = models.lease(name, keepAlive, options).get();
+            ex.afterResponse(lease::close);
+            return lease;
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        }
+    }
+}

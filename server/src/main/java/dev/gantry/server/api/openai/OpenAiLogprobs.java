@@ -1,0 +1,103 @@
+package dev.gantry.server.api.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.runtime.sampling.TokenLogprobs;
+
+/**
+ * OpenAI's log probabilities to and from Ollama's: the requests' {@code logprobs}/{@code top_logprobs} become
+ * {@code /api/chat}'s and {@code /api/generate}'s, and the {@code logprobs} entries of Ollama's lines become chat's
+ * {@code logprobs.content} or the legacy completion's token lists.
+ */
+final class OpenAiLogprobs {
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+    private OpenAiLogprobs() {}
+
+    /** Chat's {@code logprobs} (a boolean) and {@code top_logprobs} onto the Ollama body {@code out}. */
+    static void chatRequest(ObjectNode req, ObjectNode out) {
+        boolean logprobs = OpenAiMapping.bool(req, "logprobs", false);
+        Integer top = OpenAiMapping.integer(req, "top_logprobs");
+        if (top != null && (top < 0 || top > TokenLogprobs.MAX_TOP)) {
+            throw OpenAiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
+        }
+        if (top != null && top > 0 && !logprobs) {
+            throw OpenAiError.invalid("top_logprobs", "top_logprobs needs logprobs to be true");
+        }
+        if (logprobs) {
+            out.put("logprobs", true).put("top_logprobs", top == null ? 0 : top);
+        }
+    }
+
+    /** The legacy completion's {@code logprobs}: how many alternatives, 0 for the token's own only. */
+    static void completionRequest(ObjectNode req, ObjectNode out) {
+        Integer logprobs = OpenAiMapping.integer(req, "logprobs");
+        if (logprobs != null) {
+            if (logprobs < 0 || logprobs > TokenLogprobs.MAX_TOP) {
+                throw OpenAiError.invalid("logprobs", "logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
+            }
+            out.put("logprobs", true).put("top_logprobs", logprobs);
+        }
+    }
+
+    /** Chat's {@code logprobs}: {@code {"content": [{token, logprob, bytes, top_logprobs}, ...]}}, or null. */
+    static JsonNode chat(JsonNode ollama) {
+        JsonNode lps = ollama.get("logprobs");
+        if (lps == null || !lps.isArray()) {
+            return NODES.nullNode();
+        }
+        ObjectNode out = NODES.objectNode();
+        ArrayNode content = out.putArray("content");
+        for (JsonNode e : lps) {
+            ObjectNode entry = content.addObject();
+            entry.set("token", e.get("token"));
+            entry.set("logprob", e.get("logprob"));
+            entry.set("bytes", e.get("bytes"));
+            ArrayNode top = entry.putArray("top_logprobs");
+            for (JsonNode t : e.path("top_logprobs")) {
+                top.addObject().setAll((ObjectNode) t);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The legacy completion's {@code logprobs}: {@code tokens}, {@code token_logprobs}, {@code top_logprobs} (one
+     * token-to-log-probability object per token) and {@code text_offset} from {@code offset} (the characters of the
+     * answer before this chunk), or null.
+     */
+    static JsonNode text(JsonNode ollama, int offset) {
+        JsonNode lps = ollama.get("logprobs");
+        if (lps == null || !lps.isArray()) {
+            return NODES.nullNode();
+        }
+        ObjectNode out = NODES.objectNode();
+        ArrayNode tokens = out.putArray("tokens");
+        ArrayNode logprobs = out.putArray("token_logprobs");
+        ArrayNode tops = out.putArray("top_logprobs");
+        ArrayNode offsets = out.putArray("text_offset");
+        for (JsonNode e : lps) {
+            String token = e.path("token").asText("");
+            tokens.add(token);
+            logprobs.add(e.get("logprob"));
+            ObjectNode top = tops.addObject();
+            for (JsonNode t : e.path("top_logprobs")) {
+                top.set(t.path("token").asText(""), t.get("logprob"));
+            }
+            offsets.add(offset);
+            offset += token.length();
+        }
+        return out;
+    }
+
+    /** How many characters of the answer an Ollama line's log probabilities cover (their tokens' text). */
+    static int textLength(JsonNode ollama) {
+        int n = 0;
+        for (JsonNode e : ollama.path("logprobs")) {
+            n += e.path("token").asText("").length();
+        }
+        return n;
+    }
+}
