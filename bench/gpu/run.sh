@@ -33,6 +33,10 @@
 #              mode, Gantry placed by auto with the memory ceiling lowered below the model, and by each forced mode
 #   split2x2   the 70B model as two replicas of two GPUs each (--gpus 0,1:2,3), at 2, 16 and 64 clients;
 #              split4x2 as four (--gpus 0,1:2,3:4,5:6,7) at 4, 32 and 128
+#   huge       a model larger than one card: Llama-3-405B's layer shape, 86 of its 126 layers, Q4_0 (145.8 GiB) with
+#              zero weights, written as a sparse file (no disk needed); llama-bench by layer and by tensor on GPUs
+#              0,1, then Gantry placed by auto at the default memory ceiling. First, llama-bench's tg128 of the 8B
+#              model with random weights against the same model with zero weights: whether zeros change the speed
 # BENCH_CUDATIME=1 times each Gantry process's CUDA runtime calls (launches, copies, waits) with bench/gpu/cudatime.c.
 # BENCH_TAG=NAME (with GANTRY_EXTRA_ENV="VAR=value ...") runs a variant of the Gantry phases under its own labels.
 # Load: streaming, about 100 prompt words, 128 generated tokens, ignore_eos, Ollama's default sampling.
@@ -42,7 +46,7 @@ OUT=${OUT:-/tmp/gantry-out}
 W=${GANTRY_BENCH_WORK:-/tmp/gantry-bench}
 STAGE=$(pwd)/bench/gpu/stage
 LOGS=$W/logs   # everything but the few files that come back through $OUT
-mkdir -p "$OUT" "$W/models" "$W/models70" "$LOGS"
+mkdir -p "$OUT" "$W/models" "$W/models70" "$W/modelsbig" "$W/models0" "$LOGS"
 RESULTS=$W/results.jsonl
 touch "$RESULTS"
 log() { echo "[$(date +%T)] $*" | tee -a "$W/log.txt"; }
@@ -82,7 +86,7 @@ for line in open(sys.argv[1]):
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
 PY
     echo
-    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
+    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/anchorsbig.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
   } > "$OUT/table.md"
   cat "$OUT/table.md"
 }
@@ -96,20 +100,30 @@ LIB=$W/build/bin
 export LD_LIBRARY_PATH=$LIB:${LD_LIBRARY_PATH:-}
 MODEL=$W/models/llama3-8b-q4_0.gguf
 MODEL70=$W/models70/llama3-70b-q4_0.gguf
+MODELBIG=$W/modelsbig/llama3-405b-86l-q4_0.gguf   # zero weights, sparse
+MODEL0=$W/models0/llama3-8b-q4_0.gguf             # the 8B with zero weights, sparse
 NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a rehearsal without GPUs
 
 # llama.cpp's tools are built only when a phase of this call runs them: Gantry needs the libraries alone, and a
 # call of Gantry phases saves the tools' compile time (most of all on a 16-core host)
 PHASES=" $* "
 needs_tools() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" split"*|*" graphs:"*) return 0 ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" split"*|*" graphs:"*|*" huge "*) return 0 ;; esac
   return 1
+}
+# the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
+tool_targets() {
+  case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*) echo "llama-server llama-bench llama-batched-bench"; return ;; esac
+  case "$PHASES" in *" server1"*|*" multi:"*) echo "llama-server llama-bench"; return ;; esac
+  echo "llama-bench"
 }
 
 build() {
   local targets="llama"
-  needs_tools && targets="llama llama-server llama-bench llama-batched-bench"
-  if [ -f "$LIB/libllama.so" ] && { ! needs_tools || [ -f "$LIB/llama-server" ]; }; then return 0; fi
+  needs_tools && targets="llama $(tool_targets)"
+  local missing=""
+  for t in $targets; do [ "$t" = llama ] && t=libllama.so; [ -f "$LIB/$t" ] || missing=1; done
+  [ -z "$missing" ] && return 0
   log "building llama.cpp (CUDA, sm_90) on $(nproc) cores: $targets"
   [ -d "$W/llama.cpp" ] || tar -xJf "$STAGE/llama-src.tar.xz" -C "$W"
   cmake -S "$W/llama.cpp" -B "$W/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON \
@@ -121,11 +135,11 @@ build() {
   log "built"
 }
 
-synthetic() { # shape file
+synthetic() { # shape file [zeros]
   [ -f "$2" ] && return 0
-  log "writing $1 to $2"
+  log "writing $1 to $2 ${3:-}"
   [ -f "$W/ggml-vocab-llama-bpe.gguf" ] || xz -dc "$STAGE/vocab/ggml-vocab-llama-bpe.gguf.xz" > "$W/ggml-vocab-llama-bpe.gguf"
-  $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel "$1" "$W/ggml-vocab-llama-bpe.gguf" "$2" Q4_0 \
+  $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticModel "$1" "$W/ggml-vocab-llama-bpe.gguf" "$2" Q4_0 ${3:-} \
     2>&1 | tee -a "$W/log.txt"
 }
 
@@ -427,6 +441,37 @@ for phase in "$@"; do
       spec=$(for g in $(seq 0 $((groups - 1))); do printf '%s%d,%d' "$([ "$g" -gt 0 ] && echo :)" $((2 * g)) $((2 * g + 1)); done)
       REQUESTS=1 GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=32" \
         gantry "gantry-70b-${groups}x2" "$W/models70" llama3-70b-q4_0 "$groups $((8 * groups)) $((32 * groups))" --gpus "$spec"
+      ;;
+    huge)
+      build
+      synthetic llama3-8b "$MODEL"
+      synthetic llama3-8b "$MODEL0" zeros
+      synthetic llama3-405b:86 "$MODELBIG" zeros
+      ls -ls "$MODELBIG" | tee -a "$W/log.txt"
+      {
+        echo "llama-bench, GPU 0: the 8B with random weights, then with zero weights"
+        for m in "$MODEL" "$MODEL0"; do
+          CUDA_VISIBLE_DEVICES=0 "$LIB/llama-bench" -m "$m" -p 0 -n 128 -fa 1 -r 3 -o md 2>/dev/null | grep -E '^\|'
+        done
+      } > "$W/anchorsbig.txt" 2>&1
+      # the first read of a sparse file's holes fills the page cache; read it in 16 parallel parts beforehand so
+      # that no load below pays for it alone
+      t0=$SECONDS; size=$(stat -c %s "$MODELBIG"); part=$(( size / 16 / 1048576 + 1 ))
+      for i in $(seq 0 15); do dd if="$MODELBIG" of=/dev/null bs=1M skip=$((i * part)) count=$part 2>/dev/null & done
+      wait; log "huge: read $(( size >> 30 )) GiB into the page cache in $((SECONDS - t0)) s"
+      echo "llama-bench, GPUs 0,1, the 145.8 GiB model (decode of 32 tokens, one repetition, after a warm-up)" >> "$W/anchorsbig.txt"
+      for m in layer tensor; do
+        t0=$SECONDS
+        CUDA_VISIBLE_DEVICES=0,1 "$LIB/llama-bench" -m "$MODELBIG" -p 0 -n 32 -fa 1 -r 1 -sm $m -o md \
+          2>> "$LOGS/llama-bench-big.err" | grep -E '^\|' >> "$W/anchorsbig.txt" \
+          || echo "| sm $m failed: $(tail -1 "$LOGS/llama-bench-big.err") |" >> "$W/anchorsbig.txt"
+        log "huge: llama-bench -sm $m took $((SECONDS - t0)) s"
+      done
+      cat "$W/anchorsbig.txt" | tee -a "$W/log.txt"
+      # auto at the default ceiling (85% of a card): it must split the model over the two GPUs by itself, and pick
+      # layer or tensor by measuring both
+      REQUESTS=1 GANTRY_EXTRA_ENV="OLLAMA_NUM_PARALLEL=16" \
+        gantry gantry-huge-auto "$W/modelsbig" llama3-405b-86l-q4_0 "1 8" --gpus 0,1
       ;;
     *) log "unknown phase $phase" ;;
   esac

@@ -96,6 +96,21 @@ public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modi
         return "sha256:" + lazy.get();
     }
 
+    /**
+     * A key for what is remembered about the model's content (measured split rates): its digest where that needs no
+     * read of the file (a model of Ollama's store), otherwise {@code file-} and a hash of the file's path, size and
+     * modification time. Hashing a loose GGUF of 150 GB only to look a measurement up would take minutes.
+     */
+    public String contentKey() {
+        if (layers.manifestDigest().isPresent()) {
+            return layers.manifestDigest().get();
+        }
+        java.security.MessageDigest d = Sha256.newDigest();
+        d.update((path.toAbsolutePath().normalize() + "\n" + sizeBytes + "\n" + modifiedAt)
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return "file-" + java.util.HexFormat.of().formatHex(d.digest(), 0, 16);
+    }
+
     /** The digest of one file state, computed by the first caller; later callers wait for it, then share it. */
     private static final class LazyDigest {
         private final Path path;

@@ -15,6 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 class LocalModelTest {
@@ -43,5 +44,25 @@ class LocalModelTest {
                 Files.getLastModifiedTime(file).toInstant(), GgufReader.readMetadata(file));
         Files.writeString(file, "replaced");
         assertThrows(UncheckedIOException.class, m::digest);
+    }
+
+    /** The key split measurements are remembered under needs no read of a loose file, and follows its state. */
+    @Test
+    void aLooseFilesContentKeyComesFromItsPathSizeAndTime(@TempDir Path dir) throws IOException {
+        Path file = Files.copy(TestData.tinyModel(), dir.resolve("m.gguf"));
+        Path other = Files.copy(TestData.tinyModel(), dir.resolve("n.gguf"));
+        LocalModel m = new LocalModel(ModelName.parse("m"), file, Files.size(file),
+                Files.getLastModifiedTime(file).toInstant(), GgufReader.readMetadata(file));
+        String key = m.contentKey();
+        Files.delete(file); // no read of the file: the key is there without it
+        assertEquals(key, m.contentKey());
+        assertEquals(key, new LocalModel(ModelName.parse("other-name"), file, m.sizeBytes(), m.modifiedAt(),
+                m.metadata()).contentKey());
+        assertEquals(true, key.matches("file-[0-9a-f]{32}"), key);
+        LocalModel n = new LocalModel(ModelName.parse("n"), other, Files.size(other),
+                Files.getLastModifiedTime(other).toInstant(), m.metadata());
+        assertNotEquals(key, n.contentKey());
+        assertNotEquals(key, new LocalModel(ModelName.parse("m"), file, m.sizeBytes(), m.modifiedAt().plusSeconds(1),
+                m.metadata()).contentKey());
     }
 }

@@ -327,7 +327,7 @@ public final class ModelManager implements AutoCloseable {
         Optional<ReplicaPlan> group = placement.replicas().stream()
                 .filter(r -> r.gpus().size() > 1 && r.mode() == SplitMode.LAYER).findFirst();
         if (planner.choosesSplitByMeasurement() && group.isPresent()) {
-            String key = SplitMeasurements.key(model.digest(),
+            String key = SplitMeasurements.key(model.contentKey(),
                     group.get().gpus().stream().map(planner::gpuName).toList());
             Map<SplitMode, Double> measured = splitMeasurements.get(key);
             if (measured.isEmpty()) {

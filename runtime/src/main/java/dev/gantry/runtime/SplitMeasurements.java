@@ -18,8 +18,9 @@ import java.util.TreeMap;
 /**
  * Decode rates measured for a model split over a group of GPUs, by split mode, remembered across restarts: the
  * first load of a split model measures layer against tensor split (two extra loads), later loads reuse the figures.
- * Keyed by the model's digest and the group's GPU names, so the same model on other cards measures again. Stored as
- * a properties file (one line per model, group and mode); deleting it measures everything again.
+ * Keyed by the model's content key ({@code LocalModel.contentKey()}) and the group's GPU names, so the same model
+ * on other cards measures again. Stored as a properties file (one line per model, group and mode); deleting it
+ * measures everything again.
  *
  * <p>Thread-safe: every method holds the instance's lock (loads of different models may measure at once).
  */
@@ -57,8 +58,8 @@ final class SplitMeasurements {
     }
 
     /** The key of a model split over GPUs of these names. */
-    static String key(String modelDigest, List<String> gpuNames) {
-        String digest = modelDigest.startsWith("sha256:") ? modelDigest.substring(7) : modelDigest;
+    static String key(String modelKey, List<String> gpuNames) {
+        String digest = modelKey.startsWith("sha256:") ? modelKey.substring(7) : modelKey;
         return digest + "@" + String.join("+", gpuNames).replaceAll("[^A-Za-z0-9+_-]", "_");
     }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -27,6 +28,27 @@ public final class GgufWriter {
     @FunctionalInterface
     public interface TensorData {
         void write(WritableByteChannel out, long bytes) throws IOException;
+    }
+
+    /**
+     * A tensor of zero bytes that takes no disk space: the file position moves past it and the file system leaves
+     * a hole (a sparse file), so a model larger than the disk can be written. Every zero-byte block of F32, F16,
+     * Q4_0 and Q8_0 decodes to zeros. A channel that cannot seek gets the zeros written out.
+     */
+    public static TensorData zeros() {
+        return (out, bytes) -> {
+            if (out instanceof SeekableByteChannel s) {
+                s.position(s.position() + bytes);
+                return;
+            }
+            ByteBuffer b = ByteBuffer.allocate((int) Math.min(bytes, 1 << 20));
+            for (long left = bytes; left > 0; left -= b.limit()) {
+                b.clear().limit((int) Math.min(b.capacity(), left));
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+            }
+        };
     }
 
     private record Value(GgufValueType type, Object value) {}
@@ -134,6 +156,9 @@ public final class GgufWriter {
                 }
                 out.pad(alignment);
                 out.flush();
+            }
+            if (ch.size() < ch.position()) { // the file ends in a hole: its last byte gives it its length
+                ch.write(ByteBuffer.allocate(1), ch.position() - 1);
             }
         }
         Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

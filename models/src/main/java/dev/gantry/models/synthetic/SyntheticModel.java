@@ -18,8 +18,11 @@ import java.util.SplittableRandom;
  * from a vocabulary-only GGUF (llama.cpp's test vocabularies), so prompts tokenize as they would for the real
  * model.
  *
- * <p>usage: SyntheticModel SHAPE VOCAB.gguf OUT.gguf [TYPE], SHAPE one of {@code llama3-8b}, {@code llama3-70b},
- * {@code tiny}; TYPE {@code Q4_0} (default), {@code Q8_0} or {@code F16}.
+ * <p>usage: SyntheticModel SHAPE[:LAYERS] VOCAB.gguf OUT.gguf [TYPE] [zeros], SHAPE one of {@code llama3-8b},
+ * {@code llama3-70b}, {@code llama3-405b}, {@code tiny}, LAYERS how many of its blocks to keep (all by default);
+ * TYPE {@code Q4_0} (default), {@code Q8_0} or {@code F16}. With {@code zeros} the weight matrices are all zero and
+ * take no disk space (holes of a sparse file; the norms stay ones): a model larger than the disk, for measuring
+ * placement and speed, which do not depend on the values.
  */
 public final class SyntheticModel {
     /** The hyper-parameters of a llama-shaped model. */
@@ -28,30 +31,56 @@ public final class SyntheticModel {
 
     public static final Shape LLAMA3_8B = new Shape("llama3-8b", 4096, 32, 32, 8, 14336, 131072, 500000f);
     public static final Shape LLAMA3_70B = new Shape("llama3-70b", 8192, 80, 64, 8, 28672, 131072, 500000f);
+    public static final Shape LLAMA3_405B = new Shape("llama3-405b", 16384, 126, 128, 8, 53248, 131072, 500000f);
     public static final Shape TINY = new Shape("tiny", 256, 2, 4, 2, 512, 4096, 10000f);
 
     private SyntheticModel() {}
 
     public static void main(String[] args) throws IOException {
         if (args.length < 3) {
-            System.err.println("usage: SyntheticModel llama3-8b|llama3-70b|tiny VOCAB.gguf OUT.gguf [Q4_0|Q8_0|F16]");
+            System.err.println("usage: SyntheticModel llama3-8b|llama3-70b|llama3-405b|tiny[:LAYERS] VOCAB.gguf "
+                    + "OUT.gguf [Q4_0|Q8_0|F16] [zeros]");
             System.exit(2);
         }
-        Shape shape = switch (args[0]) {
-            case "llama3-8b" -> LLAMA3_8B;
-            case "llama3-70b" -> LLAMA3_70B;
-            case "tiny" -> TINY;
-            default -> throw new IllegalArgumentException("unknown shape " + args[0]);
-        };
+        Shape shape = shape(args[0]);
         GgmlType type = GgmlType.valueOf(args.length > 3 ? args[3].toUpperCase(Locale.ROOT) : "Q4_0");
+        boolean zeros = args.length > 4 && args[4].equals("zeros");
         long start = System.nanoTime();
-        long bytes = write(shape, Path.of(args[1]), Path.of(args[2]), type);
-        System.out.printf(Locale.ROOT, "wrote %s (%s, %s): %.2f GiB in %.1f s%n", args[2], shape.name(), type,
-                bytes / (double) (1L << 30), (System.nanoTime() - start) / 1e9);
+        long bytes = write(shape, Path.of(args[1]), Path.of(args[2]), type, zeros);
+        System.out.printf(Locale.ROOT, "wrote %s (%s, %d layers, %s%s): %.2f GiB in %.1f s%n", args[2], shape.name(),
+                shape.layers(), type, zeros ? ", zero weights, sparse" : "", bytes / (double) (1L << 30),
+                (System.nanoTime() - start) / 1e9);
     }
 
-    /** Writes the model; returns the file's size. */
+    /** A shape by name, {@code NAME} or {@code NAME:LAYERS} for the first LAYERS blocks of it. */
+    public static Shape shape(String spec) {
+        int colon = spec.indexOf(':');
+        String name = colon < 0 ? spec : spec.substring(0, colon);
+        Shape s = switch (name) {
+            case "llama3-8b" -> LLAMA3_8B;
+            case "llama3-70b" -> LLAMA3_70B;
+            case "llama3-405b" -> LLAMA3_405B;
+            case "tiny" -> TINY;
+            default -> throw new IllegalArgumentException("unknown shape " + name);
+        };
+        if (colon < 0) {
+            return s;
+        }
+        int layers = Integer.parseInt(spec.substring(colon + 1));
+        if (layers < 1) {
+            throw new IllegalArgumentException("a model needs at least one layer: " + spec);
+        }
+        return new Shape(s.name() + "-" + layers + "l", s.embedding(), layers, s.heads(), s.kvHeads(),
+                s.feedForward(), s.contextLength(), s.ropeBase());
+    }
+
+    /** Writes the model with random weights; returns the file's size. */
     public static long write(Shape s, Path vocab, Path out, GgmlType type) throws IOException {
+        return write(s, vocab, out, type, false);
+    }
+
+    /** Writes the model, its weight matrices random or all zero (sparse); returns the file's size. */
+    public static long write(Shape s, Path vocab, Path out, GgmlType type, boolean zeros) throws IOException {
         GgufMetadata v = new GgufReader(Integer.MAX_VALUE).read(vocab);
         long nVocab = v.vocabularySize();
         int headDim = s.embedding() / s.heads();
@@ -75,23 +104,27 @@ public final class SyntheticModel {
             throw new IllegalArgumentException(vocab + " has no tokenizer");
         }
         long e = s.embedding();
-        w.tensor("token_embd.weight", type, new long[] {e, nVocab}, random(type, 1));
+        w.tensor("token_embd.weight", type, new long[] {e, nVocab}, weights(type, 1, zeros));
         for (int l = 0; l < s.layers(); l++) {
             String p = "blk." + l + ".";
             w.tensor(p + "attn_norm.weight", GgmlType.F32, new long[] {e}, ones());
-            w.tensor(p + "attn_q.weight", type, new long[] {e, e}, random(type, l * 16L + 2));
-            w.tensor(p + "attn_k.weight", type, new long[] {e, kvDim}, random(type, l * 16L + 3));
-            w.tensor(p + "attn_v.weight", type, new long[] {e, kvDim}, random(type, l * 16L + 4));
-            w.tensor(p + "attn_output.weight", type, new long[] {e, e}, random(type, l * 16L + 5));
+            w.tensor(p + "attn_q.weight", type, new long[] {e, e}, weights(type, l * 16L + 2, zeros));
+            w.tensor(p + "attn_k.weight", type, new long[] {e, kvDim}, weights(type, l * 16L + 3, zeros));
+            w.tensor(p + "attn_v.weight", type, new long[] {e, kvDim}, weights(type, l * 16L + 4, zeros));
+            w.tensor(p + "attn_output.weight", type, new long[] {e, e}, weights(type, l * 16L + 5, zeros));
             w.tensor(p + "ffn_norm.weight", GgmlType.F32, new long[] {e}, ones());
-            w.tensor(p + "ffn_gate.weight", type, new long[] {e, s.feedForward()}, random(type, l * 16L + 6));
-            w.tensor(p + "ffn_up.weight", type, new long[] {e, s.feedForward()}, random(type, l * 16L + 7));
-            w.tensor(p + "ffn_down.weight", type, new long[] {s.feedForward(), e}, random(type, l * 16L + 8));
+            w.tensor(p + "ffn_gate.weight", type, new long[] {e, s.feedForward()}, weights(type, l * 16L + 6, zeros));
+            w.tensor(p + "ffn_up.weight", type, new long[] {e, s.feedForward()}, weights(type, l * 16L + 7, zeros));
+            w.tensor(p + "ffn_down.weight", type, new long[] {s.feedForward(), e}, weights(type, l * 16L + 8, zeros));
         }
         w.tensor("output_norm.weight", GgmlType.F32, new long[] {e}, ones());
-        w.tensor("output.weight", type, new long[] {e, nVocab}, random(type, 9));
+        w.tensor("output.weight", type, new long[] {e, nVocab}, weights(type, 9, zeros));
         w.write(out);
         return java.nio.file.Files.size(out);
+    }
+
+    private static GgufWriter.TensorData weights(GgmlType type, long seed, boolean zeros) {
+        return zeros ? GgufWriter.zeros() : random(type, seed);
     }
 
     private static long fileType(GgmlType t) {

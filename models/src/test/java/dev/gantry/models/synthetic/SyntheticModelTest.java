@@ -46,4 +46,50 @@ class SyntheticModelTest {
         }
         assertTrue(end <= Files.size(out) && Files.size(out) - end < 32);
     }
+
+    @Test
+    void zeroWeightsLeaveHolesAndReadBackAsZeros(@TempDir Path dir) throws Exception {
+        Path vocab = TestData.vocab("llama-spm");
+        Path random = dir.resolve("random.gguf");
+        Path zeros = dir.resolve("zeros.gguf");
+        SyntheticModel.Shape shape = SyntheticModel.shape("tiny:3");
+        long randomSize = SyntheticModel.write(shape, vocab, random, GgmlType.Q8_0, false);
+        long zeroSize = SyntheticModel.write(shape, vocab, zeros, GgmlType.Q8_0, true);
+        assertEquals(randomSize, zeroSize, "the same layout, only the values differ");
+        assertEquals(Files.size(zeros), zeroSize);
+        GgufMetadata m = GgufReader.readMetadata(zeros);
+        assertEquals(3, m.blockCount().orElseThrow());
+        assertEquals(3 + 3 * 9, m.tensorCount());
+        byte[] all = Files.readAllBytes(zeros);
+        for (GgufTensorInfo t : m.tensors()) {
+            long at = m.dataOffset() + t.offset();
+            long n = t.byteSize().orElseThrow();
+            boolean norm = t.name().endsWith("norm.weight");
+            for (long i = at; i < at + n; i += norm ? 4 : 1) {
+                if (norm) {
+                    assertEquals(1f, java.nio.ByteBuffer.wrap(all, (int) i, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                            .getFloat(), t.name());
+                } else if (all[(int) i] != 0) {
+                    throw new AssertionError(t.name() + " has a non-zero byte at " + (i - at));
+                }
+            }
+        }
+        // the last tensor (output.weight) is a hole: the file still ends where its data ends
+        GgufTensorInfo last = m.tensors().getLast();
+        assertEquals("output.weight", last.name());
+        assertTrue(Files.size(zeros) >= m.dataOffset() + last.offset() + last.byteSize().orElseThrow());
+    }
+
+    @Test
+    void shapesByNameAndLayerCount() {
+        assertEquals(SyntheticModel.LLAMA3_70B, SyntheticModel.shape("llama3-70b"));
+        SyntheticModel.Shape s = SyntheticModel.shape("llama3-405b:86");
+        assertEquals(86, s.layers());
+        assertEquals(16384, s.embedding());
+        assertEquals("llama3-405b-86l", s.name());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> SyntheticModel.shape("llama3-405b:0"));
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> SyntheticModel.shape("gpt-5"));
+    }
 }

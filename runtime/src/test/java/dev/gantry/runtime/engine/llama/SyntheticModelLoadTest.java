@@ -24,6 +24,20 @@ class SyntheticModelLoadTest {
         Path vocab = TestModels.sharedDir().resolve("llama-data/vocab/ggml-vocab-llama-spm.gguf");
         Path model = dir.resolve("synthetic.gguf");
         SyntheticModel.write(SyntheticModel.TINY, vocab, model, GgmlType.Q4_0);
+        decodesFourTokens(model);
+    }
+
+    /** The zero-weight (sparse) model the GPU benchmark uses for a model larger than a card loads and decodes too. */
+    @Test
+    void llamaCppLoadsAndDecodesAZeroWeightModel(@TempDir Path dir) throws Exception {
+        TestModels.llama();
+        Path vocab = TestModels.sharedDir().resolve("llama-data/vocab/ggml-vocab-llama-spm.gguf");
+        Path model = dir.resolve("zeros.gguf");
+        SyntheticModel.write(SyntheticModel.shape("tiny:3"), vocab, model, GgmlType.Q4_0, true);
+        decodesFourTokens(model);
+    }
+
+    private static void decodesFourTokens(Path model) throws Exception {
         try (Engine e = new LlamaCppEngineFactory().load(model, new EngineFactory.LoadParams(0, -1, true));
              EngineSession s = e.openSession(new SessionParams(256, 1, 64, 1, false, false))) {
             assertEquals(32000, e.info().vocabSize());
