@@ -113,9 +113,10 @@ needs_tools() {
 }
 # the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
 tool_targets() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*) echo "llama-server llama-bench llama-batched-bench"; return ;; esac
-  case "$PHASES" in *" server1"*|*" multi:"*) echo "llama-server llama-bench"; return ;; esac
-  echo "llama-bench"
+  local t="llama-bench"
+  case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*) t="$t llama-batched-bench" ;; esac
+  case "$PHASES" in *" server1"*|*" multi:"*) t="$t llama-server" ;; esac
+  echo "$t"
 }
 
 build() {

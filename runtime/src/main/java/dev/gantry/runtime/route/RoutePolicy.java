@@ -30,7 +30,10 @@ public final class RoutePolicy {
 
     /** A decoding request's own cost, in tokens: a slot taken and a row in every step. */
     static final long ACTIVE_COST_TOKENS = 64;
-    /** A waiting request's cost, in tokens: it holds no slot yet, and its prefill is still ahead. */
+    /**
+     * A waiting request's cost, in tokens, once no slot is free for it: it waits for a slot, and its prefill is
+     * still ahead. One that a free slot will take at the runner's next step costs what an active one does.
+     */
     static final long QUEUED_COST_TOKENS = 256;
     /** Added when every slot is taken: a new request would wait in the queue. */
     static final long FULL_COST_TOKENS = 256;
@@ -52,7 +55,15 @@ public final class RoutePolicy {
      * @param meanWeight the mean {@link #weight} of the replicas compared
      */
     public static double score(ReplicaLoad r, double meanWeight) {
-        double work = r.outstandingTokens() + ACTIVE_COST_TOKENS * r.active() + QUEUED_COST_TOKENS * r.queued()
+        // requests just submitted wait for the runner's next step, which admits as many as there are free slots:
+        // those count as active already. Costing them as a queue (256 against 64) split a burst unevenly: after
+        // one replica's requests all finished in one step, their clients' next requests went there until its
+        // two or three new ones outweighed the other's eight active ones, and the rest went to the other (11
+        // against 5 sequences in a step on two H200s, where a closed loop of 16 clients should keep 8 and 8)
+        long free = r.maxSequences() > 0 ? Math.max(0, r.maxSequences() - r.active()) : 0;
+        long admitted = Math.min(r.queued(), free);
+        double work = r.outstandingTokens() + ACTIVE_COST_TOKENS * (r.active() + admitted)
+                + QUEUED_COST_TOKENS * (r.queued() - admitted)
                 + (r.maxSequences() > 0 && r.active() >= r.maxSequences() ? FULL_COST_TOKENS : 0);
         double kv = Double.isFinite(r.kvUsedFraction()) ? Math.clamp(r.kvUsedFraction(), 0.0, 1.0) : 0;
         return work * (1 + kv) / (weight(r) / meanWeight);

@@ -100,6 +100,37 @@ class RoutePolicyTest {
                         RouteStrategy.WEIGHTED, 0, -1, 0, Reason.STRATEGY, false));
     }
 
+    /**
+     * A closed loop of 16 clients on two replicas of 16 slots, where replica 0's eight requests all finished in one
+     * step: their eight next requests arrive before the runner's next step, and each arrival sees the ones before it
+     * as waiting. They must all go to replica 0, back to eight and eight. Costing the waiting ones as a queue sent
+     * the first three to replica 0 and then split the rest (11 against 5 sequences a step on two H200s).
+     */
+    @Test
+    void aBurstOfRequestsRefillsTheReplicaThatEmptied() {
+        int[] queued = new int[2];
+        int[] active = {0, 8};
+        for (int i = 0; i < 8; i++) {
+            List<ReplicaLoad> loads = List.of(
+                    new ReplicaLoad(0, 0, queued[0], active[0], 16, 0.01, NAN, 1),
+                    new ReplicaLoad(1, 0, queued[1], active[1], 16, 0.01, NAN, 1));
+            RouteDecision d = RoutePolicy.decide(loads, RouteStrategy.LEAST_LOADED, 100 + i, OptionalInt.empty(),
+                    CEILING);
+            queued[d.index()]++;
+        }
+        assertEquals(8, queued[0], "requests to the replica that emptied");
+        assertEquals(0, queued[1]);
+    }
+
+    /** Waiting requests beyond the free slots still weigh as a queue: a full replica with a queue loses. */
+    @Test
+    void waitingBeyondTheFreeSlotsCostsMore() {
+        ReplicaLoad fullWithQueue = new ReplicaLoad(0, 0, 2, 16, 16, 0, NAN, 1);
+        ReplicaLoad admitsAll = new ReplicaLoad(1, 0, 2, 14, 16, 0, NAN, 1);
+        assertEquals(64.0 * 16 + 256 * 2 + 256, RoutePolicy.score(fullWithQueue, 1));
+        assertEquals(64.0 * 16, RoutePolicy.score(admitsAll, 1));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void decides(Case c) {
