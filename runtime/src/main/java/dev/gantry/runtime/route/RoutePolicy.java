@@ -37,6 +37,11 @@ public final class RoutePolicy {
     static final long QUEUED_COST_TOKENS = 256;
     /** Added when every slot is taken: a new request would wait in the queue. */
     static final long FULL_COST_TOKENS = 256;
+    /**
+     * {@code -Dgantry.route.waitingAsQueue=true} costs every waiting request as a queue, as before commit 405c78f:
+     * kept for measuring the difference on a GPU host, not a setting to tune.
+     */
+    private static final boolean WAITING_AS_QUEUE = Boolean.getBoolean("gantry.route.waitingAsQueue");
     static final double BUSIER_FACTOR = 2.0;
     static final double BUSIER_SLACK = 256;
     /** The default memory guard: above 95% of a GPU's memory, allocations start to fail. */
@@ -61,7 +66,7 @@ public final class RoutePolicy {
         // two or three new ones outweighed the other's eight active ones, and the rest went to the other (11
         // against 5 sequences in a step on two H200s, where a closed loop of 16 clients should keep 8 and 8)
         long free = r.maxSequences() > 0 ? Math.max(0, r.maxSequences() - r.active()) : 0;
-        long admitted = Math.min(r.queued(), free);
+        long admitted = WAITING_AS_QUEUE ? 0 : Math.min(r.queued(), free);
         double work = r.outstandingTokens() + ACTIVE_COST_TOKENS * (r.active() + admitted)
                 + QUEUED_COST_TOKENS * (r.queued() - admitted)
                 + (r.maxSequences() > 0 && r.active() >= r.maxSequences() ? FULL_COST_TOKENS : 0);
