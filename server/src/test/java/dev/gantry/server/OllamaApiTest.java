@@ -157,6 +157,28 @@ class OllamaApiTest {
         assertEquals(a, b);
     }
 
+    /**
+     * Sampling values out of range are taken as Ollama's sampler takes them, not refused: a negative temperature is
+     * greedy (the same text as temperature 0), top_p and min_p are clamped to [0, 1].
+     */
+    @Test
+    void outOfRangeSamplingValuesAreClampedAsOllamaDoes() throws Exception {
+        String greedy = "{\"model\":\"stories260k\",\"prompt\":\"Lily\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":12,\"temperature\":0}}";
+        String negative = "{\"model\":\"stories260k\",\"prompt\":\"Lily\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":12,\"temperature\":-0.5,\"top_p\":3,\"min_p\":-1}}";
+        HttpResponse<String> a = server.post("/api/generate", greedy);
+        HttpResponse<String> b = server.post("/api/generate", negative);
+        assertEquals(200, a.statusCode(), a.body());
+        assertEquals(200, b.statusCode(), b.body());
+        assertEquals(TestServer.json(a.body()).get("response").textValue(),
+                TestServer.json(b.body()).get("response").textValue());
+        HttpResponse<String> chat = server.post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"options\":{\"num_predict\":4,\"top_p\":1.5,\"typical_p\":2}}");
+        assertEquals(200, chat.statusCode(), chat.body());
+    }
+
     @Test
     void generateAnswersWithAContextThatANextRequestContinues() throws Exception {
         JsonNode first = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"

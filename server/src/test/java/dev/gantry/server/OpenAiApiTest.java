@@ -91,6 +91,28 @@ class OpenAiApiTest {
                 u.get("total_tokens").intValue());
     }
 
+    /**
+     * As Ollama does: {@code n} is ignored (one choice), and a negative temperature samples greedily, so the answer is
+     * temperature 0's.
+     */
+    @Test
+    void nIsIgnoredAndANegativeTemperatureIsGreedy() throws Exception {
+        String greedy = "{\"model\":\"stories260k\"," + HELLO + ",\"max_tokens\":12,\"temperature\":0}";
+        String negative = "{\"model\":\"stories260k\"," + HELLO + ",\"max_tokens\":12,\"temperature\":-1,\"n\":3}";
+        HttpResponse<String> a = server.post("/v1/chat/completions", greedy);
+        HttpResponse<String> b = server.post("/v1/chat/completions", negative);
+        assertEquals(200, a.statusCode(), a.body());
+        assertEquals(200, b.statusCode(), b.body());
+        JsonNode choices = TestServer.json(b.body()).get("choices");
+        assertEquals(1, choices.size(), b.body());
+        assertEquals(TestServer.json(a.body()).at("/choices/0/message/content").textValue(),
+                choices.at("/0/message/content").textValue());
+        HttpResponse<String> legacy = server.post("/v1/completions",
+                "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"max_tokens\":4,\"n\":2}");
+        assertEquals(200, legacy.statusCode(), legacy.body());
+        assertEquals(1, TestServer.json(legacy.body()).get("choices").size());
+    }
+
     @Test
     void streamedChatEndsWithDoneAndTheUsageWhenAsked() throws Exception {
         Sse s = sse(server.post("/v1/chat/completions", "{\"model\":\"stories260k\"," + HELLO
@@ -188,16 +210,13 @@ class OpenAiApiTest {
 
     @Test
     void errorsHaveOpenAisShapeAndStatus() throws Exception {
-        JsonNode n = error(server.post("/v1/chat/completions", "{\"model\":\"stories260k\"," + HELLO + ",\"n\":2}"), 400);
-        assertEquals("invalid_request_error", n.get("type").textValue());
-        assertEquals("n", n.get("param").textValue());
-        assertEquals("messages", error(server.post("/v1/chat/completions", "{\"model\":\"stories260k\"}"), 400)
-                .get("param").textValue());
+        JsonNode noMessages = error(server.post("/v1/chat/completions", "{\"model\":\"stories260k\"}"), 400);
+        assertEquals("invalid_request_error", noMessages.get("type").textValue());
+        assertEquals("messages", noMessages.get("param").textValue());
         error(server.post("/v1/chat/completions", "{\"model\":"), 400);
         error(server.post("/v1/chat/completions", ""), 400);
         JsonNode unknown = error(server.post("/v1/chat/completions", "{\"model\":\"nope\"," + HELLO + "}"), 404);
         assertEquals("model_not_found", unknown.get("code").textValue());
-        error(server.post("/v1/chat/completions", "{\"model\":\"stories260k\"," + HELLO + ",\"temperature\":-1}"), 400);
         error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2]}"), 400);
         error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":[[1,2]]}"), 400);
         error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":\"x\",\"encoding_format\":\"hex\"}"), 400);

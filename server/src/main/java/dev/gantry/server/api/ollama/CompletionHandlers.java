@@ -2,6 +2,7 @@ package dev.gantry.server.api.ollama;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.gantry.models.ModelName;
 import dev.gantry.models.chat.ChatMessage;
 import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.PromptBuilder;
@@ -52,6 +53,7 @@ public final class CompletionHandlers {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
+        invalidNameIsNotFound(model);
         String prompt = Json.string(body, "prompt").orElse("");
         String system = Json.string(body, "system").orElse(null);
         boolean raw = Json.bool(body, "raw").orElse(false);
@@ -344,6 +346,18 @@ public final class CompletionHandlers {
             return java.util.Arrays.copyOfRange(tokens, 1, tokens.length);
         }
         return tokens;
+    }
+
+    /**
+     * Ollama answers a model name that does not parse with 404 on {@code /api/generate} (its own comment: ideally
+     * "invalid model name", kept for what the API has always returned); {@code /api/chat} and the rest say 400.
+     */
+    private static void invalidNameIsNotFound(String model) {
+        try {
+            ModelName.parse(model);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(404, "model \"" + model + "\" not found: " + e.getMessage());
+        }
     }
 
     /**

@@ -108,6 +108,12 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 }
             }
         }
+        // Ollama's sampler takes these as it finds them: a negative temperature is 0 (greedy), top_p and min_p are
+        // clamped to [0, 1]; typical_p too (llama.cpp's sampler treats 1 and above as off)
+        temperature = Math.max(0f, temperature);
+        topP = Math.clamp(topP, 0f, 1f);
+        minP = Math.clamp(minP, 0f, 1f);
+        typicalP = Math.clamp(typicalP, 0f, 1f);
         try {
             SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
                     repeatLastN, presence, frequency, ignoreEos);

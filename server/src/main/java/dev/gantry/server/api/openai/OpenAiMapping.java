@@ -44,7 +44,6 @@ public final class OpenAiMapping {
         for (int i = 0; i < messages.size(); i++) {
             mapped.add(message(messages, i));
         }
-        onlyOneChoice(req);
         out.put("stream", bool(req, "stream", false));
         ObjectNode options = options(req);
         JsonNode maxCompletion = req.get("max_completion_tokens");
@@ -89,7 +88,6 @@ public final class OpenAiMapping {
                     + "supported)");
         }
         out.put("prompt", prompt.textValue());
-        onlyOneChoice(req);
         out.put("stream", bool(req, "stream", false));
         ObjectNode options = options(req);
         Integer max = integer(req, "max_tokens");
@@ -183,13 +181,6 @@ public final class OpenAiMapping {
             throw OpenAiError.invalid("model", "model must be a string");
         }
         return m.textValue();
-    }
-
-    private static void onlyOneChoice(ObjectNode req) {
-        JsonNode n = req.get("n");
-        if (n != null && !n.isNull() && !(n.isIntegralNumber() && n.intValue() == 1)) {
-            throw new OpenAiError(400, "only n = 1 is supported: one choice per request", "n", "unsupported_value");
-        }
     }
 
     /** The sampling options with Ollama's OpenAI defaults (temperature and top_p 1). */
