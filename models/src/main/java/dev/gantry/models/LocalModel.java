@@ -4,10 +4,13 @@ import dev.gantry.models.gguf.GgufMetadata;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
 import java.time.Instant;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -105,10 +108,10 @@ public record LocalModel(ModelName name, Path path, long sizeBytes, Instant modi
         if (layers.manifestDigest().isPresent()) {
             return layers.manifestDigest().get();
         }
-        java.security.MessageDigest d = Sha256.newDigest();
+        MessageDigest d = Sha256.newDigest();
         d.update((path.toAbsolutePath().normalize() + "\n" + sizeBytes + "\n" + modifiedAt)
-                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        return "file-" + java.util.HexFormat.of().formatHex(d.digest(), 0, 16);
+                .getBytes(StandardCharsets.UTF_8));
+        return "file-" + HexFormat.of().formatHex(d.digest(), 0, 16);
     }
 
     /** The digest of one file state, computed by the first caller; later callers wait for it, then share it. */
