@@ -184,6 +184,15 @@ class OpenAiApiTest {
         JsonNode small = TestServer.json(server.post("/v1/embeddings",
                 "{\"model\":\"stories260k\",\"input\":\"The cat sat\",\"dimensions\":8}").body());
         assertEquals(8, small.at("/data/0/embedding").size());
+
+        // as Ollama takes them: the format in any case, and an empty string as one input
+        JsonNode upper = TestServer.json(server.post("/v1/embeddings",
+                "{\"model\":\"stories260k\",\"input\":\"The cat sat\",\"encoding_format\":\"BASE64\"}").body());
+        assertEquals(b.at("/data/0/embedding").textValue(), upper.at("/data/0/embedding").textValue());
+        HttpResponse<String> empty = server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":\"\"}");
+        assertEquals(200, empty.statusCode(), empty.body());
+        assertEquals(1, TestServer.json(empty.body()).get("data").size(), empty.body());
+        assertEquals(64, TestServer.json(empty.body()).at("/data/0/embedding").size(), empty.body());
     }
 
     @Test

@@ -47,8 +47,9 @@ public final class EmbedHandlers {
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         int dimensions = dimensions(body.get("dimensions"));
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
-        OllamaOptions.parse(Json.object(body, "options").orElse(null)); // validated; sampling options do not apply
-        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, LoadOptions.UNSET);
+        // sampling options do not apply; the load options (num_ctx, num_gpu, ...) do, as for a generation
+        LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, load);
         LoadedModel m = lease.model();
         long loadNanos = System.nanoTime() - start;
         if (inputs.isEmpty()) {
@@ -72,8 +73,8 @@ public final class EmbedHandlers {
         String model = Json.requiredString(body, "model");
         String prompt = Json.string(body, "prompt").orElse("");
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
-        OllamaOptions.parse(Json.object(body, "options").orElse(null));
-        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, LoadOptions.UNSET);
+        LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();
+        LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, load);
         LoadedModel m = lease.model();
         if (prompt.isEmpty()) {
             unloadIfAsked(lease, keepAlive);

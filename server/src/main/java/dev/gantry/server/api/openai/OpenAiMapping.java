@@ -116,7 +116,7 @@ public final class OpenAiMapping {
         }
         if (input.isTextual()) {
             if (input.textValue().isEmpty()) {
-                throw OpenAiError.invalid("input", "input must not be empty");
+                input = NODES.arrayNode().add(""); // as Ollama takes it: one input, the empty string
             }
         } else if (input.isArray()) {
             if (input.isEmpty()) {
@@ -163,13 +163,15 @@ public final class OpenAiMapping {
 
     private static String encodingFormat(ObjectNode req) {
         JsonNode f = req.get("encoding_format");
-        if (f == null || f.isNull()) {
+        if (f == null || f.isNull() || f.isTextual() && f.textValue().isEmpty()) {
             return "float";
         }
-        if (!f.isTextual() || !(f.textValue().equals("float") || f.textValue().equals("base64"))) {
+        // any case, as Ollama compares it
+        String format = f.isTextual() ? f.textValue().toLowerCase(Locale.ROOT) : "";
+        if (!format.equals("float") && !format.equals("base64")) {
             throw OpenAiError.invalid("encoding_format", "encoding_format must be \"float\" or \"base64\"");
         }
-        return f.textValue();
+        return format;
     }
 
     private static String model(ObjectNode req) {
