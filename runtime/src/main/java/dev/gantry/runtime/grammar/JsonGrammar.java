@@ -82,11 +82,14 @@ public final class JsonGrammar {
 
     private JsonGrammar() {}
 
-    /** Any JSON object: Ollama's {@code "format": "json"}. */
+    /**
+     * Any JSON object: Ollama's {@code "format": "json"}. The document starts at its brace, as Ollama's grammar and
+     * llama.cpp's schema grammars have it (a leading space let the answer begin with one).
+     */
     public static String anyObject() {
         Builder b = new Builder(null);
         b.use("object");
-        return b.render("ws object");
+        return b.render("object");
     }
 
     /**
@@ -97,7 +100,7 @@ public final class JsonGrammar {
     public static String fromSchema(Object schema) {
         Builder b = new Builder(schema);
         String expr = b.visit(schema, "schema", "#");
-        return b.render("ws " + expr);
+        return b.render(expr);
     }
 
     private static void primitive(String name, String body, String... deps) {

@@ -42,17 +42,18 @@ class JsonGrammarTest {
     @Test
     void anyObjectIsWhatFormatJsonMeans() {
         GbnfMatcher g = new GbnfMatcher(JsonGrammar.anyObject());
-        admits(g, "{}", "{\"a\":1}", " {\"a\": [1, 2.5, -3e2, true, null, \"x\\\"y\"], \"b\": {\"c\": {}}}",
-                "\n{\n  \"name\": \"Tom\",\n  \"age\": 3\n}");
-        refuses(g, "[]", "1", "\"s\"", "{\"a\":1} trailing", "{\"a\":}", "{a:1}", "{\"a\":01}", "{\"a\":1,}",
+        admits(g, "{}", "{\"a\":1}", "{\"a\": [1, 2.5, -3e2, true, null, \"x\\\"y\"], \"b\": {\"c\": {}}}",
+                "{\n  \"name\": \"Tom\",\n  \"age\": 3\n}");
+        // the document starts at its brace, as with Ollama's grammar: no space or newline before it
+        refuses(g, " {}", "\n{}", "[]", "1", "\"s\"", "{\"a\":1} trailing", "{\"a\":}", "{a:1}", "{\"a\":01}", "{\"a\":1,}",
                 "{\"a\":\"tab\tinside\"}");
     }
 
     @Test
     void whitespaceIsBounded() {
         GbnfMatcher g = new GbnfMatcher(JsonGrammar.anyObject());
-        admits(g, "\n" + " ".repeat(JsonGrammar.MAX_INDENT) + "{}", " {}", "{\n\t\"a\": 1\n}");
-        refuses(g, "  {}", "\n" + " ".repeat(JsonGrammar.MAX_INDENT + 1) + "{}", "{\n\n}", "{ \n}");
+        admits(g, "{\n" + " ".repeat(JsonGrammar.MAX_INDENT) + "\"a\": 1}", "{\n\t\"a\": 1\n}");
+        refuses(g, "{\n" + " ".repeat(JsonGrammar.MAX_INDENT + 1) + "\"a\": 1}", "{\n\n}", "{ \n}");
     }
 
     @Test
@@ -220,7 +221,8 @@ class JsonGrammarTest {
         String g = JsonGrammar.fromSchema(obj("type", "object", "properties", obj(
                 "a", obj("type", "string", "maxLength", 5), "b", obj("type", "string", "maxLength", 5)),
                 "required", List.of("a", "b")));
-        assertTrue(g.startsWith("root ::= ws "), g);
+        assertTrue(g.startsWith("root ::= "), g);
+        assertFalse(g.startsWith("root ::= ws"), "no space before the document: " + g);
         assertEquals(1, g.lines().filter(l -> l.contains("char{0,5}")).count(), g);
     }
 }
