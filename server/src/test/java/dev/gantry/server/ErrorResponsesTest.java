@@ -55,7 +55,7 @@ class ErrorResponsesTest {
                 Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"content\":\"hi\"}]}", 400, "role"),
                 Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\" \",\"content\":\"hi\"}]}", 400, "role is empty"),
                 Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "content"),
-                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"tools\":[{\"type\":\"function\"}]}", 400, "does not support tools"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"tools\":[{\"type\":\"function\"}]}", 400, "registry.ollama.ai/library/stories260k:latest does not support tools"),
                 Arguments.of("/api/chat", "{\"model\":\"nope\",\"messages\":[]}", 404, "not found"),
                 Arguments.of("/api/show", "{}", 400, "model is required"),
                 Arguments.of("/api/show", "{\"model\":\"a/b/c/d/e\"}", 400, ""));

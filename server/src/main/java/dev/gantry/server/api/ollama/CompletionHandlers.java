@@ -141,7 +141,8 @@ public final class CompletionHandlers {
         requireThinking(m, model, think, template);
         String gguf = m.chatTemplateSource().orElse(null);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
-            throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support tools");
+            // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
+            throw ApiException.badRequest(m.model().name() + " does not support tools");
         }
         if (messages.isEmpty()) {
             loadOnly(ex, CompletionStream.Shape.CHAT, lease, keepAlive, model);

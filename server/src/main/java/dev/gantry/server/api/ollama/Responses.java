@@ -1,5 +1,6 @@
 package dev.gantry.server.api.ollama;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.util.List;
 import java.util.Map;
 
@@ -33,7 +34,12 @@ public final class Responses {
     /** {@code {"function": {"name": ..., "arguments": {...}}}}, as Ollama sends a tool call. */
     public record WireToolCall(WireFunction function) {}
 
-    public record WireFunction(String name, Map<String, Object> arguments) {}
+    /** The arguments as a JSON tree, written whole: their nulls kept and their numbers as Ollama writes them. */
+    public record WireFunction(String name, JsonNode arguments) {
+        public WireFunction(String name, Map<String, Object> arguments) {
+            this(name, GoNumbers.tree(arguments));
+        }
+    }
 
     public record Details(String parentModel, String format, String family, List<String> families,
                           String parameterSize, String quantizationLevel) {}
