@@ -32,8 +32,8 @@ import java.util.Map;
  * caller can fall back to the model's Jinja template.
  *
  * <p>Fields are looked up in maps by their Go name or its snake_case form ({@code .ToolCalls} finds
- * {@code tool_calls}); maps and lists print as compact JSON, as Ollama's API types print. Immutable and
- * thread-safe once parsed.
+ * {@code tool_calls}); maps and lists of objects print as compact JSON, as Ollama's API types print, lists of
+ * plain values as Go prints a slice ({@code [city unit]}). Immutable and thread-safe once parsed.
  */
 public final class GoTemplate {
     private final List<Node> body;
@@ -347,9 +347,31 @@ public final class GoTemplate {
                         : d.toString();
                 case Number n -> n.toString();
                 case Map<?, ?> m -> JsonValues.writeCompact(m);
+                case List<?> l when l.stream().allMatch(Exec::scalar) -> goList(l);
                 case List<?> l -> JsonValues.writeCompact(l);
                 default -> v.toString();
             };
+        }
+
+        /**
+         * A list of plain values as Go prints a slice: {@code [string null]}, elements apart by spaces. Ollama's
+         * tool schema holds those as Go slices ({@code required}, {@code enum}, a property's {@code type} of
+         * several names), and a template that prints one gets that form; lists of objects are Ollama's API types,
+         * whose String methods write JSON.
+         */
+        private static String goList(List<?> l) {
+            StringBuilder b = new StringBuilder("[");
+            for (Object o : l) {
+                if (b.length() > 1) {
+                    b.append(' ');
+                }
+                b.append(o == null ? "<nil>" : print(o));
+            }
+            return b.append(']').toString();
+        }
+
+        private static boolean scalar(Object o) {
+            return o == null || o instanceof String || o instanceof Number || o instanceof Boolean;
         }
     }
 }

@@ -56,6 +56,22 @@ class GoTemplateTest {
                 t.render(data("Tools", List.of(data("function", fn)), "Messages", List.of(msg))));
     }
 
+    /**
+     * Lists of plain values print as Go prints a slice, as in Ollama, where a tool schema's {@code required},
+     * {@code enum} and several-name {@code type} are Go slices: {@code [string null]}, not JSON.
+     */
+    @Test
+    void listsOfPlainValuesPrintAsGoSlices() {
+        GoTemplate t = GoTemplate.parse("{{ range $k, $p := .Properties }}{{ $k }}:{{ $p.Type }} {{ end }}"
+                + "req={{ .Required }} enum={{ .Enum }} objs={{ .Objs }}");
+        Map<String, Object> props = new java.util.LinkedHashMap<>();
+        props.put("city", data("type", "string"));
+        props.put("unit", data("type", List.of("string", "null")));
+        assertEquals("city:string unit:[string null] req=[city unit] enum=[1 2.5 true] objs=[{\"a\":1}]",
+                t.render(data("Properties", props, "Required", List.of("city", "unit"),
+                        "Enum", List.of(1L, 2.5, true), "Objs", List.of(Map.of("a", 1L)))));
+    }
+
     @Test
     void unsupportedConstructsFailToParseWithTheReason() {
         TemplateException e = assertThrows(TemplateException.class,
