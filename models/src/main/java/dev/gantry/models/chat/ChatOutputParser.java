@@ -41,6 +41,7 @@ public final class ChatOutputParser {
     /** How much of {@link #content} has been sent. */
     private int sent;
     private boolean holdAll;
+    private final boolean bareJsonCalls;
     private boolean stripLeading = true;
 
     /**
@@ -49,6 +50,17 @@ public final class ChatOutputParser {
      * @param toolNames    the request's tools; empty for none (then nothing is held back for tool calls)
      */
     public ChatOutputParser(boolean think, boolean thinkingOpen, Set<String> toolNames) {
+        this(think, thinkingOpen, toolNames, true);
+    }
+
+    /**
+     * @param bareJsonCalls whether the model may write a tool call as bare JSON (Llama 3's templates), so an answer
+     *                      that starts with {@code {}, {@code [} or a code fence is held back until it ends; false
+     *                      for a template whose calls have a tag ({@code <tool_call>}, {@code [TOOL_CALLS]}, ...):
+     *                      then only the tag holds text back, as in Ollama, and a JSON answer streams
+     */
+    public ChatOutputParser(boolean think, boolean thinkingOpen, Set<String> toolNames, boolean bareJsonCalls) {
+        this.bareJsonCalls = bareJsonCalls;
         this.think = think;
         this.tools = !toolNames.isEmpty();
         this.toolNames = Set.copyOf(toolNames);
@@ -120,7 +132,7 @@ public final class ChatOutputParser {
         if (holdAll) {
             return "";
         }
-        if (sent == 0 && ToolCallParser.mayStartToolCall(content.toString())) {
+        if (sent == 0 && ToolCallParser.mayStartToolCall(content.toString(), bareJsonCalls)) {
             if (!content.toString().isBlank() && !couldStillBeText(content.toString())) {
                 holdAll = true;
             }
@@ -150,14 +162,14 @@ public final class ChatOutputParser {
     }
 
     /** A start that is only a partial marker may still turn out to be ordinary text. */
-    private static boolean couldStillBeText(String s) {
+    private boolean couldStillBeText(String s) {
         String t = s.stripLeading();
         for (String o : ToolCallParser.OPENERS) {
             if (o.startsWith(t) && !t.equals(o)) {
                 return true;
             }
         }
-        return "```".startsWith(t);
+        return !bareJsonCalls || "```".startsWith(t);
     }
 
     /** Ends the stream: what was held back, parsed for tool calls. */

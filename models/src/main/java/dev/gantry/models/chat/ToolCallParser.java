@@ -176,13 +176,34 @@ public final class ToolCallParser {
         return new LinkedHashMap<>();
     }
 
+    /**
+     * Whether a template writes its tool calls after a tag ({@code <tool_call>}, {@code [TOOL_CALLS]}, ...) rather
+     * than as bare JSON (Llama 3's): then an answer that merely starts with JSON is text, as Ollama reads it.
+     */
+    public static boolean tagsToolCalls(String template) {
+        if (template == null) {
+            return false;
+        }
+        for (String o : OPENERS) {
+            if (!o.equals("<|python_tag|>") && template.contains(o)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether {@code text} (leading whitespace ignored) could still become a tool call as more arrives. */
     static boolean mayStartToolCall(String text) {
+        return mayStartToolCall(text, true);
+    }
+
+    /** {@link #mayStartToolCall(String)}; {@code bareJson} false: only a tag starts one, not a brace or a fence. */
+    static boolean mayStartToolCall(String text, boolean bareJson) {
         String s = text.stripLeading();
         if (s.isEmpty()) {
             return true;
         }
-        if (s.startsWith("{") || s.startsWith("[") || s.startsWith("```")) {
+        if (bareJson && (s.startsWith("{") || s.startsWith("[") || s.startsWith("```"))) {
             return true;
         }
         for (String o : OPENERS) {

@@ -76,4 +76,29 @@ class ChatOutputParserTest {
         out = feed(new ChatOutputParser(false, false, Set.of("get_weather")), "<toolbox> is a word", 3, calls);
         assertEquals("<toolbox> is a word", out[1]);
     }
+
+    /**
+     * With a template that tags its tool calls, an answer that starts with JSON streams as it comes, as in Ollama;
+     * a tagged call is still held back and parsed. With a bare-JSON template (Llama 3) the JSON waits for its end.
+     */
+    @Test
+    void aTaggingTemplateStreamsJsonAnswersAndStillHoldsItsTag() {
+        ChatOutputParser tagged = new ChatOutputParser(false, false, Set.of("get_weather"), false);
+        assertEquals("[\"a\", ", tagged.accept("[\"a\", ").content(), "a JSON answer streams");
+        assertEquals("\"b\"]", tagged.accept("\"b\"]").content());
+        assertEquals("", tagged.finish().content());
+
+        ChatOutputParser call = new ChatOutputParser(false, false, Set.of("get_weather"), false);
+        assertEquals("", call.accept("<tool_call>{\"name\": \"get_weather\", ").content());
+        assertEquals("", call.accept("\"arguments\": {}}</tool_call>").content());
+        assertEquals(List.of(new ToolCall("get_weather", Map.of())), call.finish().toolCalls());
+
+        ChatOutputParser bare = new ChatOutputParser(false, false, Set.of("get_weather"), true);
+        assertEquals("", bare.accept("[\"a\", ").content(), "a bare-JSON template holds JSON back");
+
+        assertEquals(true, ToolCallParser.tagsToolCalls("{%- if tools %}<tool_call>{{ t }}</tool_call>{% endif %}"));
+        assertEquals(true, ToolCallParser.tagsToolCalls("[TOOL_CALLS] {{ .ToolCalls }}"));
+        assertEquals(false, ToolCallParser.tagsToolCalls("<|python_tag|>{{ call }} or {\"name\": ...}"));
+        assertEquals(false, ToolCallParser.tagsToolCalls(null));
+    }
 }

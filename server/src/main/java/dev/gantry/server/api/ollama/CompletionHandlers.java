@@ -7,6 +7,7 @@ import dev.gantry.models.chat.ChatMessage;
 import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.PromptBuilder;
 import dev.gantry.models.chat.ToolCall;
+import dev.gantry.models.chat.ToolCallParser;
 import dev.gantry.models.template.JsonValues;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
@@ -173,8 +174,10 @@ public final class CompletionHandlers {
         if (!tools.isEmpty() && toolNames.isEmpty()) {
             toolNames.add("");
         }
+        // a template with a tag before its tool calls: only the tag holds the answer back, a JSON answer streams
+        boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
         ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(think),
-                Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames);
+                Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
                 parser, false, logprobs);
     }
