@@ -14,6 +14,9 @@ import java.util.Set;
  *       some text;</li>
  *   <li>Mistral: {@code [TOOL_CALLS][{"name": ..., "arguments": {...}}]} or {@code [TOOL_CALLS]name[ARGS]{...}};</li>
  *   <li>Llama 3.x: {@code {"name": ..., "parameters": {...}}}, optionally after {@code <|python_tag|>};</li>
+ *   <li>Qwen3-Coder: {@code <tool_call><function=NAME><parameter=KEY>VALUE</parameter></function></tool_call>};
+ *       Functionary: {@code <function=NAME>{...}</function>};</li>
+ *   <li>DeepSeek: {@code <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>...<｜tool▁call▁end｜>}, V3's and V3.1's forms;</li>
  *   <li>plain JSON: such an object, a list of them, {@code {"tool_calls": [...]}} or
  *       {@code {"function": {...}}}. Untagged JSON counts only when it names one of the request's tools, so an
  *       answer that merely is JSON stays text.</li>
@@ -37,6 +40,20 @@ public final class ToolCallParser {
             Result r = tagged(text);
             if (!r.toolCalls().isEmpty()) {
                 return r;
+            }
+        }
+        int deepseek = trimmed.indexOf(DEEPSEEK_BEGIN);
+        if (deepseek >= 0) {
+            List<ToolCall> calls = deepseek(trimmed.substring(deepseek));
+            if (!calls.isEmpty()) {
+                return new Result(trimmed.substring(0, deepseek).strip(), calls);
+            }
+        }
+        int function = trimmed.indexOf("<function=");
+        if (function >= 0) {
+            List<ToolCall> calls = functionTags(trimmed.substring(function));
+            if (!calls.isEmpty()) {
+                return new Result(trimmed.substring(0, function).strip(), calls);
             }
         }
         int mistral = trimmed.indexOf("[TOOL_CALLS]");
@@ -95,9 +112,13 @@ public final class ToolCallParser {
             int start = open + "<tool_call>".length();
             int close = text.indexOf("</tool_call>", start);
             String body = (close < 0 ? text.substring(start) : text.substring(start, close)).strip();
-            JsonValues.Parsed p = JsonValues.parsePrefix(body, 0);
-            if (p != null) {
-                collect(p.value(), calls);
+            if (body.startsWith("<function=")) { // Qwen3-Coder: XML inside the tag
+                calls.addAll(functionTags(body));
+            } else {
+                JsonValues.Parsed p = JsonValues.parsePrefix(body, 0);
+                if (p != null) {
+                    collect(p.value(), calls);
+                }
             }
             if (close < 0) {
                 break;
@@ -105,6 +126,126 @@ public final class ToolCallParser {
             pos = close + "</tool_call>".length();
         }
         return new Result(content.toString().strip(), calls);
+    }
+
+    private static final String DEEPSEEK_BEGIN = "<\uff5ctool\u2581calls\u2581begin\uff5c>";
+    private static final String DEEPSEEK_CALL = "<\uff5ctool\u2581call\u2581begin\uff5c>";
+    private static final String DEEPSEEK_SEP = "<\uff5ctool\u2581sep\uff5c>";
+    private static final String DEEPSEEK_CALL_END = "<\uff5ctool\u2581call\u2581end\uff5c>";
+
+    /**
+     * {@code <function=NAME>...</function>}, one or more: Qwen3-Coder's {@code <parameter=KEY>VALUE</parameter>}
+     * inside (a value that reads as JSON is taken as JSON, else as text), or Functionary's JSON object.
+     */
+    private static List<ToolCall> functionTags(String text) {
+        List<ToolCall> calls = new ArrayList<>();
+        int pos = 0;
+        while (true) {
+            int open = text.indexOf("<function=", pos);
+            if (open < 0) {
+                break;
+            }
+            int nameEnd = text.indexOf('>', open);
+            if (nameEnd < 0) {
+                break;
+            }
+            String name = text.substring(open + "<function=".length(), nameEnd).strip();
+            int close = text.indexOf("</function>", nameEnd);
+            String body = (close < 0 ? text.substring(nameEnd + 1) : text.substring(nameEnd + 1, close)).strip();
+            if (!name.isEmpty()) {
+                if (body.startsWith("{")) {
+                    JsonValues.Parsed p = JsonValues.parsePrefix(body, 0);
+                    calls.add(new ToolCall(name, arguments(p == null ? null : p.value())));
+                } else {
+                    calls.add(new ToolCall(name, parameterTags(body)));
+                }
+            }
+            if (close < 0) {
+                break;
+            }
+            pos = close + "</function>".length();
+        }
+        return calls;
+    }
+
+    private static Map<String, Object> parameterTags(String body) {
+        Map<String, Object> args = new LinkedHashMap<>();
+        int pos = 0;
+        while (true) {
+            int open = body.indexOf("<parameter=", pos);
+            if (open < 0) {
+                return args;
+            }
+            int keyEnd = body.indexOf('>', open);
+            if (keyEnd < 0) {
+                return args;
+            }
+            String key = body.substring(open + "<parameter=".length(), keyEnd).strip();
+            int close = body.indexOf("</parameter>", keyEnd);
+            String raw = close < 0 ? body.substring(keyEnd + 1) : body.substring(keyEnd + 1, close);
+            // the value sits on its own lines: one newline either side belongs to the markup
+            String value = raw.startsWith("\n") ? raw.substring(1) : raw;
+            value = value.endsWith("\n") ? value.substring(0, value.length() - 1) : value;
+            if (!key.isEmpty()) {
+                args.put(key, jsonOrText(value));
+            }
+            if (close < 0) {
+                return args;
+            }
+            pos = close + "</parameter>".length();
+        }
+    }
+
+    /** A parameter's value: JSON where the whole of it reads as a number, object, list, boolean or null. */
+    private static Object jsonOrText(String value) {
+        String v = value.strip();
+        if (v.isEmpty() || v.startsWith("\"")) {
+            return value;
+        }
+        try {
+            return JsonValues.parse(v);
+        } catch (IllegalArgumentException text) {
+            return value;
+        }
+    }
+
+    /**
+     * DeepSeek's calls after {@code <｜tool▁calls▁begin｜>}: {@code function<｜tool▁sep｜>NAME} and the arguments in a
+     * JSON code fence (V3, R1), or {@code NAME<｜tool▁sep｜>} and the arguments as JSON (V3.1), each between
+     * {@code <｜tool▁call▁begin｜>} and {@code <｜tool▁call▁end｜>}.
+     */
+    private static List<ToolCall> deepseek(String text) {
+        List<ToolCall> calls = new ArrayList<>();
+        int pos = 0;
+        while (true) {
+            int open = text.indexOf(DEEPSEEK_CALL, pos);
+            if (open < 0) {
+                return calls;
+            }
+            int start = open + DEEPSEEK_CALL.length();
+            int end = text.indexOf(DEEPSEEK_CALL_END, start);
+            String call = end < 0 ? text.substring(start) : text.substring(start, end);
+            int sep = call.indexOf(DEEPSEEK_SEP);
+            if (sep >= 0) {
+                String head = call.substring(0, sep).strip();
+                String rest = call.substring(sep + DEEPSEEK_SEP.length());
+                String name = head;
+                if (head.equals("function")) {
+                    int nl = rest.indexOf('\n');
+                    name = (nl < 0 ? rest : rest.substring(0, nl)).strip();
+                    rest = nl < 0 ? "" : rest.substring(nl + 1);
+                }
+                String json = rest.strip().replaceFirst("^```(?:json)?\\s*", "").replaceFirst("\\s*```$", "");
+                JsonValues.Parsed p = json.isEmpty() ? null : JsonValues.parsePrefix(json, 0);
+                if (!name.isEmpty()) {
+                    calls.add(new ToolCall(name, arguments(p == null ? null : p.value())));
+                }
+            }
+            if (end < 0) {
+                return calls;
+            }
+            pos = end + DEEPSEEK_CALL_END.length();
+        }
     }
 
     private static List<ToolCall> mistral(String rest) {

@@ -66,4 +66,36 @@ class ToolCallParserTest {
         r = ToolCallParser.parse("<tool_call>{\"name\": \"get_weather\", \"argum", TOOLS);
         assertEquals(List.of(), r.toolCalls(), "a cut-off call is not a call");
     }
+
+    /** Qwen3-Coder writes XML inside its tag; Functionary a JSON object after {@code <function=NAME>}. */
+    @Test
+    void qwen3CoderAndFunctionaryFunctionTags() {
+        var r = ToolCallParser.parse("Let me look.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nSan Jose, CA\n"
+                + "</parameter>\n<parameter=days>\n3\n</parameter>\n<parameter=opts>\n{\"unit\": \"C\"}\n</parameter>\n"
+                + "</function>\n</tool_call>\n<tool_call>\n<function=get_time>\n</function>\n</tool_call>", TOOLS);
+        assertEquals(List.of(new ToolCall("get_weather", Map.of("city", "San Jose, CA", "days", 3L,
+                "opts", Map.of("unit", "C"))), new ToolCall("get_time", Map.of())), r.toolCalls());
+        assertEquals("Let me look.", r.content());
+        r = ToolCallParser.parse("<function=get_time>{\"zone\": \"CET\"}</function>", TOOLS);
+        assertEquals(List.of(new ToolCall("get_time", Map.of("zone", "CET"))), r.toolCalls());
+        assertEquals("", r.content());
+    }
+
+    /** DeepSeek V3 and R1 (a fenced JSON after the name) and V3.1 (the name, then JSON). */
+    @Test
+    void deepSeekToolCalls() {
+        String begin = "<\uff5ctool\u2581calls\u2581begin\uff5c>";
+        String call = "<\uff5ctool\u2581call\u2581begin\uff5c>";
+        String sep = "<\uff5ctool\u2581sep\uff5c>";
+        String callEnd = "<\uff5ctool\u2581call\u2581end\uff5c>";
+        String end = "<\uff5ctool\u2581calls\u2581end\uff5c>";
+        var r = ToolCallParser.parse("Checking." + begin + call + "function" + sep + "get_weather\n```json\n"
+                + "{\"city\": \"Paris\"}\n```" + callEnd + end, TOOLS);
+        assertEquals(List.of(new ToolCall("get_weather", Map.of("city", "Paris"))), r.toolCalls());
+        assertEquals("Checking.", r.content());
+        r = ToolCallParser.parse(begin + call + "get_weather" + sep + "{\"city\": \"Oslo\"}" + callEnd + call
+                + "get_time" + sep + "{}" + callEnd + end, TOOLS);
+        assertEquals(List.of(new ToolCall("get_weather", Map.of("city", "Oslo")), new ToolCall("get_time", Map.of())),
+                r.toolCalls());
+    }
 }
