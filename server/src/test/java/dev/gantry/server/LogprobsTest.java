@@ -106,6 +106,11 @@ class LogprobsTest {
         assertEquals(6, legacy.get("token_logprobs").size());
         assertEquals(6, legacy.get("top_logprobs").size());
         assertEquals(0, legacy.get("text_offset").get(0).asInt());
+        // and chat's form, which Ollama's /v1/completions returns
+        assertEquals(6, legacy.get("content").size(), tc.toString());
+        assertEquals(legacy.get("tokens").get(0).asText(), legacy.at("/content/0/token").asText());
+        assertEquals(legacy.get("token_logprobs").get(0).asDouble(), legacy.at("/content/0/logprob").asDouble());
+        assertEquals(2, legacy.at("/content/0/top_logprobs").size());
         int offset = 0;
         for (int i = 0; i < 6; i++) {
             assertEquals(offset, legacy.get("text_offset").get(i).asInt(), tc.toString());

@@ -66,7 +66,8 @@ final class OpenAiLogprobs {
     /**
      * The legacy completion's {@code logprobs}: {@code tokens}, {@code token_logprobs}, {@code top_logprobs} (one
      * token-to-log-probability object per token) and {@code text_offset} from {@code offset} (the characters of the
-     * answer before this chunk), or null.
+     * answer before this chunk), or null. Also {@code content}, chat's form, which is what Ollama's
+     * {@code /v1/completions} returns: clients written against either find theirs.
      */
     static JsonNode text(JsonNode ollama, int offset) {
         JsonNode lps = ollama.get("logprobs");
@@ -89,6 +90,7 @@ final class OpenAiLogprobs {
             offsets.add(offset);
             offset += token.length();
         }
+        out.set("content", chat(ollama).get("content"));
         return out;
     }
 
