@@ -89,6 +89,10 @@ class LogprobsTest {
         JsonNode chat = ok("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,\"logprobs\":true,"
                 + "\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}],\"options\":{\"num_predict\":6}}");
         assertEquals(chat.get("eval_count").asInt(), chat.get("logprobs").size(), chat.toString());
+        // the content is the tokens as the model wrote them, its first one's leading space included, as in Ollama
+        StringBuilder spelled = new StringBuilder();
+        chat.get("logprobs").forEach(e -> spelled.append(e.get("token").asText()));
+        assertEquals(spelled.toString(), chat.at("/message/content").asText(), chat.toString());
 
         JsonNode oc = ok("/v1/chat/completions", "{\"model\":\"stories260k\",\"max_tokens\":6,\"logprobs\":true,"
                 + "\"top_logprobs\":2,\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}]}");

@@ -42,7 +42,12 @@ public final class ChatOutputParser {
     private int sent;
     private boolean holdAll;
     private final boolean bareJsonCalls;
-    private boolean stripLeading = true;
+    /**
+     * Whether the content's leading whitespace goes: after the reasoning, as Ollama's thinking parser drops it; not
+     * in a plain answer, which Ollama passes on as the model wrote it (its first token's space included, so the
+     * log probabilities' tokens spell the content).
+     */
+    private boolean stripLeading;
 
     /**
      * @param think        whether to separate reasoning
@@ -65,6 +70,7 @@ public final class ChatOutputParser {
         this.tools = !toolNames.isEmpty();
         this.toolNames = Set.copyOf(toolNames);
         this.state = think ? (thinkingOpen ? State.THINKING : State.START) : State.CONTENT;
+        this.stripLeading = think;
     }
 
     public Delta accept(String text) {

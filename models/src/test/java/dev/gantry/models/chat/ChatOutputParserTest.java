@@ -101,4 +101,18 @@ class ChatOutputParserTest {
         assertEquals(false, ToolCallParser.tagsToolCalls("<|python_tag|>{{ call }} or {\"name\": ...}"));
         assertEquals(false, ToolCallParser.tagsToolCalls(null));
     }
+
+    /**
+     * A plain answer keeps its leading space, as Ollama passes the model's text on (its log probabilities' tokens
+     * then spell the content); after reasoning the space goes, as Ollama's thinking parser drops it.
+     */
+    @Test
+    void onlyTheTextAfterReasoningLosesItsLeadingSpace() {
+        String[] plain = feed(new ChatOutputParser(false, false, Set.of()), " Once upon", 3, new java.util.ArrayList<>());
+        assertEquals(" Once upon", plain[1]);
+        String[] reasoned = feed(new ChatOutputParser(true, false, Set.of()), "<think>hm</think>\n Yes", 2,
+                new java.util.ArrayList<>());
+        assertEquals("hm", reasoned[0]);
+        assertEquals("Yes", reasoned[1]);
+    }
 }
