@@ -86,7 +86,8 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         }
     }
 
-    public static ServerConfig fromEnv(Map<String, String> env, List<String> args) {
+    public static ServerConfig fromEnv(Map<String, String> rawEnv, List<String> args) {
+        Map<String, String> env = unquoted(rawEnv);
         String hostPort = env.getOrDefault("OLLAMA_HOST", "");
         String host = "127.0.0.1";
         int port = 11434;
@@ -112,8 +113,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         int ctx = intEnv(env, "OLLAMA_CONTEXT_LENGTH", rt.contextLength());
         int threads = intEnv(env, "GANTRY_THREADS", rt.threads());
         int kvCells = intEnv(env, "GANTRY_KV_CELLS", rt.kvCells());
-        Duration keep = Optional.ofNullable(env.get("OLLAMA_KEEP_ALIVE")).filter(s -> !s.isBlank())
-                .map(KeepAlive::parse).orElse(rt.keepAlive());
+        Duration keep = keepAliveEnv(env.get("OLLAMA_KEEP_ALIVE"), rt.keepAlive());
         RuntimeConfig.BackendSampling bs = Optional.ofNullable(env.get("GANTRY_BACKEND_SAMPLING"))
                 .filter(s -> !s.isBlank()).map(s -> RuntimeConfig.BackendSampling.valueOf(s.strip().toUpperCase(Locale.ROOT)))
                 .orElse(rt.backendSampling());
@@ -196,9 +196,49 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         return sb.toString();
     }
 
+    /**
+     * The environment as Ollama reads it: each value without surrounding spaces and quotes (a docker-compose
+     * {@code environment:} list often quotes them: {@code OLLAMA_KEEP_ALIVE="10m"} arrives with its quotes).
+     */
+    static Map<String, String> unquoted(Map<String, String> env) {
+        Map<String, String> out = new java.util.HashMap<>(env.size());
+        env.forEach((k, v) -> out.put(k, v == null ? null : v.strip().replaceAll("^[\"']+|[\"']+$", "")));
+        return out;
+    }
+
+    /**
+     * {@code OLLAMA_KEEP_ALIVE}: a duration, or a number of seconds; as in Ollama, a value that is neither leaves the
+     * default, with a warning, rather than stopping the server.
+     */
+    private static Duration keepAliveEnv(String v, Duration fallback) {
+        if (v == null || v.isBlank()) {
+            return fallback;
+        }
+        try {
+            return KeepAlive.parse(v);
+        } catch (RuntimeException e) {
+            System.getLogger("gantry.server").log(System.Logger.Level.WARNING,
+                    "invalid OLLAMA_KEEP_ALIVE \"{0}\": using the default, {1}", v, fallback);
+            return fallback;
+        }
+    }
+
+    /** An integer variable; Ollama's own (OLLAMA_*) fall back to the default with a warning when invalid, as there. */
     private static int intEnv(Map<String, String> env, String name, int fallback) {
         String v = env.get(name);
-        return v == null || v.isBlank() ? fallback : parseInt(name, v.strip());
+        if (v == null || v.isBlank()) {
+            return fallback;
+        }
+        if (name.startsWith("OLLAMA_")) {
+            try {
+                return Integer.parseInt(v.strip());
+            } catch (NumberFormatException e) {
+                System.getLogger("gantry.server").log(System.Logger.Level.WARNING,
+                        "invalid {0} \"{1}\": using the default, {2}", name, v, fallback);
+                return fallback;
+            }
+        }
+        return parseInt(name, v.strip());
     }
 
     private static double parseDouble(String what, String v) {

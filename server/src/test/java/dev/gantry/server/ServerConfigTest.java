@@ -26,6 +26,28 @@ class ServerConfigTest {
         assertEquals(0.85, c.gpuMemoryFraction());
     }
 
+    /**
+     * As Ollama reads its variables: values lose surrounding quotes (docker-compose lists keep them), and an
+     * OLLAMA_* value that does not parse leaves the default instead of stopping the server.
+     */
+    @Test
+    void quotedAndInvalidOllamaVariablesAreReadAsOllamaReadsThem() {
+        ServerConfig quoted = ServerConfig.fromEnv(Map.of("HOME", "/home/u", "OLLAMA_KEEP_ALIVE", "\"10m\"",
+                "OLLAMA_MAX_LOADED_MODELS", "'2'", "OLLAMA_NUM_PARALLEL", " \"3\" "), List.of());
+        assertEquals(Duration.ofMinutes(10), quoted.runtime().keepAlive());
+        assertEquals(2, quoted.runtime().maxLoadedModels());
+        assertEquals(3, quoted.runtime().numParallel());
+        assertTrue(ServerConfig.fromEnv(Map.of("HOME", "/h", "OLLAMA_KEEP_ALIVE", "'-1'"), List.of())
+                .runtime().keepAlive().isNegative(), "'-1' is forever");
+        ServerConfig invalid = ServerConfig.fromEnv(Map.of("HOME", "/home/u", "OLLAMA_KEEP_ALIVE", "abc",
+                "OLLAMA_MAX_LOADED_MODELS", "many"), List.of());
+        assertEquals(Duration.ofMinutes(5), invalid.runtime().keepAlive());
+        assertEquals(0, invalid.runtime().maxLoadedModels(), "the default (0: Gantry's own choice)");
+        assertThrows(IllegalArgumentException.class,
+                () -> ServerConfig.fromEnv(Map.of("HOME", "/h", "GANTRY_THREADS", "x"), List.of()),
+                "Gantry's own variables stay strict");
+    }
+
     @Test
     void readsOllamasVariables() {
         ServerConfig c = ServerConfig.fromEnv(Map.of("OLLAMA_HOST", "http://0.0.0.0:8080", "OLLAMA_MODELS", "/m",
@@ -70,8 +92,8 @@ class ServerConfigTest {
     @Test
     void badValuesSayWhatIsWrong() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ServerConfig.fromEnv(Map.of("OLLAMA_NUM_PARALLEL", "many"), List.of()));
-        assertTrue(e.getMessage().contains("OLLAMA_NUM_PARALLEL"), e.getMessage());
+                () -> ServerConfig.fromEnv(Map.of("GANTRY_KV_CELLS", "many"), List.of()));
+        assertTrue(e.getMessage().contains("GANTRY_KV_CELLS"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> ServerConfig.fromEnv(HOME, List.of("--port")));
         assertThrows(IllegalArgumentException.class, () -> ServerConfig.fromEnv(HOME, List.of("--bogus", "1")));
     }
