@@ -207,11 +207,17 @@ public final class OllamaStore {
             try {
                 Files.write(tmp, json);
                 moveIntoPlace(tmp, target);
+                cache.remove(target); // a rewrite in the same instant with the same size must not read as the old
             } finally {
                 Files.deleteIfExists(tmp);
             }
             if (old.isPresent() && !old.get().path().equals(target)) {
                 Files.deleteIfExists(old.get().path());
+            }
+            // the replaced version's blobs that nothing references now go, as Ollama's create removes the old
+            // manifest's layers: re-creating a model from a new GGUF leaked the old one (gigabytes) for good
+            if (old.isPresent()) {
+                pruneBlobs(old.get().manifest().blobs());
             }
         }
         return read(manifestPath(name)).orElseThrow(() -> new IOException("cannot read back the manifest of " + name));
@@ -239,16 +245,21 @@ public final class OllamaStore {
             Files.deleteIfExists(m.path());
             cache.remove(m.path());
             pruneEmptyFolders(m.path().getParent());
-            Set<Digest> stillUsed = new HashSet<>();
-            for (StoredManifest other : list()) {
-                other.manifest().blobs().forEach(l -> stillUsed.add(l.digest()));
-            }
-            for (Layer l : m.manifest().blobs()) {
-                if (!stillUsed.contains(l.digest())) {
-                    Files.deleteIfExists(blobPath(l.digest()));
-                }
-            }
+            pruneBlobs(m.manifest().blobs());
             return true;
+        }
+    }
+
+    /** Deletes each of {@code candidates}' blobs that no manifest references; under the write lock. */
+    private void pruneBlobs(List<Layer> candidates) throws IOException {
+        Set<Digest> stillUsed = new HashSet<>();
+        for (StoredManifest other : list()) {
+            other.manifest().blobs().forEach(l -> stillUsed.add(l.digest()));
+        }
+        for (Layer l : candidates) {
+            if (!stillUsed.contains(l.digest())) {
+                Files.deleteIfExists(blobPath(l.digest()));
+            }
         }
     }
 

@@ -60,6 +60,31 @@ class OllamaStoreTest {
         assertFalse(s.delete(ModelName.parse("a")));
     }
 
+    /**
+     * Replacing a model's manifest (create again under its name) removes the old version's blobs that nothing else
+     * references, as Ollama's create does; blobs still in use, by the new version or another model, stay.
+     */
+    @Test
+    void replacingAManifestRemovesTheOldVersionsUnusedBlobs() throws Exception {
+        OllamaStore s = new OllamaStore(root);
+        Layer oldWeights = s.writeBlob(MediaTypes.MODEL, "old weights".getBytes(StandardCharsets.UTF_8));
+        Layer newWeights = s.writeBlob(MediaTypes.MODEL, "new weights".getBytes(StandardCharsets.UTF_8));
+        Layer system = s.writeBlob(MediaTypes.SYSTEM, "kept: both versions use it".getBytes(StandardCharsets.UTF_8));
+        Layer template = s.writeBlob(MediaTypes.TEMPLATE, "kept: model b uses it".getBytes(StandardCharsets.UTF_8));
+        Layer config = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
+        Layer newConfig = s.writeBlob(MediaTypes.CONFIG, "{\"v\":2}".getBytes(StandardCharsets.UTF_8));
+        s.writeManifest(ModelName.parse("a"), Manifest.of(config, List.of(oldWeights, system, template)));
+        s.writeManifest(ModelName.parse("b"), Manifest.of(newConfig, List.of(template)));
+        s.writeManifest(ModelName.parse("a"), Manifest.of(newConfig, List.of(newWeights, system)));
+        assertFalse(s.hasBlob(oldWeights.digest()), "the old weights go");
+        assertFalse(s.hasBlob(config.digest()), "the old config goes");
+        assertTrue(s.hasBlob(newWeights.digest()));
+        assertTrue(s.hasBlob(system.digest()));
+        assertTrue(s.hasBlob(template.digest()));
+        assertTrue(s.hasBlob(newConfig.digest()));
+        assertEquals(List.of(newWeights, system), s.find(ModelName.parse("a")).orElseThrow().manifest().layers());
+    }
+
     @Test
     void aStreamThatDoesNotHashToItsDigestIsNotStored() throws Exception {
         OllamaStore s = new OllamaStore(root);
