@@ -285,6 +285,37 @@ class StoreApiTest {
         assertError(post("/api/push", "{\"model\":\"teller\"}"), 501, "push");
     }
 
+    /**
+     * As Ollama's create: an empty template, system or message list leaves the base's; licenses add to the base's; a
+     * GGUF blob named without .gguf is read by its content; the Modelfile keeps parameter values as they are.
+     */
+    @Test
+    void createKeepsWhatAnEmptyFieldLeavesAndAddsLicenses() throws Exception {
+        assertEquals(200, post("/api/create", "{\"model\":\"base1\",\"from\":\"stories260k\",\"system\":\"Be brief.\","
+                + "\"template\":\"{{ .System }}: {{ .Prompt }}\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + "\"license\":[\"A\",\"B\"],\"parameters\":{\"stop\":[\"User:  \",\"a   b\"]},\"stream\":false}").statusCode());
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"child1\",\"from\":\"base1\",\"template\":\"\","
+                + "\"system\":\"\",\"messages\":[],\"license\":\"C\",\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"child1\"}").body());
+        assertEquals("Be brief.", show.get("system").asText(), show.toString());
+        assertEquals("{{ .System }}: {{ .Prompt }}", show.get("template").asText());
+        assertEquals(1, show.get("messages").size(), show.toString());
+        assertEquals("A\nB\nC", show.get("license").asText());
+        String modelfile = show.get("modelfile").asText();
+        assertTrue(modelfile.contains("PARAMETER stop \"User:  \"\n"), modelfile);
+        assertTrue(modelfile.contains("PARAMETER stop \"a   b\"\n"), modelfile);
+
+        assertEquals(2, send("POST", "/api/blobs/" + ggufDigest, gguf).statusCode() / 100, "uploaded, or there");
+        r = post("/api/create", "{\"model\":\"noext\",\"files\":{\"model.bin\":\"" + ggufDigest + "\"},\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        byte[] notGguf = "{\"not\": \"a model\"}".getBytes(StandardCharsets.UTF_8);
+        String notDigest = TestRegistry.sha256(notGguf);
+        assertEquals(2, send("POST", "/api/blobs/" + notDigest, notGguf).statusCode() / 100);
+        assertError(post("/api/create", "{\"model\":\"q\",\"files\":{\"model.safetensors\":\"" + notDigest + "\"}}"),
+                400, "only GGUF models");
+    }
+
     @Test
     void theMessageLayerComesBeforeTheChatAndTemplatesAreChecked() throws Exception {
         String user = "[{\"role\":\"user\",\"content\":\" dog\"}]";

@@ -61,10 +61,13 @@ public final class ShowView {
         sb.append("FROM ").append(m.path()).append('\n');
         sb.append("TEMPLATE \"\"\"").append(template).append("\"\"\"\n");
         m.system().ifPresent(s -> sb.append("SYSTEM \"\"\"").append(s).append("\"\"\"\n"));
-        String params = parameters(m.parameters());
-        for (String line : params.isEmpty() ? new String[0] : params.split("\n")) {
-            sb.append("PARAMETER ").append(line.replaceAll(" +", " ")).append('\n');
-        }
+        // one PARAMETER line per value, the value as it is (a stop string's spaces included), quoted where text
+        m.parameters().forEach((k, v) -> {
+            for (Object one : v instanceof List<?> l ? l : List.of(v)) {
+                sb.append("PARAMETER ").append(k).append(' ')
+                        .append(one instanceof String str ? quote(str) : String.valueOf(one)).append('\n');
+            }
+        });
         for (String l : m.layers().licenses()) {
             sb.append("LICENSE \"\"\"").append(l).append("\"\"\"\n");
         }

@@ -251,11 +251,12 @@ public final class StoreHandlers {
         if (from.isEmpty() && files.isEmpty()) {
             throw ApiException.badRequest("neither 'from' or 'files' was specified");
         }
-        Optional<String> template = Json.string(body, "template");
+        // an empty template, system or list of messages leaves the base's, as in Ollama's create
+        Optional<String> template = Json.string(body, "template").filter(t -> !t.isEmpty());
         template.ifPresent(CompletionHandlers::requireParsable);
-        Optional<String> system = Json.string(body, "system");
+        Optional<String> system = Json.string(body, "system").filter(t -> !t.isEmpty());
         Map<String, JsonNode> parameters = parameters(body);
-        Optional<ArrayNode> messages = messages(body);
+        Optional<ArrayNode> messages = messages(body).filter(m -> !m.isEmpty());
         List<String> licenses = licenses(body);
         OllamaStore s = requireStore();
         // the base: a model of the store, a loose GGUF or the built-in model, or the uploaded GGUF blobs
@@ -340,10 +341,11 @@ public final class StoreHandlers {
         if (messages.isPresent()) {
             replace(emit, layers, MediaTypes.MESSAGES, Json.write(messages.get()));
         }
-        if (!licenses.isEmpty()) {
-            layers.removeIf(l -> l.mediaType().equals(MediaTypes.LICENSE));
-            for (String license : licenses) {
-                layers.add(newLayer(emit, MediaTypes.LICENSE, license.getBytes(StandardCharsets.UTF_8)));
+        // licenses add to the base's, as Ollama's create appends a layer for each
+        for (String license : licenses) {
+            Layer l = newLayer(emit, MediaTypes.LICENSE, license.getBytes(StandardCharsets.UTF_8));
+            if (layers.stream().noneMatch(x -> x.digest().equals(l.digest()))) {
+                layers.add(l);
             }
         }
         Manifest manifest = manifest(weights, layers);
@@ -356,7 +358,8 @@ public final class StoreHandlers {
         try {
             return new GgufReader().read(s.blobPath(d));
         } catch (IOException | RuntimeException e) {
-            throw ApiException.badRequest("file \"" + file + "\" is not a GGUF model: " + e.getMessage());
+            throw ApiException.badRequest("file \"" + file + "\" is not a GGUF model (only GGUF models can be "
+                    + "created by Gantry, no safetensors conversion): " + e.getMessage());
         }
     }
 
@@ -405,10 +408,8 @@ public final class StoreHandlers {
             }
             Digest d = Digest.tryParse(e.getValue().textValue()).orElseThrow(() -> ApiException.badRequest(
                     "invalid digest for file \"" + file + "\": expected sha256:<64 hex digits>"));
-            if (!file.toLowerCase(java.util.Locale.ROOT).endsWith(".gguf")) {
-                throw ApiException.badRequest("file \"" + file + "\" is not a .gguf file; only GGUF models can be "
-                        + "created by Gantry (no safetensors conversion)");
-            }
+            // any name: Ollama reads the blob's magic where the name lacks .gguf (FROM ./model.bin, a blob file);
+            // readGguf refuses what is not GGUF (safetensors: no conversion here)
             out.put(file, d);
         }
         return out;
