@@ -314,6 +314,20 @@ class StoreApiTest {
         assertEquals(2, send("POST", "/api/blobs/" + notDigest, notGguf).statusCode() / 100);
         assertError(post("/api/create", "{\"model\":\"q\",\"files\":{\"model.safetensors\":\"" + notDigest + "\"}}"),
                 400, "only GGUF models");
+
+        // listed as Ollama lists them: tags most recently modified first, running models longest time left first
+        JsonNode tags = TestServer.json(server.get("/api/tags").body()).get("models");
+        for (int i = 1; i < tags.size(); i++) {
+            assertTrue(java.time.Instant.parse(tags.get(i - 1).get("modified_at").asText()).compareTo(
+                    java.time.Instant.parse(tags.get(i).get("modified_at").asText())) >= 0, tags.toString());
+        }
+        assertEquals(200, post("/api/generate", "{\"model\":\"base1\",\"keep_alive\":\"1m\"}").statusCode());
+        assertEquals(200, post("/api/generate", "{\"model\":\"child1\",\"keep_alive\":\"1h\"}").statusCode());
+        assertEquals(200, post("/api/generate", "{\"model\":\"noext\",\"keep_alive\":\"10m\"}").statusCode());
+        List<String> running = new java.util.ArrayList<>();
+        TestServer.json(server.get("/api/ps").body()).get("models").forEach(m -> running.add(m.get("name").asText()));
+        assertTrue(running.indexOf("child1:latest") < running.indexOf("noext:latest")
+                && running.indexOf("noext:latest") < running.indexOf("base1:latest"), running.toString());
     }
 
     @Test

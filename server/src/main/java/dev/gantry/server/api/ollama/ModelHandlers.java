@@ -37,7 +37,10 @@ public final class ModelHandlers {
 
     public void tags(Exchange ex) {
         List<Responses.TagModel> out = new ArrayList<>();
-        for (LocalModel m : models.registry().list()) {
+        // most recently modified first, as Ollama lists them (the registry's name order breaks ties)
+        List<LocalModel> listed = new ArrayList<>(models.registry().list());
+        listed.sort(java.util.Comparator.comparing(LocalModel::modifiedAt).reversed());
+        for (LocalModel m : listed) {
             String name = m.name().shortName();
             out.add(new Responses.TagModel(name, name, m.modifiedAt().toString(), m.listedSize(), hex(m.digest()),
                     details(m.metadata())));
@@ -60,7 +63,10 @@ public final class ModelHandlers {
 
     public void ps(Exchange ex) {
         List<Responses.RunningModel> out = new ArrayList<>();
-        for (LoadedModel lm : models.loaded()) {
+        // the longest time left first, as Ollama lists them
+        List<LoadedModel> loaded = new ArrayList<>(models.loaded());
+        loaded.sort(java.util.Comparator.comparing(LoadedModel::expiresAt).reversed());
+        for (LoadedModel lm : loaded) {
             LocalModel m = lm.model();
             Instant expires = lm.expiresAt();
             String expiresAt = expires.equals(Instant.MAX) ? "2318-08-03T00:00:00Z" : expires.toString();
