@@ -330,6 +330,25 @@ class StoreApiTest {
                 && running.indexOf("noext:latest") < running.indexOf("base1:latest"), running.toString());
     }
 
+    /** A template that places {@code .Suffix} gives the insert capability, and generate fills in the middle. */
+    @Test
+    void aSuffixTemplateFillsInTheMiddle() throws Exception {
+        assertEquals(200, post("/api/create", "{\"model\":\"fim\",\"from\":\"stories260k\",\"template\":"
+                + "\"{{ if .Suffix }}<PRE> {{ .Prompt }} <SUF>{{ .Suffix }} <MID>{{ else }}{{ .Prompt }}{{ end }}\","
+                + "\"stream\":false}").statusCode());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"fim\"}").body());
+        assertTrue(show.get("capabilities").toString().contains("insert"), show.toString());
+        JsonNode plain = TestServer.json(post("/api/generate", "{\"model\":\"fim\",\"prompt\":\"Once upon\","
+                + "\"stream\":false,\"options\":{\"num_predict\":2}}").body());
+        HttpResponse<String> r = post("/api/generate", "{\"model\":\"fim\",\"prompt\":\"Once upon\","
+                + "\"suffix\":\"happily ever after\",\"stream\":false,\"options\":{\"num_predict\":2}}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(TestServer.json(r.body()).get("prompt_eval_count").asInt()
+                > plain.get("prompt_eval_count").asInt() + 3, r.body() + " against " + plain);
+        assertError(post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"suffix\":\"y\"}"), 400,
+                "does not support insert");
+    }
+
     @Test
     void theMessageLayerComesBeforeTheChatAndTemplatesAreChecked() throws Exception {
         String user = "[{\"role\":\"user\",\"content\":\" dog\"}]";

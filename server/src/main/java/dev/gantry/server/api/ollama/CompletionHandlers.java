@@ -8,7 +8,9 @@ import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.PromptBuilder;
 import dev.gantry.models.chat.ToolCall;
 import dev.gantry.models.chat.ToolCallParser;
+import dev.gantry.models.template.GoTemplate;
 import dev.gantry.models.template.JsonValues;
+import dev.gantry.models.template.TemplateException;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.Submission;
@@ -87,8 +89,20 @@ public final class CompletionHandlers {
         Boolean think = think(body);
         requireThinking(m, model, think, template);
         ChatOutputParser parser = null;
+        String suffix = Json.string(body, "suffix").orElse("");
+        if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
+            // fill-in-the-middle needs a template that places the suffix, as Ollama's insert capability
+            throw ApiException.badRequest(m.model().name() + " does not support insert");
+        }
         if (raw) {
             text = prompt;
+        } else if (!suffix.isEmpty()) {
+            // as Ollama renders an insert: the template with the prompt and the suffix only
+            try {
+                text = GoTemplate.parse(template).render(Map.of("Prompt", prompt, "Suffix", suffix));
+            } catch (TemplateException e) {
+                throw ApiException.badRequest("template error: " + e.getMessage());
+            }
         } else {
             // without any template this is Ollama's {{ .Prompt }}: the prompt alone, without the system
             List<ChatMessage> msgs = new ArrayList<>();
@@ -465,9 +479,6 @@ public final class CompletionHandlers {
         JsonNode images = body.get("images");
         if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support images");
-        }
-        if (Json.string(body, "suffix").filter(s -> !s.isEmpty()).isPresent()) {
-            throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support insert");
         }
         JsonNode template = body.get("template");
         if (template != null && !template.isNull() && !template.isTextual()) {

@@ -92,7 +92,7 @@ public final class ShowView {
         if (goTemplate ? template.contains(".Tools") : template.contains("tools")) {
             out.add("tools");
         }
-        if (goTemplate ? template.contains(".Suffix") : template.contains("suffix")) {
+        if (goTemplate && template.contains(".Suffix")) { // a Go template that places the suffix: generate's insert
             out.add("insert");
         }
         if (m.layers().projector().isPresent() || g.get(arch + ".vision.block_count").isPresent()) {
