@@ -56,6 +56,11 @@ public record ModelName(String host, String namespace, String model, String tag)
         if (name.length() > MAX_HOST + 3 * MAX_PART + 4) {
             throw invalid(name, "it is longer than " + (MAX_HOST + 3 * MAX_PART + 4) + " characters");
         }
+        // a scheme goes, as Ollama's ParseNameBare drops it: https://registry.ollama.ai/library/m is that model
+        int scheme = name.indexOf("://");
+        if (scheme > 0 && name.substring(0, scheme).chars().allMatch(Character::isLetter)) {
+            name = name.substring(scheme + 3);
+        }
         int lastSlash = name.lastIndexOf('/');
         int colon = name.indexOf(':', lastSlash + 1);
         String path = colon < 0 ? name : name.substring(0, colon);

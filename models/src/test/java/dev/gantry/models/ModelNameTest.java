@@ -32,6 +32,9 @@ class ModelNameTest {
         "hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M, hf.co/bartowski/llama-3.2-1b-instruct-gguf:q4_k_m, hf.co/bartowski/llama-3.2-1b-instruct-gguf:q4_k_m",
         "a_b/c_d:_e,                                       registry.ollama.ai/a_b/c_d:_e,                   a_b/c_d:_e",
         "x.y,                                              registry.ollama.ai/library/x.y:latest,           x.y:latest",
+        // a scheme goes, as Ollama's ParseNameBare drops it
+        "https://registry.ollama.ai/library/mine:latest,   registry.ollama.ai/library/mine:latest,          mine:latest",
+        "http://localhost:5000/ns/m:v1,                    localhost:5000/ns/m:v1,                          localhost:5000/ns/m:v1",
     })
     void validNames(String input, String full, String shortName) {
         ModelName name = ModelName.parse(input);

@@ -54,6 +54,8 @@ class OllamaApiTest {
         assertEquals("llama", s.at("/model_info/general.architecture").asText());
         assertEquals(5, s.at("/model_info/llama.block_count").asInt());
         assertEquals(292800, s.at("/model_info/general.parameter_count").asLong());
+        assertTrue(s.get("model_info").has("general.architecture"));
+        assertTrue(!s.get("model_info").has("general.name"), "Ollama leaves general.name out of model_info");
         assertTrue(s.get("capabilities").toString().contains("completion"));
         assertEquals(404, server.post("/api/show", "{\"model\":\"missing\"}").statusCode());
     }

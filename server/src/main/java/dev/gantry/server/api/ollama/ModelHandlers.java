@@ -130,8 +130,8 @@ public final class ModelHandlers {
         Map<String, Object> out = new LinkedHashMap<>();
         for (Map.Entry<String, Object> e : g.metadata().entrySet()) {
             Object v = e.getValue();
-            if (e.getKey().equals("tokenizer.chat_template")) {
-                continue;
+            if (e.getKey().equals("tokenizer.chat_template") || e.getKey().equals("general.name")) {
+                continue; // Ollama leaves both out of model_info
             }
             if (v instanceof GgufArray a) {
                 out.put(e.getKey(), !verbose && a.length() > SHOWN_ARRAY ? List.of() : a.values().orElse(List.of()));
