@@ -56,6 +56,13 @@ class OllamaApiTest {
         assertEquals(292800, s.at("/model_info/general.parameter_count").asLong());
         assertTrue(s.get("model_info").has("general.architecture"));
         assertTrue(!s.get("model_info").has("general.name"), "Ollama leaves general.name out of model_info");
+        assertTrue(!s.has("tensors"), "tensors only with verbose");
+        JsonNode v = TestServer.json(server.post("/api/show", "{\"model\":\"stories260k\",\"verbose\":true}").body());
+        JsonNode embd = v.get("tensors").get(0);
+        assertEquals("token_embd.weight", embd.get("name").asText(), v.get("tensors").toString());
+        assertEquals(2, embd.get("shape").size());
+        assertTrue(embd.get("type").isTextual());
+        assertEquals(3 + 5 * 9, v.get("tensors").size());
         assertTrue(s.get("capabilities").toString().contains("completion"));
         assertEquals(404, server.post("/api/show", "{\"model\":\"missing\"}").statusCode());
     }

@@ -74,9 +74,13 @@ public final class Responses {
     public record Running(List<RunningModel> models) {}
 
     /** {@code messages}: the model's {@code MESSAGE} layer, null (left out) when it has none. */
+    /** {@code tensors} only with {@code verbose}, as Ollama lists them. */
     public record Show(String license, String modelfile, String parameters, String template, String system,
                        List<Message> messages, Details details, Map<String, Object> modelInfo,
-                       List<String> capabilities, String modifiedAt) {}
+                       List<String> capabilities, String modifiedAt, List<Tensor> tensors) {}
+
+    /** One tensor of a model: its name, ggml type ({@code Q4_0}, {@code F32}, ...) and shape. */
+    public record Tensor(String name, String type, List<Long> shape) {}
 
     public record Version(String version) {}
 }

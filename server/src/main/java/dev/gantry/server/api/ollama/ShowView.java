@@ -34,9 +34,13 @@ public final class ShowView {
         String license = m.layers().licenses().isEmpty() ? null : String.join("\n", m.layers().licenses());
         List<Responses.Message> messages = m.messages().isEmpty() ? null : m.messages().stream()
                 .map(x -> new Responses.Message(x.role(), x.content())).toList();
+        List<Responses.Tensor> tensors = !verbose ? null : info.tensors().stream()
+                .map(t -> new Responses.Tensor(t.name(), t.type().map(Enum::name).orElse(String.valueOf(t.typeId())),
+                        t.dimensions()))
+                .toList();
         return new Responses.Show(license, modelfile(m, template), parameters, template, system, messages,
                 ModelHandlers.details(g), ModelHandlers.modelInfo(info, verbose), capabilities(m, template),
-                m.modifiedAt().toString());
+                m.modifiedAt().toString(), tensors);
     }
 
     /** Ollama's {@code parameters} text: one {@code name value} line per value, each stop string on its own line. */
