@@ -175,7 +175,7 @@ public final class ChatOutputParser {
                 return true;
             }
         }
-        return !bareJsonCalls || "```".startsWith(t);
+        return bareJsonCalls && "```".startsWith(t);
     }
 
     /** Ends the stream: what was held back, parsed for tool calls. */
