@@ -205,6 +205,12 @@ public final class LoadedModel {
      * {@link Runner#embed}.
      */
     public java.util.concurrent.CompletableFuture<dev.gantry.runtime.runner.Embedding> embed(int[] tokens) {
+        return embed(tokens, false);
+    }
+
+    /** {@link #embed(int[])}; {@code admitted} as in {@link Runner#embed(int[], boolean)}. */
+    public java.util.concurrent.CompletableFuture<dev.gantry.runtime.runner.Embedding> embed(int[] tokens,
+                                                                                            boolean admitted) {
         touch();
         Runner best = runner;
         if (replicas.size() > 1) {
@@ -217,7 +223,7 @@ public final class LoadedModel {
                 }
             }
         }
-        return best.embed(tokens);
+        return best.embed(tokens, admitted);
     }
 
     /** Floats in one of this model's embeddings; 0 when it cannot embed. */
@@ -379,8 +385,23 @@ public final class LoadedModel {
         lastUsedNanos = System.nanoTime();
     }
 
+    /** The arrival of the request whose keep-alive applies (see {@link #keepAlive(long, long)}). */
+    private long keepAliveArrival;
+
     void keepAlive(long nanos) {
         keepAliveNanos = nanos;
+        touch();
+    }
+
+    /**
+     * Sets the keep-alive of the request that asked for the model {@code arrival}-th, unless a later one has set
+     * its own already: the last request to arrive decides, whatever order a load hands the model out in.
+     */
+    synchronized void keepAlive(long nanos, long arrival) {
+        if (arrival >= keepAliveArrival) {
+            keepAliveArrival = arrival;
+            keepAliveNanos = nanos;
+        }
         touch();
     }
 

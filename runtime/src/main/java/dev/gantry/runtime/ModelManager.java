@@ -39,6 +39,11 @@ public final class ModelManager implements AutoCloseable {
     private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
     private volatile SplitMeasurements splitMeasurements = new SplitMeasurements(null);
     private final Map<String, Slot> models = new ConcurrentHashMap<>();
+    /**
+     * Counts requests as they ask for a model, so the last one to arrive sets its keep-alive, as in Ollama, though
+     * requests waiting for one load are handed the model in no set order.
+     */
+    private final java.util.concurrent.atomic.AtomicLong arrivals = new java.util.concurrent.atomic.AtomicLong();
     /** Models taken out of {@link #models} that still have requests to finish; unloaded by the reaper. */
     private final java.util.Queue<LoadedModel> leaving = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
@@ -103,6 +108,15 @@ public final class ModelManager implements AutoCloseable {
      * @param keepAlive this request's keep-alive, or null for the default
      */
     public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested) {
+        return lease(name, keepAlive, requested, arrivals.incrementAndGet());
+    }
+
+    /**
+     * {@link #lease(String, Duration, LoadOptions)} for the request that came {@code arrival}-th: a keep-alive
+     * applies unless a later request's already has (requests that wait for one load get the model in any order).
+     */
+    private CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
+                                                       long arrival) {
         LocalModel model;
         try {
             model = registry.resolve(name).orElse(null);
@@ -143,20 +157,26 @@ public final class ModelManager implements AutoCloseable {
         });
         if (pending[0] != null) {
             return pending[0].future.handle((m, e) -> null)
-                    .thenCompose(x -> lease(name, keepAlive, requested));
+                    .thenCompose(x -> lease(name, keepAlive, requested, arrival));
         }
-        return slot.future.handle((m, e) -> {
+        boolean loading = !slot.future.isDone();
+        CompletableFuture<LoadedModel.Lease> leased = slot.future.handle((m, e) -> {
             if (e != null) {
                 models.remove(key, slot); // a failed load is retried by the next request
                 return CompletableFuture.<LoadedModel.Lease>failedFuture(e);
             }
             if (!m.hold()) {
                 // retired between the lookup and now (keep-alive, the loaded-model limit): take a fresh copy
-                return lease(name, keepAlive, requested);
+                return lease(name, keepAlive, requested, arrival);
             }
-            m.keepAlive(keep);
+            m.keepAlive(keep, arrival);
             return CompletableFuture.completedFuture(m.lease());
         }).thenCompose(f -> f);
+        if (loading && !leased.isDone()) {
+            slot.waiting.add(leased);
+            leased.whenComplete((l, e) -> slot.waiting.remove(leased));
+        }
+        return leased;
     }
 
     /**
@@ -284,9 +304,17 @@ public final class ModelManager implements AutoCloseable {
         if (s == null) {
             return false;
         }
-        s.future.thenAccept(m -> {
-            m.keepAlive(0);
-            unloadIfExpired(key, s, m, System.nanoTime());
+        long arrival = arrivals.incrementAndGet();
+        // still loading: the requests that came before this one and wait for the load take their holds first
+        List<CompletableFuture<?>> before = new ArrayList<>(s.waiting);
+        before.add(s.future);
+        CompletableFuture.allOf(before.toArray(CompletableFuture[]::new)).handle((x, e) -> {
+            if (s.future.isDone() && !s.future.isCompletedExceptionally()) {
+                LoadedModel m = s.future.join();
+                m.keepAlive(0, arrival);
+                unloadIfExpired(key, s, m, System.nanoTime());
+            }
+            return null;
         });
         return true;
     }
@@ -545,8 +573,17 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /** A model loaded or loading, with what it was loaded from and with. */
+    /**
+     * A model loaded or loading. {@code waiting} holds the leases of requests that came while it loaded, until each
+     * has its hold: an unload asked for meanwhile waits for them, so it never finds the new model idle in between.
+     */
     private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, java.nio.file.Path path,
-                        java.time.Instant modifiedAt) {
+                        java.time.Instant modifiedAt, java.util.Queue<CompletableFuture<?>> waiting) {
+        Slot(CompletableFuture<LoadedModel> future, LoadOptions options, java.nio.file.Path path,
+             java.time.Instant modifiedAt) {
+            this(future, options, path, modifiedAt, new java.util.concurrent.ConcurrentLinkedQueue<>());
+        }
+
         boolean matches(LocalModel model, LoadOptions wanted) {
             return options.equals(wanted) && path.equals(model.path()) && modifiedAt.equals(model.modifiedAt());
         }

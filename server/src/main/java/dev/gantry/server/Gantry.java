@@ -125,7 +125,8 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/v1/completions", openai::completions)
                 .route(HttpMethod.POST, "/v1/embeddings", openai::embeddings)
                 .route(HttpMethod.GET, "/v1/models", openai::models)
-                .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model);
+                .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model)
+                .errorsUnder("/v1/", OpenAiHandlers.ERRORS);
     }
 
     public int port() {

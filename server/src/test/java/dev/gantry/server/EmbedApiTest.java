@@ -186,4 +186,21 @@ class EmbedApiTest {
         assertTrue(after.embeddings() >= before.embeddings() + 2L * embeds);
         assertEquals(0, after.kvCellsUsed());
     }
+
+    /**
+     * One request of more inputs than the sequences and the wait queue together, on an idle server: served whole, as
+     * Ollama schedules it as one request (it was a 503 "server busy" for ever); a request that finds the queue full
+     * gets Ollama's words.
+     */
+    @Test
+    void aBatchLargerThanSlotsAndQueueIsOneRequest() throws Exception {
+        try (TestServer small = TestServer.start(TestServer.defaults().withNumParallel(2).withMaxQueue(3))) {
+            StringBuilder inputs = new StringBuilder();
+            for (int i = 0; i < 20; i++) {
+                inputs.append(i == 0 ? "" : ",").append("\"story ").append(i).append('"');
+            }
+            JsonNode r = ok(small.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
+            assertEquals(20, r.get("embeddings").size());
+        }
+    }
 }

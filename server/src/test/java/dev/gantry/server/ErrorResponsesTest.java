@@ -117,4 +117,20 @@ class ErrorResponsesTest {
             assertTrue(answer.contains("{\"error\""), answer);
         }
     }
+
+    /** Ollama's words for a raw prompt with a system prompt, a template or an earlier context: they would be lost. */
+    @Test
+    void rawWithSystemTemplateOrContextIs400() throws Exception {
+        for (String extra : java.util.List.of("\"system\":\"Be brief.\"", "\"template\":\"{{ .Prompt }}\"",
+                "\"context\":[1,2,3]")) {
+            HttpResponse<String> r = server.post("/api/generate",
+                    "{\"model\":\"stories260k\",\"prompt\":\"Hi\",\"raw\":true,\"stream\":false," + extra + "}");
+            assertEquals(400, r.statusCode(), r.body());
+            assertEquals("raw mode does not support template, system, or context",
+                    TestServer.json(r.body()).get("error").textValue());
+        }
+        HttpResponse<String> fine = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Hi\","
+                + "\"raw\":true,\"stream\":false,\"system\":\"\",\"context\":[],\"options\":{\"num_predict\":2}}");
+        assertEquals(200, fine.statusCode(), fine.body());
+    }
 }

@@ -233,4 +233,17 @@ class OpenAiApiTest {
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(405, wrongMethod.statusCode());
     }
+
+    /**
+     * A streamed request whose answer the handler sends whole (an empty prompt only loads the model) still comes as
+     * server-sent events ending with [DONE], as Ollama's writer sends it; it was plain JSON.
+     */
+    @Test
+    void anEmptyStreamedCompletionIsStillAnEventStream() throws Exception {
+        Sse s = sse(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"\",\"stream\":true}"));
+        assertTrue(s.done(), "ends with [DONE]");
+        assertEquals(1, s.events().size(), s.events().toString());
+        assertEquals("text_completion", s.events().getFirst().get("object").textValue());
+        assertEquals("", s.events().getFirst().at("/choices/0/text").textValue());
+    }
 }

@@ -66,13 +66,22 @@ class SigtermDrainTest {
     @Test
     void endsWhatIsStillRunningAtTheDeadlineWithAnInBandError() throws Exception {
         int port = start("0");
-        try (SlowStream held = SlowStream.open(port, "/api/generate", SlowStream.LONG_GENERATION)) {
+        try (SlowStream held = SlowStream.open(port, "/api/generate", SlowStream.LONG_GENERATION);
+             SlowStream openAi = SlowStream.open(port, "/v1/chat/completions", "{\"model\":\"stories260k\","
+                     + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"stream\":true,"
+                     + "\"max_tokens\":100000}")) {
             process.toHandle().destroy(); // SIGTERM: the deadline is now
             List<String> lines = held.finish();
             JsonNode last = TestServer.json(lines.getLast());
             assertTrue(last.has("error"), lines.getLast());
             assertTrue(last.get("error").asText().contains("shutting down"), lines.getLast());
             assertTrue(lines.size() > 1, "the stream had started");
+            // an OpenAI stream ends with an event in OpenAI's error shape, not a bare Ollama line
+            List<String> events = openAi.finish();
+            String end = events.getLast();
+            assertTrue(end.startsWith("data: {"), end);
+            JsonNode error = TestServer.json(end.substring("data: ".length())).get("error");
+            assertTrue(error.isObject() && error.get("message").asText().contains("shutting down"), end);
         }
         assertTrue(process.waitFor(60, TimeUnit.SECONDS), "exits after the deadline");
         assertEquals(0, process.exitValue(), log());

@@ -195,4 +195,32 @@ class StructuredOutputTest {
             }
         }
     }
+
+    /**
+     * A stop string that is a lone surrogate (valid as a JSON escape) is U+FFFD, as Go reads it, so it never matches
+     * half of an emoji the model writes. It once did, and the stream never ended.
+     */
+    @Test
+    void aLoneSurrogateStopNeverSplitsACharacter() throws Exception {
+        String format = "{\"type\":\"object\",\"properties\":{\"e\":{\"type\":\"string\",\"enum\":"
+                + "[\"\\uD83D\\uDE00 end\"]}},\"required\":[\"e\"]}";
+        for (String endpoint : List.of("/api/generate", "/api/chat")) {
+            for (boolean stream : new boolean[] {true, false}) {
+                ObjectNode req = request(endpoint, format, 1, stream);
+                String body = req.toString().replace("\"options\":{", "\"options\":{\"stop\":[\"\\ude00\"],");
+                HttpResponse<String> r = server.http.send(java.net.http.HttpRequest.newBuilder(
+                                server.uri(endpoint)).timeout(java.time.Duration.ofSeconds(30))
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, r.statusCode(), r.body());
+                List<JsonNode> lines = TestServer.ndjson(r.body());
+                String field = endpoint.equals("/api/chat") ? "/message/content" : "/response";
+                StringBuilder text = new StringBuilder();
+                lines.forEach(l -> text.append(l.at(field).asText()));
+                assertTrue(lines.getLast().get("done").asBoolean(), r.body());
+                assertEquals("{\"e\":\"\uD83D\uDE00 end\"}",
+                        TestServer.JSON.readTree(text.toString()).toString(), endpoint + " stream " + stream);
+            }
+        }
+    }
 }

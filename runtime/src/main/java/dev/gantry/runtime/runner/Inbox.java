@@ -26,6 +26,9 @@ final class Inbox {
         this.maxQueue = maxQueue;
     }
 
+    /** What a client is told when the queue is full: Ollama's words ({@code ErrMaxQueue}), two spaces and all. */
+    static final String BUSY = "server busy, please try again.  maximum pending requests exceeded";
+
     /**
      * Queues {@code s} for the runner thread.
      *
@@ -33,14 +36,22 @@ final class Inbox {
      * @throws IllegalStateException when the runner has stopped, before or while the sequence was queued
      */
     Sequence offer(Sequence s, BooleanSupplier running) {
+        return offer(s, running, false);
+    }
+
+    /**
+     * {@link #offer(Sequence, BooleanSupplier)}; with {@code admitted}, the sequence belongs to a request that was
+     * already let in (the second and later inputs of one embedding batch) and is queued whatever the bound: Ollama
+     * schedules such a batch as one request, so its size alone never makes it "busy".
+     */
+    Sequence offer(Sequence s, BooleanSupplier running, boolean admitted) {
         if (!running.getAsBoolean()) {
             throw new IllegalStateException("runner " + runner + " is stopped");
         }
-        if (outstanding.incrementAndGet() > slots + maxQueue) {
+        if (outstanding.incrementAndGet() > slots + maxQueue && !admitted) {
             outstanding.decrementAndGet();
             rejected.incrementAndGet();
-            throw new QueueFullException("server busy, please try again: " + slots + " sequences running and "
-                    + maxQueue + " waiting");
+            throw new QueueFullException(BUSY);
         }
         queue.add(s);
         if (!running.getAsBoolean() && queue.remove(s)) {

@@ -131,6 +131,15 @@ public final class Runner implements AutoCloseable {
      * @throws QueueFullException       when every slot is busy and the wait queue is full
      */
     public CompletableFuture<Embedding> embed(int[] tokens) {
+        return embed(tokens, false);
+    }
+
+    /**
+     * {@link #embed(int[])}; with {@code admitted}, the input belongs to a batch whose first input was already let
+     * in, and is queued whatever the bound on waiting sequences (one request of many inputs is never "busy" by its
+     * size alone).
+     */
+    public CompletableFuture<Embedding> embed(int[] tokens, boolean admitted) {
         if (engine.embeddingSize() <= 0) {
             throw new IllegalArgumentException("this model does not support embeddings");
         }
@@ -144,7 +153,7 @@ public final class Runner implements AutoCloseable {
         EmbeddingCall call = new EmbeddingCall();
         Sequence s = new Sequence(new GenerationRequest(tokens, SamplingParams.greedyDefaults(), 0), call,
                 System.nanoTime(), true);
-        inbox.offer(s, this::isRunning);
+        inbox.offer(s, this::isRunning, admitted);
         call.future.whenComplete((v, e) -> {
             if (call.future.isCancelled()) {
                 s.cancel();

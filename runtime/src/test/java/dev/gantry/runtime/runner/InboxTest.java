@@ -26,13 +26,24 @@ class InboxTest {
             inbox.offer(sequence(), () -> true);
         }
         QueueFullException full = assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true));
-        assertTrue(full.getMessage().contains("2 sequences running and 1 waiting"), full.getMessage());
+        assertEquals("server busy, please try again.  maximum pending requests exceeded", full.getMessage());
         assertEquals(3, inbox.outstanding());
         assertEquals(1, inbox.rejected());
         inbox.settled();
         inbox.offer(sequence(), () -> true);
         assertEquals(3, inbox.outstanding());
         assertEquals(4, inbox.queued());
+    }
+
+    @Test
+    void anAdmittedRequestsFurtherInputsQueueBeyondTheBound() {
+        Inbox inbox = new Inbox("r", 2, 1);
+        for (int i = 0; i < 5; i++) {
+            inbox.offer(sequence(), () -> true, i > 0);
+        }
+        assertEquals(5, inbox.outstanding());
+        assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true));
+        assertEquals(1, inbox.rejected());
     }
 
     @Test

@@ -32,6 +32,8 @@ public final class ApiRouter implements AutoCloseable {
     /** Paths answered while draining (health, readiness, metrics); every other path gets 503 then. */
     private final java.util.Set<String> openWhileDraining = new java.util.HashSet<>();
     private final java.util.Set<Exchange> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** How the server's own refusals (a drain's 503) are worded under a path prefix; Ollama's elsewhere. */
+    private final Map<String, Exchange.ErrorFormat> errorFormats = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean draining;
     /** Routes with {@code :name} segments, by pattern, tried in order after the exact paths. */
     private final Map<List<String>, Map<HttpMethod, Handler>> patterns = new LinkedHashMap<>();
@@ -102,6 +104,15 @@ public final class ApiRouter implements AutoCloseable {
         return route(method, path, handler);
     }
 
+    /**
+     * Words the router's own refusals (503 while draining, the error that ends a request cut by the drain) for the
+     * paths under {@code prefix} in {@code format}: OpenAI's routes answer in OpenAI's shape.
+     */
+    public ApiRouter errorsUnder(String prefix, Exchange.ErrorFormat format) {
+        errorFormats.put(prefix, format);
+        return this;
+    }
+
     /** From now on, requests other than {@link #operationsRoute}s get 503 with {@code Retry-After}. */
     public void drain() {
         draining = true;
@@ -146,6 +157,11 @@ public final class ApiRouter implements AutoCloseable {
 
     void dispatch(Exchange ex) {
         String path = normalise(ex.path());
+        errorFormats.forEach((prefix, format) -> {
+            if (path.startsWith(prefix)) {
+                ex.errorFormat(format);
+            }
+        });
         boolean operations = openWhileDraining.contains(path);
         if (!operations) {
             // counted before the drain flag is read, so a drain that starts now waits for this request

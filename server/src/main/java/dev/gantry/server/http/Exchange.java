@@ -55,6 +55,33 @@ public class Exchange {
      * go out through this exchange.
      */
     private final java.util.List<Runnable> afterResponse;
+    /**
+     * The exchange of the client's connection: this one, or for an adapted copy the one it was made from. Whether
+     * the answer is done, what runs after it and how a drain ends it are the connection's, kept there.
+     */
+    private final Exchange origin;
+    /** How {@link #abort} words its error for this connection's API (an adapter sets its own). */
+    private volatile ErrorFormat errorFormat = ErrorFormat.OLLAMA;
+
+    /** An error as a connection's API writes it: a stream's last piece, or a whole body. */
+    public interface ErrorFormat {
+        /** Ollama's: a last {@code {"error": ...}} line, or that object as the body. */
+        ErrorFormat OLLAMA = new ErrorFormat() {
+            @Override
+            public byte[] streamed(String message) {
+                return Json.errorLine(message);
+            }
+
+            @Override
+            public byte[] body(int status, String message) {
+                return Json.error(message);
+            }
+        };
+
+        byte[] streamed(String message);
+
+        byte[] body(int status, String message);
+    }
 
     Exchange(ChannelHandlerContext ctx, HttpMethod method, String uri, HttpHeaders headers, byte[] body,
              boolean keepAlive) {
@@ -67,6 +94,7 @@ public class Exchange {
         this.body = body;
         this.keepAlive = keepAlive;
         this.afterResponse = new java.util.concurrent.CopyOnWriteArrayList<>();
+        this.origin = this;
     }
 
     /**
@@ -82,6 +110,19 @@ public class Exchange {
         this.body = body;
         this.keepAlive = original.keepAlive;
         this.afterResponse = original.afterResponse;
+        this.origin = original.origin;
+    }
+
+    /**
+     * How {@link #abort} words its error on this connection: an adapter calls it so that a request cut by a drain
+     * ends in its API's shape.
+     */
+    protected void abortsAs(ErrorFormat format) {
+        errorFormat(format);
+    }
+
+    void errorFormat(ErrorFormat format) {
+        origin.errorFormat = java.util.Objects.requireNonNull(format);
     }
 
     /**
@@ -89,6 +130,12 @@ public class Exchange {
      * when that has already happened): for what a request holds while it is answered, such as its model.
      */
     public void afterResponse(Runnable action) {
+        if (origin != this) {
+            // the connection's: a copy is never marked done itself, so an action added after the client left
+            // (say, the lease of a model that finished loading then) would wait there for ever
+            origin.afterResponse(action);
+            return;
+        }
         afterResponse.add(action);
         if (done.get()) {
             runAfterResponse();
@@ -130,7 +177,7 @@ public class Exchange {
 
     /** True once a response (or its head) has been sent. */
     public boolean hasResponded() {
-        return responded.get();
+        return responded.get() || origin.responded.get();
     }
 
     public String query() {
@@ -201,7 +248,7 @@ public class Exchange {
      * goes elsewhere (used while the server drains).
      */
     public void sendUnavailable(String message, int retryAfterSeconds) {
-        send(503, "application/json; charset=utf-8", Json.error(message), java.util.Map.of(
+        send(503, "application/json; charset=utf-8", origin.errorFormat.body(503, message), java.util.Map.of(
                 HttpHeaderNames.RETRY_AFTER.toString(), Integer.toString(retryAfterSeconds),
                 HttpHeaderNames.CONNECTION.toString(), HttpHeaderValues.CLOSE.toString()));
     }
@@ -212,6 +259,11 @@ public class Exchange {
      * write already queued there. For the end of a drain.
      */
     public void abort(String message) {
+        if (origin != this) {
+            origin.abort(message);
+            return;
+        }
+        ErrorFormat format = errorFormat;
         ctx.executor().execute(() -> {
             if (done.get()) {
                 return;
@@ -222,10 +274,10 @@ public class Exchange {
             aborted = true;
             if (streaming) {
                 ended = true;
-                ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(Json.errorLine(message))));
+                ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(format.streamed(message))));
                 ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
             } else if (responded.compareAndSet(false, true)) {
-                byte[] json = Json.error(message);
+                byte[] json = format.body(503, message);
                 FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                         HttpResponseStatus.SERVICE_UNAVAILABLE, Unpooled.wrappedBuffer(json));
                 r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
@@ -253,7 +305,7 @@ public class Exchange {
 
     /** Whether the response is complete or the connection closed. */
     public boolean isDone() {
-        return done.get();
+        return origin.done.get();
     }
 
     private void markDone() {

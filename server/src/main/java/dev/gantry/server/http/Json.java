@@ -15,7 +15,9 @@ import java.util.Optional;
  * that turn a wrong type into a 400 that names the field.
  */
 public final class Json {
-    public static final ObjectMapper MAPPER = new ObjectMapper()
+    // characters beyond the BMP (emoji) go out as their UTF-8 bytes, as Go writes them, not as escaped surrogates
+    public static final ObjectMapper MAPPER = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8).build())
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .setSerializationInclusion(JsonInclude.Include.NON_NULL)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
@@ -114,5 +116,26 @@ public final class Json {
     public static ApiException wrongType(String field, String expected, JsonNode actual) {
         return ApiException.badRequest("invalid value for " + field + ": expected " + expected + ", got "
                 + actual.getNodeType().toString().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /**
+     * {@code s} with each unpaired surrogate (valid in JSON's {@code \\u} escapes, never in UTF-8) replaced by
+     * U+FFFD, as Go's JSON decoder reads it; the same string when there is none.
+     */
+    public static String wellFormed(String s) {
+        StringBuilder out = null;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean lone = Character.isHighSurrogate(c)
+                    ? i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))
+                    : Character.isLowSurrogate(c) && (i == 0 || !Character.isHighSurrogate(s.charAt(i - 1)));
+            if (lone && out == null) {
+                out = new StringBuilder(s.length()).append(s, 0, i);
+            }
+            if (out != null) {
+                out.append(lone ? '\ufffd' : c);
+            }
+        }
+        return out == null ? s : out.toString();
     }
 }

@@ -69,6 +69,11 @@ public final class CompletionHandlers {
         String grammar = FormatOption.grammar(body.get("format"));
         int[] context = contextTokens(body.get("context"));
         int logprobs = logprobs(body);
+        if (raw && (!Json.string(body, "template").orElse("").isEmpty() || (system != null && !system.isEmpty())
+                || context.length > 0)) {
+            // Ollama's words (routes.go): a raw prompt goes to the model as it is, so these have nowhere to go
+            throw ApiException.badRequest("raw mode does not support template, system, or context");
+        }
 
         boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
@@ -394,7 +399,7 @@ public final class CompletionHandlers {
 
     /**
      * {@code keep_alive: 0} with nothing to generate, for a model that is not loaded: answers {@code unload} without
-     * loading it first, as Ollama does. False when the request must load (or unload) the model.
+     * loading it first, as Ollama does (a model still loading unloads once its earlier requests are done). False when the request must load (or unload) the model.
      */
     private boolean unloadWithoutLoading(Exchange ex, CompletionStream.Shape shape, String name, Duration keepAlive) {
         if (keepAlive == null || !keepAlive.isZero() || models.loadedModel(name).isPresent()) {
@@ -402,6 +407,8 @@ public final class CompletionHandlers {
         }
         dev.gantry.models.LocalModel local = models.registry().resolve(name)
                 .orElseThrow(() -> new dev.gantry.runtime.ModelNotFoundException(name));
+        // a load in flight: it unloads once loaded and done with the requests that came before this one
+        models.unload(name);
         ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, name, "unload")));
         return true;
     }

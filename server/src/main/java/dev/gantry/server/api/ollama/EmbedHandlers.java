@@ -123,7 +123,8 @@ public final class EmbedHandlers {
             current.clear(); // the wave in flight, which a closed connection cancels
             try {
                 for (int i = from; i < Math.min(from + WAVE, tokenized.size()); i++) {
-                    current.add(m.embed(tokenized.get(i)));
+                    // the first input is what a busy server refuses; the rest belong to a request let in
+                    current.add(m.embed(tokenized.get(i), i > 0));
                 }
             } catch (RuntimeException e) {
                 current.forEach(f -> f.cancel(false));

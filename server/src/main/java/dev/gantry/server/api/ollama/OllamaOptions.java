@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.runtime.LoadOptions;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.server.http.ApiException;
+import dev.gantry.server.http.Json;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -164,7 +165,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
     private static List<String> strings(String k, JsonNode v) {
         List<String> out = new ArrayList<>();
         if (v.isTextual()) {
-            out.add(v.textValue());
+            out.add(Json.wellFormed(v.textValue()));
             return out;
         }
         if (!v.isArray()) {
@@ -174,7 +175,8 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
             if (!s.isTextual()) {
                 throw wrong(k, "a list of strings", v);
             }
-            out.add(s.textValue());
+            // a lone surrogate (an escape such as U+DE00 alone) is U+FFFD, as Go reads it: never half a character
+            out.add(Json.wellFormed(s.textValue()));
         }
         return out;
     }

@@ -38,12 +38,30 @@ final class OpenAiExchange extends Exchange {
     private final Exchange client;
     private final Translation translation;
     private volatile boolean failed;
+    /** The client asked for a stream: even an answer the handler sends whole goes out as events. */
+    private final boolean streamed;
 
     OpenAiExchange(Exchange client, HttpMethod method, byte[] ollamaBody, Translation translation) {
         super(client, method, ollamaBody);
         this.client = client;
         this.translation = translation;
+        JsonNode request = parse(ollamaBody);
+        this.streamed = request != null && request.path("stream").asBoolean(false);
+        abortsAs(ERRORS);
     }
+
+    /** OpenAI's error object, as a stream's last event or as a body. */
+    static final ErrorFormat ERRORS = new ErrorFormat() {
+        @Override
+        public byte[] streamed(String message) {
+            return event(Json.write(OpenAiMapping.error(503, message, null, null)));
+        }
+
+        @Override
+        public byte[] body(int status, String message) {
+            return Json.write(OpenAiMapping.error(status, message, null, null));
+        }
+    };
 
     /** A translation that maps a whole body with {@code f} and streams nothing. */
     static Translation whole(Function<JsonNode, JsonNode> f) {
@@ -59,6 +77,14 @@ final class OpenAiExchange extends Exchange {
         JsonNode ollama = parse(content);
         if (ollama == null) {
             client.send(status, contentType, content);
+            return;
+        }
+        if (streamed && !client.isStreaming()) {
+            // a whole answer to a streamed request (an empty prompt only loads the model): one event and [DONE],
+            // as Ollama's writer sends it, so an SSE client is not handed plain JSON
+            startStream("text/event-stream");
+            writeChunk(content);
+            endStream();
             return;
         }
         client.sendJson(status, Json.write(translation.whole(ollama)));

@@ -26,6 +26,8 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class OpenAiHandlers {
     private static final System.Logger LOG = System.getLogger("gantry.api");
     public static final String MODELS_PREFIX = "/v1/models/";
+    /** How the server's own refusals on these routes read (a drain's 503): OpenAI's error object. */
+    public static final dev.gantry.server.http.Exchange.ErrorFormat ERRORS = OpenAiExchange.ERRORS;
 
     private final CompletionHandlers completions;
     private final EmbedHandlers embeds;
