@@ -96,7 +96,7 @@ public final class PromptBuilder {
     }
 
     public Prompt build(Request r) {
-        List<ChatMessage> messages = withSystem(r.messages(), r.modelSystem());
+        List<ChatMessage> messages = collate(withSystem(r.messages(), r.modelSystem()));
         if (r.ollamaTemplate() != null && !r.ollamaTemplate().isBlank()) {
             try {
                 return prompt(renderGo(GoTemplate.parse(r.ollamaTemplate()), messages, r.tools(), r.think()),
@@ -136,6 +136,27 @@ public final class PromptBuilder {
         String tail = text.stripTrailing();
         boolean open = tail.endsWith("<think>") || tail.endsWith("<|START_THINKING|>");
         return new Prompt(text, source, open);
+    }
+
+    /**
+     * Neighbouring messages of one role (tool results excepted) as one, their contents joined by a blank line, as
+     * Ollama merges them before any template sees them: two user turns in a row are one turn. The merged message
+     * keeps the tool calls of both.
+     */
+    static List<ChatMessage> collate(List<ChatMessage> messages) {
+        List<ChatMessage> out = new ArrayList<>(messages.size());
+        for (ChatMessage m : messages) {
+            ChatMessage prev = out.isEmpty() ? null : out.getLast();
+            if (prev != null && prev.role().equals(m.role()) && !m.role().equals("tool")) {
+                List<ToolCall> calls = new ArrayList<>(prev.toolCalls());
+                calls.addAll(m.toolCalls());
+                out.set(out.size() - 1, new ChatMessage(m.role(), prev.content() + "\n\n" + m.content(),
+                        prev.thinking(), calls, prev.toolName()));
+            } else {
+                out.add(m);
+            }
+        }
+        return out;
     }
 
     private static List<ChatMessage> withSystem(List<ChatMessage> messages, String modelSystem) {
@@ -390,24 +411,36 @@ public final class PromptBuilder {
             data.put("Response", "");
             return t.render(data);
         }
-        // A template of one turn (.System, .Prompt, .Response): render each exchange, and the last up to .Response.
+        // A template of one turn (.System, .Prompt, .Response), as Ollama renders it: each exchange in full once the
+        // next one starts, the last up to and with its .Response (an answer begun by the caller is continued). A
+        // template without .Response gets one at its end, so earlier answers stay in the prompt.
+        t = t.withResponse();
         StringBuilder out = new StringBuilder();
         String system = "";
         String prompt = "";
+        String response = "";
         for (ChatMessage m : messages) {
             switch (m.role()) {
-                case "system" -> system = system.isEmpty() ? m.content() : system + "\n\n" + m.content();
-                case "assistant" -> {
-                    out.append(turn(t, data, system, prompt, m.content(), false));
-                    system = "";
-                    prompt = "";
+                case "system" -> {
+                    if (!prompt.isEmpty() || !response.isEmpty()) {
+                        out.append(turn(t, data, system, prompt, response, false));
+                        prompt = "";
+                        response = "";
+                    }
+                    system = m.content();
                 }
-                default -> prompt = prompt.isEmpty() ? m.content() : prompt + "\n\n" + m.content();
+                case "assistant" -> response = m.content();
+                default -> {
+                    if (!response.isEmpty()) {
+                        out.append(turn(t, data, system, prompt, response, false));
+                        system = "";
+                        response = "";
+                    }
+                    prompt = m.content();
+                }
             }
         }
-        if (!prompt.isEmpty() || !system.isEmpty() || out.isEmpty()) {
-            out.append(turn(t, data, system, prompt, "", true));
-        }
+        out.append(turn(t, data, system, prompt, response, true));
         return out.toString();
     }
 
@@ -421,7 +454,7 @@ public final class PromptBuilder {
         String text = t.render(data);
         if (last) {
             int at = text.indexOf(marker);
-            text = at >= 0 ? text.substring(0, at) : text;
+            text = at >= 0 ? text.substring(0, at) + response : text;
         }
         return text;
     }

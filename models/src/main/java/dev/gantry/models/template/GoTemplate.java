@@ -37,14 +37,25 @@ import java.util.Map;
  */
 public final class GoTemplate {
     private final List<Node> body;
+    private final String source;
 
-    private GoTemplate(List<Node> body) {
+    private GoTemplate(List<Node> body, String source) {
         this.body = body;
+        this.source = source;
     }
 
     /** Parses {@code source}; a {@link TemplateException} names the construct this renderer does not handle. */
     public static GoTemplate parse(String source) {
-        return new GoTemplate(GoParser.parse(source));
+        return new GoTemplate(GoParser.parse(source), source);
+    }
+
+    /**
+     * This template with {@code {{ .Response }}} at its end where it reads neither {@code .Messages} nor
+     * {@code .Response}, as Ollama touches such a template up when it parses it: the answers of earlier turns are
+     * then part of the prompt (with {@code {{ .Prompt }}}, every turn's prompt and answer one after the other).
+     */
+    public GoTemplate withResponse() {
+        return usesMessages() || mentions("Response") ? this : parse(source + "{{ .Response }}");
     }
 
     /** Whether the template renders the conversation itself ({@code .Messages}) rather than one turn. */

@@ -75,7 +75,32 @@ class PromptBuilderTest {
         assertEquals("Hi", p.text());
         p = new PromptBuilder(null, null).build(new PromptBuilder.Request(null, null, "model system", chat, List.of(),
                 null));
-        assertEquals("HiAgain", p.text(), "each user turn; system prompts and answers are not in the template");
+        assertEquals("HiYoAgain", p.text(), "Ollama adds {{ .Response }} to a template without it: each turn's "
+                + "prompt and answer, no system prompt");
+    }
+
+    /** As Ollama's collate: neighbours of one role are one message; tool results stay apart. */
+    @Test
+    void neighboursOfOneRoleAreMerged() {
+        String go = "{{ range .Messages }}<{{ .Role }}>{{ .Content }}{{ end }}";
+        var p = builder.build(new PromptBuilder.Request(null, go, null, List.of(ChatMessage.of("system", "A"),
+                ChatMessage.of("system", "B"), ChatMessage.of("user", "Hi"), ChatMessage.of("user", "there"),
+                ChatMessage.of("tool", "1"), ChatMessage.of("tool", "2"), ChatMessage.of("assistant", "Yo")),
+                List.of(), null));
+        assertEquals("<system>A\n\nB<user>Hi\n\nthere<tool>1<tool>2<assistant>Yo", p.text());
+    }
+
+    /**
+     * A one-turn template renders each finished exchange whole and the last up to and with its answer, so an answer
+     * the caller began is continued (Ollama cuts the template after {@code .Response}).
+     */
+    @Test
+    void aOneTurnTemplateContinuesAStartedAnswer() {
+        String go = "{{ if .System }}<sys>{{ .System }}{{ end }}<u>{{ .Prompt }}<a>{{ .Response }}</a>";
+        var p = builder.build(new PromptBuilder.Request(null, go, null, List.of(ChatMessage.of("user", "Hi"),
+                ChatMessage.of("assistant", "Yo"), ChatMessage.of("user", "Again"), ChatMessage.of("assistant",
+                        "Once")), List.of(), null));
+        assertEquals("<u>Hi<a>Yo</a><u>Again<a>Once", p.text());
     }
 
     @Test
