@@ -134,6 +134,31 @@ class ChatTemplateApiTest {
         assertTrue(!off.has("thinking") && off.get("response").asText().length() > 0, off.toString());
     }
 
+    /**
+     * As in Ollama (routes.go): a model that can think does so when the request says nothing, on generate, chat and
+     * OpenAI's chat (whose answer carries it as {@code reasoning}); {@code think: false} still turns it off.
+     */
+    @Test
+    void aModelThatCanThinkThinksUnlessToldNot() throws Exception {
+        String template = "{{ .Prompt }}{{ if .Think }}<think>{{ end }}";
+        String base = "{\"model\":\"" + MODEL + "\",\"prompt\":\"Once upon a time\",\"template\":\"" + template
+                + "\",\"stream\":false,\"options\":{\"num_predict\":6,\"ignore_eos\":true,\"seed\":2}";
+        JsonNode unset = TestServer.json(server.post("/api/generate", base + "}").body());
+        assertTrue(unset.path("thinking").asText().length() > 0, unset.toString());
+        assertEquals("", unset.get("response").asText(), unset.toString());
+        JsonNode off = TestServer.json(server.post("/api/generate", base + ",\"think\":false}").body());
+        assertTrue(!off.has("thinking") && off.get("response").asText().length() > 0, off.toString());
+        String user = "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]";
+        assertEquals(chat(user + ",\"think\":true").get("prompt_eval_count"), chat(user).get("prompt_eval_count"),
+                "chat renders think as on");
+        HttpResponse<String> openAi = server.post("/v1/chat/completions", "{\"model\":\"" + MODEL + "\","
+                + "\"max_tokens\":2," + user + "}");
+        assertEquals(200, openAi.statusCode(), openAi.body());
+        HttpResponse<String> plain = server.post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":2}," + user + "}");
+        assertEquals(200, plain.statusCode(), "a model that cannot think is not asked to: " + plain.body());
+    }
+
     @Test
     void aRoleTheServerDoesNotKnowGoesToTheTemplate() throws Exception {
         // older OpenAI clients send "function" results; as in Ollama, the template decides what to make of a role

@@ -92,7 +92,7 @@ public final class CompletionHandlers {
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         Boolean think = think(body);
-        requireThinking(m, model, think, template);
+        think = thinking(m, model, think, template);
         ChatOutputParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
         if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
@@ -158,7 +158,7 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
-        requireThinking(m, model, think, template);
+        Boolean thinkOn = thinking(m, model, think, template);
         String gguf = m.chatTemplateSource().orElse(null);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
@@ -178,11 +178,11 @@ public final class CompletionHandlers {
         PromptBuilder builder = prompts(m);
         List<ChatMessage> fitting = ContextWindow.dropOldest(messages, ChatMessage::role,
                 msgs -> m.tokenize(builder.build(new PromptBuilder.Request(gguf, template, modelSystem, msgs, tools,
-                        think))
+                        thinkOn))
                         .text(), true, true).length,
                 ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), truncate);
         PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
-                tools, think));
+                tools, thinkOn));
         Set<String> toolNames = new LinkedHashSet<>();
         for (Object t : tools) {
             if (t instanceof Map<?, ?> tool && tool.get("function") instanceof Map<?, ?> fn
@@ -195,8 +195,8 @@ public final class CompletionHandlers {
         }
         // a template with a tag before its tool calls: only the tag holds the answer back, a JSON answer streams
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
-        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(think),
-                Boolean.TRUE.equals(think) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
+        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
+                Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
                 parser, false, logprobs);
     }
@@ -307,11 +307,16 @@ public final class CompletionHandlers {
         throw Json.wrongType("think", "a boolean", t);
     }
 
-    private static void requireThinking(LoadedModel m, String model, Boolean think, String template) {
-        if (Boolean.TRUE.equals(think)
-                && !PromptBuilder.supportsThinking(m.chatTemplateSource().orElse(null), template)) {
+    /**
+     * The request's {@code think} as Ollama takes it (routes.go): a model that can think does unless told not to
+     * (an absent {@code think} is true); asking one that cannot is a 400.
+     */
+    private static Boolean thinking(LoadedModel m, String model, Boolean think, String template) {
+        boolean can = PromptBuilder.supportsThinking(m.chatTemplateSource().orElse(null), template);
+        if (Boolean.TRUE.equals(think) && !can) {
             throw ApiException.badRequest("\"" + model + "\" does not support thinking");
         }
+        return think == null && can ? Boolean.TRUE : think;
     }
 
     private static List<Object> tools(JsonNode node) {
