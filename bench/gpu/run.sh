@@ -26,6 +26,7 @@
 #   gputests   the tests that need a GPU, through JUnit's console launcher
 #   graphs:N   llama-batched-bench at 64 with and without CUDA graphs, alone and on N GPUs at once; Gantry without them
 #   nsys:C     Gantry on GPU 0 at C clients under Nsight Systems, its CUDA API and kernel summaries (when nsys is there)
+#   nsysbench  llama-bench's tg128 on GPU 0, plain and under Nsight Systems: its kernels against nsys:1's
 #   readme:N   `java -jar runtime.jar --gpus 0,...,N-1` exactly as the README shows it (settings through the
 #              environment), at 64N clients
 #   canned     the load tool against a server that streams canned tokens: its own ceiling
@@ -108,7 +109,7 @@ NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a re
 # call of Gantry phases saves the tools' compile time (most of all on a 16-core host)
 PHASES=" $* "
 needs_tools() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" split"*|*" graphs:"*|*" huge "*) return 0 ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*) return 0 ;; esac
   return 1
 }
 # the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
@@ -378,13 +379,27 @@ for phase in "$@"; do
       c=${phase#nsys:}
       NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys 2>/dev/null | head -1)
       [ -n "$NSYS" ] || { log "nsys: not on this host"; continue; }
-      GANTRY_PROFILER="$NSYS profile --trace=cuda,osrt --sample=none --cpuctxsw=none -o $W/nsys-$c --force-overwrite true" \
+      GANTRY_PROFILER="$NSYS profile --trace=cuda,osrt --sample=none --cpuctxsw=none --cuda-graph-trace=node -o $W/nsys-$c --force-overwrite true" \
         gantry "gantry-1gpu-nsys" "$W/models" llama3-8b-q4_0 "$c" --gpus 0
       sleep 5 # nsys writes its report after the process ends
       { echo "== nsys, Gantry on GPU 0 at $c clients"
         "$NSYS" stats --report cuda_api_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv "$W/nsys-$c.nsys-rep" \
           2>&1 | head -80; } > "$W/nsys.txt"
       log "nsys: $(wc -l < "$W/nsys.txt") lines of summary"
+      ;;
+    nsysbench) # llama-bench's tg128 on GPU 0, plain and then under Nsight Systems (kernels inside CUDA graphs traced
+      # one by one, as nsys:C does): the kernels of its tokens, to hold against Gantry's at one client (nsys:1)
+      NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys 2>/dev/null | head -1)
+      [ -n "$NSYS" ] || { log "nsysbench: nsys not on this host"; continue; }
+      CUDA_VISIBLE_DEVICES=0 "$LIB/llama-bench" -m "$MODEL" -p 0 -n 128 -fa 1 -r 3 -o md 2>/dev/null \
+        | tee -a "$W/anchors.txt" "$W/log.txt"
+      CUDA_VISIBLE_DEVICES=0 "$NSYS" profile --trace=cuda --sample=none --cpuctxsw=none --cuda-graph-trace=node \
+        -o "$W/nsys-bench" --force-overwrite true "$LIB/llama-bench" -m "$MODEL" -p 0 -n 128 -fa 1 -r 3 -o md \
+        > "$LOGS/nsysbench.txt" 2>&1
+      { echo; echo "== nsys, llama-bench tg128 (-r 3, and its warm-up run) on GPU 0"; grep '^|' "$LOGS/nsysbench.txt"
+        "$NSYS" stats --report cuda_api_sum,cuda_gpu_kern_sum,cuda_gpu_mem_time_sum --format csv \
+          "$W/nsys-bench.nsys-rep" 2>&1 | head -80; } >> "$W/nsys.txt"
+      log "nsysbench: $(wc -l < "$W/nsys.txt") lines of summary"
       ;;
     gputests) # the tests that need a GPU (NVML, the CUDA driver, llama.cpp's CUDA devices), with JUnit's console
       build
