@@ -113,9 +113,179 @@ public final class TokenSampler {
      * into the calling thread's scratch array first, so samplers running on one thread must not nest.
      */
     public int sample(MemorySegment logits) {
+        if (constraint == null && DIRECT) {
+            return sampleDirect(logits);
+        }
         float[] row = scratchRow();
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
         return sample(row);
+    }
+
+    /** -Dgantry.sampleDirect=false: rows are copied before the scan, as before the direct scan (for measuring). */
+    private static final boolean DIRECT = !"false".equals(System.getProperty("gantry.sampleDirect"));
+
+    // The direct scan's special tokens: the penalized and the banned, whose values differ from the row's; a bit
+    // each in marks while a draw runs, and their values after penalties and bans.
+    private long[] marks;
+    private int[] specialIds = new int[0];
+    private float[] specialValues = new float[0];
+
+    /**
+     * {@link #sample(float[])} without a constraint, reading the row where llama.cpp left it: no copy of the row
+     * (512 KB for a 128K vocabulary, a third of a one-sequence step's sampling on a GPU host), and the row is left
+     * as it is (log probabilities read it afterwards). The penalized and banned tokens are left out of the scan
+     * and offered afterwards with their changed values; since the candidates' order is total (by logit, then by
+     * token id), the draw is the one {@link #sample(float[])} makes of a copy of the row.
+     */
+    private int sampleDirect(MemorySegment row) {
+        countRecent();
+        int specials = markSpecials(row);
+        int token;
+        try {
+            token = p.greedy() ? argmaxDirect(row, specials) : drawFrom(topKDirect(row, specials));
+        } finally {
+            for (int i = 0; i < specials; i++) {
+                marks[specialIds[i] >>> 6] = 0;
+            }
+        }
+        accept(token);
+        return token;
+    }
+
+    /** Marks the penalized and banned tokens and works out their values; returns how many there are. */
+    private int markSpecials(MemorySegment row) {
+        int n = 0;
+        int most = penaltyCount + banned.length;
+        if (most == 0) {
+            return 0;
+        }
+        if (marks == null) {
+            marks = new long[(vocab + 63) >>> 6];
+        }
+        if (specialIds.length < most) {
+            specialIds = new int[most];
+            specialValues = new float[most];
+        }
+        for (int i = 0; i < penaltyCount; i++) {
+            int t = penaltyTokens[i];
+            if (t < 0 || t >= vocab) {
+                continue;
+            }
+            float l = row.getAtIndex(ValueLayout.JAVA_FLOAT, t);
+            l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
+            marks[t >>> 6] |= 1L << t;
+            specialIds[n] = t;
+            specialValues[n++] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
+        }
+        for (int b : banned) {
+            if (b < 0 || b >= vocab) {
+                continue;
+            }
+            if ((marks[b >>> 6] & (1L << b)) != 0) { // penalized and banned: banned
+                for (int j = 0; j < n; j++) {
+                    if (specialIds[j] == b) {
+                        specialValues[j] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+                continue;
+            }
+            marks[b >>> 6] |= 1L << b;
+            specialIds[n] = b;
+            specialValues[n++] = Float.NEGATIVE_INFINITY;
+        }
+        return n;
+    }
+
+    private boolean marked(int i) {
+        long[] m = marks;
+        return m != null && (m[i >>> 6] & (1L << i)) != 0;
+    }
+
+    /** {@link #argmax} of the row with the special tokens' values: the first largest, NaN and -inf never. */
+    private int argmaxDirect(MemorySegment row, int specials) {
+        int best = -1;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            float v = row.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            if (v > max && !(specials > 0 && marked(i))) {
+                max = v;
+                best = i;
+            }
+        }
+        for (int j = 0; j < specials; j++) {
+            float v = specialValues[j];
+            int id = specialIds[j];
+            if (v > max || (v == max && v > Float.NEGATIVE_INFINITY && id < best)) {
+                max = v;
+                best = id;
+            }
+        }
+        return Math.max(0, best);
+    }
+
+    /** {@link #topK} of the row with the special tokens' values. */
+    private int topKDirect(MemorySegment row, int specials) {
+        float[] values = heapValues;
+        int[] ids = heapIds;
+        int size = 0;
+        int i = 0;
+        for (; i < vocab && size < k; i++) {
+            float v = row.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+            if (!(v > Float.NEGATIVE_INFINITY) || (specials > 0 && marked(i))) {
+                continue;
+            }
+            values[size] = v;
+            ids[size] = i;
+            siftUp(values, ids, size++);
+        }
+        if (size == k) {
+            offerDirect(row, i, vocab, values, ids, size, specials > 0);
+        }
+        for (int j = 0; j < specials; j++) { // the special tokens, in the candidates' total order
+            float v = specialValues[j];
+            if (!(v > Float.NEGATIVE_INFINITY)) {
+                continue;
+            }
+            int id = specialIds[j];
+            if (size < k) {
+                values[size] = v;
+                ids[size] = id;
+                siftUp(values, ids, size++);
+            } else if (v > values[0] || (v == values[0] && id < ids[0])) {
+                values[0] = v;
+                ids[0] = id;
+                siftDown(values, ids, 0, size);
+            }
+        }
+        if (size == 0) { // everything banned: as topK, the first token rather than fail
+            heapValues[0] = 0;
+            heapIds[0] = 0;
+            return 1;
+        }
+        sortCandidates(values, ids, size);
+        return size;
+    }
+
+    /** {@link #offer} reading the row in native memory; marked tokens are skipped when {@code skipMarked}. */
+    private void offerDirect(MemorySegment row, int from, int end, float[] values, int[] ids, int size,
+                             boolean skipMarked) {
+        float floor = values[0];
+        int i = from;
+        while (true) {
+            while (i < end && !(row.getAtIndex(ValueLayout.JAVA_FLOAT, i) > floor)) {
+                i++;
+            }
+            if (i >= end) {
+                return;
+            }
+            if (!(skipMarked && marked(i))) {
+                values[0] = row.getAtIndex(ValueLayout.JAVA_FLOAT, i);
+                ids[0] = i;
+                siftDown(values, ids, 0, size);
+                floor = values[0];
+            }
+            i++;
+        }
     }
 
     /**
