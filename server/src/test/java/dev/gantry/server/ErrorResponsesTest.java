@@ -39,7 +39,8 @@ class ErrorResponsesTest {
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"stream\":\"yes\"}", 400, "stream"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":[]}", 400, "options"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"temperature\":\"hot\"}}", 400, "temperature"),
-                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"top_k\":1.5}}", 400, "top_k"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"top_k\":\"many\"}}", 400, "top_k"),
+                Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"shift\":\"x\"}", 400, "shift"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"stop\":5}}", 400, "stop"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"keep_alive\":\"soon\"}", 400, "keep_alive"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"format\":\"yaml\"}", 400, "invalid format"),
@@ -132,5 +133,14 @@ class ErrorResponsesTest {
         HttpResponse<String> fine = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Hi\","
                 + "\"raw\":true,\"stream\":false,\"system\":\"\",\"context\":[],\"options\":{\"num_predict\":2}}");
         assertEquals(200, fine.statusCode(), fine.body());
+    }
+
+    /** An integer option given as a fraction is cut toward zero, as Ollama's options take it (Go's int64 of it). */
+    @Test
+    void aFractionalIntegerOptionIsCutTowardZero() throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\","
+                + "\"stream\":false,\"options\":{\"num_predict\":5.7,\"ignore_eos\":true,\"top_k\":1.5}}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(5, TestServer.json(r.body()).get("eval_count").asInt(), r.body());
     }
 }

@@ -65,6 +65,7 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
+        Json.bool(body, "shift"); // checked only: Gantry never shifts the context (a full one ends the answer)
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
         int[] context = contextTokens(body.get("context"));
@@ -143,6 +144,7 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
+        Json.bool(body, "shift"); // checked only: Gantry never shifts the context (a full one ends the answer)
         List<ChatMessage> messages = messages(body.get("messages"));
         int logprobs = logprobs(body);
         rejectUnsupported(body, model);
@@ -341,7 +343,7 @@ public final class CompletionHandlers {
                      ChatOutputParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
-                truncate);
+                options.numKeep(), truncate);
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
         if (withContext) {

@@ -94,11 +94,17 @@ final class ContextWindow {
         return start > 0 && role.apply(messages.get(start - 1)).equals("assistant") ? start - 1 : i;
     }
 
-    /**
-     * A prompt that fits the window, or its first token and its last tokens when it does not; a 400 when the
-     * request says {@code truncate: false}.
-     */
+    /** {@link #fit(int[], int, int, int, boolean)} with Ollama's default {@code num_keep} of 4. */
     static int[] fit(int[] tokens, int window, int numPredict, boolean truncate) {
+        return fit(tokens, window, numPredict, OllamaOptions.DEFAULT_NUM_KEEP, truncate);
+    }
+
+    /**
+     * A prompt that fits the window, or, when it does not, its first {@code numKeep} tokens (at least the first,
+     * the BOS; a negative {@code numKeep}: as many as fit) and its last tokens, as Ollama's runner cuts a prompt;
+     * a 400 when the request says {@code truncate: false}.
+     */
+    static int[] fit(int[] tokens, int window, int numPredict, int numKeep, boolean truncate) {
         if (tokens.length < window) {
             return tokens;
         }
@@ -107,9 +113,10 @@ final class ContextWindow {
                     + " tokens, context " + window + ")");
         }
         int keep = target(window, numPredict);
+        int head = numKeep < 0 ? keep : Math.clamp(numKeep, 1, keep);
         int[] out = new int[keep];
-        out[0] = tokens[0];
-        System.arraycopy(tokens, tokens.length - (keep - 1), out, 1, keep - 1);
+        System.arraycopy(tokens, 0, out, 0, head);
+        System.arraycopy(tokens, tokens.length - (keep - head), out, head, keep - head);
         LOG.log(System.Logger.Level.WARNING, "truncated a prompt of {0} tokens to {1} to fit the context of {2}",
                 tokens.length, keep, window);
         return out;

@@ -21,9 +21,12 @@ import java.util.Set;
  * option of the wrong type is a 400.
  */
 public record OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored,
-                            LoadOptions load) {
+                            LoadOptions load, int numKeep) {
+    /** Ollama's default {@code num_keep}: the prompt tokens a cut prompt keeps from its start. */
+    public static final int DEFAULT_NUM_KEEP = 4;
+
     public OllamaOptions(SamplingParams sampling, int numPredict, List<String> stop, List<String> ignored) {
-        this(sampling, numPredict, stop, ignored, LoadOptions.UNSET);
+        this(sampling, numPredict, stop, ignored, LoadOptions.UNSET, DEFAULT_NUM_KEEP);
     }
 
     /**
@@ -63,6 +66,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         float presence = d.presencePenalty();
         float frequency = d.frequencyPenalty();
         int numPredict = -1;
+        int numKeep = DEFAULT_NUM_KEEP;
         Integer numCtx = null;
         Integer numGpu = null;
         Integer mainGpu = null;
@@ -89,7 +93,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "presence_penalty" -> presence = number(k, v);
                 case "frequency_penalty" -> frequency = number(k, v);
                 case "num_predict" -> numPredict = integer(k, v);
-                case "num_keep" -> integer(k, v);
+                case "num_keep" -> numKeep = integer(k, v);
                 case "num_ctx" -> numCtx = integer(k, v); // a tiny or negative one is raised to the minimum
                 case "num_batch" -> numBatch = atLeastOne(k, v);
                 case "num_gpu" -> numGpu = integer(k, v);
@@ -119,7 +123,7 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
             SamplingParams sampling = new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty,
                     repeatLastN, presence, frequency, ignoreEos);
             return new OllamaOptions(sampling, numPredict < -2 ? -1 : numPredict, List.copyOf(stop), List.copyOf(ignored),
-                    new LoadOptions(numCtx, numGpu, mainGpu, numBatch));
+                    new LoadOptions(numCtx, numGpu, mainGpu, numBatch), numKeep);
         } catch (IllegalArgumentException e) {
             throw ApiException.badRequest("invalid options: " + e.getMessage());
         }
@@ -152,9 +156,13 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         return (int) l;
     }
 
+    /** An integer option; a fraction is cut toward zero, as Ollama's options do ({@code int64(float64)} in Go). */
     private static long longInteger(String k, JsonNode v) {
-        if (!v.isNumber() || (v.isFloatingPointNumber() && v.doubleValue() != Math.rint(v.doubleValue()))) {
+        if (!v.isNumber()) {
             throw wrong(k, "an integer", v);
+        }
+        if (v.isFloatingPointNumber() && !Double.isFinite(v.doubleValue())) {
+            throw ApiException.badRequest("invalid option " + k + ": out of range");
         }
         if (!v.canConvertToLong() || v.isFloatingPointNumber() && Math.abs(v.doubleValue()) >= 0x1p63) {
             throw ApiException.badRequest("invalid option " + k + ": out of range");

@@ -134,9 +134,9 @@ public final class OpenAiMapping {
         out.set("input", input);
         encodingFormat(req);
         Integer dims = integer(req, "dimensions");
-        if (dims != null) {
-            if (dims < 1) {
-                throw OpenAiError.invalid("dimensions", "dimensions must be at least 1");
+        if (dims != null && dims != 0) { // 0 is Go's zero value in Ollama's request: not set
+            if (dims < 0) {
+                throw OpenAiError.invalid("dimensions", "dimensions must be a positive number");
             }
             out.put("dimensions", dims);
         }

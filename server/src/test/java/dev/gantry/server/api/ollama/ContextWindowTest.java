@@ -77,4 +77,24 @@ class ContextWindowTest {
         assertTrue(TOKENS.applyAsInt(kept) <= ContextWindow.target(2048, 128));
         assertTrue(TOKENS.applyAsInt(kept) > ContextWindow.target(2048, 128) - 5, "no more dropped than needed");
     }
+
+    /** A cut prompt keeps its first num_keep tokens (Ollama's default 4; at least the BOS) and its last ones. */
+    @Test
+    void aCutPromptKeepsNumKeepTokensFromItsStart() {
+        int[] prompt = java.util.stream.IntStream.range(0, 100).toArray();
+        int keep = ContextWindow.target(64, 10); // 53 tokens: room for 10 to generate
+        int[] byDefault = ContextWindow.fit(prompt, 64, 10, true);
+        assertEquals(keep, byDefault.length);
+        assertEquals(List.of(0, 1, 2, 3, 100 - keep + 4), List.of(byDefault[0], byDefault[1], byDefault[2],
+                byDefault[3], byDefault[4]));
+        assertEquals(99, byDefault[keep - 1]);
+        int[] thirty = ContextWindow.fit(prompt, 64, 10, 30, true);
+        assertEquals(29, thirty[29]);
+        assertEquals(100 - keep + 30, thirty[30]);
+        int[] none = ContextWindow.fit(prompt, 64, 10, 0, true);
+        assertEquals(0, none[0], "the BOS stays");
+        assertEquals(100 - keep + 1, none[1]);
+        int[] all = ContextWindow.fit(prompt, 64, 10, -1, true);
+        assertEquals(keep - 1, all[keep - 1], "-1: the start, as much as fits");
+    }
 }

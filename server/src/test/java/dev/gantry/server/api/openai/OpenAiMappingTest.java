@@ -118,7 +118,10 @@ class OpenAiMappingTest {
         assertEquals("encoding_format", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"encoding_format\":\"hex\"}"))).param());
         assertEquals("dimensions", assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":0}"))).param());
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":-1}"))).param());
+        // 0 is Go's zero value: not set, the model's whole width, as in Ollama
+        assertTrue(!OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":0}"))
+                .has("dimensions"));
     }
 
     @Test
