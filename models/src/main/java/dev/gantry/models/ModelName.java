@@ -10,7 +10,7 @@ import java.util.Optional;
  * <p>All parts are lower-cased, because Ollama matches names case-insensitively; {@code equals} is
  * therefore the matching rule. Each part is checked strictly since names turn into paths in the model
  * store: only {@code [a-zA-Z0-9_.-]} (the host may also hold {@code :} for a port), not starting with
- * {@code .} or {@code -}, no {@code ..}, and length limits of 350 (host) and 80 (namespace, model, tag).
+ * {@code .} or {@code -}, no {@code ..}, no {@code .} in the namespace (as in Ollama), and length limits of 350 (host) and 80 (namespace, model, tag).
  * Anything else fails with an {@link IllegalArgumentException} whose message can go to a user as is.
  *
  * <p>Immutable and thread-safe.
@@ -33,6 +33,9 @@ public record ModelName(String host, String namespace, String model, String tag)
     public ModelName {
         host = checkPart("host", host, MAX_HOST, true);
         namespace = checkPart("namespace", namespace, MAX_PART, false);
+        if (namespace.indexOf('.') >= 0) { // Ollama's names allow '.' in every part but the namespace
+            throw new IllegalArgumentException("the namespace part contains '.', which a namespace may not hold");
+        }
         model = checkPart("model", model, MAX_PART, false);
         tag = checkPart("tag", tag, MAX_PART, false);
     }

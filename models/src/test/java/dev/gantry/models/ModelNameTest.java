@@ -55,6 +55,8 @@ class ModelNameTest {
                 Arguments.of("a..b", "'..'"),
                 Arguments.of("ns/a..b:t", "'..'"),
                 Arguments.of("a/b/c/d", "at most 2"),
+                Arguments.of("my.ns/model", "namespace part contains '.'"),
+                Arguments.of("example.com/my.ns/model", "namespace part contains '.'"),
                 Arguments.of("foo:", "tag after ':' is empty"),
                 Arguments.of(":tag", "model part is empty"),
                 Arguments.of("/foo", "namespace part is empty"),
