@@ -103,7 +103,8 @@ public final class ModelManager implements AutoCloseable {
      * unloaded while held, nor while its runners have the request's work. The load options are completed from the
      * model's {@code PARAMETER} layer and the configuration; a loaded model whose options differ (or whose file
      * changed) is replaced: the new copy loads once the old one has finished its requests and is unloaded. The
-     * keep-alive (this request's, else the server's default) applies from here, as in Ollama.
+     * keep-alive applies from here, as in Ollama: this request's, else, for a model this request loads, the
+     * server's default; a request without one leaves a loaded model's keep-alive as it was.
      *
      * @param keepAlive this request's keep-alive, or null for the default
      */
@@ -169,7 +170,11 @@ public final class ModelManager implements AutoCloseable {
                 // retired between the lookup and now (keep-alive, the loaded-model limit): take a fresh copy
                 return lease(name, keepAlive, requested, arrival);
             }
-            m.keepAlive(keep, arrival);
+            if (keepAlive != null) {
+                m.keepAlive(keep, arrival);
+            } else {
+                m.touch(); // no keep_alive: the model's own stays (Ollama sets it only when a request sends one)
+            }
             return CompletableFuture.completedFuture(m.lease());
         }).thenCompose(f -> f);
         if (loading && !leased.isDone()) {

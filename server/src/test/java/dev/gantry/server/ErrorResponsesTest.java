@@ -143,4 +143,13 @@ class ErrorResponsesTest {
         assertEquals(200, r.statusCode(), r.body());
         assertEquals(5, TestServer.json(r.body()).get("eval_count").asInt(), r.body());
     }
+
+    /** What follows a body's JSON value is ignored, as Go's json.Decoder reads Ollama's requests. */
+    @Test
+    void dataAfterTheJsonBodyIsIgnored() throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\","
+                + "\"stream\":false,\"options\":{\"num_predict\":2}} xyz");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(2, TestServer.json(r.body()).get("eval_count").asInt(), r.body());
+    }
 }

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A model's life among requests, through the real server: a reload for another {@code num_ctx} waits for the
  * requests on the old copy (they all get their answer), {@code keep_alive: 0} lets running requests finish, a
- * request without {@code keep_alive} takes the default again, and a tiny {@code num_ctx} is raised, not refused.
+ * request without {@code keep_alive} leaves the model's own (as Ollama's scheduler does), and a tiny {@code num_ctx} is raised, not refused.
  */
 class ModelLifecycleTest {
     static TestServer server;
@@ -83,15 +83,24 @@ class ModelLifecycleTest {
         assertTrue(server.gantry.models().loadedModel("stories260k").isEmpty(), "unloaded once they were done");
     }
 
+    /**
+     * A request without {@code keep_alive} leaves the loaded model's as it was (Ollama's useLoadedRunner sets it only
+     * when a request sends one), so a model preloaded with -1 stays; one that sends it changes it.
+     */
     @Test
-    void aRequestWithoutKeepAliveTakesTheDefaultAgain() throws Exception {
+    void aRequestWithoutKeepAliveLeavesTheModelsOwn() throws Exception {
         generate("\"keep_alive\":-1");
         assertEquals("2318", expiresAt().substring(0, 4), "forever: " + expiresAt());
+        generate(null);
+        assertEquals("2318", expiresAt().substring(0, 4), "still forever: " + expiresAt());
         generate("\"keep_alive\":\"1h\"");
         assertTrue(Instant.parse(expiresAt()).isAfter(Instant.now().plus(Duration.ofMinutes(59))));
         generate(null);
         Instant expires = Instant.parse(expiresAt());
-        assertTrue(expires.isBefore(Instant.now().plus(Duration.ofMinutes(11))), "the server's 10 minutes: " + expires);
+        assertTrue(expires.isAfter(Instant.now().plus(Duration.ofMinutes(59))), "the hour stays: " + expires);
+        generate("\"keep_alive\":\"10m\"");
+        expires = Instant.parse(expiresAt());
+        assertTrue(expires.isBefore(Instant.now().plus(Duration.ofMinutes(11))), "ten minutes: " + expires);
     }
 
     @Test

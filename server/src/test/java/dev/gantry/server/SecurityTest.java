@@ -126,6 +126,8 @@ class SecurityTest {
         assertTrue(r.headers().contains("access-control-allow-origin: http://localhost:3000"), r.headers());
         assertTrue(r.headers().contains("access-control-allow-methods:") && r.headers().contains("post"), r.headers());
         assertTrue(r.headers().contains("access-control-allow-headers:") && r.headers().contains("authorization"));
+        assertTrue(r.headers().contains("openai-beta"), "the OpenAI client's header, as Ollama allows it: "
+                + r.headers());
         assertEquals(403, raw("OPTIONS", "/api/chat", "localhost", Map.of("Origin", "http://evil.test",
                 "Access-Control-Request-Method", "POST"), "").status());
     }

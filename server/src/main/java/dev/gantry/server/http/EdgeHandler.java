@@ -38,7 +38,7 @@ final class EdgeHandler extends ChannelDuplexHandler {
             "X-Requested-With", "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS",
             "X-Stainless-Arch", "X-Stainless-Retry-Count", "X-Stainless-Runtime", "X-Stainless-Runtime-Version",
             "X-Stainless-Async", "X-Stainless-Helper-Method", "X-Stainless-Poll-Helper",
-            "X-Stainless-Custom-Poll-Interval", "X-Stainless-Timeout");
+            "X-Stainless-Custom-Poll-Interval", "X-Stainless-Timeout", "OpenAI-Beta");
 
     private final EdgePolicy policy;
     /** The allowed origin (or "" for none) of each request passed on and not yet answered, in order. */

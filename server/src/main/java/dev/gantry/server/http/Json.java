@@ -20,7 +20,9 @@ public final class Json {
             .enable(com.fasterxml.jackson.core.json.JsonWriteFeature.COMBINE_UNICODE_SURROGATES_IN_UTF8).build())
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
             .setSerializationInclusion(JsonInclude.Include.NON_NULL)
-            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+            // a body's first JSON value counts and what follows it is ignored, as Go's json.Decoder (gin's
+            // ShouldBindJSON) reads Ollama's requests
+            .disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     static {
         MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()

@@ -22,15 +22,40 @@ public final class KeepAlive {
             return null;
         }
         if (node.isNumber()) {
+            // whole seconds, as Ollama's Duration reads a number (Go's int of it): 2.5 is 2 s
             double seconds = node.doubleValue();
-            return seconds < 0 ? FOREVER : Duration.ofNanos((long) (seconds * 1e9));
+            return seconds < 0 ? FOREVER : Duration.ofSeconds((long) Math.min(seconds, Long.MAX_VALUE / 1e9));
         }
         if (node.isTextual()) {
-            return parse(node.textValue());
+            return parseGoDuration(node.textValue());
         }
         throw ApiException.badRequest("invalid keep_alive: expected a duration such as \"5m\" or a number of seconds");
     }
 
+    /**
+     * A request's string {@code keep_alive} as Go's {@code time.ParseDuration} reads it in Ollama: units required
+     * but for {@code "0"}, nothing empty; a negative duration is "never unload" ({@code "-0s"} is zero).
+     */
+    static Duration parseGoDuration(String text) {
+        String body = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
+        if (body.equals("0")) {
+            return Duration.ZERO;
+        }
+        if (body.isEmpty() || Character.isDigit(body.charAt(body.length() - 1))) { // "": invalid; "10": no unit
+            throw ApiException.badRequest("time: " + (body.isEmpty() ? "invalid duration" : "missing unit in duration")
+                    + " \"" + text + "\"");
+        }
+        if (!text.strip().equals(text)) {
+            throw ApiException.badRequest("time: invalid duration \"" + text + "\"");
+        }
+        Duration d = parse(body);
+        return text.startsWith("-") && d != null && !d.isZero() ? FOREVER : d;
+    }
+
+    /**
+     * A duration as the environment gives it ({@code OLLAMA_KEEP_ALIVE}): a Go duration, or a bare number of
+     * seconds; a negative one is "never unload".
+     */
     public static Duration parse(String text) {
         String s = text.strip();
         if (s.isEmpty()) {
