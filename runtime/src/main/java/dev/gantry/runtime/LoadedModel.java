@@ -311,9 +311,23 @@ public final class LoadedModel {
         return true;
     }
 
-    private synchronized void release() {
-        holds--;
-        touch();
+    private void release() {
+        boolean unloadNow;
+        synchronized (this) {
+            holds--;
+            touch();
+            unloadNow = holds == 0 && keepAliveNanos == 0;
+        }
+        if (unloadNow) {
+            whenLetGo.run();
+        }
+    }
+
+    /** What runs when the last request lets go of a model whose keep-alive is zero (its manager unloads it). */
+    private volatile Runnable whenLetGo = () -> {};
+
+    void whenLetGoWithoutKeepAlive(Runnable action) {
+        this.whenLetGo = action;
     }
 
     /**

@@ -44,6 +44,8 @@ public final class ModelManager implements AutoCloseable {
      * requests waiting for one load are handed the model in no set order.
      */
     private final java.util.concurrent.atomic.AtomicLong arrivals = new java.util.concurrent.atomic.AtomicLong();
+    /** Copies replaced by a reload with other options, still finishing their requests before they unload. */
+    private final java.util.Set<LoadedModel> retiring = ConcurrentHashMap.newKeySet();
     /** Models taken out of {@link #models} that still have requests to finish; unloaded by the reaper. */
     private final java.util.Queue<LoadedModel> leaving = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final ExecutorService loader = Executors.newSingleThreadExecutor(
@@ -209,13 +211,20 @@ public final class ModelManager implements AutoCloseable {
 
     private Slot newLoad(LocalModel model, long keep, LoadOptions options, LoadedModel retired) {
         String key = model.name().toString();
+        if (retired != null) {
+            retiring.add(retired);
+        }
         return new Slot(CompletableFuture.supplyAsync(() -> {
             if (retired != null) {
-                unloadWhenIdle(retired);
+                try {
+                    unloadWhenIdle(retired);
+                } finally {
+                    retiring.remove(retired);
+                }
             }
             makeRoom(key);
             return load(model, keep, options);
-        }, loader), options, model.path(), model.modifiedAt());
+        }, loader), options, model, keep);
     }
 
     /**
@@ -384,6 +393,14 @@ public final class ModelManager implements AutoCloseable {
         LoadedModel loaded = new LoadedModel(model, replicas, took, keepAliveNanos,
                 gpu -> gpuMemoryUsed.applyAsDouble(gpu), options);
         loaded.routeStrategy(routeStrategy);
+        // keep_alive 0: unloaded when its last request lets go, as Ollama's scheduler does, not at the next sweep
+        loaded.whenLetGoWithoutKeepAlive(() -> {
+            try {
+                reaper.execute(this::unloadExpired);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                // the manager is closing: it unloads everything itself
+            }
+        });
         return loaded;
     }
 
@@ -582,15 +599,57 @@ public final class ModelManager implements AutoCloseable {
      * A model loaded or loading. {@code waiting} holds the leases of requests that came while it loaded, until each
      * has its hold: an unload asked for meanwhile waits for them, so it never finds the new model idle in between.
      */
-    private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, java.nio.file.Path path,
-                        java.time.Instant modifiedAt, java.util.Queue<CompletableFuture<?>> waiting) {
-        Slot(CompletableFuture<LoadedModel> future, LoadOptions options, java.nio.file.Path path,
-             java.time.Instant modifiedAt) {
-            this(future, options, path, modifiedAt, new java.util.concurrent.ConcurrentLinkedQueue<>());
+    private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, LocalModel model, long keep,
+                        java.util.Queue<CompletableFuture<?>> waiting) {
+        Slot(CompletableFuture<LoadedModel> future, LoadOptions options, LocalModel model, long keep) {
+            this(future, options, model, keep, new java.util.concurrent.ConcurrentLinkedQueue<>());
         }
 
-        boolean matches(LocalModel model, LoadOptions wanted) {
-            return options.equals(wanted) && path.equals(model.path()) && modifiedAt.equals(model.modifiedAt());
+        boolean matches(LocalModel other, LoadOptions wanted) {
+            return options.equals(wanted) && model.path().equals(other.path())
+                    && model.modifiedAt().equals(other.modifiedAt());
         }
+    }
+
+    /**
+     * A model still loading, as {@code /api/ps} shows it (Ollama lists a runner from the start of its load): its
+     * model, load options and when it would expire if the load ended now.
+     */
+    public record Loading(LocalModel model, LoadOptions options, java.time.Instant expiresAt) {}
+
+    /**
+     * The models loading now (not yet in {@link #loaded()}); a reload is left out while the copy it replaces still
+     * finishes its requests (that copy is in {@link #inMemory()}), as Ollama has one runner a model at a time.
+     */
+    public List<Loading> loading() {
+        List<Loading> out = new ArrayList<>();
+        for (Slot s : models.values()) {
+            boolean replacing = retiring.stream().anyMatch(m -> !m.retired() && m.model().name().equals(s.model.name()));
+            if (!s.future.isDone() && !replacing) {
+                java.time.Instant expires = s.keep < 0 ? java.time.Instant.MAX
+                        : java.time.Instant.now().plusNanos(s.keep);
+                out.add(new Loading(s.model, s.options, expires));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Every model in memory: {@link #loaded()}, and the copies that are on their way out but still answer requests
+     * (one replaced by a reload with other options, one whose file was deleted), for {@code /api/ps}.
+     */
+    public List<LoadedModel> inMemory() {
+        java.util.LinkedHashSet<LoadedModel> out = new java.util.LinkedHashSet<>(loaded());
+        for (LoadedModel m : retiring) {
+            if (!m.retired()) {
+                out.add(m);
+            }
+        }
+        for (LoadedModel m : leaving) {
+            if (!m.retired()) {
+                out.add(m);
+            }
+        }
+        return new ArrayList<>(out);
     }
 }

@@ -96,4 +96,47 @@ class LeaseLifecycleTest {
         }
         throw new AssertionError("still loaded: " + ps);
     }
+
+    /**
+     * /api/ps lists every model that answers requests or is on its way to: a copy replaced by a reload while it
+     * finishes its requests, and a model still loading (Ollama lists a runner from the start of its load). Both
+     * were missing.
+     */
+    @Test
+    void psListsACopyBeingReplacedAndAModelStillLoading() throws Exception {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("gantry-models");
+        java.nio.file.Files.copy(java.nio.file.Path.of("target", "gantry-cache", "models", "stories260K.gguf"),
+                dir.resolve("other.gguf"));
+        try (TestServer server = TestServer.start(TestServer.defaults().withNumParallel(2).withMaxLoadedModels(1),
+                dir)) {
+            assertEquals(200, server.post("/api/generate", SMALL_CONTEXT).statusCode());
+            try (TestServer.Hold hold = server.holdRunner()) {
+                // a reload for another context waits for the held copy: that copy is still listed
+                CompletableFuture<HttpResponse<String>> reload = OverloadTest.send(server, "/api/generate",
+                        "{\"model\":\"stories260k\",\"prompt\":\"Hi\",\"stream\":false,"
+                                + "\"options\":{\"num_predict\":2}}");
+                Thread.sleep(300);
+                JsonNode ps = TestServer.json(server.get("/api/ps").body()).get("models");
+                assertEquals(1, ps.size(), ps.toString());
+                assertEquals("stories260k:latest", ps.get(0).get("name").textValue());
+                assertEquals(256, ps.get(0).get("context_length").asInt(), "the copy being replaced");
+                hold.close();
+                assertEquals(200, reload.get(60, TimeUnit.SECONDS).statusCode());
+            }
+            try (TestServer.Hold hold = server.holdRunner()) {
+                // one model at most: the other waits to load until this one is idle, and is listed meanwhile
+                CompletableFuture<HttpResponse<String>> other = OverloadTest.send(server, "/api/generate",
+                        "{\"model\":\"other\",\"prompt\":\"Hi\",\"stream\":false,\"options\":{\"num_predict\":2}}");
+                Thread.sleep(300);
+                JsonNode ps = TestServer.json(server.get("/api/ps").body()).get("models");
+                assertEquals(2, ps.size(), ps.toString());
+                JsonNode loading = ps.get(1);
+                assertEquals("other:latest", loading.get("name").textValue(), ps.toString());
+                assertEquals(0, loading.get("replicas").size(), "not loaded yet");
+                assertEquals(0, loading.get("size_vram").asLong());
+                hold.close();
+                assertEquals(200, other.get(60, TimeUnit.SECONDS).statusCode());
+            }
+        }
+    }
 }

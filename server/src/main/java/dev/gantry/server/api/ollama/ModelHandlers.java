@@ -64,7 +64,8 @@ public final class ModelHandlers {
     public void ps(Exchange ex) {
         List<Responses.RunningModel> out = new ArrayList<>();
         // the longest time left first, as Ollama lists them
-        List<LoadedModel> loaded = new ArrayList<>(models.loaded());
+        // with the copies on their way out that still answer requests (replaced by a reload, or deleted)
+        List<LoadedModel> loaded = new ArrayList<>(models.inMemory());
         loaded.sort(java.util.Comparator.comparing(LoadedModel::expiresAt).reversed());
         for (LoadedModel lm : loaded) {
             LocalModel m = lm.model();
@@ -87,6 +88,15 @@ public final class ModelHandlers {
             }
             out.add(new Responses.RunningModel(lm.name(), lm.name(), Math.max(memoryBytes(lm), vram),
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));
+        }
+        for (dev.gantry.runtime.ModelManager.Loading l : models.loading()) {
+            // as Ollama lists a runner from the start of its load: no replicas, no memory in use yet
+            LocalModel m = l.model();
+            String name = m.name().shortName();
+            String expiresAt = l.expiresAt().equals(Instant.MAX) ? "2318-08-03T00:00:00Z" : l.expiresAt().toString();
+            Integer ctx = l.options().numCtx();
+            out.add(new Responses.RunningModel(name, name, m.sizeBytes(), hex(m.digest()), details(m.metadata()),
+                    expiresAt, 0, ctx == null ? 0 : ctx, List.of()));
         }
         ex.sendJson(200, Json.write(new Responses.Running(out)));
     }
