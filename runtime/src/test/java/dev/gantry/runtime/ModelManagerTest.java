@@ -208,12 +208,16 @@ class ModelManagerTest {
     void aModelIsNotUnloadedWhileItGenerates() throws Exception {
         FakeEngineFactory factory = new FakeEngineFactory(FakeEngine.builder().eosAfter(5));
         ModelManager m = manager(factory);
-        LoadedModel model = get(m.acquire(NAME, Duration.ZERO));
+        // held while the work is handed over, as a server request holds it (keep-alive 0 unloads the model as
+        // soon as the last hold goes and it is idle)
+        LoadedModel.Lease lease = get(m.lease(NAME, Duration.ZERO, LoadOptions.UNSET));
+        LoadedModel model = lease.model();
         FakeEngine engine = factory.lastEngine();
         engine.pause();
         RecordingObserver o = new RecordingObserver();
         model.generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), -1), o);
         engine.awaitDecodeAtGate(WAIT);
+        lease.close();
         Thread.sleep(1500); // at least one pass of the once-a-second reaper sees the model busy
         assertEquals(List.of(model), m.loaded());
         assertFalse(engine.isClosed());

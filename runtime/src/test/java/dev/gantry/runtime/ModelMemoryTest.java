@@ -168,13 +168,15 @@ class ModelMemoryTest {
     }
 
     @Test
-    void aRequestWithoutKeepAliveTakesTheDefaultAgain() throws Exception {
+    void aRequestWithoutKeepAliveLeavesTheModelsOwn() throws Exception {
+        // as Ollama's scheduler: only a request that sends a keep-alive changes a loaded model's
         ModelManager m = manager(3);
         LoadedModel a = get(m.acquire("a", Duration.ofSeconds(-1)));
         assertEquals(java.time.Instant.MAX, a.expiresAt());
         assertSame(a, get(m.acquire("a", null)));
-        assertTrue(a.expiresAt().isBefore(java.time.Instant.now().plus(Duration.ofMinutes(6))),
-                "the server's default keep-alive, not the last request's: " + a.expiresAt());
+        assertEquals(java.time.Instant.MAX, a.expiresAt(), "still the -1 it was loaded with");
+        assertSame(a, get(m.acquire("a", Duration.ofMinutes(5))));
+        assertTrue(a.expiresAt().isBefore(java.time.Instant.now().plus(Duration.ofMinutes(6))), a.expiresAt().toString());
     }
 
     @Test
