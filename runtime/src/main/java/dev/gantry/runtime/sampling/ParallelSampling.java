@@ -24,14 +24,30 @@ public final class ParallelSampling {
 
     private static final AtomicInteger RUNNERS = new AtomicInteger();
 
-    private static final ForkJoinPool POOL = new ForkJoinPool(
-            Math.max(1, Runtime.getRuntime().availableProcessors() - 1),
-            pool -> {
-                var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-                t.setName("sampler-" + t.getPoolIndex());
-                t.setDaemon(true);
-                return t;
-            }, null, false);
+    private static final ForkJoinPool POOL = newPool("sampler-");
+
+    /**
+     * -Dgantry.samplingPool=runner: each runner samples on a pool of its own (its threads made as needed), so two
+     * runners' steps never queue behind each other's tasks; the default, one pool for the process.
+     */
+    static final boolean POOL_PER_RUNNER = "runner".equals(System.getProperty("gantry.samplingPool"));
+    /** The runner thread's own pool, with {@link #POOL_PER_RUNNER}. */
+    private static final ThreadLocal<ForkJoinPool> OWN = new ThreadLocal<>();
+
+    private static ForkJoinPool newPool(String prefix) {
+        return new ForkJoinPool(Math.max(1, Runtime.getRuntime().availableProcessors() - 1), pool -> {
+            var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+            t.setName(prefix + t.getPoolIndex());
+            t.setDaemon(true);
+            return t;
+        }, null, false);
+    }
+
+    /** The pool the calling thread samples on: its runner's own, else the process's. */
+    private static ForkJoinPool pool() {
+        ForkJoinPool own = OWN.get();
+        return own != null ? own : POOL;
+    }
 
     private ParallelSampling() {
     }
@@ -46,6 +62,9 @@ public final class ParallelSampling {
 
     /** As {@link #runnerStarted()}, saying whether the runner's decode runs on the CPU. */
     public static void runnerStarted(boolean decodesOnCpu) {
+        if (POOL_PER_RUNNER && OWN.get() == null) {
+            OWN.set(newPool("sampler-" + Thread.currentThread().getName() + "-"));
+        }
         RUNNERS.incrementAndGet();
         if (decodesOnCpu) {
             CPU_RUNNERS.incrementAndGet();
@@ -57,6 +76,11 @@ public final class ParallelSampling {
     }
 
     public static void runnerStopped(boolean decodesOnCpu) {
+        ForkJoinPool own = OWN.get();
+        if (own != null) {
+            OWN.remove();
+            own.shutdown();
+        }
         RUNNERS.decrementAndGet();
         if (decodesOnCpu) {
             CPU_RUNNERS.decrementAndGet();
@@ -93,7 +117,7 @@ public final class ParallelSampling {
         if (forced >= 0) {
             return forced;
         }
-        return CPU_RUNNERS.get() > 0 ? 0 : partsPerRow(rows, POOL.getParallelism() + 1, RUNNERS.get());
+        return CPU_RUNNERS.get() > 0 ? 0 : partsPerRow(rows, pool().getParallelism() + 1, RUNNERS.get());
     }
 
     static int partsPerRow(int rows, int cores, int runners) {
@@ -149,7 +173,7 @@ public final class ParallelSampling {
         try {
             for (int i = 1; i < n; i++) {
                 int index = i;
-                p.others[i - 1] = POOL.submit(() -> {
+                p.others[i - 1] = pool().submit(() -> {
                     try {
                         if (p.await()) {
                             p.run(index);
@@ -251,7 +275,7 @@ public final class ParallelSampling {
      * failures by index, or null when there were none.
      */
     public static Throwable[] forEach(int n, IntConsumer task) {
-        return run(n, chunks(n, POOL.getParallelism() + 1, RUNNERS.get()), task);
+        return run(n, chunks(n, pool().getParallelism() + 1, RUNNERS.get()), task);
     }
 
     private static Throwable[] run(int n, int c, IntConsumer task) {
@@ -275,7 +299,7 @@ public final class ParallelSampling {
             for (int j = 1; j < c; j++) {
                 int from = (int) ((long) n * j / c);
                 int to = (int) ((long) n * (j + 1) / c);
-                others[j - 1] = POOL.submit(() -> {
+                others[j - 1] = pool().submit(() -> {
                     for (int i = from; i < to; i++) {
                         guarded.accept(i);
                     }
