@@ -7,8 +7,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
 /**
- * Runs a step's per-sequence sampling on several cores: one pool for the process, as many workers as the cores
- * the process has, less one. A step's sequences are cut into contiguous chunks, one a worker (the caller runs the
+ * Runs a step's per-sequence sampling on several cores: a pool for each runner (one for the process off a
+ * runner's thread), as many workers as the cores the process has, less one, made as they are needed. A step's sequences are cut into contiguous chunks, one a worker (the caller runs the
  * first), so each worker samples several rows in a row with its scratch array warm.
  *
  * <p>Runners share the cores: a runner's step uses at most its share of them (the cores divided by the runners
@@ -27,10 +27,12 @@ public final class ParallelSampling {
     private static final ForkJoinPool POOL = newPool("sampler-");
 
     /**
-     * -Dgantry.samplingPool=runner: each runner samples on a pool of its own (its threads made as needed), so two
-     * runners' steps never queue behind each other's tasks; the default, one pool for the process.
+     * Each runner samples on a pool of its own (its threads made as needed), so two runners' steps never queue
+     * behind each other's tasks: on two H200s at 32 clients a GPU the replicas' sampling took 1.00 and 0.88 ms a
+     * step against 1.21 and 1.01 on one shared pool, and the pair made 1.0% and 2.8% more tokens a second.
+     * -Dgantry.samplingPool=shared restores the one pool for the process.
      */
-    static final boolean POOL_PER_RUNNER = "runner".equals(System.getProperty("gantry.samplingPool"));
+    static final boolean POOL_PER_RUNNER = !"shared".equals(System.getProperty("gantry.samplingPool"));
     /** The runner thread's own pool, with {@link #POOL_PER_RUNNER}. */
     private static final ThreadLocal<ForkJoinPool> OWN = new ThreadLocal<>();
 
