@@ -56,6 +56,12 @@ class ChatTemplateApiTest {
 
             {% endif %}{% endif %}""";
     static final String MODEL = "tiny-chat";
+    /**
+     * A Go template that can reason as Ollama judges it (it writes a message's .Thinking) and opens the reasoning
+     * block itself when think is on: all the tiny model writes then is reasoning.
+     */
+    static final String THINKING_GO = "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+            + "{{ .Content }}{{ end }}{{ if .Think }}<think>{{ end }}";
     private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
             + "\"description\":\"Get the weather\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":"
             + "{\"type\":\"string\"}},\"required\":[\"city\"]}}}]";
@@ -118,7 +124,7 @@ class ChatTemplateApiTest {
     @Test
     void generateWithThinkPutsTheReasoningInItsOwnField() throws Exception {
         // a template that opens the reasoning block itself when think is on: all the tiny model writes is reasoning
-        String template = "{{ .Prompt }}{{ if .Think }}<think>{{ end }}";
+        String template = THINKING_GO;
         String base = "{\"model\":\"" + MODEL + "\",\"prompt\":\"Once upon a time\",\"template\":\"" + template
                 + "\",\"options\":{\"num_predict\":6,\"ignore_eos\":true,\"seed\":2}";
         HttpResponse<String> r = server.post("/api/generate", base + ",\"think\":true,\"stream\":false}");
@@ -140,7 +146,7 @@ class ChatTemplateApiTest {
      */
     @Test
     void aModelThatCanThinkThinksUnlessToldNot() throws Exception {
-        String template = "{{ .Prompt }}{{ if .Think }}<think>{{ end }}";
+        String template = THINKING_GO;
         String base = "{\"model\":\"" + MODEL + "\",\"prompt\":\"Once upon a time\",\"template\":\"" + template
                 + "\",\"stream\":false,\"options\":{\"num_predict\":6,\"ignore_eos\":true,\"seed\":2}";
         JsonNode unset = TestServer.json(server.post("/api/generate", base + "}").body());
@@ -157,6 +163,33 @@ class ChatTemplateApiTest {
         HttpResponse<String> plain = server.post("/api/chat", "{\"model\":\"stories260k\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":2}," + user + "}");
         assertEquals(200, plain.statusCode(), "a model that cannot think is not asked to: " + plain.body());
+    }
+
+    /**
+     * With a format and no think, a model that can think answers in its content: the grammar holds from the first
+     * token, so reasoning first left the JSON inside the reasoning block and the content empty.
+     */
+    @Test
+    void aFormatWithoutThinkIsAnsweredInTheContent() throws Exception {
+        JsonNode r = chat("\"template\":\"" + THINKING_GO + "\",\"format\":\"json\","
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]");
+        assertTrue(r.at("/message/content").asText().startsWith("{"), r.toString());
+        assertTrue(r.at("/message/thinking").isMissingNode(), r.toString());
+    }
+
+    /**
+     * Thinking on by default takes nothing from an answer that opens no reasoning block: its first token's space
+     * stays, as with think off (Ollama's parser hands back the untrimmed text when no opening tag comes).
+     */
+    @Test
+    void anAnswerWithoutReasoningKeepsItsStart() throws Exception {
+        String template = "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+                + "{{ .Content }}{{ end }}";
+        String base = "\"template\":\"" + template + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Once\"}]";
+        String on = chat(base).at("/message/content").asText();
+        String off = chat(base + ",\"think\":false").at("/message/content").asText();
+        assertEquals(off, on);
+        assertTrue(on.startsWith(" "), "the first token's space: [" + on + "]");
     }
 
     @Test

@@ -70,7 +70,9 @@ public final class ChatOutputParser {
         this.tools = !toolNames.isEmpty();
         this.toolNames = Set.copyOf(toolNames);
         this.state = think ? (thinkingOpen ? State.THINKING : State.START) : State.CONTENT;
-        this.stripLeading = think;
+        // only after a reasoning block: an answer that opens none keeps its start as written, as Ollama's thinking
+        // parser hands back the untrimmed text when no opening tag comes
+        this.stripLeading = false;
     }
 
     public Delta accept(String text) {
@@ -184,7 +186,7 @@ public final class ChatOutputParser {
         if (state == State.THINKING) {
             thinking = stripFirst(new StringBuilder(pending));
         } else if (state == State.START) {
-            content.append(pending.toString().stripLeading());
+            content.append(pending); // no reasoning came: the text as written
         } else {
             content.append(pending);
         }

@@ -82,11 +82,15 @@ public final class PromptBuilder {
         this.builtin = builtin;
     }
 
-    /** Whether a model with these templates can separate reasoning ({@code think}). */
+    /**
+     * Whether a model with these templates can separate reasoning ({@code think}): a Go template that writes a
+     * message's {@code .Thinking}, as Ollama infers the capability from its template (a template that only reads
+     * {@code .Think} or {@code .IsThinkSet} cannot give reasoning back to the model); a GGUF Jinja template that
+     * opens a reasoning block or takes {@code enable_thinking} or {@code reasoning_content}.
+     */
     public static boolean supportsThinking(String ggufTemplate, String ollamaTemplate) {
         if (ollamaTemplate != null && !ollamaTemplate.isBlank()) {
-            return ollamaTemplate.contains(".Thinking") || ollamaTemplate.contains(".Think")
-                    || ollamaTemplate.contains(".IsThinkSet");
+            return ollamaTemplate.contains(".Thinking");
         }
         if (ggufTemplate == null) {
             return false;

@@ -45,6 +45,10 @@ class PromptBuilderTest {
         assertTrue(p.text().endsWith("<think>\n\n</think>\n\n"));
         assertTrue(PromptBuilder.supportsThinking(QWEN_LIKE, null));
         assertFalse(PromptBuilder.supportsThinking("{{ messages }}", null));
+        // a Go template reasons as Ollama infers it: it writes a message's .Thinking; .Think alone is not enough
+        assertTrue(PromptBuilder.supportsThinking(null, "{{ range .Messages }}{{ .Thinking }}{{ end }}"));
+        assertFalse(PromptBuilder.supportsThinking(null, "{{ if .Think }}Think. {{ end }}{{ .Prompt }}"));
+        assertFalse(PromptBuilder.supportsThinking(null, "{{ if .IsThinkSet }}x{{ end }}{{ .Prompt }}"));
     }
 
     @Test

@@ -93,7 +93,7 @@ public final class CompletionHandlers {
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         Boolean think = think(body);
-        think = thinking(m, model, think, template);
+        think = thinking(m, model, think, template, grammar != null);
         ChatOutputParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
         if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
@@ -160,7 +160,7 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
-        Boolean thinkOn = thinking(m, model, think, template);
+        Boolean thinkOn = thinking(m, model, think, template, grammar != null);
         String gguf = m.chatTemplateSource().orElse(null);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
@@ -311,14 +311,16 @@ public final class CompletionHandlers {
 
     /**
      * The request's {@code think} as Ollama takes it (routes.go): a model that can think does unless told not to
-     * (an absent {@code think} is true); asking one that cannot is a 400.
+     * (an absent {@code think} is true); asking one that cannot is a 400. With a {@code format} an absent
+     * {@code think} stays off: the grammar holds from the first token, so reasoning first would leave the answer
+     * inside the reasoning block (Ollama lets the model reason unconstrained, then runs again with the format).
      */
-    private static Boolean thinking(LoadedModel m, String model, Boolean think, String template) {
+    private static Boolean thinking(LoadedModel m, String model, Boolean think, String template, boolean format) {
         boolean can = PromptBuilder.supportsThinking(m.chatTemplateSource().orElse(null), template);
         if (Boolean.TRUE.equals(think) && !can) {
             throw ApiException.badRequest("\"" + model + "\" does not support thinking");
         }
-        return think == null && can ? Boolean.TRUE : think;
+        return think == null && can && !format ? Boolean.TRUE : think;
     }
 
     private static List<Object> tools(JsonNode node) {

@@ -102,8 +102,9 @@ public final class ShowView {
         if (m.layers().projector().isPresent() || g.get(arch + ".vision.block_count").isPresent()) {
             out.add("vision");
         }
-        if (goTemplate ? template.contains(".Thinking") || template.contains(".IsThinkSet")
-                : template.contains("reasoning_content") || template.contains("enable_thinking")) {
+        // the rule generate and chat apply, so what show lists is what a request may ask for
+        if (dev.gantry.models.chat.PromptBuilder.supportsThinking(goTemplate ? null : template,
+                goTemplate ? template : null)) {
             out.add("thinking");
         }
         return out;

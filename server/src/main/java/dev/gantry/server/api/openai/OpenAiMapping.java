@@ -81,7 +81,7 @@ public final class OpenAiMapping {
             prompt = prompt.get(0);
         }
         if (prompt == null || prompt.isNull()) {
-            throw OpenAiError.invalid("prompt", "prompt is required");
+            prompt = NODES.textNode(""); // Ollama passes the missing prompt on as "": the request only loads the model
         }
         if (!prompt.isTextual()) {
             throw OpenAiError.invalid("prompt", "prompt must be a string (lists of prompts and token arrays are not "

@@ -113,6 +113,8 @@ class OpenAiMappingTest {
                 () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":[1]}"))).param());
         assertEquals("prompt", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":[1,2]}"))).param());
+        // no prompt is an empty one, as Ollama passes it on: the model is only loaded
+        assertEquals("", OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\"}")).get("prompt").textValue());
         assertEquals("input", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))).param());
         assertEquals("encoding_format", assertThrows(OpenAiError.class,
