@@ -137,7 +137,8 @@ public final class ModelManager implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return CompletableFuture.failedFuture(e);
         }
-        String key = model.name().toString();
+        String key = keyFor(model);
+        retireOtherVersions(model, key);
         long keep = keepAliveNanos(keepAlive == null ? config.keepAlive() : keepAlive);
         Slot[] pending = new Slot[1];
         Slot slot = models.compute(key, (k, old) -> {
@@ -210,7 +211,7 @@ public final class ModelManager implements AutoCloseable {
     }
 
     private Slot newLoad(LocalModel model, long keep, LoadOptions options, LoadedModel retired) {
-        String key = model.name().toString();
+        String key = keyFor(model);
         if (retired != null) {
             retiring.add(retired);
         }
@@ -301,10 +302,22 @@ public final class ModelManager implements AutoCloseable {
         return out;
     }
 
-    /** A loaded model by any form of its name ({@code stories260k}, {@code library/stories260k:latest}, ...). */
+    /**
+     * The loaded model a name is served by, by any form of the name ({@code stories260k},
+     * {@code library/stories260k:latest}, ...): its own, or the one of another name for the same manifest.
+     */
     public Optional<LoadedModel> loadedModel(String name) {
-        Optional<dev.gantry.models.ModelName> wanted = dev.gantry.models.ModelName.tryParse(name);
-        return wanted.flatMap(w -> loaded().stream().filter(m -> m.model().name().equals(w)).findFirst());
+        String key;
+        try {
+            key = keyOf(name);
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
+        Slot s = key == null ? null : models.get(key);
+        if (s == null || !s.future.isDone() || s.future.isCompletedExceptionally()) {
+            return Optional.empty();
+        }
+        return Optional.of(s.future.join());
     }
 
     /**
@@ -356,9 +369,36 @@ public final class ModelManager implements AutoCloseable {
         return true;
     }
 
+    /**
+     * A name that now stands for another manifest (re-created, pulled again): the copy of its old one is taken out,
+     * and unloaded once its requests are done, as a reload would.
+     */
+    private void retireOtherVersions(LocalModel model, String key) {
+        for (Map.Entry<String, Slot> e : models.entrySet()) {
+            Slot s = e.getValue();
+            if (!e.getKey().equals(key) && s.model().name().equals(model.name()) && models.remove(e.getKey(), s)) {
+                LOG.log(System.Logger.Level.INFO, "reloading {0}: it names another model now", model.name().shortName());
+                s.future.thenAccept(m -> {
+                    leaving.add(m);
+                    unloadLeaving();
+                });
+            }
+        }
+    }
+
     /** The key of a model's slot, or null for a name the registry does not know. */
     private String keyOf(String name) {
-        return registry.resolve(name).map(m -> m.name().toString()).orElse(null);
+        return registry.resolve(name).map(ModelManager::keyFor).orElse(null);
+    }
+
+    /**
+     * What a loaded model is kept under: the manifest's digest for a model of Ollama's store, so names of one
+     * manifest (an {@code /api/copy}) share one copy in memory, as Ollama's runners are shared by file; the file
+     * for a loose GGUF. Models whose template, system prompt or parameters differ have different manifests.
+     */
+    static String keyFor(LocalModel model) {
+        return model.layers().manifestDigest()
+                .orElseGet(() -> "file:" + model.path().toAbsolutePath().normalize());
     }
 
     private LoadedModel load(LocalModel model, long keepAliveNanos, LoadOptions options) {
@@ -605,9 +645,14 @@ public final class ModelManager implements AutoCloseable {
             this(future, options, model, keep, new java.util.concurrent.ConcurrentLinkedQueue<>());
         }
 
+        /**
+         * Whether {@code other} with {@code wanted} is what this slot holds: the same options and file, and for a
+         * loose GGUF the same file state (a store's blobs are named by their content, and another name of the same
+         * manifest has a manifest file of its own, with its own time).
+         */
         boolean matches(LocalModel other, LoadOptions wanted) {
             return options.equals(wanted) && model.path().equals(other.path())
-                    && model.modifiedAt().equals(other.modifiedAt());
+                    && (other.layers().fromStore() || model.modifiedAt().equals(other.modifiedAt()));
         }
     }
 

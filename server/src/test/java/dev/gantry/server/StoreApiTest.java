@@ -476,4 +476,40 @@ class StoreApiTest {
         assertEquals(status, r.statusCode(), r.body());
         assertTrue(TestServer.json(r.body()).get("error").asText().contains(part), r.body());
     }
+
+    /**
+     * Names of one manifest (an /api/copy) are served by one copy in memory, as Ollama shares a runner by file;
+     * a name re-created with other layers gets its own, and its old one goes.
+     */
+    @Test
+    void copiesShareOneLoadedModelAndARecreatedNameReplacesItsOwn() throws Exception {
+        assertEquals(200, post("/api/create", "{\"model\":\"alias-a\",\"from\":\"stories260k\","
+                + "\"system\":\"Tell it short.\",\"stream\":false}").statusCode());
+        assertEquals(200, post("/api/copy", "{\"source\":\"alias-a\",\"destination\":\"alias-b\"}").statusCode());
+        for (String name : List.of("alias-a", "alias-b")) {
+            HttpResponse<String> g = post("/api/generate", "{\"model\":\"" + name + "\",\"prompt\":\"Once\","
+                    + "\"stream\":false,\"options\":{\"num_predict\":2}}");
+            assertEquals(200, g.statusCode(), g.body());
+            assertEquals(name, TestServer.json(g.body()).get("model").asText(), "the name as sent");
+        }
+        assertEquals(1, aliases().size(), "one copy for both names: " + aliases());
+        // alias-b now names another model: its next request loads that, and the shared copy stays for alias-a
+        assertEquals(200, post("/api/create", "{\"model\":\"alias-b\",\"from\":\"stories260k\","
+                + "\"system\":\"Tell it long.\",\"stream\":false}").statusCode());
+        assertEquals(200, post("/api/generate", "{\"model\":\"alias-b\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":2}}").statusCode());
+        assertEquals(2, aliases().size(), aliases().toString());
+        assertEquals(200, post("/api/generate", "{\"model\":\"alias-a\",\"keep_alive\":0}").statusCode());
+        assertEquals(200, post("/api/generate", "{\"model\":\"alias-b\",\"keep_alive\":0}").statusCode());
+    }
+
+    private static List<String> aliases() throws Exception {
+        List<String> out = new java.util.ArrayList<>();
+        for (JsonNode m : TestServer.json(server.get("/api/ps").body()).get("models")) {
+            if (m.get("name").asText().startsWith("alias-")) {
+                out.add(m.get("name").asText());
+            }
+        }
+        return out;
+    }
 }
