@@ -215,6 +215,7 @@ public final class ModelManager implements AutoCloseable {
         if (retired != null) {
             retiring.add(retired);
         }
+        java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
         return new Slot(CompletableFuture.supplyAsync(() -> {
             if (retired != null) {
                 try {
@@ -224,8 +225,9 @@ public final class ModelManager implements AutoCloseable {
                 }
             }
             makeRoom(key);
+            started.set(true);
             return load(model, keep, options);
-        }, loader), options, model, keep);
+        }, loader), options, model, keep, started, new java.util.concurrent.ConcurrentLinkedQueue<>());
     }
 
     /**
@@ -358,6 +360,9 @@ public final class ModelManager implements AutoCloseable {
      */
     public boolean remove(String name) {
         String key = keyOf(name);
+        if (key != null && namedByAnother(key, registry.resolve(name).orElseThrow().name())) {
+            return false; // another name of the same manifest still uses the loaded copy
+        }
         Slot s = key == null ? null : models.remove(key);
         if (s == null) {
             return false;
@@ -376,13 +381,23 @@ public final class ModelManager implements AutoCloseable {
     private void retireOtherVersions(LocalModel model, String key) {
         for (Map.Entry<String, Slot> e : models.entrySet()) {
             Slot s = e.getValue();
-            if (!e.getKey().equals(key) && s.model().name().equals(model.name()) && models.remove(e.getKey(), s)) {
+            if (!e.getKey().equals(key) && s.model().name().equals(model.name())
+                    && !namedByAnother(e.getKey(), model.name()) && models.remove(e.getKey(), s)) {
                 LOG.log(System.Logger.Level.INFO, "reloading {0}: it names another model now", model.name().shortName());
                 s.future.thenAccept(m -> {
                     leaving.add(m);
                     unloadLeaving();
                 });
             }
+        }
+    }
+
+    /** Whether a name other than {@code except} stands for what is kept under {@code key} (a copy's other names). */
+    private boolean namedByAnother(String key, dev.gantry.models.ModelName except) {
+        try {
+            return registry.list().stream().anyMatch(m -> !m.name().equals(except) && keyFor(m).equals(key));
+        } catch (RuntimeException e) {
+            return false; // the models folder could not be read: as if alone
         }
     }
 
@@ -640,10 +655,8 @@ public final class ModelManager implements AutoCloseable {
      * has its hold: an unload asked for meanwhile waits for them, so it never finds the new model idle in between.
      */
     private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, LocalModel model, long keep,
+                        java.util.concurrent.atomic.AtomicBoolean started,
                         java.util.Queue<CompletableFuture<?>> waiting) {
-        Slot(CompletableFuture<LoadedModel> future, LoadOptions options, LocalModel model, long keep) {
-            this(future, options, model, keep, new java.util.concurrent.ConcurrentLinkedQueue<>());
-        }
 
         /**
          * Whether {@code other} with {@code wanted} is what this slot holds: the same options and file, and for a
@@ -670,7 +683,8 @@ public final class ModelManager implements AutoCloseable {
         List<Loading> out = new ArrayList<>();
         for (Slot s : models.values()) {
             boolean replacing = retiring.stream().anyMatch(m -> !m.retired() && m.model().name().equals(s.model.name()));
-            if (!s.future.isDone() && !replacing) {
+            // only a load under way: one still waiting for room (OLLAMA_MAX_LOADED_MODELS) is a queued request
+            if (!s.future.isDone() && !replacing && s.started().get()) {
                 java.time.Instant expires = s.keep < 0 ? java.time.Instant.MAX
                         : java.time.Instant.now().plusNanos(s.keep);
                 out.add(new Loading(s.model, s.options, expires));

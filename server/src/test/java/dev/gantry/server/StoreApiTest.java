@@ -499,7 +499,24 @@ class StoreApiTest {
         assertEquals(200, post("/api/generate", "{\"model\":\"alias-b\",\"prompt\":\"Once\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":2}}").statusCode());
         assertEquals(2, aliases().size(), aliases().toString());
-        assertEquals(200, post("/api/generate", "{\"model\":\"alias-a\",\"keep_alive\":0}").statusCode());
+        // a third name of the first manifest: deleting it, or re-creating the name that loaded the copy, leaves
+        // the copy to the names that still stand for it
+        assertEquals(200, post("/api/copy", "{\"source\":\"alias-a\",\"destination\":\"alias-c\"}").statusCode());
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"alias-c\"}".getBytes()).statusCode());
+        assertEquals(2, aliases().size(), "deleting one name keeps the copy: " + aliases());
+        assertEquals(200, post("/api/copy", "{\"source\":\"alias-a\",\"destination\":\"alias-c\"}").statusCode());
+        assertEquals(200, post("/api/create", "{\"model\":\"alias-a\",\"from\":\"stories260k\","
+                + "\"system\":\"Other.\",\"stream\":false}").statusCode());
+        for (String name : List.of("alias-a", "alias-c")) {
+            assertEquals(200, post("/api/generate", "{\"model\":\"" + name + "\",\"prompt\":\"Once\","
+                    + "\"stream\":false,\"options\":{\"num_predict\":2}}").statusCode());
+        }
+        // the first manifest's copy (loaded by alias-a) serves alias-c; alias-a's new manifest has its own
+        assertEquals(List.of("alias-a:latest", "alias-a:latest", "alias-b:latest"),
+                aliases().stream().sorted().toList());
+        for (String name : List.of("alias-a", "alias-b", "alias-c")) {
+            assertEquals(200, post("/api/generate", "{\"model\":\"" + name + "\",\"keep_alive\":0}").statusCode());
+        }
         assertEquals(200, post("/api/generate", "{\"model\":\"alias-b\",\"keep_alive\":0}").statusCode());
     }
 
