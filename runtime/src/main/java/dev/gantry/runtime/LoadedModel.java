@@ -402,11 +402,6 @@ public final class LoadedModel {
     /** The arrival of the request whose keep-alive applies (see {@link #keepAlive(long, long)}). */
     private long keepAliveArrival;
 
-    void keepAlive(long nanos) {
-        keepAliveNanos = nanos;
-        touch();
-    }
-
     /**
      * Sets the keep-alive of the request that asked for the model {@code arrival}-th, unless a later one has set
      * its own already: the last request to arrive decides, whatever order a load hands the model out in.
