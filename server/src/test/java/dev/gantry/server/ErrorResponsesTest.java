@@ -138,18 +138,21 @@ class ErrorResponsesTest {
     /** An integer option given as a fraction is cut toward zero, as Ollama's options take it (Go's int64 of it). */
     @Test
     void aFractionalIntegerOptionIsCutTowardZero() throws Exception {
-        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\","
-                + "\"stream\":false,\"options\":{\"num_predict\":5.7,\"ignore_eos\":true,\"top_k\":1.5}}");
-        assertEquals(200, r.statusCode(), r.body());
-        assertEquals(5, TestServer.json(r.body()).get("eval_count").asInt(), r.body());
+        assertEquals(5, evalCount("{\"model\":\"stories260k\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":5.7,\"ignore_eos\":true,\"top_k\":1.5}}"));
     }
 
     /** What follows a body's JSON value is ignored, as Go's json.Decoder reads Ollama's requests. */
     @Test
     void dataAfterTheJsonBodyIsIgnored() throws Exception {
-        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\","
-                + "\"stream\":false,\"options\":{\"num_predict\":2}} xyz");
+        assertEquals(2, evalCount("{\"model\":\"stories260k\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":2}} xyz"));
+    }
+
+    /** A generate that must succeed, and how many tokens it generated. */
+    private static int evalCount(String body) throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", body);
         assertEquals(200, r.statusCode(), r.body());
-        assertEquals(2, TestServer.json(r.body()).get("eval_count").asInt(), r.body());
+        return TestServer.json(r.body()).get("eval_count").asInt();
     }
 }
