@@ -359,8 +359,9 @@ public final class ModelManager implements AutoCloseable {
      * once its requests are done.
      */
     public boolean remove(String name) {
-        String key = keyOf(name);
-        if (key != null && namedByAnother(key, registry.resolve(name).orElseThrow().name())) {
+        Optional<LocalModel> model = registry.resolve(name);
+        String key = model.map(ModelManager::keyFor).orElse(null);
+        if (key != null && namedByAnother(key, model.get().name())) {
             return false; // another name of the same manifest still uses the loaded copy
         }
         Slot s = key == null ? null : models.remove(key);
@@ -682,15 +683,19 @@ public final class ModelManager implements AutoCloseable {
     public List<Loading> loading() {
         List<Loading> out = new ArrayList<>();
         for (Slot s : models.values()) {
-            boolean replacing = retiring.stream().anyMatch(m -> !m.retired() && m.model().name().equals(s.model.name()));
             // only a load under way: one still waiting for room (OLLAMA_MAX_LOADED_MODELS) is a queued request
-            if (!s.future.isDone() && !replacing && s.started().get()) {
+            if (!s.future.isDone() && s.started().get() && !replacing(s.model)) {
                 java.time.Instant expires = s.keep < 0 ? java.time.Instant.MAX
                         : java.time.Instant.now().plusNanos(s.keep);
                 out.add(new Loading(s.model, s.options, expires));
             }
         }
         return out;
+    }
+
+    /** Whether a copy of {@code model}'s name that a reload replaces still finishes its requests. */
+    private boolean replacing(LocalModel model) {
+        return retiring.stream().anyMatch(m -> !m.retired() && m.model().name().equals(model.name()));
     }
 
     /**
