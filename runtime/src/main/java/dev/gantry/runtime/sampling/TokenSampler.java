@@ -14,9 +14,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Why not llama.cpp's sampler chain: its host chain builds a candidate array of the whole vocabulary per token
  * (128K entries for Llama 3) and its device chain sorts it on the GPU; at 64 sequences either cost about as much
- * as the decode itself. Here one pass over the row keeps the k best in a small heap (most logits fail one
- * comparison), everything after works on those k, and a runner samples its sequences on several cores at once
- * ({@link ParallelSampling}).
+ * as the decode itself. Here a scan of the row keeps the k best in a small heap ({@link TopK}: block maxima first,
+ * then only the blocks that can hold a candidate), everything after works on those k, and a runner samples its
+ * sequences on several cores at once ({@link ParallelSampling}).
  *
  * <p>A grammar is a {@link TokenConstraint}: checked against the token drawn, applied to the whole row only when it
  * rejects that token.
@@ -52,6 +52,7 @@ public final class TokenSampler {
         this.p = params;
         this.vocab = vocabSize;
         this.banned = banned.clone();
+        Arrays.sort(this.banned); // edits of a chunk look its range up
         long seed = params.seed() >= 0 ? params.seed() : ThreadLocalRandom.current().nextLong();
         this.random = new SplittableRandom(seed);
         this.window = !params.penalized() ? 0 : params.repeatLastN() < 0 ? Integer.MAX_VALUE : params.repeatLastN();
@@ -114,9 +115,30 @@ public final class TokenSampler {
      */
     public int sample(MemorySegment logits) {
         float[] row = scratchRow();
-        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
-        return sample(row);
+        int want = p.greedy() ? 1 : k;
+        if (!TopK.byColumns(vocab, want)) {
+            MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
+            return sample(row);
+        }
+        countRecent();
+        TopK.copyByColumns(logits, row, 0, vocab, edit);
+        int n = TopK.heapByColumns(row, 0, vocab, want, heapValues, heapIds);
+        int token;
+        if (n == 0) { // everything banned: the best banned token (token 0 when every logit is -inf or NaN)
+            heapValues[0] = 0;
+            heapIds[0] = argmax(row);
+            token = p.greedy() ? heapIds[0] : drawFrom(1);
+        } else if (p.greedy()) {
+            token = heapIds[0];
+        } else {
+            TopK.sortCandidates(heapValues, heapIds, n);
+            token = drawFrom(n);
+        }
+        return settle(row, token);
     }
+
+    /** The penalties and bans applied to a chunk of the row as it is copied ({@link TopK#copyByColumns}). */
+    private final TopK.Edit edit = this::editChunk;
 
     /**
      * Chooses a token from {@code logits} (modified in place: penalties, bans, the constraint) and records it.
@@ -125,7 +147,14 @@ public final class TokenSampler {
      */
     public int sample(float[] logits) {
         prepare(logits);
-        int token = choose(logits);
+        return settle(logits, choose(logits));
+    }
+
+    /**
+     * Checks a drawn token against the constraint, if any (drawing again from the restricted row when it rejects it),
+     * and records it.
+     */
+    private int settle(float[] logits, int token) {
         if (constraint != null && !constraint.allows(token)) {
             if (constraint.restrict(logits) == 0) {
                 return constraint.endToken(); // nothing may come next: end here, the constraint left as it was
@@ -182,14 +211,26 @@ public final class TokenSampler {
     public void scanPart(MemorySegment logits, float[] row, int part) {
         int from = (int) ((long) vocab * part / splitParts);
         int to = (int) ((long) vocab * (part + 1) / splitParts);
+        int want = p.greedy() ? 1 : k;
+        if (TopK.byColumns(to - from, want)) {
+            TopK.copyByColumns(logits, row, from, to, edit);
+            int size = TopK.heapByColumns(row, from, to, want, partValues[part], partIds[part]);
+            if (p.greedy()) {
+                partBest[part] = size == 0 ? -1 : partIds[part][0];
+                return;
+            }
+            TopK.sortCandidates(partValues[part], partIds[part], size);
+            partSizes[part] = size;
+            return;
+        }
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
         prepareRange(row, from, to);
         if (p.greedy()) {
-            partBest[part] = firstLargest(row, from, to);
+            partBest[part] = TopK.firstLargest(row, from, to);
             return;
         }
-        int size = heapOf(row, from, to, k, partValues[part], partIds[part]);
-        sortCandidates(partValues[part], partIds[part], size);
+        int size = TopK.heapOf(row, from, to, k, partValues[part], partIds[part]);
+        TopK.sortCandidates(partValues[part], partIds[part], size);
         partSizes[part] = size;
     }
 
@@ -292,37 +333,47 @@ public final class TokenSampler {
      * negative one; frequency; presence), then the bans, for the tokens in {@code [from, to)}, in place.
      */
     private void prepareRange(float[] logits, int from, int to) {
-        for (int i = 0; i < penaltyCount; i++) {
+        edit(logits, 0, from, to);
+    }
+
+    private void editChunk(float[] chunk, int from, int length) {
+        edit(chunk, from, from, from + length);
+    }
+
+    /** {@link #prepareRange} for tokens {@code [from, to)} of a row whose token t is at {@code logits[t - offset]}. */
+    private void edit(float[] logits, int offset, int from, int to) {
+        for (int i = firstAtLeast(penaltyTokens, penaltyCount, from); i < penaltyCount; i++) {
             int t = penaltyTokens[i];
-            if (t >= from && t < to) {
-                float l = logits[t];
-                l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
-                logits[t] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
+            if (t >= to) {
+                break;
+            }
+            float l = logits[t - offset];
+            l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
+            logits[t - offset] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
+        }
+        for (int i = firstAtLeast(banned, banned.length, from); i < banned.length && banned[i] < to; i++) {
+            logits[banned[i] - offset] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    /** The index of the first of {@code sorted[0..n)} that is at least {@code value} ({@code n} when none is). */
+    private static int firstAtLeast(int[] sorted, int n, int value) {
+        int lo = 0;
+        int hi = n;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (sorted[mid] < value) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
         }
-        for (int b : banned) {
-            if (b >= from && b < to) {
-                logits[b] = Float.NEGATIVE_INFINITY;
-            }
-        }
+        return lo;
     }
 
     /** The first largest logit; NaN never wins (0 when every logit is NaN or -inf). */
     private static int argmax(float[] logits) {
-        return Math.max(0, firstLargest(logits, 0, logits.length));
-    }
-
-    /** The first largest logit of {@code [from, to)}, NaN and -inf never; -1 when there is none. */
-    private static int firstLargest(float[] logits, int from, int to) {
-        int best = -1;
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = from; i < to; i++) {
-            if (logits[i] > max) {
-                max = logits[i];
-                best = i;
-            }
-        }
-        return best;
+        return Math.max(0, TopK.firstLargest(logits, 0, logits.length));
     }
 
     private int draw(float[] logits) {
@@ -384,112 +435,14 @@ public final class TokenSampler {
      * Returns how many there are (fewer than k only when the vocabulary is smaller or most logits are -inf).
      */
     private int topK(float[] logits) {
-        int size = heapOf(logits, 0, vocab, k, heapValues, heapIds);
+        int size = TopK.heapOf(logits, 0, vocab, k, heapValues, heapIds);
         if (size == 0) { // everything banned: fall back to the best banned token rather than fail
             heapValues[0] = 0;
             heapIds[0] = argmax(logits);
             return 1;
         }
-        sortCandidates(heapValues, heapIds, size);
+        TopK.sortCandidates(heapValues, heapIds, size);
         return size;
-    }
-
-    /**
-     * The k largest finite logits of {@code logits[from..to)} into a heap, worst first, in {@code values}/{@code ids};
-     * returns its size. Of equal logits the earlier tokens are kept (a later one must be larger to take a place).
-     */
-    private static int heapOf(float[] logits, int from, int to, int k, float[] values, int[] ids) {
-        int size = 0;
-        int i = from;
-        for (; i < to && size < k; i++) {
-            float v = logits[i];
-            if (!(v > Float.NEGATIVE_INFINITY)) { // banned (-inf) or NaN: never a candidate
-                continue;
-            }
-            values[size] = v;
-            ids[size] = i;
-            siftUp(values, ids, size++);
-        }
-        if (size == k) {
-            offer(logits, i, to, values, ids, size);
-        }
-        return size;
-    }
-
-    /**
-     * Sorts a heap of candidates best first: by logit, descending, equal logits by token id, ascending (the heap's
-     * order), the same order whether the row was scanned whole or in parts.
-     */
-    private static void sortCandidates(float[] values, int[] ids, int size) {
-        for (int end = size - 1; end > 0; end--) { // heap sort: repeatedly move the worst to the end
-            swap(values, ids, 0, end);
-            siftDown(values, ids, 0, end);
-        }
-    }
-
-    /**
-     * The hot loop: offers {@code logits[from..end)} to a full min-heap of {@code size}. An inner loop only
-     * searches for the next logit above the heap's floor (after the first few thousand almost none is); the offer
-     * happens outside it. One loop that compared and offered each logit ran at about 2 ns a logit or 0.5 ns,
-     * depending on how the JIT happened to shape it; a search loop without stores or calls it compiles well.
-     */
-    private static void offer(float[] logits, int from, int end, float[] values, int[] ids, int size) {
-        float floor = values[0];
-        int i = from;
-        while (true) {
-            while (i < end && !(logits[i] > floor)) { // NaN never beats the floor
-                i++;
-            }
-            if (i >= end) {
-                return;
-            }
-            values[0] = logits[i];
-            ids[0] = i;
-            siftDown(values, ids, 0, size);
-            floor = values[0];
-            i++;
-        }
-    }
-
-    // The heap's order is total: a candidate is worse than another with a smaller logit, or with the same logit
-    // and a larger token id. So of equal logits the earliest tokens stay, whichever way the row was scanned.
-    private static boolean worse(float[] values, int[] ids, int a, int b) {
-        return values[a] < values[b] || (values[a] == values[b] && ids[a] > ids[b]);
-    }
-
-    private static void siftUp(float[] values, int[] ids, int i) {
-        while (i > 0) {
-            int parent = (i - 1) >>> 1;
-            if (!worse(values, ids, i, parent)) {
-                return;
-            }
-            swap(values, ids, parent, i);
-            i = parent;
-        }
-    }
-
-    private static void siftDown(float[] values, int[] ids, int i, int size) {
-        while (true) {
-            int l = 2 * i + 1;
-            if (l >= size) {
-                return;
-            }
-            int worst = l + 1 < size && worse(values, ids, l + 1, l) ? l + 1 : l;
-            if (!worse(values, ids, worst, i)) {
-                return;
-            }
-            swap(values, ids, i, worst);
-            i = worst;
-        }
-    }
-
-    private static void swap(float[] values, int[] ids, int a, int b) {
-        float v = values[a];
-        values[a] = values[b];
-        values[b] = v;
-        int t = ids[a];
-        ids[a] = ids[b];
-        ids[b] = t;
     }
 
     /** Probabilities of the first n candidates at temperature t into {@link #probs}. */
