@@ -52,7 +52,7 @@ public final class TokenSampler {
         this.p = params;
         this.vocab = vocabSize;
         this.banned = banned.clone();
-        Arrays.sort(this.banned); // edits of a chunk look its range up
+        Arrays.sort(this.banned); // a part of a split draw looks its range up
         long seed = params.seed() >= 0 ? params.seed() : ThreadLocalRandom.current().nextLong();
         this.random = new SplittableRandom(seed);
         this.window = !params.penalized() ? 0 : params.repeatLastN() < 0 ? Integer.MAX_VALUE : params.repeatLastN();
@@ -115,13 +115,13 @@ public final class TokenSampler {
      */
     public int sample(MemorySegment logits) {
         float[] row = scratchRow();
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab); // one stream from memory the GPU wrote
         int want = p.greedy() ? 1 : k;
         if (!TopK.byColumns(vocab, want)) {
-            MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab);
             return sample(row);
         }
-        countRecent();
-        TopK.copyByColumns(logits, row, 0, vocab, edit);
+        prepare(row);
+        TopK.columnMaxima(row, 0, vocab);
         int n = TopK.heapByColumns(row, 0, vocab, want, heapValues, heapIds);
         int token;
         if (n == 0) { // everything banned: the best banned token (token 0 when every logit is -inf or NaN)
@@ -136,9 +136,6 @@ public final class TokenSampler {
         }
         return settle(row, token);
     }
-
-    /** The penalties and bans applied to a chunk of the row as it is copied ({@link TopK#copyByColumns}). */
-    private final TopK.Edit edit = this::editChunk;
 
     /**
      * Chooses a token from {@code logits} (modified in place: penalties, bans, the constraint) and records it.
@@ -211,9 +208,11 @@ public final class TokenSampler {
     public void scanPart(MemorySegment logits, float[] row, int part) {
         int from = (int) ((long) vocab * part / splitParts);
         int to = (int) ((long) vocab * (part + 1) / splitParts);
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
+        prepareRange(row, from, to);
         int want = p.greedy() ? 1 : k;
         if (TopK.byColumns(to - from, want)) {
-            TopK.copyByColumns(logits, row, from, to, edit);
+            TopK.columnMaxima(row, from, to);
             int size = TopK.heapByColumns(row, from, to, want, partValues[part], partIds[part]);
             if (p.greedy()) {
                 partBest[part] = size == 0 ? -1 : partIds[part][0];
@@ -223,8 +222,6 @@ public final class TokenSampler {
             partSizes[part] = size;
             return;
         }
-        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
-        prepareRange(row, from, to);
         if (p.greedy()) {
             partBest[part] = TopK.firstLargest(row, from, to);
             return;
@@ -333,26 +330,17 @@ public final class TokenSampler {
      * negative one; frequency; presence), then the bans, for the tokens in {@code [from, to)}, in place.
      */
     private void prepareRange(float[] logits, int from, int to) {
-        edit(logits, 0, from, to);
-    }
-
-    private void editChunk(float[] chunk, int from, int length) {
-        edit(chunk, from, from, from + length);
-    }
-
-    /** {@link #prepareRange} for tokens {@code [from, to)} of a row whose token t is at {@code logits[t - offset]}. */
-    private void edit(float[] logits, int offset, int from, int to) {
         for (int i = firstAtLeast(penaltyTokens, penaltyCount, from); i < penaltyCount; i++) {
             int t = penaltyTokens[i];
             if (t >= to) {
                 break;
             }
-            float l = logits[t - offset];
+            float l = logits[t];
             l = l <= 0 ? l * p.repeatPenalty() : l / p.repeatPenalty();
-            logits[t - offset] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
+            logits[t] = l - penaltyCounts[i] * p.frequencyPenalty() - p.presencePenalty();
         }
         for (int i = firstAtLeast(banned, banned.length, from); i < banned.length && banned[i] < to; i++) {
-            logits[banned[i] - offset] = Float.NEGATIVE_INFINITY;
+            logits[banned[i]] = Float.NEGATIVE_INFINITY;
         }
     }
 

@@ -1,17 +1,13 @@
 package dev.gantry.runtime.sampling;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-
 /**
  * The scans a draw starts with: the k largest logits of a row (or of a range of it) into a heap.
  *
  * <p>A Llama 3 row has 128,256 logits and a draw keeps 40 of them. Comparing each logit with the heap's floor costs
  * about half a nanosecond a logit, in a loop the JIT cannot vectorize (it may stop at any logit). So a long row is
- * seen as a matrix of {@link #COLUMNS} columns (logit i in column i mod 1024) while it is copied out of native
- * memory, a chunk (row) of 1024 at a time: each chunk passes through a small array where the penalties and bans are
- * applied and from where a loop over matching indexes, which the JIT turns into vector instructions, keeps each
- * column's largest logit, for each group of {@link #GROUP} rows and for the whole. The k-th largest column maximum
+ * seen as a matrix of {@link #COLUMNS} columns (logit i in column i mod 1024), a chunk (row) of 1024 at a time: each
+ * chunk is copied to a small array of its own, from where a loop over matching indexes, which the JIT turns into
+ * vector instructions, keeps each column's largest logit, for each group of {@link #GROUP} rows and for the whole. The k-th largest column maximum
  * is a floor no candidate can be below (k columns each hold a logit at least that large), and only the groups of
  * the columns that reach it are read logit by logit: for a model's row, about k groups of 4 logits. (A vector
  * maximum over one array at two offsets does not compile to vector instructions: the JIT cannot rule out that the
@@ -30,12 +26,7 @@ final class TopK {
     /** Rows (chunks) a group: a group keeps its own column maxima; a column is read where they reach the floor. */
     static final int GROUP = 4;
 
-    /** Applies the penalties and bans of tokens {@code [from, from + length)} to {@code chunk[0..length)}. */
-    interface Edit {
-        void apply(float[] chunk, int from, int length);
-    }
-
-    /** Per thread: a chunk on its way from native memory, the column maxima of each group and of all, a heap. */
+    /** Per thread: a chunk of the row, the column maxima of each group and of all, a heap over them. */
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private static final class Scratch {
@@ -67,10 +58,10 @@ final class TopK {
     }
 
     /**
-     * Copies logits {@code [from, to)} of {@code src} into {@code row}, edited, and keeps the column maxima for a
-     * {@link #heapByColumns} of the same range on the same thread. Only where {@link #byColumns}.
+     * Keeps the column maxima of {@code row[from..to)} for a {@link #heapByColumns} of the same range on the same
+     * thread. Only where {@link #byColumns}.
      */
-    static void copyByColumns(MemorySegment src, float[] row, int from, int to, Edit edit) {
+    static void columnMaxima(float[] row, int from, int to) {
         Scratch s = SCRATCH.get();
         int chunks = (to - from + COLUMNS - 1) / COLUMNS;
         s.groups((chunks + GROUP - 1) / GROUP);
@@ -78,18 +69,15 @@ final class TopK {
             int base = from + c * COLUMNS;
             int length = Math.min(COLUMNS, to - base);
             float[] maxima = s.groups[c / GROUP];
-            boolean first = c % GROUP == 0; // a group's first chunk is its maxima so far
-            float[] chunk = first ? maxima : s.chunk;
-            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (long) base * Float.BYTES, chunk, 0, length);
-            edit.apply(chunk, base, length);
-            System.arraycopy(chunk, 0, row, base, length);
-            if (first) {
+            if (c % GROUP == 0) { // a group's first chunk is its maxima so far
+                System.arraycopy(row, base, maxima, 0, length);
                 java.util.Arrays.fill(maxima, length, COLUMNS, Float.NEGATIVE_INFINITY); // a short last chunk
             } else if (length == COLUMNS) {
-                maxima(maxima, chunk);
+                System.arraycopy(row, base, s.chunk, 0, COLUMNS); // to index 0 of its own array: see maxima()
+                maxima(maxima, s.chunk);
             } else {
                 for (int j = 0; j < length; j++) {
-                    maxima[j] = Math.max(maxima[j], chunk[j]);
+                    maxima[j] = Math.max(maxima[j], row[base + j]);
                 }
             }
         }
@@ -108,7 +96,7 @@ final class TopK {
 
     /**
      * The k best finite logits of {@code row[from..to)} into a heap, worst first, in {@code values}/{@code ids}, from
-     * the column maxima the calling thread's {@link #copyByColumns} of that range kept; returns the heap's size.
+     * the column maxima the calling thread's {@link #columnMaxima} of that range kept; returns the heap's size.
      */
     static int heapByColumns(float[] row, int from, int to, int k, float[] values, int[] ids) {
         Scratch s = SCRATCH.get();
