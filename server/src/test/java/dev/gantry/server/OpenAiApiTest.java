@@ -157,6 +157,8 @@ class OpenAiApiTest {
         assertTrue(s.done());
         assertEquals("text_completion", s.events().getFirst().get("object").textValue());
         assertEquals(6, s.events().getLast().at("/usage/completion_tokens").intValue());
+        // as Ollama's completion writer: each chunk before the last carries a zero usage
+        assertEquals("0", s.events().getFirst().at("/usage/total_tokens").toString(), s.events().getFirst().toString());
     }
 
     @Test
@@ -215,6 +217,7 @@ class OpenAiApiTest {
         assertEquals("model", got.get("object").textValue());
         JsonNode missing = error(server.get("/v1/models/nope"), 404);
         assertEquals("model_not_found", missing.get("code").textValue());
+        assertEquals("not_found_error", missing.get("type").textValue());
     }
 
     @Test
@@ -245,5 +248,9 @@ class OpenAiApiTest {
         assertEquals(1, s.events().size(), s.events().toString());
         assertEquals("text_completion", s.events().getFirst().get("object").textValue());
         assertEquals("", s.events().getFirst().at("/choices/0/text").textValue());
+        assertEquals("load", s.events().getFirst().at("/choices/0/finish_reason").textValue(),
+                "Ollama passes its done_reason on");
+        JsonNode whole = TestServer.json(server.post("/v1/completions", "{\"model\":\"stories260k\"}").body());
+        assertEquals("load", whole.at("/choices/0/finish_reason").textValue(), whole.toString());
     }
 }

@@ -168,7 +168,12 @@ public final class OpenAiHandlers {
                 toolCallsSent |= chunk.path("choices").path(0).path("delta").has("tool_calls");
                 out.add(chunk);
             } else {
-                out.add(OpenAiMapping.completionChunk(id, created, ollama, textOffset));
+                ObjectNode chunk = OpenAiMapping.completionChunk(id, created, ollama, textOffset);
+                if (includeUsage) { // as Ollama's completion writer: each chunk carries a zero usage, the last its own
+                    chunk.putObject("usage").put("prompt_tokens", 0).put("completion_tokens", 0)
+                            .put("total_tokens", 0);
+                }
+                out.add(chunk);
                 textOffset += OpenAiLogprobs.textLength(ollama);
             }
             if (includeUsage && ollama.path("done").asBoolean(false)) {

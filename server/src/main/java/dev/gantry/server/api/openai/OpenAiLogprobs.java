@@ -23,9 +23,6 @@ final class OpenAiLogprobs {
         if (top != null && (top < 0 || top > TokenLogprobs.MAX_TOP)) {
             throw OpenAiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
         }
-        if (top != null && top > 0 && !logprobs) {
-            throw OpenAiError.invalid("top_logprobs", "top_logprobs needs logprobs to be true");
-        }
         if (logprobs) {
             out.put("logprobs", true).put("top_logprobs", top == null ? 0 : top);
         }

@@ -45,7 +45,7 @@ public final class OpenAiMapping {
             mapped.add(message(messages, i));
         }
         out.put("stream", bool(req, "stream", false));
-        ObjectNode options = options(req);
+        ObjectNode options = options(req, true);
         JsonNode maxCompletion = req.get("max_completion_tokens");
         Integer max = integer(req, maxCompletion != null && !maxCompletion.isNull() ? "max_completion_tokens"
                 : "max_tokens");
@@ -89,7 +89,10 @@ public final class OpenAiMapping {
         }
         out.put("prompt", prompt.textValue());
         out.put("stream", bool(req, "stream", false));
-        ObjectNode options = options(req);
+        ObjectNode options = options(req, false);
+        if (options.get("top_p").isNumber() && options.get("top_p").doubleValue() == 0) {
+            options.put("top_p", 1.0); // Ollama's completions take top_p 0 as not set
+        }
         Integer max = integer(req, "max_tokens");
         if (max != null) {
             options.put("num_predict", max);
@@ -134,10 +137,7 @@ public final class OpenAiMapping {
         out.set("input", input);
         encodingFormat(req);
         Integer dims = integer(req, "dimensions");
-        if (dims != null && dims != 0) { // 0 is Go's zero value in Ollama's request: not set
-            if (dims < 0) {
-                throw OpenAiError.invalid("dimensions", "dimensions must be a positive number");
-            }
+        if (dims != null && dims > 0) { // Ollama truncates only to a positive number; 0 and below are not set
             out.put("dimensions", dims);
         }
         out.put("truncate", true);
@@ -185,8 +185,11 @@ public final class OpenAiMapping {
         return m.textValue();
     }
 
-    /** The sampling options with Ollama's OpenAI defaults (temperature and top_p 1). */
-    private static ObjectNode options(ObjectNode req) {
+    /**
+     * The sampling options with Ollama's OpenAI defaults (temperature and top_p 1). A stop that is neither a string
+     * nor a list is ignored, as Ollama ignores it; in a list, chat drops what is not a string, completions refuse it.
+     */
+    private static ObjectNode options(ObjectNode req, boolean chat) {
         ObjectNode o = NODES.objectNode();
         o.set("temperature", numberOr(req, "temperature", 1.0));
         o.set("top_p", numberOr(req, "top_p", 1.0));
@@ -204,22 +207,25 @@ public final class OpenAiMapping {
             }
         }
         JsonNode stop = req.get("stop");
-        if (stop != null && !stop.isNull()) {
+        if (stop != null && stop.isTextual()) {
+            o.putArray("stop").add(stop.textValue());
+        } else if (stop != null && stop.isArray()) {
             ArrayNode stops = o.putArray("stop");
-            if (stop.isTextual()) {
-                stops.add(stop.textValue());
-            } else if (stop.isArray()) {
-                for (JsonNode s : stop) {
-                    if (!s.isTextual()) {
-                        throw OpenAiError.invalid("stop", "stop must be a string or a list of strings");
-                    }
+            for (JsonNode s : stop) {
+                if (s.isTextual()) {
                     stops.add(s.textValue());
+                } else if (!chat) {
+                    throw OpenAiError.invalid("stop", "invalid type for 'stop' field: " + goType(s));
                 }
-            } else {
-                throw OpenAiError.invalid("stop", "stop must be a string or a list of strings");
             }
         }
         return o;
+    }
+
+    /** The Go type Ollama's error texts name for a JSON value decoded into {@code any}. */
+    private static String goType(JsonNode v) {
+        return v.isNumber() ? "float64" : v.isBoolean() ? "bool" : v.isArray() ? "[]interface {}"
+                : v.isObject() ? "map[string]interface {}" : v.isNull() ? "<nil>" : "string";
     }
 
     private static JsonNode responseFormat(JsonNode rf) {
@@ -229,19 +235,21 @@ public final class OpenAiMapping {
         if (!(rf instanceof ObjectNode o) || !o.path("type").isTextual()) {
             throw OpenAiError.invalid("response_format", "response_format must be an object with a type");
         }
+        // as Ollama: any other type, and json_schema without a schema, leave the output unconstrained
         return switch (o.get("type").textValue().strip().toLowerCase(Locale.ROOT)) {
-            case "text" -> null;
             case "json_object" -> NODES.textNode("json");
             case "json_schema" -> {
                 JsonNode schema = o.path("json_schema").get("schema");
-                if (schema == null || !schema.isObject()) {
+                if (schema == null || schema.isNull()) {
+                    yield null;
+                }
+                if (!schema.isObject()) {
                     throw OpenAiError.invalid("response_format.json_schema.schema",
-                            "response_format of type json_schema needs json_schema.schema, an object");
+                            "response_format.json_schema.schema must be an object");
                 }
                 yield schema;
             }
-            default -> throw OpenAiError.invalid("response_format.type",
-                    "response_format.type must be text, json_object or json_schema");
+            default -> null;
         };
     }
 
@@ -254,7 +262,8 @@ public final class OpenAiMapping {
             return null;
         }
         if (!effort.isTextual() || !EFFORTS.contains(effort.textValue())) {
-            throw OpenAiError.invalid("reasoning_effort", "reasoning effort must be high, medium, low or none");
+            throw OpenAiError.invalid("reasoning_effort", "invalid reasoning value: '" + (effort.isTextual()
+                    ? effort.textValue() : effort.toString()) + "' (must be \"high\", \"medium\", \"low\", or \"none\")");
         }
         return effort.textValue().equals("none") ? NODES.booleanNode(false) : effort;
     }
@@ -265,17 +274,21 @@ public final class OpenAiMapping {
             throw OpenAiError.invalid(param, param + " must be an object");
         }
         JsonNode roleNode = m.get("role");
-        if (roleNode == null || !roleNode.isTextual()) {
-            throw OpenAiError.invalid(param + ".role", param + ".role is required");
+        if (roleNode != null && !roleNode.isNull() && !roleNode.isTextual()) {
+            throw OpenAiError.invalid(param + ".role", param + ".role must be a string");
         }
-        String role = roleNode.textValue().equals("developer") ? "system" : roleNode.textValue();
+        String role = roleNode == null || roleNode.isNull() ? "" // Ollama passes a missing role on as ""
+                : roleNode.textValue().equals("developer") ? "system" : roleNode.textValue();
         ObjectNode out = NODES.objectNode();
         out.put("role", role);
         JsonNode content = m.get("content");
         StringBuilder text = new StringBuilder();
         ArrayNode images = null;
         if (content == null || content.isNull()) {
-            // allowed for an assistant message that only calls tools
+            JsonNode calls = m.get("tool_calls");
+            if (calls == null || calls.isNull()) { // content may be left out only by a message that calls tools
+                throw OpenAiError.invalid(param + ".content", "invalid message content type: <nil>");
+            }
         } else if (content.isTextual()) {
             text.append(content.textValue());
         } else if (content.isArray()) {
@@ -599,7 +612,8 @@ public final class OpenAiMapping {
         ObjectNode out = NODES.objectNode();
         ObjectNode e = out.putObject("error");
         e.put("message", message);
-        e.put("type", status >= 500 ? "api_error" : "invalid_request_error");
+        // Ollama's types: invalid_request_error for 400, not_found_error for 404, api_error for the rest
+        e.put("type", status == 400 ? "invalid_request_error" : status == 404 ? "not_found_error" : "api_error");
         if (param == null) {
             e.putNull("param");
         } else {
@@ -613,13 +627,16 @@ public final class OpenAiMapping {
         return out;
     }
 
-    /** Ollama's done_reason as OpenAI's finish_reason: stop, length or tool_calls. */
+    /**
+     * Ollama's done_reason as OpenAI's finish_reason, as Ollama passes it on: stop, length, tool_calls, or load and
+     * unload for a request that only loaded or unloaded the model.
+     */
     static String finishReason(JsonNode ollama, boolean toolCalls) {
         if (toolCalls) {
             return "tool_calls";
         }
         String r = ollama.path("done_reason").asText("stop");
-        return r.equals("length") ? "length" : "stop";
+        return r.equals("length") || r.equals("load") || r.equals("unload") ? r : "stop";
     }
 
     private static ObjectNode head(String id, String object, long created, JsonNode ollama) {

@@ -74,10 +74,13 @@ class OpenAiMappingTest {
                 .get("format");
         assertEquals("object", schema.get("type").textValue());
         assertFalse(OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"text\"}}")).has("format"));
-        OpenAiError e = assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"json_schema\"}}")));
+        // as Ollama: json_schema without a schema, and any other type, leave the output unconstrained
+        assertFalse(OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"json_schema\"}}")).has("format"));
+        assertFalse(OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"xml\"}}")).has("format"));
+        OpenAiError e = assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(base
+                + "{\"type\":\"json_schema\",\"json_schema\":{\"schema\":\"object\"}}}")));
         assertEquals("response_format.json_schema.schema", e.param());
-        assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(base + "{\"type\":\"xml\"}}")));
+        assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(base + "\"json\"}")));
     }
 
     @Test
@@ -109,8 +112,31 @@ class OpenAiMappingTest {
                 () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[]}"))).param());
         assertEquals("temperature", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"temperature\":\"hot\"}"))).param());
-        assertEquals("stop", assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":[1]}"))).param());
+        // a stop that is not a string: chat drops it, completions refuse it, either ignores a stop of another type
+        assertEquals("[\"x\"]", OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":[1,\"x\"]}"))
+                .at("/options/stop").toString());
+        assertFalse(OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":5}")).has("stop"));
+        OpenAiError stop = assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":\"a\",\"stop\":[1]}")));
+        assertEquals("invalid type for 'stop' field: float64", stop.getMessage());
+        // content may be left out only by a message that calls tools (Ollama's words)
+        assertEquals("invalid message content type: <nil>", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[{\"role\":\"user\"}]}")))
+                .getMessage());
+        // a missing role is passed on as "", as Ollama does
+        assertEquals("", OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[{\"content\":\"hi\"}]}"))
+                .at("/messages/0/role").textValue());
+        assertEquals("invalid reasoning value: 'bogus' (must be \"high\", \"medium\", \"low\", or \"none\")",
+                assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs
+                        + ",\"reasoning_effort\":\"bogus\"}"))).getMessage());
+        // top_logprobs without logprobs asks for nothing
+        assertFalse(OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"top_logprobs\":2}"))
+                .has("logprobs"));
+        // completions take top_p 0 as not set (1), chat keeps it
+        assertEquals(1.0, OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":\"a\",\"top_p\":0}"))
+                .at("/options/top_p").doubleValue());
+        assertEquals(0.0, OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"top_p\":0}"))
+                .at("/options/top_p").doubleValue());
         assertEquals("prompt", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":[1,2]}"))).param());
         // no prompt is an empty one, as Ollama passes it on: the model is only loaded
@@ -119,9 +145,9 @@ class OpenAiMappingTest {
                 () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))).param());
         assertEquals("encoding_format", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"encoding_format\":\"hex\"}"))).param());
-        assertEquals("dimensions", assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":-1}"))).param());
-        // 0 is Go's zero value: not set, the model's whole width, as in Ollama
+        // Ollama truncates only to a positive number: 0 (Go's zero value) and below are the model's whole width
+        assertTrue(!OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":-1}"))
+                .has("dimensions"));
         assertTrue(!OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"dimensions\":0}"))
                 .has("dimensions"));
     }
@@ -214,5 +240,7 @@ class OpenAiMappingTest {
         assertEquals("n", err.at("/error/param").textValue());
         assertTrue(OpenAiMapping.error(500, "x", null, null).at("/error/param").isNull());
         assertEquals("api_error", OpenAiMapping.error(500, "x", null, null).at("/error/type").textValue());
+        assertEquals("not_found_error", OpenAiMapping.error(404, "x", null, null).at("/error/type").textValue());
+        assertEquals("api_error", OpenAiMapping.error(503, "x", null, null).at("/error/type").textValue());
     }
 }
