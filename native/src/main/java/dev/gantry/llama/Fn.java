@@ -139,6 +139,9 @@ final class Fn {
     static final MethodHandle llama_memory_seq_cp =
             h("llama_memory_seq_cp", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     static final MethodHandle llama_memory_seq_keep = h("llama_memory_seq_keep", proc(ADDRESS, JAVA_INT));
+    static final MethodHandle llama_memory_seq_add =
+            h("llama_memory_seq_add", proc(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    static final MethodHandle llama_memory_can_shift = h("llama_memory_can_shift", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle llama_memory_seq_pos_min = h("llama_memory_seq_pos_min", fn(JAVA_INT, ADDRESS, JAVA_INT));
     static final MethodHandle llama_memory_seq_pos_max = h("llama_memory_seq_pos_max", fn(JAVA_INT, ADDRESS, JAVA_INT));
 

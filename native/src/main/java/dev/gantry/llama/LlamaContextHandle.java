@@ -197,6 +197,24 @@ public final class LlamaContextHandle implements AutoCloseable {
         }
     }
 
+    /** Adds {@code delta} to the positions of a sequence's cells in [p0, p1) (negative p1: open-ended). */
+    public void shiftPositions(int sequence, int p0, int p1, int delta) {
+        try {
+            Fn.llama_memory_seq_add.invokeExact(memory(), sequence, p0, p1, delta);
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_seq_add", t);
+        }
+    }
+
+    /** Whether the memory can move cells to other positions ({@link #shiftPositions}); not every model's can. */
+    public boolean canShift() {
+        try {
+            return (boolean) Fn.llama_memory_can_shift.invokeExact(memory());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_memory_can_shift", t);
+        }
+    }
+
     public void copySequence(int source, int target, int p0, int p1) {
         try {
             Fn.llama_memory_seq_cp.invokeExact(memory(), source, target, p0, p1);

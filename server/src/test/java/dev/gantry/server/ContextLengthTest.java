@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  * The context through the HTTP API, with the tiny model loaded at {@code OLLAMA_CONTEXT_LENGTH=160}: long prompts are
  * cut from the front (generate keeps the BOS, chat keeps the system message and the newest messages), or refused
  * with {@code "truncate": false}; {@code num_ctx} narrows one request's context; a generation that fills its
- * context ends with done_reason {@code length}.
+ * context shifts it, as Ollama does, or with {@code "shift": false} ends with done_reason {@code length}.
  */
 class ContextLengthTest {
     static final int CONTEXT = 160;
@@ -94,7 +94,28 @@ class ContextLengthTest {
     }
 
     @Test
-    void aGenerationThatFillsItsContextEndsWithLength() throws Exception {
+    void aGenerationThatFillsItsContextShiftsItAndGoesOn() throws Exception {
+        String prompt = "Once upon a time";
+        for (boolean stream : List.of(false, true)) {
+            ObjectNode req = generate(prompt, "num_predict", 100, "ignore_eos", true, "num_ctx", 24);
+            req.put("stream", stream);
+            JsonNode done = ok("/api/generate", req);
+            assertEquals("length", done.get("done_reason").asText(), done.toString());
+            assertEquals(100, done.get("eval_count").asInt(), "stream " + stream + ": " + done);
+            assertEquals(tokens(prompt), done.get("prompt_eval_count").asInt(), done.toString());
+        }
+        // chat too; and without a num_predict, ten contexts at most, as Ollama caps a shifting generation
+        ObjectNode chat = TestServer.JSON.createObjectNode();
+        chat.put("model", TestServer.MODEL).put("stream", false).putArray("messages").addObject()
+                .put("role", "user").put("content", prompt);
+        chat.putObject("options").put("num_ctx", 24).put("ignore_eos", true);
+        JsonNode done = ok("/api/chat", chat);
+        assertEquals("length", done.get("done_reason").asText(), done.toString());
+        assertEquals(240, done.get("eval_count").asInt(), done.toString());
+    }
+
+    @Test
+    void aGenerationThatFillsItsContextWithoutShiftEndsWithLength() throws Exception {
         String prompt = "Once upon a time";
         int promptTokens = tokens(prompt);
         for (boolean stream : List.of(false, true)) {
@@ -103,7 +124,7 @@ class ContextLengthTest {
             for (int[] c : new int[][] {{0, CONTEXT}, {24, 24}, {10_000, promptTokens + 1000}}) {
                 ObjectNode req = c[0] == 0 ? generate(prompt, "num_predict", 1000, "ignore_eos", true)
                         : generate(prompt, "num_predict", 1000, "ignore_eos", true, "num_ctx", c[0]);
-                req.put("stream", stream);
+                req.put("stream", stream).put("shift", false);
                 JsonNode done = ok("/api/generate", req);
                 String where = "num_ctx " + c[0] + ", stream " + stream + ": " + done;
                 assertEquals("length", done.get("done_reason").asText(), where);
@@ -112,7 +133,7 @@ class ContextLengthTest {
             }
         }
         // without a num_predict either: the context is the limit
-        JsonNode done = ok("/api/generate", generate(prompt, "ignore_eos", true));
+        JsonNode done = ok("/api/generate", generate(prompt, "ignore_eos", true).put("shift", false));
         assertEquals("length", done.get("done_reason").asText());
         assertEquals(CONTEXT, done.get("prompt_eval_count").asInt() + done.get("eval_count").asInt());
     }

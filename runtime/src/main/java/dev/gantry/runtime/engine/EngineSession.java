@@ -168,6 +168,15 @@ public interface EngineSession extends AutoCloseable {
         throw new UnsupportedOperationException("this engine cannot move a sequence");
     }
 
+    /**
+     * Shifts a full sequence's context as Ollama does: drops its cells at positions {@code [keep, keep + discard)}
+     * and moves the later ones down by {@code discard}, so it can go on generating. False when the engine cannot
+     * (the default; the sequence then ends at its length), and nothing changed.
+     */
+    default boolean shift(int sequence, int keep, int discard) {
+        return false;
+    }
+
     /** Forward passes the decodes so far took, as the engine splits its batches; 0 when it does not count them. */
     default long forwardPasses() {
         return 0;

@@ -13,9 +13,15 @@ import java.util.Objects;
  *                     capped at it
  * @param logprobs     negative for none; else each generated token's log probability is reported with this many
  *                     likeliest alternatives (at most {@link dev.gantry.runtime.sampling.TokenLogprobs#MAX_TOP})
+ * @param shiftKeep    {@link #NO_SHIFT}: the generation ends when its context is full; else the context shifts as in
+ *                     Ollama: the tokens after the first {@code shiftKeep} (negative: the prompt's; at least one)
+ *                     lose half of the room after them, and generation goes on
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit,
-                                int logprobs) {
+                                int logprobs, int shiftKeep) {
+    /** {@link #shiftKeep}: no context shift. */
+    public static final int NO_SHIFT = Integer.MIN_VALUE;
+
     /** Within the runner's context per sequence. */
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens) {
         this(prompt, sampling, maxTokens, 0);
@@ -23,7 +29,7 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
 
     /** Without log probabilities. */
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit) {
-        this(prompt, sampling, maxTokens, contextLimit, -1);
+        this(prompt, sampling, maxTokens, contextLimit, -1, NO_SHIFT);
     }
 
     /**
@@ -31,7 +37,12 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
      * ({@link GenerationObserver#onLogprobs}); negative for none.
      */
     public GenerationRequest withLogprobs(int top) {
-        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, top);
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, top, shiftKeep);
+    }
+
+    /** This request with Ollama's context shift, keeping the first {@code keep} tokens ({@link #shiftKeep}). */
+    public GenerationRequest withShift(int keep) {
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, logprobs, keep);
     }
 
     public GenerationRequest {

@@ -24,6 +24,11 @@ final class KvCells {
         used += n;
     }
 
+    /** A running sequence's context shift dropped {@code n} of its cells. */
+    void shifted(int n) {
+        used -= n;
+    }
+
     /** Cells taken plus the cells the running sequences will still take. */
     long reserved(List<Sequence> active) {
         long reserved = used;

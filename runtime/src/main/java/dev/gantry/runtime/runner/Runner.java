@@ -440,11 +440,37 @@ public final class Runner implements AutoCloseable {
             return true;
         }
         int max = s.request.maxTokens();
-        if ((max > 0 && s.generated >= max) || s.length >= s.request.context(config.contextPerSequence())) {
+        int context = s.request.context(config.contextPerSequence());
+        if ((max > 0 && s.generated >= max) || (s.length >= context && !shift(s, context))) {
             finish(s, FinishReason.LENGTH);
             return true;
         }
         return false;
+    }
+
+    /**
+     * Ollama's context shift for a sequence whose context is full (its new token not decoded yet): keeps its first
+     * tokens, drops half of the room after them from the cache and from its tokens, and moves the rest down. False
+     * when the request did not ask for it or the engine cannot (the sequence then ends at its length).
+     */
+    private boolean shift(Sequence s, int context) {
+        int keep = s.request.shiftKeep();
+        if (keep == GenerationRequest.NO_SHIFT || s.embedding) {
+            return false;
+        }
+        keep = Math.clamp(keep < 0 ? s.promptLength : keep, 1, context - 1);
+        int discard = Math.max((context - keep) / 2, 1);
+        if (keep + discard > s.cached || !session.shift(s.id, keep, discard)) {
+            return false;
+        }
+        System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);
+        s.length -= discard;
+        s.cached -= discard;
+        s.shifts++;
+        cells.shifted(discard);
+        LOG.log(System.Logger.Level.DEBUG, "runner {0}: sequence {1} shifted its context by {2} tokens after {3}",
+                name, s.id, discard, keep);
+        return true;
     }
 
     /** The cache is full: recompute the newest sequence later, or end the only one at its length. */

@@ -210,6 +210,43 @@ class RunnerTest extends RunnerTestBase {
         assertEquals(FakeEngine.decode(engine.expectedTokens(prompt, -1, 16)), o.text());
     }
 
+    /**
+     * Ollama's context shift: a generation that fills its context keeps its first tokens, drops half of the rest
+     * from the cache and goes on, to its num_predict, with the text it would have made in a context without limit
+     * (the fake model's state carries over the shift as a real model's cached keys and values do).
+     */
+    @Test
+    void aFullContextShiftsWhenTheRequestAsksForIt() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(16, 64, 2, 2, 32));
+        int[] prompt = FakeEngine.prompt("Hello?"); // 7 tokens in a context of 16
+        RecordingObserver o = observer();
+        runner.submit(new GenerationRequest(prompt, GREEDY, 40, 0).withShift(4), o);
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, out.reason());
+        assertEquals(40, out.metrics().generatedTokens());
+        assertEquals(FakeEngine.decode(engine.expectedTokens(prompt, 40, 0)), o.text());
+        // 16 cells, 4 kept: each shift drops 6, so from 16 the sequence goes back to 10, 40 + 7 tokens in all
+        assertEquals(6, engine.session().shifts());
+        assertEquals(0, runner.stats().kvCellsUsed());
+        assertEquals(runner.stats().kvCellsParked(), engine.session().usedCells(), "only parked cells stay");
+        assertTrue(engine.violations().isEmpty(), engine.violations().toString());
+    }
+
+    /** A model whose memory cannot shift ends a full context at its length, shift asked for or not. */
+    @Test
+    void aContextThatCannotShiftEndsWithLength() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().shifts(false));
+        Runner runner = start(engine, config(16, 64, 2, 2, 32));
+        int[] prompt = FakeEngine.prompt("Hello?");
+        RecordingObserver o = observer();
+        runner.submit(new GenerationRequest(prompt, GREEDY, 40, 0).withShift(4), o);
+        Outcome out = o.awaitFinish(WAIT);
+        assertEquals(FinishReason.LENGTH, out.reason());
+        assertEquals(9, out.metrics().generatedTokens());
+        assertEquals(0, engine.session().shifts());
+    }
+
     @Test
     void finishingThroughTheHandleEndsWithThatReason() throws Exception {
         FakeEngine engine = engine(FakeEngine.builder().neverEnds());

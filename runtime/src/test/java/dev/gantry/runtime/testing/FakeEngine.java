@@ -66,6 +66,7 @@ public final class FakeEngine implements Engine {
     private final EngineInfo info;
     private final RuntimeException openFailure;
     private final boolean keepsPrefixes;
+    private final boolean shifts;
     private final boolean fillsIdGaps;
     private final boolean refusesCuts;
 
@@ -93,11 +94,16 @@ public final class FakeEngine implements Engine {
                 b.onGpu ? List.of("Fake GPU 0") : List.of("CPU"), b.onGpu ? 4096 : 0, b.backendSamplingSupported);
         this.openFailure = b.openFailure;
         this.keepsPrefixes = b.keepsPrefixes;
+        this.shifts = b.shifts;
         this.fillsIdGaps = b.fillsIdGaps;
         this.refusesCuts = b.refusesCuts;
     }
 
     /** Whether sessions can keep a sequence's prefix ({@link FakeSession#keepPrefix}); a recurrent model cannot. */
+    boolean shifts() {
+        return shifts;
+    }
+
     boolean keepsPrefixes() {
         return keepsPrefixes;
     }
@@ -130,6 +136,7 @@ public final class FakeEngine implements Engine {
         private boolean backendSamplingSupported;
         private RuntimeException openFailure;
         private boolean keepsPrefixes = true;
+        private boolean shifts = true;
         private boolean fillsIdGaps;
         private boolean refusesCuts;
 
@@ -149,6 +156,12 @@ public final class FakeEngine implements Engine {
         }
 
         /** Whether sessions can keep a finished sequence's prefix (default yes; a recurrent model cannot). */
+        /** Whether its sessions shift a full context (default yes; a model whose memory cannot does not). */
+        public Builder shifts(boolean shifts) {
+            this.shifts = shifts;
+            return this;
+        }
+
         public Builder keepsPrefixes(boolean keeps) {
             this.keepsPrefixes = keeps;
             return this;

@@ -62,6 +62,7 @@ public final class FakeSession implements EngineSession {
     private final int[][] content;
     private final int[][] states;
     private final int[] lengths;
+    private int shifts;
     private int used;
 
     // the batch
@@ -306,6 +307,36 @@ public final class FakeSession implements EngineSession {
         lengths[sequence] = kept;
         prefixesKept++;
         return true;
+    }
+
+    @Override
+    public synchronized boolean shift(int sequence, int keep, int discard) {
+        check("shift");
+        checkSequence("shift", sequence);
+        if (keep < 0 || discard <= 0 || keep + discard > lengths[sequence]) {
+            throw engine.violation("shift: sequence " + sequence + " holds " + lengths[sequence] + " cells, keep "
+                    + keep + ", discard " + discard);
+        }
+        if (!engine.shifts()) {
+            return false;
+        }
+        int n = lengths[sequence];
+        System.arraycopy(content[sequence], keep + discard, content[sequence], keep, n - keep - discard);
+        System.arraycopy(states[sequence], keep + discard, states[sequence], keep, n - keep - discard);
+        lengths[sequence] = n - discard;
+        used -= discard;
+        shifts++;
+        return true;
+    }
+
+    /** Context shifts done. */
+    public synchronized int shifts() {
+        return shifts;
+    }
+
+    /** The tokens sequence {@code sequence} holds in the cache, by position. */
+    public synchronized int[] cachedTokens(int sequence) {
+        return Arrays.copyOf(content[sequence], lengths[sequence]);
     }
 
     @Override

@@ -178,6 +178,15 @@ final class LlamaCppSession implements EngineSession {
     }
 
     @Override
+    public boolean shift(int sequence, int keep, int discard) {
+        if (!ctx.canShift() || !ctx.removeSequence(sequence, keep, keep + discard)) {
+            return false;
+        }
+        ctx.shiftPositions(sequence, keep + discard, -1, -discard);
+        return true;
+    }
+
+    @Override
     public long forwardPasses() {
         return passes;
     }

@@ -65,7 +65,7 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
-        Json.bool(body, "shift"); // checked only: Gantry never shifts the context (a full one ends the answer)
+        boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
         int[] context = contextTokens(body.get("context"));
@@ -131,8 +131,8 @@ public final class CompletionHandlers {
             // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
             text = detokenize(m, context) + text;
         }
-        run(ex, m, text, options, grammar, stream, truncate, CompletionStream.Shape.GENERATE, start, model, parser,
-                !raw, logprobs);
+        run(ex, m, text, options, grammar, stream, new Fit(truncate, shift), CompletionStream.Shape.GENERATE, start,
+                model, parser, !raw, logprobs);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -144,7 +144,7 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
-        Json.bool(body, "shift"); // checked only: Gantry never shifts the context (a full one ends the answer)
+        boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         List<ChatMessage> messages = messages(body.get("messages"));
         int logprobs = logprobs(body);
         rejectUnsupported(body, model);
@@ -199,8 +199,8 @@ public final class CompletionHandlers {
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
         ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                 Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
-        run(ex, m, prompt.text(), options, grammar, stream, truncate, CompletionStream.Shape.CHAT, start, model,
-                parser, false, logprobs);
+        run(ex, m, prompt.text(), options, grammar, stream, new Fit(truncate, shift), CompletionStream.Shape.CHAT,
+                start, model, parser, false, logprobs);
     }
 
     /**
@@ -340,12 +340,18 @@ public final class CompletionHandlers {
         return out;
     }
 
+    /**
+     * A request's {@code truncate} (cut a prompt longer than the context) and {@code shift} (shift a context that
+     * fills while generating, keeping {@code num_keep} tokens; else the answer ends there), both true unless false.
+     */
+    private record Fit(boolean truncate, boolean shift) {}
+
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
-                     boolean truncate, CompletionStream.Shape shape, long start, String requestedName,
+                     Fit fit, CompletionStream.Shape shape, long start, String requestedName,
                      ChatOutputParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
-                options.numKeep(), truncate);
+                options.numKeep(), fit.truncate());
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
         if (withContext) {
@@ -357,8 +363,9 @@ public final class CompletionHandlers {
                 recorder.wrap(sink, System.nanoTime()));
         Submission submission;
         try {
-            submission = m.submit(new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
-                    options.numPredict(), window).withLogprobs(logprobs), relay);
+            GenerationRequest request = new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
+                    maxTokens(options.numPredict(), window, fit.shift()), window).withLogprobs(logprobs);
+            submission = m.submit(fit.shift() ? request.withShift(options.numKeep()) : request, relay);
         } catch (QueueFullException e) {
             recorder.refused();
             throw e;
@@ -370,6 +377,15 @@ public final class CompletionHandlers {
         if (!ex.isOpen()) {
             handle.cancel();
         }
+    }
+
+    /**
+     * The tokens to generate at most: {@code num_predict}, except that a shifting generation without one (or with
+     * more) stops at ten contexts, as Ollama caps it; without a shift the full context ends it.
+     */
+    static int maxTokens(int numPredict, int window, boolean shift) {
+        int cap = (int) Math.min(Integer.MAX_VALUE, 10L * window);
+        return shift && (numPredict <= 0 || numPredict > cap) ? cap : numPredict;
     }
 
     /** A template that wrote its own BOS after the tokenizer added one: keep one, as llama.cpp does. */
