@@ -29,8 +29,8 @@ class QueueLimitTest {
             // Occupy every sequence slot with long generations, then send the burst: 512 wait, the rest get 503.
             List<CompletableFuture<HttpResponse<String>>> calls = new ArrayList<>();
             for (int i = 0; i < parallel; i++) {
-                calls.add(send(server, "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\","
-                        + "\"options\":{\"num_predict\":-1,\"ignore_eos\":true}}")); // no early end: they hold
+                calls.add(send(server, "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\",\"shift\":false,"
+                        + "\"options\":{\"num_predict\":-1,\"ignore_eos\":true}}")); // to the context: they hold
             }
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (server.model().stats().active() < parallel && System.nanoTime() < deadline) {

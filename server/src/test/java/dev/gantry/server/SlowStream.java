@@ -15,8 +15,11 @@ import java.util.List;
  * reads the rest. For tests of draining and of full queues.
  */
 final class SlowStream implements AutoCloseable {
-    /** A generation long enough to fill the buffers: up to the tiny model's whole context, end-of-text ignored. */
-    static final String LONG_GENERATION = "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\","
+    /**
+     * A generation long enough to fill the buffers: up to the tiny model's whole context (not shifted), end-of-text
+     * ignored.
+     */
+    static final String LONG_GENERATION = "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\",\"shift\":false,"
             + "\"options\":{\"num_predict\":-1,\"ignore_eos\":true}}";
 
     private final Socket socket;
