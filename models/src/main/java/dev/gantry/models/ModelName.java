@@ -7,10 +7,11 @@ import java.util.Optional;
  * An Ollama model name, {@code [host/][namespace/]model[:tag]}, with the defaults
  * {@value #DEFAULT_HOST}, {@value #DEFAULT_NAMESPACE} and {@value #DEFAULT_TAG} filled in.
  *
- * <p>All parts are lower-cased, because Ollama matches names case-insensitively; {@code equals} is
- * therefore the matching rule. Each part is checked strictly since names turn into paths in the model
- * store: only {@code [a-zA-Z0-9_.-]} (the host may also hold {@code :} for a port), not starting with
- * {@code .} or {@code -}, no {@code ..}, no {@code .} in the namespace (as in Ollama), and length limits of 350 (host) and 80 (namespace, model, tag).
+ * <p>The parts keep the case they were given, as Ollama keeps it (in the store's folders and in listings), and match
+ * case-insensitively, as Ollama matches them: {@code equals} and {@code hashCode} ignore case, so {@code equals} is
+ * the matching rule. Each part is checked strictly since names turn into paths in the model store: only
+ * {@code [a-zA-Z0-9_.-]} (the host may also hold {@code :} for a port), not starting with {@code .} or {@code -}, no
+ * {@code .} in the namespace (as in Ollama), and length limits of 350 (host) and 80 (namespace, model, tag).
  * Anything else fails with an {@link IllegalArgumentException} whose message can go to a user as is.
  *
  * <p>Immutable and thread-safe.
@@ -18,7 +19,7 @@ import java.util.Optional;
  * @param host      registry host, e.g. {@code registry.ollama.ai} or {@code localhost:5000}
  * @param namespace e.g. {@code library}
  * @param model     e.g. {@code llama3.2}
- * @param tag       e.g. {@code latest} or {@code 3b-instruct-q4_K_M} (lower-cased)
+ * @param tag       e.g. {@code latest} or {@code 3b-instruct-q4_K_M}
  */
 public record ModelName(String host, String namespace, String model, String tag) {
 
@@ -29,7 +30,7 @@ public record ModelName(String host, String namespace, String model, String tag)
     static final int MAX_HOST = 350;
     static final int MAX_PART = 80;
 
-    /** Validates and lower-cases every part. */
+    /** Validates every part. */
     public ModelName {
         host = checkPart("host", host, MAX_HOST, true);
         namespace = checkPart("namespace", namespace, MAX_PART, false);
@@ -95,6 +96,24 @@ public record ModelName(String host, String namespace, String model, String tag)
         }
     }
 
+    /** Equal names differ in case at most (Ollama's names match case-insensitively). */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ModelName n && host.equalsIgnoreCase(n.host) && namespace.equalsIgnoreCase(n.namespace)
+                && model.equalsIgnoreCase(n.model) && tag.equalsIgnoreCase(n.tag);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(host.toLowerCase(Locale.ROOT), namespace.toLowerCase(Locale.ROOT),
+                model.toLowerCase(Locale.ROOT), tag.toLowerCase(Locale.ROOT));
+    }
+
+    /** Whether this name is spelt exactly as {@code other}, case included. */
+    public boolean sameCase(ModelName other) {
+        return toString().equals(other.toString());
+    }
+
     /** This name with another tag. */
     public ModelName withTag(String newTag) {
         return new ModelName(host, namespace, model, newTag);
@@ -111,10 +130,10 @@ public record ModelName(String host, String namespace, String model, String tag)
      * {@code namespace/model:tag} for other namespaces there, and the full form for other hosts.
      */
     public String shortName() {
-        if (!host.equals(DEFAULT_HOST)) {
+        if (!host.equalsIgnoreCase(DEFAULT_HOST)) {
             return toString();
         }
-        if (!namespace.equals(DEFAULT_NAMESPACE)) {
+        if (!namespace.equalsIgnoreCase(DEFAULT_NAMESPACE)) {
             return namespace + "/" + model + ":" + tag;
         }
         return model + ":" + tag;
@@ -141,10 +160,7 @@ public record ModelName(String host, String namespace, String model, String tag)
         if (first == '.' || first == '-' || first == ':') {
             throw new IllegalArgumentException("the " + what + " part starts with '" + first + "'");
         }
-        if (value.contains("..")) {
-            throw new IllegalArgumentException("the " + what + " part contains '..'");
-        }
-        return value.toLowerCase(Locale.ROOT);
+        return value; // "a..b" is a plain folder name (a part may not start with '.'), as Ollama allows it
     }
 
     private static String describe(char c) {

@@ -245,7 +245,8 @@ public final class ModelRegistry {
         String fileName = file.getFileName().toString();
         String base = fileName.substring(0, fileName.length() - EXTENSION.length());
         try {
-            return Optional.of(ModelName.of(base, ModelName.DEFAULT_TAG));
+            // lower-cased: a loose file is not Ollama's (whose names keep their case), and its name is the file's
+            return Optional.of(ModelName.of(base.toLowerCase(Locale.ROOT), ModelName.DEFAULT_TAG));
         } catch (IllegalArgumentException e) {
             warnOnce(file, "name", "skipping model file " + file + ": \"" + ModelName.displayable(base)
                     + "\" is not a valid model name (" + e.getMessage() + "); rename the file");

@@ -83,7 +83,7 @@ public final class OllamaStore {
         return inside(blobs.resolve(digest.fileName() + "-partial"));
     }
 
-    /** {@code manifests/<host>/<namespace>/<model>/<tag>} for a name (lower-case, as Ollama writes it). */
+    /** {@code manifests/<host>/<namespace>/<model>/<tag>} for a name, in the case it is spelt. */
     public Path manifestPath(ModelName name) {
         return inside(manifests.resolve(name.host()).resolve(name.namespace()).resolve(name.model())
                 .resolve(name.tag()));
@@ -174,7 +174,7 @@ public final class OllamaStore {
                 return m;
             }
         }
-        // a store written with upper-case folders by an older Ollama
+        // the name spelt in another case than its folders
         return list().stream().filter(m -> m.name().equals(name)).findFirst();
     }
 
@@ -199,9 +199,10 @@ public final class OllamaStore {
                     throw new IOException("the manifest names blob " + l.digest() + ", which is not in the store");
                 }
             }
-            // an existing manifest under another case of the name (an older Ollama) is replaced, not doubled
+            // an existing manifest under another case of the name keeps its spelling, as Ollama's getExistingName
+            // reuses the stored name: one model, not two folders that differ in case
             Optional<StoredManifest> old = find(name);
-            Path target = manifestPath(name);
+            Path target = old.map(StoredManifest::path).orElseGet(() -> manifestPath(name));
             Files.createDirectories(target.getParent());
             Path tmp = Files.createTempFile(target.getParent(), ".manifest-", ".tmp");
             try {
@@ -211,16 +212,13 @@ public final class OllamaStore {
             } finally {
                 Files.deleteIfExists(tmp);
             }
-            if (old.isPresent() && !old.get().path().equals(target)) {
-                Files.deleteIfExists(old.get().path());
-            }
             // the replaced version's blobs that nothing references now go, as Ollama's create removes the old
             // manifest's layers: re-creating a model from a new GGUF leaked the old one (gigabytes) for good
             if (old.isPresent()) {
                 pruneBlobs(old.get().manifest().blobs());
             }
         }
-        return read(manifestPath(name)).orElseThrow(() -> new IOException("cannot read back the manifest of " + name));
+        return find(name).orElseThrow(() -> new IOException("cannot read back the manifest of " + name));
     }
 
     /** Copies a model's manifest to a new name (the blobs are shared). */
@@ -341,8 +339,20 @@ public final class OllamaStore {
         }
     }
 
-    /** Renames a finished temporary file onto its target, atomically where the file system allows. */
+    private static final java.util.Set<java.nio.file.attribute.PosixFilePermission> READABLE =
+            java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--");
+
+    /**
+     * Renames a finished temporary file onto its target, atomically where the file system allows, readable by all as
+     * Ollama leaves its blobs and manifests (a temporary file is the owner's only: a store shared with an ollama
+     * service user must stay readable to it).
+     */
     static void moveIntoPlace(Path tmp, Path target) throws IOException {
+        try {
+            Files.setPosixFilePermissions(tmp, READABLE);
+        } catch (UnsupportedOperationException notPosix) {
+            // the file system's own defaults
+        }
         try {
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {

@@ -35,13 +35,24 @@ class OllamaStoreTest {
         Layer model = s.writeBlob(MediaTypes.MODEL, "weights".getBytes(StandardCharsets.UTF_8));
         Layer config = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
         s.writeManifest(ModelName.parse("Foo:Bar"), Manifest.of(config, List.of(model)));
-        Path file = root.resolve("manifests/registry.ollama.ai/library/foo/bar");
+        Path file = root.resolve("manifests/registry.ollama.ai/library/Foo/Bar"); // the case given, as Ollama keeps it
         assertTrue(Files.isRegularFile(file));
         assertTrue(Files.isRegularFile(root.resolve("blobs").resolve(model.digest().fileName())));
         String json = Files.readString(file);
         assertTrue(json.startsWith("{\"schemaVersion\":2,\"mediaType\":\"" + MediaTypes.MANIFEST + "\""), json);
         assertEquals(Manifest.of(config, List.of(model)), Manifest.parse(json.getBytes(StandardCharsets.UTF_8)));
         assertEquals(1, s.list().size());
+        assertEquals("Foo:Bar", s.list().getFirst().name().shortName());
+        // readable by all, as Ollama leaves them (a temporary file is the owner's only)
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(file)));
+        assertEquals("rw-r--r--", java.nio.file.attribute.PosixFilePermissions.toString(
+                Files.getPosixFilePermissions(root.resolve("blobs").resolve(model.digest().fileName()))));
+        // another case of the name is the same model: written over in its stored spelling, not doubled
+        s.writeManifest(ModelName.parse("FOO:bar"), Manifest.of(config, List.of(model)));
+        assertEquals(1, s.list().size());
+        assertEquals("Foo:Bar", s.list().getFirst().name().shortName());
+        assertTrue(s.find(ModelName.parse("foo:BAR")).isPresent());
     }
 
     @Test
