@@ -24,14 +24,16 @@ import java.util.Optional;
  * @param projector      the {@code application/vnd.ollama.image.projector} blob, when there is one
  * @param manifestDigest {@code sha256:<hex>} of the manifest, the digest Ollama reports for the model
  * @param storeSize      the config's and layers' sizes added up, the size Ollama reports
+ * @param parentModel    the model its weights came from (the model layer's {@code from}, which create writes),
+ *                       Ollama's {@code details.parent_model}
  */
 public record ModelLayers(Optional<String> template, Optional<String> system, Map<String, Object> parameters,
                           List<Message> messages, List<String> licenses, Optional<Path> projector,
-                          Optional<String> manifestDigest, long storeSize) {
+                          Optional<String> manifestDigest, long storeSize, Optional<String> parentModel) {
 
     /** No manifest: the model is a GGUF file alone. */
     public static final ModelLayers NONE = new ModelLayers(Optional.empty(), Optional.empty(), Map.of(), List.of(),
-            List.of(), Optional.empty(), Optional.empty(), 0);
+            List.of(), Optional.empty(), Optional.empty(), 0, Optional.empty());
 
     public ModelLayers {
         Objects.requireNonNull(template, "template");
@@ -41,6 +43,7 @@ public record ModelLayers(Optional<String> template, Optional<String> system, Ma
         licenses = List.copyOf(licenses);
         Objects.requireNonNull(projector, "projector");
         Objects.requireNonNull(manifestDigest, "manifestDigest");
+        Objects.requireNonNull(parentModel, "parentModel");
     }
 
     /** True when the model came from a manifest in Ollama's store. */

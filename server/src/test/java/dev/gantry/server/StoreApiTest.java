@@ -142,7 +142,7 @@ class StoreApiTest {
         registry.cutOnce.put(bigDigest, new AtomicInteger());
         String name = registry.host() + "/library/resume";
         HttpResponse<String> first = post("/api/pull", "{\"model\":\"" + name + "\",\"insecure\":true,\"stream\":false}");
-        assertEquals(502, first.statusCode(), first.body());
+        assertEquals(500, first.statusCode(), first.body()); // as Ollama answers a failed pull without a stream
         assertTrue(first.body().contains("resume"), first.body());
         Path partial = store.resolve("blobs").resolve(bigDigest.replace(':', '-') + "-partial");
         long have = Files.size(partial);
@@ -227,10 +227,26 @@ class StoreApiTest {
         assertTrue(show.get("parameters").asText().contains("\"The end\""), show.toString());
         assertEquals("completion", show.get("capabilities").get(0).asText());
         assertEquals(292800, show.at("/model_info/general.parameter_count").asLong());
+        // the tensors without verbose too, as Ollama's show lists them
+        assertTrue(show.get("tensors").isArray() && !show.get("tensors").isEmpty(), show.toString());
+        // a request's system stands in for the model's; its options join the Modelfile's parameters
+        JsonNode overridden = TestServer.json(post("/api/show", "{\"model\":\"mine\",\"system\":\"Be terse.\","
+                + "\"options\":{\"top_k\":7}}").body());
+        assertEquals("Be terse.", overridden.get("system").asText());
+        assertTrue(overridden.get("modelfile").asText().contains("SYSTEM \"\"\"Be terse.\"\"\""), overridden.toString());
+        assertTrue(overridden.get("modelfile").asText().contains("PARAMETER top_k 7"), overridden.toString());
+        assertFalse(overridden.get("parameters").asText().contains("top_k"), "parameters stay the model's own");
 
         assertEquals(200, post("/api/copy", "{\"source\":\"mine\",\"destination\":\"other/mine2:v1\"}").statusCode());
         JsonNode tags = TestServer.json(server.get("/api/tags").body());
         assertEquals(find(tags, "mine:latest").get("digest"), find(tags, "other/mine2:v1").get("digest"));
+        // a name keeps the case it was given, as Ollama keeps it, and matches in any case
+        assertEquals(200, post("/api/copy", "{\"source\":\"MINE\",\"destination\":\"MyCopy:V1\"}").statusCode());
+        assertTrue(Files.exists(manifest("registry.ollama.ai", "library", "MyCopy", "V1")));
+        assertTrue(find(TestServer.json(server.get("/api/tags").body()), "MyCopy:V1") != null);
+        assertEquals(200, post("/api/show", "{\"model\":\"mycopy:v1\"}").statusCode());
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"mycopy:V1\"}".getBytes()).statusCode());
+        assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "MyCopy", "V1")));
         assertTrue(find(tags, "stories260k:latest") != null, "the built-in model stays listed");
 
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"mine\"}".getBytes()).statusCode());
@@ -272,6 +288,7 @@ class StoreApiTest {
         assertEquals(200, r.statusCode(), r.body());
         show = TestServer.json(post("/api/show", "{\"model\":\"teller2\"}").body());
         assertEquals("Be brief.", show.get("system").asText());
+        assertEquals("teller:latest", show.at("/details/parent_model").asText(), "the model it was made from");
         assertTrue(show.get("parameters").asText().startsWith("top_k"), show.toString());
 
         assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"quantize\":\"q4_K_M\"}"), 400,
@@ -283,6 +300,9 @@ class StoreApiTest {
         assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"parameters\":{\"top_k\":\"x\"}}"),
                 400, "top_k");
         assertError(post("/api/push", "{\"model\":\"teller\"}"), 501, "push");
+        // the request is checked first, as Ollama checks it
+        assertError(post("/api/push", "{}"), 400, "model is required");
+        assertError(post("/api/push", "{\"model\":\"nothing-here\"}"), 404, "not found");
     }
 
     /**

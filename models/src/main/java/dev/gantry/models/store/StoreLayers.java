@@ -41,8 +41,9 @@ public final class StoreLayers {
             licenses.add(new String(store.readSmallBlob(l.digest()), StandardCharsets.UTF_8));
         }
         Optional<java.nio.file.Path> projector = man.layer(MediaTypes.PROJECTOR).map(l -> store.blobPath(l.digest()));
+        Optional<String> parent = man.layer(MediaTypes.MODEL).map(Layer::from).filter(f -> !f.isEmpty());
         return new ModelLayers(template, system, params, messages, licenses, projector,
-                Optional.of(m.digest().toString()), man.totalSize());
+                Optional.of(m.digest().toString()), man.totalSize(), parent);
     }
 
     /** A params blob: a JSON object of option names to values. */

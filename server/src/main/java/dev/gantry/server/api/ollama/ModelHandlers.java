@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** {@code /}, {@code /api/version}, {@code /api/tags}, {@code /api/show} and {@code /api/ps}. */
 public final class ModelHandlers {
@@ -57,8 +58,14 @@ public final class ModelHandlers {
                 .or(() -> Json.string(body, "name").filter(s -> !s.isEmpty()))
                 .orElseThrow(() -> ApiException.badRequest("model is required"));
         boolean verbose = Json.bool(body, "verbose").orElse(false);
+        // as Ollama's show: a system prompt in the request stands in for the model's, options go into the Modelfile
+        Optional<String> system = Json.string(body, "system").filter(s -> !s.isEmpty());
+        Map<String, Object> options = Json.object(body, "options")
+                .map(o -> Json.MAPPER.convertValue(o, new com.fasterxml.jackson.core.type.TypeReference<
+                        LinkedHashMap<String, Object>>() {}))
+                .orElse(new LinkedHashMap<>());
         LocalModel m = models.registry().resolve(name).orElseThrow(() -> new ModelNotFoundException(name));
-        ex.sendJson(200, Json.write(ShowView.of(m, verbose)));
+        ex.sendJson(200, Json.write(ShowView.of(m, verbose, system, options)));
     }
 
     public void ps(Exchange ex) {
@@ -126,11 +133,16 @@ public final class ModelHandlers {
     }
 
     static Responses.Details details(GgufMetadata g) {
-        String family = g.modelFamily();
-        return new Responses.Details("", "gguf", family, List.of(family), g.parameterSizeLabel(), g.quantizationLevel());
+        return details(g, "");
     }
 
-    /** GGUF key/values as {@code model_info}; large arrays (the vocabulary) are left out, as Ollama does unless verbose. */
+    /** With the model its weights came from, Ollama's {@code parent_model} ("" when none is known). */
+    static Responses.Details details(GgufMetadata g, String parentModel) {
+        String family = g.modelFamily();
+        return new Responses.Details(parentModel, "gguf", family, List.of(family), g.parameterSizeLabel(),
+                g.quantizationLevel());
+    }
+
     /**
      * The GGUF keys as Ollama shows them: without {@code verbose}, an array of more than five elements is shown
      * empty (a vocabulary or merge list is megabytes that no client reads); with it, every array in full, so

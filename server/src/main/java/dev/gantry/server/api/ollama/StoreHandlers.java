@@ -166,16 +166,21 @@ public final class StoreHandlers {
             } catch (InterruptedException e) {
                 throw new ApiException(499, "pull cancelled");
             } catch (IOException e) {
-                int status = e.getMessage() != null && e.getMessage().endsWith("file does not exist") ? 404 : 502;
+                // 500 as Ollama answers a failed pull without a stream (a streamed one ends with an error line)
+                int status = e.getMessage() != null && e.getMessage().endsWith("file does not exist") ? 404 : 500;
                 throw new ApiException(status, e.getMessage());
             }
         });
         Thread.interrupted(); // clear a late interrupt from onClose, so it cannot hit later work on this thread
     }
 
-    /** {@code POST /api/push}: not implemented. */
+    /** {@code POST /api/push}: not implemented; the request is checked first, as Ollama checks it. */
     public void push(Exchange ex) {
-        Json.parseObject(ex.body());
+        ObjectNode body = Json.parseObject(ex.body());
+        ModelName name = ModelName.parse(modelField(body, "model", "name"));
+        if (requireStore().find(name).isEmpty()) {
+            throw new ModelNotFoundException(name.shortName());
+        }
         throw new ApiException(501, "push is not supported by Gantry");
     }
 
@@ -313,7 +318,9 @@ public final class StoreHandlers {
             }
         } else if (fromStore.isPresent()) {
             Manifest base = fromStore.get().manifest();
-            layers.addAll(base.layers());
+            // each layer remembers the model it came from, as Ollama's create writes it: show's parent_model
+            String parent = fromStore.get().name().shortName();
+            base.layers().forEach(l -> layers.add(new Layer(l.mediaType(), l.digest(), l.size(), parent)));
             weights = fromModel.metadata();
             Optional<Layer> p = base.layer(MediaTypes.PARAMS);
             if (p.isPresent()) {
