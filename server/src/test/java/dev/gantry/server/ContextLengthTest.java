@@ -114,6 +114,31 @@ class ContextLengthTest {
         assertEquals(240, done.get("eval_count").asInt(), done.toString());
     }
 
+    /**
+     * Generations that shift at once, with more of them than slots: each runs to its num_predict, and their cells
+     * are all given back (none left in use once the runner is idle).
+     */
+    @Test
+    void concurrentShiftsEachFinishAndGiveTheirCellsBack() throws Exception {
+        List<java.util.concurrent.CompletableFuture<HttpResponse<String>>> calls = new java.util.ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            ObjectNode req = generate("Story " + i + ": once upon a time", "num_predict", 400, "ignore_eos", true,
+                    "seed", i);
+            req.put("stream", i % 2 == 0);
+            calls.add(OverloadTest.send(server, "/api/generate", req.toString()));
+        }
+        for (java.util.concurrent.CompletableFuture<HttpResponse<String>> c : calls) {
+            HttpResponse<String> r = c.get(120, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode done = TestServer.ndjson(r.body()).getLast();
+            assertEquals(400, done.get("eval_count").asInt(), done.toString());
+            assertEquals("length", done.get("done_reason").asText(), done.toString());
+        }
+        dev.gantry.runtime.runner.RunnerStats st = OverloadTest.idle(server);
+        assertEquals(0, st.kvCellsUsed(), st.toString());
+        assertTrue(st.kvCellsParked() <= st.kvCells(), st.toString());
+    }
+
     @Test
     void aGenerationThatFillsItsContextWithoutShiftEndsWithLength() throws Exception {
         String prompt = "Once upon a time";

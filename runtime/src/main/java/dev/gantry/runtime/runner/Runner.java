@@ -466,7 +466,6 @@ public final class Runner implements AutoCloseable {
         System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);
         s.length -= discard;
         s.cached -= discard;
-        s.shifts++;
         cells.shifted(discard);
         LOG.log(System.Logger.Level.DEBUG, "runner {0}: sequence {1} shifted its context by {2} tokens after {3}",
                 name, s.id, discard, keep);

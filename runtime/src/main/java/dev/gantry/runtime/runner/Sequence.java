@@ -27,8 +27,6 @@ final class Sequence implements GenerationHandle {
     long admittedAt;
     long firstTokenAt;
     int preemptions;
-    /** Context shifts ({@link GenerationRequest#shiftKeep}). */
-    int shifts;
     /** Prompt tokens its slot's parked cells held when it was last admitted. */
     int reused;
     /** An embedding input: decoded with every token an output, pooled, never sampled. */

@@ -43,7 +43,11 @@ public final class ShowView {
         String system = systemPrompt.orElse(null);
         String parameters = m.parameters().isEmpty() ? null : parameters(m.parameters()); // left out when none
         Map<String, Object> modelfileParameters = new java.util.LinkedHashMap<>(m.parameters());
-        modelfileParameters.putAll(options);
+        options.forEach((k, v) -> {
+            if (v != null) { // a null option sets nothing
+                modelfileParameters.put(k, v);
+            }
+        });
         String license = m.layers().licenses().isEmpty() ? null : String.join("\n", m.layers().licenses());
         List<Responses.Message> messages = m.messages().isEmpty() ? null : m.messages().stream()
                 .map(x -> new Responses.Message(x.role(), x.content())).toList();
