@@ -247,6 +247,10 @@ class StoreApiTest {
         assertEquals(200, post("/api/show", "{\"model\":\"mycopy:v1\"}").statusCode());
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"mycopy:V1\"}".getBytes()).statusCode());
         assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "MyCopy", "V1")));
+        // written to the name of a model that is not a manifest (the built-in one), in another case: its spelling
+        assertEquals(200, post("/api/copy", "{\"source\":\"mine\",\"destination\":\"STORIES260K\"}").statusCode());
+        assertTrue(Files.exists(manifest("registry.ollama.ai", "library", "stories260k", "latest")));
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"Stories260k\"}".getBytes()).statusCode());
         assertTrue(find(tags, "stories260k:latest") != null, "the built-in model stays listed");
 
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"mine\"}".getBytes()).statusCode());

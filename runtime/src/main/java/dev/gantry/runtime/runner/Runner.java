@@ -455,12 +455,13 @@ public final class Runner implements AutoCloseable {
      */
     private boolean shift(Sequence s, int context) {
         int keep = s.request.shiftKeep();
-        if (keep == GenerationRequest.NO_SHIFT || s.embedding) {
+        if (keep == GenerationRequest.NO_SHIFT || s.embedding || s.cached < 2) {
             return false;
         }
-        keep = Math.clamp(keep < 0 ? s.promptLength : keep, 1, context - 1);
-        int discard = Math.max((context - keep) / 2, 1);
-        if (keep + discard > s.cached || !session.shift(s.id, keep, discard)) {
+        // as Ollama's runner: at most all but one of the cached tokens kept, at least one dropped
+        keep = Math.clamp(keep < 0 ? s.promptLength : keep, 1, s.cached - 1);
+        int discard = Math.min(Math.max((context - keep) / 2, 1), s.cached - keep);
+        if (!session.shift(s.id, keep, discard)) {
             return false;
         }
         System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);

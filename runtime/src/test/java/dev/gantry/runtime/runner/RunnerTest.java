@@ -233,6 +233,30 @@ class RunnerTest extends RunnerTestBase {
         assertTrue(engine.violations().isEmpty(), engine.violations().toString());
     }
 
+    /**
+     * A num_keep as long as the context (or longer) keeps all but the last cached token and drops one a shift, as
+     * Ollama's runner does, rather than ending the generation.
+     */
+    @Test
+    void aKeepThatFillsTheContextStillShiftsOneTokenAtATime() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(16, 64, 2, 2, 32));
+        int[] prompt = FakeEngine.prompt("Hello?");
+        for (int keep : new int[] {15, 16, 100}) {
+            RecordingObserver o = observer();
+            runner.submit(new GenerationRequest(prompt, GREEDY, 20, 0).withShift(keep), o);
+            Outcome out = o.awaitFinish(WAIT);
+            assertEquals(FinishReason.LENGTH, out.reason());
+            assertEquals(20, out.metrics().generatedTokens(), "keep " + keep);
+            // the text diverges from the unlimited one at the first shift: it drops the newest cached token
+            String unlimited = FakeEngine.decode(engine.expectedTokens(prompt, 20, 0));
+            String upToTheContext = FakeEngine.decode(engine.expectedTokens(prompt, -1, 16));
+            assertTrue(o.text().startsWith(upToTheContext), o.text());
+            assertEquals(unlimited.length(), o.text().length(), "one character a token in the fake's script");
+        }
+        assertTrue(engine.violations().isEmpty(), engine.violations().toString());
+    }
+
     /** A model whose memory cannot shift ends a full context at its length, shift asked for or not. */
     @Test
     void aContextThatCannotShiftEndsWithLength() {

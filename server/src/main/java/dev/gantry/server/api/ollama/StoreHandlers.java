@@ -186,12 +186,20 @@ public final class StoreHandlers {
 
     // ---------------------------------------------------------------- copy and delete
 
+    /**
+     * A name to write under, spelt as the model it names is spelt where there is one already (a loose GGUF file or the
+     * built-in model too, not only a manifest), as Ollama writes to an existing name in its stored case.
+     */
+    private ModelName spelt(ModelName name) {
+        return models.registry().list().stream().map(LocalModel::name).filter(name::equals).findFirst().orElse(name);
+    }
+
     /** {@code POST /api/copy}: {@code source} to {@code destination}; 200 with no body, as Ollama answers. */
     public void copy(Exchange ex) throws IOException {
         ObjectNode body = Json.parseObject(ex.body());
         String sourceText = Json.requiredString(body, "source");
         ModelName source = ModelName.parse(sourceText);
-        ModelName destination = ModelName.parse(Json.requiredString(body, "destination"));
+        ModelName destination = spelt(ModelName.parse(Json.requiredString(body, "destination")));
         OllamaStore s = requireStore();
         Optional<StoredManifest> stored = s.find(source);
         if (stored.isPresent()) {
@@ -237,7 +245,7 @@ public final class StoreHandlers {
      */
     public void create(Exchange ex) {
         ObjectNode body = Json.parseObject(ex.body());
-        ModelName name = ModelName.parse(modelField(body, "model", "name"));
+        ModelName name = spelt(ModelName.parse(modelField(body, "model", "name")));
         boolean stream = Json.bool(body, "stream").orElse(true);
         if (Json.string(body, "quantize").filter(q -> !q.isEmpty()).isPresent()) {
             throw ApiException.badRequest("quantize is not supported by Gantry: create the model from a GGUF file "
