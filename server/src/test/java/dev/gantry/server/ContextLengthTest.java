@@ -65,10 +65,14 @@ class ContextLengthTest {
     @Test
     void aLongPromptIsCutFromTheFrontLeavingRoomToGenerate() throws Exception {
         assertTrue(tokens(LONG) > 2 * CONTEXT, "the prompt is longer than the context: " + tokens(LONG));
-        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "temperature", 0));
-        // the context less 8 to generate and one spare: the BOS and the last prompt tokens
+        // without a context shift: the context less 8 to generate and one spare, the BOS and the last prompt tokens
+        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "temperature", 0).put("shift", false));
         assertEquals(CONTEXT - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
         assertTrue(done.get("eval_count").asInt() <= 8);
+        // shifting (the default), as Ollama: all of the context but one token, and the context shifts as it generates
+        JsonNode shifted = ok("/api/generate", generate(LONG, "num_predict", 8, "temperature", 0));
+        assertEquals(CONTEXT - 1, shifted.get("prompt_eval_count").asInt(), shifted.toString());
+        assertEquals(8, shifted.get("eval_count").asInt(), shifted.toString());
     }
 
     @Test
@@ -86,7 +90,7 @@ class ContextLengthTest {
 
     @Test
     void numCtxNarrowsTheContextOfOneRequest() throws Exception {
-        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "num_ctx", 32));
+        JsonNode done = ok("/api/generate", generate(LONG, "num_predict", 8, "num_ctx", 32).put("shift", false));
         assertEquals(32 - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
         ObjectNode refused = generate(LONG.substring(0, 200), "num_ctx", 16);
         refused.put("truncate", false);
@@ -197,6 +201,9 @@ class ContextLengthTest {
         messages.addObject().put("role", "user").put("content", "hello");
         messages.addObject().put("role", "user").put("content", LONG);
         JsonNode done = ok("/api/chat", req);
+        assertEquals(CONTEXT - 1, done.get("prompt_eval_count").asInt(), "all but one token: " + done);
+        req.put("shift", false); // then room is left to generate
+        done = ok("/api/chat", req);
         assertEquals(CONTEXT - 8 - 1, done.get("prompt_eval_count").asInt(), done.toString());
     }
 }

@@ -182,7 +182,7 @@ public final class CompletionHandlers {
                 msgs -> m.tokenize(builder.build(new PromptBuilder.Request(gguf, template, modelSystem, msgs, tools,
                         thinkOn))
                         .text(), true, true).length,
-                ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), truncate);
+                ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), shift, truncate);
         PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
                 tools, thinkOn));
         Set<String> toolNames = new LinkedHashSet<>();
@@ -351,7 +351,7 @@ public final class CompletionHandlers {
                      ChatOutputParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
-                options.numKeep(), fit.truncate());
+                options.numKeep(), fit.shift(), fit.truncate());
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
         if (withContext) {

@@ -11,9 +11,10 @@ import java.util.function.ToIntFunction;
  * a chat's oldest messages dropped (its system messages kept), then a prompt's leading tokens dropped (its first,
  * the BOS, kept), each logged; or a 400 when the request says {@code "truncate": false}. Pure but for the log.
  *
- * <p>A prompt that fits is left alone. One that does not is cut to leave room to generate (half the context at
- * most, or an eighth without {@code num_predict}): Gantry does not shift the context mid-generation, so a prompt
- * cut to the whole context could generate nothing.
+ * <p>A prompt that fits is left alone. One that does not is cut to the context less one token when the request
+ * shifts its context (Ollama's default: the generation makes room as it goes), else to leave room to generate (half
+ * the context at most, or an eighth without {@code num_predict}), since a prompt cut to the whole context could then
+ * generate nothing.
  */
 final class ContextWindow {
     private static final System.Logger LOG = System.getLogger("gantry.api");
@@ -33,8 +34,14 @@ final class ContextWindow {
         return Math.max(4, numCtx);
     }
 
-    /** How long a prompt that had to be cut may be: the window less room to generate. */
-    static int target(int window, int numPredict) {
+    /**
+     * How long a prompt that had to be cut may be: all the window but one token when the context shifts, else the
+     * window less room to generate.
+     */
+    static int target(int window, int numPredict, boolean shift) {
+        if (shift) {
+            return Math.max(1, window - 1);
+        }
         int room = numPredict > 0 ? Math.min(numPredict, window / 2) : Math.max(1, window / 8);
         return Math.max(1, window - room - 1);
     }
@@ -46,10 +53,17 @@ final class ContextWindow {
      */
     static <M> List<M> dropOldest(List<M> messages, java.util.function.Function<M, String> role,
                                   ToIntFunction<List<M>> tokens, int window, int numPredict, boolean truncate) {
+        return dropOldest(messages, role, tokens, window, numPredict, false, truncate);
+    }
+
+    /** {@link #dropOldest}, cutting to the whole window less one token when the context {@code shift}s. */
+    static <M> List<M> dropOldest(List<M> messages, java.util.function.Function<M, String> role,
+                                  ToIntFunction<List<M>> tokens, int window, int numPredict, boolean shift,
+                                  boolean truncate) {
         if (!truncate || messages.size() < 2 || tokens.applyAsInt(messages) < window) {
             return messages;
         }
-        int target = target(window, numPredict);
+        int target = target(window, numPredict, shift);
         // The fewest oldest messages to drop, by bisection: dropping more never lengthens the prompt, and
         // rendering and counting once per candidate (as a loop from the oldest did) took minutes for a chat of
         // 20,000 messages.
@@ -105,6 +119,11 @@ final class ContextWindow {
      * a 400 when the request says {@code truncate: false}.
      */
     static int[] fit(int[] tokens, int window, int numPredict, int numKeep, boolean truncate) {
+        return fit(tokens, window, numPredict, numKeep, false, truncate);
+    }
+
+    /** {@link #fit(int[], int, int, int, boolean)}, cutting to the whole window less one when it {@code shift}s. */
+    static int[] fit(int[] tokens, int window, int numPredict, int numKeep, boolean shift, boolean truncate) {
         if (tokens.length < window) {
             return tokens;
         }
@@ -112,7 +131,7 @@ final class ContextWindow {
             throw ApiException.badRequest("the input length exceeds the context length (" + tokens.length
                     + " tokens, context " + window + ")");
         }
-        int keep = target(window, numPredict);
+        int keep = target(window, numPredict, shift);
         int head = numKeep < 0 ? keep : Math.clamp(numKeep, 1, keep);
         int[] out = new int[keep];
         System.arraycopy(tokens, 0, out, 0, head);

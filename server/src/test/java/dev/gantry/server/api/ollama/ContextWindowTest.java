@@ -56,7 +56,7 @@ class ContextWindowTest {
                 continue;
             }
             List<Msg> got = ContextWindow.dropOldest(messages, Msg::role, TOKENS, window, numPredict, true);
-            assertEquals(linear(messages, ContextWindow.target(window, numPredict)), got, "round " + round);
+            assertEquals(linear(messages, ContextWindow.target(window, numPredict, false)), got, "round " + round);
         }
     }
 
@@ -74,15 +74,15 @@ class ContextWindowTest {
         }, 2048, 128, true);
         assertTrue(counts.get() < 40, counts.get() + " counts");
         assertEquals("system", kept.getFirst().role());
-        assertTrue(TOKENS.applyAsInt(kept) <= ContextWindow.target(2048, 128));
-        assertTrue(TOKENS.applyAsInt(kept) > ContextWindow.target(2048, 128) - 5, "no more dropped than needed");
+        assertTrue(TOKENS.applyAsInt(kept) <= ContextWindow.target(2048, 128, false));
+        assertTrue(TOKENS.applyAsInt(kept) > ContextWindow.target(2048, 128, false) - 5, "no more dropped than needed");
     }
 
     /** A cut prompt keeps its first num_keep tokens (Ollama's default 4; at least the BOS) and its last ones. */
     @Test
     void aCutPromptKeepsNumKeepTokensFromItsStart() {
         int[] prompt = java.util.stream.IntStream.range(0, 100).toArray();
-        int keep = ContextWindow.target(64, 10); // 53 tokens: room for 10 to generate
+        int keep = ContextWindow.target(64, 10, false); // 53 tokens: room for 10 to generate
         int[] byDefault = ContextWindow.fit(prompt, 64, 10, true);
         assertEquals(keep, byDefault.length);
         assertEquals(List.of(0, 1, 2, 3, 100 - keep + 4), List.of(byDefault[0], byDefault[1], byDefault[2],
@@ -96,5 +96,10 @@ class ContextWindowTest {
         assertEquals(100 - keep + 1, none[1]);
         int[] all = ContextWindow.fit(prompt, 64, 10, -1, true);
         assertEquals(keep - 1, all[keep - 1], "-1: the start, as much as fits");
+        // a request that shifts its context keeps all of the window but one token: generation makes room as it goes
+        int[] shifting = ContextWindow.fit(prompt, 64, 10, 4, true, true);
+        assertEquals(63, shifting.length);
+        assertEquals(List.of(0, 1, 2, 3, 100 - 63 + 4), List.of(shifting[0], shifting[1], shifting[2], shifting[3],
+                shifting[4]));
     }
 }
