@@ -69,6 +69,25 @@ class StoreApiTest {
         return new String[] {type, digest, String.valueOf(size)};
     }
 
+    /** Create from a model that is not in the store yet: pulled first, with the pull's statuses, then created. */
+    @Test
+    void createFromAModelNotHerePullsItFirst() throws Exception {
+        publish("base", "{{ .Prompt }}", "{\"num_predict\":3}");
+        String base = registry.host() + "/library/base";
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"derived\",\"from\":\"" + base + "\","
+                + "\"insecure\":true,\"system\":\"Short.\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        List<String> statuses = TestServer.ndjson(r.body()).stream().map(l -> l.get("status").asText()).toList();
+        assertEquals("pulling manifest", statuses.getFirst(), statuses.toString());
+        assertEquals("success", statuses.getLast(), statuses.toString());
+        assertTrue(Files.exists(manifest(registry.host(), "library", "base", "latest")), "the base is stored too");
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"derived\"}").body());
+        assertEquals("Short.", show.get("system").asText(), show.toString());
+        assertEquals(base + ":latest", show.at("/details/parent_model").asText(), show.toString());
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"derived\"}".getBytes()).statusCode());
+        assertEquals(200, send("DELETE", "/api/delete", ("{\"model\":\"" + base + "\"}").getBytes()).statusCode());
+    }
+
     /** A registry model: the tiny GGUF, a template and params layer, and a config. */
     static byte[] publish(String model, String template, String params) {
         byte[] t = template.getBytes(StandardCharsets.UTF_8);
@@ -300,7 +319,10 @@ class StoreApiTest {
         assertError(post("/api/create", "{\"model\":\"q\"}"), 400, "neither 'from' or 'files'");
         assertError(post("/api/create", "{\"model\":\"q\",\"files\":{\"a.gguf\":\"" + TestRegistry.sha256(new byte[] {9})
                 + "\"}}"), 400, "not found");
-        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"missing\"}"), 404, "not found");
+        // a base that is not here is pulled first, as Ollama's create does: from a registry that has no such model, the
+        // pull's answer
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"" + registry.host() + "/library/missing\","
+                + "\"insecure\":true,\"stream\":false}"), 404, "file does not exist");
         assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"parameters\":{\"top_k\":\"x\"}}"),
                 400, "top_k");
         assertError(post("/api/push", "{\"model\":\"teller\"}"), 501, "push");

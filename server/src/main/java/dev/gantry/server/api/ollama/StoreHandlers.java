@@ -159,19 +159,22 @@ public final class StoreHandlers {
         requireStore();
         Thread worker = Thread.currentThread();
         ex.onClose(worker::interrupt); // a client that goes away cancels the download
-        run(ex, stream, emit -> {
-            try {
-                registry.pull(name, insecure, p -> emit.accept(new Status(p.status(), p.digest(), p.total(),
-                        p.completed())));
-            } catch (InterruptedException e) {
-                throw new ApiException(499, "pull cancelled");
-            } catch (IOException e) {
-                // 500 as Ollama answers a failed pull without a stream (a streamed one ends with an error line)
-                int status = e.getMessage() != null && e.getMessage().endsWith("file does not exist") ? 404 : 500;
-                throw new ApiException(status, e.getMessage());
-            }
-        });
+        run(ex, stream, emit -> pullInto(emit, name, insecure));
         Thread.interrupted(); // clear a late interrupt from onClose, so it cannot hit later work on this thread
+    }
+
+    /** Pulls {@code name} with Ollama's progress statuses; a failure is the status Ollama's pull answers with. */
+    private void pullInto(Consumer<Status> emit, ModelName name, boolean insecure) {
+        try {
+            registry.pull(name, insecure, p -> emit.accept(new Status(p.status(), p.digest(), p.total(),
+                    p.completed())));
+        } catch (InterruptedException e) {
+            throw new ApiException(499, "pull cancelled");
+        } catch (IOException e) {
+            // 500 as Ollama answers a failed pull without a stream (a streamed one ends with an error line)
+            int status = e.getMessage() != null && e.getMessage().endsWith("file does not exist") ? 404 : 500;
+            throw new ApiException(status, e.getMessage());
+        }
     }
 
     /** {@code POST /api/push}: not implemented; the request is checked first, as Ollama checks it. */
@@ -272,14 +275,11 @@ public final class StoreHandlers {
         Optional<ArrayNode> messages = messages(body).filter(m -> !m.isEmpty());
         List<String> licenses = licenses(body);
         OllamaStore s = requireStore();
-        // the base: a model of the store, a loose GGUF or the built-in model, or the uploaded GGUF blobs
-        Optional<StoredManifest> baseManifest = Optional.empty();
-        LocalModel baseModel = null;
-        if (from.isPresent()) {
-            ModelName base = ModelName.parse(from.get());
-            baseManifest = s.find(base);
-            baseModel = models.registry().resolve(base).orElseThrow(() -> new ModelNotFoundException(from.get()));
-        }
+        // the base: a model of the store, a loose GGUF or the built-in model, or the uploaded GGUF blobs; a base that
+        // is not here is pulled first, as Ollama's create pulls it ("insecure": plain HTTP, as in pull)
+        ModelName base = from.map(ModelName::parse).orElse(null);
+        boolean pullBase = base != null && models.registry().resolve(base).isEmpty();
+        boolean insecure = Json.bool(body, "insecure").orElse(false);
         for (Map.Entry<String, Digest> f : files.entrySet()) {
             if (!s.hasBlob(f.getValue())) {
                 throw ApiException.badRequest("blob " + f.getValue() + " for file \"" + f.getKey() + "\" not found; "
@@ -287,15 +287,29 @@ public final class StoreHandlers {
             }
             readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
         }
-        Optional<StoredManifest> fromStore = baseManifest;
-        LocalModel fromModel = baseModel;
+        if (pullBase) {
+            Thread worker = Thread.currentThread();
+            ex.onClose(worker::interrupt); // a client that goes away cancels the download
+        }
         run(ex, stream, emit -> {
+            Optional<StoredManifest> fromStore = Optional.empty();
+            LocalModel fromModel = null;
+            if (base != null) {
+                if (pullBase) {
+                    pullInto(emit, base, insecure);
+                }
+                fromStore = s.find(base);
+                fromModel = models.registry().resolve(base).orElseThrow(() -> new ModelNotFoundException(from.get()));
+            }
             try {
                 build(emit, name, fromStore, fromModel, files, template, system, parameters, messages, licenses);
             } catch (IOException e) {
                 throw new ApiException(500, "create failed: " + e.getMessage());
             }
         });
+        if (pullBase) {
+            Thread.interrupted(); // a late interrupt from onClose must not hit later work on this thread
+        }
     }
 
     private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
