@@ -7,11 +7,12 @@ package dev.gantry.runtime.sampling;
  * about half a nanosecond a logit, in a loop the JIT cannot vectorize (it may stop at any logit). So a long row is
  * seen as a matrix of {@link #COLUMNS} columns (logit i in column i mod 1024), a chunk (row) of 1024 at a time: each
  * chunk is copied to a small array of its own, from where a loop over matching indexes, which the JIT turns into
- * vector instructions, keeps each column's largest logit, for each group of {@link #GROUP} rows and for the whole. The k-th largest column maximum
- * is a floor no candidate can be below (k columns each hold a logit at least that large), and only the groups of
- * the columns that reach it are read logit by logit: for a model's row, about k groups of 4 logits. (A vector
- * maximum over one array at two offsets does not compile to vector instructions: the JIT cannot rule out that the
- * arrays overlap. A whole column read by strides touched half the row's cache lines for k = 40.)
+ * vector instructions, keeps each column's largest logit, for each group of {@link #GROUP} rows and for the whole.
+ * The k-th largest column maximum is a floor no candidate can be below (k columns each hold a logit at least that
+ * large), and only the groups of the columns that reach it are read logit by logit: for a model's row, about k
+ * groups of 4 logits. (A vector maximum over one array at two offsets does not compile to vector instructions: the
+ * JIT cannot rule out that the arrays overlap. A whole column read by strides touched half the row's cache lines
+ * for k = 40.)
  *
  * <p>The result is that of one pass over every logit: the candidates are the k best in a total order (larger logit
  * first, of equal logits the smaller token id), whatever order they are offered in. NaN and -inf are never
