@@ -451,13 +451,8 @@ public final class CompletionHandlers {
             if (!(n instanceof ObjectNode o)) {
                 throw Json.wrongType("messages[" + i + "]", "an object", n);
             }
-            int index = i;
-            String role = Json.string(o, "role").orElseThrow(() -> ApiException.badRequest("messages[" + index
-                    + "].role is required"));
-            if (role.isBlank()) {
-                // any other role goes to the template, as in Ollama (older OpenAI clients send "function")
-                throw ApiException.badRequest("messages[" + index + "].role is empty");
-            }
+            // any role goes to the template, as in Ollama (older OpenAI clients send "function"), a missing one as ""
+            String role = Json.string(o, "role").orElse("");
             String content = Json.string(o, "content").orElse("");
             JsonNode images = o.get("images");
             if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {

@@ -173,10 +173,7 @@ public final class EmbedHandlers {
         if (!node.isIntegralNumber() || !node.canConvertToInt()) {
             throw Json.wrongType("dimensions", "an integer", node);
         }
-        if (node.intValue() < 0) {
-            throw ApiException.badRequest("dimensions must be a positive number, got " + node.intValue());
-        }
-        return node.intValue();
+        return Math.max(0, node.intValue()); // Ollama truncates only to a positive number: below is the whole vector
     }
 
     /** An empty input only loads; with {@code keep_alive: 0} it unloads (a request with inputs expires as usual). */

@@ -89,13 +89,20 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
                 case "typical_p" -> typicalP = number(k, v);
                 case "seed" -> seed = longInteger(k, v); // Go's int: 64 bits
                 case "repeat_penalty" -> repeatPenalty = number(k, v);
-                case "repeat_last_n" -> repeatLastN = integer(k, v);
+                case "repeat_last_n" -> {
+                    // below -1 no window: llama.cpp takes a negative window other than -1 as 0, as Ollama passes it
+                    int n = integer(k, v);
+                    repeatLastN = n < -1 ? 0 : n;
+                }
                 case "presence_penalty" -> presence = number(k, v);
                 case "frequency_penalty" -> frequency = number(k, v);
-                case "num_predict" -> numPredict = integer(k, v);
+                case "num_predict" -> numPredict = clampedInteger(k, v); // past the int range: capped later anyway
                 case "num_keep" -> numKeep = integer(k, v);
                 case "num_ctx" -> numCtx = integer(k, v); // a tiny or negative one is raised to the minimum
-                case "num_batch" -> numBatch = atLeastOne(k, v);
+                case "num_batch" -> {
+                    int n = integer(k, v);
+                    numBatch = n >= 1 ? n : null; // 0 or less: the default, as Ollama takes no check on it
+                }
                 case "num_gpu" -> numGpu = integer(k, v);
                 case "main_gpu" -> mainGpu = integer(k, v);
                 case "stop" -> stop = strings(k, v);
@@ -140,12 +147,13 @@ public record OllamaOptions(SamplingParams sampling, int numPredict, List<String
         return (float) d;
     }
 
-    private static int atLeastOne(String k, JsonNode v) {
-        int i = integer(k, v);
-        if (i < 1) {
-            throw ApiException.badRequest("invalid option " + k + ": must be at least 1");
+    /** An integer option whose values past the int range mean as much as its ends (num_predict 1e20). */
+    private static int clampedInteger(String k, JsonNode v) {
+        if (v.isNumber() && (v.isFloatingPointNumber() ? !Double.isFinite(v.doubleValue())
+                || Math.abs(v.doubleValue()) >= 0x1p63 : !v.canConvertToLong())) {
+            return v.doubleValue() > 0 ? Integer.MAX_VALUE : Integer.MIN_VALUE;
         }
-        return i;
+        return (int) Math.clamp(longInteger(k, v), Integer.MIN_VALUE, Integer.MAX_VALUE);
     }
 
     private static int integer(String k, JsonNode v) {
