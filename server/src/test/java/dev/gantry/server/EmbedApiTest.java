@@ -145,7 +145,6 @@ class EmbedApiTest {
                 new Case("{\"input\":\"x\"}", 400),
                 new Case("{\"model\":\"stories260k\",\"input\":5}", 400),
                 new Case("{\"model\":\"stories260k\",\"input\":[\"a\",1]}", 400),
-                new Case("{\"model\":\"stories260k\",\"input\":\"x\",\"dimensions\":-1}", 400),
                 new Case("{\"model\":\"stories260k\",\"input\":\"x\",\"dimensions\":\"8\"}", 400),
                 new Case("{\"model\":\"stories260k\",\"input\":\"x\",\"truncate\":\"no\"}", 400),
                 new Case("{\"model\":\"stories260k\",\"input\":\"x\",\"keep_alive\":\"soon\"}", 400),
