@@ -110,14 +110,9 @@ public final class ModelManager implements AutoCloseable {
                                                        long arrival) {
         LocalModel model;
         try {
-            model = registry.resolve(name).orElse(null);
-        } catch (IllegalArgumentException e) {
+            model = requireKnown(name);
+        } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
-        }
-        if (model == null) {
-            Optional<String> problem = registry.problem(name);
-            return CompletableFuture.failedFuture(problem.<RuntimeException>map(p -> new ModelLoadException(p, null))
-                    .orElseGet(() -> new ModelNotFoundException(name)));
         }
         LoadOptions options;
         try {
@@ -173,6 +168,24 @@ public final class ModelManager implements AutoCloseable {
             leased.whenComplete((l, e) -> slot.waiting.remove(leased));
         }
         return leased;
+    }
+
+    /**
+     * The model a name stands for, as a request would get it, without loading it: a request's own mistakes (its
+     * options) are answered only after an unknown model, as Ollama looks the model up first.
+     *
+     * @throws IllegalArgumentException the name is not valid
+     * @throws ModelNotFoundException   there is no such model
+     * @throws ModelLoadException       the model is there but cannot be read
+     */
+    public LocalModel requireKnown(String name) {
+        Optional<LocalModel> model = registry.resolve(name);
+        if (model.isPresent()) {
+            return model.get();
+        }
+        Optional<String> problem = registry.problem(name);
+        throw problem.<RuntimeException>map(p -> new ModelLoadException(p, null))
+                .orElseGet(() -> new ModelNotFoundException(name));
     }
 
     /**

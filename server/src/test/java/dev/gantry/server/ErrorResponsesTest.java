@@ -56,6 +56,9 @@ class ErrorResponsesTest {
                 Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":5}]}", 400, "content"),
                 Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"tools\":[{\"type\":\"function\"}]}", 400, "registry.ollama.ai/library/stories260k:latest does not support tools"),
                 Arguments.of("/api/chat", "{\"model\":\"nope\",\"messages\":[]}", 404, "not found"),
+                // an unknown model first, as Ollama looks it up before it reads the options
+                Arguments.of("/api/generate", "{\"model\":\"nope\",\"prompt\":\"x\",\"options\":{\"temperature\":\"x\"}}", 404, "not found"),
+                Arguments.of("/api/chat", "{\"model\":\"nope\",\"messages\":[],\"options\":{\"top_k\":\"x\"}}", 404, "not found"),
                 Arguments.of("/api/show", "{}", 400, "model is required"),
                 Arguments.of("/api/show", "{\"model\":\"a/b/c/d/e\"}", 400, ""));
     }

@@ -57,13 +57,13 @@ public final class CompletionHandlers {
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
         invalidNameIsNotFound(model);
+        models.requireKnown(model); // an unknown model is a 404 before the request's other mistakes, as in Ollama
         String prompt = Json.string(body, "prompt").orElse("");
         String system = Json.string(body, "system").orElse(null);
         boolean raw = Json.bool(body, "raw").orElse(false);
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
-        OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         rejectUnsupported(body, model);
@@ -80,6 +80,8 @@ public final class CompletionHandlers {
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
+        // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
+        OllamaOptions options = OllamaOptions.parse(requestOptions);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         if (loadOnly) {
@@ -139,10 +141,10 @@ public final class CompletionHandlers {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
+        models.requireKnown(model); // an unknown model is a 404 before the request's other mistakes, as in Ollama
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
-        OllamaOptions options = OllamaOptions.parse(requestOptions);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         List<ChatMessage> messages = messages(body.get("messages"));
@@ -154,6 +156,8 @@ public final class CompletionHandlers {
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return;
         }
+        // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
+        OllamaOptions options = OllamaOptions.parse(requestOptions);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
