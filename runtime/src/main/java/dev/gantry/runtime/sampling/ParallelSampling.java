@@ -8,8 +8,9 @@ import java.util.function.IntConsumer;
 
 /**
  * Runs a step's per-sequence sampling on several cores: a pool for each runner (one for the process off a
- * runner's thread), as many workers as the cores the process has, less one, made as they are needed. A step's sequences are cut into contiguous chunks, one a worker (the caller runs the
- * first), so each worker samples several rows in a row with its scratch array warm.
+ * runner's thread), as many workers as the cores the process has, less one, made as they are needed. A step's
+ * sequences are cut into contiguous chunks, one a worker (the caller runs the first), so each worker samples several
+ * rows in a row with its scratch array warm.
  *
  * <p>Runners share the cores: a runner's step uses at most its share of them (the cores divided by the runners
  * the process has), so that one runner's sampling never takes the cores another runner's thread needs to queue

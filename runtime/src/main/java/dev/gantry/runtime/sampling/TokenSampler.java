@@ -116,25 +116,7 @@ public final class TokenSampler {
     public int sample(MemorySegment logits) {
         float[] row = scratchRow();
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, 0, row, 0, vocab); // one stream from memory the GPU wrote
-        int want = p.greedy() ? 1 : k;
-        if (!TopK.byColumns(vocab, want)) {
-            return sample(row);
-        }
-        prepare(row);
-        TopK.columnMaxima(row, 0, vocab);
-        int n = TopK.heapByColumns(row, 0, vocab, want, heapValues, heapIds);
-        int token;
-        if (n == 0) { // everything banned: the best banned token (token 0 when every logit is -inf or NaN)
-            heapValues[0] = 0;
-            heapIds[0] = argmax(row);
-            token = p.greedy() ? heapIds[0] : drawFrom(1);
-        } else if (p.greedy()) {
-            token = heapIds[0];
-        } else {
-            TopK.sortCandidates(heapValues, heapIds, n);
-            token = drawFrom(n);
-        }
-        return settle(row, token);
+        return sample(row);
     }
 
     /**
@@ -144,14 +126,7 @@ public final class TokenSampler {
      */
     public int sample(float[] logits) {
         prepare(logits);
-        return settle(logits, choose(logits));
-    }
-
-    /**
-     * Checks a drawn token against the constraint, if any (drawing again from the restricted row when it rejects it),
-     * and records it.
-     */
-    private int settle(float[] logits, int token) {
+        int token = choose(logits);
         if (constraint != null && !constraint.allows(token)) {
             if (constraint.restrict(logits) == 0) {
                 return constraint.endToken(); // nothing may come next: end here, the constraint left as it was
@@ -210,23 +185,11 @@ public final class TokenSampler {
         int to = (int) ((long) vocab * (part + 1) / splitParts);
         MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) from * Float.BYTES, row, from, to - from);
         prepareRange(row, from, to);
-        int want = p.greedy() ? 1 : k;
-        if (TopK.byColumns(to - from, want)) {
-            TopK.columnMaxima(row, from, to);
-            int size = TopK.heapByColumns(row, from, to, want, partValues[part], partIds[part]);
-            if (p.greedy()) {
-                partBest[part] = size == 0 ? -1 : partIds[part][0];
-                return;
-            }
-            TopK.sortCandidates(partValues[part], partIds[part], size);
-            partSizes[part] = size;
+        int size = TopK.heap(row, from, to, p.greedy() ? 1 : k, partValues[part], partIds[part]);
+        if (p.greedy()) { // the part's first largest logit: the best of one in the heap's order
+            partBest[part] = size == 0 ? -1 : partIds[part][0];
             return;
         }
-        if (p.greedy()) {
-            partBest[part] = TopK.firstLargest(row, from, to);
-            return;
-        }
-        int size = TopK.heapOf(row, from, to, k, partValues[part], partIds[part]);
         TopK.sortCandidates(partValues[part], partIds[part], size);
         partSizes[part] = size;
     }
@@ -251,7 +214,7 @@ public final class TokenSampler {
             int n = mergeParts();
             if (n == 0) {
                 heapValues[0] = 0;
-                heapIds[0] = argmax(row);
+                heapIds[0] = 0; // every logit -inf or NaN: token 0, as the whole-row argmax gives
                 n = 1;
             }
             token = drawFrom(n);
@@ -360,8 +323,8 @@ public final class TokenSampler {
     }
 
     /** The first largest logit; NaN never wins (0 when every logit is NaN or -inf). */
-    private static int argmax(float[] logits) {
-        return Math.max(0, TopK.firstLargest(logits, 0, logits.length));
+    private int argmax(float[] logits) {
+        return TopK.heap(logits, 0, vocab, 1, heapValues, heapIds) == 0 ? 0 : heapIds[0];
     }
 
     private int draw(float[] logits) {
@@ -423,10 +386,10 @@ public final class TokenSampler {
      * Returns how many there are (fewer than k only when the vocabulary is smaller or most logits are -inf).
      */
     private int topK(float[] logits) {
-        int size = TopK.heapOf(logits, 0, vocab, k, heapValues, heapIds);
-        if (size == 0) { // everything banned: fall back to the best banned token rather than fail
+        int size = TopK.heap(logits, 0, vocab, k, heapValues, heapIds);
+        if (size == 0) { // everything banned (or NaN): token 0 rather than fail
             heapValues[0] = 0;
-            heapIds[0] = argmax(logits);
+            heapIds[0] = 0; // no finite logit at all: token 0, as greedy gives
             return 1;
         }
         TopK.sortCandidates(heapValues, heapIds, size);

@@ -59,10 +59,22 @@ final class TopK {
     }
 
     /**
+     * The k best finite logits of {@code row[from..to)} into a heap, worst first, in {@code values}/{@code ids}; returns
+     * its size. By columns where {@link #byColumns}, else logit by logit: the same candidates either way.
+     */
+    static int heap(float[] row, int from, int to, int k, float[] values, int[] ids) {
+        if (!byColumns(to - from, k)) {
+            return heapOf(row, from, to, k, values, ids);
+        }
+        columnMaxima(row, from, to);
+        return heapByColumns(row, from, to, k, values, ids);
+    }
+
+    /**
      * Keeps the column maxima of {@code row[from..to)} for a {@link #heapByColumns} of the same range on the same
      * thread. Only where {@link #byColumns}.
      */
-    static void columnMaxima(float[] row, int from, int to) {
+    private static void columnMaxima(float[] row, int from, int to) {
         Scratch s = SCRATCH.get();
         int chunks = (to - from + COLUMNS - 1) / COLUMNS;
         s.groups((chunks + GROUP - 1) / GROUP);
@@ -99,7 +111,7 @@ final class TopK {
      * The k best finite logits of {@code row[from..to)} into a heap, worst first, in {@code values}/{@code ids}, from
      * the column maxima the calling thread's {@link #columnMaxima} of that range kept; returns the heap's size.
      */
-    static int heapByColumns(float[] row, int from, int to, int k, float[] values, int[] ids) {
+    private static int heapByColumns(float[] row, int from, int to, int k, float[] values, int[] ids) {
         Scratch s = SCRATCH.get();
         float[] maxima = s.maxima;
         // the k-th largest column maximum: k columns hold a logit at least this large, so the k-th largest logit is too
@@ -144,21 +156,8 @@ final class TopK {
      * The k largest finite logits of {@code logits[from..to)} into a heap, worst first, in {@code values}/{@code ids};
      * returns its size. Of equal logits the earlier tokens are kept (a later one must be larger to take a place).
      */
-    static int heapOf(float[] logits, int from, int to, int k, float[] values, int[] ids) {
+    private static int heapOf(float[] logits, int from, int to, int k, float[] values, int[] ids) {
         return add(logits, from, to, k, values, ids, 0);
-    }
-
-    /** The first largest logit of {@code [from, to)}, NaN and -inf never; -1 when there is none. */
-    static int firstLargest(float[] logits, int from, int to) {
-        int best = -1;
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = from; i < to; i++) {
-            if (logits[i] > max) {
-                max = logits[i];
-                best = i;
-            }
-        }
-        return best;
     }
 
     /**

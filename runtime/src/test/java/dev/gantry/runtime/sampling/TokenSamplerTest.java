@@ -138,58 +138,6 @@ class TokenSamplerTest {
     }
 
     /**
-     * A long row copied from native memory is read by columns ({@link TopK}); the draw must be the one a scan of every
-     * logit of a Java array makes, with the same seed: on rows with ties (within and across columns), NaNs, -inf,
-     * banned tokens that held a column's maximum, penalties that lower and that raise logits, greedy and not, for k
-     * on both sides of the columns' limit.
-     */
-    @Test
-    void aRowReadByColumnsDrawsWhatAScanOfEveryLogitDraws() {
-        SplittableRandom r = new SplittableRandom(31);
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            for (int round = 0; round < 120; round++) {
-                int n = 8 * TopK.COLUMNS + r.nextInt(round % 4 == 0 ? 200_000 : 20_000);
-                float[] l = new float[n];
-                int kind = round % 6;
-                for (int i = 0; i < n; i++) {
-                    int x = r.nextInt(1000);
-                    l[i] = switch (kind) {
-                        case 0 -> 1.5f; // every logit equal
-                        case 1 -> (float) r.nextInt(3); // few values: ties in every column
-                        case 2 -> x < 10 ? Float.NaN : x < 500 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian();
-                        case 3 -> x == 0 ? Float.POSITIVE_INFINITY : (float) (r.nextGaussian() * 3);
-                        default -> (float) (r.nextGaussian() * 2.5 + (r.nextInt(4000) == 0 ? 12 : 0));
-                    };
-                }
-                if (round % 17 == 0) {
-                    java.util.Arrays.fill(l, Float.NEGATIVE_INFINITY);
-                }
-                int k = new int[] {1, 2, 40, 128, 129}[round % 5];
-                boolean greedy = round % 7 == 0;
-                float penalty = round % 3 == 1 ? 1.3f : round % 3 == 2 ? 0.5f : 1f; // 0.5 raises positive logits
-                SamplingParams p = new SamplingParams(greedy ? 0f : 0.8f, k, round % 2 == 0 ? 0.9f : 1f, 0f, 1f,
-                        round, penalty, 64, round % 4 == 2 ? -0.7f : 0f, round % 5 == 3 ? 0.2f : 0f);
-                // banned: the largest logits (the maxima of their columns) and a few others
-                int[] order = java.util.stream.IntStream.range(0, n).boxed()
-                        .sorted((a, b) -> Float.compare(l[b], l[a])).limit(3).mapToInt(Integer::intValue).toArray();
-                int[] banned = {order[0], order[1], r.nextInt(n), r.nextInt(n)};
-                int[] history = new int[r.nextInt(100)];
-                for (int i = 0; i < history.length; i++) {
-                    history[i] = i % 3 == 0 ? order[2] : r.nextInt(n);
-                }
-                TokenSampler scan = new TokenSampler(p, n, banned, history);
-                TokenSampler columns = new TokenSampler(p, n, banned, history);
-                java.lang.foreign.MemorySegment row = arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT, n);
-                for (int token = 0; token < 3; token++) {
-                    java.lang.foreign.MemorySegment.copy(l, 0, row, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, n);
-                    assertEquals(scan.sample(l.clone()), columns.sample(row),
-                            "round " + round + ", n " + n + ", k " + k + ", token " + token);
-                }
-            }
-        }
-    }
-
-    /**
      * A draw split over parts (as a step of few sequences samples on several cores) picks exactly the token the
      * whole-row draw picks, with the same seed: on rows with ties, NaNs, -inf and banned tokens, with penalties,
      * greedy and not, for part counts that do and do not divide the row.
