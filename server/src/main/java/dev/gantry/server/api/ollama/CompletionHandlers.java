@@ -57,7 +57,6 @@ public final class CompletionHandlers {
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
         invalidNameIsNotFound(model);
-        models.requireKnown(model); // an unknown model is a 404 before the request's other mistakes, as in Ollama
         String prompt = Json.string(body, "prompt").orElse("");
         String system = Json.string(body, "system").orElse(null);
         boolean raw = Json.bool(body, "raw").orElse(false);
@@ -81,7 +80,7 @@ public final class CompletionHandlers {
             return;
         }
         // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
-        OllamaOptions options = OllamaOptions.parse(requestOptions);
+        OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         if (loadOnly) {
@@ -141,7 +140,6 @@ public final class CompletionHandlers {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
-        models.requireKnown(model); // an unknown model is a 404 before the request's other mistakes, as in Ollama
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
@@ -157,7 +155,7 @@ public final class CompletionHandlers {
             return;
         }
         // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
-        OllamaOptions options = OllamaOptions.parse(requestOptions);
+        OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
@@ -404,6 +402,19 @@ public final class CompletionHandlers {
      * Ollama answers a model name that does not parse with 404 on {@code /api/generate} (its own comment: ideally
      * "invalid model name", kept for what the API has always returned); {@code /api/chat} and the rest say 400.
      */
+    /**
+     * The request's options; when they are wrong, an unknown model is answered first (404), as Ollama looks the model
+     * up before it reads them. The lookup is made only then: a request's path resolves its model once.
+     */
+    private OllamaOptions options(ObjectNode requestOptions, String model) {
+        try {
+            return OllamaOptions.parse(requestOptions);
+        } catch (ApiException e) {
+            models.requireKnown(model);
+            throw e;
+        }
+    }
+
     private static void invalidNameIsNotFound(String model) {
         try {
             ModelName.parse(model);
