@@ -113,14 +113,7 @@ public class Exchange {
         this.origin = original.origin;
     }
 
-    /**
-     * How {@link #abort} words its error on this connection: an adapter calls it so that a request cut by a drain
-     * ends in its API's shape.
-     */
-    protected void abortsAs(ErrorFormat format) {
-        errorFormat(format);
-    }
-
+    /** How {@link #abort} words its error on this connection (the router sets it by path prefix). */
     void errorFormat(ErrorFormat format) {
         origin.errorFormat = java.util.Objects.requireNonNull(format);
     }

@@ -47,7 +47,7 @@ final class OpenAiExchange extends Exchange {
         this.translation = translation;
         JsonNode request = parse(ollamaBody);
         this.streamed = request != null && request.path("stream").asBoolean(false);
-        abortsAs(ERRORS);
+        // a drain's error comes in ERRORS' shape: the router words it so for every path under /v1/
     }
 
     /** OpenAI's error object, as a stream's last event or as a body. */
