@@ -6,11 +6,11 @@ import sys
 
 lines = open(sys.argv[1], encoding='utf-8', errors='replace').read().split('\n')
 KEYS = ['steps', 'prompt_tokens', 'generated_tokens', 'decode_seconds', 'wait_seconds', 'sample_seconds',
-        'step_seconds', 'forward_passes', 'gap_fillers', 'parked_fillers', 'id_moves']
+        'step_seconds', 'forward_passes', 'gap_fillers', 'parked_fillers', 'id_moves', 'reused_prompt_tokens']
 previous = {}
 print('| run at clients | replica | steps | gen/step | prompt/step | passes/step | fillers/step | parked/step | moves '
-      '| decode ms | wait ms | sample ms | step ms | budget | max active |')
-print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+      '| decode ms | wait ms | sample ms | step ms | budget | max active | prompt tokens reused |')
+print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for i, line in enumerate(lines[:-1]):
     if not line.startswith('ps after '):
         continue
@@ -27,6 +27,8 @@ for i, line in enumerate(lines[:-1]):
                 continue
             key = (run, r['index'])
             before = previous.get(key, {})
+            if c.get('steps', 0) < before.get('steps', 0):
+                before = {}  # a new process under a label an earlier call used: its counters start again
             d = {k: c.get(k, 0) - before.get(k, 0) for k in KEYS}
             previous[key] = c
             steps = max(1, d['steps'])
@@ -35,4 +37,5 @@ for i, line in enumerate(lines[:-1]):
                   f"| {d['gap_fillers'] / steps:.2f} | {d['parked_fillers'] / steps:.2f} | {d['id_moves']} "
                   f"| {1000 * d['decode_seconds'] / steps:.2f} "
                   f"| {1000 * d['wait_seconds'] / steps:.2f} | {1000 * d['sample_seconds'] / steps:.2f} "
-                  f"| {1000 * d['step_seconds'] / steps:.2f} | {c.get('prompt_budget')} | {c.get('max_active')} |")
+                  f"| {1000 * d['step_seconds'] / steps:.2f} | {c.get('prompt_budget')} | {c.get('max_active')} "
+                  f"| {d['reused_prompt_tokens']} of {d['reused_prompt_tokens'] + d['prompt_tokens']} |")

@@ -12,6 +12,8 @@
 #              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
 #   prepare    setup's build and model without its anchors (for a short call)
 #   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients (gantry1at:32,64 at the given levels only)
+#   conversation:C  C clients on GPU 0, each a conversation of 4 turns (each turn's prompt repeats the last turn's
+#              and its answer): Gantry and llama-server with their prompt caches, and with prompts no cache can help
 #   gantry1device, gantry1fixed, gantry1unified  the same with llama.cpp's device sampling instead of Gantry's
 #              host sampler, with fixed batching, with one KV buffer for all sequences
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
@@ -22,6 +24,8 @@
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
+#   knobs      one sequence's tg rate in llama-bench and llama-batched-bench under a server's settings (context,
+#              sequences, KV streams or one buffer, CPU threads): what each costs llama.cpp itself
 #   sampling   the host sampler alone on this host's CPUs (bench's SamplingTimer): whole rows against split rows
 #   gputests   the tests that need a GPU, through JUnit's console launcher
 #   graphs:N   llama-batched-bench at 64 with and without CUDA graphs, alone and on N GPUs at once; Gantry without them
@@ -87,7 +91,7 @@ for line in open(sys.argv[1]):
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
 PY
     echo
-    cat "$W/anchors.txt" "$W/anchors70.txt" "$W/anchorsbig.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
+    cat "$W/anchors.txt" "$W/knobs.txt" "$W/anchors70.txt" "$W/anchorsbig.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
   } > "$OUT/table.md"
   cat "$OUT/table.md"
 }
@@ -109,14 +113,14 @@ NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a re
 # call of Gantry phases saves the tools' compile time (most of all on a 16-core host)
 PHASES=" $* "
 needs_tools() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*) return 0 ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" conversation:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*|*" knobs "*) return 0 ;; esac
   return 1
 }
 # the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
 tool_targets() {
   local t="llama-bench"
-  case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*) t="$t llama-batched-bench" ;; esac
-  case "$PHASES" in *" server1"*|*" multi:"*) t="$t llama-server" ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*|*" knobs "*) t="$t llama-batched-bench" ;; esac
+  case "$PHASES" in *" server1"*|*" multi:"*|*" conversation:"*) t="$t llama-server" ;; esac
   echo "$t"
 }
 
@@ -168,7 +172,7 @@ drive() { # label api urls clients [model] [num-predict]
   fi
   ${LOAD_TASKSET:+taskset -c $LOAD_TASKSET} $LOAD --url "$3" --api "$2" --model "${5:-llama3-8b-q4_0}" --clients "$4" \
     --requests "${REQUESTS:-$(requests_for "$4")}" --num-predict "${6:-128}" --prompt-words 100 --label "$1" \
-    --out "$RESULTS" 2>>"$LOGS/load.err" | tee -a "$W/log.txt"
+    --out "$RESULTS" ${LOAD_EXTRA:-} 2>>"$LOGS/load.err" | tee -a "$W/log.txt"
   if [ -n "$upid" ]; then
     kill "$upid" 2>/dev/null; wait "$upid" 2>/dev/null
     python3 - "$util" "$1" "$4" >> "$W/log.txt" <<'PY'
@@ -259,6 +263,25 @@ for phase in "$@"; do
       } > "$W/anchors.txt" 2>&1
       log "anchors done"
       ;;
+    knobs) # one sequence's decode rate in llama.cpp's own tools under the settings a server differs in from
+      # llama-bench's tg128 (context size, sequences, one KV buffer or a stream each, CPU threads)
+      build
+      synthetic llama3-8b "$MODEL"
+      {
+        for t in 4 16; do
+          echo "llama-bench -t $t"
+          CUDA_VISIBLE_DEVICES=0 "$LIB/llama-bench" -m "$MODEL" -p 0 -n 128 -fa 1 -r 5 -t $t -o md 2>/dev/null | grep tg128
+        done
+        for a in "-c 256 -npl 1" "-c 1024 -npl 1" "-c 131072 -npl 1" "-c 1024 -npl 1 -t 4" "-c 1024 -npl 1 -t 16" \
+                 "-c 40960 -npl 1,64" "-c 40960 -npl 1,64 -kvu" "-c 131072 -npl 1,128"; do
+          echo "llama-batched-bench $a"
+          # shellcheck disable=SC2086
+          CUDA_VISIBLE_DEVICES=0 "$LIB/llama-batched-bench" -m "$MODEL" -b 2048 -ub 512 -npp 100 -ntg 128 -fa 1 $a \
+            2>/dev/null | grep -E '^\|  *100 '
+        done
+      } > "$W/knobs.txt" 2>&1
+      cat "$W/knobs.txt" >> "$W/log.txt"
+      ;;
     sampling) # the host sampler alone on this host's CPUs: a step of 1 to 64 rows, whole rows against rows split
       $JAVA --enable-native-access=ALL-UNNAMED -cp "$CP" dev.gantry.bench.jmh.SamplingTimer 1,2,4,8,64 3000 300 \
         > "$W/sampling.txt" 2>&1
@@ -274,6 +297,23 @@ for phase in "$@"; do
     prepare) # setup without the llama.cpp anchors: the build and the model only
       build
       synthetic llama3-8b "$MODEL"
+      ;;
+    conversation:*) # conversation:C: C clients, each one conversation of 4 turns sent raw (a turn repeats the one
+      # before it and its answer, then 100 new words), against the same prompts each led by its own number (no cache
+      # can help): Gantry (its prompt cache takes over the slot a turn left parked), then llama-server (cache_prompt)
+      c=${phase#conversation:}
+      build
+      synthetic llama3-8b "$MODEL"
+      for mode in reuse fresh; do
+        REQUESTS=4 LOAD_EXTRA="--conversation $mode" GANTRY_EXTRA_ENV="OLLAMA_CONTEXT_LENGTH=2048 ${GANTRY_EXTRA_ENV:-}" \
+          gantry gantry-1gpu-conversation-$mode "$W/models" llama3-8b-q4_0 "$c" --gpus 0
+      done
+      pid=$(server 0 11602 "$MODEL" -c $((128 * 2048)))
+      wait_up http://127.0.0.1:11602/health "$pid" || log "llama-server did not start"
+      for mode in reuse fresh; do
+        REQUESTS=4 LOAD_EXTRA="--conversation $mode" drive llama-server-1gpu-conversation-$mode llamacpp http://127.0.0.1:11602 "$c"
+      done
+      kill "$pid"; wait "$pid" 2>/dev/null
       ;;
     gantry1fixed) # the same with adaptive batching off: the controller's cost or gain
       GANTRY_EXTRA_ENV="GANTRY_ITL_TARGET_MS=0" \

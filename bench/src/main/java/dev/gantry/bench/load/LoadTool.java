@@ -31,13 +31,47 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>usage: LoadTool --url U[,U2...] [--api ollama|llamacpp] [--model M] [--clients N] [--requests R]
  * [--num-predict T] [--prompt-words W] [--label L] [--out FILE.jsonl] [--warm-up true|false]
- * (by default one uncounted request to each server first)
+ * [--conversation off|reuse|fresh] (by default one uncounted request to each server first)
+ *
+ * <p>By default every prompt starts with its own number, so no server can reuse another request's prefill. With
+ * {@code --conversation reuse} each client's requests are the turns of one conversation, sent raw: a turn's prompt
+ * is the previous turn's prompt, the text the server answered and about W new words, so a server's prompt cache can
+ * skip all but the new part (llama-server is asked to cache prompts). {@code --conversation fresh} sends prompts of
+ * the same lengths that each start with their own number: the baseline in which no cache can help.
  */
 public final class LoadTool {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     record Options(List<URI> urls, String api, String model, int clients, int requests, int numPredict,
-                   int promptWords, String label, Path out, boolean warmUp) {}
+                   int promptWords, String label, Path out, boolean warmUp, Conversation conversation) {
+        Options(List<URI> urls, String api, String model, int clients, int requests, int numPredict,
+                int promptWords, String label, Path out, boolean warmUp) {
+            this(urls, api, model, clients, requests, numPredict, promptWords, label, out, warmUp, Conversation.OFF);
+        }
+    }
+
+    /** How a client's requests relate: see the class comment. */
+    enum Conversation {
+        OFF, REUSE, FRESH;
+
+        /**
+         * The prompt of turn {@code turn} (request {@code n} overall) of client {@code client}, given the previous
+         * turn's prompt and answer (both null at turn 0).
+         */
+        String prompt(int client, int turn, int n, String words, String previousPrompt, String previousAnswer) {
+            if (this == OFF) {
+                return "Request " + n + ". " + words;
+            }
+            String conversation = turn == 0 ? "Conversation " + client + ". " + words
+                    : previousPrompt(previousPrompt) + previousAnswer + " Turn " + turn + ". " + words;
+            return this == FRESH ? "Request " + n + ". " + conversation : conversation;
+        }
+
+        /** The conversation so far, without a fresh prompt's own number. */
+        private String previousPrompt(String prompt) {
+            return this == FRESH ? prompt.substring(prompt.indexOf(". ") + 2) : prompt;
+        }
+    }
 
     /** One run's result. */
     /**
@@ -127,13 +161,17 @@ public final class LoadTool {
             for (int c = 0; c < o.clients(); c++) {
                 int client = c;
                 clients.add(pool.submit(() -> {
+                    String prompt = null;
+                    String answer = null;
                     for (int r = 0; r < o.requests(); r++) {
                         int n = next.getAndIncrement();
                         URI base = o.urls().get(n % o.urls().size());
                         try {
-                            // every prompt starts with its own number: no server can reuse another request's
-                            // prefill, and a router's prefix affinity sees different prompts, as real ones are
-                            Stream s = stream(http, base, o, "Request " + n + ". " + words);
+                            // by default every prompt starts with its own number: no server can reuse another
+                            // request's prefill, and a router's prefix affinity sees different prompts
+                            prompt = o.conversation().prompt(client, r, n, words, prompt, answer);
+                            Stream s = stream(http, base, o, prompt);
+                            answer = s.text.toString();
                             switch (s.status) {
                                 case 200 -> {
                                     ok.incrementAndGet();
@@ -180,7 +218,7 @@ public final class LoadTool {
      */
     static void warmUp(HttpClient http, Options o, String words) {
         Options shortRun = new Options(o.urls(), o.api(), o.model(), 1, 1, 4, o.promptWords(), o.label(), null,
-                false);
+                false, Conversation.OFF);
         for (URI base : o.urls()) {
             try {
                 stream(http, base, shortRun, "Warm up. " + words);
@@ -196,6 +234,8 @@ public final class LoadTool {
         long tokens;
         long ttftNanos = -1;
         final List<Double> gapsMs = new ArrayList<>();
+        /** The text streamed back (a conversation's next turn repeats it). */
+        final StringBuilder text = new StringBuilder();
         private long[] arrivals = new long[16]; // each token's arrival (nanoTime)
         private int arrived;
 
@@ -213,13 +253,20 @@ public final class LoadTool {
 
     static Stream stream(HttpClient http, URI base, Options o, String prompt) throws Exception {
         boolean ollama = o.api().equals("ollama");
-        String body = ollama
-                ? JSON.writeValueAsString(JSON.createObjectNode().put("model", o.model()).put("prompt", prompt)
-                        .put("stream", true).set("options", JSON.createObjectNode().put("num_predict", o.numPredict())
-                                .put("ignore_eos", true).put("temperature", 0.8).put("top_k", 40)))
-                : JSON.writeValueAsString(JSON.createObjectNode().put("prompt", prompt).put("stream", true)
+        boolean conversation = o.conversation() != Conversation.OFF;
+        com.fasterxml.jackson.databind.node.ObjectNode request = ollama
+                ? JSON.createObjectNode().put("model", o.model()).put("prompt", prompt).put("stream", true)
+                : JSON.createObjectNode().put("prompt", prompt).put("stream", true)
                         .put("n_predict", o.numPredict()).put("ignore_eos", true).put("temperature", 0.8)
-                        .put("top_k", 40).put("cache_prompt", false));
+                        .put("top_k", 40).put("cache_prompt", o.conversation() == Conversation.REUSE);
+        if (ollama) {
+            if (conversation) {
+                request.put("raw", true); // the turns' text exactly as sent, as llama-server's /completion takes it
+            }
+            request.set("options", JSON.createObjectNode().put("num_predict", o.numPredict()).put("ignore_eos", true)
+                    .put("temperature", 0.8).put("top_k", 40));
+        }
+        String body = JSON.writeValueAsString(request);
         URI uri = base.resolve(ollama ? "/api/generate" : "/completion");
         long sent = System.nanoTime();
         HttpResponse<InputStream> r = http.send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10))
@@ -253,6 +300,7 @@ public final class LoadTool {
                     continue;
                 }
                 long now = System.nanoTime();
+                s.text.append(n.path(ollama ? "response" : "content").asText(""));
                 if (s.ttftNanos < 0) {
                     s.ttftNanos = now - sent;
                 } else {
@@ -303,6 +351,7 @@ public final class LoadTool {
         String label = "run";
         Path out = null;
         boolean warmUp = true;
+        Conversation conversation = Conversation.OFF;
         for (int i = 0; i < args.length; i += 2) {
             String v = args[i + 1];
             switch (args[i]) {
@@ -316,12 +365,14 @@ public final class LoadTool {
                 case "--label" -> label = v;
                 case "--out" -> out = Path.of(v);
                 case "--warm-up" -> warmUp = Boolean.parseBoolean(v);
+                case "--conversation" -> conversation = Conversation.valueOf(v.toUpperCase(Locale.ROOT));
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (!api.equals("ollama") && !api.equals("llamacpp")) {
             throw new IllegalArgumentException("--api must be ollama or llamacpp");
         }
-        return new Options(urls, api, model, clients, requests, numPredict, promptWords, label, out, warmUp);
+        return new Options(urls, api, model, clients, requests, numPredict, promptWords, label, out, warmUp,
+                conversation);
     }
 }
