@@ -84,6 +84,34 @@ class ModelLifecycleTest {
     }
 
     /**
+     * {@code keep_alive: 0} with nothing to generate unloads a loaded model without reading the request's options,
+     * as Ollama expires the runner before it looks at them (a wrong option, or a num_ctx that would need a reload,
+     * is not the request's business then).
+     */
+    @Test
+    void keepAliveZeroUnloadsALoadedModelWithoutReadingTheOptions() throws Exception {
+        String[][] unloads = {
+            {"/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0,\"options\":{\"num_ctx\":\"lots\"}}"},
+            {"/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"keep_alive\":0,"
+                    + "\"options\":{\"num_ctx\":64,\"temperature\":\"hot\"}}"},
+        };
+        for (String[] u : unloads) {
+            generate(null);
+            assertTrue(server.gantry.models().loadedModel("stories260k").isPresent());
+            HttpResponse<String> r = server.post(u[0], u[1]);
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals("unload", TestServer.json(r.body()).get("done_reason").asText(), r.body());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (server.gantry.models().loadedModel("stories260k").isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(server.gantry.models().loadedModel("stories260k").isEmpty(), "unloaded by " + u[1]);
+        }
+        HttpResponse<String> unknown = server.post("/api/generate", "{\"model\":\"no-such-model\",\"keep_alive\":0}");
+        assertEquals(404, unknown.statusCode(), unknown.body());
+    }
+
+    /**
      * A request without {@code keep_alive} leaves the loaded model's as it was (Ollama's useLoadedRunner sets it only
      * when a request sends one), so a model preloaded with -1 stays; one that sends it changes it.
      */

@@ -79,12 +79,12 @@ public final class CompletionHandlers {
         if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
-        // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
+        // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
         if (loadOnly) {
-            loadOnly(ex, CompletionStream.Shape.GENERATE, lease, keepAlive, model);
+            loadOnly(ex, CompletionStream.Shape.GENERATE, model);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
@@ -154,7 +154,7 @@ public final class CompletionHandlers {
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return;
         }
-        // read once nothing is left to do without them (a keep_alive 0 for a model not loaded answers first)
+        // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
@@ -169,7 +169,7 @@ public final class CompletionHandlers {
             throw ApiException.badRequest(m.model().name() + " does not support tools");
         }
         if (messages.isEmpty()) {
-            loadOnly(ex, CompletionStream.Shape.CHAT, lease, keepAlive, model);
+            loadOnly(ex, CompletionStream.Shape.CHAT, model);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
@@ -424,30 +424,26 @@ public final class CompletionHandlers {
     }
 
     /**
-     * Nothing to generate: the model is loaded (the lease's), or with {@code keep_alive: 0} let go of, unloaded once
-     * its other requests are done, as Ollama does. The answer echoes the name as requested.
+     * Nothing to generate: the model is loaded (the lease's) and kept for the request's keep_alive (a keep_alive of
+     * 0 never gets here: {@link #unloadWithoutLoading}). The answer echoes the name as requested.
      */
-    private void loadOnly(Exchange ex, CompletionStream.Shape shape, LoadedModel.Lease lease, Duration keepAlive,
-                          String requestedName) {
-        String reason = "load";
-        if (keepAlive != null && keepAlive.isZero()) {
-            models.unload(lease);
-            reason = "unload";
-        }
-        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, requestedName, reason)));
+    private void loadOnly(Exchange ex, CompletionStream.Shape shape, String requestedName) {
+        ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, requestedName, "load")));
     }
 
     /**
-     * {@code keep_alive: 0} with nothing to generate, for a model that is not loaded: answers {@code unload} without
-     * loading it first, as Ollama does (a model still loading unloads once its earlier requests are done). False when the request must load (or unload) the model.
+     * {@code keep_alive: 0} with nothing to generate: answers {@code unload} without loading the model or reading the
+     * request's options, as Ollama expires a runner before it schedules one. A loaded model unloads once its requests
+     * are done; one still loading, once loaded and done with the requests that came before this one; one not in
+     * memory stays out. False when the request is not such an unload.
      */
     private boolean unloadWithoutLoading(Exchange ex, CompletionStream.Shape shape, String name, Duration keepAlive) {
-        if (keepAlive == null || !keepAlive.isZero() || models.loadedModel(name).isPresent()) {
+        if (keepAlive == null || !keepAlive.isZero()) {
             return false;
         }
-        dev.gantry.models.LocalModel local = models.registry().resolve(name)
-                .orElseThrow(() -> new dev.gantry.runtime.ModelNotFoundException(name));
-        // a load in flight: it unloads once loaded and done with the requests that came before this one
+        if (models.loadedModel(name).isEmpty() && models.registry().resolve(name).isEmpty()) {
+            throw new dev.gantry.runtime.ModelNotFoundException(name);
+        }
         models.unload(name);
         ex.sendJson(200, Json.write(CompletionStream.loadOnly(shape, name, "unload")));
         return true;
