@@ -178,6 +178,25 @@ class ChatTemplateApiTest {
     }
 
     /**
+     * With a format and think on, the reasoning is free and the format holds the answer after it, as Ollama's chat
+     * applies a format once the reasoning ends. The tiny model never closes the block its prompt opened: all it
+     * writes is reasoning, in its own words (held to the format from the first token it had been JSON).
+     */
+    @Test
+    void aFormatWithThinkHoldsTheAnswerAfterTheReasoning() throws Exception {
+        JsonNode r = chat("\"template\":\"" + THINKING_GO + "\",\"format\":\"json\",\"think\":true,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]");
+        String thinking = r.at("/message/thinking").asText();
+        assertTrue(!thinking.isBlank() && !thinking.strip().startsWith("{"), r.toString());
+        assertEquals("", r.at("/message/content").asText(), r.toString());
+        JsonNode generate = TestServer.json(server.post("/api/generate", "{\"model\":\"" + MODEL + "\",\"stream\":false,"
+                + "\"template\":\"" + THINKING_GO + "\",\"prompt\":\"Hi\",\"format\":\"json\",\"think\":true,"
+                + "\"options\":{\"num_predict\":4,\"seed\":1}}").body());
+        assertTrue(generate.path("thinking").asText().strip().startsWith("{"),
+                "generate holds the format from the first token, as Ollama's generate does: " + generate);
+    }
+
+    /**
      * Thinking on by default takes nothing from an answer that opens no reasoning block: its first token's space
      * stays, as with think off (Ollama's parser hands back the untrimmed text when no opening tag comes).
      */

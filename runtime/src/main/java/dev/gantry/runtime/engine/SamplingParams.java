@@ -4,13 +4,36 @@ package dev.gantry.runtime.engine;
  * Ollama's sampling options for one request, with Ollama's defaults ({@code api.DefaultOptions}).
  *
  * @param seed    negative draws a random seed
- * @param grammar a llama.cpp grammar (GBNF, root rule {@code root}) every generated token must fit, or null; a
- *                sequence with one is sampled on the host (device sampling chains cannot take a grammar)
+ * @param grammar      a llama.cpp grammar (GBNF, root rule {@code root}) every generated token must fit, or null;
+ *                     a sequence with one is sampled on the host (device sampling chains cannot take a grammar)
+ * @param grammarStart where the grammar starts: at the first token, or after a reasoning block (Ollama's chat
+ *                     lets a thinking model reason freely and holds only the answer to the format)
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
                              float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty,
-                             boolean ignoreEos, String grammar) {
+                             boolean ignoreEos, String grammar, GrammarStart grammarStart) {
     public static final SamplingParams DEFAULTS = new SamplingParams(0.8f, 40, 0.9f, 0.0f, 1.0f, -1, 1.0f, 64, 0f, 0f);
+
+    /** Where a grammar starts to hold the generated tokens. */
+    public enum GrammarStart {
+        /** At the first generated token. */
+        AT_ONCE,
+        /**
+         * After the reasoning block: the model may open one ({@code <think>}, after leading whitespace), and the
+         * grammar holds what follows its {@code </think>}; an answer that opens none is held from its first token.
+         */
+        AFTER_THINKING,
+        /** After the reasoning block the prompt already opened: from the {@code </think>} on. */
+        AFTER_OPENED_THINKING
+    }
+
+    /** A grammar from the first token. */
+    public SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
+                          float repeatPenalty, int repeatLastN, float presencePenalty, float frequencyPenalty,
+                          boolean ignoreEos, String grammar) {
+        this(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN, presencePenalty,
+                frequencyPenalty, ignoreEos, grammar, GrammarStart.AT_ONCE);
+    }
 
     /** Without {@code ignoreEos} (llama-server's option that bans end-of-generation tokens). */
     public SamplingParams(float temperature, int topK, float topP, float minP, float typicalP, long seed,
@@ -29,13 +52,18 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
 
     public SamplingParams withIgnoreEos(boolean ignore) {
         return new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN,
-                presencePenalty, frequencyPenalty, ignore, grammar);
+                presencePenalty, frequencyPenalty, ignore, grammar, grammarStart);
     }
 
-    /** With a GBNF grammar (null for none). */
+    /** With a GBNF grammar (null for none) from the first token. */
     public SamplingParams withGrammar(String gbnf) {
+        return withGrammar(gbnf, GrammarStart.AT_ONCE);
+    }
+
+    /** With a GBNF grammar (null for none) that starts where {@code start} says. */
+    public SamplingParams withGrammar(String gbnf, GrammarStart start) {
         return new SamplingParams(temperature, topK, topP, minP, typicalP, seed, repeatPenalty, repeatLastN,
-                presencePenalty, frequencyPenalty, ignoreEos, gbnf);
+                presencePenalty, frequencyPenalty, ignoreEos, gbnf, start);
     }
 
     /**
@@ -55,6 +83,7 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         check(repeatLastN >= -1, "repeat_last_n must be >= -1");
         check(Float.isFinite(presencePenalty) && Float.isFinite(frequencyPenalty), "penalties must be finite");
         check(grammar == null || !grammar.isBlank(), "a grammar must not be blank");
+        java.util.Objects.requireNonNull(grammarStart, "grammarStart");
     }
 
     /** Greedy: always the most likely token. */

@@ -12,6 +12,7 @@ import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
+import dev.gantry.runtime.sampling.AfterThinking;
 import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.TokenSampler;
 import java.lang.foreign.MemorySegment;
@@ -243,10 +244,32 @@ final class LlamaCppSession implements EngineSession {
         TokenSampler host = new TokenSampler(p, model.vocabSize(), banned, history);
         if (p.grammar() != null) {
             int from = Math.min(promptLength, history.length);
-            host.constrainedBy(new GrammarConstraint(model, p.grammar(),
-                    java.util.Arrays.copyOfRange(history, from, history.length)));
+            int[] generated = java.util.Arrays.copyOfRange(history, from, history.length);
+            host.constrainedBy(p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE
+                    ? new GrammarConstraint(model, p.grammar(), generated)
+                    : afterThinking(p, generated));
         }
         return new Sampler(sequence, host);
+    }
+
+    /** A grammar that holds the answer after the reasoning block; {@code generated}: the tokens it must have seen. */
+    private AfterThinking afterThinking(SamplingParams p, int[] generated) {
+        AfterThinking c = new AfterThinking(new GrammarConstraint(model, p.grammar(), new int[0]),
+                t -> new String(model.piece(t), java.nio.charset.StandardCharsets.UTF_8),
+                p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING);
+        try {
+            for (int t : generated) {
+                // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead
+                if (!c.allows(t)) {
+                    throw new IllegalArgumentException("token " + t + " of the generated text does not fit the grammar");
+                }
+                c.accept(t);
+            }
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
     }
 
     /**
@@ -261,7 +284,7 @@ final class LlamaCppSession implements EngineSession {
 
     private static SamplingParams withoutSeed(SamplingParams p) {
         return new SamplingParams(p.temperature(), p.topK(), p.topP(), p.minP(), p.typicalP(), -1, p.repeatPenalty(),
-                p.repeatLastN(), p.presencePenalty(), p.frequencyPenalty(), p.ignoreEos(), p.grammar());
+                p.repeatLastN(), p.presencePenalty(), p.frequencyPenalty(), p.ignoreEos(), p.grammar(), p.grammarStart());
     }
 
     private void detach(int sequence) {

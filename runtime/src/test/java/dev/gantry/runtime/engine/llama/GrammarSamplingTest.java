@@ -110,6 +110,57 @@ class GrammarSamplingTest {
         }
     }
 
+    /**
+     * A grammar after the reasoning: with the block opened by the prompt, the tiny model (which never writes
+     * {@code </think>}) writes freely to its limit; where the model may open one, an answer that opens none is held
+     * from its first token, as a grammar from the start holds it. A rebuilt sampler resumes after free tokens.
+     */
+    @Test
+    void aGrammarAfterTheReasoningLeavesTheReasoningFree() {
+        String grammar = JsonGrammar.fromSchema(obj("enum", List.of("yes", "no", "maybe")));
+        Runner runner = Runner.start("after-thinking", engine, new RunnerConfig(256, 4 * 256, 4, 16, 64, 1, false));
+        try {
+            Map<SamplingParams.GrammarStart, List<RecordingObserver>> runs = new LinkedHashMap<>();
+            for (SamplingParams.GrammarStart start : SamplingParams.GrammarStart.values()) {
+                for (long seed = 1; seed <= 3; seed++) {
+                    SamplingParams p = new SamplingParams(1.0f, 40, 0.95f, 0f, 1f, seed, 1f, 64, 0f, 0f)
+                            .withGrammar(grammar, start);
+                    RecordingObserver o = new RecordingObserver();
+                    runner.submit(new GenerationRequest(engine.tokenize("Once upon a time", true, false), p, 24), o);
+                    runs.computeIfAbsent(start, k -> new ArrayList<>()).add(o);
+                }
+            }
+            runs.forEach((start, obs) -> {
+                for (RecordingObserver o : obs) {
+                    FinishReason reason = o.awaitFinish(WAIT).reason();
+                    String text = text(o.tokens()).strip();
+                    if (start == SamplingParams.GrammarStart.AFTER_OPENED_THINKING) {
+                        assertEquals(FinishReason.LENGTH, reason, text);
+                        assertEquals(24, o.tokens().length, text);
+                    } else {
+                        assertEquals(FinishReason.STOP, reason, start + ": " + text);
+                        assertTrue(List.of("\"yes\"", "\"no\"", "\"maybe\"").contains(text), start + ": " + text);
+                    }
+                }
+            });
+            assertEquals(0, runner.stats().kvCellsUsed());
+        } finally {
+            runner.close();
+        }
+        int[] prompt = engine.tokenize("Lily", true, false);
+        int[] free = engine.tokenize(" and Tom went to the park", false, false);
+        int[] history = Arrays.copyOf(prompt, prompt.length + free.length);
+        System.arraycopy(free, 0, history, prompt.length, free.length);
+        try (EngineSession session = engine.openSession(new SessionParams(256, 1, 64, 1, false))) {
+            SamplingParams p = SamplingParams.greedyDefaults().withGrammar(grammar,
+                    SamplingParams.GrammarStart.AFTER_OPENED_THINKING);
+            session.newSampler(0, p, history, prompt.length).close();
+            assertThrows(IllegalArgumentException.class, () -> session.newSampler(0,
+                    SamplingParams.greedyDefaults().withGrammar(grammar), history, prompt.length),
+                    "the same tokens under a grammar from the start");
+        }
+    }
+
     @Test
     void aGrammarSequenceIsSampledOnTheHostEvenWhenTheSessionSamplesOnTheDevice() {
         try (EngineSession session = engine.openSession(new SessionParams(256, 2, 64, 1, true))) {

@@ -15,6 +15,7 @@ import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.Submission;
 import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.SamplingParams.GrammarStart;
 import dev.gantry.runtime.runner.GenerationHandle;
 import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.QueueFullException;
@@ -132,8 +133,8 @@ public final class CompletionHandlers {
             // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
             text = detokenize(m, context) + text;
         }
-        run(ex, m, text, options, grammar, stream, new Fit(truncate, shift), CompletionStream.Shape.GENERATE, start,
-                model, parser, !raw, logprobs);
+        run(ex, m, text, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
+                CompletionStream.Shape.GENERATE, start, model, parser, !raw, logprobs);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -201,7 +202,11 @@ public final class CompletionHandlers {
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
         ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                 Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
-        run(ex, m, prompt.text(), options, grammar, stream, new Fit(truncate, shift), CompletionStream.Shape.CHAT,
+        // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
+        GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) ? GrammarStart.AT_ONCE
+                : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
+        run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
+                CompletionStream.Shape.CHAT,
                 start, model, parser, false, logprobs);
     }
 
@@ -348,7 +353,8 @@ public final class CompletionHandlers {
      */
     private record Fit(boolean truncate, boolean shift) {}
 
-    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar, boolean stream,
+    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar,
+                     GrammarStart grammarStart, boolean stream,
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
                      ChatOutputParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
@@ -365,7 +371,7 @@ public final class CompletionHandlers {
                 recorder.wrap(sink, System.nanoTime()));
         Submission submission;
         try {
-            GenerationRequest request = new GenerationRequest(tokens, options.sampling().withGrammar(grammar),
+            GenerationRequest request = new GenerationRequest(tokens, options.sampling().withGrammar(grammar, grammarStart),
                     maxTokens(options.numPredict(), window, fit.shift()), window).withLogprobs(logprobs);
             submission = m.submit(fit.shift() ? request.withShift(options.numKeep()) : request, relay);
         } catch (QueueFullException e) {

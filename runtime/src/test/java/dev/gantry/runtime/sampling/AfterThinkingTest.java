@@ -1,0 +1,151 @@
+package dev.gantry.runtime.sampling;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The format's grammar holds only after the reasoning block, and from the first token of an answer without one. */
+class AfterThinkingTest {
+    /** The test vocabulary: token i's text. Tokens 0 and 1 are what the fake grammar takes; 12 has no text (an end). */
+    private static final String[] PIECES = {
+        "{", "}", "<think>", "</think>", "\n", "Let", " me", " see", "<th", "ink>", "</th", "ink>\n\n", "", "Sure",
+        "<think>quick</think>", " <", "think>",
+    };
+
+    /** A grammar that takes "{" then "}", recording what it was given. */
+    private static final class Braces implements TokenConstraint {
+        final List<Integer> accepted = new ArrayList<>();
+        boolean closed;
+
+        @Override
+        public boolean allows(int token) {
+            return token == (accepted.isEmpty() ? 0 : 1) && accepted.size() < 2;
+        }
+
+        @Override
+        public int restrict(float[] logits) {
+            int n = 0;
+            for (int t = 0; t < logits.length; t++) {
+                if (!allows(t)) {
+                    logits[t] = Float.NEGATIVE_INFINITY;
+                } else if (logits[t] > Float.NEGATIVE_INFINITY) {
+                    n++;
+                }
+            }
+            return n;
+        }
+
+        @Override
+        public void accept(int token) {
+            assertTrue(allows(token), "the grammar was given a token it does not take: " + PIECES[token]);
+            accepted.add(token);
+        }
+
+        @Override
+        public int endToken() {
+            return 12;
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+    }
+
+    private static int token(String piece) {
+        return Arrays.asList(PIECES).indexOf(piece);
+    }
+
+    private static void feed(AfterThinking c, String... pieces) {
+        for (String p : pieces) {
+            int t = token(p);
+            assertTrue(c.allows(t), "allowed: [" + p + "]");
+            c.accept(t);
+        }
+    }
+
+    @Test
+    void reasoningOpenedByThePromptIsFreeUntilItsEnd() {
+        Braces g = new Braces();
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], true);
+        for (int t = 0; t < PIECES.length; t++) {
+            assertTrue(c.allows(t), "everything goes while reasoning: " + PIECES[t]);
+        }
+        feed(c, "Let", " me", " see", "{", "}", "</th", "ink>\n\n");
+        assertTrue(c.answering(), "a closing tag split over two tokens ends the reasoning");
+        assertTrue(g.accepted.isEmpty(), "the grammar saw none of the reasoning");
+        assertFalse(c.allows(token("Sure")));
+        assertFalse(c.allows(token("}")));
+        feed(c, "{", "}");
+        assertEquals(List.of(0, 1), g.accepted);
+        assertEquals(12, c.endToken());
+        c.close();
+        assertTrue(g.closed);
+    }
+
+    @Test
+    void theModelMayOpenItsReasoningAfterWhitespace() {
+        Braces g = new Braces();
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], false);
+        feed(c, "\n", "<th", "ink>", "Let", "{", "</think>");
+        assertTrue(c.answering());
+        assertTrue(g.accepted.isEmpty());
+        feed(c, "{");
+        assertEquals(List.of(0), g.accepted);
+
+        AfterThinking spaced = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        feed(spaced, " <", "think>", "</think>");
+        assertTrue(spaced.answering());
+
+        AfterThinking whole = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        feed(whole, "<think>quick</think>");
+        assertTrue(whole.answering(), "one token that opens and closes the block");
+    }
+
+    @Test
+    void anAnswerWithoutReasoningIsHeldFromItsFirstToken() {
+        Braces g = new Braces();
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], false);
+        assertFalse(c.allows(token("Sure")), "neither a start of <think> nor what the grammar takes");
+        assertFalse(c.allows(token("</think>")));
+        assertFalse(c.allows(token("")), "an end of generation before any answer");
+        assertTrue(c.allows(token("{")));
+        assertTrue(c.allows(token("<th")));
+        feed(c, "\n", "{");
+        assertTrue(c.answering());
+        assertEquals(List.of(0), g.accepted);
+        assertFalse(c.allows(token("<think>")), "too late to reason");
+        assertThrows(IllegalArgumentException.class, () -> new AfterThinking(new Braces(), t -> PIECES[t], false)
+                .accept(token("Sure")), "a token neither may take is refused, not passed to llama.cpp");
+    }
+
+    @Test
+    void restrictKeepsTheReasoningsStartAndWhatTheGrammarTakes() {
+        AfterThinking c = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        float[] logits = new float[PIECES.length];
+        Arrays.fill(logits, 1f);
+        int left = c.restrict(logits);
+        Set<String> kept = new java.util.TreeSet<>();
+        for (int t = 0; t < logits.length; t++) {
+            if (logits[t] > Float.NEGATIVE_INFINITY) {
+                kept.add(PIECES[t]);
+            }
+        }
+        assertEquals(Set.of("{", "<think>", "\n", "<th", "<think>quick</think>", " <"), kept);
+        assertEquals(kept.size(), left);
+
+        AfterThinking thinking = new AfterThinking(new Braces(), t -> PIECES[t], true);
+        float[] free = new float[PIECES.length];
+        Arrays.fill(free, 1f);
+        free[3] = Float.NEGATIVE_INFINITY;
+        assertEquals(PIECES.length - 1, thinking.restrict(free));
+        assertEquals(1f, free[token("Sure")], "nothing is held while reasoning");
+    }
+}
