@@ -9,12 +9,8 @@ final class GrammarConstraint implements TokenConstraint {
     private final LlamaSampler grammar;
     private final int[] endTokens;
 
-    /**
-     * @param generated the tokens generated so far, which the grammar must have seen (a sequence re-admitted after
-     *                  preemption resumes mid-document; the prompt is not part of it)
-     * @throws IllegalArgumentException when llama.cpp rejects the grammar
-     */
-    GrammarConstraint(LlamaModelHandle model, String gbnf, int[] generated) {
+    /** @throws IllegalArgumentException when llama.cpp rejects the grammar */
+    GrammarConstraint(LlamaModelHandle model, String gbnf) {
         this.endTokens = model.endOfGenerationTokens();
         try {
             this.grammar = LlamaSampler.chain().grammar(model, gbnf, "root").build();
@@ -22,18 +18,26 @@ final class GrammarConstraint implements TokenConstraint {
             throw new IllegalArgumentException("invalid format: llama.cpp cannot use the grammar made from it ("
                     + e.getMessage() + ")", e);
         }
+    }
+
+    /**
+     * {@code c} after the tokens generated so far, which it must have seen (a sequence re-admitted after preemption
+     * resumes mid-document; the prompt is not part of them). Closes it and throws when one does not fit.
+     */
+    static <C extends TokenConstraint> C resumed(C c, int[] generated) {
         try {
             for (int t : generated) {
                 // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead
-                if (!grammar.allows(t)) {
+                if (!c.allows(t)) {
                     throw new IllegalArgumentException("token " + t + " of the generated text does not fit the grammar");
                 }
-                grammar.accept(t);
+                c.accept(t);
             }
         } catch (RuntimeException e) {
-            grammar.close();
+            c.close();
             throw e;
         }
+        return c;
     }
 
     @Override

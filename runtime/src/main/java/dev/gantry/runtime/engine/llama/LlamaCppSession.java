@@ -16,6 +16,7 @@ import dev.gantry.runtime.sampling.AfterThinking;
 import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.TokenSampler;
 import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ThreadLocalRandom;
 
 
@@ -245,31 +246,13 @@ final class LlamaCppSession implements EngineSession {
         if (p.grammar() != null) {
             int from = Math.min(promptLength, history.length);
             int[] generated = java.util.Arrays.copyOfRange(history, from, history.length);
-            host.constrainedBy(p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE
-                    ? new GrammarConstraint(model, p.grammar(), generated)
-                    : afterThinking(p, generated));
+            GrammarConstraint grammar = new GrammarConstraint(model, p.grammar());
+            host.constrainedBy(GrammarConstraint.resumed(p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE
+                    ? grammar
+                    : new AfterThinking(grammar, t -> new String(model.piece(t), StandardCharsets.UTF_8),
+                            p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING), generated));
         }
         return new Sampler(sequence, host);
-    }
-
-    /** A grammar that holds the answer after the reasoning block; {@code generated}: the tokens it must have seen. */
-    private AfterThinking afterThinking(SamplingParams p, int[] generated) {
-        AfterThinking c = new AfterThinking(new GrammarConstraint(model, p.grammar(), new int[0]),
-                t -> new String(model.piece(t), java.nio.charset.StandardCharsets.UTF_8),
-                p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING);
-        try {
-            for (int t : generated) {
-                // llama.cpp aborts the process on a token its grammar cannot take: refuse it here instead
-                if (!c.allows(t)) {
-                    throw new IllegalArgumentException("token " + t + " of the generated text does not fit the grammar");
-                }
-                c.accept(t);
-            }
-        } catch (RuntimeException e) {
-            c.close();
-            throw e;
-        }
-        return c;
     }
 
     /**
