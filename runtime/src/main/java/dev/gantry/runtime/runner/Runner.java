@@ -279,8 +279,8 @@ public final class Runner implements AutoCloseable {
                     s.pooled = new float[engine.embeddingSize()];
                 } else {
                     s.sampler = s.request.logprobs() >= 0
-                            ? session.newHostSampler(s.id, s.request.sampling(), s.history(), s.promptLength)
-                            : session.newSampler(s.id, s.request.sampling(), s.history(), s.promptLength);
+                            ? session.newHostSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength)
+                            : session.newSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength);
                 }
             } catch (RuntimeException e) {
                 fail(s, e); // frees its slot and any prefix it took over
@@ -427,7 +427,6 @@ public final class Runner implements AutoCloseable {
             return true;
         }
         s.append(token);
-        s.generated++;
         counts.generatedTokens++;
         try {
             if (logprobs != null) {
@@ -467,6 +466,7 @@ public final class Runner implements AutoCloseable {
         System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);
         s.length -= discard;
         s.cached -= discard;
+        s.shifted = true;
         cells.shifted(discard);
         LOG.log(System.Logger.Level.DEBUG, "runner {0}: sequence {1} shifted its context by {2} tokens after {3}",
                 name, s.id, discard, keep);

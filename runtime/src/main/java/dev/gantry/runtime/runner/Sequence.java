@@ -33,6 +33,13 @@ final class Sequence implements GenerationHandle {
     final boolean embedding;
     /** The running sum (mean pooling) or the picked token's embedding (CLS, last); embedding inputs only. */
     float[] pooled;
+    /**
+     * Every generated token, for a sequence with a grammar: a sampler rebuilt after preemption replays them into its
+     * grammar, and a context shift removes some from {@link #tokens}. Null without a grammar.
+     */
+    private int[] sampled;
+    /** Whether a context shift removed tokens from {@link #tokens}. */
+    boolean shifted;
 
     Sequence(GenerationRequest request, GenerationObserver observer, long now) {
         this(request, observer, now, false);
@@ -46,21 +53,44 @@ final class Sequence implements GenerationHandle {
         this.promptLength = request.prompt().length;
         this.tokens = Arrays.copyOf(request.prompt(), promptLength + 16);
         this.length = promptLength;
+        this.sampled = !embedding && request.sampling().grammar() != null ? new int[16] : null;
     }
 
     int pending() {
         return length - cached;
     }
 
+    /** A generated token. */
     void append(int token) {
         if (length == tokens.length) {
             tokens = Arrays.copyOf(tokens, tokens.length * 2);
         }
         tokens[length++] = token;
+        if (sampled != null) {
+            if (generated == sampled.length) {
+                sampled = Arrays.copyOf(sampled, sampled.length * 2);
+            }
+            sampled[generated] = token;
+        }
+        generated++;
     }
 
     int[] history() {
         return Arrays.copyOf(tokens, length);
+    }
+
+    /**
+     * What a new sampler is built from: {@link #history}, whose tokens from {@link #promptLength} on are the
+     * generated ones; after a context shift, the prompt and every generated token (the shift removed some that a
+     * grammar must replay).
+     */
+    int[] samplerHistory() {
+        if (!shifted || sampled == null) {
+            return history();
+        }
+        int[] h = Arrays.copyOf(request.prompt(), promptLength + generated);
+        System.arraycopy(sampled, 0, h, promptLength, generated);
+        return h;
     }
 
     FinishReason requestedFinish() {

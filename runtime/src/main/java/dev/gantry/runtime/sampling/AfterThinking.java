@@ -8,8 +8,11 @@ import java.util.function.IntFunction;
  * the format until the reasoning ends, the second with it); here one generation switches the grammar on.
  *
  * <p>Unless the prompt already opened the block, the answer may start with {@code <think>} (after whitespace) or
- * answer at once: a token that keeps the text a beginning of {@code <think>} is free, any other must fit the
- * grammar, and from it on the grammar holds. A model that never closes its reasoning is never held (its reasoning
+ * answer at once: a token that keeps the text a beginning of {@code <think>} is free (and once such a beginning is
+ * written, only its continuation is), any other must fit the grammar, and from it on the grammar holds. A token
+ * that closes the block may not carry text after {@code </think>} (the grammar would not have seen it). A few tokens
+ * of whitespace are free before the reasoning and after it, where the grammar (which starts at the JSON value) would
+ * refuse the line breaks models write there. A model that never closes its reasoning is never held (its reasoning
  * runs to the token limit, as in Ollama's first pass).
  *
  * <p>Not thread-safe: one per sequence, as its sampler.
@@ -17,55 +20,80 @@ import java.util.function.IntFunction;
 public final class AfterThinking implements TokenConstraint {
     static final String OPEN = "<think>";
     static final String CLOSE = "</think>";
+    /** Whitespace tokens free of the grammar before the reasoning block, and again after it. */
+    static final int FREE_BLANKS = 4;
 
-    private enum State { START, THINKING, ANSWER }
+    private enum State {
+        /** The answer's start: whitespace, a reasoning block's opening, or the grammar's first token. */
+        START,
+        THINKING,
+        /** After {@code </think>}: whitespace, then the grammar's first token. */
+        GAP,
+        ANSWER
+    }
 
     private final TokenConstraint grammar;
     private final IntFunction<String> piece;
+    private final ThinkTags tags;
     private State state;
-    /** START: the text so far without its leading whitespace; THINKING: the last characters, for a split tag. */
+    /** START: the beginning of {@code <think>} written so far; THINKING: the last characters, for a split tag. */
     private String text = "";
+    private int freeBlanks = FREE_BLANKS;
 
     /**
      * @param grammar the answer's constraint (closed with this one)
      * @param piece   each token's text
+     * @param tags    the vocabulary's tag and whitespace tokens, from the same texts
      * @param opened  whether the prompt ended inside an opened reasoning block
      */
-    public AfterThinking(TokenConstraint grammar, IntFunction<String> piece, boolean opened) {
+    public AfterThinking(TokenConstraint grammar, IntFunction<String> piece, ThinkTags tags, boolean opened) {
         this.grammar = grammar;
         this.piece = piece;
+        this.tags = tags;
         this.state = opened ? State.THINKING : State.START;
     }
 
-    /** Whether the grammar holds now (the reasoning ended, or the answer began without one). */
+    /** Whether the answer has begun: the reasoning ended, or the answer began without one. */
     public boolean answering() {
-        return state == State.ANSWER;
+        return state == State.GAP || state == State.ANSWER;
     }
 
     @Override
     public boolean allows(int token) {
         return switch (state) {
-            case THINKING -> true;
+            case THINKING -> !closesWithText(token);
+            case GAP -> freeBlank(token) || grammar.allows(token);
             case ANSWER -> grammar.allows(token);
-            case START -> opens(token) || grammar.allows(token);
+            case START -> !text.isEmpty() ? opens(token)
+                    : freeBlank(token) || opens(token) || grammar.allows(token);
         };
     }
 
     @Override
     public int restrict(float[] logits) {
         switch (state) {
-            case THINKING -> {
-                return finite(logits);
-            }
             case ANSWER -> {
                 return grammar.restrict(logits);
             }
+            case THINKING -> {
+                for (int t = 0; t < logits.length; t++) {
+                    if (tags.mayClose[t] && closesWithText(t)) {
+                        logits[t] = Float.NEGATIVE_INFINITY;
+                    }
+                }
+                return finite(logits);
+            }
             default -> {
                 float[] fitting = logits.clone();
-                grammar.restrict(fitting);
+                if (state == State.GAP || text.isEmpty()) {
+                    grammar.restrict(fitting);
+                } else {
+                    java.util.Arrays.fill(fitting, Float.NEGATIVE_INFINITY); // only the tag's continuation
+                }
                 for (int t = 0; t < logits.length; t++) {
-                    // only the tokens the grammar refuses are looked up (rare: a drawn token that did not fit)
-                    if (fitting[t] == Float.NEGATIVE_INFINITY && logits[t] != Float.NEGATIVE_INFINITY && !opens(t)) {
+                    if (fitting[t] == Float.NEGATIVE_INFINITY && logits[t] != Float.NEGATIVE_INFINITY
+                            && !((state == State.GAP || text.isEmpty()) && freeBlank(t))
+                            && !(state == State.START && tags.mayOpen[t] && opens(t))) {
                         logits[t] = Float.NEGATIVE_INFINITY;
                     }
                 }
@@ -78,57 +106,83 @@ public final class AfterThinking implements TokenConstraint {
     public void accept(int token) {
         switch (state) {
             case ANSWER -> grammar.accept(token);
-            case THINKING -> {
-                String seen = text + piece.apply(token);
-                if (seen.contains(CLOSE)) {
-                    state = State.ANSWER;
-                    text = "";
+            case THINKING -> think(piece.apply(token));
+            case GAP -> {
+                if (freeBlank(token)) {
+                    freeBlanks--;
                 } else {
-                    text = seen.substring(Math.max(0, seen.length() - (CLOSE.length() - 1)));
+                    answer(token);
                 }
             }
             case START -> {
-                String p = piece.apply(token);
-                String seen = (text + p).stripLeading();
-                if (!p.isEmpty() && seen.startsWith(OPEN)) {
-                    state = State.THINKING;
-                    text = "";
-                    accept(seen.substring(OPEN.length())); // the rest of the token may close the block already
-                } else if (!p.isEmpty() && OPEN.startsWith(seen)) {
-                    text = seen;
-                } else {
-                    // an answer without reasoning: the grammar holds from this token on
-                    if (!grammar.allows(token)) {
-                        throw new IllegalArgumentException("token " + token + " does not fit the grammar");
+                if (text.isEmpty() && freeBlank(token)) {
+                    freeBlanks--;
+                } else if (opens(token)) {
+                    String seen = text.isEmpty() ? piece.apply(token).stripLeading() : text + piece.apply(token);
+                    if (seen.startsWith(OPEN)) {
+                        state = State.THINKING;
+                        text = "";
+                        think(seen.substring(OPEN.length())); // the rest of the token may close the block already
+                    } else {
+                        text = seen;
                     }
-                    state = State.ANSWER;
-                    text = "";
-                    grammar.accept(token);
+                } else if (text.isEmpty()) {
+                    answer(token); // an answer without reasoning: the grammar holds from this token on
+                } else {
+                    throw new IllegalArgumentException("token " + token + " breaks off the reasoning block's tag");
                 }
             }
         }
     }
 
-    /** The rest of the opening token, inside the block. */
-    private void accept(String rest) {
-        if (rest.contains(CLOSE)) {
-            state = State.ANSWER;
+    /** Reasoning text: the block ends at its closing tag (after which only whitespace may follow in the token). */
+    private void think(String more) {
+        String seen = text + more;
+        if (seen.contains(CLOSE)) {
+            state = State.GAP;
+            text = "";
+            freeBlanks = FREE_BLANKS;
         } else {
-            text = rest.substring(Math.max(0, rest.length() - (CLOSE.length() - 1)));
+            text = seen.substring(Math.max(0, seen.length() - (CLOSE.length() - 1)));
         }
     }
 
+    private void answer(int token) {
+        if (!grammar.allows(token)) {
+            throw new IllegalArgumentException("token " + token + " does not fit the grammar");
+        }
+        state = State.ANSWER;
+        text = "";
+        grammar.accept(token);
+    }
+
+    private boolean freeBlank(int token) {
+        return freeBlanks > 0 && tags.blank[token];
+    }
+
     /**
-     * Whether {@code token} keeps the answer a beginning of the reasoning block (or opens it); a token without text
-     * (an end of generation) does not.
+     * START: whether {@code token} keeps the text a beginning of {@code <think>}, or opens the block (without text
+     * after a closing tag in the same token); never a token of whitespace or no text.
      */
     private boolean opens(int token) {
-        String p = piece.apply(token);
-        if (p.isEmpty()) {
+        if (!tags.mayOpen[token]) {
             return false;
         }
-        String seen = (text + p).stripLeading();
-        return OPEN.startsWith(seen) || seen.startsWith(OPEN);
+        String seen = text.isEmpty() ? piece.apply(token).stripLeading() : text + piece.apply(token);
+        if (seen.startsWith(OPEN)) {
+            return !textAfterClose(seen.substring(OPEN.length()));
+        }
+        return OPEN.startsWith(seen);
+    }
+
+    /** THINKING: whether {@code token} closes the block and carries text after the tag. */
+    private boolean closesWithText(int token) {
+        return tags.mayClose[token] && textAfterClose(text + piece.apply(token));
+    }
+
+    private static boolean textAfterClose(String s) {
+        int at = s.indexOf(CLOSE);
+        return at >= 0 && !s.substring(at + CLOSE.length()).isBlank();
     }
 
     private static int finite(float[] logits) {

@@ -16,8 +16,9 @@ class AfterThinkingTest {
     /** The test vocabulary: token i's text. Tokens 0 and 1 are what the fake grammar takes; 12 has no text (an end). */
     private static final String[] PIECES = {
         "{", "}", "<think>", "</think>", "\n", "Let", " me", " see", "<th", "ink>", "</th", "ink>\n\n", "", "Sure",
-        "<think>quick</think>", " <", "think>",
+        "<think>quick</think>", " <", "think>", "</think>{", "ink>{", "<think>quick</think>Sure",
     };
+    private static final ThinkTags TAGS = ThinkTags.of(PIECES.length, t -> PIECES[t]);
 
     /** A grammar that takes "{" then "}", recording what it was given. */
     private static final class Braces implements TokenConstraint {
@@ -74,9 +75,10 @@ class AfterThinkingTest {
     @Test
     void reasoningOpenedByThePromptIsFreeUntilItsEnd() {
         Braces g = new Braces();
-        AfterThinking c = new AfterThinking(g, t -> PIECES[t], true);
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], TAGS, true);
         for (int t = 0; t < PIECES.length; t++) {
-            assertTrue(c.allows(t), "everything goes while reasoning: " + PIECES[t]);
+            assertEquals(!PIECES[t].equals("</think>{") && !PIECES[t].equals("<think>quick</think>Sure"), c.allows(t),
+                    "everything goes while reasoning but a close with text after it: " + PIECES[t]);
         }
         feed(c, "Let", " me", " see", "{", "}", "</th", "ink>\n\n");
         assertTrue(c.answering(), "a closing tag split over two tokens ends the reasoning");
@@ -93,18 +95,18 @@ class AfterThinkingTest {
     @Test
     void theModelMayOpenItsReasoningAfterWhitespace() {
         Braces g = new Braces();
-        AfterThinking c = new AfterThinking(g, t -> PIECES[t], false);
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], TAGS, false);
         feed(c, "\n", "<th", "ink>", "Let", "{", "</think>");
         assertTrue(c.answering());
         assertTrue(g.accepted.isEmpty());
         feed(c, "{");
         assertEquals(List.of(0), g.accepted);
 
-        AfterThinking spaced = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        AfterThinking spaced = new AfterThinking(new Braces(), t -> PIECES[t], TAGS, false);
         feed(spaced, " <", "think>", "</think>");
         assertTrue(spaced.answering());
 
-        AfterThinking whole = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        AfterThinking whole = new AfterThinking(new Braces(), t -> PIECES[t], TAGS, false);
         feed(whole, "<think>quick</think>");
         assertTrue(whole.answering(), "one token that opens and closes the block");
     }
@@ -112,7 +114,7 @@ class AfterThinkingTest {
     @Test
     void anAnswerWithoutReasoningIsHeldFromItsFirstToken() {
         Braces g = new Braces();
-        AfterThinking c = new AfterThinking(g, t -> PIECES[t], false);
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], TAGS, false);
         assertFalse(c.allows(token("Sure")), "neither a start of <think> nor what the grammar takes");
         assertFalse(c.allows(token("</think>")));
         assertFalse(c.allows(token("")), "an end of generation before any answer");
@@ -122,13 +124,13 @@ class AfterThinkingTest {
         assertTrue(c.answering());
         assertEquals(List.of(0), g.accepted);
         assertFalse(c.allows(token("<think>")), "too late to reason");
-        assertThrows(IllegalArgumentException.class, () -> new AfterThinking(new Braces(), t -> PIECES[t], false)
+        assertThrows(IllegalArgumentException.class, () -> new AfterThinking(new Braces(), t -> PIECES[t], TAGS, false)
                 .accept(token("Sure")), "a token neither may take is refused, not passed to llama.cpp");
     }
 
     @Test
     void restrictKeepsTheReasoningsStartAndWhatTheGrammarTakes() {
-        AfterThinking c = new AfterThinking(new Braces(), t -> PIECES[t], false);
+        AfterThinking c = new AfterThinking(new Braces(), t -> PIECES[t], TAGS, false);
         float[] logits = new float[PIECES.length];
         Arrays.fill(logits, 1f);
         int left = c.restrict(logits);
@@ -141,11 +143,45 @@ class AfterThinkingTest {
         assertEquals(Set.of("{", "<think>", "\n", "<th", "<think>quick</think>", " <"), kept);
         assertEquals(kept.size(), left);
 
-        AfterThinking thinking = new AfterThinking(new Braces(), t -> PIECES[t], true);
+        AfterThinking thinking = new AfterThinking(new Braces(), t -> PIECES[t], TAGS, true);
         float[] free = new float[PIECES.length];
         Arrays.fill(free, 1f);
         free[3] = Float.NEGATIVE_INFINITY;
-        assertEquals(PIECES.length - 1, thinking.restrict(free));
+        assertEquals(PIECES.length - 3, thinking.restrict(free));
         assertEquals(1f, free[token("Sure")], "nothing is held while reasoning");
+        assertEquals(Float.NEGATIVE_INFINITY, free[token("</think>{")], "but text after the closing tag");
+    }
+
+    /** Once a beginning of the tag is written, only its continuation may follow (else "<" would lead the JSON). */
+    @Test
+    void aBegunTagMustBeFinished() {
+        AfterThinking c = new AfterThinking(new Braces(), t -> PIECES[t], TAGS, false);
+        feed(c, "<th");
+        assertFalse(c.allows(token("{")), "the grammar's token after a half tag");
+        assertFalse(c.allows(token("\n")));
+        assertTrue(c.allows(token("ink>{")), "what follows the opening is reasoning");
+        float[] logits = new float[PIECES.length];
+        Arrays.fill(logits, 1f);
+        assertEquals(3, c.restrict(logits), "only the continuations: ink>, ink>{ and ink> with line breaks");
+        assertEquals(1f, logits[token("ink>")]);
+        feed(c, "ink>", "Let", "</th");
+        assertFalse(c.allows(token("ink>{")), "a close with the answer's first character in the same token");
+        assertTrue(c.allows(token("ink>\n\n")));
+    }
+
+    /** A few whitespace tokens are free before the reasoning and after it; then the grammar decides. */
+    @Test
+    void whitespaceIsFreeForAFewTokens() {
+        Braces g = new Braces();
+        AfterThinking c = new AfterThinking(g, t -> PIECES[t], TAGS, false);
+        for (int i = 0; i < AfterThinking.FREE_BLANKS; i++) {
+            feed(c, "\n");
+        }
+        assertFalse(c.allows(token("\n")), "no more than " + AfterThinking.FREE_BLANKS);
+        feed(c, "<think>", "Let", "</think>", "\n", "\n");
+        assertTrue(c.answering() && g.accepted.isEmpty());
+        assertFalse(c.allows(token("Sure")), "after the whitespace, the grammar");
+        feed(c, "{");
+        assertEquals(List.of(0), g.accepted, "the grammar saw none of the whitespace");
     }
 }

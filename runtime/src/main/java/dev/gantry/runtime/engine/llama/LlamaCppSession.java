@@ -14,6 +14,7 @@ import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
 import dev.gantry.runtime.sampling.AfterThinking;
 import dev.gantry.runtime.sampling.ParallelSampling;
+import dev.gantry.runtime.sampling.ThinkTags;
 import dev.gantry.runtime.sampling.TokenSampler;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
@@ -249,10 +250,24 @@ final class LlamaCppSession implements EngineSession {
             GrammarConstraint grammar = new GrammarConstraint(model, p.grammar());
             host.constrainedBy(GrammarConstraint.resumed(p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE
                     ? grammar
-                    : new AfterThinking(grammar, t -> new String(model.piece(t), StandardCharsets.UTF_8),
+                    : new AfterThinking(grammar, this::pieceText, thinkTags(),
                             p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING), generated));
         }
         return new Sampler(sequence, host);
+    }
+
+    private ThinkTags thinkTags;
+
+    /** The vocabulary's reasoning-tag and whitespace tokens, found at the first request that needs them. */
+    private ThinkTags thinkTags() {
+        if (thinkTags == null) {
+            thinkTags = ThinkTags.of(model.vocabSize(), this::pieceText);
+        }
+        return thinkTags;
+    }
+
+    private String pieceText(int token) {
+        return new String(model.piece(token), StandardCharsets.UTF_8);
     }
 
     /**

@@ -163,7 +163,8 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
-        Boolean thinkOn = thinking(m, model, think, template, grammar != null);
+        // a chat's format holds the answer after the reasoning: no reason to turn reasoning off for it
+        Boolean thinkOn = thinking(m, model, think, template, false);
         String gguf = m.chatTemplateSource().orElse(null);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
@@ -318,16 +319,17 @@ public final class CompletionHandlers {
 
     /**
      * The request's {@code think} as Ollama takes it (routes.go): a model that can think does unless told not to
-     * (an absent {@code think} is true); asking one that cannot is a 400. With a {@code format} an absent
-     * {@code think} stays off: the grammar holds from the first token, so reasoning first would leave the answer
-     * inside the reasoning block (Ollama lets the model reason unconstrained, then runs again with the format).
+     * (an absent {@code think} is true); asking one that cannot is a 400. With a {@code format} held from the first
+     * token ({@code formatFromStart}: generate's, as Ollama's generate applies it) an absent {@code think} stays off:
+     * reasoning first would leave the answer inside the reasoning block.
      */
-    private static Boolean thinking(LoadedModel m, String model, Boolean think, String template, boolean format) {
+    private static Boolean thinking(LoadedModel m, String model, Boolean think, String template,
+                                    boolean formatFromStart) {
         boolean can = PromptBuilder.supportsThinking(m.chatTemplateSource().orElse(null), template);
         if (Boolean.TRUE.equals(think) && !can) {
             throw ApiException.badRequest("\"" + model + "\" does not support thinking");
         }
-        return think == null && can && !format ? Boolean.TRUE : think;
+        return think == null && can && !formatFromStart ? Boolean.TRUE : think;
     }
 
     private static List<Object> tools(JsonNode node) {
