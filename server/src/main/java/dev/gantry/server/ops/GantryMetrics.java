@@ -67,9 +67,17 @@ public final class GantryMetrics {
         this(models::loaded);
     }
 
+    /** When each piece of an answer is written ({@link System#nanoTime}; a test's own clock). */
+    final java.util.function.LongSupplier clock;
+
     /** @param loaded the models in memory now, read at each scrape */
     public GantryMetrics(Supplier<List<LoadedModel>> loaded) {
+        this(loaded, System::nanoTime);
+    }
+
+    GantryMetrics(Supplier<List<LoadedModel>> loaded, java.util.function.LongSupplier clock) {
         this.loaded = loaded;
+        this.clock = clock;
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
@@ -109,7 +117,7 @@ public final class GantryMetrics {
 
     /** Called by {@link GenerationRecorder} once the replica and the outcome are both known. */
     void record(String model, int replica, boolean prefixHit, FinishReason reason, GenerationMetrics m,
-                long submittedNanos, long startNanos, long endNanos, boolean failed) {
+                long submittedNanos, long startNanos, long endNanos, boolean failed, long[] gaps, int gapCount) {
         Tags tags = Tags.of("model", model, "replica", Integer.toString(replica));
         String outcome = failed ? "error" : reason.wire();
         Counter.builder("gantry.requests.finished").description("generations ended, by how")
@@ -128,9 +136,12 @@ public final class GantryMetrics {
             timer("gantry.time.to.first.token", "from the request's arrival to its first generated token",
                     LATENCY_BUCKETS, tags).record(ttft, TimeUnit.NANOSECONDS);
         }
-        if (m.generatedTokens() > 1) {
-            timer("gantry.inter.token.latency", "mean time between two generated tokens, one sample per request",
-                    ITL_BUCKETS, tags).record(m.evalNanos() / (m.generatedTokens() - 1), TimeUnit.NANOSECONDS);
+        if (gapCount > 0) {
+            Timer itl = timer("gantry.inter.token.latency", "time between two pieces of an answer as they are written "
+                    + "to the client, one sample per gap", ITL_BUCKETS, tags);
+            for (int i = 0; i < gapCount; i++) {
+                itl.record(gaps[i], TimeUnit.NANOSECONDS);
+            }
         }
         if (reason != FinishReason.CANCELLED) {
             timer("gantry.e2e.request.latency", "from the request's arrival to its last token (loading included)",

@@ -9,7 +9,8 @@ import dev.gantry.runtime.runner.TokenRelay;
  * Records one generation's metrics when it ends, on the thread that writes its answer (the connection's event loop),
  * never on the runner's. It learns where the request went ({@link #submitted}) on the request's thread and how it
  * ended through the sink it wraps ({@link #wrap}); the two may come in either order (a short generation can end
- * before {@code submit} returns), so whichever comes second records. Per request, not per token.
+ * before {@code submit} returns), so whichever comes second records. The gaps between the pieces of the answer are
+ * kept as they are written (on that thread) and recorded with the rest, one histogram sample each.
  */
 public final class GenerationRecorder {
     private final GantryMetrics metrics;
@@ -25,6 +26,11 @@ public final class GenerationRecorder {
     private long endNanos;
     private boolean failed;
     private boolean recorded;
+    // written on the thread that writes the answer, before ended() (which publishes them under the lock)
+    private boolean texted;
+    private long lastText;
+    private long[] gaps = new long[0];
+    private int gapCount;
 
     GenerationRecorder(GantryMetrics metrics, String model, long startNanos) {
         this.metrics = metrics;
@@ -45,6 +51,7 @@ public final class GenerationRecorder {
             @Override
             public void onText(String text) {
                 sink.onText(text);
+                gap(metrics.clock.getAsLong());
             }
 
             @Override
@@ -75,6 +82,17 @@ public final class GenerationRecorder {
                 return sink.isWritable();
             }
         };
+    }
+
+    private void gap(long now) {
+        if (texted) {
+            if (gapCount == gaps.length) {
+                gaps = java.util.Arrays.copyOf(gaps, Math.max(64, 2 * gapCount));
+            }
+            gaps[gapCount++] = now - lastText;
+        }
+        lastText = now;
+        texted = true;
     }
 
     /** The model took the request: which replica, and whether prefix affinity chose it. */
@@ -110,6 +128,13 @@ public final class GenerationRecorder {
             recorded = true;
             s = submission;
         }
-        metrics.record(model, s.replica(), s.prefixHit(), reason, result, submittedNanos, startNanos, endNanos, failed);
+        long[] g;
+        int n;
+        synchronized (this) {
+            g = gaps;
+            n = gapCount;
+        }
+        metrics.record(model, s.replica(), s.prefixHit(), reason, result, submittedNanos, startNanos, endNanos, failed,
+                g, n);
     }
 }

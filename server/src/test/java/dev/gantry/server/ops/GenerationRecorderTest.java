@@ -46,21 +46,28 @@ class GenerationRecorderTest {
 
     @Test
     void endedBeforeSubmittedIsRecordedOnceWithItsReplica() {
-        GantryMetrics metrics = new GantryMetrics(List::of);
+        long[] now = {0};
+        GantryMetrics metrics = new GantryMetrics(List::of, () -> now[0]);
         GenerationRecorder r = metrics.begin("m", 0);
         Recording sink = new Recording();
         TokenRelay.Sink wrapped = r.wrap(sink, 1_000_000);
         wrapped.onText("hi");
+        for (long gapMs : new long[] {2, 3, 40}) {
+            now[0] += gapMs * 1_000_000;
+            wrapped.onText(" there");
+        }
         wrapped.onDone(FinishReason.LENGTH, METRICS);
         assertEquals(0, metrics.registry().find("gantry.time.to.first.token").timers().size(), "replica unknown yet");
         r.submitted(new Submission(reason -> {}, 1, true));
-        assertEquals(List.of("text hi", "done length"), sink.calls);
+        assertEquals(List.of("text hi", "text  there", "text  there", "text  there", "done length"), sink.calls);
 
         Timer ttft = timer(metrics, "gantry.time.to.first.token", "1");
         assertEquals(1, ttft.count());
         assertEquals(1 + 2 + 8, ttft.totalTime(TimeUnit.MILLISECONDS), 1e-9, "arrival to submission, queue, prompt");
-        assertEquals(5.0, timer(metrics, "gantry.inter.token.latency", "1").totalTime(TimeUnit.MILLISECONDS), 1e-9,
-                "50 ms over 10 gaps");
+        Timer itl = timer(metrics, "gantry.inter.token.latency", "1");
+        assertEquals(3, itl.count(), "one sample per gap between written pieces");
+        assertEquals(45.0, itl.totalTime(TimeUnit.MILLISECONDS), 1e-9);
+        assertEquals(40.0, itl.max(TimeUnit.MILLISECONDS), 1e-9, "a stall shows as itself, not spread over a mean");
         assertEquals(1.0, metrics.registry().get("gantry.prefix.cache.hits").tag("replica", "1").counter().count());
         assertEquals(1.0, metrics.registry().get("gantry.requests.finished").tag("reason", "length").counter().count());
         r.submitted(new Submission(reason -> {}, 1, true));
