@@ -204,6 +204,29 @@ class ChatTemplateApiTest {
     }
 
     /**
+     * A model that may open a reasoning block but does not: its answer is held to the format from its first word, and
+     * the format never pushes it into a block (the tiny model never writes "<"; a row restricted to the format and
+     * the tag's beginning had led it into "<think>" and left the content empty).
+     */
+    @Test
+    void aFormatNeverLeadsAModelIntoReasoningItDidNotOpen() throws Exception {
+        String template = "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+                + "{{ .Content }}{{ end }}";
+        for (String format : List.of("\"json\"", "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"}},"
+                + "\"required\":[\"a\"]}")) {
+            for (int seed = 1; seed <= 4; seed++) {
+                HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\",\"stream\":false,"
+                        + "\"template\":\"" + template + "\",\"format\":" + format + ",\"options\":{\"num_predict\":40,"
+                        + "\"seed\":" + seed + "},\"messages\":[{\"role\":\"user\",\"content\":\"Once upon a time\"}]}");
+                assertEquals(200, r.statusCode(), r.body());
+                JsonNode m = TestServer.json(r.body()).get("message");
+                assertTrue(m.path("thinking").asText().isEmpty(), r.body());
+                assertTrue(m.path("content").asText().strip().startsWith("{"), r.body());
+            }
+        }
+    }
+
+    /**
      * Thinking on by default takes nothing from an answer that opens no reasoning block: its first token's space
      * stays, as with think off (Ollama's parser hands back the untrimmed text when no opening tag comes).
      */

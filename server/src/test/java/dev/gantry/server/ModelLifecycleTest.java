@@ -85,13 +85,17 @@ class ModelLifecycleTest {
 
     /**
      * {@code keep_alive: 0} with nothing to generate unloads a loaded model without reading the request's options,
-     * as Ollama expires the runner before it looks at them (a wrong option, or a num_ctx that would need a reload,
-     * is not the request's business then).
+     * format, raw mode or images, as Ollama expires the runner before it looks at them (a wrong option, or a num_ctx
+     * that would need a reload, is not the request's business then).
      */
     @Test
     void keepAliveZeroUnloadsALoadedModelWithoutReadingTheOptions() throws Exception {
         String[][] unloads = {
             {"/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0,\"options\":{\"num_ctx\":\"lots\"}}"},
+            {"/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0,\"format\":\"xml\"}"},
+            {"/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0,\"raw\":true,\"system\":\"x\"}"},
+            {"/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0,\"images\":[\"aGVsbG8=\"]}"},
+            {"/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"keep_alive\":0,\"format\":{\"type\":\"bogus\"}}"},
             {"/api/chat", "{\"model\":\"stories260k\",\"messages\":[],\"keep_alive\":0,"
                     + "\"options\":{\"num_ctx\":64,\"temperature\":\"hot\"}}"},
         };

@@ -83,17 +83,18 @@ public final class AfterThinking implements TokenConstraint {
                 }
                 return finite(logits);
             }
+            case GAP -> {
+                return grammar.restrict(logits); // the model's own draw was refused: its answer begins
+            }
             default -> {
-                float[] fitting = logits.clone();
-                if (state == State.GAP || text.isEmpty()) {
-                    grammar.restrict(fitting);
-                } else {
-                    java.util.Arrays.fill(fitting, Float.NEGATIVE_INFINITY); // only the tag's continuation
+                if (text.isEmpty()) {
+                    // the draw neither opened a block nor fit: the answer begins without reasoning, held from here
+                    // (keeping the tag's start here would let the grammar push the model into a block it never
+                    // meant to open)
+                    return grammar.restrict(logits);
                 }
-                for (int t = 0; t < logits.length; t++) {
-                    if (fitting[t] == Float.NEGATIVE_INFINITY && logits[t] != Float.NEGATIVE_INFINITY
-                            && !((state == State.GAP || text.isEmpty()) && freeBlank(t))
-                            && !(state == State.START && tags.mayOpen[t] && opens(t))) {
+                for (int t = 0; t < logits.length; t++) { // a tag the model began: only its continuation
+                    if (logits[t] != Float.NEGATIVE_INFINITY && !opens(t)) {
                         logits[t] = Float.NEGATIVE_INFINITY;
                     }
                 }

@@ -66,10 +66,15 @@ public final class CompletionHandlers {
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
-        rejectUnsupported(body, model);
-        String grammar = FormatOption.grammar(body.get("format"));
         int[] context = contextTokens(body.get("context"));
         int logprobs = logprobs(body);
+        // an empty prompt with keep_alive 0 unloads before anything else is looked at, as Ollama expires the
+        // runner before its other checks (format, raw, images)
+        if (prompt.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
+            return;
+        }
+        rejectUnsupported(body, model);
+        String grammar = FormatOption.grammar(body.get("format"));
         if (raw && (!Json.string(body, "template").orElse("").isEmpty() || (system != null && !system.isEmpty())
                 || context.length > 0)) {
             // Ollama's words (routes.go): a raw prompt goes to the model as it is, so these have nowhere to go
@@ -77,9 +82,6 @@ public final class CompletionHandlers {
         }
 
         boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
-        if (loadOnly && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
-            return;
-        }
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -148,13 +150,13 @@ public final class CompletionHandlers {
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         List<ChatMessage> messages = messages(body.get("messages"));
         int logprobs = logprobs(body);
-        rejectUnsupported(body, model);
-        String grammar = FormatOption.grammar(body.get("format"));
         List<Object> tools = tools(body.get("tools"));
         Boolean think = think(body);
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
-            return;
+            return; // before the format's and images' checks, as Ollama expires the runner first
         }
+        rejectUnsupported(body, model);
+        String grammar = FormatOption.grammar(body.get("format"));
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
