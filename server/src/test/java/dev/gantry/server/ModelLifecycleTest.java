@@ -135,6 +135,17 @@ class ModelLifecycleTest {
         assertTrue(expires.isBefore(Instant.now().plus(Duration.ofMinutes(11))), "ten minutes: " + expires);
     }
 
+    /** As Ollama's generate: an empty prompt only loads the model, even with a system prompt. */
+    @Test
+    void anEmptyPromptOnlyLoadsEvenWithASystemPrompt() throws Exception {
+        HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"system\":\"Tell tales\","
+                + "\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode done = TestServer.json(r.body());
+        assertEquals("load", done.get("done_reason").asText(), r.body());
+        assertEquals("", done.get("response").asText(), r.body());
+    }
+
     @Test
     void aTinyNumCtxIsRaisedNotRefused() throws Exception {
         HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Hi\","

@@ -81,7 +81,7 @@ public final class CompletionHandlers {
             throw ApiException.badRequest("raw mode does not support template, system, or context");
         }
 
-        boolean loadOnly = prompt.isEmpty() && (system == null || system.isEmpty());
+        boolean loadOnly = prompt.isEmpty(); // as Ollama: an empty prompt only loads, whatever the system prompt
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -209,8 +209,7 @@ public final class CompletionHandlers {
         GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
-                CompletionStream.Shape.CHAT,
-                start, model, parser, false, logprobs);
+                CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
     }
 
     /**
@@ -375,7 +374,8 @@ public final class CompletionHandlers {
                 recorder.wrap(sink, System.nanoTime()));
         Submission submission;
         try {
-            GenerationRequest request = new GenerationRequest(tokens, options.sampling().withGrammar(grammar, grammarStart),
+            GenerationRequest request = new GenerationRequest(tokens,
+                    options.sampling().withGrammar(grammar, grammarStart),
                     maxTokens(options.numPredict(), window, fit.shift()), window).withLogprobs(logprobs);
             submission = m.submit(fit.shift() ? request.withShift(options.numKeep()) : request, relay);
         } catch (QueueFullException e) {
