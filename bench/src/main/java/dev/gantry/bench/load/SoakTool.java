@@ -27,7 +27,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A soak run: mixed streaming and whole generate, chat and (where the server has it) embed requests from N clients
+ * A soak run: mixed streaming and whole generate, chat (some with a JSON format after reasoning) and (where the
+ * server has it) embed requests from N clients
  * for a number of minutes against a running server, with the server process's resident memory, native memory
  * (Native Memory Tracking, when the server runs with {@code -XX:NativeMemoryTracking=summary}), heap after a full
  * GC and open file count sampled at the start, every few minutes, and at the end. A leak shows as a drift between
@@ -124,7 +125,7 @@ public final class SoakTool {
     void client(int seed, long end, boolean embed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         while (System.nanoTime() < end) {
-            int pick = rnd.nextInt(embed ? 10 : 8);
+            int pick = rnd.nextInt(embed ? 11 : 9);
             int predict = 16 + rnd.nextInt(112);
             String kind;
             String path;
@@ -145,6 +146,16 @@ public final class SoakTool {
                 body = "{\"model\":\"" + o.model() + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a "
                         + "story about " + rnd.nextInt(1000) + " cats\"}],\"options\":{\"num_predict\":" + predict
                         + "}}";
+            } else if (pick < 9) {
+                // a JSON format with reasoning: the grammar held after the block (which this template opens and
+                // the tiny model never closes) or from the first token of an answer that opens none
+                kind = "chat-format";
+                path = "/api/chat";
+                String template = "{{ range .Messages }}{{ if .Thinking }}<think>{{ .Thinking }}</think>{{ end }}"
+                        + "{{ .Content }}{{ end }}" + (rnd.nextBoolean() ? "{{ if .Think }}<think>{{ end }}" : "");
+                body = "{\"model\":\"" + o.model() + "\",\"template\":\"" + template + "\",\"think\":true,"
+                        + "\"format\":\"json\",\"messages\":[{\"role\":\"user\",\"content\":\"A cat " + rnd.nextInt(1000)
+                        + "\"}],\"options\":{\"num_predict\":" + predict + "}}";
             } else {
                 kind = "embed";
                 path = "/api/embed";
