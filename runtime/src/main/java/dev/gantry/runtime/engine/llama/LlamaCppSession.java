@@ -87,6 +87,8 @@ final class LlamaCppSession implements EngineSession {
         this.backendSampling = p.backendSampling();
         this.onGpu = onGpu;
         this.embeddingRow = new float[model.embeddingOutputLength()];
+        this.thinkTags = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> ThinkTags.of(model.vocabSize(), this::pieceText), r -> Thread.ofVirtual().start(r));
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
         if (backendSampling) {
@@ -256,14 +258,15 @@ final class LlamaCppSession implements EngineSession {
         return new Sampler(sequence, host);
     }
 
-    private ThinkTags thinkTags;
+    /**
+     * The vocabulary's reasoning-tag and whitespace tokens, found on a thread of their own when the session opens
+     * (a pass over every token's text, tens of milliseconds for a 128K vocabulary, that would otherwise stall the
+     * runner's steps at the first request that needs them).
+     */
+    private final java.util.concurrent.CompletableFuture<ThinkTags> thinkTags;
 
-    /** The vocabulary's reasoning-tag and whitespace tokens, found at the first request that needs them. */
     private ThinkTags thinkTags() {
-        if (thinkTags == null) {
-            thinkTags = ThinkTags.of(model.vocabSize(), this::pieceText);
-        }
-        return thinkTags;
+        return thinkTags.join();
     }
 
     private String pieceText(int token) {
@@ -549,6 +552,8 @@ final class LlamaCppSession implements EngineSession {
     @Override
     public void close() {
         cancelPrepared();
+        // the tag search reads the model's vocabulary: done before the engine may free it
+        thinkTags.handle((tags, e) -> null).join();
         batch.close();
         ctx.close();
         for (LlamaSampler chain : attached) {
