@@ -204,6 +204,20 @@ class ChatTemplateApiTest {
     }
 
     /**
+     * Reasoning tags other than {@code <think>} (Command R's): the format cannot wait for a {@code </think>} that
+     * never comes, so it holds from the first token and an absent think stays off with it, as before.
+     */
+    @Test
+    void aFormatWithOtherReasoningTagsHoldsFromTheStart() throws Exception {
+        String template = "{{ range .Messages }}{{ if .Thinking }}<|START_THINKING|>{{ .Thinking }}<|END_THINKING|>"
+                + "{{ end }}{{ .Content }}{{ end }}{{ if .Think }}<|START_THINKING|>{{ end }}";
+        JsonNode r = chat("\"template\":\"" + template + "\",\"format\":\"json\","
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]");
+        assertTrue(r.at("/message/content").asText().strip().startsWith("{"), r.toString());
+        assertTrue(r.at("/message/thinking").asText().isEmpty(), r.toString());
+    }
+
+    /**
      * A model that may open a reasoning block but does not: its answer is held to the format from its first word, and
      * the format never pushes it into a block (the tiny model never writes "<"; a row restricted to the format and
      * the tag's beginning had led it into "<think>" and left the content empty).

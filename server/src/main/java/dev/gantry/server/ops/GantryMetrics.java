@@ -117,7 +117,7 @@ public final class GantryMetrics {
 
     /** Called by {@link GenerationRecorder} once the replica and the outcome are both known. */
     void record(String model, int replica, boolean prefixHit, FinishReason reason, GenerationMetrics m,
-                long submittedNanos, long startNanos, long endNanos, boolean failed, long[] gaps, int gapCount) {
+                long submittedNanos, long startNanos, long endNanos, boolean failed) {
         Tags tags = Tags.of("model", model, "replica", Integer.toString(replica));
         String outcome = failed ? "error" : reason.wire();
         Counter.builder("gantry.requests.finished").description("generations ended, by how")
@@ -136,19 +136,19 @@ public final class GantryMetrics {
             timer("gantry.time.to.first.token", "from the request's arrival to its first generated token",
                     LATENCY_BUCKETS, tags).record(ttft, TimeUnit.NANOSECONDS);
         }
-        if (gapCount > 0) {
-            Timer itl = timer("gantry.inter.token.latency", "time between two pieces of an answer as they are written "
-                    + "to the client, one sample per gap", ITL_BUCKETS, tags);
-            for (int i = 0; i < gapCount; i++) {
-                itl.record(gaps[i], TimeUnit.NANOSECONDS);
-            }
-        }
         if (reason != FinishReason.CANCELLED) {
             timer("gantry.e2e.request.latency", "from the request's arrival to its last token (loading included)",
                     LATENCY_BUCKETS, tags).record(endNanos - startNanos, TimeUnit.NANOSECONDS);
             timer("gantry.request.queue.time", "from submission to a sequence slot of the replica",
                     LATENCY_BUCKETS, tags).record(m.queueNanos(), TimeUnit.NANOSECONDS);
         }
+    }
+
+    /** The inter-token histogram of one replica of a model: one sample per gap, recorded as the answer is written. */
+    Timer interTokenLatency(String model, int replica) {
+        return timer("gantry.inter.token.latency", "time between two pieces of an answer as they are written to the "
+                + "client, one sample per gap", ITL_BUCKETS,
+                Tags.of("model", model, "replica", Integer.toString(replica)));
     }
 
     private Timer timer(String name, String description, Duration[] buckets, Tags tags) {

@@ -9,8 +9,9 @@ import dev.gantry.runtime.runner.TokenRelay;
  * Records one generation's metrics when it ends, on the thread that writes its answer (the connection's event loop),
  * never on the runner's. It learns where the request went ({@link #submitted}) on the request's thread and how it
  * ended through the sink it wraps ({@link #wrap}); the two may come in either order (a short generation can end
- * before {@code submit} returns), so whichever comes second records. The gaps between the pieces of the answer are
- * kept as they are written (on that thread) and recorded with the rest, one histogram sample each.
+ * before {@code submit} returns), so whichever comes second records. Each gap between two pieces of the answer is
+ * a sample of the replica's inter-token histogram as it is written (the few before the replica is known are held
+ * until it is).
  */
 public final class GenerationRecorder {
     private final GantryMetrics metrics;
@@ -26,11 +27,14 @@ public final class GenerationRecorder {
     private long endNanos;
     private boolean failed;
     private boolean recorded;
-    // written on the thread that writes the answer, before ended() (which publishes them under the lock)
+    // the thread that writes the answer's
     private boolean texted;
     private long lastText;
-    private long[] gaps = new long[0];
-    private int gapCount;
+    /** The replica's inter-token histogram, once {@link #submitted} names the replica. */
+    private volatile io.micrometer.core.instrument.Timer gaps;
+    // guarded by this: the gaps before that
+    private long[] early = new long[0];
+    private int earlyCount;
 
     GenerationRecorder(GantryMetrics metrics, String model, long startNanos) {
         this.metrics = metrics;
@@ -85,20 +89,40 @@ public final class GenerationRecorder {
     }
 
     private void gap(long now) {
-        if (texted) {
-            if (gapCount == gaps.length) {
-                gaps = java.util.Arrays.copyOf(gaps, Math.max(64, 2 * gapCount));
-            }
-            gaps[gapCount++] = now - lastText;
-        }
+        long gap = now - lastText;
+        boolean first = !texted;
         lastText = now;
         texted = true;
+        if (first) {
+            return;
+        }
+        io.micrometer.core.instrument.Timer t = gaps;
+        if (t == null) {
+            synchronized (this) {
+                if (gaps == null) {
+                    if (earlyCount == early.length) {
+                        early = java.util.Arrays.copyOf(early, Math.max(16, 2 * earlyCount));
+                    }
+                    early[earlyCount++] = gap;
+                    return;
+                }
+                t = gaps;
+            }
+        }
+        t.record(gap, java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     /** The model took the request: which replica, and whether prefix affinity chose it. */
     public void submitted(Submission s) {
+        io.micrometer.core.instrument.Timer t = metrics.interTokenLatency(model, s.replica());
         synchronized (this) {
             submission = s;
+            for (int i = 0; i < earlyCount; i++) {
+                t.record(early[i], java.util.concurrent.TimeUnit.NANOSECONDS);
+            }
+            earlyCount = 0;
+            early = new long[0];
+            gaps = t;
         }
         recordWhenComplete();
     }
@@ -128,13 +152,6 @@ public final class GenerationRecorder {
             recorded = true;
             s = submission;
         }
-        long[] g;
-        int n;
-        synchronized (this) {
-            g = gaps;
-            n = gapCount;
-        }
-        metrics.record(model, s.replica(), s.prefixHit(), reason, result, submittedNanos, startNanos, endNanos, failed,
-                g, n);
+        metrics.record(model, s.replica(), s.prefixHit(), reason, result, submittedNanos, startNanos, endNanos, failed);
     }
 }

@@ -74,6 +74,27 @@ class GenerationRecorderTest {
         assertEquals(1, ttft.count(), "recorded once");
     }
 
+    /** Once the replica is known, each gap is a sample as it happens: none waits for the end of the answer. */
+    @Test
+    void gapsAfterTheSubmissionAreRecordedAsTheyHappen() {
+        long[] now = {0};
+        GantryMetrics metrics = new GantryMetrics(List::of, () -> now[0]);
+        GenerationRecorder r = metrics.begin("m", 0);
+        TokenRelay.Sink wrapped = r.wrap(new Recording(), 0);
+        wrapped.onText("a");
+        now[0] += 1_000_000;
+        wrapped.onText("b");
+        r.submitted(new Submission(reason -> {}, 2, false));
+        Timer itl = timer(metrics, "gantry.inter.token.latency", "2");
+        assertEquals(1, itl.count(), "the gap before the submission, once the replica is known");
+        for (int i = 0; i < 5; i++) {
+            now[0] += 7_000_000;
+            wrapped.onText("c");
+        }
+        assertEquals(6, itl.count(), "before the answer ends");
+        assertEquals(36.0, itl.totalTime(TimeUnit.MILLISECONDS), 1e-9);
+    }
+
     @Test
     void anErrorIsCountedWithoutLatencies() {
         GantryMetrics metrics = new GantryMetrics(List::of);

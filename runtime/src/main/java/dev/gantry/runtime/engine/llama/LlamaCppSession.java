@@ -87,23 +87,35 @@ final class LlamaCppSession implements EngineSession {
         this.backendSampling = p.backendSampling();
         this.onGpu = onGpu;
         this.embeddingRow = new float[model.embeddingOutputLength()];
-        this.thinkTags = java.util.concurrent.CompletableFuture.supplyAsync(
-                () -> ThinkTags.of(model.vocabSize(), this::pieceText), r -> Thread.ofVirtual().start(r));
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
         if (backendSampling) {
             // Attach Ollama's default chain to every slot before the first decode, so the sampling graphs are
             // built once; requests with the defaults never re-attach.
-            for (int seq = 0; seq < attached.length; seq++) {
-                LlamaSampler chain = buildChain(SamplingParams.DEFAULTS);
-                if (!ctx.setBackendSampler(seq, chain)) {
-                    chain.close();
-                    break;
+            try {
+                for (int seq = 0; seq < attached.length; seq++) {
+                    LlamaSampler chain = buildChain(SamplingParams.DEFAULTS);
+                    if (!ctx.setBackendSampler(seq, chain)) {
+                        chain.close();
+                        break;
+                    }
+                    attached[seq] = chain;
+                    attachedParams[seq] = SamplingParams.DEFAULTS;
                 }
-                attached[seq] = chain;
-                attachedParams[seq] = SamplingParams.DEFAULTS;
+            } catch (RuntimeException e) {
+                batch.close();
+                ctx.close();
+                for (LlamaSampler chain : attached) {
+                    if (chain != null) {
+                        chain.close();
+                    }
+                }
+                throw e;
             }
         }
+        // last: nothing after it may fail, so close() always waits for it before the engine frees the model
+        this.thinkTags = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> ThinkTags.of(model.vocabSize(), this::pieceText), r -> Thread.ofVirtual().start(r));
     }
 
     @Override
@@ -249,10 +261,11 @@ final class LlamaCppSession implements EngineSession {
         if (p.grammar() != null) {
             int from = Math.min(promptLength, history.length);
             int[] generated = java.util.Arrays.copyOfRange(history, from, history.length);
+            boolean atOnce = p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE;
+            ThinkTags tags = atOnce ? null : thinkTags(); // before the native grammar, which a failure would leak
             GrammarConstraint grammar = new GrammarConstraint(model, p.grammar());
-            host.constrainedBy(GrammarConstraint.resumed(p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE
-                    ? grammar
-                    : new AfterThinking(grammar, this::pieceText, thinkTags(),
+            host.constrainedBy(GrammarConstraint.resumed(atOnce ? grammar
+                    : new AfterThinking(grammar, this::pieceText, tags,
                             p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING), generated));
         }
         return new Sampler(sequence, host);

@@ -165,9 +165,13 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
-        // a chat's format holds the answer after the reasoning: no reason to turn reasoning off for it
-        Boolean thinkOn = thinking(m, model, think, template, false);
         String gguf = m.chatTemplateSource().orElse(null);
+        // a chat's format holds the answer after a <think> block: no reason to turn reasoning off for it; with
+        // other reasoning tags (<|START_THINKING|>) the format holds from the first token, and an absent think stays
+        // off with it
+        String used = template != null ? template : gguf;
+        boolean thinkTagged = used != null && used.contains("<think>");
+        Boolean thinkOn = thinking(m, model, think, template, grammar != null && !thinkTagged);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
             throw ApiException.badRequest(m.model().name() + " does not support tools");
@@ -206,7 +210,7 @@ public final class CompletionHandlers {
         ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                 Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
         // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
-        GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) ? GrammarStart.AT_ONCE
+        GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
                 CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
