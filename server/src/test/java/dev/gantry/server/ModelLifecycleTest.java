@@ -113,6 +113,12 @@ class ModelLifecycleTest {
         }
         HttpResponse<String> unknown = server.post("/api/generate", "{\"model\":\"no-such-model\",\"keep_alive\":0}");
         assertEquals(404, unknown.statusCode(), unknown.body());
+        // a field of the wrong type is still the client's mistake, as Ollama's decoding refuses it first
+        for (String path : List.of("/api/generate", "/api/chat")) {
+            HttpResponse<String> badThink = server.post(path, "{\"model\":\"stories260k\",\"keep_alive\":0,"
+                    + "\"messages\":[],\"think\":1}");
+            assertEquals(400, badThink.statusCode(), path + " " + badThink.body());
+        }
     }
 
     /**

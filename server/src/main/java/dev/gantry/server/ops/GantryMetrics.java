@@ -146,8 +146,8 @@ public final class GantryMetrics {
 
     /** The inter-token histogram of one replica of a model: one sample per gap, recorded as the answer is written. */
     Timer interTokenLatency(String model, int replica) {
-        return timer("gantry.inter.token.latency", "time between two pieces of an answer as they are written to the "
-                + "client, one sample per gap", ITL_BUCKETS,
+        return timer("gantry.inter.token.latency", "time between two pieces of an answer as they are made ready for "
+                + "the client (streamed or not), one sample per gap", ITL_BUCKETS,
                 Tags.of("model", model, "replica", Integer.toString(replica)));
     }
 

@@ -68,6 +68,7 @@ public final class CompletionHandlers {
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         int[] context = contextTokens(body.get("context"));
         int logprobs = logprobs(body);
+        Boolean think = think(body); // its type is checked before an unload, as Ollama's decoding does
         // an empty prompt with keep_alive 0 unloads before anything else is looked at, as Ollama expires the
         // runner before its other checks (format, raw, images)
         if (prompt.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
@@ -96,7 +97,6 @@ public final class CompletionHandlers {
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
-        Boolean think = think(body);
         think = thinking(m, model, think, template, grammar != null);
         ChatOutputParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
@@ -127,8 +127,10 @@ public final class CompletionHandlers {
                     template, modelSystem, msgs, List.of(), think));
             text = built.text();
             if (Boolean.TRUE.equals(think)) {
-                // the reasoning goes to the answer's thinking field, as in Ollama
-                parser = new ChatOutputParser(true, built.thinkingOpen(), Set.of());
+                // the reasoning goes to the answer's thinking field, as in Ollama; a format held from the first
+                // token makes the answer, even where the prompt opened a reasoning block (Ollama files that JSON
+                // as reasoning and leaves the answer empty)
+                parser = new ChatOutputParser(true, built.thinkingOpen() && grammar == null, Set.of());
             }
         }
         if (context.length > 0) {
@@ -207,11 +209,13 @@ public final class CompletionHandlers {
         }
         // a template with a tag before its tool calls: only the tag holds the answer back, a JSON answer streams
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
-        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
-                Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen(), toolNames, bareJsonCalls);
         // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
         GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
+        // a format held from the first token makes the answer, even where the prompt opened a reasoning block
+        boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
+        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
+                Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
                 CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
     }
