@@ -13,7 +13,8 @@
 #   prepare    setup's build and model without its anchors (for a short call)
 #   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients (gantry1at:32,64 at the given levels only)
 #   conversation:C  C clients on GPU 0, each a conversation of 4 turns (each turn's prompt repeats the last turn's
-#              and its answer): Gantry and llama-server with their prompt caches, and with prompts no cache can help
+#              and its answer): Gantry and llama-server with their prompt caches, and with prompts no cache can help;
+#              multiconversation:N:C Gantry's half on N GPUs, for the router's prefix affinity (not run yet)
 #   gantry1device, gantry1fixed, gantry1unified  the same with llama.cpp's device sampling instead of Gantry's
 #              host sampler, with fixed batching, with one KV buffer for all sequences
 #   server1    llama-server on GPU 0 at the same levels, then with --backend-sampling at 64 and 128
@@ -339,6 +340,19 @@ for phase in "$@"; do
       wait_up http://127.0.0.1:11601/health "$pid" || log "llama-server --backend-sampling did not start"
       for c in $bs_levels; do drive llama-server-1gpu-backend-sampling llamacpp http://127.0.0.1:11601 "$c"; done
       kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    multiconversation:*) # multiconversation:N:C - conversation:C's Gantry half on GPUs 0..N-1 (a replica each):
+      # whether the router sends each turn to the replica that holds its conversation (the prompt tokens reused,
+      # against conversation:C's one GPU; a turn routed elsewhere decodes its whole history)
+      spec=${phase#multiconversation:}; n=${spec%%:*}; c=${spec#*:}
+      [ "$n" -le "$NGPUS" ] || { log "multiconversation:$n needs $n GPUs, the host has $NGPUS"; continue; }
+      build
+      synthetic llama3-8b "$MODEL"
+      for mode in reuse fresh; do
+        RUN_GPUS=$n REQUESTS=4 LOAD_EXTRA="--conversation $mode" \
+          GANTRY_EXTRA_ENV="OLLAMA_CONTEXT_LENGTH=2048 ${GANTRY_EXTRA_ENV:-}" \
+          gantry "gantry-${n}gpu-conversation-$mode" "$W/models" llama3-8b-q4_0 "$c" --gpus "$(seq -s, 0 $((n - 1)))"
+      done
       ;;
     multigantryat:*) # multigantryat:N:16,128 - multigantry:N at the given levels only (comma separated)
       spec=${phase#multigantryat:}; n=${spec%%:*}; levels=${spec#*:}
