@@ -56,6 +56,7 @@ class ChatTemplateApiTest {
 
             {% endif %}{% endif %}""";
     static final String MODEL = "tiny-chat";
+    private static final String ALL_CONTENT = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}";
     /**
      * A Go template that can reason as Ollama judges it (it writes a message's .Thinking) and opens the reasoning
      * block itself when think is on: all the tiny model writes then is reasoning.
@@ -72,6 +73,9 @@ class ChatTemplateApiTest {
     static void start() throws Exception {
         Path models = Files.createTempDirectory("gantry-chat-models");
         withTemplate(TestModels.tinyModel(), models.resolve(MODEL + ".gguf"), TEMPLATE);
+        // named as Ollama's DeepSeek-R1, whose earlier answers lose their reasoning; a template that writes them all
+        withTemplate(TestModels.tinyModel(), models.resolve("deepseek-r1.gguf"), ALL_CONTENT);
+        withTemplate(TestModels.tinyModel(), models.resolve("plain-r1.gguf"), ALL_CONTENT);
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -203,6 +207,37 @@ class ChatTemplateApiTest {
         // even though the prompt opened a reasoning block (Ollama files it as reasoning and answers nothing)
         assertTrue(generate.path("response").asText().strip().startsWith("{"), generate.toString());
         assertTrue(generate.path("thinking").asText().isEmpty(), generate.toString());
+    }
+
+    /**
+     * As Ollama: for DeepSeek-R1 (and the Qwen 3 family) an earlier answer sent back with its reasoning inline loses
+     * it before the template sees it; for other models it stays.
+     */
+    @Test
+    void earlierAnswersOfDeepSeekR1LoseTheirReasoning() throws Exception {
+        String withReasoning = history("<think>first I weigh every word of the question at great length</think>Hello");
+        String without = history("Hello");
+        for (String model : List.of("deepseek-r1", "plain-r1")) {
+            int a = promptTokens(model, withReasoning);
+            int b = promptTokens(model, without);
+            if (model.equals("deepseek-r1")) {
+                assertEquals(b, a, "the reasoning is cut");
+            } else {
+                assertTrue(a > b + 8, "other models keep it: " + a + " vs " + b);
+            }
+        }
+    }
+
+    private static String history(String answer) {
+        return "[{\"role\":\"user\",\"content\":\"Hi\"},{\"role\":\"assistant\",\"content\":\"" + answer + "\"},"
+                + "{\"role\":\"user\",\"content\":\"Again\"}]";
+    }
+
+    private static int promptTokens(String model, String messages) throws Exception {
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + model + "\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":1},\"messages\":" + messages + "}");
+        assertEquals(200, r.statusCode(), r.body());
+        return TestServer.json(r.body()).get("prompt_eval_count").asInt();
     }
 
     /**

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.models.ModelName;
 import dev.gantry.models.chat.ChatMessage;
 import dev.gantry.models.chat.ChatOutputParser;
+import dev.gantry.models.chat.EarlierReasoning;
 import dev.gantry.models.chat.PromptBuilder;
 import dev.gantry.models.chat.ToolCall;
 import dev.gantry.models.chat.ToolCallParser;
@@ -188,6 +189,9 @@ public final class CompletionHandlers {
             List<ChatMessage> all = new ArrayList<>(modelMessages(m)); // the MESSAGE layer comes first, as in Ollama
             all.addAll(messages);
             messages = all;
+        }
+        if (EarlierReasoning.applies(m.model().metadata().modelFamily(), m.model().name().model())) {
+            messages = EarlierReasoning.strip(messages);
         }
         PromptBuilder builder = prompts(m);
         List<ChatMessage> fitting = ContextWindow.dropOldest(messages, ChatMessage::role,
