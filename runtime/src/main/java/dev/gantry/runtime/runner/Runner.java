@@ -463,10 +463,7 @@ public final class Runner implements AutoCloseable {
         if (!session.shift(s.id, keep, discard)) {
             return false;
         }
-        System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);
-        s.length -= discard;
-        s.cached -= discard;
-        s.shifted = true;
+        s.shift(keep, discard);
         cells.shifted(discard);
         LOG.log(System.Logger.Level.DEBUG, "runner {0}: sequence {1} shifted its context by {2} tokens after {3}",
                 name, s.id, discard, keep);

@@ -39,7 +39,7 @@ final class Sequence implements GenerationHandle {
      */
     private int[] sampled;
     /** Whether a context shift removed tokens from {@link #tokens}. */
-    boolean shifted;
+    private boolean shifted;
 
     Sequence(GenerationRequest request, GenerationObserver observer, long now) {
         this(request, observer, now, false);
@@ -77,6 +77,14 @@ final class Sequence implements GenerationHandle {
 
     int[] history() {
         return Arrays.copyOf(tokens, length);
+    }
+
+    /** A context shift: the {@code discard} cached tokens after the first {@code keep} leave, the rest move down. */
+    void shift(int keep, int discard) {
+        System.arraycopy(tokens, keep + discard, tokens, keep, length - keep - discard);
+        length -= discard;
+        cached -= discard;
+        shifted = true;
     }
 
     /**

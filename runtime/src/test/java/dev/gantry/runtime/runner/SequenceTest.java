@@ -17,17 +17,11 @@ class SequenceTest {
         return s;
     }
 
-    /** As the runner's shift cuts the cached tokens: {@code discard} of them after the first {@code keep}. */
-    private static void shift(Sequence s, int keep, int discard) {
-        System.arraycopy(s.tokens, keep + discard, s.tokens, keep, s.length - keep - discard);
-        s.length -= discard;
-        s.shifted = true;
-    }
-
     @Test
     void aShiftedSequenceWithAGrammarReplaysEveryGeneratedToken() {
         Sequence s = generating(SamplingParams.DEFAULTS.withGrammar("root ::= \"a\""), 40);
-        shift(s, 2, 20);
+        s.cached = s.length;
+        s.shift(2, 20);
         assertArrayEquals(new int[] {1, 2, 100 + 17}, java.util.Arrays.copyOf(s.history(), 3), "the cut history");
         int[] expected = new int[PROMPT.length + 40];
         System.arraycopy(PROMPT, 0, expected, 0, PROMPT.length);
@@ -42,7 +36,8 @@ class SequenceTest {
         Sequence unshifted = generating(SamplingParams.DEFAULTS.withGrammar("root ::= \"a\""), 8);
         assertArrayEquals(unshifted.history(), unshifted.samplerHistory());
         Sequence plain = generating(SamplingParams.DEFAULTS, 40);
-        shift(plain, 2, 20);
+        plain.cached = plain.length;
+        plain.shift(2, 20);
         assertArrayEquals(plain.history(), plain.samplerHistory(), "no grammar: nothing kept beside the history");
     }
 }

@@ -103,13 +103,7 @@ final class LlamaCppSession implements EngineSession {
                     attachedParams[seq] = SamplingParams.DEFAULTS;
                 }
             } catch (RuntimeException e) {
-                batch.close();
-                ctx.close();
-                for (LlamaSampler chain : attached) {
-                    if (chain != null) {
-                        chain.close();
-                    }
-                }
+                closeNative();
                 throw e;
             }
         }
@@ -567,6 +561,10 @@ final class LlamaCppSession implements EngineSession {
         cancelPrepared();
         // the tag search reads the model's vocabulary: done before the engine may free it
         thinkTags.handle((tags, e) -> null).join();
+        closeNative();
+    }
+
+    private void closeNative() {
         batch.close();
         ctx.close();
         for (LlamaSampler chain : attached) {
