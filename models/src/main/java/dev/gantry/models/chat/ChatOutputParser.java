@@ -28,8 +28,9 @@ public final class ChatOutputParser {
         START, THINKING, CONTENT
     }
 
-    private static final String OPEN = "<think>";
-    private static final String CLOSE = "</think>";
+    /** The reasoning block's tags, which every part of Gantry that separates reasoning goes by. */
+    public static final String OPEN = "<think>";
+    public static final String CLOSE = "</think>";
 
     private final boolean think;
     private final boolean tools;

@@ -10,8 +10,8 @@ import java.util.List;
  * does not spend the context on it (Ollama's routes.go filters them the same way).
  */
 public final class EarlierReasoning {
-    private static final String OPEN = "<think>";
-    private static final String CLOSE = "</think>";
+    private static final String OPEN = ChatOutputParser.OPEN;
+    private static final String CLOSE = ChatOutputParser.CLOSE;
 
     private EarlierReasoning() {}
 

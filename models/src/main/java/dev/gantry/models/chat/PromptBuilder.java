@@ -95,7 +95,7 @@ public final class PromptBuilder {
         if (ggufTemplate == null) {
             return false;
         }
-        return ggufTemplate.contains("<think>") || ggufTemplate.contains("enable_thinking")
+        return ggufTemplate.contains(ChatOutputParser.OPEN) || ggufTemplate.contains("enable_thinking")
                 || ggufTemplate.contains("reasoning_content") || ggufTemplate.contains("<|START_THINKING|>");
     }
 
@@ -138,7 +138,7 @@ public final class PromptBuilder {
             text = text.substring(tokens.bos().length());
         }
         String tail = text.stripTrailing();
-        boolean open = tail.endsWith("<think>") || tail.endsWith("<|START_THINKING|>");
+        boolean open = tail.endsWith(ChatOutputParser.OPEN) || tail.endsWith("<|START_THINKING|>");
         return new Prompt(text, source, open);
     }
 

@@ -18,8 +18,8 @@ import java.util.function.IntFunction;
  * <p>Not thread-safe: one per sequence, as its sampler.
  */
 public final class AfterThinking implements TokenConstraint {
-    static final String OPEN = "<think>";
-    static final String CLOSE = "</think>";
+    static final String OPEN = dev.gantry.models.chat.ChatOutputParser.OPEN;
+    static final String CLOSE = dev.gantry.models.chat.ChatOutputParser.CLOSE;
     /** Whitespace tokens free of the grammar before the reasoning block, and again after it. */
     static final int FREE_BLANKS = 4;
 

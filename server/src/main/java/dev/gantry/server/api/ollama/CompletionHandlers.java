@@ -173,7 +173,7 @@ public final class CompletionHandlers {
         // other reasoning tags (<|START_THINKING|>) the format holds from the first token, and an absent think stays
         // off with it
         String used = template != null ? template : gguf;
-        boolean thinkTagged = used != null && used.contains("<think>");
+        boolean thinkTagged = used != null && used.contains(ChatOutputParser.OPEN);
         Boolean thinkOn = thinking(m, model, think, template, grammar != null && !thinkTagged);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
