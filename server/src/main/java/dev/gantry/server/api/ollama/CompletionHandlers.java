@@ -83,12 +83,11 @@ public final class CompletionHandlers {
             throw ApiException.badRequest("raw mode does not support template, system, or context");
         }
 
-        boolean loadOnly = prompt.isEmpty(); // as Ollama: an empty prompt only loads, whatever the system prompt
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
-        if (loadOnly) {
+        if (prompt.isEmpty()) { // as Ollama: an empty prompt only loads, whatever the system prompt
             loadOnly(ex, CompletionStream.Shape.GENERATE, model);
             return;
         }
