@@ -238,6 +238,17 @@ gantry() { # label model-dir model levels args... (env: GANTRY_EXTRA_ENV; BENCH_
   kill $pid; wait $pid 2>/dev/null
 }
 
+# Gantry on GPUs 0..N-1 (a replica each) under C clients' conversations of 4 turns, then the same prompts led by
+# their own numbers (no cache can help), each in a fresh process with 2048 tokens a slot
+gantry_conversations() { # N C
+  local n=$1 c=$2 mode
+  for mode in reuse fresh; do
+    RUN_GPUS=$n REQUESTS=4 LOAD_EXTRA="--conversation $mode" \
+      GANTRY_EXTRA_ENV="OLLAMA_CONTEXT_LENGTH=2048 ${GANTRY_EXTRA_ENV:-}" \
+      gantry "gantry-${n}gpu-conversation-$mode" "$W/models" llama3-8b-q4_0 "$c" --gpus "$(seq -s, 0 $((n - 1)))"
+  done
+}
+
 server() { # gpus port model extra-args... ; prints the pid
   local gpu=$1 port=$2 model=$3; shift 3
   CUDA_VISIBLE_DEVICES=$gpu "$LIB/llama-server" -m "$model" -ngl 99 -c $((128 * 1024)) -np 128 -fa on \
@@ -305,10 +316,7 @@ for phase in "$@"; do
       c=${phase#conversation:}
       build
       synthetic llama3-8b "$MODEL"
-      for mode in reuse fresh; do
-        REQUESTS=4 LOAD_EXTRA="--conversation $mode" GANTRY_EXTRA_ENV="OLLAMA_CONTEXT_LENGTH=2048 ${GANTRY_EXTRA_ENV:-}" \
-          gantry gantry-1gpu-conversation-$mode "$W/models" llama3-8b-q4_0 "$c" --gpus 0
-      done
+      gantry_conversations 1 "$c"
       pid=$(server 0 11602 "$MODEL" -c $((128 * 2048)))
       wait_up http://127.0.0.1:11602/health "$pid" || log "llama-server did not start"
       for mode in reuse fresh; do
@@ -348,11 +356,7 @@ for phase in "$@"; do
       [ "$n" -le "$NGPUS" ] || { log "multiconversation:$n needs $n GPUs, the host has $NGPUS"; continue; }
       build
       synthetic llama3-8b "$MODEL"
-      for mode in reuse fresh; do
-        RUN_GPUS=$n REQUESTS=4 LOAD_EXTRA="--conversation $mode" \
-          GANTRY_EXTRA_ENV="OLLAMA_CONTEXT_LENGTH=2048 ${GANTRY_EXTRA_ENV:-}" \
-          gantry "gantry-${n}gpu-conversation-$mode" "$W/models" llama3-8b-q4_0 "$c" --gpus "$(seq -s, 0 $((n - 1)))"
-      done
+      gantry_conversations "$n" "$c"
       ;;
     multigantryat:*) # multigantryat:N:16,128 - multigantry:N at the given levels only (comma separated)
       spec=${phase#multigantryat:}; n=${spec%%:*}; levels=${spec#*:}
