@@ -257,6 +257,15 @@ public final class LlamaContextHandle implements AutoCloseable {
         return intCall(0);
     }
 
+    /**
+     * Whether llama.cpp made this context a KV cache. An encoder-only model (BERT and its kin) has none: a decode of
+     * it runs the encoder over the whole batch in one pass (at most {@link #ubatchSize()} tokens, which llama.cpp
+     * asserts, ending the process), each sequence attending to all of its own tokens and to nothing earlier.
+     */
+    public boolean hasMemory() {
+        return !memory.equals(MemorySegment.NULL);
+    }
+
     public int contextSizePerSequence() {
         return intCall(1);
     }

@@ -1,5 +1,6 @@
 package dev.gantry.models.footprint;
 
+import dev.gantry.models.gguf.GgufMetadata;
 import java.util.List;
 import java.util.Objects;
 
@@ -88,6 +89,9 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
      * 32 x (1024 + 1024) x 2 = 131072.
      */
     public long kvBytesPerToken(KvCacheType type) {
+        if (GgufMetadata.keepsNoKvCache(architecture)) {
+            return 0; // an encoder: llama.cpp allocates no cache
+        }
         long perLayer = type.rowBytes(kvHeads * keyLength) + type.rowBytes(kvHeads * valueLength);
         return Math.multiplyExact(perLayer, (long) layers);
     }
@@ -126,7 +130,13 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
         if (ubatch < 1 || kvCells < 0) {
             throw new IllegalArgumentException("ubatch " + ubatch + " and kvCells " + kvCells);
         }
-        long logits = 4L * ubatch * (embedding + vocabulary);
+        boolean encoder = GgufMetadata.keepsNoKvCache(architecture);
+        if (encoder) {
+            kvCells = ubatch; // an encoder's tokens attend over the batch itself
+        }
+        // an encoder outputs embeddings, no logits: its largest activation is the feed-forward's (about 4 times the
+        // embedding in BERTs)
+        long logits = encoder ? 4L * ubatch * embedding * 5 : 4L * ubatch * (embedding + vocabulary);
         long scores = flashAttention ? 0 : Math.multiplyExact(4L * ubatch * kvCells, heads);
         long mask = (flashAttention ? 2L : 4L) * ubatch * kvCells;
         return Math.max(logits, scores) + mask + COMPUTE_OVERHEAD_BYTES;

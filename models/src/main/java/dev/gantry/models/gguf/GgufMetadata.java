@@ -138,6 +138,20 @@ public final class GgufMetadata {
         return getString("general.architecture").orElse("unknown");
     }
 
+    /**
+     * The architectures for which llama.cpp (v0.5.0, {@code llama_model::create_memory}) makes no KV cache: the
+     * encoders (BERT and its kin, Gemma's embedding model), which run over a whole input at once, and diffusion and
+     * audio models.
+     */
+    public static final java.util.Set<String> NO_KV_CACHE_ARCHITECTURES = java.util.Set.of("bert", "modern-bert",
+            "nomic-bert", "nomic-bert-moe", "neo-bert", "jina-bert-v2", "jina-bert-v3", "eurobert", "gemma-embedding",
+            "wavtokenizer-dec", "dream", "llada", "llada-moe", "rnd1");
+
+    /** Whether llama.cpp keeps no KV cache for architecture {@code arch} ({@link #NO_KV_CACHE_ARCHITECTURES}). */
+    public static boolean keepsNoKvCache(String arch) {
+        return NO_KV_CACHE_ARCHITECTURES.contains(arch);
+    }
+
     /** The model family Ollama reports: the architecture. */
     public String modelFamily() {
         return architecture();

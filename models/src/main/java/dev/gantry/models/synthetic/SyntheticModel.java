@@ -137,7 +137,7 @@ public final class SyntheticModel {
         };
     }
 
-    private static GgufWriter.TensorData ones() {
+    static GgufWriter.TensorData ones() {
         return (out, bytes) -> {
             ByteBuffer b = ByteBuffer.allocate((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
             while (b.hasRemaining()) {
@@ -152,7 +152,7 @@ public final class SyntheticModel {
      * Random weights: one pattern of whole blocks, repeated. Quantized blocks get a small fixed scale (2^-8 as
      * F16) so activations stay finite through dozens of layers; F16 and F32 values are small too.
      */
-    private static GgufWriter.TensorData random(GgmlType type, long seed) {
+    static GgufWriter.TensorData random(GgmlType type, long seed) {
         return (out, bytes) -> {
             int block = type.bytesPerBlock();
             int blocks = Math.max(1, (1 << 20) / block);

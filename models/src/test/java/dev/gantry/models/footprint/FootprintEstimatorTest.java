@@ -134,6 +134,22 @@ class FootprintEstimatorTest {
         assertThrows(IllegalArgumentException.class, () -> f.computeBytes(0, 4096));
     }
 
+    /** llama.cpp keeps no KV cache for an encoder, and its largest activation is the feed-forward, not logits. */
+    @Test
+    void anEncoderHasNoKvCache(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+        java.nio.file.Path file = dir.resolve("bert.gguf");
+        dev.gantry.models.synthetic.SyntheticBert.write(dev.gantry.models.synthetic.SyntheticBert.TINY,
+                TestData.vocab("bert-bge"), file, dev.gantry.models.gguf.GgmlType.F32,
+                dev.gantry.models.synthetic.SyntheticBert.POOLING_MEAN);
+        ModelFootprint f = FootprintEstimator.estimate(GgufReader.readMetadata(file));
+        assertEquals("bert", f.architecture());
+        assertEquals(0, f.kvBytesPerToken(KvCacheType.F16));
+        assertEquals(0, f.kvBytes(KvCacheType.F16, 32768));
+        // a batch of 512 attends over itself whatever the cells asked for, and no 30522-wide logits
+        assertEquals(4L * 512 * 64 * 5 + 2L * 512 * 512 + ModelFootprint.COMPUTE_OVERHEAD_BYTES,
+                f.computeBytes(512, 32768));
+    }
+
     @Test
     void tinyModelFromTheRealFile() throws IOException {
         GgufMetadata md = GgufReader.readMetadata(TestData.tinyModel());

@@ -60,6 +60,15 @@ public interface Engine extends AutoCloseable {
         return Pooling.MEAN;
     }
 
+    /**
+     * True for an encoder-only model (BERT, nomic-bert and their kin): it keeps no KV cache, attends across all of
+     * an input at once, and only embeds. Its runner decodes each input whole in one step (a step may carry up to
+     * {@link SessionParams#batchCapacity()} tokens in one pass) and refuses generations.
+     */
+    default boolean wholeInputs() {
+        return false;
+    }
+
     /** Opens the KV cache and compute buffers; runner thread only. */
     EngineSession openSession(SessionParams params);
 

@@ -107,6 +107,14 @@ public interface EngineSession extends AutoCloseable {
         throw new UnsupportedOperationException("this engine cannot compute embeddings");
     }
 
+    /**
+     * True when an embedding input must be decoded whole in one step (an encoder, {@link Engine#wholeInputs()}):
+     * its tokens attend to each other in one pass and no cache carries a chunk over to the next step.
+     */
+    default boolean wholeInputs() {
+        return false;
+    }
+
     /** Readies a sequence slot for an embedding input (it takes no sampler: a device sampler would reject it). */
     default void beginEmbedding(int sequence) {}
 

@@ -109,10 +109,14 @@ public final class Runner implements AutoCloseable {
      * Queues a generation. The observer is called on the runner thread.
      *
      * @throws QueueFullException       when every slot is busy and the wait queue is full
-     * @throws IllegalArgumentException when the prompt does not fit one sequence's context
+     * @throws IllegalArgumentException when the prompt does not fit one sequence's context, or the model is an
+     *                                  encoder ({@link Engine#wholeInputs()})
      * @throws IllegalStateException    when the runner has stopped
      */
     public GenerationHandle submit(GenerationRequest request, GenerationObserver observer) {
+        if (engine.wholeInputs()) {
+            throw new IllegalArgumentException("this model is an encoder: it embeds and cannot generate");
+        }
         int context = request.context(config.contextPerSequence());
         if (request.prompt().length >= context) {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
@@ -176,8 +180,11 @@ public final class Runner implements AutoCloseable {
         boolean onCpu;
         try {
             onCpu = "cpu".equals(engine.info().backend());
-            session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(),
-                    config.batchCapacity(), config.threads(), config.backendSampling(), config.kvUnified()));
+            // an encoder's input goes into one step whole, however long
+            int capacity = engine.wholeInputs() ? Math.max(config.batchCapacity(), config.contextPerSequence())
+                    : config.batchCapacity();
+            session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
+                    config.threads(), config.backendSampling(), config.kvUnified()));
             cells.open(session);
             if (!onCpu) {
                 WarmUp.warm(name, session, config.contextPerSequence()); // a GPU session's kernels load now

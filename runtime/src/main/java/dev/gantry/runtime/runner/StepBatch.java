@@ -93,10 +93,11 @@ final class StepBatch {
         if (fill) {
             clearSkipped();
         }
+        boolean whole = session.wholeInputs();
         budget = Math.min(budget, session.batchCapacity() - session.batchSize());
         // Then the rest of the prompt budget, oldest sequence first.
         for (Sequence s : active) {
-            if (budget <= 0) {
+            if (budget <= 0 && !(whole && sequences == 0)) {
                 break;
             }
             int left = s.pending() - s.chunk;
@@ -106,7 +107,13 @@ final class StepBatch {
             if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
                 continue;
             }
-            int n = Math.min(budget, left);
+            // An encoder's input goes in whole: the first of the step whatever the budget (the batch holds one
+            // whole context), the others where they fit what is left of it.
+            if (whole && s.embedding && left > budget
+                    && (sequences > 0 || left > session.batchCapacity() - session.batchSize())) {
+                continue;
+            }
+            int n = whole && s.embedding ? left : Math.min(budget, left);
             for (int i = 0; i < n; i++) {
                 int pos = s.cached + s.chunk + i;
                 boolean last = pos == s.length - 1;

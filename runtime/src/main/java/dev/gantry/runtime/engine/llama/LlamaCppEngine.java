@@ -22,6 +22,8 @@ public final class LlamaCppEngine implements Engine {
     private final String chatTemplate;
     private final int embeddingSize;
     private final dev.gantry.runtime.engine.Pooling pooling;
+    private final boolean wholeInputs;
+
 
     LlamaCppEngine(LlamaModelHandle model, boolean onGpu, List<String> devices) {
         this.model = model;
@@ -32,6 +34,8 @@ public final class LlamaCppEngine implements Engine {
         // read once: the runner asks for both in its step loop
         this.embeddingSize = model.embeddingOutputLength();
         this.pooling = dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
+        this.wholeInputs = dev.gantry.models.gguf.GgufMetadata.keepsNoKvCache(
+                model.metadata("general.architecture").orElse(""));
     }
 
     private static String pickTemplate(LlamaModelHandle model) {
@@ -112,7 +116,12 @@ public final class LlamaCppEngine implements Engine {
 
     @Override
     public EngineSession openSession(SessionParams params) {
-        return new LlamaCppSession(model, params, onGpu);
+        return new LlamaCppSession(model, params, onGpu, wholeInputs);
+    }
+
+    @Override
+    public boolean wholeInputs() {
+        return wholeInputs;
     }
 
     @Override

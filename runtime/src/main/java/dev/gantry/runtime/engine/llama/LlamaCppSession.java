@@ -56,12 +56,13 @@ final class LlamaCppSession implements EngineSession {
     private final boolean separateStreams;
     private boolean fillsIdGaps;
     private final int microBatch;
+    private final boolean wholeInputs;
     // each batch token's sequence, for counting the passes llama.cpp makes of it
     private int[] sequenceOf = new int[0];
     private final MicroBatches microBatches = new MicroBatches();
     private long passes;
 
-    LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu) {
+    LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean wholeInputs) {
         this.model = model;
         int batchCap = p.batchCapacity();
         // Flash attention: llama.cpp's "auto" turns it on for the CPU too, where it made the tiny model's decode
@@ -70,14 +71,22 @@ final class LlamaCppSession implements EngineSession {
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
         // share them with generations; a model that names no pooling type already gets none from llama.cpp.
         int pooling = model.poolingType() < 0 ? -1 : 0;
-        this.microBatch = Math.min(512, batchCap);
+        // An encoder runs each decode in one pass, which llama.cpp asserts fits the micro-batch: it is the whole batch.
+        this.microBatch = wholeInputs ? batchCap : Math.min(512, batchCap);
+        this.wholeInputs = wholeInputs;
         this.separateStreams = !p.kvUnified() && p.maxSequences() > 1;
         // a recurrent state cannot be cut back after a placeholder; an encoder-decoder model's decoder attends to
         // the encoder's output, which a placeholder's sequence does not have
-        this.fillsIdGaps = separateStreams && !model.hasRecurrentState() && !model.hasEncoder();
+        this.fillsIdGaps = separateStreams && !model.hasRecurrentState() && !model.hasEncoder() && !wholeInputs;
         ContextParams cp = new ContextParams(p.kvCells(), batchCap, microBatch, p.maxSequences(),
                 p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
+        if (!ctx.hasMemory() && !wholeInputs) {
+            ctx.close();
+            throw new IllegalStateException("llama.cpp keeps no KV cache for this model's architecture ("
+                    + model.metadata("general.architecture").orElse("?") + "), and Gantry does not know it as an "
+                    + "encoder; it cannot serve it");
+        }
         try {
             this.batch = LlamaBatch.allocate(batchCap);
         } catch (RuntimeException e) {
@@ -110,6 +119,11 @@ final class LlamaCppSession implements EngineSession {
         // last: nothing after it may fail, so close() always waits for it before the engine frees the model
         this.thinkTags = java.util.concurrent.CompletableFuture.supplyAsync(
                 () -> ThinkTags.of(model.vocabSize(), this::pieceText), r -> Thread.ofVirtual().start(r));
+    }
+
+    @Override
+    public boolean wholeInputs() {
+        return wholeInputs;
     }
 
     @Override

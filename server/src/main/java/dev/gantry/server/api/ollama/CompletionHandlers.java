@@ -83,6 +83,7 @@ public final class CompletionHandlers {
             throw ApiException.badRequest("raw mode does not support template, system, or context");
         }
 
+        requireCompletion(model, "generate");
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -159,6 +160,7 @@ public final class CompletionHandlers {
         }
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
+        requireCompletion(model, "chat");
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -458,6 +460,17 @@ public final class CompletionHandlers {
      * are done; one still loading, once loaded and done with the requests that came before this one; one not in
      * memory stays out. False when the request is not such an unload.
      */
+    /**
+     * An embedding model (its GGUF names a pooling type) cannot generate or chat: a 400 in Ollama's words, before it
+     * loads, as Ollama checks a model's capabilities before it schedules a runner. An unknown model passes (404 later).
+     */
+    private void requireCompletion(String model, String route) {
+        var found = models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
+        if (found.isPresent() && !Capabilities.completes(found.get().metadata())) {
+            throw ApiException.badRequest("\"" + model + "\" does not support " + route);
+        }
+    }
+
     private boolean unloadWithoutLoading(Exchange ex, CompletionStream.Shape shape, String name, Duration keepAlive) {
         if (keepAlive == null || !keepAlive.isZero()) {
             return false;

@@ -112,8 +112,7 @@ public final class ShowView {
         GgufMetadata g = m.metadata();
         String arch = g.architecture();
         List<String> out = new ArrayList<>();
-        boolean embedding = g.get(arch + ".pooling_type").isPresent();
-        out.add(embedding ? "embedding" : "completion");
+        out.add(Capabilities.completes(g) ? "completion" : "embedding");
         boolean goTemplate = m.ollamaTemplate().isPresent();
         if (goTemplate ? template.contains(".Tools") : template.contains("tools")) {
             out.add("tools");

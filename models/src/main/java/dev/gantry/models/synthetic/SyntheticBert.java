@@ -1,0 +1,145 @@
+package dev.gantry.models.synthetic;
+
+import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.gguf.GgufMetadata;
+import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.gguf.GgufValueType;
+import dev.gantry.models.gguf.GgufWriter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Writes BERT-architecture embedding models (llama.cpp's {@code bert}: learned positions, biased projections, post-norm
+ * blocks, GELU feed-forward, non-causal attention) with random weights in real models' shapes, the tokenizer copied
+ * from a WordPiece vocabulary GGUF (llama.cpp's {@code ggml-vocab-bert-bge.gguf}). Such a model has a pooling type,
+ * so Ollama and Gantry treat it as embedding-only, as they do {@code mxbai-embed-large} or {@code all-minilm}.
+ *
+ * <p>usage: SyntheticBert SHAPE VOCAB.gguf OUT.gguf [F16|F32] [mean|cls], SHAPE one of {@code tiny},
+ * {@code bge-base}, {@code mxbai-embed-large}.
+ */
+public final class SyntheticBert {
+    /** The hyper-parameters of a BERT encoder. */
+    public record Shape(String name, int embedding, int layers, int heads, int feedForward, int contextLength) {}
+
+    public static final Shape TINY = new Shape("tiny", 64, 2, 4, 256, 512);
+    /** bge-base-en-v1.5's shape. */
+    public static final Shape BGE_BASE = new Shape("bge-base", 768, 12, 12, 3072, 512);
+    /** mxbai-embed-large's shape (a BERT-large encoder), one of Ollama's most pulled embedding models. */
+    public static final Shape MXBAI_EMBED_LARGE = new Shape("mxbai-embed-large", 1024, 24, 16, 4096, 512);
+
+    /** llama.cpp's {@code enum llama_pooling_type} values a BERT model names. */
+    public static final int POOLING_MEAN = 1;
+    public static final int POOLING_CLS = 2;
+
+    private SyntheticBert() {}
+
+    public static void main(String[] args) throws IOException {
+        if (args.length < 3) {
+            System.err.println("usage: SyntheticBert tiny|bge-base|mxbai-embed-large VOCAB.gguf OUT.gguf [F16|F32] "
+                    + "[mean|cls]");
+            System.exit(2);
+        }
+        Shape shape = shape(args[0]);
+        GgmlType type = GgmlType.valueOf(args.length > 3 ? args[3].toUpperCase(Locale.ROOT) : "F16");
+        int pooling = args.length > 4 && args[4].equals("cls") ? POOLING_CLS : POOLING_MEAN;
+        long start = System.nanoTime();
+        long bytes = write(shape, Path.of(args[1]), Path.of(args[2]), type, pooling);
+        System.out.printf(Locale.ROOT, "wrote %s (bert %s, %d layers, %s): %.1f MiB in %.1f s%n", args[2],
+                shape.name(), shape.layers(), type, bytes / (double) (1L << 20), (System.nanoTime() - start) / 1e9);
+    }
+
+    public static Shape shape(String name) {
+        return switch (name) {
+            case "tiny" -> TINY;
+            case "bge-base" -> BGE_BASE;
+            case "mxbai-embed-large" -> MXBAI_EMBED_LARGE;
+            default -> throw new IllegalArgumentException("unknown BERT shape " + name);
+        };
+    }
+
+    /**
+     * Writes the model; {@code pooling} is {@link #POOLING_MEAN} or {@link #POOLING_CLS}. Matrices and embeddings
+     * are random of {@code type} (F16 or F32), the norms' weights ones, every bias zero. Returns the file's size.
+     */
+    public static long write(Shape s, Path vocab, Path out, GgmlType type, int pooling) throws IOException {
+        if (type != GgmlType.F16 && type != GgmlType.F32) {
+            throw new IllegalArgumentException("synthetic BERT models are F16 or F32, not " + type);
+        }
+        GgufMetadata v = new GgufReader(Integer.MAX_VALUE).read(vocab);
+        if (!"bert".equals(v.getString("tokenizer.ggml.model").orElse(""))) {
+            throw new IllegalArgumentException(vocab + " has no WordPiece (bert) tokenizer");
+        }
+        long nVocab = v.vocabularySize();
+        long typeCount = v.get("tokenizer.ggml.token_type_count").map(x -> ((Number) x).longValue()).orElse(2L);
+        GgufWriter w = new GgufWriter()
+                .putString("general.architecture", "bert")
+                .putString("general.name", "synthetic bert " + s.name() + " " + type)
+                .putU32("general.file_type", type == GgmlType.F16 ? 1 : 0)
+                .putU32("bert.context_length", s.contextLength())
+                .putU32("bert.embedding_length", s.embedding())
+                .putU32("bert.block_count", s.layers())
+                .putU32("bert.feed_forward_length", s.feedForward())
+                .putU32("bert.attention.head_count", s.heads())
+                .putF32("bert.attention.layer_norm_epsilon", 1e-12f)
+                .put("bert.attention.causal", GgufValueType.BOOL, false)
+                .putU32("bert.pooling_type", pooling)
+                .copy(v, "tokenizer.");
+        if (v.get("tokenizer.ggml.token_type_count").isEmpty()) {
+            w.putU32("tokenizer.ggml.token_type_count", typeCount);
+        }
+        long e = s.embedding();
+        long f = s.feedForward();
+        w.tensor("token_embd.weight", type, new long[] {e, nVocab}, SyntheticModel.random(type, 1));
+        w.tensor("token_types.weight", GgmlType.F32, new long[] {e, typeCount}, SyntheticModel.random(GgmlType.F32, 2));
+        w.tensor("position_embd.weight", type, new long[] {e, s.contextLength()}, SyntheticModel.random(type, 3));
+        norm(w, "token_embd_norm", e);
+        for (int l = 0; l < s.layers(); l++) {
+            String p = "blk." + l + ".";
+            long seed = 16L * (l + 1);
+            matrix(w, p + "attn_q", type, e, e, seed);
+            matrix(w, p + "attn_k", type, e, e, seed + 1);
+            matrix(w, p + "attn_v", type, e, e, seed + 2);
+            matrix(w, p + "attn_output", type, e, e, seed + 3);
+            norm(w, p + "attn_output_norm", e);
+            matrix(w, p + "ffn_up", type, e, f, seed + 4);
+            matrix(w, p + "ffn_down", type, f, e, seed + 5);
+            norm(w, p + "layer_output_norm", e);
+        }
+        w.write(out);
+        return Files.size(out);
+    }
+
+    private static void matrix(GgufWriter w, String name, GgmlType type, long in, long out, long seed) {
+        // F32 matrices get a standard deviation of 1/sqrt(in), as trained ones have about: attention then picks
+        // tokens rather than averaging them all, so what a token attends to shows in the vectors (the tests rely on
+        // it); F16 ones (for benchmarks, where values do not matter) are the shared small random pattern
+        w.tensor(name + ".weight", type, new long[] {in, out}, type == GgmlType.F32
+                ? gaussian(1 / Math.sqrt(in), seed) : SyntheticModel.random(type, seed));
+        w.tensor(name + ".bias", GgmlType.F32, new long[] {out}, GgufWriter.zeros());
+    }
+
+    private static GgufWriter.TensorData gaussian(double std, long seed) {
+        return (out, bytes) -> {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (long left = bytes; left > 0; ) {
+                b.clear();
+                while (b.hasRemaining() && left > 0) {
+                    b.putFloat((float) (rnd.nextGaussian() * std));
+                    left -= 4;
+                }
+                b.flip();
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+            }
+        };
+    }
+
+    private static void norm(GgufWriter w, String name, long n) {
+        w.tensor(name + ".weight", GgmlType.F32, new long[] {n}, SyntheticModel.ones());
+        w.tensor(name + ".bias", GgmlType.F32, new long[] {n}, GgufWriter.zeros());
+    }
+}

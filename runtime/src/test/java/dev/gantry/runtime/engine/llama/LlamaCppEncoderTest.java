@@ -1,0 +1,198 @@
+package dev.gantry.runtime.engine.llama;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.gantry.llama.ContextParams;
+import dev.gantry.llama.LlamaBatch;
+import dev.gantry.llama.LlamaContextHandle;
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.synthetic.SyntheticBert;
+import dev.gantry.runtime.engine.Engine;
+import dev.gantry.runtime.engine.EngineFactory;
+import dev.gantry.runtime.engine.Pooling;
+import dev.gantry.runtime.engine.SamplingParams;
+import dev.gantry.runtime.runner.Embedding;
+import dev.gantry.runtime.runner.GenerationRequest;
+import dev.gantry.runtime.runner.Runner;
+import dev.gantry.runtime.runner.RunnerConfig;
+import dev.gantry.runtime.testing.RecordingObserver;
+import dev.gantry.runtime.testing.TestModels;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An encoder-only embedding model (BERT, written by Gantry's synthetic writer in a real tokenizer's vocabulary)
+ * through the runner on the real llama.cpp: llama.cpp keeps no KV cache for it and runs its encoder over a whole
+ * input at once, so the runner decodes each input whole, even one longer than its prompt budget or one that fills
+ * the whole context, and several inputs share a step without seeing each other. The vectors equal llama.cpp's own
+ * pooling (mean, and the [CLS] token's) of the input decoded alone; generations are refused.
+ */
+class LlamaCppEncoderTest {
+    private static Path dir;
+    private static Engine mean;
+    private static Engine cls;
+    private final List<Runner> runners = new ArrayList<>();
+
+    @BeforeAll
+    static void load() throws Exception {
+        TestModels.llama();
+        dir = Files.createTempDirectory("gantry-bert");
+        Path vocab = TestModels.sharedDir().resolve("llama-data/vocab/ggml-vocab-bert-bge.gguf");
+        Path meanFile = dir.resolve("bert-mean.gguf");
+        Path clsFile = dir.resolve("bert-cls.gguf");
+        SyntheticBert.write(SyntheticBert.TINY, vocab, meanFile, GgmlType.F32, SyntheticBert.POOLING_MEAN);
+        SyntheticBert.write(SyntheticBert.TINY, vocab, clsFile, GgmlType.F32, SyntheticBert.POOLING_CLS);
+        LlamaCppEngineFactory f = new LlamaCppEngineFactory();
+        mean = f.load(meanFile, new EngineFactory.LoadParams(0, -1, true));
+        cls = f.load(clsFile, new EngineFactory.LoadParams(0, -1, true));
+    }
+
+    @AfterAll
+    static void unload() throws Exception {
+        for (Engine e : new Engine[] {mean, cls}) {
+            if (e != null) {
+                e.close();
+            }
+        }
+        if (dir != null) {
+            try (var files = Files.list(dir)) {
+                for (Path p : files.toList()) {
+                    Files.delete(p);
+                }
+            }
+            Files.delete(dir);
+        }
+    }
+
+    @AfterEach
+    void closeRunners() {
+        runners.forEach(Runner::close);
+    }
+
+    /** A runner with 8 sequences of 512 tokens and {@code budget} prompt tokens a step. */
+    private Runner runner(Engine engine, int budget) {
+        Runner r = Runner.start("bert-" + runners.size(), engine,
+                new RunnerConfig(512, 8 * 512, 8, 64, budget, 1, false, true));
+        runners.add(r);
+        return r;
+    }
+
+    private static int[] tokens(Engine engine, String text) {
+        return engine.tokenize(text, true, false);
+    }
+
+    /** An input of exactly {@code n} tokens: [CLS], words in no repeating order, [SEP]. */
+    private static int[] tokensOfLength(Engine engine, int n) {
+        int[] sentence = tokens(engine, "x");
+        int[] out = new int[n];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(n);
+        for (int i = 0; i < n; i++) {
+            out[i] = 2000 + rnd.nextInt(28000); // whole words of the WordPiece vocabulary
+        }
+        out[0] = sentence[0];
+        out[n - 1] = sentence[sentence.length - 1];
+        return out;
+    }
+
+    /** llama.cpp's own pooling (the model's type) of the input decoded alone in one pass. */
+    private static float[] llamaPooled(Engine engine, int[] tokens) {
+        LlamaModelHandle model = ((LlamaCppEngine) engine).model();
+        try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
+                new ContextParams(512, 512, 512, 1, 1, 1, 0, 1, true, true, false, -1));
+             LlamaBatch batch = LlamaBatch.allocate(512)) {
+            assertFalse(ctx.hasMemory(), "llama.cpp keeps no KV cache for an encoder");
+            for (int i = 0; i < tokens.length; i++) {
+                batch.add(tokens[i], i, 0, true);
+            }
+            assertEquals(0, ctx.decode(batch));
+            MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
+            float[] out = new float[model.embeddingOutputLength()];
+            MemorySegment.copy(pooled, JAVA_FLOAT, 0, out, 0, out.length);
+            return out;
+        }
+    }
+
+    private static float[] embed(Runner r, int[] tokens) throws Exception {
+        Embedding e = r.embed(tokens).get(30, TimeUnit.SECONDS);
+        assertEquals(tokens.length, e.promptTokens());
+        return e.vector();
+    }
+
+    @Test
+    void anEncoderIsKnownFromItsArchitecture() {
+        assertTrue(mean.wholeInputs());
+        assertEquals(Pooling.MEAN, mean.pooling());
+        assertEquals(Pooling.CLS, cls.pooling());
+        assertEquals(64, mean.embeddingSize());
+        int[] t = tokens(mean, "hello world");
+        assertEquals(101, t[0], "[CLS] leads");
+        assertEquals(102, t[t.length - 1], "[SEP] ends");
+    }
+
+    @Test
+    void anInputLongerThanThePromptBudgetIsDecodedWholeAsLlamaCppPoolsIt() throws Exception {
+        int[] t = tokens(mean, "Sam and his mom went to the park. They saw a big tree, a little dog and a red ball");
+        assertTrue(t.length > 16, "longer than the budget: " + t.length);
+        Runner r = runner(mean, 8);
+        assertArrayEquals(llamaPooled(mean, t), embed(r, t), 1e-4f);
+        assertEquals(1, r.stats().steps(), "one pass, not chunks of the budget");
+        assertEquals(0, r.stats().kvCellsUsed());
+    }
+
+    @Test
+    void anInputThatFillsTheContextGoesInOnePass() throws Exception {
+        int[] t = tokensOfLength(mean, 512);
+        Runner r = runner(mean, 64); // a batch of 8 + 64 tokens would have been chunked, or asserted on
+        assertArrayEquals(llamaPooled(mean, t), embed(r, t), 1e-4f);
+        assertThrows(IllegalArgumentException.class, () -> r.embed(tokensOfLength(mean, 513)));
+    }
+
+    @Test
+    void inputsSharingStepsDoNotSeeEachOther() throws Exception {
+        int[][] inputs = {tokensOfLength(mean, 200), tokens(mean, "a cat sat on the mat"),
+                tokensOfLength(mean, 300), tokens(mean, "hello"), tokensOfLength(mean, 40), tokensOfLength(mean, 512)};
+        Runner r = runner(mean, 512);
+        List<CompletableFuture<Embedding>> futures = new ArrayList<>();
+        for (int[] in : inputs) {
+            futures.add(r.embed(in));
+        }
+        for (int i = 0; i < inputs.length; i++) {
+            assertArrayEquals(llamaPooled(mean, inputs[i]), futures.get(i).get(30, TimeUnit.SECONDS).vector(), 1e-4f,
+                    "input " + i);
+        }
+        assertTrue(r.stats().steps() < inputs.length, "inputs shared steps: " + r.stats());
+        assertTrue(r.stats().maxSequencesInStep() >= 2, r.stats().toString());
+    }
+
+    @Test
+    void clsPoolingIsTheFirstTokensEmbedding() throws Exception {
+        int[] t = tokens(cls, "Lily wanted to play with her ball in the garden");
+        Runner r = runner(cls, 4);
+        assertArrayEquals(llamaPooled(cls, t), embed(r, t), 1e-4f);
+    }
+
+    @Test
+    void anEncoderDoesNotGenerate() {
+        Runner r = runner(mean, 64);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> r.submit(
+                new GenerationRequest(tokens(mean, "hello"), SamplingParams.greedyDefaults(), 8),
+                new RecordingObserver()));
+        assertTrue(e.getMessage().contains("cannot generate"), e.getMessage());
+    }
+}

@@ -1,0 +1,16 @@
+package dev.gantry.server.api.ollama;
+
+import dev.gantry.models.gguf.GgufMetadata;
+
+/** What Ollama lets a model do, judged from its GGUF before it loads. Pure. */
+final class Capabilities {
+    private Capabilities() {}
+
+    /**
+     * Whether the model completes text: as Ollama judges it, a GGUF that names a pooling type
+     * ({@code bert.pooling_type}) is an embedding model and does not, so generate and chat refuse it.
+     */
+    static boolean completes(GgufMetadata g) {
+        return g.get(g.architecture() + ".pooling_type").isEmpty();
+    }
+}
