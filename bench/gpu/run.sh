@@ -10,7 +10,8 @@
 # $W/results.jsonl, and every call copies them and the table to $OUT):
 #   setup      build llama.cpp (the pinned source) with CUDA, write the synthetic Llama-3-8B-shaped Q4_0 model with
 #              Gantry's own GGUF writer, list the GPUs, run llama-bench (tg128) and llama-batched-bench (64 seqs)
-#   prepare    setup's build and model without its anchors (for a short call)
+#   prepare    setup's build and model without its anchors (for a short call); buildserver the libraries and
+#              llama-server alone
 #   gantry1    Gantry on GPU 0 at 1, 8, 32, 64, 128 clients (gantry1at:32,64 at the given levels only)
 #   conversation:C  C clients on GPU 0, each a conversation of 4 turns (each turn's prompt repeats the last turn's
 #              and its answer): Gantry and llama-server with their prompt caches, and with prompts no cache can help;
@@ -24,6 +25,9 @@
 #   multigantry:N  multi:N's Gantry half alone (multigantryat:N:16,128 at the given levels only)
 #   procs:N    N Gantry processes of one GPU each behind the load tool's round robin, at 64N clients
 #              (pinned:N the same, each process and the load tool on their own CPUs)
+#   embed:C,C2 an embedding model (synthetic, mxbai-embed-large's BERT-large shape, F16) on GPU 0: Gantry and
+#              llama-server (--embedding) through OpenAI's /v1/embeddings at the given client counts, one input of
+#              about 100 words a request, then 16 inputs a request
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   knobs      one sequence's tg rate in llama-bench and llama-batched-bench under a server's settings (context,
 #              sequences, KV streams or one buffer, CPU threads): what each costs llama.cpp itself
@@ -81,15 +85,27 @@ finish() {
 import json, sys
 print("| run | clients | tok/s | steady tok/s | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | ok | 503 | failed |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+embeds = []
 for line in open(sys.argv[1]):
     try:
         r = json.loads(line)
     except ValueError:
         continue
+    if "inputs_per_second" in r:
+        embeds.append(r)
+        continue
     print("| %s | %d | %.1f | %s | %.1f | %.1f | %.2f | %s | %d | %d | %d |" % (r["label"], r["clients"],
           r["tokens_per_second"], "%.1f" % r["steady_tokens_per_second"] if "steady_tokens_per_second" in r else "",
           r["ttft_p50_ms"], r["ttft_p99_ms"], r["itl_p50_ms"],
           "%.2f" % r["itl_p99_ms"] if "itl_p99_ms" in r else "", r["ok"], r["busy"], r["failed"]))
+if embeds:
+    print()
+    print("| embeddings | clients | requests | inputs/s | input tok/s | latency p50 ms | latency p99 ms | ok | failed |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in embeds:
+        print("| %s | %d | %d | %.1f | %.1f | %.1f | %.1f | %d | %d |" % (r["label"], r["clients"], r["requests"],
+              r["inputs_per_second"], r["tokens_per_second"], r["latency_p50_ms"], r["latency_p99_ms"], r["ok"],
+              r["failed"]))
 PY
     echo
     cat "$W/anchors.txt" "$W/knobs.txt" "$W/anchors70.txt" "$W/anchorsbig.txt" "$W/graphs.txt" "$W/sampling.txt" 2>/dev/null
@@ -114,14 +130,14 @@ NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a re
 # call of Gantry phases saves the tools' compile time (most of all on a 16-core host)
 PHASES=" $* "
 needs_tools() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" conversation:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*|*" knobs "*) return 0 ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" conversation:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*|*" knobs "*|*" embed:"*|*" buildserver "*) return 0 ;; esac
   return 1
 }
 # the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
 tool_targets() {
   local t="llama-bench"
   case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*|*" knobs "*) t="$t llama-batched-bench" ;; esac
-  case "$PHASES" in *" server1"*|*" multi:"*|*" conversation:"*) t="$t llama-server" ;; esac
+  case "$PHASES" in *" server1"*|*" multi:"*|*" conversation:"*|*" embed:"*|*" buildserver "*) t="$t llama-server" ;; esac
   echo "$t"
 }
 
@@ -306,6 +322,10 @@ for phase in "$@"; do
       levels=${phase#gantry1at:}
       gantry gantry-1gpu "$W/models" llama3-8b-q4_0 "${levels//,/ }" --gpus 0
       ;;
+    buildserver) # the libraries and llama-server only: a first call on a 16-core host, so that the next (within the
+      # 30 s the host stays warm) has the time to measure
+      build
+      ;;
     prepare) # setup without the llama.cpp anchors: the build and the model only
       build
       synthetic llama3-8b "$MODEL"
@@ -322,6 +342,38 @@ for phase in "$@"; do
       for mode in reuse fresh; do
         REQUESTS=4 LOAD_EXTRA="--conversation $mode" drive llama-server-1gpu-conversation-$mode llamacpp http://127.0.0.1:11602 "$c"
       done
+      kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    embed:*) # embed:C,C2 - an encoder-only embedding model, Gantry against llama-server on GPU 0 (see the top)
+      levels=${phase#embed:}
+      build
+      mkdir -p "$W/modelsbert"
+      if [ ! -f "$W/modelsbert/mxbai-shaped.gguf" ]; then
+        xz -dc "$STAGE/vocab/ggml-vocab-bert-bge.gguf.xz" > "$W/ggml-vocab-bert-bge.gguf"
+        $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticBert mxbai-embed-large "$W/ggml-vocab-bert-bge.gguf" \
+          "$W/modelsbert/mxbai-shaped.gguf" F16 cls 2>&1 | tee -a "$W/log.txt"
+      fi
+      embed_levels() { # label url model
+        local c k
+        for k in 1 16; do
+          for c in ${levels//,/ }; do
+            $JAVA -cp "$CP" dev.gantry.bench.load.EmbedLoadTool --url "$2" --model "$3" --clients "$c" \
+              --requests $(( k == 1 ? 64 : 8 )) --inputs "$k" --words 100 --label "$1-x$k" --out "$RESULTS" \
+              2>>"$LOGS/load.err" | tee -a "$W/log.txt"
+          done
+        done
+      }
+      pid=$(start_gantry gantry-embed 11500 "$W/modelsbert" none --gpus 0)
+      curl -s http://127.0.0.1:11500/v1/embeddings -d '{"model":"mxbai-shaped","input":"warm up"}' > /dev/null
+      embed_levels gantry-embed http://127.0.0.1:11500 mxbai-shaped
+      ps_after "gantry-embed" 11500
+      kill $pid; wait $pid 2>/dev/null
+      # llama-server as its documentation serves an embedding model: --embedding, its batch (and so the micro-batch
+      # an encoder needs whole) at its default of 512 tokens, 64 slots
+      pid=$(CUDA_VISIBLE_DEVICES=0 "$LIB/llama-server" -m "$W/modelsbert/mxbai-shaped.gguf" -ngl 99 --embedding \
+        -c $((64 * 512)) -np 64 -fa on --host 127.0.0.1 --port 11603 > "$LOGS/llama-server-embed.log" 2>&1 & echo $!)
+      wait_up http://127.0.0.1:11603/health "$pid" || log "llama-server did not start"
+      embed_levels llama-server-embed http://127.0.0.1:11603 mxbai-shaped
       kill "$pid"; wait "$pid" 2>/dev/null
       ;;
     gantry1fixed) # the same with adaptive batching off: the controller's cost or gain

@@ -5,7 +5,8 @@
 #   runtime.jar        Gantry (also holds the synthetic-model writer)
 #   gantry-bench.jar   the load tool and the canned-token server (classes only; Jackson comes from runtime.jar)
 #   llama-src.tar.xz   llama.cpp v0.5.0's source from npm node-llama-cpp@3.22.1 (sha256-checked), without models/
-#   vocab/             the Llama 3 tokenizer GGUF for the synthetic 8B and 70B models (xz: 1.5 MB against 7.5)
+#   vocab/             the Llama 3 tokenizer GGUF for the synthetic 8B and 70B models (xz: 1.5 MB against 7.5), and
+#                      BERT's WordPiece one for the synthetic embedding model
 #   gpu-tests.jar      the native and runtime test classes, for the tests that need a GPU (run.sh's gputests)
 #   junit-console.jar  JUnit's console launcher (the GPU host has no Maven)
 set -euo pipefail
@@ -30,6 +31,7 @@ tar -czf "$stage/jdk.tgz" -C "$work" jdk
 cp server/target/runtime.jar "$stage/runtime.jar"
 cp bench/target/gantry-bench-*[0-9T].jar "$stage/gantry-bench.jar"
 xz -9 -T2 -c ../shared/llama-data/vocab/ggml-vocab-llama-bpe.gguf > "$stage/vocab/ggml-vocab-llama-bpe.gguf.xz"
+xz -9 -T2 -c ../shared/llama-data/vocab/ggml-vocab-bert-bge.gguf > "$stage/vocab/ggml-vocab-bert-bge.gguf.xz"
 # the GPU tests (native's and runtime's test classes) and JUnit's console launcher to run them without Maven
 "$java_home/bin/jar" --create --file "$stage/gpu-tests.jar" -C native/target/test-classes . \
   -C runtime/target/test-classes .
