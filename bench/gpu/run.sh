@@ -365,6 +365,8 @@ for phase in "$@"; do
       }
       pid=$(start_gantry gantry-embed 11500 "$W/modelsbert" none --gpus 0)
       curl -s http://127.0.0.1:11500/v1/embeddings -d '{"model":"mxbai-shaped","input":"warm up"}' > /dev/null
+      agree='{"model":"mxbai-shaped","input":["The cat sat on the mat.","A short one","'"$(printf 'word%d ' $(seq 1 200))"'"]}'
+      curl -s http://127.0.0.1:11500/v1/embeddings -d "$agree" > "$LOGS/embed-gantry.json"
       embed_levels gantry-embed http://127.0.0.1:11500 mxbai-shaped
       ps_after "gantry-embed" 11500
       kill $pid; wait $pid 2>/dev/null
@@ -373,6 +375,17 @@ for phase in "$@"; do
       pid=$(CUDA_VISIBLE_DEVICES=0 "$LIB/llama-server" -m "$W/modelsbert/mxbai-shaped.gguf" -ngl 99 --embedding \
         -c $((64 * 512)) -np 64 -fa on --host 127.0.0.1 --port 11603 > "$LOGS/llama-server-embed.log" 2>&1 & echo $!)
       wait_up http://127.0.0.1:11603/health "$pid" || log "llama-server did not start"
+      curl -s http://127.0.0.1:11603/v1/embeddings -d "$agree" > "$LOGS/embed-llama-server.json"
+      # the same three inputs' vectors from both: the cosine of each pair (1 where both compute the same thing)
+      python3 - "$LOGS/embed-gantry.json" "$LOGS/embed-llama-server.json" <<'PY' 2>&1 | tee -a "$W/log.txt"
+import json, math, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+def cos(x, y):
+    return sum(p * q for p, q in zip(x, y)) / math.sqrt(sum(p * p for p in x) * sum(q * q for q in y))
+pairs = [cos(x["embedding"], y["embedding"]) for x, y in zip(a["data"], b["data"])]
+print("embed agreement, Gantry against llama-server, cosine per input: %s; prompt tokens %s against %s"
+      % (", ".join("%.6f" % c for c in pairs), a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]))
+PY
       embed_levels llama-server-embed http://127.0.0.1:11603 mxbai-shaped
       kill "$pid"; wait "$pid" 2>/dev/null
       ;;
