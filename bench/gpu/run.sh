@@ -27,7 +27,8 @@
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   embed:C,C2 an embedding model (synthetic, mxbai-embed-large's BERT-large shape, F16) on GPU 0: Gantry and
 #              llama-server (--embedding) through OpenAI's /v1/embeddings at the given client counts, one input of
-#              about 100 words a request, then 16 inputs a request
+#              about 100 words a request, then 16 inputs a request (EMBED_K, EMBED_GANTRY=batch:flash-attention...,
+#              EMBED_SERVER=batch:flash-attention... choose the runs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   knobs      one sequence's tg rate in llama-bench and llama-batched-bench under a server's settings (context,
 #              sequences, KV streams or one buffer, CPU threads): what each costs llama.cpp itself
@@ -355,7 +356,7 @@ for phase in "$@"; do
       fi
       embed_levels() { # label url model
         local c k
-        for k in 1 16; do
+        for k in ${EMBED_K:-1 16}; do
           for c in ${levels//,/ }; do
             $JAVA -cp "$CP" dev.gantry.bench.load.EmbedLoadTool --url "$2" --model "$3" --clients "$c" \
               --requests $(( k == 1 ? 64 : 8 )) --inputs "$k" --words 100 --label "$1-x$k" --out "$RESULTS" \
@@ -363,17 +364,28 @@ for phase in "$@"; do
           done
         done
       }
-      pid=$(start_gantry gantry-embed 11500 "$W/modelsbert" none --gpus 0)
-      curl -s http://127.0.0.1:11500/v1/embeddings -d '{"model":"mxbai-shaped","input":"warm up"}' > /dev/null
-      agree='{"model":"mxbai-shaped","input":["The cat sat on the mat.","A short one","'"$(printf 'word%d ' $(seq 1 200))"'"]}'
-      curl -s http://127.0.0.1:11500/v1/embeddings -d "$agree" > "$LOGS/embed-gantry.json"
-      embed_levels gantry-embed http://127.0.0.1:11500 mxbai-shaped
-      ps_after "gantry-embed" 11500
-      kill $pid; wait $pid 2>/dev/null
-      # llama-server as its documentation serves an embedding model: --embedding, its batch (and so the micro-batch
-      # an encoder needs whole) at its default of 512 tokens, 64 slots
+      agree='{"model":"mxbai-shaped","input":["The cat sat on the mat.","A short one","'"$(printf 'word%d ' $(seq 1 100))"'"]}'
+      # Gantry's defaults for an encoder on a GPU (a batch of 4096 tokens, flash attention off), then at
+      # llama-server's batch of 512, then with flash attention on (EMBED_FA_ON=1)
+      for v in ${EMBED_GANTRY-4096:0 512:0}; do
+        b=${v%:*}; fa=${v#*:}
+        label=gantry-embed-b$b-fa$fa${BENCH_TAG:+-$BENCH_TAG}
+        pid=$(JAVA_TOOL_OPTIONS="-Dgantry.encoderBatch=$b -Dgantry.encoderFlashAttention=$fa" \
+          start_gantry $label 11500 "$W/modelsbert" none --gpus 0)
+        curl -s http://127.0.0.1:11500/v1/embeddings -d '{"model":"mxbai-shaped","input":"warm up"}' > /dev/null
+        [ $b = 4096 ] && curl -s http://127.0.0.1:11500/v1/embeddings -d "$agree" > "$LOGS/embed-gantry.json"
+        embed_levels $label http://127.0.0.1:11500 mxbai-shaped
+        ps_after "$label" 11500
+        kill -0 "$pid" 2>/dev/null || log "gantry $label exited during the run: $(grep -iE 'error|assert|abort|failed|function' "$LOGS/gantry-$label.log" | tail -8)"
+        kill $pid; wait $pid 2>/dev/null
+      done
+      # llama-server as its documentation serves an embedding model: --embedding, 64 slots, its batch (and so the
+      # micro-batch an encoder needs whole) at its default of 512 tokens; then at Gantry's 4096
+      for v in ${EMBED_SERVER-512:off 4096:off 512:on}; do
+      b=${v%:*}; fa=${v#*:}
       pid=$(CUDA_VISIBLE_DEVICES=0 "$LIB/llama-server" -m "$W/modelsbert/mxbai-shaped.gguf" -ngl 99 --embedding \
-        -c $((64 * 512)) -np 64 -fa on --host 127.0.0.1 --port 11603 > "$LOGS/llama-server-embed.log" 2>&1 & echo $!)
+        -c $((64 * 512)) -np 64 -fa $fa -b $b -ub $b --host 127.0.0.1 --port 11603 \
+        > "$LOGS/llama-server-embed-$b.log" 2>&1 & echo $!)
       wait_up http://127.0.0.1:11603/health "$pid" || log "llama-server did not start"
       curl -s http://127.0.0.1:11603/v1/embeddings -d "$agree" > "$LOGS/embed-llama-server.json"
       # the same three inputs' vectors from both: the cosine of each pair (1 where both compute the same thing)
@@ -386,8 +398,11 @@ pairs = [cos(x["embedding"], y["embedding"]) for x, y in zip(a["data"], b["data"
 print("embed agreement, Gantry against llama-server, cosine per input: %s; prompt tokens %s against %s"
       % (", ".join("%.6f" % c for c in pairs), a["usage"]["prompt_tokens"], b["usage"]["prompt_tokens"]))
 PY
-      embed_levels llama-server-embed http://127.0.0.1:11603 mxbai-shaped
+      embed_levels llama-server-embed-b$b-fa$fa${BENCH_TAG:+-$BENCH_TAG} http://127.0.0.1:11603 mxbai-shaped
+      kill -0 "$pid" 2>/dev/null || log "llama-server -b $b exited during the run: $(grep -iE 'error|assert|abort|failed|function' "$LOGS/llama-server-embed-$b.log" | tail -8)"
       kill "$pid"; wait "$pid" 2>/dev/null
+      done
+      { echo "== load tool errors (last 20)"; tail -20 "$LOGS/load.err"; } >> "$W/log.txt" 2>/dev/null
       ;;
     gantry1fixed) # the same with adaptive batching off: the controller's cost or gain
       GANTRY_EXTRA_ENV="GANTRY_ITL_TARGET_MS=0" \

@@ -124,10 +124,12 @@ final class Fn {
     static final MethodHandle llama_get_logits_ith = h("llama_get_logits_ith", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
     static final MethodHandle llama_set_embeddings = h("llama_set_embeddings", proc(ADDRESS, JAVA_BOOLEAN));
     static final MethodHandle llama_pooling_type = h("llama_pooling_type", fn(JAVA_INT, ADDRESS));
+    // not critical: both first wait for the context's queued GPU work, and llama.cpp logs from them (a failed wait,
+    // a bad index), which a critical call cannot take (the JVM stops at an upcall from a critical downcall)
     static final MethodHandle llama_get_embeddings_ith =
-            h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
+            h("llama_get_embeddings_ith", fn(ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle llama_get_embeddings_seq =
-            h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT), CRITICAL);
+            h("llama_get_embeddings_seq", fn(ADDRESS, ADDRESS, JAVA_INT));
     static final MethodHandle llama_set_sampler = h("llama_set_sampler", fn(JAVA_BOOLEAN, ADDRESS, JAVA_INT, ADDRESS));
     static final MethodHandle llama_get_sampled_token_ith =
             h("llama_get_sampled_token_ith", fn(JAVA_INT, ADDRESS, JAVA_INT), CRITICAL);

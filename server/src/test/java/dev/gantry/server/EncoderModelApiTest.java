@@ -61,11 +61,18 @@ class EncoderModelApiTest {
         return b.toString();
     }
 
+    private static LoadedModel loaded() {
+        return server.gantry.models().loadedModel(MODEL + ":latest").orElseThrow();
+    }
+
     /** llama.cpp's own pooling of {@code text}'s tokens decoded alone in one pass, L2-normalised. */
     private static double[] reference(String text) {
-        LoadedModel m = server.gantry.models().loadedModel(MODEL + ":latest").orElseThrow();
+        return reference(loaded().tokenize(text, true, false));
+    }
+
+    private static double[] reference(int[] tokens) {
+        LoadedModel m = loaded();
         LlamaModelHandle model = ((LlamaCppEngine) m.replicas().getFirst().engine()).model();
-        int[] tokens = m.tokenize(text, true, false);
         try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
                 new ContextParams(512, 512, 512, 1, 1, 1, 0, 1, true, true, false, -1));
              LlamaBatch batch = LlamaBatch.allocate(512)) {
@@ -133,6 +140,13 @@ class EncoderModelApiTest {
                 refused.body());
         JsonNode cut = ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer + "\"}"));
         assertEquals(512, cut.get("prompt_eval_count").intValue());
+        // cut as Ollama cuts it: [CLS], the first 510 tokens of the text, [SEP]
+        int[] plain = loaded().tokenize(longer, false, false);
+        int[] expected = new int[512];
+        expected[0] = 101;
+        System.arraycopy(plain, 0, expected, 1, 510);
+        expected[511] = 102;
+        assertVector(reference(expected), cut.get("embeddings").get(0), "the cut input");
         // a larger num_ctx than the model's positions is held to them, as Ollama holds it to the training context
         JsonNode held = ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer
                 + "\",\"options\":{\"num_ctx\":4096}}"));
@@ -145,6 +159,10 @@ class EncoderModelApiTest {
         HttpResponse<String> g = server.post("/api/generate", "{\"model\":\"" + MODEL + "\",\"prompt\":\"hi\"}");
         assertEquals(400, g.statusCode());
         assertEquals("{\"error\":\"" + quoted + " does not support generate\"}", g.body());
+        HttpResponse<String> images = server.post("/api/generate", "{\"model\":\"" + MODEL
+                + "\",\"prompt\":\"hi\",\"images\":[\"aGVsbG8=\"]}");
+        assertEquals("{\"error\":\"" + quoted + " does not support generate\"}", images.body(),
+                "the capability is checked first, as in Ollama");
         HttpResponse<String> load = server.post("/api/generate", "{\"model\":\"" + MODEL + "\"}");
         assertEquals(400, load.statusCode(), "a load through generate is refused too, as in Ollama");
         HttpResponse<String> c = server.post("/api/chat", "{\"model\":\"" + MODEL

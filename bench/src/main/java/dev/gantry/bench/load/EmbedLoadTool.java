@@ -40,13 +40,15 @@ public final class EmbedLoadTool {
     /** One run's result. */
     public record Result(String label, int clients, int requests, int ok, int failed, long inputs, long tokens,
                          double seconds, double inputsPerSecond, double tokensPerSecond, double latencyP50Ms,
-                         double latencyP99Ms) {
+                         double latencyP99Ms, java.util.Map<String, Integer> errors) {
         String json() {
+            ObjectNode errs = JSON.createObjectNode();
+            errors.forEach(errs::put);
             return String.format(Locale.ROOT, "{\"label\":\"%s\",\"clients\":%d,\"requests\":%d,\"ok\":%d,"
                     + "\"failed\":%d,\"inputs\":%d,\"tokens\":%d,\"seconds\":%.3f,\"inputs_per_second\":%.1f,"
-                    + "\"tokens_per_second\":%.1f,\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f}", label, clients,
-                    requests, ok, failed, inputs, tokens, seconds, inputsPerSecond, tokensPerSecond, latencyP50Ms,
-                    latencyP99Ms);
+                    + "\"tokens_per_second\":%.1f,\"latency_p50_ms\":%.1f,\"latency_p99_ms\":%.1f,\"errors\":%s}",
+                    label, clients, requests, ok, failed, inputs, tokens, seconds, inputsPerSecond, tokensPerSecond,
+                    latencyP50Ms, latencyP99Ms, errs);
         }
     }
 
@@ -75,6 +77,8 @@ public final class EmbedLoadTool {
         AtomicLong inputs = new AtomicLong();
         AtomicLong tokens = new AtomicLong();
         List<Double> latency = Collections.synchronizedList(new ArrayList<>());
+        // each failure's kind (status and the start of its message, or the exception's class) and how often
+        java.util.Map<String, Integer> errors = new java.util.concurrent.ConcurrentSkipListMap<>();
         long start = System.nanoTime();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<?>> clients = new ArrayList<>();
@@ -96,11 +100,12 @@ public final class EmbedLoadTool {
                                 tokens.addAndGet(a.tokens);
                             } else {
                                 failed.incrementAndGet();
-                                System.err.println("request failed: " + a.status + " " + a.error);
+                                String why = a.status + " " + (a.error == null ? "vectors " + a.vectors : a.error);
+                                errors.merge(why.substring(0, Math.min(120, why.length())), 1, Integer::sum);
                             }
                         } catch (Exception e) {
                             failed.incrementAndGet();
-                            System.err.println("request failed: " + e);
+                            errors.merge(e.getClass().getSimpleName(), 1, Integer::sum);
                         }
                     }
                     return null;
@@ -113,7 +118,7 @@ public final class EmbedLoadTool {
         double seconds = (System.nanoTime() - start) / 1e9;
         return new Result(o.label(), o.clients(), o.clients() * o.requests(), ok.get(), failed.get(), inputs.get(),
                 tokens.get(), seconds, inputs.get() / seconds, tokens.get() / seconds,
-                LoadTool.percentile(latency, 50), LoadTool.percentile(latency, 99));
+                LoadTool.percentile(latency, 50), LoadTool.percentile(latency, 99), errors);
     }
 
     record Answer(int status, int vectors, long tokens, String error) {}

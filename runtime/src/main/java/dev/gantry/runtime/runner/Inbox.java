@@ -18,6 +18,8 @@ final class Inbox {
     private final int maxQueue;
     private final LinkedBlockingQueue<Sequence> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger outstanding = new AtomicInteger();
+    /** Of the outstanding sequences, those let in with a request already admitted: the bound does not count them. */
+    private final AtomicInteger followers = new AtomicInteger();
     private final AtomicInteger rejected = new AtomicInteger();
 
     Inbox(String runner, int slots, int maxQueue) {
@@ -41,14 +43,20 @@ final class Inbox {
 
     /**
      * {@link #offer(Sequence, BooleanSupplier)}; with {@code admitted}, the sequence belongs to a request that was
-     * already let in (the second and later inputs of one embedding batch) and is queued whatever the bound: Ollama
-     * schedules such a batch as one request, so its size alone never makes it "busy".
+     * already let in (the second and later inputs of one embedding batch) and is queued whatever the bound, and does
+     * not count toward it: Ollama schedules such a batch as one request, so neither its size nor other batches'
+     * sizes make the server "busy".
      */
     Sequence offer(Sequence s, BooleanSupplier running, boolean admitted) {
         if (!running.getAsBoolean()) {
             throw new IllegalStateException("runner " + runner + " is stopped");
         }
-        if (outstanding.incrementAndGet() > slots + maxQueue && !admitted) {
+        if (admitted) {
+            s.follower = true;
+            followers.incrementAndGet();
+            outstanding.incrementAndGet();
+        } else if (outstanding.incrementAndGet() - followers.get() > slots + maxQueue) {
+            // the bound counts requests, as Ollama's OLLAMA_MAX_QUEUE does, not the inputs of embedding batches
             outstanding.decrementAndGet();
             rejected.incrementAndGet();
             throw new QueueFullException(BUSY);
@@ -56,7 +64,7 @@ final class Inbox {
         queue.add(s);
         if (!running.getAsBoolean() && queue.remove(s)) {
             // the runner stopped between the check above and the add: nobody would ever finish this sequence
-            outstanding.decrementAndGet();
+            settled(s);
             throw new IllegalStateException("runner " + runner + " is stopped");
         }
         return s;
@@ -85,8 +93,11 @@ final class Inbox {
         return queue.poll();
     }
 
-    /** One outstanding sequence has had its answer (finished, failed or never taken). */
-    void settled() {
+    /** Outstanding sequence {@code s} has had its answer (finished, failed or never taken). */
+    void settled(Sequence s) {
+        if (s.follower) {
+            followers.decrementAndGet();
+        }
         outstanding.decrementAndGet();
     }
 

@@ -41,6 +41,11 @@ public final class Runner implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.runner");
     /** The shortest common prefix worth taking over a parked slot for (below it, a free slot is as good). */
     static final int MIN_REUSE = 16;
+    /**
+     * Tokens in one step of an encoder's runner on a GPU (bench/RESULTS.md, embeddings); {@code -Dgantry.encoderBatch}
+     * sets another, for measuring what it gains.
+     */
+    static final int ENCODER_GPU_BATCH = Integer.getInteger("gantry.encoderBatch", 4096);
 
     private final String name;
     private final Engine engine;
@@ -180,9 +185,13 @@ public final class Runner implements AutoCloseable {
         boolean onCpu;
         try {
             onCpu = "cpu".equals(engine.info().backend());
-            // an encoder's input goes into one step whole, however long
-            int capacity = engine.wholeInputs() ? Math.max(config.batchCapacity(), config.contextPerSequence())
-                    : config.batchCapacity();
+            int capacity = config.batchCapacity();
+            if (engine.wholeInputs()) {
+                // An encoder's input goes into one step whole, however long, and a step takes as many inputs as
+                // fill its batch: nothing generates, so a longer step delays no token. On a GPU that batch is
+                // ENCODER_GPU_BATCH tokens, where one pass costs little more than one of 512.
+                capacity = Math.max(capacity, Math.max(config.contextPerSequence(), onCpu ? 0 : ENCODER_GPU_BATCH));
+            }
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
                     config.threads(), config.backendSampling(), config.kvUnified()));
             cells.open(session);
@@ -305,7 +314,8 @@ public final class Runner implements AutoCloseable {
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
-        batch.fill(active, session, limits.promptBudget());
+        // an encoder's steps fill its whole batch (see run())
+        batch.fill(active, session, session.wholeInputs() ? session.batchCapacity() : limits.promptBudget());
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
         boolean embeddingInStep = batch.embeddings;
@@ -522,7 +532,7 @@ public final class Runner implements AutoCloseable {
 
     private void finish(Sequence s, FinishReason reason) {
         release(s, true);
-        inbox.settled();
+        inbox.settled(s);
         activeCount = active.size();
         if (reason == FinishReason.CANCELLED) {
             counts.cancelled++;
@@ -543,7 +553,7 @@ public final class Runner implements AutoCloseable {
 
     private void fail(Sequence s, Throwable error) {
         release(s);
-        inbox.settled();
+        inbox.settled(s);
         activeCount = active.size();
         try {
             s.observer.onError(error);
@@ -590,7 +600,7 @@ public final class Runner implements AutoCloseable {
         // A submit that raced with the runner's last sweep is failed here, so no caller waits forever.
         IllegalStateException unloaded = new IllegalStateException("model " + name + " was unloaded");
         for (Sequence s; (s = inbox.poll()) != null; ) {
-            inbox.settled();
+            inbox.settled(s);
             try {
                 s.observer.onError(unloaded);
             } catch (RuntimeException e) {

@@ -31,6 +31,8 @@ final class Sequence implements GenerationHandle {
     int reused;
     /** An embedding input: decoded with every token an output, pooled, never sampled. */
     final boolean embedding;
+    /** Let in with a request already admitted (a later input of an embedding batch): outside the queue's bound. */
+    boolean follower;
     /** The running sum (mean pooling) or the picked token's embedding (CLS, last); embedding inputs only. */
     float[] pooled;
     /**

@@ -29,7 +29,7 @@ class InboxTest {
         assertEquals("server busy, please try again.  maximum pending requests exceeded", full.getMessage());
         assertEquals(3, inbox.outstanding());
         assertEquals(1, inbox.rejected());
-        inbox.settled();
+        inbox.settled(sequence());
         inbox.offer(sequence(), () -> true);
         assertEquals(3, inbox.outstanding());
         assertEquals(4, inbox.queued());
@@ -42,8 +42,33 @@ class InboxTest {
             inbox.offer(sequence(), () -> true, i > 0);
         }
         assertEquals(5, inbox.outstanding());
+        assertEquals(0, inbox.rejected());
+    }
+
+    /**
+     * The bound counts requests, as Ollama's queue does: two embedding batches of 5 inputs each are two requests, and
+     * a third request still gets in (counting inputs, the first batch's followers had filled the queue).
+     */
+    @Test
+    void otherRequestsFollowersDoNotCountTowardTheBound() {
+        Inbox inbox = new Inbox("r", 2, 1);
+        Sequence[] first = new Sequence[5];
+        for (int i = 0; i < 5; i++) {
+            first[i] = inbox.offer(sequence(), () -> true, i > 0);
+        }
+        for (int i = 0; i < 5; i++) {
+            inbox.offer(sequence(), () -> true, i > 0);
+        }
+        inbox.offer(sequence(), () -> true); // the third request
+        assertEquals(11, inbox.outstanding());
+        assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true), "a fourth is one too many");
+        for (int i = 1; i < 5; i++) {
+            inbox.settled(first[i]); // followers leave: the requests in flight stay three
+        }
         assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true));
-        assertEquals(1, inbox.rejected());
+        inbox.settled(first[0]);
+        inbox.offer(sequence(), () -> true);
+        assertEquals(7, inbox.outstanding());
     }
 
     @Test

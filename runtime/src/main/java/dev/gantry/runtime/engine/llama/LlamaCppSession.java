@@ -62,12 +62,17 @@ final class LlamaCppSession implements EngineSession {
     private final MicroBatches microBatches = new MicroBatches();
     private long passes;
 
+    /** Flash attention for an encoder on a GPU: off; {@code -Dgantry.encoderFlashAttention=-1|1} for measuring. */
+    static final int ENCODER_FLASH_ATTENTION = Integer.getInteger("gantry.encoderFlashAttention", 0);
+
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean wholeInputs) {
         this.model = model;
         int batchCap = p.batchCapacity();
         // Flash attention: llama.cpp's "auto" turns it on for the CPU too, where it made the tiny model's decode
         // twice as slow (0.41 against 0.21 ms a token, 1 thread); on a GPU auto is the right choice.
-        int flashAttention = onGpu ? -1 : 0;
+        // An encoder's attention runs without it on GPUs too: with it, llama.cpp's CUDA build failed under batches of
+        // many inputs ("an illegal instruction was encountered", llama-server as well; bench/RESULTS.md).
+        int flashAttention = !onGpu ? 0 : wholeInputs ? ENCODER_FLASH_ATTENTION : -1;
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
         // share them with generations; a model that names no pooling type already gets none from llama.cpp.
         int pooling = model.poolingType() < 0 ? -1 : 0;

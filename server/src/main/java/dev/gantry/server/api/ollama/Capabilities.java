@@ -8,9 +8,11 @@ final class Capabilities {
 
     /**
      * Whether the model completes text: as Ollama judges it, a GGUF that names a pooling type
-     * ({@code bert.pooling_type}) is an embedding model and does not, so generate and chat refuse it.
+     * ({@code bert.pooling_type}) is an embedding model and does not, so generate and chat refuse it; nor does an
+     * architecture llama.cpp keeps no KV cache for.
      */
     static boolean completes(GgufMetadata g) {
-        return g.get(g.architecture() + ".pooling_type").isEmpty();
+        // an encoder (BERT and kin) cannot generate even where its GGUF names no pooling type
+        return g.get(g.architecture() + ".pooling_type").isEmpty() && !GgufMetadata.keepsNoKvCache(g.architecture());
     }
 }

@@ -75,6 +75,7 @@ public final class CompletionHandlers {
         if (prompt.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
+        requireCompletion(model, "generate");
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
         if (raw && (!Json.string(body, "template").orElse("").isEmpty() || (system != null && !system.isEmpty())
@@ -83,7 +84,6 @@ public final class CompletionHandlers {
             throw ApiException.badRequest("raw mode does not support template, system, or context");
         }
 
-        requireCompletion(model, "generate");
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -158,9 +158,9 @@ public final class CompletionHandlers {
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return; // before the format's and images' checks, as Ollama expires the runner first
         }
+        requireCompletion(model, "chat");
         rejectUnsupported(body, model);
         String grammar = FormatOption.grammar(body.get("format"));
-        requireCompletion(model, "chat");
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
@@ -465,7 +465,12 @@ public final class CompletionHandlers {
      * loads, as Ollama checks a model's capabilities before it schedules a runner. An unknown model passes (404 later).
      */
     private void requireCompletion(String model, String route) {
-        var found = models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
+        java.util.Optional<dev.gantry.models.LocalModel> found;
+        try {
+            found = models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
+        } catch (IllegalArgumentException e) {
+            return; // not a model name: answered where the model is looked up
+        }
         if (found.isPresent() && !Capabilities.completes(found.get().metadata())) {
             throw ApiException.badRequest("\"" + model + "\" does not support " + route);
         }

@@ -103,7 +103,7 @@ public final class EmbedHandlers {
                             + " tokens, context " + ctx + ")");
                 }
                 LOG.log(System.Logger.Level.DEBUG, "truncated an embedding input of {0} tokens to {1}", t.length, ctx);
-                t = java.util.Arrays.copyOf(t, ctx);
+                t = truncate(t, m.tokenize(text, false, true), ctx);
             }
             tokenized.add(t);
         }
@@ -141,6 +141,28 @@ public final class EmbedHandlers {
                 throw new ApiException(499, "the client closed the request");
             }
         }
+        return out;
+    }
+
+    /**
+     * The first tokens of an input that fit {@code ctx}, keeping the special tokens the tokenizer put around it: BERT's
+     * [CLS] and [SEP] (or a BOS and an EOS) stay at the ends, as Ollama cuts the text to leave room for them.
+     *
+     * @param withSpecials the input tokenized with its special tokens
+     * @param plain        the same text without them
+     */
+    static int[] truncate(int[] withSpecials, int[] plain, int ctx) {
+        int added = withSpecials.length - plain.length;
+        int lead = added > 0 && (plain.length == 0 || withSpecials[0] != plain[0]) ? 1 : 0;
+        int trail = Math.max(0, added - lead);
+        int keep = Math.max(0, ctx - lead - trail);
+        if (added < 0 || keep == 0) {
+            return java.util.Arrays.copyOf(withSpecials, ctx); // not the expected shape: the plain cut
+        }
+        int[] out = new int[lead + keep + trail];
+        System.arraycopy(withSpecials, 0, out, 0, lead);
+        System.arraycopy(plain, 0, out, lead, keep);
+        System.arraycopy(withSpecials, withSpecials.length - trail, out, lead + keep, trail);
         return out;
     }
 
