@@ -74,6 +74,14 @@ public final class LlamaBatch implements AutoCloseable {
         size = 0;
     }
 
+    /** Takes the last token added back out. */
+    public void removeLast() {
+        if (size == 0) {
+            throw new IllegalStateException("batch is empty");
+        }
+        size--;
+    }
+
     public int size() {
         return size;
     }

@@ -99,7 +99,18 @@ public final class ModelManager implements AutoCloseable {
      * @param keepAlive this request's keep-alive, or null for the default
      */
     public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested) {
-        return lease(name, keepAlive, requested, arrivals.incrementAndGet());
+        return lease(name, keepAlive, requested, () -> false);
+    }
+
+    /**
+     * {@link #lease(String, Duration, LoadOptions)} for a request that may be {@code abandoned} (its client gone)
+     * while it waits: once it is, the request starts no load or reload of its own any more and takes no hold; its
+     * future fails with a {@link java.util.concurrent.CancellationException}. Ollama's scheduler likewise skips a
+     * pending request whose context is done (clients that gave up had each reloaded the model in turn).
+     */
+    public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
+                                                      java.util.function.BooleanSupplier abandoned) {
+        return lease(name, keepAlive, requested, arrivals.incrementAndGet(), abandoned);
     }
 
     /**
@@ -107,7 +118,11 @@ public final class ModelManager implements AutoCloseable {
      * applies unless a later request's already has (requests that wait for one load get the model in any order).
      */
     private CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
-                                                       long arrival) {
+                                                       long arrival, java.util.function.BooleanSupplier abandoned) {
+        if (abandoned.getAsBoolean()) {
+            return CompletableFuture.failedFuture(new java.util.concurrent.CancellationException(
+                    "the request was abandoned while it waited for " + name));
+        }
         LocalModel model;
         try {
             model = requireKnown(name);
@@ -144,7 +159,7 @@ public final class ModelManager implements AutoCloseable {
         });
         if (pending[0] != null) {
             return pending[0].future.handle((m, e) -> null)
-                    .thenCompose(x -> lease(name, keepAlive, requested, arrival));
+                    .thenCompose(x -> lease(name, keepAlive, requested, arrival, abandoned));
         }
         boolean loading = !slot.future.isDone();
         CompletableFuture<LoadedModel.Lease> leased = slot.future.handle((m, e) -> {
@@ -152,9 +167,13 @@ public final class ModelManager implements AutoCloseable {
                 models.remove(key, slot); // a failed load is retried by the next request
                 return CompletableFuture.<LoadedModel.Lease>failedFuture(e);
             }
+            if (abandoned.getAsBoolean()) {
+                return CompletableFuture.<LoadedModel.Lease>failedFuture(new java.util.concurrent.CancellationException(
+                        "the request was abandoned while it waited for " + name));
+            }
             if (!m.hold()) {
                 // retired between the lookup and now (keep-alive, the loaded-model limit): take a fresh copy
-                return lease(name, keepAlive, requested, arrival);
+                return lease(name, keepAlive, requested, arrival, abandoned);
             }
             if (keepAlive != null) {
                 m.keepAlive(keep, arrival);

@@ -226,6 +226,30 @@ class ModelManagerTest {
         awaitTrue(() -> m.loaded().isEmpty() && engine.isClosed(), Duration.ofSeconds(5), "unloading once idle");
     }
 
+    /**
+     * Requests whose clients left while they waited for a reload start none of their own and take no hold (clients
+     * that gave up had each reloaded the model in turn, with their own options).
+     */
+    @Test
+    void aRequestAbandonedWhileItWaitsStartsNoReload() throws Exception {
+        FakeEngineFactory factory = new FakeEngineFactory();
+        ModelManager m = manager(factory);
+        LoadedModel.Lease held = get(m.lease(NAME, null, LoadOptions.UNSET));
+        java.util.concurrent.atomic.AtomicBoolean goneA = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.atomic.AtomicBoolean goneB = new java.util.concurrent.atomic.AtomicBoolean();
+        // a starts a reload, which waits for the held copy; b waits for a's
+        CompletableFuture<LoadedModel.Lease> a = m.lease(NAME, null, new LoadOptions(128, null, null, null), goneA::get);
+        CompletableFuture<LoadedModel.Lease> b = m.lease(NAME, null, new LoadOptions(200, null, null, null), goneB::get);
+        goneA.set(true);
+        goneB.set(true);
+        held.close();
+        assertTrue(failure(a) instanceof java.util.concurrent.CancellationException);
+        assertTrue(failure(b) instanceof java.util.concurrent.CancellationException);
+        assertEquals(2, factory.loads(), "the first copy and a's reload, begun before its client left; none for b");
+        assertTrue(m.lease(NAME, null, LoadOptions.UNSET, () -> true).isCompletedExceptionally(),
+                "a request already abandoned does not even look");
+    }
+
     @Test
     void aLoadedModelGeneratesAndExposesItsVocabulary() throws Exception {
         FakeEngineFactory factory = new FakeEngineFactory(FakeEngine.builder().eosAfter(9));

@@ -41,12 +41,19 @@ final class StepLimits {
         }
         int generating = 0;
         int prompt = 0;
+        boolean onlyEmbeddings = true;
         for (Sequence s : active) {
+            onlyEmbeddings &= s.embedding;
             if (s.chunk == 1 && s.generated > 0) {
                 generating++;
             } else {
                 prompt += s.chunk;
             }
+        }
+        if (onlyEmbeddings) {
+            // no token of anyone's answer waited on this step: the ITL target has nothing to say about it (counted,
+            // a model embedding large batches had its prompt budget cut to a tenth with no one generating)
+            return;
         }
         Decision d = controller.observe(new StepSample(stepNanos, generating, prompt, active.size(), queued));
         promptBudget = d.promptBudget();

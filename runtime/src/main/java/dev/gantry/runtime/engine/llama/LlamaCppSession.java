@@ -57,33 +57,46 @@ final class LlamaCppSession implements EngineSession {
     private boolean fillsIdGaps;
     private final int microBatch;
     private final boolean wholeInputs;
+    /** An encoder on a GPU: see {@link #decode()}. */
+    private final boolean breaksGraphReplays;
+    /** Tokens in the last pass (the filler included), for {@link #decode()}. */
+    int lastPass = -1; // package-private: a test reads it
+    /** The sequences the runner may use; the filler's sequence is the next id. */
+    private final int maxSequences;
     // each batch token's sequence, for counting the passes llama.cpp makes of it
     private int[] sequenceOf = new int[0];
     private final MicroBatches microBatches = new MicroBatches();
     private long passes;
 
-    /** Flash attention for an encoder on a GPU: off; {@code -Dgantry.encoderFlashAttention=-1|1} for measuring. */
-    static final int ENCODER_FLASH_ATTENTION = Integer.getInteger("gantry.encoderFlashAttention", 0);
+    /**
+     * Flash attention for an encoder on a GPU: llama.cpp's auto, as for every model there ({@code
+     * -Dgantry.encoderFlashAttention=0|1} for measuring; off made an mxbai-embed-large-shaped model 25 to 50% slower
+     * under load on an H200, bench/RESULTS.md).
+     */
+    static final int ENCODER_FLASH_ATTENTION = Integer.getInteger("gantry.encoderFlashAttention", -1);
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean wholeInputs) {
         this.model = model;
         int batchCap = p.batchCapacity();
         // Flash attention: llama.cpp's "auto" turns it on for the CPU too, where it made the tiny model's decode
         // twice as slow (0.41 against 0.21 ms a token, 1 thread); on a GPU auto is the right choice.
-        // An encoder's attention runs without it on GPUs too: with it, llama.cpp's CUDA build failed under batches of
-        // many inputs ("an illegal instruction was encountered", llama-server as well; bench/RESULTS.md).
         int flashAttention = !onGpu ? 0 : wholeInputs ? ENCODER_FLASH_ATTENTION : -1;
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
         // share them with generations; a model that names no pooling type already gets none from llama.cpp.
         int pooling = model.poolingType() < 0 ? -1 : 0;
         // An encoder runs each decode in one pass, which llama.cpp asserts fits the micro-batch: it is the whole batch.
-        this.microBatch = wholeInputs ? batchCap : Math.min(512, batchCap);
         this.wholeInputs = wholeInputs;
+        this.maxSequences = p.maxSequences();
+        this.breaksGraphReplays = wholeInputs && onGpu;
+        // room for the filler token (see decode()) beyond what the runner may put in
+        int llamaBatch = batchCap + (breaksGraphReplays ? 1 : 0);
+        this.microBatch = wholeInputs ? llamaBatch : Math.min(512, batchCap);
         this.separateStreams = !p.kvUnified() && p.maxSequences() > 1;
         // a recurrent state cannot be cut back after a placeholder; an encoder-decoder model's decoder attends to
         // the encoder's output, which a placeholder's sequence does not have
         this.fillsIdGaps = separateStreams && !model.hasRecurrentState() && !model.hasEncoder() && !wholeInputs;
-        ContextParams cp = new ContextParams(p.kvCells(), batchCap, microBatch, p.maxSequences(),
+        ContextParams cp = new ContextParams(p.kvCells(), llamaBatch, microBatch,
+                p.maxSequences() + (breaksGraphReplays ? 1 : 0),
                 p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
         if (!ctx.hasMemory() && !wholeInputs) {
@@ -93,7 +106,7 @@ final class LlamaCppSession implements EngineSession {
                     + "encoder; it cannot serve it");
         }
         try {
-            this.batch = LlamaBatch.allocate(batchCap);
+            this.batch = LlamaBatch.allocate(llamaBatch);
         } catch (RuntimeException e) {
             ctx.close();
             throw e;
@@ -138,12 +151,12 @@ final class LlamaCppSession implements EngineSession {
 
     @Override
     public int maxSequences() {
-        return ctx.maxSequences();
+        return maxSequences; // the context's may hold one more: the filler's (decode())
     }
 
     @Override
     public int batchCapacity() {
-        return batch.capacity();
+        return batch.capacity() - (breaksGraphReplays ? 1 : 0);
     }
 
     @Override
@@ -170,7 +183,21 @@ final class LlamaCppSession implements EngineSession {
     public DecodeStatus decode() {
         int n = batch.size();
         int split = separateStreams ? microBatches.count(sequenceOf, n, microBatch) : (n + microBatch - 1) / microBatch;
-        if (ctx.decode(batch) != 0) {
+        // An encoder's pass on a GPU never has the shape of the pass before it: ggml's CUDA backend replays a captured
+        // CUDA graph when two passes in a row have the same shapes, and replayed encoder passes failed ("an illegal
+        // instruction was encountered", aborting the process, llama-server's as well) where none failed with graphs
+        // off (bench/RESULTS.md, embeddings). One token of a sequence of its own changes the shape; its output is
+        // never read, and it attends to nothing but itself.
+        boolean filler = breaksGraphReplays && n == lastPass;
+        if (filler) {
+            batch.add(0, 0, maxSequences, false);
+        }
+        lastPass = batch.size();
+        int status = ctx.decode(batch);
+        if (filler) {
+            batch.removeLast();
+        }
+        if (status != 0) {
             return DecodeStatus.NO_KV_SLOT;
         }
         passes += split; // counted for decodes that ran (a unified cache's split is estimated by size alone)

@@ -187,6 +187,44 @@ class LlamaCppEncoderTest {
         assertArrayEquals(llamaPooled(cls, t), embed(r, t), 1e-4f);
     }
 
+    /**
+     * On a GPU the session never runs two passes of one shape in a row (ggml's CUDA backend replays a captured graph
+     * for those, which failed for encoders): a pass of the last one's size gets a token of a sequence of its own,
+     * which changes no input's vector. Run here as a GPU session would, on the CPU.
+     */
+    @Test
+    void aFillerTokenChangesTheShapeOfARepeatedPassAndNoVector() {
+        int[] a = tokensOfLength(mean, 40);
+        float[] alone = new float[64];
+        float[] again = new float[64];
+        try (LlamaCppSession s = new LlamaCppSession(((LlamaCppEngine) mean).model(),
+                new dev.gantry.runtime.engine.SessionParams(4 * 512, 4, 512, 1, false, true), true, true)) {
+            assertEquals(512, s.batchCapacity());
+            assertEquals(4, s.maxSequences());
+            s.embeddings(true);
+            int[] passes = new int[2];
+            int p = 0;
+            for (float[] out : new float[][] {alone, again}) {
+                s.clearBatch();
+                for (int i = 0; i < a.length; i++) {
+                    s.add(a[i], i, 0, true);
+                }
+                assertEquals(dev.gantry.runtime.engine.EngineSession.DecodeStatus.OK, s.decode());
+                assertEquals(40, s.batchSize(), "the filler is out of the batch again");
+                passes[p++] = s.lastPass;
+                for (int i = 0; i < a.length; i++) {
+                    s.addEmbedding(i, out);
+                }
+            }
+            assertArrayEquals(new int[] {40, 41}, passes, "the second pass of 40 tokens ran as 41");
+        }
+        assertArrayEquals(alone, again, 1e-4f, "the second pass had the filler: the same vector");
+        float[] reference = llamaPooled(mean, a); // without flash attention, which a GPU session has: 1e-3
+        for (int d = 0; d < 64; d++) {
+            assertEquals(reference[d], alone[d] / 40, 1e-3f);
+        }
+    }
+
     @Test
     void anEncoderDoesNotGenerate() {
         Runner r = runner(mean, 64);

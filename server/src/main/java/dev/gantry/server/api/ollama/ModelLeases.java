@@ -18,11 +18,15 @@ final class ModelLeases {
      */
     static LoadedModel.Lease forRequest(ModelManager models, Exchange ex, String name, Duration keepAlive,
                                         LoadOptions options) throws InterruptedException {
+        // a client that leaves while its request waits for a load starts no reload after it (ModelManager.lease)
         try {
-            LoadedModel.Lease lease = models.lease(name, keepAlive, options).get();
+            LoadedModel.Lease lease = models.lease(name, keepAlive, options, () -> !ex.isOpen()).get();
             ex.afterResponse(lease::close);
             return lease;
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof java.util.concurrent.CancellationException) {
+                throw new dev.gantry.server.http.ApiException(499, "the client closed the request");
+            }
             throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
         }
     }
