@@ -145,8 +145,10 @@ class FootprintEstimatorTest {
         assertEquals("bert", f.architecture());
         assertEquals(0, f.kvBytesPerToken(KvCacheType.F16));
         assertEquals(0, f.kvBytes(KvCacheType.F16, 32768));
-        // a batch of 512 attends over itself whatever the cells asked for, and no 30522-wide logits
-        assertEquals(4L * 512 * 64 * 5 + 2L * 512 * 512 + ModelFootprint.COMPUTE_OVERHEAD_BYTES,
+        // its pass is the runner's whole batch of 4096 (and a filler token), attending over itself whatever the
+        // cells asked for, and it writes no 30522-wide logits
+        long pass = ModelFootprint.ENCODER_GPU_BATCH + 1;
+        assertEquals(4L * pass * 64 * 5 + 2L * pass * pass + ModelFootprint.COMPUTE_OVERHEAD_BYTES,
                 f.computeBytes(512, 32768));
     }
 

@@ -95,10 +95,11 @@ final class Inbox {
 
     /** Outstanding sequence {@code s} has had its answer (finished, failed or never taken). */
     void settled(Sequence s) {
+        // outstanding first: between the two, the bound sees one request fewer, never one more (a false 503)
+        outstanding.decrementAndGet();
         if (s.follower) {
             followers.decrementAndGet();
         }
-        outstanding.decrementAndGet();
     }
 
     int outstanding() {

@@ -41,11 +41,14 @@ public final class Runner implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("gantry.runner");
     /** The shortest common prefix worth taking over a parked slot for (below it, a free slot is as good). */
     static final int MIN_REUSE = 16;
+    /** llama.cpp's LLAMA_MAX_SEQ at v0.5.0: the most sequence ids a context takes. */
+    private static final int LLAMA_MAX_SEQ = 256;
     /**
      * Tokens in one step of an encoder's runner on a GPU (bench/RESULTS.md, embeddings); {@code -Dgantry.encoderBatch}
      * sets another, for measuring what it gains.
      */
-    static final int ENCODER_GPU_BATCH = Integer.getInteger("gantry.encoderBatch", 4096);
+    static final int ENCODER_GPU_BATCH = Integer.getInteger("gantry.encoderBatch",
+            dev.gantry.models.footprint.ModelFootprint.ENCODER_GPU_BATCH);
 
     private final String name;
     private final Engine engine;
@@ -87,6 +90,12 @@ public final class Runner implements AutoCloseable {
      * @throws RuntimeException the session's failure (for example, not enough memory for the KV cache)
      */
     public static Runner start(String name, Engine engine, RunnerConfig config) {
+        if (engine.wholeInputs() && config.maxSequences() >= LLAMA_MAX_SEQ) {
+            // an encoder's session on a GPU keeps one sequence id for its filler (LlamaCppSession.decode)
+            config = new RunnerConfig(config.contextPerSequence(), config.kvCells(), LLAMA_MAX_SEQ - 1,
+                    config.maxQueue(), config.promptBudget(), config.threads(), config.backendSampling(),
+                    config.kvUnified(), config.itlTargetNanos());
+        }
         Runner r = new Runner(name, engine, config);
         r.thread.start();
         try {
@@ -188,9 +197,11 @@ public final class Runner implements AutoCloseable {
             int capacity = config.batchCapacity();
             if (engine.wholeInputs()) {
                 // An encoder's input goes into one step whole, however long, and a step takes as many inputs as
-                // fill its batch: nothing generates, so a longer step delays no token. On a GPU that batch is
-                // ENCODER_GPU_BATCH tokens, where one pass costs little more than one of 512.
-                capacity = Math.max(capacity, Math.max(config.contextPerSequence(), onCpu ? 0 : ENCODER_GPU_BATCH));
+                // fill its batch: nothing generates, so a longer step delays no token. That batch is one pass
+                // (llama.cpp's micro-batch): ENCODER_GPU_BATCH tokens on a GPU, where one pass costs little more
+                // than one of 512, and 512 on the CPU (no flash attention there: the scores grow with its square),
+                // or one whole context where that is longer; a request's num_batch does not change it.
+                capacity = Math.max(config.contextPerSequence(), onCpu ? 512 : ENCODER_GPU_BATCH);
             }
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
                     config.threads(), config.backendSampling(), config.kvUnified()));

@@ -99,6 +99,14 @@ final class LlamaCppSession implements EngineSession {
                 p.maxSequences() + (breaksGraphReplays ? 1 : 0),
                 p.threads(), p.threads(), flashAttention, 1, p.kvUnified(), false, onGpu, pooling);
         this.ctx = LlamaContextHandle.create(model, cp);
+        if (wholeInputs && ctx.ubatchSize() < llamaBatch) {
+            // llama.cpp cut the batch (it does for a model it takes as causal): a whole pass would not fit its
+            // micro-batch, which llama.cpp asserts, ending the process
+            int got = ctx.ubatchSize();
+            ctx.close();
+            throw new IllegalStateException("llama.cpp gave this encoder a micro-batch of " + got + " tokens, not the "
+                    + llamaBatch + " its passes take; it cannot serve it");
+        }
         if (!ctx.hasMemory() && !wholeInputs) {
             ctx.close();
             throw new IllegalStateException("llama.cpp keeps no KV cache for this model's architecture ("

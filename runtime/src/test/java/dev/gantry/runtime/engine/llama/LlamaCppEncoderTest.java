@@ -225,6 +225,14 @@ class LlamaCppEncoderTest {
         }
     }
 
+    /** llama.cpp takes at most 256 sequence ids, and an encoder's GPU session keeps one for its filler. */
+    @Test
+    void anEncodersRunnerKeepsASequenceIdSpare() {
+        Runner r = Runner.start("bert-max", mean, new RunnerConfig(512, 256 * 512, 256, 64, 512, 1, false, false));
+        runners.add(r);
+        assertEquals(255, r.config().maxSequences());
+    }
+
     @Test
     void anEncoderDoesNotGenerate() {
         Runner r = runner(mean, 64);

@@ -23,6 +23,8 @@ final class ModelLeases {
             LoadedModel.Lease lease = models.lease(name, keepAlive, options, () -> !ex.isOpen()).get();
             ex.afterResponse(lease::close);
             return lease;
+        } catch (java.util.concurrent.CancellationException e) {
+            throw new dev.gantry.server.http.ApiException(499, "the client closed the request");
         } catch (ExecutionException e) {
             if (e.getCause() instanceof java.util.concurrent.CancellationException) {
                 throw new dev.gantry.server.http.ApiException(499, "the client closed the request");
