@@ -13,7 +13,7 @@ import java.util.Set;
  *
  * <p>Not thread-safe: one per generation, fed in order.
  */
-public final class ChatOutputParser {
+public final class ChatOutputParser implements AnswerParser {
     /** Text to send now: reasoning and/or content (either may be empty). */
     public record Delta(String thinking, String content) {
         public boolean isEmpty() {
@@ -76,6 +76,7 @@ public final class ChatOutputParser {
         this.stripLeading = false;
     }
 
+    @Override
     public Delta accept(String text) {
         pending.append(text);
         StringBuilder thinking = new StringBuilder();
@@ -182,6 +183,7 @@ public final class ChatOutputParser {
     }
 
     /** Ends the stream: what was held back, parsed for tool calls. */
+    @Override
     public Final finish() {
         String thinking = "";
         if (state == State.THINKING) {

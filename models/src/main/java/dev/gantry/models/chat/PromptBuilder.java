@@ -49,12 +49,20 @@ public final class PromptBuilder {
     /**
      * What to render: the GGUF template (may be null), an Ollama Go template (may be null), the model's default
      * system prompt (used when the messages have none; may be null), the messages, the tools (JSON-shaped maps;
-     * may be empty) and the request's {@code think} (null when not given).
+     * may be empty), the request's {@code think} (null when not given) and its reasoning effort ({@code low},
+     * {@code medium}, {@code high}: a {@code think} given as a level; null otherwise), which a Jinja template reads as
+     * {@code reasoning_effort} (gpt-oss's).
      */
     public record Request(String ggufTemplate, String ollamaTemplate, String modelSystem, List<ChatMessage> messages,
-                          List<Object> tools, Boolean think) {
+                          List<Object> tools, Boolean think, String reasoningEffort) {
         public Request {
             tools = tools == null ? List.of() : tools;
+        }
+
+        /** Without a reasoning effort. */
+        public Request(String ggufTemplate, String ollamaTemplate, String modelSystem, List<ChatMessage> messages,
+                       List<Object> tools, Boolean think) {
+            this(ggufTemplate, ollamaTemplate, modelSystem, messages, tools, think, null);
         }
     }
 
@@ -96,6 +104,7 @@ public final class PromptBuilder {
             return false;
         }
         return ggufTemplate.contains(ChatOutputParser.OPEN) || ggufTemplate.contains("enable_thinking")
+                || HarmonyParser.isHarmony(ggufTemplate)
                 || ggufTemplate.contains("reasoning_content") || ggufTemplate.contains("<|START_THINKING|>");
     }
 
@@ -117,7 +126,7 @@ public final class PromptBuilder {
                     Source.PROMPT_ONLY);
         }
         try {
-            return prompt(renderJinja(jinja(gguf), messages, r.tools(), r.think()), Source.JINJA);
+            return prompt(renderJinja(jinja(gguf), messages, r.tools(), r.think(), r.reasoningEffort()), Source.JINJA);
         } catch (TemplateException e) {
             LOG.log(System.Logger.Level.WARNING, "the model''s chat template failed to render ({0}); trying "
                     + "llama.cpp''s built-in renderer", e.getMessage());
@@ -205,7 +214,8 @@ public final class PromptBuilder {
         AS_IS, ARGUMENTS_AS_TEXT, SYSTEM_IN_USER, PLAIN_TURNS
     }
 
-    private String renderJinja(JinjaTemplate t, List<ChatMessage> messages, List<Object> tools, Boolean think) {
+    private String renderJinja(JinjaTemplate t, List<ChatMessage> messages, List<Object> tools, Boolean think,
+                               String effort) {
         TemplateException first = null;
         for (Variant v : Variant.values()) {
             if (v == Variant.ARGUMENTS_AS_TEXT && messages.stream().allMatch(m -> m.toolCalls().isEmpty())) {
@@ -215,11 +225,11 @@ public final class PromptBuilder {
                 continue;
             }
             try {
-                String out = t.render(context(messages, tools, think, v));
+                String out = t.render(context(messages, tools, think, effort, v));
                 if (v != Variant.PLAIN_TURNS && dropsToolTraffic(out, messages)) {
                     // The template ignores tool calls or results (it predates tools): write them as plain turns.
                     try {
-                        return t.render(context(messages, tools, think, Variant.PLAIN_TURNS));
+                        return t.render(context(messages, tools, think, effort, Variant.PLAIN_TURNS));
                     } catch (TemplateException e) {
                         return out;
                     }
@@ -258,7 +268,8 @@ public final class PromptBuilder {
         return s.replace("\\", "").replace("\"", "").replace("'", "");
     }
 
-    private Map<String, Object> context(List<ChatMessage> messages, List<Object> tools, Boolean think, Variant v) {
+    private Map<String, Object> context(List<ChatMessage> messages, List<Object> tools, Boolean think, String effort,
+                                        Variant v) {
         List<ChatMessage> msgs = messages;
         if (v.ordinal() >= Variant.SYSTEM_IN_USER.ordinal()) {
             msgs = foldSystem(msgs);
@@ -284,6 +295,9 @@ public final class PromptBuilder {
             ctx.put("enable_thinking", think);
             ctx.put("thinking", think);
             ctx.put("reasoning_enabled", think);
+        }
+        if (effort != null) {
+            ctx.put("reasoning_effort", effort);
         }
         return ctx;
     }

@@ -27,6 +27,23 @@ class PromptBuilderTest {
         return List.of(tool);
     }
 
+    /** gpt-oss's template: it reasons (harmony), and a think level becomes its reasoning effort. */
+    @Test
+    void gptOssTakesTheThinkLevelAsItsReasoningEffort() throws Exception {
+        java.nio.file.Path file = java.nio.file.Path.of(System.getProperty("gantry.shared", "/work/shared"),
+                "llama-data", "chat-templates", "openai-gpt-oss-120b.jinja");
+        org.junit.jupiter.api.Assumptions.assumeTrue(java.nio.file.Files.isRegularFile(file));
+        String template = java.nio.file.Files.readString(file);
+        assertTrue(PromptBuilder.supportsThinking(template, null));
+        List<ChatMessage> messages = List.of(ChatMessage.of("user", "Hi"));
+        var high = builder.build(new PromptBuilder.Request(template, null, null, messages, List.of(), true, "high"));
+        assertEquals(PromptBuilder.Source.JINJA, high.source());
+        assertTrue(high.text().contains("Reasoning: high"), high.text());
+        assertTrue(high.text().endsWith("<|start|>assistant"), high.text());
+        var plain = builder.build(new PromptBuilder.Request(template, null, null, messages, List.of(), true));
+        assertTrue(plain.text().contains("Reasoning: medium"), "the template's default: " + plain.text());
+    }
+
     @Test
     void jinjaWithToolsToolCallsAndThinking() {
         List<ChatMessage> messages = List.of(ChatMessage.of("user", "Weather?"),

@@ -8,6 +8,7 @@ import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.EarlierReasoning;
 import dev.gantry.models.chat.PromptBuilder;
 import dev.gantry.models.chat.ToolCall;
+import dev.gantry.models.chat.HarmonyParser;
 import dev.gantry.models.chat.ToolCallParser;
 import dev.gantry.models.template.GoTemplate;
 import dev.gantry.models.template.JsonValues;
@@ -99,7 +100,7 @@ public final class CompletionHandlers {
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         think = thinking(m, model, think, template, grammar != null);
-        ChatOutputParser parser = null;
+        dev.gantry.models.chat.AnswerParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
         if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
             // fill-in-the-middle needs a template that places the suffix, as Ollama's insert capability
@@ -125,9 +126,11 @@ public final class CompletionHandlers {
             }
             msgs.add(ChatMessage.of("user", prompt));
             PromptBuilder.Prompt built = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null),
-                    template, modelSystem, msgs, List.of(), think));
+                    template, modelSystem, msgs, List.of(), think, thinkLevel(body)));
             text = built.text();
-            if (Boolean.TRUE.equals(think)) {
+            if (HarmonyParser.isHarmony(template != null ? template : m.chatTemplateSource().orElse(null))) {
+                parser = new HarmonyParser(); // gpt-oss: its channels, whatever think says
+            } else if (Boolean.TRUE.equals(think)) {
                 // the reasoning goes to the answer's thinking field, as in Ollama; a format held from the first
                 // token makes the answer, even where the prompt opened a reasoning block (Ollama files that JSON
                 // as reasoning and leaves the answer empty)
@@ -195,13 +198,14 @@ public final class CompletionHandlers {
             messages = EarlierReasoning.strip(messages);
         }
         PromptBuilder builder = prompts(m);
+        String effort = thinkLevel(body);
         List<ChatMessage> fitting = ContextWindow.dropOldest(messages, ChatMessage::role,
                 msgs -> m.tokenize(builder.build(new PromptBuilder.Request(gguf, template, modelSystem, msgs, tools,
-                        thinkOn))
+                        thinkOn, effort))
                         .text(), true, true).length,
                 ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), shift, truncate);
         PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
-                tools, thinkOn));
+                tools, thinkOn, effort));
         Set<String> toolNames = new LinkedHashSet<>();
         for (Object t : tools) {
             if (t instanceof Map<?, ?> tool && tool.get("function") instanceof Map<?, ?> fn
@@ -219,8 +223,9 @@ public final class CompletionHandlers {
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
-        ChatOutputParser parser = new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
-                Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
+        dev.gantry.models.chat.AnswerParser parser = HarmonyParser.isHarmony(used) ? new HarmonyParser()
+                : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
+                        Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
                 CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
     }
@@ -312,6 +317,13 @@ public final class CompletionHandlers {
     }
 
     /** {@code think}: a boolean, or a level ({@code "high"}, ...) that counts as on; null when absent. */
+    /** The level of a {@code think} given as one ({@code high}, {@code medium}, {@code low}), else null. */
+    private static String thinkLevel(ObjectNode body) {
+        JsonNode t = body.get("think");
+        return t != null && t.isTextual() && Set.of("high", "medium", "low").contains(t.textValue()) ? t.textValue()
+                : null;
+    }
+
     private static Boolean think(ObjectNode body) {
         JsonNode t = body.get("think");
         if (t == null || t.isNull()) {
@@ -372,7 +384,7 @@ public final class CompletionHandlers {
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar,
                      GrammarStart grammarStart, boolean stream,
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
-                     ChatOutputParser parser, boolean withContext, int logprobs) {
+                     dev.gantry.models.chat.AnswerParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
                 options.numKeep(), fit.shift(), fit.truncate());

@@ -19,7 +19,7 @@ import java.util.function.IntFunction;
 /**
  * Writes one generation as Ollama does: NDJSON lines while streaming, or one JSON object at the end. Called by a
  * {@link TokenRelay} on the connection's event loop, in order; the stream's headers go out with the first line,
- * so a request the runner rejects can still get a plain status. For chat, a {@link ChatOutputParser} splits the
+ * so a request the runner rejects can still get a plain status. For chat, an answer parser splits the
  * text into reasoning, content and tool calls (holding back what may be a tool call until it is decided).
  */
 final class CompletionStream implements TokenRelay.Sink {
@@ -37,7 +37,7 @@ final class CompletionStream implements TokenRelay.Sink {
     private final StringBuilder whole = new StringBuilder();
     private final StringBuilder thinking = new StringBuilder();
     private final ChunkEncoder encoder;
-    private final ChatOutputParser parser;
+    private final dev.gantry.models.chat.AnswerParser parser;
     private boolean started;
     /** Turns the answer's text into the final line's {@code context} (generate, not raw); null for none. */
     private java.util.function.Function<String, int[]> context;
@@ -54,7 +54,7 @@ final class CompletionStream implements TokenRelay.Sink {
     }
 
     CompletionStream(Exchange exchange, Shape shape, String model, boolean stream, long startNanos, long loadNanos,
-                     ChatOutputParser parser) {
+                     dev.gantry.models.chat.AnswerParser parser) {
         this.exchange = exchange;
         this.shape = shape;
         this.model = model;

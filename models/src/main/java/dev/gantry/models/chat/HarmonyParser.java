@@ -1,0 +1,195 @@
+package dev.gantry.models.chat;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Splits gpt-oss's answer, written in OpenAI's harmony format, into reasoning, text and tool calls as it arrives, as
+ * Ollama's harmony parser does. The answer is a series of messages, each a header and a body:
+ * {@code <|channel|>analysis<|message|>...} (reasoning), {@code <|channel|>final<|message|>...} (the answer),
+ * {@code <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}} (a call of tool NAME with
+ * those arguments; a commentary message without a recipient is text). A message after the first starts with
+ * {@code <|start|>assistant}; its end, {@code <|end|>}, is a control token llama.cpp does not render (the generation
+ * ends at {@code <|return|>} or {@code <|call|>}), so a body runs to the next {@code <|start|>} or
+ * {@code <|channel|>}. llama.cpp renders {@code <|channel|>}, {@code <|message|>}, {@code <|start|>} and
+ * {@code <|constrain|>} for gpt-oss's vocabulary. Text before any header is the answer's.
+ *
+ * <p>Not thread-safe: one per generation, fed in order.
+ */
+public final class HarmonyParser implements AnswerParser {
+    private static final String START = "<|start|>";
+    private static final String CHANNEL = "<|channel|>";
+    private static final String MESSAGE = "<|message|>";
+    /** Rendered only by a vocabulary that renders every special token; dropped where they appear. */
+    private static final List<String> ENDS = List.of("<|end|>", "<|return|>", "<|call|>");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private enum Part { HEADER, BODY }
+
+    private enum Route { THINKING, CONTENT, CALL }
+
+    private final StringBuilder pending = new StringBuilder();
+    private final StringBuilder call = new StringBuilder();
+    private final List<ToolCall> calls = new ArrayList<>();
+    private Part part;
+    private Route route = Route.CONTENT;
+    private String recipient;
+
+    public HarmonyParser() {
+        this.part = Part.BODY; // text before any header is the answer's
+    }
+
+    /** Whether a chat template writes the harmony format (gpt-oss's). */
+    public static boolean isHarmony(String template) {
+        return template != null && template.contains(CHANNEL) && template.contains(MESSAGE);
+    }
+
+    @Override
+    public ChatOutputParser.Delta accept(String text) {
+        pending.append(text);
+        StringBuilder thinking = new StringBuilder();
+        StringBuilder answer = new StringBuilder();
+        while (true) {
+            if (part == Part.HEADER) {
+                int m = pending.indexOf(MESSAGE);
+                if (m < 0) {
+                    break; // the header is not complete yet
+                }
+                header(pending.substring(0, m));
+                pending.delete(0, m + MESSAGE.length());
+                part = Part.BODY;
+                continue;
+            }
+            int next = nextHeader();
+            if (next >= 0) {
+                route(pending.substring(0, next), thinking, answer);
+                pending.delete(0, next);
+                endBody();
+                part = Part.HEADER;
+                continue;
+            }
+            // the body so far, less a tail that may be the start of a marker
+            int keep = markerTail();
+            route(pending.substring(0, pending.length() - keep), thinking, answer);
+            pending.delete(0, pending.length() - keep);
+            break;
+        }
+        return new ChatOutputParser.Delta(thinking.toString(), answer.toString());
+    }
+
+    @Override
+    public ChatOutputParser.Final finish() {
+        StringBuilder thinking = new StringBuilder();
+        StringBuilder answer = new StringBuilder();
+        if (part == Part.BODY) {
+            route(pending.toString(), thinking, answer);
+        }
+        pending.setLength(0);
+        endBody();
+        return new ChatOutputParser.Final(thinking.toString(), answer.toString(), List.copyOf(calls));
+    }
+
+    /** Where the next message's header begins in {@link #pending}, or -1. */
+    private int nextHeader() {
+        int s = pending.indexOf(START);
+        int c = pending.indexOf(CHANNEL);
+        if (s < 0) {
+            return c;
+        }
+        return c < 0 ? s : Math.min(s, c);
+    }
+
+    /** How many characters at the end of {@link #pending} may be the beginning of a marker still arriving. */
+    private int markerTail() {
+        int open = pending.lastIndexOf("<");
+        if (open < 0 || pending.indexOf(">", open) >= 0) {
+            return 0;
+        }
+        String tail = pending.substring(open);
+        for (String marker : new String[] {START, CHANNEL, MESSAGE, "<|end|>", "<|return|>", "<|call|>"}) {
+            if (marker.startsWith(tail)) {
+                return tail.length();
+            }
+        }
+        return 0;
+    }
+
+    /** Reads a header: its channel and recipient set where the body goes. */
+    private void header(String h) {
+        for (String end : ENDS) {
+            h = h.replace(end, "");
+        }
+        String channel = "";
+        int c = h.indexOf(CHANNEL);
+        if (c >= 0) {
+            String after = h.substring(c + CHANNEL.length()).strip();
+            int space = firstOf(after, ' ', '<');
+            channel = space < 0 ? after : after.substring(0, space);
+        }
+        recipient = null;
+        int to = h.indexOf("to=");
+        if (to >= 0) {
+            String after = h.substring(to + 3);
+            int end = firstOf(after, ' ', '<');
+            recipient = (end < 0 ? after : after.substring(0, end)).strip();
+        }
+        if (recipient != null && recipient.startsWith("functions.")) {
+            route = Route.CALL;
+            call.setLength(0);
+        } else if (channel.equals("analysis")) {
+            route = Route.THINKING;
+        } else {
+            route = Route.CONTENT; // final, and commentary without a recipient (a preamble)
+        }
+    }
+
+    private static int firstOf(String s, char a, char b) {
+        int i = s.indexOf(a);
+        int j = s.indexOf(b);
+        if (i < 0) {
+            return j;
+        }
+        return j < 0 ? i : Math.min(i, j);
+    }
+
+    private void route(String body, StringBuilder thinking, StringBuilder answer) {
+        for (String end : ENDS) {
+            body = body.replace(end, "");
+        }
+        if (body.isEmpty()) {
+            return;
+        }
+        switch (route) {
+            case THINKING -> thinking.append(body);
+            case CONTENT -> answer.append(body);
+            case CALL -> call.append(body);
+        }
+    }
+
+    /** A message's body has ended: a tool call's arguments are complete. */
+    private void endBody() {
+        if (route == Route.CALL && recipient != null) {
+            String name = recipient.substring("functions.".length());
+            calls.add(new ToolCall(name, arguments(call.toString().strip())));
+            call.setLength(0);
+            route = Route.CONTENT;
+            recipient = null;
+        }
+    }
+
+    /** The call's JSON arguments; text that is not a JSON object is passed as {@code {"input": text}}. */
+    private static Map<String, Object> arguments(String json) {
+        if (json.isEmpty()) {
+            return Map.of();
+        }
+        try {
+            return JSON.readValue(json, new TypeReference<Map<String, Object>>() {});
+        } catch (JsonProcessingException e) {
+            return Map.of("input", json);
+        }
+    }
+}

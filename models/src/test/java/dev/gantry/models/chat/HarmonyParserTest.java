@@ -1,0 +1,117 @@
+package dev.gantry.models.chat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * gpt-oss's harmony answers, as llama.cpp renders them (the channel, message, start and constrain markers shown,
+ * {@code <|end|>} not), split into reasoning, text and tool calls, whether they arrive whole or a character at a
+ * time.
+ */
+class HarmonyParserTest {
+    /** What the parser made of {@code text}: reasoning, content, calls; fed in pieces of {@code step} characters. */
+    private record Split(String thinking, String content, List<ToolCall> calls) {}
+
+    private static Split parse(String text, int step) {
+        HarmonyParser p = new HarmonyParser();
+        StringBuilder thinking = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        for (int i = 0; i < text.length(); i += step) {
+            ChatOutputParser.Delta d = p.accept(text.substring(i, Math.min(text.length(), i + step)));
+            thinking.append(d.thinking());
+            content.append(d.content());
+        }
+        ChatOutputParser.Final f = p.finish();
+        thinking.append(f.thinking());
+        content.append(f.content());
+        return new Split(thinking.toString(), content.toString(), f.toolCalls());
+    }
+
+    private static void sameInEveryPieceSize(String text, Split expected) {
+        for (int step : new int[] {text.length(), 1, 2, 3, 5, 7}) {
+            assertEquals(expected, parse(text, Math.max(1, step)), "pieces of " + step);
+        }
+    }
+
+    @Test
+    void reasoningThenTheAnswer() {
+        sameInEveryPieceSize("<|channel|>analysis<|message|>The user greets. Reply briefly."
+                        + "<|start|>assistant<|channel|>final<|message|>Hello! How can I help?",
+                new Split("The user greets. Reply briefly.", "Hello! How can I help?", List.of()));
+    }
+
+    @Test
+    void aToolCallWithJsonArguments() {
+        sameInEveryPieceSize("<|channel|>analysis<|message|>Need the weather.<|start|>assistant<|channel|>commentary "
+                        + "to=functions.get_weather <|constrain|>json<|message|>{\"location\":\"Paris\",\"days\":2}",
+                new Split("Need the weather.", "",
+                        List.of(new ToolCall("get_weather", Map.of("location", "Paris", "days", 2)))));
+    }
+
+    @Test
+    void theRecipientMayBeInTheRoleHeader() {
+        sameInEveryPieceSize("<|channel|>analysis<|message|>Look it up.<|start|>assistant to=functions.lookup"
+                        + "<|channel|>commentary json<|message|>{\"q\":\"x\"}",
+                new Split("Look it up.", "", List.of(new ToolCall("lookup", Map.of("q", "x")))));
+    }
+
+    @Test
+    void aPreambleInCommentaryIsText() {
+        sameInEveryPieceSize("<|channel|>commentary<|message|>Let me check.<|start|>assistant<|channel|>final"
+                        + "<|message|>Done.", new Split("", "Let me check.Done.", List.of()));
+    }
+
+    @Test
+    void textWithoutHeadersIsTheAnswerAndLessThanSignsPass() {
+        sameInEveryPieceSize("1 < 2 and <b>bold</b>", new Split("", "1 < 2 and <b>bold</b>", List.of()));
+    }
+
+    @Test
+    void renderedEndMarkersAreDropped() {
+        sameInEveryPieceSize("<|channel|>analysis<|message|>think<|end|><|start|>assistant<|channel|>final"
+                + "<|message|>answer<|return|>", new Split("think", "answer", List.of()));
+    }
+
+    @Test
+    void argumentsThatAreNotJsonArePassedAsInput() {
+        Split s = parse("<|channel|>commentary to=functions.python<|message|>print(1)", 4);
+        assertEquals(List.of(new ToolCall("python", Map.of("input", "print(1)"))), s.calls());
+    }
+
+    @Test
+    void reasoningStreamsBeforeTheAnswerEnds() {
+        HarmonyParser p = new HarmonyParser();
+        ChatOutputParser.Delta d = p.accept("<|channel|>analysis<|message|>Step one");
+        assertEquals("Step one", d.thinking());
+        d = p.accept(", step two<|sta");
+        assertEquals(", step two", d.thinking(), "a marker's start is held back");
+        d = p.accept("rt|>assistant<|channel|>final<|message|>Hi");
+        assertEquals("Hi", d.content());
+        assertTrue(p.finish().toolCalls().isEmpty());
+    }
+
+    @Test
+    void gptOssTemplatesAreKnownByTheirMarkers() throws Exception {
+        Path dir = Path.of(System.getProperty("gantry.shared", "/work/shared"), "llama-data", "chat-templates");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(dir));
+        assertTrue(HarmonyParser.isHarmony(Files.readString(dir.resolve("openai-gpt-oss-120b.jinja"))));
+        try (var files = Files.list(dir)) {
+            long harmony = files.filter(f -> {
+                try {
+                    return HarmonyParser.isHarmony(Files.readString(f));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).count();
+            assertEquals(1, harmony, "gpt-oss's alone of the collection");
+        }
+        assertFalse(HarmonyParser.isHarmony("{{ messages }}<think>"));
+    }
+}
