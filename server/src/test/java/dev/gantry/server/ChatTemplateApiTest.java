@@ -76,6 +76,10 @@ class ChatTemplateApiTest {
         // named as Ollama's DeepSeek-R1, whose earlier answers lose their reasoning; a template that writes them all
         withTemplate(TestModels.tinyModel(), models.resolve("deepseek-r1.gguf"), ALL_CONTENT);
         withTemplate(TestModels.tinyModel(), models.resolve("plain-r1.gguf"), ALL_CONTENT);
+        Path gptOss = TestModels.sharedDir().resolve("llama-data/chat-templates/openai-gpt-oss-120b.jinja");
+        if (Files.isRegularFile(gptOss)) {
+            withTemplate(TestModels.tinyModel(), models.resolve("harmony.gguf"), Files.readString(gptOss));
+        }
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -105,6 +109,33 @@ class ChatTemplateApiTest {
             });
         }
         w.write(target);
+    }
+
+    /**
+     * A model with gpt-oss's template (harmony): it reasons, a think level becomes the template's reasoning effort
+     * (read back from generate's context), and an answer without harmony's channels is all content.
+     */
+    @Test
+    void aHarmonyTemplateTakesTheThinkLevelAsItsReasoningEffort() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(server.gantry.models().registry().resolve("harmony").isPresent());
+        JsonNode show = TestServer.json(server.post("/api/show", "{\"model\":\"harmony\"}").body());
+        assertTrue(show.get("capabilities").toString().contains("\"thinking\""), show.get("capabilities").toString());
+        for (String level : new String[] {"high", "low"}) {
+            HttpResponse<String> r = server.post("/api/generate", "{\"model\":\"harmony\",\"prompt\":\"Hi\","
+                    + "\"think\":\"" + level + "\",\"stream\":false,\"options\":{\"num_predict\":4,\"seed\":1}}");
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode g = TestServer.json(r.body());
+            int[] context = new int[g.get("context").size()];
+            for (int i = 0; i < context.length; i++) {
+                context[i] = g.get("context").get(i).intValue();
+            }
+            String prompt = server.gantry.models().loadedModel("harmony:latest").orElseThrow().detokenize(context);
+            assertTrue(prompt.contains("Reasoning: " + level), prompt);
+            assertTrue(!g.has("thinking") || g.get("thinking").textValue().isEmpty(), "no analysis channel came");
+        }
+        HttpResponse<String> c = server.post("/v1/chat/completions", "{\"model\":\"harmony\",\"max_tokens\":4,"
+                + "\"reasoning_effort\":\"low\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
+        assertEquals(200, c.statusCode(), c.body());
     }
 
     private static JsonNode chat(String extra) throws Exception {
