@@ -12,7 +12,9 @@ import java.util.Map;
  * Ollama's harmony parser does. The answer is a series of messages, each a header and a body:
  * {@code <|channel|>analysis<|message|>...} (reasoning), {@code <|channel|>final<|message|>...} (the answer),
  * {@code <|channel|>commentary to=functions.NAME <|constrain|>json<|message|>{...}} (a call of tool NAME with
- * those arguments; a commentary message without a recipient is text). A message after the first starts with
+ * those arguments; a commentary message without a recipient is text; a message to a built-in tool, such as
+ * {@code analysis to=browser.search}, is a call of that tool). The recipient may also stand in the header's role
+ * part, before {@code <|channel|>}, even in the answer's first header. A message after the first starts with
  * {@code <|start|>assistant}; its end, {@code <|end|>}, is a control token llama.cpp does not render (the generation
  * ends at {@code <|return|>} or {@code <|call|>}), so a body runs to the next {@code <|start|>} or
  * {@code <|channel|>}. llama.cpp renders {@code <|channel|>}, {@code <|message|>}, {@code <|start|>} and
@@ -28,7 +30,8 @@ public final class HarmonyParser implements AnswerParser {
     private static final List<String> ENDS = List.of("<|end|>", "<|return|>", "<|call|>");
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private enum Part { HEADER, BODY }
+    /** PRELUDE: the answer's start, which may still turn out to be a header ({@code  to=functions.x<|channel|>...}). */
+    private enum Part { PRELUDE, HEADER, BODY }
 
     private enum Route { THINKING, CONTENT, CALL }
 
@@ -40,7 +43,9 @@ public final class HarmonyParser implements AnswerParser {
     private String recipient;
 
     public HarmonyParser() {
-        this.part = Part.BODY; // text before any header is the answer's
+        // text before any header is the answer's, unless it opens with a recipient: the prompt ends with
+        // "<|start|>assistant", and the model may go on with " to=functions.NAME<|channel|>commentary..."
+        this.part = Part.PRELUDE;
     }
 
     /** Whether a chat template writes the harmony format (gpt-oss's). */
@@ -54,6 +59,17 @@ public final class HarmonyParser implements AnswerParser {
         StringBuilder thinking = new StringBuilder();
         StringBuilder answer = new StringBuilder();
         while (true) {
+            if (part == Part.PRELUDE) {
+                String start = pending.toString().stripLeading();
+                if (start.startsWith("to=")) {
+                    part = Part.HEADER;
+                } else if (start.isEmpty() || "to=".startsWith(start)) {
+                    break; // not decided yet
+                } else {
+                    part = Part.BODY;
+                }
+                continue;
+            }
             if (part == Part.HEADER) {
                 int m = pending.indexOf(MESSAGE);
                 if (m < 0) {
@@ -85,7 +101,7 @@ public final class HarmonyParser implements AnswerParser {
     public ChatOutputParser.Final finish() {
         StringBuilder thinking = new StringBuilder();
         StringBuilder answer = new StringBuilder();
-        if (part == Part.BODY) {
+        if (part != Part.HEADER) {
             route(pending.toString(), thinking, answer);
         }
         pending.setLength(0);
@@ -137,7 +153,8 @@ public final class HarmonyParser implements AnswerParser {
             int end = firstOf(after, ' ', '<');
             recipient = (end < 0 ? after : after.substring(0, end)).strip();
         }
-        if (recipient != null && recipient.startsWith("functions.")) {
+        if (recipient != null && !recipient.isEmpty() && !recipient.equals("assistant")) {
+            // a function's call, or one of the built-in tools' (browser.search, python), as Ollama names them
             route = Route.CALL;
             call.setLength(0);
         } else if (channel.equals("analysis")) {
@@ -147,13 +164,15 @@ public final class HarmonyParser implements AnswerParser {
         }
     }
 
+    /** The index of the first whitespace or {@code <} in {@code s}, or -1 (the args name the old two). */
     private static int firstOf(String s, char a, char b) {
-        int i = s.indexOf(a);
-        int j = s.indexOf(b);
-        if (i < 0) {
-            return j;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == a || c == b || Character.isWhitespace(c)) {
+                return i;
+            }
         }
-        return j < 0 ? i : Math.min(i, j);
+        return -1;
     }
 
     private void route(String body, StringBuilder thinking, StringBuilder answer) {
@@ -173,7 +192,8 @@ public final class HarmonyParser implements AnswerParser {
     /** A message's body has ended: a tool call's arguments are complete. */
     private void endBody() {
         if (route == Route.CALL && recipient != null) {
-            String name = recipient.substring("functions.".length());
+            String name = recipient.startsWith("functions.") ? recipient.substring("functions.".length())
+                    : recipient;
             calls.add(new ToolCall(name, arguments(call.toString().strip())));
             call.setLength(0);
             route = Route.CONTENT;

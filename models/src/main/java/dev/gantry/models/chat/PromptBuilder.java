@@ -112,7 +112,8 @@ public final class PromptBuilder {
         List<ChatMessage> messages = collate(withSystem(r.messages(), r.modelSystem()));
         if (r.ollamaTemplate() != null && !r.ollamaTemplate().isBlank()) {
             try {
-                return prompt(renderGo(GoTemplate.parse(r.ollamaTemplate()), messages, r.tools(), r.think()),
+                return prompt(renderGo(GoTemplate.parse(r.ollamaTemplate()), messages, r.tools(), r.think(),
+                                r.reasoningEffort()),
                         Source.OLLAMA_TEMPLATE);
             } catch (TemplateException | ClassCastException | IndexOutOfBoundsException e) {
                 LOG.log(System.Logger.Level.WARNING, "the Ollama template cannot be rendered ({0}); using the "
@@ -122,7 +123,7 @@ public final class PromptBuilder {
         String gguf = r.ggufTemplate();
         if (gguf == null || gguf.isBlank()) {
             // as Ollama: a model without a template gets {{ .Prompt }}, which renders the users' turns only
-            return prompt(renderGo(GoTemplate.parse(DEFAULT_TEMPLATE), messages, r.tools(), r.think()),
+            return prompt(renderGo(GoTemplate.parse(DEFAULT_TEMPLATE), messages, r.tools(), r.think(), null),
                     Source.PROMPT_ONLY);
         }
         try {
@@ -409,11 +410,14 @@ public final class PromptBuilder {
 
     // ------------------------------------------------------------------------------------------------ Go
 
-    private static String renderGo(GoTemplate t, List<ChatMessage> messages, List<Object> tools, Boolean think) {
+    private static String renderGo(GoTemplate t, List<ChatMessage> messages, List<Object> tools, Boolean think,
+                                   String effort) {
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("Tools", tools.isEmpty() ? null : deepCopy(tools));
         data.put("Think", think != null && think);
         data.put("IsThinkSet", think != null);
+        // as Ollama: a level as given, true as "medium", otherwise none (gpt-oss's template writes "Reasoning: ...")
+        data.put("ThinkLevel", effort != null ? effort : Boolean.TRUE.equals(think) ? "medium" : "");
         if (t.usesMessages()) {
             List<Object> list = new ArrayList<>();
             String system = null;

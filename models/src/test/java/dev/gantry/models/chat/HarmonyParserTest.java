@@ -63,6 +63,26 @@ class HarmonyParserTest {
     }
 
     @Test
+    void theFirstHeaderMayStartWithItsRecipient() {
+        sameInEveryPieceSize(" to=functions.get_weather<|channel|>commentary json<|message|>{\"location\":\"Paris\"}",
+                new Split("", "", List.of(new ToolCall("get_weather", Map.of("location", "Paris")))));
+        sameInEveryPieceSize("today is fine", new Split("", "today is fine", List.of()));
+    }
+
+    @Test
+    void aBuiltInToolsCallIsACallOfThatName() {
+        sameInEveryPieceSize("<|channel|>analysis<|message|>Search it.<|start|>assistant<|channel|>analysis "
+                        + "to=browser.search code<|message|>{\"query\":\"x\"}",
+                new Split("Search it.", "", List.of(new ToolCall("browser.search", Map.of("query", "x")))));
+    }
+
+    @Test
+    void aChannelNameEndsAtAnyWhitespace() {
+        sameInEveryPieceSize("<|channel|>analysis\n<|message|>r<|start|>assistant<|channel|>final<|message|>a",
+                new Split("r", "a", List.of()));
+    }
+
+    @Test
     void aPreambleInCommentaryIsText() {
         sameInEveryPieceSize("<|channel|>commentary<|message|>Let me check.<|start|>assistant<|channel|>final"
                         + "<|message|>Done.", new Split("", "Let me check.Done.", List.of()));

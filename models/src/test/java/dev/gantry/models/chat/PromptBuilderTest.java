@@ -42,6 +42,12 @@ class PromptBuilderTest {
         assertTrue(high.text().endsWith("<|start|>assistant"), high.text());
         var plain = builder.build(new PromptBuilder.Request(template, null, null, messages, List.of(), true));
         assertTrue(plain.text().contains("Reasoning: medium"), "the template's default: " + plain.text());
+        // Ollama's own gpt-oss template (Go) reads .ThinkLevel: the level as given, true as medium
+        String go = "Reasoning: {{ .ThinkLevel }}|{{ range .Messages }}{{ .Content }}{{ end }}";
+        assertTrue(builder.build(new PromptBuilder.Request(null, go, null, messages, List.of(), true, "low")).text()
+                .startsWith("Reasoning: low|"));
+        assertTrue(builder.build(new PromptBuilder.Request(null, go, null, messages, List.of(), true)).text()
+                .startsWith("Reasoning: medium|"));
     }
 
     @Test
