@@ -17,17 +17,29 @@ import java.util.Locale;
  * so Ollama and Gantry treat it as embedding-only, as they do {@code mxbai-embed-large} or {@code all-minilm}.
  *
  * <p>usage: SyntheticBert SHAPE VOCAB.gguf OUT.gguf [F16|F32] [mean|cls], SHAPE one of {@code tiny},
- * {@code bge-base}, {@code mxbai-embed-large}.
+ * {@code bge-base}, {@code mxbai-embed-large} (bert), {@code nomic-tiny}, {@code nomic-embed-text} (nomic-bert).
  */
 public final class SyntheticBert {
-    /** The hyper-parameters of a BERT encoder. */
-    public record Shape(String name, int embedding, int layers, int heads, int feedForward, int contextLength) {}
+    /**
+     * The hyper-parameters of a BERT encoder; {@code architecture} {@code bert} (learned positions, biases, GELU) or
+     * {@code nomic-bert} (rotary positions, one fused QKV projection, a gated SiLU feed-forward, no biases).
+     */
+    public record Shape(String name, int embedding, int layers, int heads, int feedForward, int contextLength,
+                        String architecture) {
+        public Shape(String name, int embedding, int layers, int heads, int feedForward, int contextLength) {
+            this(name, embedding, layers, heads, feedForward, contextLength, "bert");
+        }
+    }
 
     public static final Shape TINY = new Shape("tiny", 64, 2, 4, 256, 512);
     /** bge-base-en-v1.5's shape. */
     public static final Shape BGE_BASE = new Shape("bge-base", 768, 12, 12, 3072, 512);
     /** mxbai-embed-large's shape (a BERT-large encoder), one of Ollama's most pulled embedding models. */
     public static final Shape MXBAI_EMBED_LARGE = new Shape("mxbai-embed-large", 1024, 24, 16, 4096, 512);
+    /** A small nomic-bert, with nomic-embed-text's context of 2048. */
+    public static final Shape NOMIC_TINY = new Shape("nomic-tiny", 64, 2, 4, 256, 2048, "nomic-bert");
+    /** nomic-embed-text's shape, Ollama's most pulled embedding model. */
+    public static final Shape NOMIC_EMBED_TEXT = new Shape("nomic-embed-text", 768, 12, 12, 3072, 2048, "nomic-bert");
 
     /** llama.cpp's {@code enum llama_pooling_type} values a BERT model names. */
     public static final int POOLING_MEAN = 1;
@@ -37,8 +49,8 @@ public final class SyntheticBert {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 3) {
-            System.err.println("usage: SyntheticBert tiny|bge-base|mxbai-embed-large VOCAB.gguf OUT.gguf [F16|F32] "
-                    + "[mean|cls]");
+            System.err.println("usage: SyntheticBert tiny|bge-base|mxbai-embed-large|nomic-tiny|nomic-embed-text "
+                    + "VOCAB.gguf OUT.gguf [F16|F32] [mean|cls]");
             System.exit(2);
         }
         Shape shape = shape(args[0]);
@@ -46,8 +58,9 @@ public final class SyntheticBert {
         int pooling = args.length > 4 && args[4].equals("cls") ? POOLING_CLS : POOLING_MEAN;
         long start = System.nanoTime();
         long bytes = write(shape, Path.of(args[1]), Path.of(args[2]), type, pooling);
-        System.out.printf(Locale.ROOT, "wrote %s (bert %s, %d layers, %s): %.1f MiB in %.1f s%n", args[2],
-                shape.name(), shape.layers(), type, bytes / (double) (1L << 20), (System.nanoTime() - start) / 1e9);
+        System.out.printf(Locale.ROOT, "wrote %s (%s %s, %d layers, %s): %.1f MiB in %.1f s%n", args[2],
+                shape.architecture(), shape.name(), shape.layers(), type, bytes / (double) (1L << 20),
+                (System.nanoTime() - start) / 1e9);
     }
 
     public static Shape shape(String name) {
@@ -55,6 +68,8 @@ public final class SyntheticBert {
             case "tiny" -> TINY;
             case "bge-base" -> BGE_BASE;
             case "mxbai-embed-large" -> MXBAI_EMBED_LARGE;
+            case "nomic-tiny" -> NOMIC_TINY;
+            case "nomic-embed-text" -> NOMIC_EMBED_TEXT;
             default -> throw new IllegalArgumentException("unknown BERT shape " + name);
         };
     }
@@ -73,19 +88,24 @@ public final class SyntheticBert {
         }
         long nVocab = v.vocabularySize();
         long typeCount = v.get("tokenizer.ggml.token_type_count").map(x -> ((Number) x).longValue()).orElse(2L);
+        String a = s.architecture();
+        boolean nomic = a.equals("nomic-bert");
         GgufWriter w = new GgufWriter()
-                .putString("general.architecture", "bert")
-                .putString("general.name", "synthetic bert " + s.name() + " " + type)
+                .putString("general.architecture", a)
+                .putString("general.name", "synthetic " + a + " " + s.name() + " " + type)
                 .putU32("general.file_type", type == GgmlType.F16 ? 1 : 0)
-                .putU32("bert.context_length", s.contextLength())
-                .putU32("bert.embedding_length", s.embedding())
-                .putU32("bert.block_count", s.layers())
-                .putU32("bert.feed_forward_length", s.feedForward())
-                .putU32("bert.attention.head_count", s.heads())
-                .putF32("bert.attention.layer_norm_epsilon", 1e-12f)
-                .put("bert.attention.causal", GgufValueType.BOOL, false)
-                .putU32("bert.pooling_type", pooling)
+                .putU32(a + ".context_length", s.contextLength())
+                .putU32(a + ".embedding_length", s.embedding())
+                .putU32(a + ".block_count", s.layers())
+                .putU32(a + ".feed_forward_length", s.feedForward())
+                .putU32(a + ".attention.head_count", s.heads())
+                .putF32(a + ".attention.layer_norm_epsilon", 1e-12f)
+                .put(a + ".attention.causal", GgufValueType.BOOL, false)
+                .putU32(a + ".pooling_type", pooling)
                 .copy(v, "tokenizer.");
+        if (nomic) {
+            w.putF32(a + ".rope.freq_base", 1000f);
+        }
         if (v.get("tokenizer.ggml.token_type_count").isEmpty()) {
             w.putU32("tokenizer.ggml.token_type_count", typeCount);
         }
@@ -93,31 +113,49 @@ public final class SyntheticBert {
         long f = s.feedForward();
         w.tensor("token_embd.weight", type, new long[] {e, nVocab}, SyntheticModel.random(type, 1));
         w.tensor("token_types.weight", GgmlType.F32, new long[] {e, typeCount}, SyntheticModel.random(GgmlType.F32, 2));
-        w.tensor("position_embd.weight", type, new long[] {e, s.contextLength()}, SyntheticModel.random(type, 3));
+        if (!nomic) { // nomic-bert's positions are rotary
+            w.tensor("position_embd.weight", type, new long[] {e, s.contextLength()}, SyntheticModel.random(type, 3));
+        }
         norm(w, "token_embd_norm", e);
         for (int l = 0; l < s.layers(); l++) {
             String p = "blk." + l + ".";
             long seed = 16L * (l + 1);
-            matrix(w, p + "attn_q", type, e, e, seed);
-            matrix(w, p + "attn_k", type, e, e, seed + 1);
-            matrix(w, p + "attn_v", type, e, e, seed + 2);
-            matrix(w, p + "attn_output", type, e, e, seed + 3);
+            if (nomic) {
+                weight(w, p + "attn_qkv", type, e, 3 * e, seed);
+                weight(w, p + "attn_output", type, e, e, seed + 3);
+            } else {
+                matrix(w, p + "attn_q", type, e, e, seed);
+                matrix(w, p + "attn_k", type, e, e, seed + 1);
+                matrix(w, p + "attn_v", type, e, e, seed + 2);
+                matrix(w, p + "attn_output", type, e, e, seed + 3);
+            }
             norm(w, p + "attn_output_norm", e);
-            matrix(w, p + "ffn_up", type, e, f, seed + 4);
-            matrix(w, p + "ffn_down", type, f, e, seed + 5);
+            if (nomic) {
+                weight(w, p + "ffn_up", type, e, f, seed + 4);
+                weight(w, p + "ffn_gate", type, e, f, seed + 6);
+                weight(w, p + "ffn_down", type, f, e, seed + 5);
+            } else {
+                matrix(w, p + "ffn_up", type, e, f, seed + 4);
+                matrix(w, p + "ffn_down", type, f, e, seed + 5);
+            }
             norm(w, p + "layer_output_norm", e);
         }
         w.write(out);
         return Files.size(out);
     }
 
+    /** A weight matrix and its (zero) bias. */
     private static void matrix(GgufWriter w, String name, GgmlType type, long in, long out, long seed) {
+        weight(w, name, type, in, out, seed);
+        w.tensor(name + ".bias", GgmlType.F32, new long[] {out}, GgufWriter.zeros());
+    }
+
+    private static void weight(GgufWriter w, String name, GgmlType type, long in, long out, long seed) {
         // F32 matrices get a standard deviation of 1/sqrt(in), as trained ones have about: attention then picks
         // tokens rather than averaging them all, so what a token attends to shows in the vectors (the tests rely on
         // it); F16 ones (for benchmarks, where values do not matter) are the shared small random pattern
         w.tensor(name + ".weight", type, new long[] {in, out}, type == GgmlType.F32
                 ? gaussian(1 / Math.sqrt(in), seed) : SyntheticModel.random(type, seed));
-        w.tensor(name + ".bias", GgmlType.F32, new long[] {out}, GgufWriter.zeros());
     }
 
     private static GgufWriter.TensorData gaussian(double std, long seed) {

@@ -2,6 +2,7 @@ package dev.gantry.models.synthetic;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gantry.models.TestData;
 import dev.gantry.models.gguf.GgmlType;
@@ -36,6 +37,21 @@ class SyntheticBertTest {
                 .orElseThrow();
         assertEquals(List.of(64L, 256L), up.dimensions());
         assertEquals(GgmlType.F16, up.type().orElseThrow());
+    }
+
+    @Test
+    void writesANomicBertWithRotaryPositionsAndAFusedProjection(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("nomic.gguf");
+        SyntheticBert.write(SyntheticBert.NOMIC_TINY, TestData.vocab("bert-bge"), out, GgmlType.F32,
+                SyntheticBert.POOLING_MEAN);
+        GgufMetadata m = GgufReader.readMetadata(out);
+        assertEquals("nomic-bert", m.architecture());
+        assertEquals(2048, m.contextLength().orElseThrow());
+        List<String> names = m.tensors().stream().map(GgufTensorInfo::name).toList();
+        assertTrue(names.contains("blk.0.attn_qkv.weight") && names.contains("blk.1.ffn_gate.weight"), names.toString());
+        assertTrue(!names.contains("position_embd.weight") && !names.contains("blk.0.attn_q.weight"), names.toString());
+        assertEquals(List.of(64L, 192L), m.tensors().stream().filter(t -> t.name().equals("blk.0.attn_qkv.weight"))
+                .findFirst().orElseThrow().dimensions());
     }
 
     @Test

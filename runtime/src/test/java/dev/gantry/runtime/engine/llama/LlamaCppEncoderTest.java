@@ -47,6 +47,7 @@ class LlamaCppEncoderTest {
     private static Path dir;
     private static Engine mean;
     private static Engine cls;
+    private static Engine nomic;
     private final List<Runner> runners = new ArrayList<>();
 
     @BeforeAll
@@ -58,14 +59,17 @@ class LlamaCppEncoderTest {
         Path clsFile = dir.resolve("bert-cls.gguf");
         SyntheticBert.write(SyntheticBert.TINY, vocab, meanFile, GgmlType.F32, SyntheticBert.POOLING_MEAN);
         SyntheticBert.write(SyntheticBert.TINY, vocab, clsFile, GgmlType.F32, SyntheticBert.POOLING_CLS);
+        Path nomicFile = dir.resolve("nomic.gguf");
+        SyntheticBert.write(SyntheticBert.NOMIC_TINY, vocab, nomicFile, GgmlType.F32, SyntheticBert.POOLING_MEAN);
         LlamaCppEngineFactory f = new LlamaCppEngineFactory();
         mean = f.load(meanFile, new EngineFactory.LoadParams(0, -1, true));
         cls = f.load(clsFile, new EngineFactory.LoadParams(0, -1, true));
+        nomic = f.load(nomicFile, new EngineFactory.LoadParams(0, -1, true));
     }
 
     @AfterAll
     static void unload() throws Exception {
-        for (Engine e : new Engine[] {mean, cls}) {
+        for (Engine e : new Engine[] {mean, cls, nomic}) {
             if (e != null) {
                 e.close();
             }
@@ -113,9 +117,10 @@ class LlamaCppEncoderTest {
     /** llama.cpp's own pooling (the model's type) of the input decoded alone in one pass. */
     private static float[] llamaPooled(Engine engine, int[] tokens) {
         LlamaModelHandle model = ((LlamaCppEngine) engine).model();
+        int n = Math.max(512, tokens.length);
         try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
-                new ContextParams(512, 512, 512, 1, 1, 1, 0, 1, true, true, false, -1));
-             LlamaBatch batch = LlamaBatch.allocate(512)) {
+                new ContextParams(n, n, n, 1, 1, 1, 0, 1, true, true, false, -1));
+             LlamaBatch batch = LlamaBatch.allocate(n)) {
             assertFalse(ctx.hasMemory(), "llama.cpp keeps no KV cache for an encoder");
             for (int i = 0; i < tokens.length; i++) {
                 batch.add(tokens[i], i, 0, true);
@@ -178,6 +183,23 @@ class LlamaCppEncoderTest {
         }
         assertTrue(r.stats().steps() < inputs.length, "inputs shared steps: " + r.stats());
         assertTrue(r.stats().maxSequencesInStep() >= 2, r.stats().toString());
+    }
+
+    /**
+     * nomic-bert (nomic-embed-text's architecture: rotary positions, fused QKV, gated feed-forward) with its context of
+     * 2048: an input of 1500 tokens goes in one pass on the CPU too (the batch is one whole context there).
+     */
+    @Test
+    void aNomicBertInputLongerThanTheCpuBatchIsDecodedWhole() throws Exception {
+        assertTrue(nomic.wholeInputs());
+        int[] longer = tokensOfLength(nomic, 1500);
+        int[] shorter = tokens(nomic, "search_query: what is a cat");
+        Runner r = Runner.start("nomic", nomic, new RunnerConfig(2048, 4 * 2048, 4, 64, 64, 1, false, true));
+        runners.add(r);
+        CompletableFuture<Embedding> a = r.embed(longer);
+        CompletableFuture<Embedding> b = r.embed(shorter);
+        assertArrayEquals(llamaPooled(nomic, longer), a.get(30, TimeUnit.SECONDS).vector(), 1e-4f);
+        assertArrayEquals(llamaPooled(nomic, shorter), b.get(30, TimeUnit.SECONDS).vector(), 1e-4f);
     }
 
     @Test
