@@ -24,7 +24,9 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
          */
         AFTER_THINKING,
         /** After the reasoning block the prompt already opened: from the {@code </think>} on. */
-        AFTER_OPENED_THINKING
+        AFTER_OPENED_THINKING,
+        /** gpt-oss (harmony): the final channel's message only, after its {@code <|message|>}. */
+        AFTER_HARMONY_FINAL
     }
 
     /** A grammar from the first token. */

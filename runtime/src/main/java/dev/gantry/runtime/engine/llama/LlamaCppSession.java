@@ -12,6 +12,7 @@ import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SequenceSampler;
 import dev.gantry.runtime.engine.SessionParams;
+import dev.gantry.runtime.sampling.AfterHarmonyFinal;
 import dev.gantry.runtime.sampling.AfterThinking;
 import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.sampling.ThinkTags;
@@ -309,12 +310,16 @@ final class LlamaCppSession implements EngineSession {
         if (p.grammar() != null) {
             int from = Math.min(promptLength, history.length);
             int[] generated = java.util.Arrays.copyOfRange(history, from, history.length);
-            boolean atOnce = p.grammarStart() == SamplingParams.GrammarStart.AT_ONCE;
-            ThinkTags tags = atOnce ? null : thinkTags(); // before the native grammar, which a failure would leak
+            SamplingParams.GrammarStart start = p.grammarStart();
+            boolean atOnce = start == SamplingParams.GrammarStart.AT_ONCE;
+            boolean harmony = start == SamplingParams.GrammarStart.AFTER_HARMONY_FINAL;
+            // before the native grammar, which a failure would leak
+            ThinkTags tags = atOnce || harmony ? null : thinkTags();
             GrammarConstraint grammar = new GrammarConstraint(model, p.grammar());
             host.constrainedBy(GrammarConstraint.resumed(atOnce ? grammar
+                    : harmony ? new AfterHarmonyFinal(grammar, this::pieceText)
                     : new AfterThinking(grammar, this::pieceText, tags,
-                            p.grammarStart() == SamplingParams.GrammarStart.AFTER_OPENED_THINKING), generated));
+                            start == SamplingParams.GrammarStart.AFTER_OPENED_THINKING), generated));
         }
         return new Sampler(sequence, host);
     }

@@ -219,7 +219,9 @@ public final class CompletionHandlers {
         // a template with a tag before its tool calls: only the tag holds the answer back, a JSON answer streams
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
         // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
-        GrammarStart grammarStart = !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
+        // gpt-oss: reasoning and commentary free, the final channel's message held, as Ollama's second pass holds it
+        GrammarStart grammarStart = HarmonyParser.isHarmony(used) ? GrammarStart.AFTER_HARMONY_FINAL
+                : !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
