@@ -42,7 +42,19 @@ public final class HarmonyParser implements AnswerParser {
     private Route route = Route.CONTENT;
     private String recipient;
 
+    private final java.util.Set<String> toolNames;
+
     public HarmonyParser() {
+        this(java.util.Set.of());
+    }
+
+    /**
+     * @param toolNames the request's tools: a call whose name differs from one only in characters an identifier
+     *                  cannot hold ({@code get_weather} for {@code get-weather}) is given the declared name, as
+     *                  Ollama maps the names it rewrites for gpt-oss back
+     */
+    public HarmonyParser(java.util.Set<String> toolNames) {
+        this.toolNames = java.util.Set.copyOf(toolNames);
         // text before any header is the answer's, unless it opens with a recipient: the prompt ends with
         // "<|start|>assistant", and the model may go on with " to=functions.NAME<|channel|>commentary..."
         this.part = Part.PRELUDE;
@@ -192,13 +204,35 @@ public final class HarmonyParser implements AnswerParser {
     /** A message's body has ended: a tool call's arguments are complete. */
     private void endBody() {
         if (route == Route.CALL && recipient != null) {
-            String name = recipient.startsWith("functions.") ? recipient.substring("functions.".length())
-                    : recipient;
+            String name = declared(recipient.startsWith("functions.") ? recipient.substring("functions.".length())
+                    : recipient);
             calls.add(new ToolCall(name, arguments(call.toString().strip())));
             call.setLength(0);
             route = Route.CONTENT;
             recipient = null;
         }
+    }
+
+    /** The request's tool {@code name} stands for: itself, or the one it spells with identifier characters. */
+    private String declared(String name) {
+        if (toolNames.contains(name)) {
+            return name;
+        }
+        for (String t : toolNames) {
+            if (identifier(t).equals(name)) {
+                return t;
+            }
+        }
+        return name;
+    }
+
+    private static String identifier(String name) {
+        StringBuilder b = new StringBuilder(name.length());
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            b.append(Character.isLetterOrDigit(c) || c == '_' ? c : '_');
+        }
+        return b.toString();
     }
 
     /** The call's JSON arguments; text that is not a JSON object is passed as {@code {"input": text}}. */

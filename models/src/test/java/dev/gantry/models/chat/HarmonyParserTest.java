@@ -83,6 +83,16 @@ class HarmonyParserTest {
     }
 
     @Test
+    void aNameSpelledAsAnIdentifierIsTheDeclaredTool() {
+        HarmonyParser p = new HarmonyParser(java.util.Set.of("get-weather", "ns.lookup"));
+        p.accept("<|channel|>commentary to=functions.get_weather<|message|>{}<|start|>assistant<|channel|>commentary"
+                + " to=functions.ns_lookup<|message|>{}<|start|>assistant<|channel|>commentary to=functions.other"
+                + "<|message|>{}");
+        assertEquals(List.of("get-weather", "ns.lookup", "other"),
+                p.finish().toolCalls().stream().map(ToolCall::name).toList());
+    }
+
+    @Test
     void aPreambleInCommentaryIsText() {
         sameInEveryPieceSize("<|channel|>commentary<|message|>Let me check.<|start|>assistant<|channel|>final"
                         + "<|message|>Done.", new Split("", "Let me check.Done.", List.of()));

@@ -225,7 +225,7 @@ public final class CompletionHandlers {
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
-        dev.gantry.models.chat.AnswerParser parser = HarmonyParser.isHarmony(used) ? new HarmonyParser()
+        dev.gantry.models.chat.AnswerParser parser = HarmonyParser.isHarmony(used) ? new HarmonyParser(toolNames)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
