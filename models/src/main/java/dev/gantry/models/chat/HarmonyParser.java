@@ -54,10 +54,48 @@ public final class HarmonyParser implements AnswerParser {
      *                  Ollama maps the names it rewrites for gpt-oss back
      */
     public HarmonyParser(java.util.Set<String> toolNames) {
+        this(toolNames, null);
+    }
+
+    /**
+     * @param openChannel the channel of a message the prompt opened and left for the model to go on with (an
+     *                    assistant's message given last, {@link #openChannel(String)}), or null
+     */
+    public HarmonyParser(java.util.Set<String> toolNames, String openChannel) {
         this.toolNames = java.util.Set.copyOf(toolNames);
+        if (openChannel != null) {
+            this.part = Part.BODY;
+            this.route = openChannel.equals("analysis") ? Route.THINKING : Route.CONTENT;
+            return;
+        }
         // text before any header is the answer's, unless it opens with a recipient: the prompt ends with
         // "<|start|>assistant", and the model may go on with " to=functions.NAME<|channel|>commentary..."
         this.part = Part.PRELUDE;
+    }
+
+    /**
+     * The channel of the message a harmony prompt ends inside (its last {@code <|start|>}'s header read, its body
+     * begun, no end after it): a prefill the model goes on with; null when the prompt ends between messages.
+     */
+    public static String openChannel(String prompt) {
+        int s = prompt.lastIndexOf(START);
+        int m = prompt.lastIndexOf(MESSAGE);
+        if (s < 0 || m < s) {
+            return null;
+        }
+        String body = prompt.substring(m + MESSAGE.length());
+        for (String end : ENDS) {
+            if (body.contains(end)) {
+                return null;
+            }
+        }
+        int c = prompt.lastIndexOf(CHANNEL, m);
+        if (c < s) {
+            return null;
+        }
+        String channel = prompt.substring(c + CHANNEL.length(), m).strip();
+        int end = firstOf(channel, ' ', '<');
+        return end < 0 ? channel : channel.substring(0, end);
     }
 
     /** Whether a chat template writes the harmony format (gpt-oss's). */
@@ -75,10 +113,14 @@ public final class HarmonyParser implements AnswerParser {
                 String start = pending.toString().stripLeading();
                 if (start.startsWith("to=")) {
                     part = Part.HEADER;
-                } else if (start.isEmpty() || "to=".startsWith(start)) {
+                } else if (start.isEmpty() || "to=".startsWith(start) || "<|".startsWith(start)) {
                     break; // not decided yet
                 } else {
                     part = Part.BODY;
+                    if (start.startsWith("<|")) {
+                        pending.setLength(0); // the line breaks before the first header are no one's text
+                        pending.append(start);
+                    }
                 }
                 continue;
             }
@@ -113,7 +155,8 @@ public final class HarmonyParser implements AnswerParser {
     public ChatOutputParser.Final finish() {
         StringBuilder thinking = new StringBuilder();
         StringBuilder answer = new StringBuilder();
-        if (part != Part.HEADER) {
+        if (part != Part.HEADER || pending.indexOf("<|") < 0) {
+            // a header never finished that holds no marker was text after all ("to=do list: ...")
             route(pending.toString(), thinking, answer);
         }
         pending.setLength(0);
@@ -151,8 +194,14 @@ public final class HarmonyParser implements AnswerParser {
         for (String end : ENDS) {
             h = h.replace(end, "");
         }
+        // from the last <|start|> and the last <|channel|>: a marker spelled out in ordinary text before them
+        // (a model writing about harmony) does not name this message
+        int st = h.lastIndexOf(START);
+        if (st >= 0) {
+            h = h.substring(st + START.length());
+        }
         String channel = "";
-        int c = h.indexOf(CHANNEL);
+        int c = h.lastIndexOf(CHANNEL);
         if (c >= 0) {
             String after = h.substring(c + CHANNEL.length()).strip();
             int space = firstOf(after, ' ', '<');

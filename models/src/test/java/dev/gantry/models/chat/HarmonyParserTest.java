@@ -93,6 +93,34 @@ class HarmonyParserTest {
     }
 
     @Test
+    void aPrefilledMessageGoesOnInItsChannel() {
+        String prompt = "<|start|>user<|message|>hi<|end|><|start|>assistant<|channel|>analysis<|message|>Let me";
+        assertEquals("analysis", HarmonyParser.openChannel(prompt));
+        assertEquals("final", HarmonyParser.openChannel("<|start|>assistant<|channel|>final <|constrain|>json"
+                + "<|message|>{"));
+        assertEquals(null, HarmonyParser.openChannel("<|start|>user<|message|>hi<|end|><|start|>assistant"));
+        assertEquals(null, HarmonyParser.openChannel("<|channel|>final<|message|>x<|end|><|start|>assistant"));
+        HarmonyParser p = new HarmonyParser(java.util.Set.of(), "analysis");
+        ChatOutputParser.Delta d = p.accept(" think.<|start|>assistant<|channel|>final<|message|>Answer");
+        assertEquals(" think.", d.thinking());
+        assertEquals("Answer", d.content() + p.finish().content());
+    }
+
+    @Test
+    void aMarkerSpelledInTheReasoningDoesNotNameTheNextMessage() {
+        Split s = parse("<|channel|>analysis<|message|>The tag <|channel|> marks it.<|start|>assistant<|channel|>"
+                + "analysis<|message|>more<|start|>assistant<|channel|>final<|message|>X", 3);
+        assertEquals("X", s.content());
+        assertTrue(s.thinking().startsWith("The tag ") && s.thinking().endsWith("more"), s.thinking());
+    }
+
+    @Test
+    void textThatOnlyLooksLikeARecipientIsText() {
+        sameInEveryPieceSize("to=do list: buy milk", new Split("", "to=do list: buy milk", List.of()));
+        sameInEveryPieceSize("\n\n<|channel|>final<|message|>x", new Split("", "x", List.of()));
+    }
+
+    @Test
     void aPreambleInCommentaryIsText() {
         sameInEveryPieceSize("<|channel|>commentary<|message|>Let me check.<|start|>assistant<|channel|>final"
                         + "<|message|>Done.", new Split("", "Let me check.Done.", List.of()));

@@ -74,6 +74,10 @@ public final class AfterHarmonyFinal implements TokenConstraint {
             tail = "";
         } else {
             header.append(text);
+            int again = header.lastIndexOf(CHANNEL);
+            if (again >= 0) { // the first was ordinary text: this header is the one after it
+                header.delete(0, again + CHANNEL.length());
+            }
         }
         int m = header.indexOf(MESSAGE);
         if (m < 0) {

@@ -82,4 +82,15 @@ class AfterHarmonyFinalTest {
         write(c, 0);
         assertEquals(List.of(0), g.accepted);
     }
+
+    @Test
+    void aMarkerSpelledInTheReasoningDoesNotHideTheFinalHeader() {
+        Braces g = new Braces();
+        AfterHarmonyFinal c = new AfterHarmonyFinal(g, t -> PIECES[t]);
+        write(c, 2, 3, 4, 5, 12, 13, 5); // reasoning that writes "<|channel|>" in ordinary tokens
+        write(c, 6, 7, 2, 3, 4, 5); // the next message, analysis again
+        assertFalse(c.answering());
+        write(c, 6, 7, 2, 8, 4);
+        assertTrue(c.answering());
+    }
 }

@@ -220,12 +220,16 @@ public final class CompletionHandlers {
         boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
         // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
         // gpt-oss: reasoning and commentary free, the final channel's message held, as Ollama's second pass holds it
-        GrammarStart grammarStart = HarmonyParser.isHarmony(used) ? GrammarStart.AFTER_HARMONY_FINAL
+        // (at once where the prompt ends inside a final message the model goes on with)
+        boolean harmony = HarmonyParser.isHarmony(used);
+        String openChannel = harmony ? HarmonyParser.openChannel(prompt.text()) : null;
+        GrammarStart grammarStart = harmony
+                ? ("final".equals(openChannel) ? GrammarStart.AT_ONCE : GrammarStart.AFTER_HARMONY_FINAL)
                 : !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
-        dev.gantry.models.chat.AnswerParser parser = HarmonyParser.isHarmony(used) ? new HarmonyParser(toolNames)
+        dev.gantry.models.chat.AnswerParser parser = harmony ? new HarmonyParser(toolNames, openChannel)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
@@ -318,7 +322,6 @@ public final class CompletionHandlers {
         return gguf != null && gguf.contains("tools");
     }
 
-    /** {@code think}: a boolean, or a level ({@code "high"}, ...) that counts as on; null when absent. */
     /** The level of a {@code think} given as one ({@code high}, {@code medium}, {@code low}), else null. */
     private static String thinkLevel(ObjectNode body) {
         JsonNode t = body.get("think");
@@ -326,6 +329,7 @@ public final class CompletionHandlers {
                 : null;
     }
 
+    /** {@code think}: a boolean, or a level ({@code "high"}, ...) that counts as on; null when absent. */
     private static Boolean think(ObjectNode body) {
         JsonNode t = body.get("think");
         if (t == null || t.isNull()) {
