@@ -1,19 +1,14 @@
 package dev.gantry.server;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.gantry.llama.ContextParams;
-import dev.gantry.llama.LlamaBatch;
-import dev.gantry.llama.LlamaContextHandle;
 import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.models.gguf.GgmlType;
 import dev.gantry.models.synthetic.SyntheticBert;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.engine.llama.LlamaCppEngine;
-import java.lang.foreign.MemorySegment;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -71,27 +66,17 @@ class EncoderModelApiTest {
     }
 
     private static double[] reference(int[] tokens) {
-        LoadedModel m = loaded();
-        LlamaModelHandle model = ((LlamaCppEngine) m.replicas().getFirst().engine()).model();
-        try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
-                new ContextParams(512, 512, 512, 1, 1, 1, 0, 1, true, true, false, -1));
-             LlamaBatch batch = LlamaBatch.allocate(512)) {
-            for (int i = 0; i < tokens.length; i++) {
-                batch.add(tokens[i], i, 0, true);
-            }
-            assertEquals(0, ctx.decode(batch));
-            MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
-            double[] v = new double[model.embeddingOutputLength()];
-            double norm = 0;
-            for (int d = 0; d < v.length; d++) {
-                v[d] = pooled.getAtIndex(JAVA_FLOAT, d);
-                norm += v[d] * v[d];
-            }
-            for (int d = 0; d < v.length; d++) {
-                v[d] /= Math.sqrt(norm);
-            }
-            return v;
+        LlamaModelHandle model = ((LlamaCppEngine) loaded().replicas().getFirst().engine()).model();
+        float[] pooled = dev.gantry.runtime.testing.LlamaPooling.pooled(model, tokens);
+        double norm = 0;
+        for (float x : pooled) {
+            norm += (double) x * x;
         }
+        double[] v = new double[pooled.length];
+        for (int d = 0; d < v.length; d++) {
+            v[d] = pooled[d] / Math.sqrt(norm);
+        }
+        return v;
     }
 
     private static void assertVector(double[] expected, JsonNode actual, String what) {

@@ -44,16 +44,7 @@ public final class AfterHarmonyFinal implements TokenConstraint {
 
     @Override
     public int restrict(float[] logits) {
-        if (answering) {
-            return grammar.restrict(logits);
-        }
-        int n = 0;
-        for (float l : logits) {
-            if (l > Float.NEGATIVE_INFINITY) {
-                n++;
-            }
-        }
-        return n;
+        return answering ? grammar.restrict(logits) : AfterThinking.finite(logits);
     }
 
     @Override

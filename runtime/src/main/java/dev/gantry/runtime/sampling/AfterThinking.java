@@ -186,7 +186,8 @@ public final class AfterThinking implements TokenConstraint {
         return at >= 0 && !s.substring(at + CLOSE.length()).isBlank();
     }
 
-    private static int finite(float[] logits) {
+    /** How many tokens of {@code logits} may still come (a finite logit). */
+    static int finite(float[] logits) {
         int n = 0;
         for (float l : logits) {
             if (l > Float.NEGATIVE_INFINITY) {

@@ -1,14 +1,10 @@
 package dev.gantry.runtime.engine.llama;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.gantry.llama.ContextParams;
-import dev.gantry.llama.LlamaBatch;
-import dev.gantry.llama.LlamaContextHandle;
 import dev.gantry.runtime.engine.Pooling;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.runner.Embedding;
@@ -18,7 +14,6 @@ import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.runner.RunnerStats;
 import dev.gantry.runtime.testing.RecordingObserver;
-import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -51,18 +46,7 @@ class LlamaCppEmbeddingTest extends TinyEngineTestBase {
 
     /** llama.cpp's mean pooling of the whole input in one decode, straight through the binding. */
     private static float[] llamaMean(int[] tokens) {
-        try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
-                new ContextParams(256, 256, 256, 1, 1, 1, 0, 1, true, true, false, 1));
-             LlamaBatch batch = LlamaBatch.allocate(256)) {
-            for (int i = 0; i < tokens.length; i++) {
-                batch.add(tokens[i], i, 0, true);
-            }
-            assertEquals(0, ctx.decode(batch));
-            MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
-            float[] out = new float[model.embeddingOutputLength()];
-            MemorySegment.copy(pooled, JAVA_FLOAT, 0, out, 0, out.length);
-            return out;
-        }
+        return dev.gantry.runtime.testing.LlamaPooling.pooled(model, tokens);
     }
 
     @Test

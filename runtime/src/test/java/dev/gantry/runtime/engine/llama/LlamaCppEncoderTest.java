@@ -1,6 +1,5 @@
 package dev.gantry.runtime.engine.llama;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gantry.llama.ContextParams;
-import dev.gantry.llama.LlamaBatch;
 import dev.gantry.llama.LlamaContextHandle;
-import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.models.gguf.GgmlType;
 import dev.gantry.models.synthetic.SyntheticBert;
 import dev.gantry.runtime.engine.Engine;
@@ -23,11 +20,9 @@ import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.testing.RecordingObserver;
 import dev.gantry.runtime.testing.TestModels;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -116,21 +111,7 @@ class LlamaCppEncoderTest {
 
     /** llama.cpp's own pooling (the model's type) of the input decoded alone in one pass. */
     private static float[] llamaPooled(Engine engine, int[] tokens) {
-        LlamaModelHandle model = ((LlamaCppEngine) engine).model();
-        int n = Math.max(512, tokens.length);
-        try (LlamaContextHandle ctx = LlamaContextHandle.create(model,
-                new ContextParams(n, n, n, 1, 1, 1, 0, 1, true, true, false, -1));
-             LlamaBatch batch = LlamaBatch.allocate(n)) {
-            assertFalse(ctx.hasMemory(), "llama.cpp keeps no KV cache for an encoder");
-            for (int i = 0; i < tokens.length; i++) {
-                batch.add(tokens[i], i, 0, true);
-            }
-            assertEquals(0, ctx.decode(batch));
-            MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
-            float[] out = new float[model.embeddingOutputLength()];
-            MemorySegment.copy(pooled, JAVA_FLOAT, 0, out, 0, out.length);
-            return out;
-        }
+        return dev.gantry.runtime.testing.LlamaPooling.pooled(((LlamaCppEngine) engine).model(), tokens);
     }
 
     private static float[] embed(Runner r, int[] tokens) throws Exception {
@@ -142,6 +123,10 @@ class LlamaCppEncoderTest {
     @Test
     void anEncoderIsKnownFromItsArchitecture() {
         assertTrue(mean.wholeInputs());
+        try (LlamaContextHandle ctx = LlamaContextHandle.create(((LlamaCppEngine) mean).model(),
+                new ContextParams(512, 512, 512, 1, 1, 1, 0, 1, true, true, false, -1))) {
+            assertFalse(ctx.hasMemory(), "llama.cpp keeps no KV cache for an encoder");
+        }
         assertEquals(Pooling.MEAN, mean.pooling());
         assertEquals(Pooling.CLS, cls.pooling());
         assertEquals(64, mean.embeddingSize());
