@@ -212,6 +212,18 @@ public final class LoadedModel {
     public java.util.concurrent.CompletableFuture<dev.gantry.runtime.runner.Embedding> embed(int[] tokens,
                                                                                             boolean admitted) {
         touch();
+        return leastBusy().embed(tokens, admitted);
+    }
+
+    /**
+     * Lets in one request of many embedding inputs on the least busy replica ({@link Runner#admitBatch}); its inputs
+     * then go to {@link #embed(int[], boolean)} as admitted ones.
+     */
+    public Runner.Admission admitEmbeddings() {
+        return leastBusy().admitBatch();
+    }
+
+    private Runner leastBusy() {
         Runner best = runner;
         if (replicas.size() > 1) {
             int least = Integer.MAX_VALUE;
@@ -223,7 +235,7 @@ public final class LoadedModel {
                 }
             }
         }
-        return best.embed(tokens, admitted);
+        return best;
     }
 
     /** Floats in one of this model's embeddings; 0 when it cannot embed. */

@@ -154,6 +154,9 @@ class EncoderModelApiTest {
                 + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stream\":false}");
         assertEquals(400, c.statusCode());
         assertEquals("{\"error\":\"" + quoted + " does not support chat\"}", c.body());
+        HttpResponse<String> chatImages = server.post("/api/chat", "{\"model\":\"" + MODEL
+                + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\",\"images\":[\"aGVsbG8=\"]}]}");
+        assertEquals("{\"error\":\"" + quoted + " does not support chat\"}", chatImages.body());
         HttpResponse<String> o = server.post("/v1/chat/completions", "{\"model\":\"" + MODEL
                 + "\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertEquals(400, o.statusCode());

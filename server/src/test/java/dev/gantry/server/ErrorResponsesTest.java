@@ -47,6 +47,10 @@ class ErrorResponsesTest {
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"format\":{\"not\":{}}}", 400, "\"not\""),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"options\":{\"num_ctx\":\"big\"}}", 400, "num_ctx"),
                 Arguments.of("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"x\",\"images\":[\"aGk=\"]}", 400, "images"),
+                Arguments.of("/api/chat", "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"images\":[\"aGk=\"]}]}", 400, "images"),
+                // an unknown model is a 404 before its images are looked at, as in Ollama
+                Arguments.of("/api/generate", "{\"model\":\"nope\",\"prompt\":\"x\",\"images\":[\"aGk=\"]}", 404, "not found"),
+                Arguments.of("/api/chat", "{\"model\":\"nope\",\"messages\":[{\"role\":\"user\",\"content\":\"x\",\"images\":[\"aGk=\"]}]}", 404, "not found"),
                 // Ollama's generate answers a name that does not parse with 404 "not found"; its chat with 400
                 Arguments.of("/api/generate", "{\"model\":\"../../etc/passwd\",\"prompt\":\"x\"}", 404, "not found"),
                 Arguments.of("/api/generate", "{\"model\":\"bad name!\",\"prompt\":\"x\"}", 404, "not found"),

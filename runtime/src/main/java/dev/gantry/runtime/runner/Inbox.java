@@ -20,6 +20,26 @@ final class Inbox {
     private final AtomicInteger outstanding = new AtomicInteger();
     /** Of the outstanding sequences, those let in with a request already admitted: the bound does not count them. */
     private final AtomicInteger followers = new AtomicInteger();
+    /** Requests of many sequences let in ({@link #admitBatch}) and not yet closed: each counts once in the bound. */
+    private final AtomicInteger batches = new AtomicInteger();
+
+    /** See {@link Runner#admitBatch()}. */
+    Runner.Admission admitBatch(BooleanSupplier running) {
+        if (!running.getAsBoolean()) {
+            throw new IllegalStateException("runner " + runner + " is stopped");
+        }
+        if (batches.incrementAndGet() + outstanding.get() - followers.get() > slots + maxQueue) {
+            batches.decrementAndGet();
+            rejected.incrementAndGet();
+            throw new QueueFullException(BUSY);
+        }
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                batches.decrementAndGet();
+            }
+        };
+    }
     private final AtomicInteger rejected = new AtomicInteger();
 
     Inbox(String runner, int slots, int maxQueue) {
@@ -55,7 +75,7 @@ final class Inbox {
             s.follower = true;
             followers.incrementAndGet();
             outstanding.incrementAndGet();
-        } else if (outstanding.incrementAndGet() - followers.get() > slots + maxQueue) {
+        } else if (outstanding.incrementAndGet() - followers.get() + batches.get() > slots + maxQueue) {
             // the bound counts requests, as Ollama's OLLAMA_MAX_QUEUE does, not the inputs of embedding batches
             outstanding.decrementAndGet();
             rejected.incrementAndGet();

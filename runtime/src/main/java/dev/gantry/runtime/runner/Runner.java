@@ -180,6 +180,24 @@ public final class Runner implements AutoCloseable {
         return call.future;
     }
 
+    /**
+     * Lets in one request of many embedding inputs: it counts once toward the queue's bound until the returned
+     * admission closes, and its inputs go in as {@link #embed(int[], boolean) admitted} ones, outside the bound, as
+     * Ollama schedules such a batch as one request.
+     *
+     * @throws QueueFullException    when every slot is busy and the wait queue is full
+     * @throws IllegalStateException when the runner has stopped
+     */
+    public Admission admitBatch() {
+        return inbox.admitBatch(this::isRunning);
+    }
+
+    /** A request let in with {@link #admitBatch}; closing it (once is enough) takes it out of the bound. */
+    public interface Admission extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     public RunnerStats stats() {
         RunnerCounters c = counts;
         return new RunnerStats(c.steps, c.batchedSteps, c.maxSequencesInStep, c.sequenceSteps, c.promptTokens,
@@ -327,6 +345,8 @@ public final class Runner implements AutoCloseable {
         counts.idMoves += ids.compact(active, session, cells);
         // an encoder's steps fill its whole batch (see run())
         batch.fill(active, session, session.wholeInputs() ? session.batchCapacity() : limits.promptBudget());
+        // read now: an embedding input that completes in this step leaves active before the controller sees it
+        StepLimits.Load load = StepLimits.load(active);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
         boolean embeddingInStep = batch.embeddings;
@@ -412,7 +432,7 @@ public final class Runner implements AutoCloseable {
         cells.publish(counts); // for stats(), read from other threads
         long took = System.nanoTime() - stepStart;
         counts.stepNanos += took;
-        limits.observe(took, active, waiting.size() + inbox.queued());
+        limits.observe(took, load, waiting.size() + inbox.queued());
     }
 
     /**

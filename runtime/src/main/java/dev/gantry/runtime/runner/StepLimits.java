@@ -34,11 +34,11 @@ final class StepLimits {
         return maxActive;
     }
 
-    /** A step of {@code stepNanos} decoded {@code active}'s chunks, with {@code queued} sequences not admitted. */
-    void observe(long stepNanos, List<Sequence> active, int queued) {
-        if (controller == null) {
-            return;
-        }
+    /** What a step carried, read once its batch is filled (before any of its sequences leave). */
+    record Load(int generating, int promptTokens, int sequences, boolean onlyEmbeddings) {}
+
+    /** The load of the step {@code active}'s chunks make up. */
+    static Load load(List<Sequence> active) {
         int generating = 0;
         int prompt = 0;
         boolean onlyEmbeddings = true;
@@ -50,12 +50,22 @@ final class StepLimits {
                 prompt += s.chunk;
             }
         }
-        if (onlyEmbeddings) {
+        return new Load(generating, prompt, active.size(), onlyEmbeddings);
+    }
+
+    /** A step of {@code stepNanos} carried {@code load}, with {@code queued} sequences not admitted. */
+    void observe(long stepNanos, Load load, int queued) {
+        if (controller == null) {
+            return;
+        }
+        if (load.onlyEmbeddings()) {
             // no token of anyone's answer waited on this step: the ITL target has nothing to say about it (counted,
             // a model embedding large batches had its prompt budget cut to a tenth with no one generating)
             return;
         }
-        Decision d = controller.observe(new StepSample(stepNanos, generating, prompt, active.size(), queued));
+        int generating = load.generating();
+        int prompt = load.promptTokens();
+        Decision d = controller.observe(new StepSample(stepNanos, generating, prompt, load.sequences(), queued));
         promptBudget = d.promptBudget();
         maxActive = d.maxActiveSequences();
         if (d.action() != Decision.Action.HOLD) {

@@ -71,6 +71,31 @@ class InboxTest {
         assertEquals(7, inbox.outstanding());
     }
 
+    /**
+     * A request of many inputs admitted as a whole counts once until it closes, however many of its inputs are out
+     * or already done (counting only its first input, a batch stopped counting once that input finished).
+     */
+    @Test
+    void anAdmittedBatchCountsOnceUntilItCloses() {
+        Inbox inbox = new Inbox("r", 2, 1);
+        Runner.Admission batch = inbox.admitBatch(() -> true);
+        Sequence[] inputs = new Sequence[10];
+        for (int i = 0; i < inputs.length; i++) {
+            inputs[i] = inbox.offer(sequence(), () -> true, true);
+        }
+        for (Sequence s : inputs) {
+            inbox.settled(s); // the batch between waves: none of its inputs out
+        }
+        inbox.offer(sequence(), () -> true);
+        inbox.offer(sequence(), () -> true);
+        assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true), "the batch still counts");
+        assertThrows(QueueFullException.class, () -> inbox.admitBatch(() -> true));
+        batch.close();
+        batch.close(); // once is enough
+        inbox.offer(sequence(), () -> true);
+        assertThrows(QueueFullException.class, () -> inbox.offer(sequence(), () -> true));
+    }
+
     @Test
     void aStoppedRunnerTakesNothingAndCountsNothing() {
         Inbox inbox = new Inbox("r", 2, 1);

@@ -30,10 +30,19 @@ class StepLimitsTest {
         StepLimits limits = new StepLimits("t", config());
         List<Sequence> embeddings = List.of(sequence(true, 300, 0), sequence(true, 200, 0));
         for (int i = 0; i < 200; i++) {
-            limits.observe(SLOW, embeddings, 10);
+            limits.observe(SLOW, StepLimits.load(embeddings), 10);
         }
         assertEquals(512, limits.promptBudget());
         assertEquals(8, limits.maxActive());
+    }
+
+    /** An embedding input's chunk is prompt work of the step, read before the input leaves with its vector. */
+    @Test
+    void aStepsLoadCountsEmbeddingChunksAsPromptTokens() {
+        StepLimits.Load load = StepLimits.load(List.of(sequence(true, 300, 0), sequence(false, 1, 5),
+                sequence(false, 20, 0)));
+        assertEquals(new StepLimits.Load(1, 320, 3, false), load);
+        assertTrue(StepLimits.load(List.of(sequence(true, 8, 0))).onlyEmbeddings());
     }
 
     @Test
@@ -41,7 +50,7 @@ class StepLimitsTest {
         StepLimits limits = new StepLimits("t", config());
         List<Sequence> mixed = List.of(sequence(true, 300, 0), sequence(false, 1, 5));
         for (int i = 0; i < 200; i++) {
-            limits.observe(SLOW, mixed, 10);
+            limits.observe(SLOW, StepLimits.load(mixed), 10);
         }
         assertTrue(limits.promptBudget() < 512 || limits.maxActive() < 8,
                 "the ITL target cuts what a generation waits on: " + limits.promptBudget() + ", " + limits.maxActive());

@@ -163,6 +163,9 @@ public final class CompletionHandlers {
         }
         requireCompletion(model, "chat");
         rejectUnsupported(body, model);
+        if (messagesHaveImages(body.get("messages"))) {
+            throw ApiException.badRequest("this model does not support images");
+        }
         String grammar = FormatOption.grammar(body.get("format"));
         // read once nothing is left to do without them (a keep_alive 0 with nothing to generate answers first)
         OllamaOptions options = options(requestOptions, model);
@@ -482,6 +485,15 @@ public final class CompletionHandlers {
      * An embedding model (its GGUF names a pooling type) cannot generate or chat: a 400 in Ollama's words, before it
      * loads, as Ollama checks a model's capabilities before it schedules a runner. An unknown model passes (404 later).
      */
+    /** The model a request names, from the store, without loading it; empty for one unknown or not a name. */
+    private java.util.Optional<dev.gantry.models.LocalModel> knownModel(String model) {
+        try {
+            return models.registry().resolve(model);
+        } catch (IllegalArgumentException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
     private void requireCompletion(String model, String route) {
         java.util.Optional<dev.gantry.models.LocalModel> found;
         try {
@@ -522,10 +534,6 @@ public final class CompletionHandlers {
             // any role goes to the template, as in Ollama (older OpenAI clients send "function"), a missing one as ""
             String role = Json.string(o, "role").orElse("");
             String content = Json.string(o, "content").orElse("");
-            JsonNode images = o.get("images");
-            if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
-                throw ApiException.badRequest("this model does not support images");
-            }
             String thinking = Json.string(o, "thinking").orElse(null);
             String toolName = Json.string(o, "tool_name").or(() -> Json.string(o, "name")).orElse(null);
             out.add(new ChatMessage(role, content, thinking, toolCalls(o.get("tool_calls"), i), toolName));
@@ -570,9 +578,31 @@ public final class CompletionHandlers {
         return out;
     }
 
-    private static void rejectUnsupported(ObjectNode body, String model) {
+    /** Whether a message carries images (checked once the model is known to exist and to chat, as in Ollama). */
+    private static boolean messagesHaveImages(JsonNode messages) {
+        if (messages == null || !messages.isArray()) {
+            return false;
+        }
+        for (JsonNode m : messages) {
+            JsonNode images = m.get("images");
+            if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void rejectUnsupported(ObjectNode body, String model) {
         JsonNode images = body.get("images");
-        if (images != null && !images.isNull() && !(images.isArray() && images.isEmpty())) {
+        boolean withImages = images != null && !images.isNull() && !(images.isArray() && images.isEmpty());
+        boolean inMessages = messagesHaveImages(body.get("messages"));
+        if ((withImages || inMessages) && models.loadedModel(model).isEmpty()) {
+            dev.gantry.models.ModelName.parse(model); // a name that does not parse: its 400 first
+            if (knownModel(model).isEmpty()) {
+                throw new dev.gantry.runtime.ModelNotFoundException(model); // an unknown model: its 404 first
+            }
+        }
+        if (withImages) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support images");
         }
         JsonNode template = body.get("template");

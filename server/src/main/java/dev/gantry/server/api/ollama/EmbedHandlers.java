@@ -109,13 +109,23 @@ public final class EmbedHandlers {
         }
         // In waves: all of a large request's inputs queued at once overflowed the runner's queue (20,000 inputs
         // were a 503 "server busy" on an idle server); a wave still batches its inputs with each other.
-        List<Embedding> out = new ArrayList<>(tokenized.size());
         java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
         List<CompletableFuture<Embedding>> current = new java.util.concurrent.CopyOnWriteArrayList<>();
         ex.onClose(() -> {
             closed.set(true);
             current.forEach(f -> f.cancel(false));
         });
+        // the request counts once toward the runner's queue bound until it is answered, whatever its size
+        try (dev.gantry.runtime.runner.Runner.Admission admission = m.admitEmbeddings()) {
+            return waves(m, tokenized, closed, current);
+        }
+    }
+
+    /** The inputs' vectors, in waves of {@link #WAVE} inputs. */
+    private static List<Embedding> waves(LoadedModel m, List<int[]> tokenized,
+                                         java.util.concurrent.atomic.AtomicBoolean closed,
+                                         List<CompletableFuture<Embedding>> current) throws InterruptedException {
+        List<Embedding> out = new ArrayList<>(tokenized.size());
         for (int from = 0; from < tokenized.size(); from += WAVE) {
             if (closed.get()) {
                 throw new ApiException(499, "the client closed the request");
@@ -123,8 +133,7 @@ public final class EmbedHandlers {
             current.clear(); // the wave in flight, which a closed connection cancels
             try {
                 for (int i = from; i < Math.min(from + WAVE, tokenized.size()); i++) {
-                    // the first input is what a busy server refuses; the rest belong to a request let in
-                    current.add(m.embed(tokenized.get(i), i > 0));
+                    current.add(m.embed(tokenized.get(i), true)); // the request was let in as a whole
                 }
             } catch (RuntimeException e) {
                 current.forEach(f -> f.cancel(false));
