@@ -346,7 +346,7 @@ public final class Runner implements AutoCloseable {
         // an encoder's steps fill its whole batch (see run())
         batch.fill(active, session, session.wholeInputs() ? session.batchCapacity() : limits.promptBudget());
         // read now: an embedding input that completes in this step leaves active before the controller sees it
-        StepLimits.Load load = StepLimits.load(active);
+        StepLimits.Load load = limits.loadIfAdaptive(active);
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
         boolean embeddingInStep = batch.embeddings;

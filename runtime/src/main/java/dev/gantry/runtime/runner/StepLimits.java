@@ -37,6 +37,11 @@ final class StepLimits {
     /** What a step carried, read once its batch is filled (before any of its sequences leave). */
     record Load(int generating, int promptTokens, int sequences, boolean onlyEmbeddings) {}
 
+    /** {@link #load(List)} where the controller will read it; null with fixed batching (nothing reads it). */
+    Load loadIfAdaptive(List<Sequence> active) {
+        return controller == null ? null : load(active);
+    }
+
     /** The load of the step {@code active}'s chunks make up. */
     static Load load(List<Sequence> active) {
         int generating = 0;
