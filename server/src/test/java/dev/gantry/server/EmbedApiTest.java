@@ -36,11 +36,6 @@ class EmbedApiTest {
         server.close();
     }
 
-    private static JsonNode ok(HttpResponse<String> r) throws Exception {
-        assertEquals(200, r.statusCode(), r.body());
-        return TestServer.json(r.body());
-    }
-
     private static double norm(JsonNode v) {
         double s = 0;
         for (JsonNode x : v) {
@@ -57,7 +52,7 @@ class EmbedApiTest {
         for (int i = 0; i < n; i++) {
             inputs.append(i == 0 ? "" : ",").append("\"story number ").append(i % 5).append('"');
         }
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
         assertEquals(n, r.get("embeddings").size());
         for (int i = 5; i < n; i += 97) { // the same text, the same vector, wherever it was in the request
             // to float rounding: steps of other sizes sum in another order (2e-7 apart in one run)
@@ -72,7 +67,7 @@ class EmbedApiTest {
 
     @Test
     void oneInputGivesOneNormalisedVectorOfTheModelsWidth() throws Exception {
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"Once upon a time\"}"));
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"Once upon a time\"}"));
         assertEquals(64, dims);
         assertEquals("stories260k", r.get("model").textValue());
         assertEquals(1, r.get("embeddings").size());
@@ -86,7 +81,7 @@ class EmbedApiTest {
 
     @Test
     void aListGivesAVectorPerInputAndTheSameInputTheSameVector() throws Exception {
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat\","
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat\","
                 + "\"Lily wanted to play with her ball\",\"The cat sat\"]}"));
         JsonNode e = r.get("embeddings");
         assertEquals(3, e.size());
@@ -94,7 +89,7 @@ class EmbedApiTest {
             assertEquals(e.get(0).get(d).doubleValue(), e.get(2).get(d).doubleValue(), 1e-5);
         }
         assertNotEquals(e.get(0).toString(), e.get(1).toString());
-        JsonNode again = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat\"]}"));
+        JsonNode again = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat\"]}"));
         for (int d = 0; d < dims; d++) {
             assertEquals(e.get(0).get(d).doubleValue(), again.at("/embeddings/0").get(d).doubleValue(), 1e-5);
         }
@@ -102,7 +97,7 @@ class EmbedApiTest {
 
     @Test
     void dimensionsTruncateAndRenormalise() throws Exception {
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"The cat sat\",\"dimensions\":16}"));
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"The cat sat\",\"dimensions\":16}"));
         JsonNode v = r.at("/embeddings/0");
         assertEquals(16, v.size());
         assertEquals(1.0, norm(v), 1e-4);
@@ -117,30 +112,30 @@ class EmbedApiTest {
         assertEquals(400, refused.statusCode(), refused.body());
         assertTrue(TestServer.json(refused.body()).get("error").textValue().contains("exceeds the context length"),
                 refused.body());
-        JsonNode cut = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"" + text + "\"}"));
+        JsonNode cut = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"" + text + "\"}"));
         assertEquals(server.model().contextLength(), cut.get("prompt_eval_count").intValue());
         assertEquals(0, server.model().stats().kvCellsUsed(), "no cells left behind");
     }
 
     @Test
     void theOlderEndpointReturnsTheVectorUnnormalised() throws Exception {
-        JsonNode old = ok(server.post("/api/embeddings", "{\"model\":\"stories260k\",\"prompt\":\"The cat sat\"}"));
+        JsonNode old = TestServer.ok(server.post("/api/embeddings", "{\"model\":\"stories260k\",\"prompt\":\"The cat sat\"}"));
         JsonNode raw = old.get("embedding");
         assertEquals(dims, raw.size());
         assertTrue(Math.abs(norm(raw) - 1.0) > 1e-3, "not normalised, as in Ollama: " + norm(raw));
-        JsonNode unit = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"The cat sat\"}"))
+        JsonNode unit = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":\"The cat sat\"}"))
                 .at("/embeddings/0");
         double n = norm(raw);
         for (int d = 0; d < dims; d++) {
             assertEquals(unit.get(d).doubleValue(), raw.get(d).doubleValue() / n, 1e-5);
         }
-        assertEquals(0, ok(server.post("/api/embeddings", "{\"model\":\"stories260k\",\"prompt\":\"\"}"))
+        assertEquals(0, TestServer.ok(server.post("/api/embeddings", "{\"model\":\"stories260k\",\"prompt\":\"\"}"))
                 .get("embedding").size());
     }
 
     @Test
     void emptyInputOnlyLoads() throws Exception {
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[]}"));
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[]}"));
         assertEquals(0, r.get("embeddings").size());
     }
 
@@ -175,7 +170,7 @@ class EmbedApiTest {
         }
         int embeds = 0;
         while (gens.stream().anyMatch(g -> !g.isDone()) && server.model().stats().mixedSteps() == before.mixedSteps()) {
-            ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat on the mat\","
+            TestServer.ok(server.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[\"The cat sat on the mat\","
                     + "\"A bird sang\"]}"));
             embeds++;
         }
@@ -204,7 +199,7 @@ class EmbedApiTest {
             for (int i = 0; i < 20; i++) {
                 inputs.append(i == 0 ? "" : ",").append("\"story ").append(i).append('"');
             }
-            JsonNode r = ok(small.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
+            JsonNode r = TestServer.ok(small.post("/api/embed", "{\"model\":\"stories260k\",\"input\":[" + inputs + "]}"));
             assertEquals(20, r.get("embeddings").size());
         }
     }

@@ -43,11 +43,6 @@ class EncoderModelApiTest {
         server.close();
     }
 
-    private static JsonNode ok(HttpResponse<String> r) throws Exception {
-        assertEquals(200, r.statusCode(), r.body());
-        return TestServer.json(r.body());
-    }
-
     private static String words(int n) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < n; i++) {
@@ -88,7 +83,7 @@ class EncoderModelApiTest {
 
     @Test
     void showListsOnlyTheEmbeddingCapability() throws Exception {
-        JsonNode r = ok(server.post("/api/show", "{\"model\":\"" + MODEL + "\"}"));
+        JsonNode r = TestServer.ok(server.post("/api/show", "{\"model\":\"" + MODEL + "\"}"));
         assertEquals("[\"embedding\"]", r.get("capabilities").toString());
         assertEquals("bert", r.get("details").get("family").textValue());
     }
@@ -100,7 +95,7 @@ class EncoderModelApiTest {
         for (String in : inputs) {
             list.append(list.isEmpty() ? "" : ",").append('"').append(in).append('"');
         }
-        JsonNode r = ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":[" + list + "]}"));
+        JsonNode r = TestServer.ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":[" + list + "]}"));
         assertEquals(inputs.length, r.get("embeddings").size());
         int tokens = 0;
         for (int i = 0; i < inputs.length; i++) {
@@ -110,7 +105,7 @@ class EncoderModelApiTest {
         }
         assertTrue(tokens > 200, "the long input is longer than the budget of 16: " + tokens);
         assertEquals(tokens, r.get("prompt_eval_count").intValue());
-        JsonNode openai = ok(server.post("/v1/embeddings", "{\"model\":\"" + MODEL + "\",\"input\":\"" + inputs[0]
+        JsonNode openai = TestServer.ok(server.post("/v1/embeddings", "{\"model\":\"" + MODEL + "\",\"input\":\"" + inputs[0]
                 + "\"}"));
         assertVector(reference(inputs[0]), openai.get("data").get(0).get("embedding"), "OpenAI's route");
     }
@@ -123,7 +118,7 @@ class EncoderModelApiTest {
         assertEquals(400, refused.statusCode(), refused.body());
         assertTrue(TestServer.json(refused.body()).get("error").textValue().contains("context length"),
                 refused.body());
-        JsonNode cut = ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer + "\"}"));
+        JsonNode cut = TestServer.ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer + "\"}"));
         assertEquals(512, cut.get("prompt_eval_count").intValue());
         // cut as Ollama cuts it: [CLS], the first 510 tokens of the text, [SEP]
         int[] plain = loaded().tokenize(longer, false, false);
@@ -133,7 +128,7 @@ class EncoderModelApiTest {
         expected[511] = 102;
         assertVector(reference(expected), cut.get("embeddings").get(0), "the cut input");
         // a larger num_ctx than the model's positions is held to them, as Ollama holds it to the training context
-        JsonNode held = ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer
+        JsonNode held = TestServer.ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"" + longer
                 + "\",\"options\":{\"num_ctx\":4096}}"));
         assertEquals(512, held.get("prompt_eval_count").intValue());
     }
@@ -162,14 +157,14 @@ class EncoderModelApiTest {
         assertEquals(400, o.statusCode());
         assertEquals("invalid_request_error", TestServer.json(o.body()).get("error").get("type").textValue());
         // what `ollama stop` sends still unloads it
-        JsonNode stopped = ok(server.post("/api/generate", "{\"model\":\"" + MODEL + "\",\"keep_alive\":0}"));
+        JsonNode stopped = TestServer.ok(server.post("/api/generate", "{\"model\":\"" + MODEL + "\",\"keep_alive\":0}"));
         assertEquals("unload", stopped.get("done_reason").textValue());
     }
 
     @Test
     void theMemoryEstimateHasNoKvCache() throws Exception {
-        ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"hello\"}"));
-        JsonNode ps = ok(server.get("/api/ps"));
+        TestServer.ok(server.post("/api/embed", "{\"model\":\"" + MODEL + "\",\"input\":\"hello\"}"));
+        JsonNode ps = TestServer.ok(server.get("/api/ps"));
         for (JsonNode m : ps.get("models")) {
             if (m.get("name").textValue().startsWith(MODEL)) {
                 long size = m.get("size").longValue();

@@ -86,6 +86,12 @@ final class TestServer implements AutoCloseable {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /** The body of a 200 answer as JSON (the body in the failure message otherwise). */
+    static JsonNode ok(HttpResponse<String> r) throws IOException {
+        org.junit.jupiter.api.Assertions.assertEquals(200, r.statusCode(), r.body());
+        return json(r.body());
+    }
+
     static JsonNode json(String body) throws IOException {
         return JSON.readTree(body);
     }

@@ -22,24 +22,6 @@ final class Inbox {
     private final AtomicInteger followers = new AtomicInteger();
     /** Requests of many sequences let in ({@link #admitBatch}) and not yet closed: each counts once in the bound. */
     private final AtomicInteger batches = new AtomicInteger();
-
-    /** See {@link Runner#admitBatch()}. */
-    Runner.Admission admitBatch(BooleanSupplier running) {
-        if (!running.getAsBoolean()) {
-            throw new IllegalStateException("runner " + runner + " is stopped");
-        }
-        if (batches.incrementAndGet() + outstanding.get() - followers.get() > slots + maxQueue) {
-            batches.decrementAndGet();
-            rejected.incrementAndGet();
-            throw new QueueFullException(BUSY);
-        }
-        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
-        return () -> {
-            if (closed.compareAndSet(false, true)) {
-                batches.decrementAndGet();
-            }
-        };
-    }
     private final AtomicInteger rejected = new AtomicInteger();
 
     Inbox(String runner, int slots, int maxQueue) {
@@ -88,6 +70,24 @@ final class Inbox {
             throw new IllegalStateException("runner " + runner + " is stopped");
         }
         return s;
+    }
+
+    /** See {@link Runner#admitBatch()}. */
+    Runner.Admission admitBatch(BooleanSupplier running) {
+        if (!running.getAsBoolean()) {
+            throw new IllegalStateException("runner " + runner + " is stopped");
+        }
+        if (batches.incrementAndGet() + outstanding.get() - followers.get() > slots + maxQueue) {
+            batches.decrementAndGet();
+            rejected.incrementAndGet();
+            throw new QueueFullException(BUSY);
+        }
+        java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+        return () -> {
+            if (closed.compareAndSet(false, true)) {
+                batches.decrementAndGet();
+            }
+        };
     }
 
     /**

@@ -343,8 +343,7 @@ public final class Runner implements AutoCloseable {
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
-        // an encoder's steps fill its whole batch (see run())
-        batch.fill(active, session, session.wholeInputs() ? session.batchCapacity() : limits.promptBudget());
+        batch.fill(active, session, limits.promptBudget());
         // read now: an embedding input that completes in this step leaves active before the controller sees it
         StepLimits.Load load = limits.loadIfAdaptive(active);
         int sequencesInStep = batch.sequences;

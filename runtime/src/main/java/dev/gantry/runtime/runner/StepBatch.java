@@ -93,11 +93,14 @@ final class StepBatch {
         if (fill) {
             clearSkipped();
         }
+        // An encoder's steps take as many whole inputs as fill its batch, whatever the prompt budget: nothing
+        // generates, so a longer step delays no token (and its batch holds one whole context at least).
         boolean whole = session.wholeInputs();
-        budget = Math.min(budget, session.batchCapacity() - session.batchSize());
+        budget = whole ? session.batchCapacity() - session.batchSize()
+                : Math.min(budget, session.batchCapacity() - session.batchSize());
         // Then the rest of the prompt budget, oldest sequence first.
         for (Sequence s : active) {
-            if (budget <= 0 && !(whole && sequences == 0)) {
+            if (budget <= 0) {
                 break;
             }
             int left = s.pending() - s.chunk;
@@ -107,11 +110,8 @@ final class StepBatch {
             if (onlyEmbeddings != null && onlyEmbeddings != s.embedding) {
                 continue;
             }
-            // An encoder's input goes in whole: the first of the step whatever the budget (the batch holds one
-            // whole context), the others where they fit what is left of it.
-            if (whole && s.embedding && left > budget
-                    && (sequences > 0 || left > session.batchCapacity() - session.batchSize())) {
-                continue;
+            if (whole && s.embedding && left > budget) {
+                continue; // an encoder's input goes in whole, or waits for the next step
             }
             int n = whole && s.embedding ? left : Math.min(budget, left);
             for (int i = 0; i < n; i++) {

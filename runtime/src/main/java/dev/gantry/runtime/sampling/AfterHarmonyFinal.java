@@ -11,11 +11,10 @@ import java.util.function.IntFunction;
  *
  * <p>Not thread-safe: one per sequence, as its sampler.
  */
-public final class AfterHarmonyFinal implements TokenConstraint {
+public final class AfterHarmonyFinal extends HeldAfterStart {
     private static final String CHANNEL = "<|channel|>";
     private static final String MESSAGE = "<|message|>";
 
-    private final TokenConstraint grammar;
     private final IntFunction<String> piece;
     private boolean answering;
     /** The text since the last {@code <|channel|>} while a header is being written; null outside headers. */
@@ -28,7 +27,7 @@ public final class AfterHarmonyFinal implements TokenConstraint {
      * @param piece   each token's text, harmony's markers included (llama.cpp renders them for gpt-oss)
      */
     public AfterHarmonyFinal(TokenConstraint grammar, IntFunction<String> piece) {
-        this.grammar = grammar;
+        super(grammar);
         this.piece = piece;
     }
 
@@ -44,7 +43,7 @@ public final class AfterHarmonyFinal implements TokenConstraint {
 
     @Override
     public int restrict(float[] logits) {
-        return answering ? grammar.restrict(logits) : AfterThinking.finite(logits);
+        return answering ? grammar.restrict(logits) : finite(logits);
     }
 
     @Override
@@ -82,15 +81,5 @@ public final class AfterHarmonyFinal implements TokenConstraint {
         boolean isFinal = channel.substring(0, end).equals("final");
         header = null;
         answering = isFinal;
-    }
-
-    @Override
-    public int endToken() {
-        return grammar.endToken();
-    }
-
-    @Override
-    public void close() {
-        grammar.close();
     }
 }

@@ -17,7 +17,7 @@ import java.util.function.IntFunction;
  *
  * <p>Not thread-safe: one per sequence, as its sampler.
  */
-public final class AfterThinking implements TokenConstraint {
+public final class AfterThinking extends HeldAfterStart {
     static final String OPEN = dev.gantry.models.chat.ChatOutputParser.OPEN;
     static final String CLOSE = dev.gantry.models.chat.ChatOutputParser.CLOSE;
     /** Whitespace tokens free of the grammar before the reasoning block, and again after it. */
@@ -32,7 +32,6 @@ public final class AfterThinking implements TokenConstraint {
         ANSWER
     }
 
-    private final TokenConstraint grammar;
     private final IntFunction<String> piece;
     private final ThinkTags tags;
     private State state;
@@ -47,7 +46,7 @@ public final class AfterThinking implements TokenConstraint {
      * @param opened  whether the prompt ended inside an opened reasoning block
      */
     public AfterThinking(TokenConstraint grammar, IntFunction<String> piece, ThinkTags tags, boolean opened) {
-        this.grammar = grammar;
+        super(grammar);
         this.piece = piece;
         this.tags = tags;
         this.state = opened ? State.THINKING : State.START;
@@ -184,26 +183,5 @@ public final class AfterThinking implements TokenConstraint {
     private static boolean textAfterClose(String s) {
         int at = s.indexOf(CLOSE);
         return at >= 0 && !s.substring(at + CLOSE.length()).isBlank();
-    }
-
-    /** How many tokens of {@code logits} may still come (a finite logit). */
-    static int finite(float[] logits) {
-        int n = 0;
-        for (float l : logits) {
-            if (l > Float.NEGATIVE_INFINITY) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    @Override
-    public int endToken() {
-        return grammar.endToken();
-    }
-
-    @Override
-    public void close() {
-        grammar.close();
     }
 }

@@ -3,12 +3,13 @@ package dev.gantry.server.api.ollama;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.models.ModelName;
+import dev.gantry.models.chat.AnswerParser;
 import dev.gantry.models.chat.ChatMessage;
 import dev.gantry.models.chat.ChatOutputParser;
 import dev.gantry.models.chat.EarlierReasoning;
+import dev.gantry.models.chat.HarmonyParser;
 import dev.gantry.models.chat.PromptBuilder;
 import dev.gantry.models.chat.ToolCall;
-import dev.gantry.models.chat.HarmonyParser;
 import dev.gantry.models.chat.ToolCallParser;
 import dev.gantry.models.template.GoTemplate;
 import dev.gantry.models.template.JsonValues;
@@ -100,7 +101,7 @@ public final class CompletionHandlers {
                 .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
         String modelSystem = m.model().system().orElse(null);
         think = thinking(m, model, think, template, grammar != null);
-        dev.gantry.models.chat.AnswerParser parser = null;
+        AnswerParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
         if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
             // fill-in-the-middle needs a template that places the suffix, as Ollama's insert capability
@@ -232,7 +233,7 @@ public final class CompletionHandlers {
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
-        dev.gantry.models.chat.AnswerParser parser = harmony ? new HarmonyParser(toolNames, openChannel)
+        AnswerParser parser = harmony ? new HarmonyParser(toolNames, openChannel)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
@@ -393,7 +394,7 @@ public final class CompletionHandlers {
     private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar,
                      GrammarStart grammarStart, boolean stream,
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
-                     dev.gantry.models.chat.AnswerParser parser, boolean withContext, int logprobs) {
+                     AnswerParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
         int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
                 options.numKeep(), fit.shift(), fit.truncate());
@@ -476,36 +477,34 @@ public final class CompletionHandlers {
     }
 
     /**
-     * {@code keep_alive: 0} with nothing to generate: answers {@code unload} without loading the model or reading the
-     * request's options, as Ollama expires a runner before it schedules one. A loaded model unloads once its requests
-     * are done; one still loading, once loaded and done with the requests that came before this one; one not in
-     * memory stays out. False when the request is not such an unload.
+     * The model a request names, loaded or in the store, without loading it; empty for one unknown or a name that
+     * does not parse (each answered where the model is looked up).
      */
-    /**
-     * An embedding model (its GGUF names a pooling type) cannot generate or chat: a 400 in Ollama's words, before it
-     * loads, as Ollama checks a model's capabilities before it schedules a runner. An unknown model passes (404 later).
-     */
-    /** The model a request names, from the store, without loading it; empty for one unknown or not a name. */
-    private java.util.Optional<dev.gantry.models.LocalModel> knownModel(String model) {
+    private java.util.Optional<dev.gantry.models.LocalModel> lookUp(String model) {
         try {
-            return models.registry().resolve(model);
+            return models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
         } catch (IllegalArgumentException e) {
             return java.util.Optional.empty();
         }
     }
 
+    /**
+     * An embedding model (its GGUF names a pooling type) cannot generate or chat: a 400 in Ollama's words, before it
+     * loads, as Ollama checks a model's capabilities before it schedules a runner. An unknown model passes (404 later).
+     */
     private void requireCompletion(String model, String route) {
-        java.util.Optional<dev.gantry.models.LocalModel> found;
-        try {
-            found = models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
-        } catch (IllegalArgumentException e) {
-            return; // not a model name: answered where the model is looked up
-        }
+        java.util.Optional<dev.gantry.models.LocalModel> found = lookUp(model);
         if (found.isPresent() && !Capabilities.completes(found.get().metadata())) {
             throw ApiException.badRequest("\"" + model + "\" does not support " + route);
         }
     }
 
+    /**
+     * {@code keep_alive: 0} with nothing to generate: answers {@code unload} without loading the model or reading the
+     * request's options, as Ollama expires a runner before it schedules one. A loaded model unloads once its requests
+     * are done; one still loading, once loaded and done with the requests that came before this one; one not in
+     * memory stays out. False when the request is not such an unload.
+     */
     private boolean unloadWithoutLoading(Exchange ex, CompletionStream.Shape shape, String name, Duration keepAlive) {
         if (keepAlive == null || !keepAlive.isZero()) {
             return false;
@@ -596,11 +595,9 @@ public final class CompletionHandlers {
         JsonNode images = body.get("images");
         boolean withImages = images != null && !images.isNull() && !(images.isArray() && images.isEmpty());
         boolean inMessages = messagesHaveImages(body.get("messages"));
-        if ((withImages || inMessages) && models.loadedModel(model).isEmpty()) {
+        if ((withImages || inMessages) && lookUp(model).isEmpty()) {
             dev.gantry.models.ModelName.parse(model); // a name that does not parse: its 400 first
-            if (knownModel(model).isEmpty()) {
-                throw new dev.gantry.runtime.ModelNotFoundException(model); // an unknown model: its 404 first
-            }
+            throw new dev.gantry.runtime.ModelNotFoundException(model); // an unknown model: its 404 first
         }
         if (withImages) {
             throw ApiException.badRequest("registry.ollama.ai/library/" + model + " does not support images");
