@@ -27,7 +27,7 @@
 #              (pinned:N the same, each process and the load tool on their own CPUs)
 #   embed:C,C2 an embedding model (synthetic, mxbai-embed-large's BERT-large shape, F16) on GPU 0: Gantry and
 #              llama-server (--embedding) through OpenAI's /v1/embeddings at the given client counts, one input of
-#              about 100 words a request, then 16 inputs a request (EMBED_K, EMBED_GANTRY=batch:flash-attention...,
+#              about 100 words a request, then 16 inputs a request (EMBED_K, EMBED_GANTRY=pass:flash-attention...,
 #              EMBED_SERVER=batch:flash-attention... choose the runs)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   knobs      one sequence's tg rate in llama-bench and llama-batched-bench under a server's settings (context,
@@ -365,15 +365,15 @@ for phase in "$@"; do
         done
       }
       agree='{"model":"mxbai-shaped","input":["The cat sat on the mat.","A short one","'"$(printf 'word%d ' $(seq 1 100))"'"]}'
-      # Gantry's defaults for an encoder on a GPU (a batch of 4096 tokens, flash attention off), then at
-      # llama-server's batch of 512, then with flash attention on (EMBED_FA_ON=1)
-      for v in ${EMBED_GANTRY-4096:0 512:0}; do
-        b=${v%:*}; fa=${v#*:}
-        label=gantry-embed-b$b-fa$fa${BENCH_TAG:+-$BENCH_TAG}
-        pid=$(JAVA_TOOL_OPTIONS="-Dgantry.encoderBatch=$b -Dgantry.encoderFlashAttention=$fa" \
+      # Gantry as it comes (passes of up to 512 tokens, flash attention as llama.cpp's auto decides); each entry
+      # of EMBED_GANTRY is PASS:FA (-Dgantry.encoderPass, -Dgantry.encoderFlashAttention=-1|0|1)
+      for v in ${EMBED_GANTRY-512:-1}; do
+        b=${v%%:*}; fa=${v#*:}
+        label=gantry-embed-p$b-fa$fa${BENCH_TAG:+-$BENCH_TAG}
+        pid=$(JAVA_TOOL_OPTIONS="-Dgantry.encoderPass=$b -Dgantry.encoderBatch=$b -Dgantry.encoderFlashAttention=$fa" \
           start_gantry $label 11500 "$W/modelsbert" none --gpus 0)
         curl -s http://127.0.0.1:11500/v1/embeddings -d '{"model":"mxbai-shaped","input":"warm up"}' > /dev/null
-        [ $b = 4096 ] && curl -s http://127.0.0.1:11500/v1/embeddings -d "$agree" > "$LOGS/embed-gantry.json"
+        curl -s http://127.0.0.1:11500/v1/embeddings -d "$agree" > "$LOGS/embed-gantry.json"
         embed_levels $label http://127.0.0.1:11500 mxbai-shaped
         ps_after "$label" 11500
         kill -0 "$pid" 2>/dev/null || log "gantry $label exited during the run: $(grep -iE 'error|assert|abort|failed|function' "$LOGS/gantry-$label.log" | tail -8)"

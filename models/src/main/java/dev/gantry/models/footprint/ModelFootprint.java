@@ -36,8 +36,11 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
                              long weightBytes, List<Long> layerBytes, long inputBytes, long outputBytes,
                              long otherBytes, boolean tiedOutput) {
 
-    /** Tokens in one pass of an encoder's runner on a GPU (bench/RESULTS.md, embeddings). */
-    public static final int ENCODER_GPU_BATCH = 4096;
+    /**
+     * An encoder's runner's batch (its pass) where its context is shorter: a pass packs whole inputs up to this many
+     * tokens, or holds one longer input alone (bench/RESULTS.md, embeddings).
+     */
+    public static final int ENCODER_BATCH = 512;
 
     /** Small graph tensors the two big terms of {@link #computeBytes} leave out: norms, RoPE, views, ids. */
     public static final long COMPUTE_OVERHEAD_BYTES = 16L << 20;
@@ -135,9 +138,9 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
         }
         boolean encoder = GgufMetadata.keepsNoKvCache(architecture);
         if (encoder) {
-            // an encoder's pass is its runner's whole batch (on a GPU ENCODER_GPU_BATCH, or one context, and the
+            // an encoder's pass is its runner's whole batch (ENCODER_BATCH, or one context where longer, and a GPU's
             // filler token), whose tokens attend over the batch itself
-            ubatch = (int) Math.max(ubatch, Math.max(ENCODER_GPU_BATCH, contextLength)) + 1;
+            ubatch = (int) Math.max(ubatch, Math.max(ENCODER_BATCH, contextLength)) + 1;
             kvCells = ubatch;
         }
         // an encoder outputs embeddings, no logits: its largest activation is the feed-forward's (about 4 times the

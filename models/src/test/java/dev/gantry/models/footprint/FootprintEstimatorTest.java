@@ -145,9 +145,9 @@ class FootprintEstimatorTest {
         assertEquals("bert", f.architecture());
         assertEquals(0, f.kvBytesPerToken(KvCacheType.F16));
         assertEquals(0, f.kvBytes(KvCacheType.F16, 32768));
-        // its pass is the runner's whole batch of 4096 (and a filler token), attending over itself whatever the
+        // its pass is the runner's whole batch of 512 (and a filler token), attending over itself whatever the
         // cells asked for, and it writes no 30522-wide logits
-        long pass = ModelFootprint.ENCODER_GPU_BATCH + 1;
+        long pass = ModelFootprint.ENCODER_BATCH + 1;
         assertEquals(4L * pass * 64 * 5 + 2L * pass * pass + ModelFootprint.COMPUTE_OVERHEAD_BYTES,
                 f.computeBytes(512, 32768));
     }

@@ -44,11 +44,11 @@ public final class Runner implements AutoCloseable {
     /** llama.cpp's LLAMA_MAX_SEQ at v0.5.0: the most sequence ids a context takes. */
     private static final int LLAMA_MAX_SEQ = 256;
     /**
-     * Tokens in one step of an encoder's runner on a GPU (bench/RESULTS.md, embeddings); {@code -Dgantry.encoderBatch}
-     * sets another, for measuring what it gains.
+     * An encoder's runner's batch where its context is shorter ({@code -Dgantry.encoderBatch} sets another, for
+     * measuring); what a step packs is {@link StepBatch#ENCODER_PASS_TOKENS}.
      */
-    static final int ENCODER_GPU_BATCH = Integer.getInteger("gantry.encoderBatch",
-            dev.gantry.models.footprint.ModelFootprint.ENCODER_GPU_BATCH);
+    static final int ENCODER_BATCH = Integer.getInteger("gantry.encoderBatch",
+            dev.gantry.models.footprint.ModelFootprint.ENCODER_BATCH);
 
     private final String name;
     private final Engine engine;
@@ -214,12 +214,10 @@ public final class Runner implements AutoCloseable {
             onCpu = "cpu".equals(engine.info().backend());
             int capacity = config.batchCapacity();
             if (engine.wholeInputs()) {
-                // An encoder's input goes into one step whole, however long, and a step takes as many inputs as
-                // fill its batch: nothing generates, so a longer step delays no token. That batch is one pass
-                // (llama.cpp's micro-batch): ENCODER_GPU_BATCH tokens on a GPU, where one pass costs little more
-                // than one of 512, and 512 on the CPU (no flash attention there: the scores grow with its square),
-                // or one whole context where that is longer; a request's num_batch does not change it.
-                capacity = Math.max(config.contextPerSequence(), onCpu ? 512 : ENCODER_GPU_BATCH);
+                // An encoder's input goes into one step whole, however long (StepBatch packs a step), and a step
+                // is one pass (llama.cpp's micro-batch): its batch holds ENCODER_BATCH tokens, or one whole context
+                // where that is longer; a request's num_batch does not change it.
+                capacity = Math.max(config.contextPerSequence(), ENCODER_BATCH);
             }
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
                     config.threads(), config.backendSampling(), config.kvUnified()));

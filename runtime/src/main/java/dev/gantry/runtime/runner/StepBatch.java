@@ -19,6 +19,12 @@ final class StepBatch {
     /** Whether an embedding input has tokens in the step. */
     boolean embeddings;
 
+    /**
+     * The tokens an encoder's step carries at most, unless its first input is longer ({@code -Dgantry.encoderPass}
+     * sets another, for measuring).
+     */
+    static final int ENCODER_PASS_TOKENS = Integer.getInteger("gantry.encoderPass", 512);
+
     private Sequence[] byId = new Sequence[0];
 
     /**
@@ -93,11 +99,15 @@ final class StepBatch {
         if (fill) {
             clearSkipped();
         }
-        // An encoder's steps take as many whole inputs as fill its batch, whatever the prompt budget: nothing
-        // generates, so a longer step delays no token (and its batch holds one whole context at least).
+        // An encoder's steps take whole inputs up to ENCODER_PASS_TOKENS, whatever the prompt budget (nothing
+        // generates, so a longer step delays no token), and an input longer than that alone: its batch holds one
+        // whole context at least. Passes are not packed fuller: llama.cpp builds an encoder pass's attention mask
+        // on the host, token by token against every token of the pass, so a pass costs the square of its length
+        // there (bench/RESULTS.md: passes of 2700 tokens embedded 30 to 45% fewer inputs a second than of 420).
         boolean whole = session.wholeInputs();
-        budget = whole ? session.batchCapacity() - session.batchSize()
-                : Math.min(budget, session.batchCapacity() - session.batchSize());
+        int room = session.batchCapacity() - session.batchSize();
+        boolean firstInput = true;
+        budget = whole ? Math.min(room, ENCODER_PASS_TOKENS - session.batchSize()) : Math.min(budget, room);
         // Then the rest of the prompt budget, oldest sequence first.
         for (Sequence s : active) {
             if (budget <= 0) {
@@ -111,8 +121,12 @@ final class StepBatch {
                 continue;
             }
             if (whole && s.embedding && left > budget) {
-                continue; // an encoder's input goes in whole, or waits for the next step
+                if (!firstInput || left > room) {
+                    continue; // an encoder's input goes in whole, or waits for the next step
+                }
+                budget = left; // a step's first input goes whatever its length, where the batch holds it
             }
+            firstInput &= !(whole && s.embedding);
             int n = whole && s.embedding ? left : Math.min(budget, left);
             for (int i = 0; i < n; i++) {
                 int pos = s.cached + s.chunk + i;

@@ -187,6 +187,31 @@ class LlamaCppEncoderTest {
         assertArrayEquals(llamaPooled(nomic, shorter), b.get(30, TimeUnit.SECONDS).vector(), 1e-4f);
     }
 
+    /**
+     * A pass packs inputs up to 512 tokens, whatever room the batch has (one context of nomic-bert's 2048 here):
+     * llama.cpp's host work for an encoder's pass grows with the square of its length. A longer input goes alone.
+     */
+    @Test
+    void aPassPacksInputsUpTo512TokensAndALongerInputAlone() throws Exception {
+        Runner r = Runner.start("nomic-pass", nomic, new RunnerConfig(2048, 8 * 2048, 8, 64, 64, 1, false, true));
+        runners.add(r);
+        int[] longer = tokensOfLength(nomic, 1500);
+        List<int[]> inputs = new ArrayList<>(List.of(longer));
+        for (int i = 0; i < 4; i++) {
+            inputs.add(tokensOfLength(nomic, 300 + i)); // two of them would make a pass of over 512
+        }
+        List<CompletableFuture<Embedding>> futures = new ArrayList<>();
+        for (int[] in : inputs) {
+            futures.add(r.embed(in)); // the four queue while the long one decodes
+        }
+        for (int i = 0; i < inputs.size(); i++) {
+            assertArrayEquals(llamaPooled(nomic, inputs.get(i)), futures.get(i).get(30, TimeUnit.SECONDS).vector(),
+                    1e-4f, "input " + i);
+        }
+        assertEquals(5, r.stats().steps(), r.stats().toString());
+        assertEquals(1, r.stats().maxSequencesInStep(), r.stats().toString());
+    }
+
     @Test
     void clsPoolingIsTheFirstTokensEmbedding() throws Exception {
         int[] t = tokens(cls, "Lily wanted to play with her ball in the garden");
