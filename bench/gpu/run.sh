@@ -356,6 +356,11 @@ for phase in "$@"; do
       fi
       embed_levels() { # label url model
         local c k
+        # warm up first (uncounted): a fresh JVM runs its request path interpreted for its first few hundred
+        # requests, which a server that has been up a while does not (EMBED_WARM=0 skips this)
+        [ "${EMBED_WARM:-400}" -gt 0 ] && $JAVA -cp "$CP" dev.gantry.bench.load.EmbedLoadTool --url "$2" --model "$3" \
+          --clients 4 --requests $(( ${EMBED_WARM:-400} / 4 )) --inputs 1 --words 100 --label "$1-warm" \
+          --out "$LOGS/embed-warm.jsonl" 2>>"$LOGS/load.err" > /dev/null
         for k in ${EMBED_K:-1 16}; do
           for c in ${levels//,/ }; do
             $JAVA -cp "$CP" dev.gantry.bench.load.EmbedLoadTool --url "$2" --model "$3" --clients "$c" \
