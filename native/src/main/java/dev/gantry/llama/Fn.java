@@ -69,6 +69,12 @@ final class Fn {
     static final MethodHandle llama_sampler_chain_default_params =
             h("llama_sampler_chain_default_params", fn(Layouts.SAMPLER_CHAIN_PARAMS));
 
+    static final MethodHandle llama_model_quantize_default_params =
+            h("llama_model_quantize_default_params", fn(Layouts.QUANTIZE_PARAMS));
+    /** Not critical: it reads and writes a whole model and logs each tensor. */
+    static final MethodHandle llama_model_quantize =
+            h("llama_model_quantize", fn(JAVA_INT, ADDRESS, ADDRESS, ADDRESS));
+
     // model
     static final MethodHandle llama_model_load_from_file =
             h("llama_model_load_from_file", fn(ADDRESS, ADDRESS, Layouts.MODEL_PARAMS));

@@ -112,6 +112,25 @@ final class Layouts {
     static final StructLayout SAMPLER_CHAIN_PARAMS = structLayout(
             JAVA_BOOLEAN.withName("no_perf")).withName("llama_sampler_chain_params");
 
+    /** {@code llama_model_quantize_params}. */
+    static final StructLayout QUANTIZE_PARAMS = structLayout(
+            JAVA_INT.withName("nthread"),
+            JAVA_INT.withName("ftype"),
+            JAVA_INT.withName("output_tensor_type"),
+            JAVA_INT.withName("token_embedding_type"),
+            JAVA_BOOLEAN.withName("allow_requantize"),
+            JAVA_BOOLEAN.withName("quantize_output_tensor"),
+            JAVA_BOOLEAN.withName("only_copy"),
+            JAVA_BOOLEAN.withName("pure"),
+            JAVA_BOOLEAN.withName("keep_split"),
+            JAVA_BOOLEAN.withName("dry_run"),
+            paddingLayout(2),
+            ADDRESS.withName("imatrix"),
+            ADDRESS.withName("kv_overrides"),
+            ADDRESS.withName("tt_overrides"),
+            ADDRESS.withName("prune_layers"),
+            JAVA_LONG.withName("max_buf_size")).withName("llama_model_quantize_params");
+
     static VarHandle field(StructLayout layout, String name) {
         // withInvokeExactBehavior is not used: callers pass (segment, 0L) and the handle adapts.
         return layout.varHandle(PathElement.groupElement(name));

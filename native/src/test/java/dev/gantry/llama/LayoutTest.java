@@ -90,6 +90,28 @@ class LayoutTest {
     }
 
     @Test
+    void quantizeDefaultsReadBackAsDocumented() throws Throwable {
+        assertEquals(64, Layouts.QUANTIZE_PARAMS.byteSize());
+        assertEquals(16, Layouts.offset(Layouts.QUANTIZE_PARAMS, "allow_requantize"));
+        assertEquals(24, Layouts.offset(Layouts.QUANTIZE_PARAMS, "imatrix"));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = (MemorySegment) Fn.llama_model_quantize_default_params.invokeExact(
+                    (SegmentAllocator) arena);
+            assertEquals(0, p.get(JAVA_INT, Layouts.offset(Layouts.QUANTIZE_PARAMS, "nthread")));
+            assertEquals(7, p.get(JAVA_INT, Layouts.offset(Layouts.QUANTIZE_PARAMS, "ftype")), "Q8_0");
+            assertEquals(43, p.get(JAVA_INT, Layouts.offset(Layouts.QUANTIZE_PARAMS, "output_tensor_type")),
+                    "GGML_TYPE_COUNT");
+            assertEquals(43, p.get(JAVA_INT, Layouts.offset(Layouts.QUANTIZE_PARAMS, "token_embedding_type")));
+            assertEquals(false, p.get(JAVA_BOOLEAN, Layouts.offset(Layouts.QUANTIZE_PARAMS, "allow_requantize")));
+            assertEquals(true, p.get(JAVA_BOOLEAN, Layouts.offset(Layouts.QUANTIZE_PARAMS, "quantize_output_tensor")));
+            assertEquals(false, p.get(JAVA_BOOLEAN, Layouts.offset(Layouts.QUANTIZE_PARAMS, "dry_run")));
+            assertEquals(MemorySegment.NULL, p.get(ADDRESS, Layouts.offset(Layouts.QUANTIZE_PARAMS, "imatrix")));
+            assertEquals(MemorySegment.NULL, p.get(ADDRESS, Layouts.offset(Layouts.QUANTIZE_PARAMS, "prune_layers")));
+            assertEquals(8L << 30, p.get(JAVA_LONG, Layouts.offset(Layouts.QUANTIZE_PARAMS, "max_buf_size")));
+        }
+    }
+
+    @Test
     void cpuDeviceIsListed() {
         assertTrue(LlamaCpp.get().devices().stream().anyMatch(d -> d.type() == BackendDevice.Type.CPU),
                 () -> "devices: " + LlamaCpp.get().devices());

@@ -28,6 +28,8 @@ public final class ModelManager implements AutoCloseable {
     private final ReplicaLoader replicaLoader;
     private volatile java.util.function.IntToDoubleFunction gpuMemoryUsed = gpu -> Double.NaN;
     private volatile RouteStrategy routeStrategy = RouteStrategy.LEAST_LOADED;
+    private final EngineFactory factory;
+    private final int processors;
     private final Map<String, Slot> models = new ConcurrentHashMap<>();
     /**
      * Counts requests as they ask for a model, so the last one to arrive sets its keep-alive, as in Ollama, though
@@ -56,12 +58,22 @@ public final class ModelManager implements AutoCloseable {
                         ReplicaPlanner planner) {
         this.registry = registry;
         this.config = config;
+        this.factory = factory;
+        this.processors = Math.max(1, processors);
         this.replicaLoader = new ReplicaLoader(factory, planner, processors);
         reaper.scheduleWithFixedDelay(this::unloadExpired, 1, 1, TimeUnit.SECONDS);
     }
 
     public ModelRegistry registry() {
         return registry;
+    }
+
+    /**
+     * Writes a copy of a GGUF model quantized to {@code fileType} (a {@code llama_ftype} number), on the calling
+     * thread with this process's cores; see {@link EngineFactory#quantize}.
+     */
+    public void quantize(java.nio.file.Path input, java.nio.file.Path output, int fileType) {
+        factory.quantize(input, output, fileType, processors);
     }
 
     public RuntimeConfig config() {

@@ -198,6 +198,68 @@ class StoreApiTest {
         assertEquals("pull model manifest: file does not exist", TestServer.json(missing.body()).get("error").asText());
     }
 
+    /**
+     * {@code create} with {@code quantize}, as {@code ollama create -q}: llama.cpp quantizes the F32 tiny model (the
+     * built-in one, then an uploaded blob), the new weights replace the model layer, and the model generates.
+     */
+    @Test
+    void createQuantizesAnF32ModelThatThenGenerates() throws Exception {
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"tiny-q8\",\"from\":\"stories260k\","
+                + "\"quantize\":\"q8_0\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        List<String> statuses = TestServer.ndjson(r.body()).stream().map(l -> l.get("status").asText()).toList();
+        assertTrue(statuses.contains("quantizing F32 model to Q8_0"), statuses.toString());
+        assertEquals("success", statuses.getLast(), statuses.toString());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"tiny-q8\"}").body());
+        assertEquals("Q8_0", show.at("/details/quantization_level").asText(), show.toString());
+        JsonNode m = TestServer.json(Files.readString(manifest("registry.ollama.ai", "library", "tiny-q8", "latest")));
+        JsonNode weights = m.get("layers").get(0);
+        assertEquals(MODEL_TYPE, weights.get("mediaType").asText());
+        assertFalse(weights.get("digest").asText().equals(ggufDigest), "new weights");
+        assertTrue(weights.get("size").asLong() < gguf.length, weights.toString());
+        assertEquals(weights.get("size").asLong(), Files.size(blob(weights.get("digest").asText())));
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"tiny-q8\",\"prompt\":\"Once upon\","
+                + "\"stream\":false,\"options\":{\"num_predict\":8,\"temperature\":0}}");
+        assertEquals(200, g.statusCode(), g.body());
+        assertEquals(8, TestServer.json(g.body()).get("eval_count").asInt(), g.body());
+
+        // Ollama's older field name; a K-quant mix (rows of 64 that K-quants cannot take fall back to other types);
+        // from an uploaded blob, with stream false
+        int created = send("POST", "/api/blobs/" + ggufDigest, gguf).statusCode();
+        assertTrue(created == 201 || created == 200, "blob upload: " + created);
+        r = post("/api/create", "{\"model\":\"tiny-q4km\",\"files\":{\"tiny.gguf\":\"" + ggufDigest + "\"},"
+                + "\"quantization\":\"Q4_K_M\",\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        show = TestServer.json(post("/api/show", "{\"model\":\"tiny-q4km\"}").body());
+        assertEquals("Q4_K_M", show.at("/details/quantization_level").asText(), show.toString());
+        g = post("/api/generate", "{\"model\":\"tiny-q4km\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":4}}");
+        assertEquals(200, g.statusCode(), g.body());
+
+        // the weights already of the type: nothing to do, the layer is the source's
+        r = post("/api/create", "{\"model\":\"tiny-f32\",\"from\":\"stories260k\",\"quantize\":\"f32\","
+                + "\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        m = TestServer.json(Files.readString(manifest("registry.ollama.ai", "library", "tiny-f32", "latest")));
+        assertEquals(ggufDigest, m.get("layers").get(0).get("digest").asText());
+
+        // a quantized base, or a type create does not make: 400 before anything is written
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"tiny-q8\",\"quantize\":\"q4_0\"}"), 400,
+                "quantization is only supported for F16 and F32 models");
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"quantize\":\"iq2_xxs\"}"),
+                400, "unsupported quantization type IQ2_XXS - supported types are Q4_0");
+        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"quantize\":7}"), 400,
+                "quantize");
+        assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "q", "latest")));
+        try (Stream<Path> left = Files.list(store.resolve("blobs"))) {
+            assertEquals(List.of(), left.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(".tmp"))
+                    .toList(), "no quantizer's file left behind");
+        }
+        for (String name : List.of("tiny-q8", "tiny-q4km", "tiny-f32")) {
+            assertEquals(200, send("DELETE", "/api/delete", ("{\"model\":\"" + name + "\"}").getBytes()).statusCode());
+        }
+    }
+
     @Test
     void blobsCreateShowCopyDeleteRoundTrip() throws Exception {
         String path = "/api/blobs/" + ggufDigest;
@@ -314,8 +376,6 @@ class StoreApiTest {
         assertEquals("teller:latest", show.at("/details/parent_model").asText(), "the model it was made from");
         assertTrue(show.get("parameters").asText().startsWith("top_k"), show.toString());
 
-        assertError(post("/api/create", "{\"model\":\"q\",\"from\":\"stories260k\",\"quantize\":\"q4_K_M\"}"), 400,
-                "quantize");
         assertError(post("/api/create", "{\"model\":\"q\"}"), 400, "neither 'from' or 'files'");
         assertError(post("/api/create", "{\"model\":\"q\",\"files\":{\"a.gguf\":\"" + TestRegistry.sha256(new byte[] {9})
                 + "\"}}"), 400, "not found");

@@ -10,7 +10,7 @@ import java.util.Map;
  *
  * <p>Stateless; thread-safe.
  */
-final class Quantization {
+public final class Quantization {
 
     /** Index = llama_ftype value; null = unused or retired number. */
     private static final String[] FTYPE_NAMES = new String[39];
@@ -28,8 +28,38 @@ final class Quantization {
     private Quantization() {
     }
 
+    /**
+     * The types {@code create} quantizes to, as llama.cpp's {@code llama-quantize} names them (the quantizations
+     * that need no importance matrix), with its short names for the K-quant mixes; Ollama's {@code q4_K_M},
+     * {@code q4_K_S} and {@code q8_0} among them.
+     */
+    private static final java.util.Map<String, Integer> TARGETS = buildTargets();
+
+    private static java.util.Map<String, Integer> buildTargets() {
+        java.util.Map<String, Integer> t = new java.util.LinkedHashMap<>();
+        for (String name : new String[] {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_S", "Q3_K_M",
+                "Q3_K_L", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "F16", "BF16", "F32"}) {
+            t.put(name, java.util.Arrays.asList(FTYPE_NAMES).indexOf(name));
+        }
+        t.put("Q3_K", t.get("Q3_K_M"));
+        t.put("Q4_K", t.get("Q4_K_M"));
+        t.put("Q5_K", t.get("Q5_K_M"));
+        return java.util.Collections.unmodifiableMap(t);
+    }
+
+    /** The {@code llama_ftype} a quantization name (any case) stands for, where {@code create} can quantize to it. */
+    public static java.util.OptionalInt target(String name) {
+        Integer ftype = TARGETS.get(name.toUpperCase(java.util.Locale.ROOT));
+        return ftype == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(ftype);
+    }
+
+    /** The names {@link #target} takes, for an error message. */
+    public static java.util.Set<String> targets() {
+        return TARGETS.keySet();
+    }
+
     /** Ollama's label for a {@code general.file_type} number, or {@code "unknown"}. */
-    static String fileTypeName(long ftype) {
+    public static String fileTypeName(long ftype) {
         // llama.cpp sets bit 10 (LLAMA_FTYPE_GUESSED) on types it guessed; the name is the same
         long base = ftype & ~1024L;
         if (base >= 0 && base < FTYPE_NAMES.length && FTYPE_NAMES[(int) base] != null) {

@@ -134,6 +134,35 @@ public final class OllamaStore {
         }
     }
 
+    /**
+     * A new empty file among the blobs, for a blob that something else writes (a quantized model); {@link #adoptBlob}
+     * takes it in, and the caller deletes it where that never happens.
+     */
+    public Path newBlobFile(String prefix) throws IOException {
+        Files.createDirectories(blobs);
+        return Files.createTempFile(blobs, "." + prefix + "-", ".tmp");
+    }
+
+    /** Takes a file from {@link #newBlobFile} in as a blob (hashing it, then moving it into place), or drops it. */
+    public Digest adoptBlob(Path file) throws IOException {
+        try {
+            MessageDigest md = sha256();
+            try (InputStream in = Files.newInputStream(file)) {
+                byte[] buf = new byte[1 << 20];
+                for (int n; (n = in.read(buf)) > 0; ) {
+                    md.update(buf, 0, n);
+                }
+            }
+            Digest d = new Digest(HexFormat.of().formatHex(md.digest()));
+            if (!hasBlob(d)) {
+                moveIntoPlace(file, blobPath(d));
+            }
+            return d;
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
     /** Starts writing a blob whose bytes arrive in pieces; see {@link BlobUpload}. */
     public BlobUpload newUpload(Digest expected) throws IOException {
         Files.createDirectories(blobs);

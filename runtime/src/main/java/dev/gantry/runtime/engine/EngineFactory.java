@@ -15,6 +15,15 @@ public interface EngineFactory {
         return AllocationRecord.NONE;
     }
 
+    /**
+     * Writes a copy of a GGUF model quantized to {@code fileType} (a {@code llama_ftype} number) with {@code threads}
+     * CPU threads; synchronous. Throws {@link IllegalArgumentException} where the library refuses the file, and
+     * {@link UnsupportedOperationException} from engines that cannot quantize.
+     */
+    default void quantize(Path input, Path output, int fileType, int threads) {
+        throw new UnsupportedOperationException("this engine cannot quantize models");
+    }
+
     /** How a model is spread over the GPUs of one replica ({@code enum llama_split_mode}). */
     enum Split {
         /** The whole model on {@code mainGpu}. */

@@ -61,6 +61,15 @@ public final class LlamaCppEngineFactory implements EngineFactory {
     }
 
     @Override
+    public void quantize(Path input, Path output, int fileType, int threads) {
+        try {
+            dev.gantry.llama.LlamaQuantizer.quantize(input, output, fileType, threads);
+        } catch (dev.gantry.llama.LlamaException e) { // llama.cpp refused the file (an architecture it lacks...)
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    @Override
     public Engine load(Path modelFile, LoadParams params) {
         int gpuLayers = gpuAvailable ? params.gpuLayers() : 0;
         ModelParams.SplitMode split = switch (params.split()) {

@@ -7,6 +7,7 @@ import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelName;
 import dev.gantry.models.gguf.GgufMetadata;
 import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.gguf.Quantization;
 import dev.gantry.models.store.BlobUpload;
 import dev.gantry.models.store.Digest;
 import dev.gantry.models.store.DigestMismatchException;
@@ -250,10 +251,7 @@ public final class StoreHandlers {
         ObjectNode body = Json.parseObject(ex.body());
         ModelName name = spelt(ModelName.parse(modelField(body, "model", "name")));
         boolean stream = Json.bool(body, "stream").orElse(true);
-        if (Json.string(body, "quantize").filter(q -> !q.isEmpty()).isPresent()) {
-            throw ApiException.badRequest("quantize is not supported by Gantry: create the model from a GGUF file "
-                    + "that is already quantized");
-        }
+        Optional<Quantize> quantize = quantize(body);
         if (Json.string(body, "modelfile").filter(q -> !q.isBlank()).isPresent()) {
             throw ApiException.badRequest("modelfile is not supported; send from or files, with template, system, "
                     + "parameters, messages and license as fields");
@@ -285,7 +283,13 @@ public final class StoreHandlers {
                 throw ApiException.badRequest("blob " + f.getValue() + " for file \"" + f.getKey() + "\" not found; "
                         + "upload it first with POST /api/blobs/" + f.getValue());
             }
-            readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
+            GgufMetadata g = readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
+            if (quantize.isPresent() && !g.architecture().equals("clip")) {
+                quantize.get().requireSource(g);
+            }
+        }
+        if (quantize.isPresent() && base != null && !pullBase) {
+            models.registry().resolve(base).ifPresent(m -> quantize.get().requireSource(m.metadata()));
         }
         if (pullBase) {
             Thread worker = Thread.currentThread();
@@ -302,7 +306,8 @@ public final class StoreHandlers {
                 fromModel = models.registry().resolve(base).orElseThrow(() -> new ModelNotFoundException(from.get()));
             }
             try {
-                build(emit, name, fromStore, fromModel, files, template, system, parameters, messages, licenses);
+                build(emit, name, fromStore, fromModel, files, quantize, template, system, parameters, messages,
+                        licenses);
             } catch (IOException e) {
                 throw new ApiException(500, "create failed: " + e.getMessage());
             }
@@ -313,9 +318,9 @@ public final class StoreHandlers {
     }
 
     private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
-                       Map<String, Digest> files, Optional<String> template, Optional<String> system,
-                       Map<String, JsonNode> parameters, Optional<ArrayNode> messages, List<String> licenses)
-            throws IOException {
+                       Map<String, Digest> files, Optional<Quantize> quantize, Optional<String> template,
+                       Optional<String> system, Map<String, JsonNode> parameters, Optional<ArrayNode> messages,
+                       List<String> licenses) throws IOException {
         OllamaStore s = requireStore();
         List<Layer> layers = new ArrayList<>();
         GgufMetadata weights = null;
@@ -348,9 +353,15 @@ public final class StoreHandlers {
             if (p.isPresent()) {
                 baseParams = StoreLayers.parameters(s.readSmallBlob(p.get().digest()));
             }
-        } else {
+        } else if (quantize.isEmpty() || !quantize.get().changes(fromModel.metadata())) {
             layers.add(importWeights(fromModel));
             weights = fromModel.metadata();
+        } else {
+            weights = fromModel.metadata(); // a loose GGUF or the built-in model: quantized from where it lies
+        }
+        if (quantize.isPresent()) {
+            weights = quantize(emit, quantize.get(), layers, weights, fromStore.isEmpty() && files.isEmpty()
+                    ? fromModel.path() : null);
         }
         for (Layer l : layers) {
             emit.accept(Status.of("using existing layer " + l.digest()));
@@ -381,6 +392,83 @@ public final class StoreHandlers {
         emit.accept(Status.of("writing manifest"));
         s.writeManifest(name, manifest);
         emit.accept(Status.of("success"));
+    }
+
+    /** A create's {@code quantize} (or {@code quantization}): the target's name as given and its llama_ftype. */
+    private record Quantize(String name, int fileType) {
+        /** The source types llama.cpp quantizes from without requantizing: Ollama's F16 and F32, and BF16. */
+        private static final java.util.Set<String> SOURCES = java.util.Set.of("F32", "F16", "BF16");
+
+        void requireSource(GgufMetadata g) {
+            String level = g.quantizationLevel();
+            if (!SOURCES.contains(level)) {
+                throw ApiException.badRequest("quantization is only supported for F16 and F32 models (and BF16 "
+                        + "ones); this model is " + level);
+            }
+        }
+
+        /** Whether the weights are not already of the target type. */
+        boolean changes(GgufMetadata g) {
+            return !g.quantizationLevel().equals(Quantization.fileTypeName(fileType));
+        }
+    }
+
+    private static Optional<Quantize> quantize(ObjectNode body) {
+        Optional<String> given = Json.string(body, "quantize").filter(q -> !q.isEmpty())
+                .or(() -> Json.string(body, "quantization").filter(q -> !q.isEmpty()));
+        if (given.isEmpty()) {
+            return Optional.empty();
+        }
+        String name = given.get().toUpperCase(java.util.Locale.ROOT);
+        java.util.OptionalInt fileType = Quantization.target(name);
+        if (fileType.isEmpty()) {
+            throw ApiException.badRequest("unsupported quantization type " + name + " - supported types are "
+                    + String.join(", ", Quantization.targets()));
+        }
+        return Optional.of(new Quantize(name, fileType.getAsInt()));
+    }
+
+    /**
+     * Replaces the model layer of {@code layers} with its weights quantized (added where {@code looseFile}, a GGUF
+     * outside the store, is the source), unless they already are of the target type; returns the weights'
+     * metadata.
+     */
+    private GgufMetadata quantize(Consumer<Status> emit, Quantize q, List<Layer> layers, GgufMetadata weights,
+                                  java.nio.file.Path looseFile) throws IOException {
+        q.requireSource(weights); // a base pulled in this request is checked only now
+        if (!q.changes(weights)) {
+            return weights;
+        }
+        OllamaStore s = requireStore();
+        int at = -1;
+        for (int i = 0; i < layers.size(); i++) {
+            if (layers.get(i).mediaType().equals(MediaTypes.MODEL)) {
+                at = i;
+            }
+        }
+        java.nio.file.Path source = looseFile != null ? looseFile : s.blobPath(layers.get(at).digest());
+        emit.accept(Status.of("quantizing " + weights.quantizationLevel() + " model to " + q.name()));
+        java.nio.file.Path out = s.newBlobFile("quantize");
+        try {
+            models.quantize(source, out, q.fileType());
+        } catch (IllegalArgumentException e) {
+            Files.deleteIfExists(out);
+            throw ApiException.badRequest("llama.cpp could not quantize this model: " + e.getMessage());
+        } catch (UnsupportedOperationException e) {
+            Files.deleteIfExists(out);
+            throw new ApiException(500, "quantize failed: " + e.getMessage());
+        } catch (RuntimeException e) {
+            Files.deleteIfExists(out);
+            throw e;
+        }
+        Digest d = s.adoptBlob(out);
+        Layer quantized = new Layer(MediaTypes.MODEL, d, Files.size(s.blobPath(d)));
+        if (at >= 0) {
+            layers.set(at, quantized);
+        } else {
+            layers.add(0, quantized);
+        }
+        return readGguf(s, "quantized model", d);
     }
 
     private static GgufMetadata readGguf(OllamaStore s, String file, Digest d) {
