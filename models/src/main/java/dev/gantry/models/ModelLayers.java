@@ -22,6 +22,7 @@ import java.util.Optional;
  * @param messages       the {@code application/vnd.ollama.image.messages} layer, put before a chat's messages
  * @param licenses       the {@code application/vnd.ollama.image.license} layers
  * @param projector      the {@code application/vnd.ollama.image.projector} blob, when there is one
+ * @param adapters       the {@code application/vnd.ollama.image.adapter} blobs (LoRA adapters in GGUF), in order
  * @param manifestDigest {@code sha256:<hex>} of the manifest, the digest Ollama reports for the model
  * @param storeSize      the config's and layers' sizes added up, the size Ollama reports
  * @param parentModel    the model its weights came from (the model layer's {@code from}, which create writes),
@@ -29,11 +30,12 @@ import java.util.Optional;
  */
 public record ModelLayers(Optional<String> template, Optional<String> system, Map<String, Object> parameters,
                           List<Message> messages, List<String> licenses, Optional<Path> projector,
-                          Optional<String> manifestDigest, long storeSize, Optional<String> parentModel) {
+                          List<Path> adapters, Optional<String> manifestDigest, long storeSize,
+                          Optional<String> parentModel) {
 
     /** No manifest: the model is a GGUF file alone. */
     public static final ModelLayers NONE = new ModelLayers(Optional.empty(), Optional.empty(), Map.of(), List.of(),
-            List.of(), Optional.empty(), Optional.empty(), 0, Optional.empty());
+            List.of(), Optional.empty(), List.of(), Optional.empty(), 0, Optional.empty());
 
     public ModelLayers {
         Objects.requireNonNull(template, "template");
@@ -42,6 +44,7 @@ public record ModelLayers(Optional<String> template, Optional<String> system, Ma
         messages = List.copyOf(messages);
         licenses = List.copyOf(licenses);
         Objects.requireNonNull(projector, "projector");
+        adapters = List.copyOf(adapters);
         Objects.requireNonNull(manifestDigest, "manifestDigest");
         Objects.requireNonNull(parentModel, "parentModel");
     }

@@ -114,6 +114,10 @@ final class Fn {
             h("llama_chat_builtin_templates", fn(JAVA_INT, ADDRESS, JAVA_LONG));
 
     // context
+    /** Not critical: they read a file and log. */
+    static final MethodHandle llama_adapter_lora_init = h("llama_adapter_lora_init", fn(ADDRESS, ADDRESS, ADDRESS));
+    static final MethodHandle llama_set_adapters_lora =
+            h("llama_set_adapters_lora", fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     static final MethodHandle llama_init_from_model =
             h("llama_init_from_model", fn(ADDRESS, ADDRESS, Layouts.CONTEXT_PARAMS));
     static final MethodHandle llama_free = h("llama_free", proc(ADDRESS));

@@ -1,5 +1,6 @@
 package dev.gantry.llama;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -53,7 +54,23 @@ public final class LlamaContextHandle implements AutoCloseable {
                 throw new LlamaException("llama_init_from_model(n_ctx=" + params.contextSize() + ", n_seq_max="
                         + params.maxSequences() + ") failed" + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
             }
-            return new LlamaContextHandle(model, c);
+            LlamaContextHandle handle = new LlamaContextHandle(model, c);
+            java.util.List<LlamaModelHandle.Adapter> adapters = model.adapters();
+            if (!adapters.isEmpty()) {
+                MemorySegment pointers = arena.allocate(ADDRESS, adapters.size());
+                MemorySegment scales = arena.allocate(JAVA_FLOAT, adapters.size());
+                for (int i = 0; i < adapters.size(); i++) {
+                    pointers.setAtIndex(ADDRESS, i, adapters.get(i).pointer());
+                    scales.setAtIndex(JAVA_FLOAT, i, adapters.get(i).scale());
+                }
+                int status = (int) Fn.llama_set_adapters_lora.invokeExact(c, pointers, (long) adapters.size(), scales);
+                if (status != 0) {
+                    handle.close();
+                    throw new LlamaException("llama_set_adapters_lora failed (" + status + ")"
+                            + LlamaCpp.lastNativeError().map(e -> ": " + e).orElse(""));
+                }
+            }
+            return handle;
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_init_from_model", t);
         }

@@ -29,6 +29,7 @@ public final class LlamaModelHandle implements AutoCloseable {
     private final int vocabSize;
     private final byte[][] pieces;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.List<Adapter> adapters = new java.util.ArrayList<>();
     private volatile int[] endOfGenerationTokens;
 
     private LlamaModelHandle(Path path, MemorySegment model) throws Throwable {
@@ -388,6 +389,39 @@ public final class LlamaModelHandle implements AutoCloseable {
             throw NativeStrings.rethrow("llama_chat_apply_template", t);
         }
     }
+
+    /**
+     * Loads a LoRA adapter (a GGUF of {@code general.type} adapter for this model's architecture and shapes) that every
+     * context created from this model afterwards applies at {@code scale} (1 as Ollama applies its adapters). llama.cpp
+     * frees it with the model. Throws {@link LlamaException} with llama.cpp's reason when it refuses the file.
+     */
+    public synchronized void addAdapter(Path file, float scale) {
+        ensureOpen();
+        if (!Files.isRegularFile(file)) {
+            throw new LlamaException("adapter file not found: " + file);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            long mark = LlamaCpp.nativeErrorCount();
+            MemorySegment a = (MemorySegment) Fn.llama_adapter_lora_init.invokeExact(model,
+                    arena.allocateFrom(file.toString()));
+            if (a.equals(MemorySegment.NULL)) {
+                java.util.List<String> errors = LlamaCpp.nativeErrorsSince(mark);
+                throw new LlamaException("llama_adapter_lora_init(" + file + ") failed"
+                        + (errors.isEmpty() ? "" : ": " + String.join("; ", errors)));
+            }
+            adapters.add(new Adapter(a, scale));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_adapter_lora_init", t);
+        }
+    }
+
+    /** The adapters {@link #addAdapter} loaded, in order. */
+    synchronized java.util.List<Adapter> adapters() {
+        return java.util.List.copyOf(adapters);
+    }
+
+    /** A loaded LoRA adapter and the scale contexts apply it at. */
+    record Adapter(MemorySegment pointer, float scale) {}
 
     /** One message for {@link #applyChatTemplate}. */
     public record ChatMessage(String role, String content) {}

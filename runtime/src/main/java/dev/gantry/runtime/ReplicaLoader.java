@@ -80,7 +80,8 @@ final class ReplicaLoader {
     private Replica loadReplica(LocalModel model, int index, int count, ReplicaPlan plan, RuntimeConfig config,
                                 LoadOptions options) {
         String name = model.name().shortName() + (count > 1 ? "#" + index : "");
-        EngineFactory.LoadParams params = withOptions(loadParams(plan, config), plan, options);
+        EngineFactory.LoadParams params = withOptions(loadParams(plan, config), plan, options)
+                .withAdapters(model.layers().adapters());
         long start = System.nanoTime();
         try (AllocationRecord allocations = factory.recordAllocations()) {
             Engine engine;
@@ -214,6 +215,7 @@ final class ReplicaLoader {
         if (mainGpu != null && mainGpu >= 0 && plan.gpus().size() == 1) {
             return EngineFactory.LoadParams.onGpu(layers, mainGpu);
         }
-        return new EngineFactory.LoadParams(layers, p.mainGpu(), p.useMmap(), p.split(), p.gpus(), p.tensorSplit());
+        return new EngineFactory.LoadParams(layers, p.mainGpu(), p.useMmap(), p.split(), p.gpus(), p.tensorSplit(),
+                p.adapters());
     }
 }

@@ -260,6 +260,62 @@ class StoreApiTest {
         }
     }
 
+    /**
+     * {@code create} with {@code adapters}, as a Modelfile's {@code ADAPTER}: a LoRA adapter blob becomes an adapter
+     * layer that the loaded model applies (its greedy text changes), show lists it, and what is not a LoRA adapter for
+     * the model's architecture is a 400.
+     */
+    @Test
+    void createWithALoraAdapterChangesWhatTheModelSays(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path lora = dir.resolve("lora.gguf");
+        dev.gantry.models.synthetic.SyntheticLora.write(Path.of("target", "gantry-cache", "models", "stories260K.gguf"),
+                lora, 4, 4, 0.5, false);
+        byte[] adapter = Files.readAllBytes(lora);
+        String digest = TestRegistry.sha256(adapter);
+        assertEquals(404, send("HEAD", "/api/blobs/" + digest, null).statusCode());
+        assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"adapters\":{\"lora.gguf\":\""
+                + digest + "\"}}"), 400, "not found");
+        assertEquals(201, send("POST", "/api/blobs/" + digest, adapter).statusCode());
+
+        HttpResponse<String> r = post("/api/create", "{\"model\":\"tiny-lora\",\"from\":\"stories260k\","
+                + "\"adapters\":{\"lora.gguf\":\"" + digest + "\"},\"stream\":false}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode m = TestServer.json(Files.readString(manifest("registry.ollama.ai", "library", "tiny-lora", "latest")));
+        JsonNode last = m.get("layers").get(m.get("layers").size() - 1);
+        assertEquals("application/vnd.ollama.image.adapter", last.get("mediaType").asText(), m.toString());
+        assertEquals(digest, last.get("digest").asText());
+        JsonNode show = TestServer.json(post("/api/show", "{\"model\":\"tiny-lora\"}").body());
+        assertTrue(show.get("modelfile").asText().contains("ADAPTER " + blob(digest)), show.get("modelfile").asText());
+
+        String ask = "\",\"prompt\":\"Once upon a time\",\"raw\":true,\"stream\":false,"
+                + "\"options\":{\"num_predict\":24,\"temperature\":0}}";
+        String base = TestServer.json(post("/api/generate", "{\"model\":\"stories260k" + ask).body())
+                .get("response").asText();
+        HttpResponse<String> g = post("/api/generate", "{\"model\":\"tiny-lora" + ask);
+        assertEquals(200, g.statusCode(), g.body());
+        String adapted = TestServer.json(g.body()).get("response").asText();
+        assertFalse(adapted.equals(base), "the adapter changes the text: " + adapted);
+
+        // not an adapter; an adapter given as the model; an adapter for another architecture
+        assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"adapters\":{\"m.gguf\":\""
+                + ggufDigest + "\"}}"), 400, "is not a LoRA adapter");
+        assertError(post("/api/create", "{\"model\":\"a\",\"files\":{\"lora.gguf\":\"" + digest + "\"}}"), 400,
+                "is an adapter, not a model");
+        Path bert = dir.resolve("bert.gguf");
+        dev.gantry.models.synthetic.SyntheticBert.write(dev.gantry.models.synthetic.SyntheticBert.TINY,
+                dev.gantry.runtime.testing.TestModels.sharedDir().resolve("llama-data/vocab/ggml-vocab-bert-bge.gguf"),
+                bert, dev.gantry.models.gguf.GgmlType.F32,
+                dev.gantry.models.synthetic.SyntheticBert.POOLING_MEAN);
+        Path bertLora = dir.resolve("bert-lora.gguf");
+        dev.gantry.models.synthetic.SyntheticLora.write(bert, bertLora, 2, 2, 0.1, false);
+        byte[] other = Files.readAllBytes(bertLora);
+        send("POST", "/api/blobs/" + TestRegistry.sha256(other), other);
+        assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"stream\":false,"
+                + "\"adapters\":{\"b.gguf\":\"" + TestRegistry.sha256(other) + "\"}}"), 400, "is for bert models, not llama");
+        assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "a", "latest")));
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"tiny-lora\"}".getBytes()).statusCode());
+    }
+
     @Test
     void blobsCreateShowCopyDeleteRoundTrip() throws Exception {
         String path = "/api/blobs/" + ggufDigest;

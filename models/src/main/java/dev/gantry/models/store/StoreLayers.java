@@ -42,7 +42,9 @@ public final class StoreLayers {
         }
         Optional<java.nio.file.Path> projector = man.layer(MediaTypes.PROJECTOR).map(l -> store.blobPath(l.digest()));
         Optional<String> parent = man.layer(MediaTypes.MODEL).map(Layer::from).filter(f -> !f.isEmpty());
-        return new ModelLayers(template, system, params, messages, licenses, projector,
+        List<java.nio.file.Path> adapters = man.layers(MediaTypes.ADAPTER).stream()
+                .map(l -> store.blobPath(l.digest())).toList();
+        return new ModelLayers(template, system, params, messages, licenses, projector, adapters,
                 Optional.of(m.digest().toString()), man.totalSize(), parent);
     }
 

@@ -155,25 +155,7 @@ public final class SyntheticBert {
         // tokens rather than averaging them all, so what a token attends to shows in the vectors (the tests rely on
         // it); F16 ones (for benchmarks, where values do not matter) are the shared small random pattern
         w.tensor(name + ".weight", type, new long[] {in, out}, type == GgmlType.F32
-                ? gaussian(1 / Math.sqrt(in), seed) : SyntheticModel.random(type, seed));
-    }
-
-    private static GgufWriter.TensorData gaussian(double std, long seed) {
-        return (out, bytes) -> {
-            java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            for (long left = bytes; left > 0; ) {
-                b.clear();
-                while (b.hasRemaining() && left > 0) {
-                    b.putFloat((float) (rnd.nextGaussian() * std));
-                    left -= 4;
-                }
-                b.flip();
-                while (b.hasRemaining()) {
-                    out.write(b);
-                }
-            }
-        };
+                ? SyntheticModel.gaussian(1 / Math.sqrt(in), seed) : SyntheticModel.random(type, seed));
     }
 
     private static void norm(GgufWriter w, String name, long n) {

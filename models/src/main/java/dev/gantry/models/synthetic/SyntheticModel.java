@@ -148,6 +148,25 @@ public final class SyntheticModel {
         };
     }
 
+    /** F32 values drawn from a normal distribution of standard deviation {@code std}. */
+    static GgufWriter.TensorData gaussian(double std, long seed) {
+        return (out, bytes) -> {
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 16).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (long left = bytes; left > 0; ) {
+                b.clear();
+                while (b.hasRemaining() && left > 0) {
+                    b.putFloat((float) (rnd.nextGaussian() * std));
+                    left -= 4;
+                }
+                b.flip();
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+            }
+        };
+    }
+
     /**
      * Random weights: one pattern of whole blocks, repeated. Quantized blocks get a small fixed scale (2^-8 as
      * F16) so activations stay finite through dozens of layers; F16 and F32 values are small too.

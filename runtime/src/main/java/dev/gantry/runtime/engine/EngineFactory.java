@@ -45,16 +45,28 @@ public interface EngineFactory {
      * @param gpus        the GPUs (llama.cpp's GPU indices) of this replica; empty: every GPU llama.cpp sees
      * @param tensorSplit proportion per GPU index for LAYER, ROW and TENSOR (zero for GPUs outside the replica);
      *                    null for equal parts over {@code gpus}
+     * @param adapters    LoRA adapter files (GGUF) every context of the model applies, at scale 1, in order
      */
     record LoadParams(int gpuLayers, int mainGpu, boolean useMmap, Split split, List<Integer> gpus,
-                      float[] tensorSplit) {
+                      float[] tensorSplit, List<Path> adapters) {
         public LoadParams {
             gpus = List.copyOf(gpus);
             tensorSplit = tensorSplit == null ? null : tensorSplit.clone();
+            adapters = List.copyOf(adapters);
+        }
+
+        public LoadParams(int gpuLayers, int mainGpu, boolean useMmap, Split split, List<Integer> gpus,
+                          float[] tensorSplit) {
+            this(gpuLayers, mainGpu, useMmap, split, gpus, tensorSplit, List.of());
         }
 
         public LoadParams(int gpuLayers, int mainGpu, boolean useMmap) {
             this(gpuLayers, mainGpu, useMmap, mainGpu >= 0 ? Split.NONE : Split.LAYER, List.of(), null);
+        }
+
+        /** The same with these adapters. */
+        public LoadParams withAdapters(List<Path> adapters) {
+            return new LoadParams(gpuLayers, mainGpu, useMmap, split, gpus, tensorSplit, adapters);
         }
 
         public static LoadParams defaults() {

@@ -81,6 +81,14 @@ public final class LlamaCppEngineFactory implements EngineFactory {
         ModelParams mp = new ModelParams(gpuLayers, split, Math.max(0, params.mainGpu()), params.llamaTensorSplit(),
                 params.useMmap(), false, false);
         LlamaModelHandle model = LlamaModelHandle.load(modelFile, mp);
+        try {
+            for (Path adapter : params.adapters()) {
+                model.addAdapter(adapter, 1f); // Ollama applies its adapters at scale 1
+            }
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
         List<String> devices;
         if (gpuLayers == 0) {
             devices = List.of("CPU");

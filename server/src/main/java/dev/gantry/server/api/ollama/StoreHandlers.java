@@ -256,10 +256,7 @@ public final class StoreHandlers {
             throw ApiException.badRequest("modelfile is not supported; send from or files, with template, system, "
                     + "parameters, messages and license as fields");
         }
-        JsonNode adapters = body.get("adapters");
-        if (adapters != null && !adapters.isNull() && !(adapters.isObject() && adapters.isEmpty())) {
-            throw ApiException.badRequest("adapters are not supported by Gantry yet");
-        }
+        Map<String, Digest> adapters = files(body, "adapters");
         Optional<String> from = Json.string(body, "from").filter(f -> !f.isEmpty());
         Map<String, Digest> files = files(body);
         if (from.isEmpty() && files.isEmpty()) {
@@ -284,9 +281,20 @@ public final class StoreHandlers {
                         + "upload it first with POST /api/blobs/" + f.getValue());
             }
             GgufMetadata g = readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
+            if ("adapter".equals(g.getString("general.type").orElse(""))) {
+                throw ApiException.badRequest("file \"" + f.getKey() + "\" is an adapter, not a model; send it in "
+                        + "adapters, with the model in from or files");
+            }
             if (quantize.isPresent() && !g.architecture().equals("clip")) {
                 quantize.get().requireSource(g);
             }
+        }
+        for (Map.Entry<String, Digest> a : adapters.entrySet()) {
+            if (!s.hasBlob(a.getValue())) {
+                throw ApiException.badRequest("blob " + a.getValue() + " for adapter \"" + a.getKey() + "\" not found; "
+                        + "upload it first with POST /api/blobs/" + a.getValue());
+            }
+            requireAdapter(a.getKey(), readGguf(s, a.getKey(), a.getValue()));
         }
         if (quantize.isPresent() && base != null && !pullBase) {
             models.registry().resolve(base).ifPresent(m -> quantize.get().requireSource(m.metadata()));
@@ -306,8 +314,8 @@ public final class StoreHandlers {
                 fromModel = models.registry().resolve(base).orElseThrow(() -> new ModelNotFoundException(from.get()));
             }
             try {
-                build(emit, name, fromStore, fromModel, files, quantize, template, system, parameters, messages,
-                        licenses);
+                build(emit, name, fromStore, fromModel, files, adapters, quantize, template, system, parameters,
+                        messages, licenses);
             } catch (IOException e) {
                 throw new ApiException(500, "create failed: " + e.getMessage());
             }
@@ -318,7 +326,8 @@ public final class StoreHandlers {
     }
 
     private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
-                       Map<String, Digest> files, Optional<Quantize> quantize, Optional<String> template,
+                       Map<String, Digest> files, Map<String, Digest> adapters, Optional<Quantize> quantize,
+                       Optional<String> template,
                        Optional<String> system, Map<String, JsonNode> parameters, Optional<ArrayNode> messages,
                        List<String> licenses) throws IOException {
         OllamaStore s = requireStore();
@@ -362,6 +371,18 @@ public final class StoreHandlers {
         if (quantize.isPresent()) {
             weights = quantize(emit, quantize.get(), layers, weights, fromStore.isEmpty() && files.isEmpty()
                     ? fromModel.path() : null);
+        }
+        // LoRA adapters for the weights' architecture, after the base's own (as Ollama adds them)
+        for (Map.Entry<String, Digest> a : adapters.entrySet()) {
+            GgufMetadata g = readGguf(s, a.getKey(), a.getValue());
+            if (!g.architecture().equals(weights.architecture())) {
+                throw ApiException.badRequest("adapter \"" + a.getKey() + "\" is for " + g.architecture()
+                        + " models, not " + weights.architecture());
+            }
+            if (layers.stream().noneMatch(l -> l.mediaType().equals(MediaTypes.ADAPTER)
+                    && l.digest().equals(a.getValue()))) {
+                layers.add(new Layer(MediaTypes.ADAPTER, a.getValue(), Files.size(s.blobPath(a.getValue()))));
+            }
         }
         for (Layer l : layers) {
             emit.accept(Status.of("using existing layer " + l.digest()));
@@ -471,6 +492,15 @@ public final class StoreHandlers {
         return readGguf(s, "quantized model", d);
     }
 
+    /** A LoRA adapter as llama.cpp loads one: a GGUF of {@code general.type} adapter and {@code adapter.type} lora. */
+    private static void requireAdapter(String file, GgufMetadata g) {
+        if (!"adapter".equals(g.getString("general.type").orElse(""))
+                || !"lora".equals(g.getString("adapter.type").orElse(""))) {
+            throw ApiException.badRequest("adapter \"" + file + "\" is not a LoRA adapter in GGUF (general.type "
+                    + "adapter, adapter.type lora); convert it with llama.cpp's convert_lora_to_gguf.py");
+        }
+    }
+
     private static GgufMetadata readGguf(OllamaStore s, String file, Digest d) {
         try {
             return new GgufReader().read(s.blobPath(d));
@@ -508,8 +538,13 @@ public final class StoreHandlers {
     // ---------------------------------------------------------------- request fields
 
     private static Map<String, Digest> files(ObjectNode body) {
+        return files(body, "files");
+    }
+
+    /** {@code files} or {@code adapters}: file names to the digests of uploaded blobs. */
+    private static Map<String, Digest> files(ObjectNode body, String field) {
         Map<String, Digest> out = new LinkedHashMap<>();
-        Optional<ObjectNode> files = Json.object(body, "files");
+        Optional<ObjectNode> files = Json.object(body, field);
         if (files.isEmpty()) {
             return out;
         }
@@ -518,10 +553,11 @@ public final class StoreHandlers {
             String file = e.getKey();
             if (file.isEmpty() || file.startsWith("/") || file.startsWith("\\") || file.contains("..")
                     || file.indexOf(0) >= 0) {
-                throw ApiException.badRequest("invalid file name in files: \"" + file.replace("\"", "'") + "\"");
+                throw ApiException.badRequest("invalid file name in " + field + ": \"" + file.replace("\"", "'")
+                        + "\"");
             }
             if (!e.getValue().isTextual()) {
-                throw Json.wrongType("files." + file, "a digest string", e.getValue());
+                throw Json.wrongType(field + "." + file, "a digest string", e.getValue());
             }
             Digest d = Digest.tryParse(e.getValue().textValue()).orElseThrow(() -> ApiException.badRequest(
                     "invalid digest for file \"" + file + "\": expected sha256:<64 hex digits>"));
