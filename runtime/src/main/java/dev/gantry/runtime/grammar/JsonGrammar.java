@@ -98,8 +98,19 @@ public final class JsonGrammar {
      * @throws SchemaException when the schema is malformed or uses what this class cannot enforce
      */
     public static String fromSchema(Object schema) {
+        return fromSchema(schema, "", "");
+    }
+
+    /** The documents of {@code schema} with {@code before} and {@code after} around them, as they are. */
+    public static String fromSchema(Object schema, String before, String after) {
         Builder b = new Builder(schema);
         String expr = b.visit(schema, "schema", "#");
+        if (!before.isEmpty()) {
+            expr = literal(before) + " " + expr;
+        }
+        if (!after.isEmpty()) {
+            expr = expr + " " + literal(after);
+        }
         return b.render(expr);
     }
 

@@ -157,7 +157,12 @@ public final class CompletionHandlers {
         boolean shift = Json.bool(body, "shift").orElse(true); // as Ollama: a full context shifts unless false
         List<ChatMessage> messages = messages(body.get("messages"));
         int logprobs = logprobs(body);
-        List<Object> tools = tools(body.get("tools"));
+        List<Object> declaredTools = tools(body.get("tools"));
+        String toolChoice = ToolChoice.of(body); // OpenAI's, passed on by /v1/chat/completions
+        List<Object> tools = toolChoice.equals("none") ? List.of() : declaredTools;
+        if (toolChoice.equals("required") && tools.isEmpty()) {
+            throw ApiException.badRequest("tool_choice \"required\" needs tools");
+        }
         Boolean think = think(body);
         if (messages.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.CHAT, model, keepAlive)) {
             return; // before the format's and images' checks, as Ollama expires the runner first
@@ -182,6 +187,17 @@ public final class CompletionHandlers {
         // off with it
         String used = template != null ? template : gguf;
         boolean thinkTagged = used != null && used.contains(ChatOutputParser.OPEN);
+        boolean forceCall = toolChoice.equals("required");
+        if (forceCall) { // one call of one of the tools, held by a grammar as a format is (after reasoning)
+            if (grammar != null) {
+                throw ApiException.badRequest("format cannot be combined with tool_choice \"required\"");
+            }
+            if (HarmonyParser.isHarmony(used)) {
+                throw ApiException.badRequest("tool_choice \"required\" is not supported for this model's "
+                        + "format (harmony)");
+            }
+            grammar = ToolChoice.grammar(tools, used);
+        }
         Boolean thinkOn = thinking(m, model, think, template, grammar != null && !thinkTagged);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
@@ -221,7 +237,8 @@ public final class CompletionHandlers {
             toolNames.add("");
         }
         // a template with a tag before its tool calls: only the tag holds the answer back, a JSON answer streams
-        boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf);
+        boolean bareJsonCalls = !ToolCallParser.tagsToolCalls(template != null ? template : gguf)
+                || (forceCall && ToolChoice.bareJson(used));
         // with reasoning on, the format holds the answer after it, as Ollama's chat applies it once reasoning ends
         // gpt-oss: reasoning and commentary free, the final channel's message held, as Ollama's second pass holds it
         // (at once where the prompt ends inside a final message the model goes on with)

@@ -64,12 +64,61 @@ public final class OpenAiMapping {
             }
             out.set("tools", tools);
         }
+        toolChoice(req, out);
         JsonNode think = think(req);
         if (think != null) {
             out.set("think", think);
         }
         OpenAiLogprobs.chatRequest(req, out);
         return out;
+    }
+
+    /**
+     * OpenAI's {@code tool_choice} onto the chat body: {@code auto} (or none given) leaves the tools to the model,
+     * {@code none} takes them away, {@code required} makes the answer a call of one of them, and a named function
+     * a call of that one (its tool alone is sent); Gantry's chat holds the answer to such a call with a grammar.
+     */
+    private static void toolChoice(ObjectNode req, ObjectNode out) {
+        JsonNode choice = req.get("tool_choice");
+        if (choice == null || choice.isNull()) {
+            return;
+        }
+        JsonNode tools = out.get("tools");
+        boolean anyTools = tools != null && !tools.isEmpty();
+        if (choice.isTextual()) {
+            switch (choice.textValue()) {
+                case "auto" -> { }
+                case "none" -> out.remove("tools");
+                case "required" -> {
+                    if (!anyTools) {
+                        throw OpenAiError.invalid("tool_choice", "tool_choice \"required\" needs tools");
+                    }
+                    out.put("tool_choice", "required");
+                }
+                default -> throw OpenAiError.invalid("tool_choice", "tool_choice must be \"none\", \"auto\", "
+                        + "\"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+            }
+            return;
+        }
+        String name = choice.path("function").path("name").textValue();
+        if (!choice.isObject() || !"function".equals(choice.path("type").textValue()) || name == null) {
+            throw OpenAiError.invalid("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or "
+                    + "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+        ArrayNode chosen = NODES.arrayNode();
+        if (anyTools) {
+            for (JsonNode t : tools) {
+                if (name.equals(t.path("function").path("name").textValue())) {
+                    chosen.add(t);
+                }
+            }
+        }
+        if (chosen.isEmpty()) {
+            throw OpenAiError.invalid("tool_choice", "tool_choice names the function \"" + name + "\", which is not "
+                    + "among the tools");
+        }
+        out.set("tools", chosen);
+        out.put("tool_choice", "required");
     }
 
     /** {@code /v1/completions} to an {@code /api/generate} body. */

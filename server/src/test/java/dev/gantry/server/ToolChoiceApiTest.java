@@ -1,0 +1,107 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gantry.runtime.testing.TestModels;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * OpenAI's {@code tool_choice} through the real server and the tiny model (which writes random stories, so only a
+ * grammar makes it call a tool): {@code required} and a named function make the answer a call that parses, with
+ * arguments of the tool's schema; {@code none} sends no tools; bad values are OpenAI's 400s.
+ */
+class ToolChoiceApiTest {
+    private static final String MODEL = "tiny-tools";
+    private static final String TOOLS = "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+            + "\"parameters\":{\"type\":\"object\",\"properties\":{\"unit\":{\"enum\":[\"c\",\"f\"]}},"
+            + "\"required\":[\"unit\"]}}},{\"type\":\"function\",\"function\":{\"name\":\"get_time\","
+            + "\"parameters\":{\"type\":\"object\",\"properties\":{\"zone\":{\"enum\":[\"utc\",\"cet\"]}},"
+            + "\"required\":[\"zone\"]}}}]";
+    private static final String ASK = "\"messages\":[{\"role\":\"user\",\"content\":\"What is the weather?\"}]";
+    private static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path models = Files.createTempDirectory("gantry-tool-choice");
+        ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve(MODEL + ".gguf"),
+                ChatTemplateApiTest.TEMPLATE);
+        server = TestServer.start(TestServer.defaults(), models);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static HttpResponse<String> openai(String extra) throws Exception {
+        return server.post("/v1/chat/completions", "{\"model\":\"" + MODEL + "\",\"max_tokens\":120,\"seed\":3,"
+                + ASK + "," + extra + "}");
+    }
+
+    @Test
+    void requiredMakesTheAnswerACallOfOneOfTheTools() throws Exception {
+        // reasoning off: with it on, the call is held after the reasoning, which the tiny model never ends
+        HttpResponse<String> r = openai("\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"reasoning_effort\":\"none\"");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode c = TestServer.json(r.body()).at("/choices/0");
+        assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
+        JsonNode call = c.at("/message/tool_calls/0/function");
+        assertTrue(call.get("name").asText().equals("get_weather") || call.get("name").asText().equals("get_time"),
+                call.toString());
+        JsonNode args = TestServer.json(call.get("arguments").asText());
+        assertTrue(args.has(call.get("name").asText().equals("get_weather") ? "unit" : "zone"), args.toString());
+    }
+
+    @Test
+    void aNamedFunctionIsTheOneCalled() throws Exception {
+        for (String name : new String[] {"get_time", "get_weather"}) {
+            HttpResponse<String> r = openai("\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\","
+                    + "\"function\":{\"name\":\"" + name + "\"}},\"stream\":true,\"reasoning_effort\":\"none\"");
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().contains("\"name\":\"" + name + "\""), r.body());
+            assertTrue(r.body().contains("\"finish_reason\":\"tool_calls\""), r.body());
+        }
+    }
+
+    @Test
+    void noneSendsNoToolsAndAutoLeavesThemToTheModel() throws Exception {
+        int plain = TestServer.json(openai("\"max_tokens\":1").body()).at("/usage/prompt_tokens").asInt();
+        JsonNode none = TestServer.json(openai("\"tools\":" + TOOLS + ",\"tool_choice\":\"none\"").body());
+        assertEquals(plain, none.at("/usage/prompt_tokens").asInt(), "no tools in the prompt: " + none);
+        assertFalse(none.at("/choices/0/message").has("tool_calls"), none.toString());
+        JsonNode auto = TestServer.json(openai("\"tools\":" + TOOLS + ",\"tool_choice\":\"auto\"").body());
+        assertTrue(auto.at("/usage/prompt_tokens").asInt() > plain + 20, "the tools are in the prompt: " + auto);
+    }
+
+    @Test
+    void badToolChoicesAreOpenAisErrors() throws Exception {
+        String[][] cases = {
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":\"sometimes\"", "tool_choice must be"},
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}",
+                "not among the tools"},
+            {"\"tool_choice\":\"required\"", "needs tools"},
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}",
+                "format cannot be combined"},
+        };
+        for (String[] c : cases) {
+            HttpResponse<String> r = openai(c[0]);
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(TestServer.json(r.body()).at("/error/message").asText().contains(c[1]), r.body());
+        }
+        // the same on Ollama's chat, where Gantry takes the field too
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\"," + ASK
+                + ",\"tool_choice\":7}");
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(TestServer.json(r.body()).get("error").asText().contains("tool_choice"), r.body());
+    }
+}
