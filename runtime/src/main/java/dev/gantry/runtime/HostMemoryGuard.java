@@ -76,7 +76,7 @@ public final class HostMemoryGuard implements ReplicaPlanner {
 
     /** The file (mapped, so counted whole), the KV cache of every sequence, and compute buffers. */
     static long hostBytes(LocalModel model, RuntimeConfig config, int sequences) {
-        long bytes = model.sizeBytes();
+        long bytes = model.sizeBytes() + FootprintEstimator.adapterBytes(model);
         try {
             ModelFootprint f = FootprintEstimator.estimate(model.metadata());
             int ctx = RunnerSizing.contextPerSequence((int) model.metadata().contextLength().orElse(0), config);

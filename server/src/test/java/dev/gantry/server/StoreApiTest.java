@@ -312,6 +312,27 @@ class StoreApiTest {
         send("POST", "/api/blobs/" + TestRegistry.sha256(other), other);
         assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"stream\":false,"
                 + "\"adapters\":{\"b.gguf\":\"" + TestRegistry.sha256(other) + "\"}}"), 400, "is for bert models, not llama");
+        // streamed too, and before any quantizing (which would leave its weights behind)
+        long blobs;
+        try (Stream<Path> b = Files.list(store.resolve("blobs"))) {
+            blobs = b.count();
+        }
+        assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"quantize\":\"q8_0\","
+                + "\"adapters\":{\"b.gguf\":\"" + TestRegistry.sha256(other) + "\"}}"), 400, "is for bert models");
+        // an adapter written for a llama of another shape: llama.cpp would refuse it at every load
+        Path wide = dir.resolve("wide.gguf");
+        dev.gantry.models.synthetic.SyntheticModel.write(dev.gantry.models.synthetic.SyntheticModel.shape("tiny:2"),
+                dev.gantry.runtime.testing.TestModels.sharedDir().resolve("llama-data/vocab/ggml-vocab-llama-spm.gguf"),
+                wide, dev.gantry.models.gguf.GgmlType.F16, true);
+        Path wideLora = dir.resolve("wide-lora.gguf");
+        dev.gantry.models.synthetic.SyntheticLora.write(wide, wideLora, 2, 2, 0.1, false);
+        byte[] misfit = Files.readAllBytes(wideLora);
+        send("POST", "/api/blobs/" + TestRegistry.sha256(misfit), misfit);
+        assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"adapters\":{\"w.gguf\":\""
+                + TestRegistry.sha256(misfit) + "\"}}"), 400, "does not fit this model");
+        try (Stream<Path> b = Files.list(store.resolve("blobs"))) {
+            assertEquals(blobs + 1, b.count(), "only the upload is new");
+        }
         assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "a", "latest")));
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"tiny-lora\"}".getBytes()).statusCode());
     }

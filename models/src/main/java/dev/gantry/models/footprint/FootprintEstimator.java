@@ -24,6 +24,30 @@ public final class FootprintEstimator {
      * @throws IllegalArgumentException when the header lacks what sizing needs (tensors, embedding length,
      *                                  head count), e.g. for a vocabulary-only file
      */
+    /**
+     * A model's footprint with its LoRA adapters ({@link dev.gantry.models.ModelLayers#adapters()}): llama.cpp puts
+     * each adapter's matrices beside the weights they adapt, so their bytes count as weights (the files' sizes; an
+     * unreadable file counts nothing).
+     */
+    public static ModelFootprint estimate(dev.gantry.models.LocalModel model) {
+        ModelFootprint f = estimate(model.metadata());
+        long adapters = adapterBytes(model);
+        return adapters == 0 ? f : f.withOtherBytes(f.otherBytes() + adapters);
+    }
+
+    /** The sizes of a model's adapter files added up. */
+    public static long adapterBytes(dev.gantry.models.LocalModel model) {
+        long bytes = 0;
+        for (java.nio.file.Path p : model.layers().adapters()) {
+            try {
+                bytes += java.nio.file.Files.size(p);
+            } catch (java.io.IOException e) {
+                // a missing adapter fails the load itself
+            }
+        }
+        return bytes;
+    }
+
     public static ModelFootprint estimate(GgufMetadata md) {
         String arch = md.architecture();
         if (md.tensors().isEmpty()) {

@@ -103,20 +103,84 @@ public final class OllamaStore {
         }
     }
 
-    /** Stores bytes as a blob (a no-op when present) and returns their layer. */
-    public Layer writeBlob(String mediaType, byte[] bytes) throws IOException {
-        Digest d = new Digest(HexFormat.of().formatHex(sha256().digest(bytes)));
-        if (!hasBlob(d)) {
-            Files.createDirectories(blobs);
-            Path tmp = Files.createTempFile(blobs, ".upload-", ".tmp");
-            try {
-                Files.write(tmp, bytes);
-                moveIntoPlace(tmp, blobPath(d));
-            } finally {
-                Files.deleteIfExists(tmp);
+    /**
+     * Blobs a create in progress uses, by digest (under the write lock): {@link #delete} prunes none of them, so a
+     * model deleted meanwhile cannot take a blob the new manifest names (two creates that quantize alike share one).
+     */
+    private final java.util.Map<Digest, Integer> pinned = new java.util.HashMap<>();
+
+    /** A create's hold on the blobs it uses, until closed; see {@link #pin()}. */
+    public final class Pin implements AutoCloseable {
+        private final List<Digest> held = new ArrayList<>();
+
+        private Pin() {}
+
+        /** Holds {@code d}; returns whether the blob is there (checked under the same lock delete prunes under). */
+        public boolean add(Digest d) {
+            synchronized (writeLock) {
+                pinned.merge(d, 1, Integer::sum);
+                held.add(d);
+                return hasBlob(d);
             }
         }
+
+        @Override
+        public void close() {
+            synchronized (writeLock) {
+                for (Digest d : held) {
+                    pinned.computeIfPresent(d, (k, n) -> n == 1 ? null : n - 1);
+                }
+                held.clear();
+            }
+        }
+    }
+
+    /** A new hold on blobs for a create: what it {@link Pin#add}s no delete prunes until it closes. */
+    public Pin pin() {
+        return new Pin();
+    }
+
+    /**
+     * Removes each of {@code digests}' blobs that no manifest references and no create holds: what a failed create
+     * had written.
+     */
+    public void pruneUnreferenced(java.util.Collection<Digest> digests) throws IOException {
+        synchronized (writeLock) {
+            pruneBlobs(digests.stream().map(d -> new Layer("", d, 0)).toList());
+        }
+    }
+
+    /** Stores bytes as a blob (a no-op when present) and returns their layer. */
+    public Layer writeBlob(String mediaType, byte[] bytes) throws IOException {
+        return writeBlob(mediaType, bytes, null);
+    }
+
+    /** {@link #writeBlob(String, byte[])}, held by {@code pin} (when not null) from before it looks for the blob. */
+    public Layer writeBlob(String mediaType, byte[] bytes, Pin pin) throws IOException {
+        Digest d = new Digest(HexFormat.of().formatHex(sha256().digest(bytes)));
+        if (pin != null) {
+            synchronized (writeLock) {
+                if (!pin.add(d)) {
+                    writeNew(d, bytes);
+                }
+            }
+            return new Layer(mediaType, d, bytes.length);
+        }
+        if (!hasBlob(d)) {
+            writeNew(d, bytes);
+        }
         return new Layer(mediaType, d, bytes.length);
+    }
+
+    private void writeNew(Digest d, byte[] bytes) throws IOException {
+        Files.createDirectories(blobs);
+        Path tmp = Files.createTempFile(blobs, ".upload-", ".tmp");
+        try {
+            Files.write(tmp, bytes);
+            moveIntoPlace(tmp, blobPath(d));
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
     }
 
     /**
@@ -143,8 +207,11 @@ public final class OllamaStore {
         return Files.createTempFile(blobs, "." + prefix + "-", ".tmp");
     }
 
-    /** Takes a file from {@link #newBlobFile} in as a blob (hashing it, then moving it into place), or drops it. */
-    public Digest adoptBlob(Path file) throws IOException {
+    /**
+     * Takes a file from {@link #newBlobFile} in as a blob (hashing it, then moving it into place), or drops it; held
+     * by {@code pin} from before it looks for the blob.
+     */
+    public Digest adoptBlob(Path file, Pin pin) throws IOException {
         try {
             MessageDigest md = sha256();
             try (InputStream in = Files.newInputStream(file)) {
@@ -154,8 +221,10 @@ public final class OllamaStore {
                 }
             }
             Digest d = new Digest(HexFormat.of().formatHex(md.digest()));
-            if (!hasBlob(d)) {
-                moveIntoPlace(file, blobPath(d));
+            synchronized (writeLock) {
+                if (!pin.add(d)) {
+                    moveIntoPlace(file, blobPath(d));
+                }
             }
             return d;
         } finally {
@@ -284,7 +353,7 @@ public final class OllamaStore {
             other.manifest().blobs().forEach(l -> stillUsed.add(l.digest()));
         }
         for (Layer l : candidates) {
-            if (!stillUsed.contains(l.digest())) {
+            if (!stillUsed.contains(l.digest()) && !pinned.containsKey(l.digest())) {
                 Files.deleteIfExists(blobPath(l.digest()));
             }
         }

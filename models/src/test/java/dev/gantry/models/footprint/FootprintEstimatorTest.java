@@ -152,6 +152,25 @@ class FootprintEstimatorTest {
                 f.computeBytes(512, 32768));
     }
 
+    /** A model's LoRA adapters count as weights: their files' bytes, beside the tensors they adapt. */
+    @Test
+    void aModelsAdaptersAddTheirBytes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+        java.nio.file.Path lora = dir.resolve("lora.gguf");
+        dev.gantry.models.synthetic.SyntheticLora.write(TestData.tinyModel(), lora, 4, 4, 0.1, false);
+        GgufMetadata md = GgufReader.readMetadata(TestData.tinyModel());
+        dev.gantry.models.ModelLayers layers = new dev.gantry.models.ModelLayers(java.util.Optional.empty(),
+                java.util.Optional.empty(), Map.of(), List.of(), List.of(), java.util.Optional.empty(), List.of(lora),
+                java.util.Optional.empty(), 0, java.util.Optional.empty());
+        dev.gantry.models.LocalModel m = new dev.gantry.models.LocalModel(dev.gantry.models.ModelName.parse("t"),
+                TestData.tinyModel(), 1, java.time.Instant.EPOCH, md, layers);
+        ModelFootprint plain = FootprintEstimator.estimate(md);
+        ModelFootprint with = FootprintEstimator.estimate(m);
+        long size = java.nio.file.Files.size(lora);
+        assertEquals(plain.gpuWeightBytes() + size, with.gpuWeightBytes());
+        assertEquals(plain.weightBytes() + size, with.weightBytes());
+        assertEquals(size, FootprintEstimator.adapterBytes(m));
+    }
+
     @Test
     void tinyModelFromTheRealFile() throws IOException {
         GgufMetadata md = GgufReader.readMetadata(TestData.tinyModel());

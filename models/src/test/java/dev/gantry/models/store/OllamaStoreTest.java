@@ -72,6 +72,38 @@ class OllamaStoreTest {
     }
 
     /**
+     * A create holds the blobs it will name: a model deleted meanwhile that shares one (two creates that quantized
+     * alike) does not take it; once the create lets go, what no manifest names can be pruned.
+     */
+    @Test
+    void aDeleteLeavesTheBlobsACreateHolds() throws Exception {
+        OllamaStore s = new OllamaStore(root);
+        Layer config = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
+        Layer weights = s.writeBlob(MediaTypes.MODEL, "quantized".getBytes(StandardCharsets.UTF_8));
+        s.writeManifest(ModelName.parse("first"), Manifest.of(config, List.of(weights)));
+        Layer held;
+        try (OllamaStore.Pin pin = s.pin()) {
+            held = s.writeBlob(MediaTypes.MODEL, "quantized".getBytes(StandardCharsets.UTF_8), pin);
+            assertTrue(pin.add(config.digest()));
+            assertEquals(weights.digest(), held.digest(), "the same bytes: the blob is there already");
+            assertTrue(s.delete(ModelName.parse("first")));
+            assertTrue(s.hasBlob(held.digest()), "held by the create");
+            s.writeManifest(ModelName.parse("second"), Manifest.of(config, List.of(held)));
+        }
+        assertTrue(s.delete(ModelName.parse("second")));
+        assertFalse(s.hasBlob(held.digest()), "pruned once nothing holds or names it");
+
+        Layer orphan = s.writeBlob(MediaTypes.MODEL, "a failed create's".getBytes(StandardCharsets.UTF_8));
+        try (OllamaStore.Pin pin = s.pin()) {
+            pin.add(orphan.digest());
+            s.pruneUnreferenced(List.of(orphan.digest()));
+            assertTrue(s.hasBlob(orphan.digest()), "another create holds it");
+        }
+        s.pruneUnreferenced(List.of(orphan.digest()));
+        assertFalse(s.hasBlob(orphan.digest()));
+    }
+
+    /**
      * Replacing a model's manifest (create again under its name) removes the old version's blobs that nothing else
      * references, as Ollama's create does; blobs still in use, by the new version or another model, stay.
      */

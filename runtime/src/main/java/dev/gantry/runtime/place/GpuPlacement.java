@@ -69,7 +69,7 @@ public final class GpuPlacement implements ReplicaPlanner {
         int sequences = RunnerSizing.sequences(train, config);
         ModelFootprint footprint;
         try {
-            footprint = FootprintEstimator.estimate(model.metadata());
+            footprint = FootprintEstimator.estimate(model); // its LoRA adapters too
         } catch (IllegalArgumentException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: cannot size the model ({1}); llama.cpp places it",
                     model.name().shortName(), e.getMessage());

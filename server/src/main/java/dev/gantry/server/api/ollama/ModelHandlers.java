@@ -126,7 +126,7 @@ public final class ModelHandlers {
             var config = r.runner().config();
             long cells = config.kvCells();
             long cellsPerStream = config.kvUnified() ? cells : config.contextPerSequence();
-            total += m.sizeBytes() + f.kvBytes(dev.gantry.models.footprint.KvCacheType.F16, cells)
+            total += m.sizeBytes() + dev.gantry.models.footprint.FootprintEstimator.adapterBytes(m) + f.kvBytes(dev.gantry.models.footprint.KvCacheType.F16, cells)
                     + f.computeBytes(512, cellsPerStream);
         }
         return total;

@@ -275,29 +275,44 @@ public final class StoreHandlers {
         ModelName base = from.map(ModelName::parse).orElse(null);
         boolean pullBase = base != null && models.registry().resolve(base).isEmpty();
         boolean insecure = Json.bool(body, "insecure").orElse(false);
+        // everything that can be checked before the stream starts is a 400 then, not an error line after a 200
+        GgufMetadata weights = null; // the base's weights where they are here already
         for (Map.Entry<String, Digest> f : files.entrySet()) {
             if (!s.hasBlob(f.getValue())) {
                 throw ApiException.badRequest("blob " + f.getValue() + " for file \"" + f.getKey() + "\" not found; "
                         + "upload it first with POST /api/blobs/" + f.getValue());
             }
-            GgufMetadata g = readGguf(s, f.getKey(), f.getValue()); // a bad file is a 400 before the stream starts
+            GgufMetadata g = readGguf(s, f.getKey(), f.getValue());
             if ("adapter".equals(g.getString("general.type").orElse(""))) {
                 throw ApiException.badRequest("file \"" + f.getKey() + "\" is an adapter, not a model; send it in "
                         + "adapters, with the model in from or files");
             }
-            if (quantize.isPresent() && !g.architecture().equals("clip")) {
-                quantize.get().requireSource(g);
+            if (!g.architecture().equals("clip")) {
+                if (weights != null) {
+                    throw ApiException.badRequest(MORE_THAN_ONE_MODEL);
+                }
+                weights = g;
             }
+        }
+        if (!files.isEmpty() && weights == null) {
+            throw ApiException.badRequest(ONLY_A_PROJECTOR);
+        }
+        if (base != null && !pullBase) {
+            weights = models.registry().resolve(base).map(LocalModel::metadata).orElse(null);
+        }
+        if (quantize.isPresent() && weights != null) {
+            quantize.get().requireSource(weights);
         }
         for (Map.Entry<String, Digest> a : adapters.entrySet()) {
             if (!s.hasBlob(a.getValue())) {
                 throw ApiException.badRequest("blob " + a.getValue() + " for adapter \"" + a.getKey() + "\" not found; "
                         + "upload it first with POST /api/blobs/" + a.getValue());
             }
-            requireAdapter(a.getKey(), readGguf(s, a.getKey(), a.getValue()));
-        }
-        if (quantize.isPresent() && base != null && !pullBase) {
-            models.registry().resolve(base).ifPresent(m -> quantize.get().requireSource(m.metadata()));
+            GgufMetadata g = readGguf(s, a.getKey(), a.getValue());
+            requireAdapter(a.getKey(), g);
+            if (weights != null) {
+                requireAdapterFits(a.getKey(), g, weights);
+            }
         }
         if (pullBase) {
             Thread worker = Thread.currentThread();
@@ -331,88 +346,118 @@ public final class StoreHandlers {
                        Optional<String> system, Map<String, JsonNode> parameters, Optional<ArrayNode> messages,
                        List<String> licenses) throws IOException {
         OllamaStore s = requireStore();
+        List<Digest> created = new ArrayList<>();
+        boolean done = false;
+        try (OllamaStore.Pin pin = s.pin()) {
+            build(emit, name, fromStore, fromModel, files, adapters, quantize, template, system, parameters, messages,
+                    licenses, pin, created);
+            done = true;
+        } finally {
+            if (!done && !created.isEmpty()) {
+                s.pruneUnreferenced(created); // a failed create leaves no weights of its own behind
+            }
+        }
+    }
+
+    /**
+     * {@link #build}'s work: every blob the manifest will name is held by {@code pin} from before the create relies on
+     * it, so a delete meanwhile cannot take it; blobs written afresh (the weights) go to {@code created}.
+     */
+    private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
+                       Map<String, Digest> files, Map<String, Digest> adapters, Optional<Quantize> quantize,
+                       Optional<String> template, Optional<String> system, Map<String, JsonNode> parameters,
+                       Optional<ArrayNode> messages, List<String> licenses, OllamaStore.Pin pin,
+                       List<Digest> created) throws IOException {
+        OllamaStore s = requireStore();
         List<Layer> layers = new ArrayList<>();
         GgufMetadata weights = null;
         Map<String, Object> baseParams = Map.of();
         if (!files.isEmpty()) {
             emit.accept(Status.of("parsing GGUF"));
             for (Map.Entry<String, Digest> f : files.entrySet()) {
+                hold(pin, f.getValue(), "file \"" + f.getKey() + "\"");
                 GgufMetadata g = readGguf(s, f.getKey(), f.getValue());
                 long size = Files.size(s.blobPath(f.getValue()));
                 boolean projector = g.architecture().equals("clip");
                 if (!projector) {
-                    if (weights != null) {
-                        throw ApiException.badRequest("more than one GGUF model in files; give one model "
-                                + "(and optionally one projector)");
-                    }
-                    weights = g;
+                    weights = g; // one model: checked before the stream started
                 }
                 layers.add(new Layer(projector ? MediaTypes.PROJECTOR : MediaTypes.MODEL, f.getValue(), size));
-            }
-            if (weights == null) {
-                throw ApiException.badRequest("files hold no GGUF model, only a projector");
             }
         } else if (fromStore.isPresent()) {
             Manifest base = fromStore.get().manifest();
             // each layer remembers the model it came from, as Ollama's create writes it: show's parent_model
             String parent = fromStore.get().name().shortName();
-            base.layers().forEach(l -> layers.add(new Layer(l.mediaType(), l.digest(), l.size(), parent)));
+            for (Layer l : base.layers()) {
+                hold(pin, l.digest(), "the base model's layer");
+                layers.add(new Layer(l.mediaType(), l.digest(), l.size(), parent));
+            }
             weights = fromModel.metadata();
             Optional<Layer> p = base.layer(MediaTypes.PARAMS);
             if (p.isPresent()) {
                 baseParams = StoreLayers.parameters(s.readSmallBlob(p.get().digest()));
             }
         } else if (quantize.isEmpty() || !quantize.get().changes(fromModel.metadata())) {
-            layers.add(importWeights(fromModel));
+            layers.add(importWeights(fromModel, pin, created));
             weights = fromModel.metadata();
         } else {
             weights = fromModel.metadata(); // a loose GGUF or the built-in model: quantized from where it lies
         }
+        // LoRA adapters for the weights' architecture and shapes, checked again for a base pulled just now, and before
+        // any quantizing
+        for (Map.Entry<String, Digest> a : adapters.entrySet()) {
+            hold(pin, a.getValue(), "adapter \"" + a.getKey() + "\"");
+            requireAdapterFits(a.getKey(), readGguf(s, a.getKey(), a.getValue()), weights);
+        }
         if (quantize.isPresent()) {
             weights = quantize(emit, quantize.get(), layers, weights, fromStore.isEmpty() && files.isEmpty()
-                    ? fromModel.path() : null);
+                    ? fromModel.path() : null, pin, created);
         }
-        // LoRA adapters for the weights' architecture, after the base's own (as Ollama adds them)
+        // after the base's own adapters, as Ollama adds them; one layer for an adapter given twice
         for (Map.Entry<String, Digest> a : adapters.entrySet()) {
-            GgufMetadata g = readGguf(s, a.getKey(), a.getValue());
-            if (!g.architecture().equals(weights.architecture())) {
-                throw ApiException.badRequest("adapter \"" + a.getKey() + "\" is for " + g.architecture()
-                        + " models, not " + weights.architecture());
-            }
             if (layers.stream().noneMatch(l -> l.mediaType().equals(MediaTypes.ADAPTER)
                     && l.digest().equals(a.getValue()))) {
                 layers.add(new Layer(MediaTypes.ADAPTER, a.getValue(), Files.size(s.blobPath(a.getValue()))));
             }
         }
         for (Layer l : layers) {
-            emit.accept(Status.of("using existing layer " + l.digest()));
+            emit.accept(Status.of((created.contains(l.digest()) ? "creating new layer " : "using existing layer ")
+                    + l.digest()));
         }
         if (template.isPresent()) {
-            replace(emit, layers, MediaTypes.TEMPLATE, template.get().getBytes(StandardCharsets.UTF_8));
+            replace(emit, layers, MediaTypes.TEMPLATE, template.get().getBytes(StandardCharsets.UTF_8), pin);
         }
         if (system.isPresent()) {
-            replace(emit, layers, MediaTypes.SYSTEM, system.get().getBytes(StandardCharsets.UTF_8));
+            replace(emit, layers, MediaTypes.SYSTEM, system.get().getBytes(StandardCharsets.UTF_8), pin);
         }
         if (!parameters.isEmpty()) {
             ObjectNode merged = Json.MAPPER.createObjectNode();
             baseParams.forEach((k, v) -> merged.set(k, Json.MAPPER.valueToTree(v)));
             parameters.forEach(merged::set);
-            replace(emit, layers, MediaTypes.PARAMS, Json.write(merged));
+            replace(emit, layers, MediaTypes.PARAMS, Json.write(merged), pin);
         }
         if (messages.isPresent()) {
-            replace(emit, layers, MediaTypes.MESSAGES, Json.write(messages.get()));
+            replace(emit, layers, MediaTypes.MESSAGES, Json.write(messages.get()), pin);
         }
         // licenses add to the base's, as Ollama's create appends a layer for each
         for (String license : licenses) {
-            Layer l = newLayer(emit, MediaTypes.LICENSE, license.getBytes(StandardCharsets.UTF_8));
+            Layer l = newLayer(emit, MediaTypes.LICENSE, license.getBytes(StandardCharsets.UTF_8), pin);
             if (layers.stream().noneMatch(x -> x.digest().equals(l.digest()))) {
                 layers.add(l);
             }
         }
-        Manifest manifest = manifest(weights, layers);
+        Manifest manifest = manifest(weights, layers, pin);
         emit.accept(Status.of("writing manifest"));
         s.writeManifest(name, manifest);
         emit.accept(Status.of("success"));
+    }
+
+    /** Holds a blob the new manifest will name; a 400 where it went away (a delete) since the request was checked. */
+    private static void hold(OllamaStore.Pin pin, Digest d, String what) {
+        if (!pin.add(d)) {
+            throw ApiException.badRequest("blob " + d + " (" + what + ") is no longer in the store; it was deleted "
+                    + "while this model was being created");
+        }
     }
 
     /** A create's {@code quantize} (or {@code quantization}): the target's name as given and its llama_ftype. */
@@ -423,8 +468,8 @@ public final class StoreHandlers {
         void requireSource(GgufMetadata g) {
             String level = g.quantizationLevel();
             if (!SOURCES.contains(level)) {
-                throw ApiException.badRequest("quantization is only supported for F16 and F32 models (and BF16 "
-                        + "ones); this model is " + level);
+                // Ollama's words, which clients match on (BF16 is taken too)
+                throw ApiException.badRequest("quantization is only supported for F16 and F32 models");
             }
         }
 
@@ -455,7 +500,8 @@ public final class StoreHandlers {
      * metadata.
      */
     private GgufMetadata quantize(Consumer<Status> emit, Quantize q, List<Layer> layers, GgufMetadata weights,
-                                  java.nio.file.Path looseFile) throws IOException {
+                                  java.nio.file.Path looseFile, OllamaStore.Pin pin, List<Digest> created)
+            throws IOException {
         q.requireSource(weights); // a base pulled in this request is checked only now
         if (!q.changes(weights)) {
             return weights;
@@ -482,7 +528,8 @@ public final class StoreHandlers {
             Files.deleteIfExists(out);
             throw e;
         }
-        Digest d = s.adoptBlob(out);
+        Digest d = s.adoptBlob(out, pin);
+        created.add(d);
         Layer quantized = new Layer(MediaTypes.MODEL, d, Files.size(s.blobPath(d)));
         if (at >= 0) {
             layers.set(at, quantized);
@@ -490,6 +537,52 @@ public final class StoreHandlers {
             layers.add(0, quantized);
         }
         return readGguf(s, "quantized model", d);
+    }
+
+    private static final String MORE_THAN_ONE_MODEL = "more than one GGUF model in files; give one model (and "
+            + "optionally one projector)";
+    private static final String ONLY_A_PROJECTOR = "files hold no GGUF model, only a projector";
+
+    /**
+     * An adapter llama.cpp can put on these weights: of their architecture, and each {@code NAME.lora_a} and
+     * {@code NAME.lora_b} pair shaped for the weights' tensor {@code NAME} (n_in by rank and rank by n_out; the token
+     * embedding's the other way round), as llama.cpp checks them when it loads the adapter.
+     */
+    private static void requireAdapterFits(String file, GgufMetadata adapter, GgufMetadata weights) {
+        if (!adapter.architecture().equals(weights.architecture())) {
+            throw ApiException.badRequest("adapter \"" + file + "\" is for " + adapter.architecture()
+                    + " models, not " + weights.architecture());
+        }
+        Map<String, List<Long>> shapes = new java.util.HashMap<>();
+        weights.tensors().forEach(t -> shapes.put(t.name(), t.dimensions()));
+        Map<String, List<Long>> a = new java.util.HashMap<>();
+        Map<String, List<Long>> b = new java.util.HashMap<>();
+        for (dev.gantry.models.gguf.GgufTensorInfo t : adapter.tensors()) {
+            if (t.name().endsWith(".lora_a")) {
+                a.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
+            } else if (t.name().endsWith(".lora_b")) {
+                b.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
+            }
+        }
+        for (Map.Entry<String, List<Long>> e : a.entrySet()) {
+            String tensor = e.getKey();
+            List<Long> base = shapes.get(tensor);
+            List<Long> lb = b.get(tensor);
+            String problem = base == null ? "the model has no tensor " + tensor
+                    : lb == null ? tensor + " has lora_a but no lora_b"
+                    : e.getValue().size() < 2 || lb.size() < 2 || base.size() < 2 ? tensor + " is not a matrix"
+                    : tensor.equals("token_embd.weight")
+                            ? (base.get(0).equals(lb.get(1)) && base.get(1).equals(e.getValue().get(1)) ? null
+                                    : tensor + " does not fit the model's shape")
+                            : !base.get(0).equals(e.getValue().get(0)) || !base.get(1).equals(lb.get(1))
+                                    ? tensor + " does not fit the model's shape " + base
+                                    : !e.getValue().get(1).equals(lb.get(0)) ? tensor + "'s lora_a and lora_b ranks "
+                                            + "differ" : null;
+            if (problem != null) {
+                throw ApiException.badRequest("adapter \"" + file + "\" does not fit this model (is it for another "
+                        + "base model?): " + problem);
+            }
+        }
     }
 
     /** A LoRA adapter as llama.cpp loads one: a GGUF of {@code general.type} adapter and {@code adapter.type} lora. */
@@ -510,20 +603,26 @@ public final class StoreHandlers {
         }
     }
 
-    private void replace(Consumer<Status> emit, List<Layer> layers, String type, byte[] content) throws IOException {
+    private void replace(Consumer<Status> emit, List<Layer> layers, String type, byte[] content, OllamaStore.Pin pin)
+            throws IOException {
         layers.removeIf(l -> l.mediaType().equals(type));
-        layers.add(newLayer(emit, type, content));
+        layers.add(newLayer(emit, type, content, pin));
     }
 
-    private Layer newLayer(Consumer<Status> emit, String type, byte[] content) throws IOException {
-        Layer l = requireStore().writeBlob(type, content);
+    private Layer newLayer(Consumer<Status> emit, String type, byte[] content, OllamaStore.Pin pin)
+            throws IOException {
+        Layer l = requireStore().writeBlob(type, content, pin);
         emit.accept(Status.of("creating new layer " + l.digest()));
         return l;
     }
 
     /** A manifest for {@code layers} with its config blob written. */
     private Manifest manifest(GgufMetadata weights, List<Layer> layers) throws IOException {
-        Layer config = requireStore().writeBlob(MediaTypes.CONFIG, ModelConfig.of(weights).toJson(layers));
+        return manifest(weights, layers, null);
+    }
+
+    private Manifest manifest(GgufMetadata weights, List<Layer> layers, OllamaStore.Pin pin) throws IOException {
+        Layer config = requireStore().writeBlob(MediaTypes.CONFIG, ModelConfig.of(weights).toJson(layers), pin);
         return Manifest.of(config, layers);
     }
 
@@ -532,6 +631,17 @@ public final class StoreHandlers {
         try (InputStream in = Files.newInputStream(m.path())) {
             Digest d = requireStore().writeBlob(in, null);
             return new Layer(MediaTypes.MODEL, d, Files.size(m.path()));
+        }
+    }
+
+    /** {@link #importWeights(LocalModel)} for a create: held by {@code pin} (copied again where a delete took it). */
+    private Layer importWeights(LocalModel m, OllamaStore.Pin pin, List<Digest> created) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Layer l = importWeights(m);
+            created.add(l.digest());
+            if (pin.add(l.digest()) || attempt == 2) {
+                return l;
+            }
         }
     }
 
