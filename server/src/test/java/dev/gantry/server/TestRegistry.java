@@ -15,8 +15,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A registry speaking the part of the distribution API that {@code ollama pull} uses, on a loopback port: manifests
- * by tag, blobs by digest with {@code Range}. It can cut a blob's first download halfway, to test resuming.
+ * A registry speaking the part of the distribution API that {@code ollama pull} and {@code ollama push} use, on a
+ * loopback port: manifests by tag, blobs by digest with {@code Range}, {@code HEAD} of a blob, monolithic uploads
+ * ({@code POST .../blobs/uploads/}, then {@code PUT} with {@code ?digest=}, checked) and manifests put by tag. It can
+ * cut a blob's first download halfway, to test resuming, and refuse uploads as a registry that wants a login.
  */
 final class TestRegistry implements AutoCloseable {
     private final HttpServer server;
@@ -26,6 +28,10 @@ final class TestRegistry implements AutoCloseable {
     final List<String> accepts = new CopyOnWriteArrayList<>();
     /** Blob digests whose next download stops after half the bytes. */
     final Map<String, AtomicInteger> cutOnce = new ConcurrentHashMap<>();
+    /** Blob digests uploaded by pushes, in order. */
+    final List<String> uploaded = new CopyOnWriteArrayList<>();
+    /** Answer 401 to uploads, as a registry that wants a login. */
+    volatile boolean refuseUploads;
 
     TestRegistry() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -79,7 +85,25 @@ final class TestRegistry implements AutoCloseable {
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
             String path = ex.getRequestURI().getPath().substring("/v2/".length());
+            String method = ex.getRequestMethod();
+            int u = path.indexOf("/blobs/uploads/");
+            if (u >= 0) {
+                upload(ex, method, path, u);
+                return;
+            }
             int m = path.indexOf("/manifests/");
+            if (m >= 0 && method.equals("PUT")) {
+                manifests.put(path.substring(0, m) + "/" + path.substring(m + "/manifests/".length()),
+                        ex.getRequestBody().readAllBytes());
+                send(ex, 201, new byte[0]);
+                return;
+            }
+            if (method.equals("HEAD")) {
+                int h = path.indexOf("/blobs/");
+                boolean has = h >= 0 && blobs.containsKey(path.substring(h + "/blobs/".length()));
+                ex.sendResponseHeaders(has ? 200 : 404, -1);
+                return;
+            }
             if (m >= 0) {
                 accepts.add(String.valueOf(ex.getRequestHeaders().getFirst("Accept")));
                 byte[] body = manifests.get(path.substring(0, m) + "/" + path.substring(m + "/manifests/".length()));
@@ -112,6 +136,41 @@ final class TestRegistry implements AutoCloseable {
             }
             out.write(blob, from, blob.length - from);
         }
+    }
+
+    /** {@code POST .../blobs/uploads/} starts one (its location carries a query); {@code PUT} it with the digest. */
+    private void upload(HttpExchange ex, String method, String path, int at) throws IOException {
+        if (refuseUploads) {
+            send(ex, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        if (method.equals("POST")) {
+            ex.getResponseHeaders().set("Location", "/v2/" + path.substring(0, at) + "/blobs/uploads/"
+                    + java.util.UUID.randomUUID() + "?_state=opaque");
+            send(ex, 202, new byte[0]);
+            return;
+        }
+        String query = String.valueOf(ex.getRequestURI().getRawQuery());
+        int d = query.indexOf("digest=");
+        byte[] body = ex.getRequestBody().readAllBytes();
+        String digest = d < 0 ? "" : java.net.URLDecoder.decode(query.substring(d + "digest=".length()),
+                StandardCharsets.UTF_8);
+        if (!method.equals("PUT") || !query.contains("_state=opaque") || !digest.equals(sha256(body))) {
+            send(ex, 400, "{\"errors\":[{\"code\":\"DIGEST_INVALID\"}]}".getBytes(StandardCharsets.UTF_8));
+            return;
+        }
+        blobs.put(digest, body);
+        uploaded.add(digest);
+        send(ex, 201, new byte[0]);
+    }
+
+    boolean hasBlob(String digest) {
+        return blobs.containsKey(digest);
+    }
+
+    /** The manifest stored at ns/model/tag, or null. */
+    byte[] manifestAt(String namespace, String model, String tag) {
+        return manifests.get(namespace + "/" + model + "/" + tag);
     }
 
     private static void send(HttpExchange ex, int status, byte[] body) throws IOException {

@@ -53,11 +53,13 @@ public final class StoreHandlers {
     private final ModelManager models;
     private final OllamaStore store;
     private final RegistryPull registry;
+    private final dev.gantry.models.store.RegistryPush pusher;
 
     public StoreHandlers(ModelManager models) {
         this.models = models;
         this.store = models.registry().store().orElse(null);
         this.registry = store == null ? null : new RegistryPull(store);
+        this.pusher = store == null ? null : new dev.gantry.models.store.RegistryPush(store);
     }
 
     /** One line of the create and pull streams, as Ollama writes them. */
@@ -178,14 +180,34 @@ public final class StoreHandlers {
         }
     }
 
-    /** {@code POST /api/push}: not implemented; the request is checked first, as Ollama checks it. */
+    /**
+     * {@code POST /api/push}: a model of the store to the registry its name names ({@code host/namespace/model:tag};
+     * {@code insecure} for plain HTTP), with Ollama's statuses. Registries that ask for authentication are refused.
+     */
     public void push(Exchange ex) {
         ObjectNode body = Json.parseObject(ex.body());
         ModelName name = ModelName.parse(modelField(body, "model", "name"));
-        if (requireStore().find(name).isEmpty()) {
-            throw new ModelNotFoundException(name.shortName());
+        boolean insecure = Json.bool(body, "insecure").orElse(false);
+        boolean stream = Json.bool(body, "stream").orElse(true);
+        StoredManifest stored = requireStore().find(name).orElseThrow(() -> new ModelNotFoundException(
+                name.shortName()));
+        Thread worker = Thread.currentThread();
+        ex.onClose(worker::interrupt); // a client that goes away cancels the upload
+        try (OllamaStore.Pin pin = requireStore().pin()) {
+            stored.manifest().blobs().forEach(l -> pin.add(l.digest())); // a delete meanwhile leaves them
+            run(ex, stream, emit -> {
+                try {
+                    pusher.push(stored, insecure, p -> emit.accept(new Status(p.status(), p.digest(), p.total(),
+                            p.completed())));
+                } catch (InterruptedException e) {
+                    throw new ApiException(499, "push cancelled");
+                } catch (IOException e) {
+                    throw new ApiException(500, e.getMessage());
+                }
+            });
+        } finally {
+            Thread.interrupted(); // clear a late interrupt from onClose, so it cannot hit later work on this thread
         }
-        throw new ApiException(501, "push is not supported by Gantry");
     }
 
     // ---------------------------------------------------------------- copy and delete
