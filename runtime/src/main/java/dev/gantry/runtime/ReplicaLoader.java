@@ -44,7 +44,9 @@ final class ReplicaLoader {
         Placement placement = planner.plan(model, config);
         Optional<ReplicaPlan> group = placement.replicas().stream()
                 .filter(r -> r.gpus().size() > 1 && r.mode() == SplitMode.LAYER).findFirst();
-        if (planner.choosesSplitByMeasurement() && group.isPresent()) {
+        // with LoRA adapters the group stays split by layer: llama.cpp puts an adapter's matrices in the buffers of the
+        // weights they adapt, which a tensor split shares out in ways not tried with adapters here
+        if (planner.choosesSplitByMeasurement() && group.isPresent() && model.layers().adapters().isEmpty()) {
             String key = SplitMeasurements.key(model.contentKey(),
                     group.get().gpus().stream().map(planner::gpuName).toList());
             Map<SplitMode, Double> measured = splitMeasurements.get(key);

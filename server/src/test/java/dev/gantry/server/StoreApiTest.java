@@ -333,6 +333,21 @@ class StoreApiTest {
         try (Stream<Path> b = Files.list(store.resolve("blobs"))) {
             assertEquals(blobs + 1, b.count(), "only the upload is new");
         }
+        // a lora_b alone, and a tensor that is no LoRA matrix: llama.cpp refuses both at every load
+        for (String[] c : new String[][] {{"blk.0.attn_q.weight.lora_b", "has lora_b but no lora_a"},
+                {"blk.0.attn_q.weight.extra", "no LoRA matrix"}}) {
+            Path odd = dir.resolve("odd.gguf");
+            new dev.gantry.models.gguf.GgufWriter().putString("general.architecture", "llama")
+                    .putString("general.type", "adapter").putString("adapter.type", "lora")
+                    .putF32("adapter.lora.alpha", 1f)
+                    .tensor(c[0], dev.gantry.models.gguf.GgmlType.F32, new long[] {2, 64},
+                            dev.gantry.models.gguf.GgufWriter.zeros())
+                    .write(odd);
+            byte[] oddBytes = Files.readAllBytes(odd);
+            send("POST", "/api/blobs/" + TestRegistry.sha256(oddBytes), oddBytes);
+            assertError(post("/api/create", "{\"model\":\"a\",\"from\":\"stories260k\",\"adapters\":{\"o.gguf\":\""
+                    + TestRegistry.sha256(oddBytes) + "\"}}"), 400, c[1]);
+        }
         assertFalse(Files.exists(manifest("registry.ollama.ai", "library", "a", "latest")));
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"tiny-lora\"}".getBytes()).statusCode());
     }

@@ -73,6 +73,25 @@ class ToolChoiceApiTest {
         }
     }
 
+    /** Parameters with $defs (as Pydantic writes nested models) and a recursive "#": their refs still resolve. */
+    @Test
+    void parametersWithDefsAndRefsAreHeld() throws Exception {
+        String tools = "[{\"type\":\"function\",\"function\":{\"name\":\"greet\",\"parameters\":{\"type\":\"object\","
+                + "\"properties\":{\"who\":{\"$ref\":\"#/$defs/Person\"}},\"required\":[\"who\"],\"$defs\":{\"Person\":"
+                + "{\"type\":\"object\",\"properties\":{\"title\":{\"enum\":[\"dr\",\"ms\"]}},\"required\":[\"title\"]}}}}},"
+                + "{\"type\":\"function\",\"function\":{\"name\":\"nest\",\"parameters\":{\"type\":\"object\","
+                + "\"properties\":{\"more\":{\"$ref\":\"#\"}}}}}]";
+        HttpResponse<String> r = openai("\"tools\":" + tools + ",\"tool_choice\":{\"type\":\"function\","
+                + "\"function\":{\"name\":\"greet\"}},\"reasoning_effort\":\"none\"");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode call = TestServer.json(r.body()).at("/choices/0/message/tool_calls/0/function");
+        assertEquals("greet", call.get("name").asText(), r.body());
+        String title = TestServer.json(call.get("arguments").asText()).at("/who/title").asText();
+        assertTrue(title.equals("dr") || title.equals("ms"), call.toString());
+        r = openai("\"tools\":" + tools + ",\"tool_choice\":\"required\",\"reasoning_effort\":\"none\"");
+        assertEquals(200, r.statusCode(), r.body());
+    }
+
     @Test
     void noneSendsNoToolsAndAutoLeavesThemToTheModel() throws Exception {
         int plain = TestServer.json(openai("\"max_tokens\":1").body()).at("/usage/prompt_tokens").asInt();
@@ -98,10 +117,16 @@ class ToolChoiceApiTest {
             assertEquals(400, r.statusCode(), r.body());
             assertTrue(TestServer.json(r.body()).at("/error/message").asText().contains(c[1]), r.body());
         }
-        // the same on Ollama's chat, where Gantry takes the field too
+        // Ollama's chat ignores the field: a value Gantry does not know is auto there, not an error
         HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\"," + ASK
-                + ",\"tool_choice\":7}");
-        assertEquals(400, r.statusCode(), r.body());
-        assertTrue(TestServer.json(r.body()).get("error").asText().contains("tool_choice"), r.body());
+                + ",\"tool_choice\":7,\"stream\":false,\"options\":{\"num_predict\":2}}");
+        assertEquals(200, r.statusCode(), r.body());
+        // where it names a function, that function is called
+        r = server.post("/api/chat", "{\"model\":\"" + MODEL + "\"," + ASK + ",\"tools\":" + TOOLS + ",\"think\":false,"
+                + "\"stream\":false,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}},"
+                + "\"options\":{\"num_predict\":120}}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("get_time", TestServer.json(r.body()).at("/message/tool_calls/0/function/name").asText(),
+                r.body());
     }
 }

@@ -31,8 +31,35 @@ public final class FootprintEstimator {
      */
     public static ModelFootprint estimate(dev.gantry.models.LocalModel model) {
         ModelFootprint f = estimate(model.metadata());
-        long adapters = adapterBytes(model);
-        return adapters == 0 ? f : f.withOtherBytes(f.otherBytes() + adapters);
+        if (model.layers().adapters().isEmpty()) {
+            return f;
+        }
+        // a block's matrices count with its layer (they go where the layer goes); the rest with the other tensors
+        long[] layers = f.layerBytes().stream().mapToLong(Long::longValue).toArray();
+        long other = f.otherBytes();
+        for (java.nio.file.Path p : model.layers().adapters()) {
+            GgufMetadata a;
+            try {
+                a = new dev.gantry.models.gguf.GgufReader().read(p);
+            } catch (java.io.IOException | RuntimeException e) {
+                continue; // a missing or broken adapter fails the load itself
+            }
+            for (dev.gantry.models.gguf.GgufTensorInfo t : a.tensors()) {
+                long bytes = t.byteSize().orElse(0);
+                int layer = layerIndex(t.name());
+                if (layer >= 0 && layer < layers.length) {
+                    layers[layer] += bytes;
+                } else {
+                    other += bytes;
+                }
+            }
+        }
+        List<Long> layerBytes = java.util.Arrays.stream(layers).boxed().toList();
+        long added = other - f.otherBytes() + layerBytes.stream().mapToLong(Long::longValue).sum()
+                - f.repeatingLayerBytes();
+        return new ModelFootprint(f.architecture(), f.layers(), f.embedding(), f.heads(), f.kvHeads(), f.keyLength(),
+                f.valueLength(), f.vocabulary(), f.contextLength(), f.weightBytes() + added, layerBytes,
+                f.inputBytes(), f.outputBytes(), other, f.tiedOutput());
     }
 
     /** The sizes of a model's adapter files added up. */

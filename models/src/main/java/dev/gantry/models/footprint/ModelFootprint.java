@@ -73,13 +73,6 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
         return sum;
     }
 
-    /** The same with {@code otherBytes} (and the weights with it) set to {@code bytes}. */
-    public ModelFootprint withOtherBytes(long bytes) {
-        return new ModelFootprint(architecture, layers, embedding, heads, kvHeads, keyLength, valueLength, vocabulary,
-                contextLength, weightBytes - otherBytes + bytes, layerBytes, inputBytes, outputBytes, bytes,
-                tiedOutput);
-    }
-
     /**
      * Bytes of the output layer as placed: {@link #outputBytes()}, plus a copy of the input embedding when the
      * output is tied to it.

@@ -112,6 +112,7 @@ public final class OllamaStore {
     /** A create's hold on the blobs it uses, until closed; see {@link #pin()}. */
     public final class Pin implements AutoCloseable {
         private final List<Digest> held = new ArrayList<>();
+        private final List<Digest> placed = new ArrayList<>();
 
         private Pin() {}
 
@@ -121,6 +122,13 @@ public final class OllamaStore {
                 pinned.merge(d, 1, Integer::sum);
                 held.add(d);
                 return hasBlob(d);
+            }
+        }
+
+        /** The blobs this hold's writes put in the store (not there before): what a failed create may prune. */
+        public List<Digest> placed() {
+            synchronized (writeLock) {
+                return List.copyOf(placed);
             }
         }
 
@@ -162,6 +170,7 @@ public final class OllamaStore {
             synchronized (writeLock) {
                 if (!pin.add(d)) {
                     writeNew(d, bytes);
+                    pin.placed.add(d);
                 }
             }
             return new Layer(mediaType, d, bytes.length);
@@ -224,6 +233,7 @@ public final class OllamaStore {
             synchronized (writeLock) {
                 if (!pin.add(d)) {
                     moveIntoPlace(file, blobPath(d));
+                    pin.placed.add(d);
                 }
             }
             return d;

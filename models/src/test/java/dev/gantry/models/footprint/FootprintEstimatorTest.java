@@ -152,7 +152,7 @@ class FootprintEstimatorTest {
                 f.computeBytes(512, 32768));
     }
 
-    /** A model's LoRA adapters count as weights: their files' bytes, beside the tensors they adapt. */
+    /** A model's LoRA adapters count as weights, each block's matrices with that block's layer. */
     @Test
     void aModelsAdaptersAddTheirBytes(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
         java.nio.file.Path lora = dir.resolve("lora.gguf");
@@ -166,8 +166,15 @@ class FootprintEstimatorTest {
         ModelFootprint plain = FootprintEstimator.estimate(md);
         ModelFootprint with = FootprintEstimator.estimate(m);
         long size = java.nio.file.Files.size(lora);
-        assertEquals(plain.gpuWeightBytes() + size, with.gpuWeightBytes());
-        assertEquals(plain.weightBytes() + size, with.weightBytes());
+        GgufMetadata a = GgufReader.readMetadata(lora);
+        long tensors = a.tensors().stream().mapToLong(t -> t.byteSize().orElseThrow()).sum();
+        assertTrue(tensors > 0 && tensors < size, tensors + " of " + size);
+        assertEquals(plain.gpuWeightBytes() + tensors, with.gpuWeightBytes());
+        assertEquals(plain.weightBytes() + tensors, with.weightBytes());
+        long layer0 = a.tensors().stream().filter(t -> t.name().startsWith("blk.0."))
+                .mapToLong(t -> t.byteSize().orElseThrow()).sum();
+        assertEquals(plain.layerBytes(0) + layer0, with.layerBytes(0), "block 0's matrices go with block 0");
+        assertEquals(plain.otherBytes(), with.otherBytes());
         assertEquals(size, FootprintEstimator.adapterBytes(m));
     }
 

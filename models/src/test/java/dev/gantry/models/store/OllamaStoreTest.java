@@ -86,6 +86,7 @@ class OllamaStoreTest {
             held = s.writeBlob(MediaTypes.MODEL, "quantized".getBytes(StandardCharsets.UTF_8), pin);
             assertTrue(pin.add(config.digest()));
             assertEquals(weights.digest(), held.digest(), "the same bytes: the blob is there already");
+            assertEquals(List.of(), pin.placed(), "so this hold put nothing in the store");
             assertTrue(s.delete(ModelName.parse("first")));
             assertTrue(s.hasBlob(held.digest()), "held by the create");
             s.writeManifest(ModelName.parse("second"), Manifest.of(config, List.of(held)));

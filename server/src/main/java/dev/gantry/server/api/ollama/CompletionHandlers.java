@@ -159,7 +159,7 @@ public final class CompletionHandlers {
         int logprobs = logprobs(body);
         List<Object> declaredTools = tools(body.get("tools"));
         String toolChoice = ToolChoice.of(body); // OpenAI's, passed on by /v1/chat/completions
-        List<Object> tools = toolChoice.equals("none") ? List.of() : declaredTools;
+        List<Object> tools = toolChoice.equals("none") ? List.of() : ToolChoice.chosen(body, declaredTools);
         if (toolChoice.equals("required") && tools.isEmpty()) {
             throw ApiException.badRequest("tool_choice \"required\" needs tools");
         }

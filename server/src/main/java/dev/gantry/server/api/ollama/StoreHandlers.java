@@ -319,7 +319,7 @@ public final class StoreHandlers {
         if (!files.isEmpty() && weights == null) {
             throw ApiException.badRequest(ONLY_A_PROJECTOR);
         }
-        if (base != null && !pullBase) {
+        if (files.isEmpty() && base != null && !pullBase) { // the weights build takes: files, else from's
             weights = models.registry().resolve(base).map(LocalModel::metadata).orElse(null);
         }
         if (quantize.isPresent() && weights != null) {
@@ -368,22 +368,25 @@ public final class StoreHandlers {
                        Optional<String> system, Map<String, JsonNode> parameters, Optional<ArrayNode> messages,
                        List<String> licenses) throws IOException {
         OllamaStore s = requireStore();
-        List<Digest> created = new ArrayList<>();
+        OllamaStore.Pin pin = s.pin();
         boolean done = false;
-        try (OllamaStore.Pin pin = s.pin()) {
+        try {
             build(emit, name, fromStore, fromModel, files, adapters, quantize, template, system, parameters, messages,
-                    licenses, pin, created);
+                    licenses, pin, new ArrayList<>());
             done = true;
         } finally {
-            if (!done && !created.isEmpty()) {
-                s.pruneUnreferenced(created); // a failed create leaves no weights of its own behind
+            List<Digest> placed = pin.placed();
+            pin.close();
+            if (!done && !placed.isEmpty()) {
+                s.pruneUnreferenced(placed); // a failed create leaves none of the blobs it wrote behind
             }
         }
     }
 
     /**
      * {@link #build}'s work: every blob the manifest will name is held by {@code pin} from before the create relies on
-     * it, so a delete meanwhile cannot take it; blobs written afresh (the weights) go to {@code created}.
+     * it, so a delete meanwhile cannot take it; the weights it writes or imports go to {@code created} (announced as
+     * new layers).
      */
     private void build(Consumer<Status> emit, ModelName name, Optional<StoredManifest> fromStore, LocalModel fromModel,
                        Map<String, Digest> files, Map<String, Digest> adapters, Optional<Quantize> quantize,
@@ -584,21 +587,27 @@ public final class StoreHandlers {
                 a.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
             } else if (t.name().endsWith(".lora_b")) {
                 b.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
+            } else if (!t.name().endsWith("_norm.weight")) { // llama.cpp takes norms too, refuses anything else
+                throw ApiException.badRequest("adapter \"" + file + "\" has a tensor " + t.name() + " that is no "
+                        + "LoRA matrix (.lora_a, .lora_b)");
             }
         }
-        for (Map.Entry<String, List<Long>> e : a.entrySet()) {
-            String tensor = e.getKey();
+        java.util.Set<String> adapted = new java.util.TreeSet<>(a.keySet());
+        adapted.addAll(b.keySet());
+        for (String tensor : adapted) {
             List<Long> base = shapes.get(tensor);
             List<Long> lb = b.get(tensor);
+            List<Long> la = a.get(tensor);
             String problem = base == null ? "the model has no tensor " + tensor
                     : lb == null ? tensor + " has lora_a but no lora_b"
-                    : e.getValue().size() < 2 || lb.size() < 2 || base.size() < 2 ? tensor + " is not a matrix"
+                    : la == null ? tensor + " has lora_b but no lora_a"
+                    : la.size() < 2 || lb.size() < 2 || base.size() < 2 ? tensor + " is not a matrix"
                     : tensor.equals("token_embd.weight")
-                            ? (base.get(0).equals(lb.get(1)) && base.get(1).equals(e.getValue().get(1)) ? null
+                            ? (base.get(0).equals(lb.get(1)) && base.get(1).equals(la.get(1)) ? null
                                     : tensor + " does not fit the model's shape")
-                            : !base.get(0).equals(e.getValue().get(0)) || !base.get(1).equals(lb.get(1))
+                            : !base.get(0).equals(la.get(0)) || !base.get(1).equals(lb.get(1))
                                     ? tensor + " does not fit the model's shape " + base
-                                    : !e.getValue().get(1).equals(lb.get(0)) ? tensor + "'s lora_a and lora_b ranks "
+                                    : !la.get(1).equals(lb.get(0)) ? tensor + "'s lora_a and lora_b ranks "
                                             + "differ" : null;
             if (problem != null) {
                 throw ApiException.badRequest("adapter \"" + file + "\" does not fit this model (is it for another "

@@ -18,16 +18,43 @@ import java.util.Map;
 final class ToolChoice {
     private ToolChoice() {}
 
-    /** {@code tool_choice} of a chat body: auto, none or required (auto where absent). */
+    /**
+     * {@code tool_choice} of a chat body: auto, none or required; OpenAI's named function ({@code {"type":
+     * "function", "function": {"name": ...}}}) is required, with {@link #named} telling which. Anything else is auto:
+     * Ollama's chat ignores the field, and a client that sends it some other way keeps working.
+     */
     static String of(ObjectNode body) {
         JsonNode n = body.get("tool_choice");
-        if (n == null || n.isNull()) {
-            return "auto";
+        if (n != null && n.isTextual() && List.of("none", "required").contains(n.textValue())) {
+            return n.textValue();
         }
-        if (!n.isTextual() || !List.of("auto", "none", "required").contains(n.textValue())) {
-            throw ApiException.badRequest("tool_choice must be \"auto\", \"none\" or \"required\"");
+        return named(body) != null ? "required" : "auto";
+    }
+
+    /** The function OpenAI's object form of {@code tool_choice} names, or null. */
+    static String named(ObjectNode body) {
+        JsonNode n = body.get("tool_choice");
+        return n != null && n.isObject() && "function".equals(n.path("type").textValue())
+                ? n.path("function").path("name").textValue() : null;
+    }
+
+    /** The tools a named {@code tool_choice} leaves: the one of that name (a 400 where there is none). */
+    static List<Object> chosen(ObjectNode body, List<Object> tools) {
+        String name = named(body);
+        if (name == null) {
+            return tools;
         }
-        return n.textValue();
+        List<Object> out = new ArrayList<>();
+        for (Object tool : tools) {
+            if (tool instanceof Map<?, ?> m && m.get("function") instanceof Map<?, ?> fn && name.equals(fn.get("name"))) {
+                out.add(tool);
+            }
+        }
+        if (out.isEmpty()) {
+            throw ApiException.badRequest("tool_choice names the function \"" + name + "\", which is not among the "
+                    + "tools");
+        }
+        return out;
     }
 
     /**
@@ -50,6 +77,9 @@ final class ToolChoice {
             argumentsKey = "parameters"; // Llama 3.1's JSON calls
         }
         List<Object> calls = new ArrayList<>();
+        // each tool's parameters live under the grammar's root as $defs/tool<i>, their $refs (written against the
+        // parameters as a root: "#/$defs/Person", "#") rewritten to point there
+        Map<String, Object> defs = new LinkedHashMap<>();
         for (Object tool : tools) {
             if (!(tool instanceof Map<?, ?> m) || !(m.get("function") instanceof Map<?, ?> fn)
                     || !(fn.get("name") instanceof String name)) {
@@ -62,16 +92,41 @@ final class ToolChoice {
             } catch (RuntimeException unsupported) {
                 parameters = Map.of("type", "object");
             }
+            String key = "tool" + defs.size();
+            defs.put(key, rebased(parameters, "#/$defs/" + key));
             Map<String, Object> properties = new LinkedHashMap<>();
             properties.put("name", Map.of("const", name));
-            properties.put(argumentsKey, parameters);
+            properties.put(argumentsKey, Map.of("$ref", "#/$defs/" + key));
             calls.add(Map.of("type", "object", "properties", properties, "required", List.of("name", argumentsKey)));
         }
         if (calls.isEmpty()) {
             throw ApiException.badRequest("tool_choice \"required\" needs tools with a function name");
         }
-        Object schema = calls.size() == 1 ? calls.getFirst() : Map.of("anyOf", calls);
-        return JsonGrammar.fromSchema(schema, before, after);
+        Map<String, Object> schema = new LinkedHashMap<>();
+        schema.put("anyOf", calls);
+        schema.put("$defs", defs);
+        try {
+            return JsonGrammar.fromSchema(schema, before, after);
+        } catch (RuntimeException e) { // what the tools' schemas did not say alone: any object for the arguments
+            defs.replaceAll((k, v) -> Map.of("type", "object"));
+            return JsonGrammar.fromSchema(schema, before, after);
+        }
+    }
+
+    /** A copy of {@code schema} whose local {@code $ref}s ("#", "#/...") point below {@code at} instead. */
+    private static Object rebased(Object schema, String at) {
+        if (schema instanceof Map<?, ?> m) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> out.put(String.valueOf(k), "$ref".equals(k) && v instanceof String ref
+                    && (ref.equals("#") || ref.startsWith("#/")) ? at + ref.substring(1) : rebased(v, at)));
+            return out;
+        }
+        if (schema instanceof List<?> l) {
+            List<Object> out = new ArrayList<>();
+            l.forEach(v -> out.add(rebased(v, at)));
+            return out;
+        }
+        return schema;
     }
 
     /** Whether {@link #grammar} writes bare JSON calls for this template (the parser must then read bare JSON). */
