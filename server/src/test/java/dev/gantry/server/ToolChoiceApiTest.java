@@ -33,6 +33,8 @@ class ToolChoiceApiTest {
         Path models = Files.createTempDirectory("gantry-tool-choice");
         ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve(MODEL + ".gguf"),
                 ChatTemplateApiTest.TEMPLATE);
+        ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve("tiny-mistral.gguf"), Files.readString(
+                TestModels.sharedDir().resolve("llama-data/chat-templates/Mistral-Small-3.2-24B-Instruct-2506.jinja")));
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -90,6 +92,18 @@ class ToolChoiceApiTest {
         assertTrue(title.equals("dr") || title.equals("ms"), call.toString());
         r = openai("\"tools\":" + tools + ",\"tool_choice\":\"required\",\"reasoning_effort\":\"none\"");
         assertEquals(200, r.statusCode(), r.body());
+    }
+
+    /** Mistral Small 3.2's template calls as [TOOL_CALLS]name[ARGS]{...}: the grammar writes calls so. */
+    @Test
+    void newerMistralTemplatesGetTheirOwnCallSyntax() throws Exception {
+        HttpResponse<String> r = server.post("/api/chat", "{\"model\":\"tiny-mistral\"," + ASK + ",\"tools\":" + TOOLS
+                + ",\"tool_choice\":\"required\",\"stream\":false,\"raw\":false,\"options\":{\"num_predict\":120,"
+                + "\"seed\":3}}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode call = TestServer.json(r.body()).at("/message/tool_calls/0/function");
+        assertTrue(call.get("name").asText().startsWith("get_"), r.body());
+        assertTrue(call.get("arguments").isObject() && call.get("arguments").size() == 1, r.body());
     }
 
     @Test

@@ -101,6 +101,24 @@ public final class JsonGrammar {
         return fromSchema(schema, "", "");
     }
 
+    /**
+     * One of several documents, each after its own text: {@code before.get(i)} then a document of
+     * {@code schemas.get(i)}; {@code root} is what their local {@code $ref}s point into.
+     */
+    public static String alternatives(Object root, List<String> before, List<Object> schemas) {
+        if (before.size() != schemas.size() || schemas.isEmpty()) {
+            throw new IllegalArgumentException(before.size() + " texts for " + schemas.size() + " schemas");
+        }
+        Builder b = new Builder(root);
+        List<String> alternatives = new ArrayList<>();
+        for (int i = 0; i < schemas.size(); i++) {
+            String expr = b.visit(schemas.get(i), "alternative", "#/" + i);
+            alternatives.add(before.get(i).isEmpty() ? expr : literal(before.get(i)) + " " + expr);
+        }
+        return b.render(alternatives.size() == 1 ? alternatives.getFirst()
+                : "(" + String.join(" | ", alternatives) + ")");
+    }
+
     /** The documents of {@code schema} with {@code before} and {@code after} around them, as they are. */
     public static String fromSchema(Object schema, String before, String after) {
         Builder b = new Builder(schema);

@@ -13,7 +13,8 @@ import java.util.Map;
  * A chat's {@code tool_choice} (OpenAI's, which {@code /v1/chat/completions} passes on; Ollama's chat has none):
  * {@code auto} leaves the tools to the model, {@code none} takes them away, and {@code required} holds the answer to
  * one call of one of the tools with a grammar, written the way the model's template calls tools (a Hermes-style
- * {@code <tool_call>} tag, Mistral's {@code [TOOL_CALLS]}, or bare JSON as Llama 3 writes it).
+ * {@code <tool_call>} tag, Mistral's {@code [TOOL_CALLS]} list or, in its newer templates, {@code
+ * [TOOL_CALLS]name[ARGS]}, or bare JSON as Llama 3 writes it).
  */
 final class ToolChoice {
     private ToolChoice() {}
@@ -101,6 +102,23 @@ final class ToolChoice {
         }
         if (calls.isEmpty()) {
             throw ApiException.badRequest("tool_choice \"required\" needs tools with a function name");
+        }
+        if (t.contains("[ARGS]")) { // newer Mistral templates: [TOOL_CALLS]name[ARGS]{arguments}
+            List<String> heads = new ArrayList<>();
+            List<Object> arguments = new ArrayList<>();
+            int i = 0;
+            for (Object call : calls) {
+                Map<?, ?> properties = (Map<?, ?>) ((Map<?, ?>) call).get("properties");
+                heads.add("[TOOL_CALLS]" + ((Map<?, ?>) properties.get("name")).get("const") + "[ARGS]");
+                arguments.add(Map.of("$ref", "#/$defs/tool" + i++));
+            }
+            Map<String, Object> root = Map.of("$defs", defs);
+            try {
+                return JsonGrammar.alternatives(root, heads, arguments);
+            } catch (RuntimeException e) {
+                defs.replaceAll((k, v) -> Map.of("type", "object"));
+                return JsonGrammar.alternatives(root, heads, arguments);
+            }
         }
         Map<String, Object> schema = new LinkedHashMap<>();
         schema.put("anyOf", calls);

@@ -1,0 +1,31 @@
+package dev.gantry.server.api.ollama;
+
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The grammar a required tool call is held to, in each template family's call syntax. */
+class ToolChoiceTest {
+    private static final List<Object> TOOLS = List.of(
+            Map.of("type", "function", "function", Map.of("name", "get_weather", "parameters",
+                    Map.of("type", "object", "properties", Map.of("unit", Map.of("enum", List.of("c", "f")))))),
+            Map.of("type", "function", "function", Map.of("name", "get_time")));
+
+    @Test
+    void eachFamilyGetsItsOwnCallSyntax() {
+        String hermes = ToolChoice.grammar(TOOLS, "... <tool_call> ...");
+        assertTrue(hermes.contains("\"<tool_call>\\n\"") && hermes.contains("\"\\n</tool_call>\""), hermes);
+        String nemo = ToolChoice.grammar(TOOLS, "... [TOOL_CALLS] ...");
+        assertTrue(nemo.contains("\"[TOOL_CALLS][\"") && nemo.contains("\"]\""), nemo);
+        String small32 = ToolChoice.grammar(TOOLS, "... [TOOL_CALLS]{{ name }}[ARGS]{{ arguments }} ...");
+        assertTrue(small32.contains("\"[TOOL_CALLS]get_weather[ARGS]\"")
+                && small32.contains("\"[TOOL_CALLS]get_time[ARGS]\""), small32);
+        assertFalse(small32.contains("arguments"), "the name is outside the JSON: " + small32);
+        String llama = ToolChoice.grammar(TOOLS, "<|start_header_id|>ipython<|end_header_id|> <|python_tag|>");
+        assertTrue(llama.contains("parameters") && !llama.contains("<tool_call>"), llama);
+        assertTrue(ToolChoice.bareJson("<|start_header_id|>") && !ToolChoice.bareJson("[TOOL_CALLS]"));
+    }
+}
