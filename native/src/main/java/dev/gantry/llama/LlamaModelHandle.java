@@ -350,11 +350,22 @@ public final class LlamaModelHandle implements AutoCloseable {
             if (n < 0) {
                 throw new LlamaException("llama_token_to_piece(" + token + ") returned " + n);
             }
+            if (n == 0 && RENDERED_CONTROL_TOKENS.contains(tokenText(token))) {
+                return tokenText(token).getBytes(StandardCharsets.UTF_8);
+            }
             return buf.asSlice(0, n).toArray(JAVA_BYTE);
         } catch (Throwable t) {
             throw NativeStrings.rethrow("llama_token_to_piece", t);
         }
     }
+
+    /**
+     * Control tokens rendered in the output all the same (llama.cpp renders no control token there): the markers of
+     * Command R7B's and Command A's reasoning, tool calls and answer, which the chat's parser reads (the models module's
+     * {@code CommandParser}), as llama.cpp itself renders gpt-oss's channel markers.
+     */
+    static final java.util.Set<String> RENDERED_CONTROL_TOKENS = java.util.Set.of("<|START_THINKING|>",
+            "<|END_THINKING|>", "<|START_ACTION|>", "<|END_ACTION|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>");
 
     /**
      * Applies one of llama.cpp's built-in chat templates (chosen by matching {@code template}, which may be the

@@ -35,6 +35,8 @@ class ToolChoiceApiTest {
                 ChatTemplateApiTest.TEMPLATE);
         ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve("tiny-mistral.gguf"), Files.readString(
                 TestModels.sharedDir().resolve("llama-data/chat-templates/Mistral-Small-3.2-24B-Instruct-2506.jinja")));
+        ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve("tiny-command.gguf"), Files.readString(
+                TestModels.sharedDir().resolve("llama-data/chat-templates/CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja")));
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -104,6 +106,19 @@ class ToolChoiceApiTest {
         JsonNode call = TestServer.json(r.body()).at("/message/tool_calls/0/function");
         assertTrue(call.get("name").asText().startsWith("get_"), r.body());
         assertTrue(call.get("arguments").isObject() && call.get("arguments").size() == 1, r.body());
+    }
+
+    /** Command R7B calls in an action block, which its own parser reads back. */
+    @Test
+    void commandR7bCallsInItsActionBlock() throws Exception {
+        HttpResponse<String> r = server.post("/v1/chat/completions", "{\"model\":\"tiny-command\",\"max_tokens\":160,"
+                + "\"seed\":3," + ASK + ",\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\","
+                + "\"function\":{\"name\":\"get_weather\"}},\"reasoning_effort\":\"none\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode c = TestServer.json(r.body()).at("/choices/0");
+        assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
+        assertEquals("get_weather", c.at("/message/tool_calls/0/function/name").asText(), c.toString());
+        assertTrue(TestServer.json(c.at("/message/tool_calls/0/function/arguments").asText()).has("unit"), c.toString());
     }
 
     @Test

@@ -250,7 +250,10 @@ public final class CompletionHandlers {
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block
         boolean heldAtOnce = grammar != null && grammarStart == GrammarStart.AT_ONCE;
+        // Command R7B / Command A: their reasoning, tool calls and answer come between their own markers
         AnswerParser parser = harmony ? new HarmonyParser(toolNames, openChannel)
+                : dev.gantry.models.chat.CommandParser.isCommand(used)
+                ? new dev.gantry.models.chat.CommandParser(prompt.thinkingOpen() && !heldAtOnce)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),

@@ -68,7 +68,14 @@ final class ToolChoice {
         String before = "";
         String after = "";
         String argumentsKey = "arguments";
-        if (t.contains("<tool_call>")) {
+        String nameKey = "name";
+        boolean command = dev.gantry.models.chat.CommandParser.isCommand(t);
+        if (command) { // Command R7B / Command A: a list of {tool_call_id, tool_name, parameters} in an action block
+            before = "<|START_ACTION|>[";
+            after = "]<|END_ACTION|>";
+            nameKey = "tool_name";
+            argumentsKey = "parameters";
+        } else if (t.contains("<tool_call>")) {
             before = "<tool_call>\n";
             after = "\n</tool_call>";
         } else if (t.contains("[TOOL_CALLS]")) {
@@ -96,9 +103,13 @@ final class ToolChoice {
             String key = "tool" + defs.size();
             defs.put(key, rebased(parameters, "#/$defs/" + key));
             Map<String, Object> properties = new LinkedHashMap<>();
-            properties.put("name", Map.of("const", name));
+            if (command) {
+                properties.put("tool_call_id", Map.of("const", "0"));
+            }
+            properties.put(nameKey, Map.of("const", name));
             properties.put(argumentsKey, Map.of("$ref", "#/$defs/" + key));
-            calls.add(Map.of("type", "object", "properties", properties, "required", List.of("name", argumentsKey)));
+            calls.add(Map.of("type", "object", "properties", properties, "required",
+                    List.copyOf(properties.keySet())));
         }
         if (calls.isEmpty()) {
             throw ApiException.badRequest("tool_choice \"required\" needs tools with a function name");

@@ -27,5 +27,8 @@ class ToolChoiceTest {
         String llama = ToolChoice.grammar(TOOLS, "<|start_header_id|>ipython<|end_header_id|> <|python_tag|>");
         assertTrue(llama.contains("parameters") && !llama.contains("<tool_call>"), llama);
         assertTrue(ToolChoice.bareJson("<|start_header_id|>") && !ToolChoice.bareJson("[TOOL_CALLS]"));
+        String command = ToolChoice.grammar(TOOLS, "<|START_THINKING|> ... <|START_ACTION|>");
+        assertTrue(command.contains("\"<|START_ACTION|>[\"") && command.contains("\"]<|END_ACTION|>\"")
+                && command.contains("tool_name") && command.contains("tool_call_id"), command);
     }
 }
