@@ -108,6 +108,8 @@ public final class OllamaStore {
      * model deleted meanwhile cannot take a blob the new manifest names (two creates that quantize alike share one).
      */
     private final java.util.Map<Digest, Integer> pinned = new java.util.HashMap<>();
+    /** Held blobs a delete would have pruned: pruned when the last hold on them lets go, if still unnamed. */
+    private final Set<Digest> deferred = new HashSet<>();
 
     /** A create's hold on the blobs it uses, until closed; see {@link #pin()}. */
     public final class Pin implements AutoCloseable {
@@ -135,10 +137,21 @@ public final class OllamaStore {
         @Override
         public void close() {
             synchronized (writeLock) {
+                List<Layer> released = new ArrayList<>();
                 for (Digest d : held) {
                     pinned.computeIfPresent(d, (k, n) -> n == 1 ? null : n - 1);
+                    if (!pinned.containsKey(d) && deferred.remove(d)) {
+                        released.add(new Layer("", d, 0));
+                    }
                 }
                 held.clear();
+                if (!released.isEmpty()) {
+                    try {
+                        pruneBlobs(released); // what a delete left for this hold (a push of a model deleted meanwhile)
+                    } catch (IOException e) {
+                        LOG.log(Level.WARNING, "could not remove blobs a delete left: " + e.getMessage());
+                    }
+                }
             }
         }
     }
@@ -363,7 +376,9 @@ public final class OllamaStore {
             other.manifest().blobs().forEach(l -> stillUsed.add(l.digest()));
         }
         for (Layer l : candidates) {
-            if (!stillUsed.contains(l.digest()) && !pinned.containsKey(l.digest())) {
+            if (!stillUsed.contains(l.digest()) && pinned.containsKey(l.digest())) {
+                deferred.add(l.digest());
+            } else if (!stillUsed.contains(l.digest())) {
                 Files.deleteIfExists(blobPath(l.digest()));
             }
         }

@@ -87,19 +87,25 @@ public final class RegistryPush {
         progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, 0L));
         HttpRequest start = HttpRequest.newBuilder(URI.create(base + "/blobs/uploads/"))
                 .timeout(Duration.ofMinutes(1)).POST(HttpRequest.BodyPublishers.noBody()).build();
-        HttpResponse<Void> started = send(start, HttpResponse.BodyHandlers.discarding(), "push blob");
+        HttpResponse<String> started = send(start, HttpResponse.BodyHandlers.ofString(), "push blob");
         check(started, "push blob", 202);
         String location = started.headers().firstValue("Location")
                 .orElseThrow(() -> new IOException("push blob: the registry gave no upload location"));
-        URI target = URI.create(base + "/").resolve(location);
-        String query = target.getRawQuery();
-        URI put = URI.create(target.toString() + (query == null ? "?" : "&") + "digest=" + l.digest());
+        URI put;
+        try {
+            URI target = URI.create(base + "/").resolve(location);
+            String query = target.getRawQuery();
+            put = URI.create(target.toString() + (query == null ? "?" : "&") + "digest=" + l.digest());
+        } catch (IllegalArgumentException e) {
+            throw new IOException("push blob: the registry gave a bad upload location \"" + location + "\": "
+                    + e.getMessage());
+        }
         HttpRequest upload = HttpRequest.newBuilder(put).timeout(Duration.ofHours(6))
                 .header("Content-Type", "application/octet-stream")
                 .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
                         () -> counting(blob, size, status, l.digest().toString(), progress)), size))
                 .build();
-        HttpResponse<Void> done = send(upload, HttpResponse.BodyHandlers.discarding(), "push blob");
+        HttpResponse<String> done = send(upload, HttpResponse.BodyHandlers.ofString(), "push blob");
         check(done, "push blob", 201, 200, 204);
         progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, size));
     }
@@ -134,6 +140,9 @@ public final class RegistryPush {
             throws IOException, InterruptedException {
         try {
             return http.send(req, handler);
+        } catch (java.net.ConnectException e) {
+            throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority()
+                    + ": connection refused" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"), e);
         } catch (IOException e) {
             throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority() + ": "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
@@ -153,6 +162,24 @@ public final class RegistryPush {
             throw new IOException(what + ": the registry refused access (HTTP " + s + "); registry authentication "
                     + "(Ollama's registry signs pushes with an account key) is not supported by Gantry");
         }
-        throw new IOException(what + ": the registry answered HTTP " + s);
+        throw new IOException(what + ": the registry answered HTTP " + s + registryMessage(r.body()));
+    }
+
+    /** The message of a distribution API error body ({@code {"errors":[{"code":..,"message":..}]}}), if any. */
+    private static String registryMessage(Object body) {
+        if (!(body instanceof String text) || text.isBlank()) {
+            return "";
+        }
+        try {
+            com.fasterxml.jackson.databind.JsonNode errors = StoreJson.MAPPER.readTree(text).path("errors");
+            if (errors.isArray() && !errors.isEmpty()) {
+                com.fasterxml.jackson.databind.JsonNode e = errors.get(0);
+                String m = e.path("message").asText(e.path("code").asText(""));
+                return m.isEmpty() ? "" : ": " + m;
+            }
+        } catch (IOException | RuntimeException notJson) {
+            // a body that is no error list says nothing more
+        }
+        return "";
     }
 }

@@ -94,6 +94,17 @@ class OllamaStoreTest {
         assertTrue(s.delete(ModelName.parse("second")));
         assertFalse(s.hasBlob(held.digest()), "pruned once nothing holds or names it");
 
+        // a push holds a model's blobs; the model deleted meanwhile: they go when the push lets go
+        Layer pushed = s.writeBlob(MediaTypes.MODEL, "pushed".getBytes(StandardCharsets.UTF_8));
+        Layer config3 = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8)); // pruned with "second"
+        s.writeManifest(ModelName.parse("third"), Manifest.of(config3, List.of(pushed)));
+        try (OllamaStore.Pin pin = s.pin()) {
+            pin.add(pushed.digest());
+            assertTrue(s.delete(ModelName.parse("third")));
+            assertTrue(s.hasBlob(pushed.digest()), "still being pushed");
+        }
+        assertFalse(s.hasBlob(pushed.digest()), "left for the push, then pruned");
+
         Layer orphan = s.writeBlob(MediaTypes.MODEL, "a failed create's".getBytes(StandardCharsets.UTF_8));
         try (OllamaStore.Pin pin = s.pin()) {
             pin.add(orphan.digest());

@@ -190,7 +190,8 @@ public final class CompletionHandlers {
         boolean forceCall = toolChoice.equals("required");
         if (forceCall) { // one call of one of the tools, held by a grammar as a format is (after reasoning)
             if (grammar != null) {
-                throw ApiException.badRequest("format cannot be combined with tool_choice \"required\"");
+                throw ApiException.badRequest("format (OpenAI's response_format) cannot be combined with a "
+                        + "required tool call (tool_choice \"required\" or a named function)");
             }
             if (HarmonyParser.isHarmony(used)) {
                 throw ApiException.badRequest("tool_choice \"required\" is not supported for this model's "

@@ -90,15 +90,22 @@ final class ToolChoice {
         Map<String, Object> defs = new LinkedHashMap<>();
         for (Object tool : tools) {
             if (!(tool instanceof Map<?, ?> m) || !(m.get("function") instanceof Map<?, ?> fn)
-                    || !(fn.get("name") instanceof String name)) {
+                    || !(fn.get("name") instanceof String name) || name.isBlank()) {
                 continue;
             }
+            // a function without parameters takes none: {}
             Object parameters = fn.get("parameters") instanceof Map<?, ?> p && !p.isEmpty() ? p
-                    : Map.of("type", "object");
+                    : Map.of("type", "object", "properties", Map.of());
             try {
                 JsonGrammar.fromSchema(parameters); // its keywords are ones a grammar can hold
             } catch (RuntimeException unsupported) {
-                parameters = Map.of("type", "object");
+                // without the keywords a grammar cannot hold (a pattern, multipleOf...) the rest still holds
+                parameters = relaxed(parameters);
+                try {
+                    JsonGrammar.fromSchema(parameters);
+                } catch (RuntimeException still) {
+                    parameters = Map.of("type", "object");
+                }
             }
             String key = "tool" + defs.size();
             defs.put(key, rebased(parameters, "#/$defs/" + key));
@@ -140,6 +147,36 @@ final class ToolChoice {
             defs.replaceAll((k, v) -> Map.of("type", "object"));
             return JsonGrammar.fromSchema(schema, before, after);
         }
+    }
+
+    /** Keywords that constrain values in ways the grammar writer does not take; a tool's schema goes without them. */
+    private static final java.util.Set<String> UNHELD = java.util.Set.of("pattern", "patternProperties", "multipleOf",
+            "not", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum", "minProperties",
+            "maxProperties", "contains", "minContains", "maxContains", "if", "then", "else", "propertyNames",
+            "dependentRequired", "dependentSchemas", "dependencies", "unevaluatedProperties", "unevaluatedItems");
+
+    /** A copy of {@code schema} without {@link #UNHELD} keywords, at every depth (a property named so stays). */
+    private static Object relaxed(Object schema) {
+        if (schema instanceof Map<?, ?> m) {
+            Map<String, Object> out = new LinkedHashMap<>();
+            m.forEach((k, v) -> {
+                String key = String.valueOf(k);
+                if (key.equals("properties") && v instanceof Map<?, ?> props) {
+                    Map<String, Object> kept = new LinkedHashMap<>();
+                    props.forEach((name, sub) -> kept.put(String.valueOf(name), relaxed(sub)));
+                    out.put(key, kept);
+                } else if (!UNHELD.contains(key)) {
+                    out.put(key, relaxed(v));
+                }
+            });
+            return out;
+        }
+        if (schema instanceof List<?> l) {
+            List<Object> out = new ArrayList<>();
+            l.forEach(v -> out.add(relaxed(v)));
+            return out;
+        }
+        return schema;
     }
 
     /** A copy of {@code schema} whose local {@code $ref}s ("#", "#/...") point below {@code at} instead. */
