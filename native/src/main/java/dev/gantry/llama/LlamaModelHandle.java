@@ -364,7 +364,7 @@ public final class LlamaModelHandle implements AutoCloseable {
      * Command R7B's and Command A's reasoning, tool calls and answer, which the chat's parser reads (the models module's
      * {@code CommandParser}), as llama.cpp itself renders gpt-oss's channel markers.
      */
-    static final java.util.Set<String> RENDERED_CONTROL_TOKENS = java.util.Set.of("<|START_THINKING|>",
+    public static final java.util.Set<String> RENDERED_CONTROL_TOKENS = java.util.Set.of("<|START_THINKING|>",
             "<|END_THINKING|>", "<|START_ACTION|>", "<|END_ACTION|>", "<|START_RESPONSE|>", "<|END_RESPONSE|>");
 
     /**

@@ -1,0 +1,69 @@
+package dev.gantry.runtime.engine.llama;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.llama.ModelParams;
+import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.gguf.GgufArray;
+import dev.gantry.models.gguf.GgufMetadata;
+import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.gguf.GgufTensorInfo;
+import dev.gantry.models.gguf.GgufValueType;
+import dev.gantry.models.gguf.GgufWriter;
+import dev.gantry.runtime.testing.TestModels;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Control tokens render as nothing in the output, except Command's markers: on a copy of the tiny model whose
+ * vocabulary has two more control tokens in place of ordinary ones, {@code <|START_THINKING|>} and another.
+ */
+class ControlMarkerRenderingTest {
+    @Test
+    void commandsMarkersRenderAndOtherControlTokensDoNot(@TempDir Path dir) throws Exception {
+        TestModels.llama();
+        Path source = TestModels.tinyModel();
+        GgufMetadata meta = new GgufReader(1 << 20).read(source);
+        List<Object> tokens = new ArrayList<>(((GgufArray) meta.get("tokenizer.ggml.tokens").orElseThrow()).elements());
+        List<Object> types = new ArrayList<>(((GgufArray) meta.get("tokenizer.ggml.token_type").orElseThrow())
+                .elements());
+        tokens.set(400, "<|START_THINKING|>");
+        types.set(400, 3); // CONTROL
+        tokens.set(401, "<|SOMETHING_ELSE|>");
+        types.set(401, 3);
+        GgufWriter w = new GgufWriter(meta.alignment()).copy(meta, "")
+                .put("tokenizer.ggml.tokens", GgufValueType.ARRAY, new GgufArray(GgufValueType.STRING, tokens.size(),
+                        tokens))
+                .put("tokenizer.ggml.token_type", GgufValueType.ARRAY, new GgufArray(
+                        ((GgufArray) meta.get("tokenizer.ggml.token_type").orElseThrow()).elementType(), types.size(),
+                        types));
+        for (GgufTensorInfo t : meta.tensors()) {
+            GgmlType type = t.type().orElseThrow();
+            long[] dims = t.dimensions().stream().mapToLong(Long::longValue).toArray();
+            long offset = meta.dataOffset() + t.offset();
+            w.tensor(t.name(), type, dims, (out, bytes) -> {
+                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
+                    for (long done = 0; done < bytes; ) {
+                        done += in.transferTo(offset + done, bytes - done, out);
+                    }
+                }
+            });
+        }
+        Path file = dir.resolve("markers.gguf");
+        w.write(file);
+        try (LlamaModelHandle m = LlamaModelHandle.load(file, new ModelParams(0, ModelParams.SplitMode.NONE, 0, null,
+                true, false, false))) {
+            assertArrayEquals("<|START_THINKING|>".getBytes(StandardCharsets.UTF_8), m.piece(400));
+            assertEquals(0, m.piece(401).length, "other control tokens render as nothing");
+            assertEquals("<|SOMETHING_ELSE|>", m.tokenText(401));
+        }
+    }
+}
