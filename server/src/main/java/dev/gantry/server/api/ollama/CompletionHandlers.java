@@ -129,8 +129,12 @@ public final class CompletionHandlers {
             PromptBuilder.Prompt built = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null),
                     template, modelSystem, msgs, List.of(), think, thinkLevel(body)));
             text = built.text();
-            if (HarmonyParser.isHarmony(template != null ? template : m.chatTemplateSource().orElse(null))) {
+            String used = template != null ? template : m.chatTemplateSource().orElse(null);
+            if (HarmonyParser.isHarmony(used)) {
                 parser = new HarmonyParser(); // gpt-oss: its channels, whatever think says
+            } else if (dev.gantry.models.chat.CommandParser.isCommand(used)) {
+                // Command R7B / Command A: their markers (rendered) go, whatever think says
+                parser = new dev.gantry.models.chat.CommandParser(built.thinkingOpen() && grammar == null);
             } else if (Boolean.TRUE.equals(think)) {
                 // the reasoning goes to the answer's thinking field, as in Ollama; a format held from the first
                 // token makes the answer, even where the prompt opened a reasoning block (Ollama files that JSON
