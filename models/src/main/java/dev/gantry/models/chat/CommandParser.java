@@ -38,14 +38,22 @@ public final class CommandParser implements AnswerParser {
     /** Leading whitespace after a marker goes, as the templates put a line break there. */
     private boolean stripLeading;
 
-    /** @param thinkingOpen whether the prompt ended with {@code <|START_THINKING|>} (the model goes on reasoning) */
-    public CommandParser(boolean thinkingOpen) {
+    private final java.util.Set<String> toolNames;
+
+    /**
+     * @param thinkingOpen whether the prompt ended with {@code <|START_THINKING|>} (the model goes on reasoning)
+     * @param toolNames    the request's tools: an action block is tool calls only where there are some (else its
+     *                     text stays in the answer)
+     */
+    public CommandParser(boolean thinkingOpen, java.util.Set<String> toolNames) {
         this.route = thinkingOpen ? Route.THINKING : Route.CONTENT;
+        this.toolNames = java.util.Set.copyOf(toolNames);
     }
 
     /** Whether a template writes Command's markers (so its answers are this parser's). */
     public static boolean isCommand(String template) {
-        return template != null && (template.contains(START_THINKING) || template.contains(START_ACTION));
+        return template != null && (template.contains(START_THINKING) || template.contains(START_ACTION)
+                || template.contains(START_RESPONSE));
     }
 
     @Override
@@ -81,8 +89,8 @@ public final class CommandParser implements AnswerParser {
                 case START_THINKING -> route = Route.THINKING;
                 case START_ACTION -> route = Route.ACTION;
                 case END_ACTION -> {
-                    parseAction();
                     route = Route.CONTENT;
+                    content.append(parseAction()); // what is no call stays where it was written
                 }
                 default -> route = Route.CONTENT; // END_THINKING, START_RESPONSE, END_RESPONSE
             }
@@ -92,12 +100,13 @@ public final class CommandParser implements AnswerParser {
     }
 
     private void emit(String text, StringBuilder thinking, StringBuilder content) {
-        if (stripLeading) {
-            text = text.stripLeading();
+        if (stripLeading && !text.isEmpty()) {
+            // the line break a template may put after a marker; an indent after it is the answer's own
+            text = text.startsWith("\r\n") ? text.substring(2) : text.startsWith("\n") ? text.substring(1) : text;
+            stripLeading = false;
             if (text.isEmpty()) {
                 return;
             }
-            stripLeading = false;
         }
         switch (route) {
             case THINKING -> thinking.append(text);
@@ -106,32 +115,46 @@ public final class CommandParser implements AnswerParser {
         }
     }
 
-    /** The action's JSON list: each object's {@code tool_name} and {@code parameters} a call; text where it is none. */
-    private void parseAction() {
+    /**
+     * The action's JSON list as tool calls (each object's {@code tool_name} and {@code parameters}), all or none;
+     * returns the text to keep in the answer instead: the whole block where it is no call list, or where the request
+     * has no tools.
+     */
+    private String parseAction() {
         String json = action.toString().strip();
         action.setLength(0);
         if (json.isEmpty()) {
-            return;
+            return "";
+        }
+        if (toolNames.isEmpty()) {
+            return json;
         }
         try {
-            JsonNode list = JSON.readTree(json);
+            JsonNode list = JSON.readerFor(JsonNode.class)
+                    .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readValue(json);
+            List<ToolCall> found = new ArrayList<>();
             for (JsonNode call : list.isArray() ? list : JSON.createArrayNode().add(list)) {
                 String name = call.path("tool_name").asText(call.path("name").asText(""));
                 JsonNode params = call.has("parameters") ? call.get("parameters") : call.path("arguments");
+                if (params.isTextual()) { // arguments written as a JSON string
+                    params = JSON.readTree(params.textValue());
+                }
+                if (!call.isObject() || name.isEmpty() || !(params.isObject() || params.isMissingNode())) {
+                    return json;
+                }
                 Map<String, Object> arguments = params.isObject()
                         ? JSON.convertValue(params, new com.fasterxml.jackson.core.type.TypeReference<
                                 LinkedHashMap<String, Object>>() { })
                         : Map.of();
-                if (!name.isEmpty()) {
-                    calls.add(new ToolCall(name, arguments));
-                }
+                found.add(new ToolCall(name, arguments));
             }
+            calls.addAll(found);
+            return "";
         } catch (java.io.IOException | IllegalArgumentException e) {
-            leftover.append(json); // not a call list: the answer's text, not lost
+            return json; // not a call list: the answer's text, not lost
         }
     }
-
-    private final StringBuilder leftover = new StringBuilder();
 
     @Override
     public ChatOutputParser.Final finish() {
@@ -140,10 +163,8 @@ public final class CommandParser implements AnswerParser {
         emit(pending.toString(), thinking, content); // a marker cut short is text
         pending.setLength(0);
         if (route == Route.ACTION) {
-            parseAction(); // the answer ended inside an action (its end marker is the turn's end)
+            content.append(parseAction()); // the answer ended inside an action (its end marker is the turn's end)
         }
-        content.append(leftover);
-        leftover.setLength(0);
         return new ChatOutputParser.Final(thinking.toString(), content.toString(), List.copyOf(calls));
     }
 }

@@ -296,6 +296,7 @@ public final class PromptBuilder {
             ctx.put("enable_thinking", think);
             ctx.put("thinking", think);
             ctx.put("reasoning_enabled", think);
+            ctx.put("reasoning", think); // Command A's
         }
         if (effort != null) {
             ctx.put("reasoning_effort", effort);

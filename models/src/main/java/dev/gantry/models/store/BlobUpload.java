@@ -58,6 +58,7 @@ public final class BlobUpload implements AutoCloseable {
             Files.deleteIfExists(tmp);
             throw new DigestMismatchException(expected, actual);
         }
+        store.claim(actual); // an upload counts on the blob: no hold's release prunes it now
         if (!store.hasBlob(actual)) {
             OllamaStore.moveIntoPlace(tmp, store.blobPath(actual));
         } else {

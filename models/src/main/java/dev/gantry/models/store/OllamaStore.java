@@ -194,7 +194,18 @@ public final class OllamaStore {
         return new Layer(mediaType, d, bytes.length);
     }
 
+    /**
+     * A blob written or found present by an upload or a manifest: no longer one a delete left to be pruned when its
+     * hold lets go (someone counts on it now). Under the write lock or not.
+     */
+    void claim(Digest d) {
+        synchronized (writeLock) {
+            deferred.remove(d);
+        }
+    }
+
     private void writeNew(Digest d, byte[] bytes) throws IOException {
+        claim(d);
         Files.createDirectories(blobs);
         Path tmp = Files.createTempFile(blobs, ".upload-", ".tmp");
         try {
@@ -319,6 +330,7 @@ public final class OllamaStore {
                 if (!hasBlob(l.digest())) {
                     throw new IOException("the manifest names blob " + l.digest() + ", which is not in the store");
                 }
+                deferred.remove(l.digest()); // named now: nothing prunes it when a hold lets go
             }
             // an existing manifest under another case of the name keeps its spelling, as Ollama's getExistingName
             // reuses the stored name: one model, not two folders that differ in case

@@ -91,20 +91,20 @@ public final class RegistryPush {
         check(started, "push blob", 202);
         String location = started.headers().firstValue("Location")
                 .orElseThrow(() -> new IOException("push blob: the registry gave no upload location"));
-        URI put;
+        HttpRequest upload;
         try {
             URI target = URI.create(base + "/").resolve(location);
             String query = target.getRawQuery();
-            put = URI.create(target.toString() + (query == null ? "?" : "&") + "digest=" + l.digest());
-        } catch (IllegalArgumentException e) {
+            URI put = URI.create(target.toString() + (query == null ? "?" : "&") + "digest=" + l.digest());
+            upload = HttpRequest.newBuilder(put).timeout(Duration.ofHours(6))
+                    .header("Content-Type", "application/octet-stream")
+                    .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
+                            () -> counting(blob, size, status, l.digest().toString(), progress)), size))
+                    .build();
+        } catch (IllegalArgumentException e) { // no URI, or not http(s)
             throw new IOException("push blob: the registry gave a bad upload location \"" + location + "\": "
                     + e.getMessage());
         }
-        HttpRequest upload = HttpRequest.newBuilder(put).timeout(Duration.ofHours(6))
-                .header("Content-Type", "application/octet-stream")
-                .PUT(HttpRequest.BodyPublishers.fromPublisher(HttpRequest.BodyPublishers.ofInputStream(
-                        () -> counting(blob, size, status, l.digest().toString(), progress)), size))
-                .build();
         HttpResponse<String> done = send(upload, HttpResponse.BodyHandlers.ofString(), "push blob");
         check(done, "push blob", 201, 200, 204);
         progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, size));
@@ -142,7 +142,9 @@ public final class RegistryPush {
             return http.send(req, handler);
         } catch (java.net.ConnectException e) {
             throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority()
-                    + ": connection refused" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")"), e);
+                    + ": cannot connect" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")")
+                    + (e.getCause() == null || e.getCause().getMessage() == null ? ""
+                    : ": " + e.getCause().getMessage()), e);
         } catch (IOException e) {
             throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority() + ": "
                     + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);

@@ -105,6 +105,21 @@ class OllamaStoreTest {
         }
         assertFalse(s.hasBlob(pushed.digest()), "left for the push, then pruned");
 
+        // uploaded again while it waits for the hold to let go: someone counts on it, it stays
+        Layer again = s.writeBlob(MediaTypes.MODEL, "again".getBytes(StandardCharsets.UTF_8));
+        Layer config4 = s.writeBlob(MediaTypes.CONFIG, "{}".getBytes(StandardCharsets.UTF_8));
+        s.writeManifest(ModelName.parse("fourth"), Manifest.of(config4, List.of(again)));
+        try (OllamaStore.Pin pin = s.pin()) {
+            pin.add(again.digest());
+            assertTrue(s.delete(ModelName.parse("fourth")));
+            try (BlobUpload up = s.newUpload(again.digest())) {
+                byte[] b = "again".getBytes(StandardCharsets.UTF_8);
+                up.write(b, 0, b.length);
+                up.commit();
+            }
+        }
+        assertTrue(s.hasBlob(again.digest()), "claimed by the upload");
+
         Layer orphan = s.writeBlob(MediaTypes.MODEL, "a failed create's".getBytes(StandardCharsets.UTF_8));
         try (OllamaStore.Pin pin = s.pin()) {
             pin.add(orphan.digest());

@@ -134,7 +134,7 @@ public final class CompletionHandlers {
                 parser = new HarmonyParser(); // gpt-oss: its channels, whatever think says
             } else if (dev.gantry.models.chat.CommandParser.isCommand(used)) {
                 // Command R7B / Command A: their markers (rendered) go, whatever think says
-                parser = new dev.gantry.models.chat.CommandParser(built.thinkingOpen() && grammar == null);
+                parser = new dev.gantry.models.chat.CommandParser(built.thinkingOpen() && grammar == null, Set.of());
             } else if (Boolean.TRUE.equals(think)) {
                 // the reasoning goes to the answer's thinking field, as in Ollama; a format held from the first
                 // token makes the answer, even where the prompt opened a reasoning block (Ollama files that JSON
@@ -258,7 +258,7 @@ public final class CompletionHandlers {
         // Command R7B / Command A: their reasoning, tool calls and answer come between their own markers
         AnswerParser parser = harmony ? new HarmonyParser(toolNames, openChannel)
                 : dev.gantry.models.chat.CommandParser.isCommand(used)
-                ? new dev.gantry.models.chat.CommandParser(prompt.thinkingOpen() && !heldAtOnce)
+                ? new dev.gantry.models.chat.CommandParser(prompt.thinkingOpen() && !heldAtOnce, toolNames)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),

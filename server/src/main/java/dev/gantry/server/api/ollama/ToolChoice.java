@@ -99,13 +99,9 @@ final class ToolChoice {
             try {
                 JsonGrammar.fromSchema(parameters); // its keywords are ones a grammar can hold
             } catch (RuntimeException unsupported) {
-                // without the keywords a grammar cannot hold (a pattern, multipleOf...) the rest still holds
-                parameters = relaxed(parameters);
-                try {
-                    JsonGrammar.fromSchema(parameters);
-                } catch (RuntimeException still) {
-                    parameters = Map.of("type", "object");
-                }
+                // without the keywords a grammar cannot hold (a pattern, multipleOf...) the rest still holds; then
+                // without the bounds too (those of a range too wide to list); then any object
+                parameters = holdable(parameters);
             }
             String key = "tool" + defs.size();
             defs.put(key, rebased(parameters, "#/$defs/" + key));
@@ -151,32 +147,64 @@ final class ToolChoice {
 
     /** Keywords that constrain values in ways the grammar writer does not take; a tool's schema goes without them. */
     private static final java.util.Set<String> UNHELD = java.util.Set.of("pattern", "patternProperties", "multipleOf",
-            "not", "uniqueItems", "exclusiveMinimum", "exclusiveMaximum", "minimum", "maximum", "minProperties",
-            "maxProperties", "contains", "minContains", "maxContains", "if", "then", "else", "propertyNames",
-            "dependentRequired", "dependentSchemas", "dependencies", "unevaluatedProperties", "unevaluatedItems");
+            "not", "uniqueItems", "minProperties", "maxProperties", "contains", "minContains", "maxContains", "if",
+            "then", "else", "propertyNames", "dependentRequired", "dependentSchemas", "dependencies",
+            "unevaluatedProperties", "unevaluatedItems");
+    /** Bounds the grammar writer takes only where a range is small: dropped in a second try. */
+    private static final java.util.Set<String> BOUNDS = java.util.Set.of("minimum", "maximum", "exclusiveMinimum",
+            "exclusiveMaximum");
 
-    /** A copy of {@code schema} without {@link #UNHELD} keywords, at every depth (a property named so stays). */
-    private static Object relaxed(Object schema) {
-        if (schema instanceof Map<?, ?> m) {
-            Map<String, Object> out = new LinkedHashMap<>();
-            m.forEach((k, v) -> {
-                String key = String.valueOf(k);
-                if (key.equals("properties") && v instanceof Map<?, ?> props) {
-                    Map<String, Object> kept = new LinkedHashMap<>();
-                    props.forEach((name, sub) -> kept.put(String.valueOf(name), relaxed(sub)));
-                    out.put(key, kept);
-                } else if (!UNHELD.contains(key)) {
-                    out.put(key, relaxed(v));
-                }
-            });
-            return out;
+    private static Object holdable(Object parameters) {
+        for (java.util.Set<String> drop : List.of(UNHELD, union(UNHELD, BOUNDS))) {
+            Object relaxed = relaxed(parameters, drop);
+            try {
+                JsonGrammar.fromSchema(relaxed);
+                return relaxed;
+            } catch (RuntimeException still) {
+                // try dropping more
+            }
         }
-        if (schema instanceof List<?> l) {
-            List<Object> out = new ArrayList<>();
-            l.forEach(v -> out.add(relaxed(v)));
-            return out;
+        return Map.of("type", "object");
+    }
+
+    private static java.util.Set<String> union(java.util.Set<String> a, java.util.Set<String> b) {
+        java.util.Set<String> u = new java.util.HashSet<>(a);
+        u.addAll(b);
+        return u;
+    }
+
+    /** Keywords whose values are subschemas, or maps or lists of them: what {@link #relaxed} goes into. */
+    private static final java.util.Set<String> SUBSCHEMAS = java.util.Set.of("items", "additionalProperties",
+            "anyOf", "oneOf", "allOf", "prefixItems");
+    private static final java.util.Set<String> SCHEMA_MAPS = java.util.Set.of("properties", "$defs", "definitions");
+
+    /**
+     * A copy of a schema without the keywords in {@code drop}, in it and in its subschemas only (a {@code const},
+     * {@code enum} or {@code default} value is copied as it is, and a property or definition keeps its name).
+     */
+    private static Object relaxed(Object schema, java.util.Set<String> drop) {
+        if (!(schema instanceof Map<?, ?> m)) {
+            return schema;
         }
-        return schema;
+        Map<String, Object> out = new LinkedHashMap<>();
+        m.forEach((k, v) -> {
+            String key = String.valueOf(k);
+            if (drop.contains(key)) {
+                return;
+            }
+            if (SCHEMA_MAPS.contains(key) && v instanceof Map<?, ?> named) {
+                Map<String, Object> kept = new LinkedHashMap<>();
+                named.forEach((name, sub) -> kept.put(String.valueOf(name), relaxed(sub, drop)));
+                out.put(key, kept);
+            } else if (SUBSCHEMAS.contains(key) && v instanceof List<?> l) {
+                out.put(key, l.stream().map(sub -> relaxed(sub, drop)).toList());
+            } else if (SUBSCHEMAS.contains(key)) {
+                out.put(key, relaxed(v, drop));
+            } else {
+                out.put(key, v);
+            }
+        });
+        return out;
     }
 
     /** A copy of {@code schema} whose local {@code $ref}s ("#", "#/...") point below {@code at} instead. */

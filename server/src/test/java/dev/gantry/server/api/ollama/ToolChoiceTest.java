@@ -14,6 +14,22 @@ class ToolChoiceTest {
                     Map.of("type", "object", "properties", Map.of("unit", Map.of("enum", List.of("c", "f")))))),
             Map.of("type", "function", "function", Map.of("name", "get_time")));
 
+    /** Only the keywords the grammar writer cannot take go: a const's value, a definition's name and bounds stay. */
+    @Test
+    void aPatternGoesAndTheRestOfTheSchemaStays() {
+        Map<String, Object> params = Map.of("type", "object", "properties", Map.of(
+                "a", Map.of("type", "string", "pattern", "^x$"),
+                "n", Map.of("type", "integer", "minimum", 1, "maximum", 3),
+                "c", Map.of("const", Map.of("minimum", 7)),
+                "d", Map.of("$ref", "#/$defs/not")),
+                "$defs", Map.of("not", Map.of("enum", List.of("yes"))));
+        String g = ToolChoice.grammar(List.of(Map.of("type", "function", "function",
+                Map.of("name", "f", "parameters", params))), "<tool_call>");
+        assertTrue(g.contains("minimum") && g.contains("7"), "the const's value as it is: " + g);
+        assertTrue(g.contains("yes"), "the definition named like a keyword stays: " + g);
+        assertTrue(g.contains("\"1\"") && g.contains("\"3\"") && !g.contains("^x$"), "the range stays, the pattern goes: " + g);
+    }
+
     @Test
     void eachFamilyGetsItsOwnCallSyntax() {
         String hermes = ToolChoice.grammar(TOOLS, "... <tool_call> ...");
