@@ -139,6 +139,12 @@ class ToolChoiceApiTest {
         assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
         assertEquals("get_weather", c.at("/message/tool_calls/0/function/name").asText(), c.toString());
         assertTrue(TestServer.json(c.at("/message/tool_calls/0/function/arguments").asText()).has("unit"), c.toString());
+        // with reasoning on the prompt opens the reasoning block: the call closes it first
+        r = server.post("/v1/chat/completions", "{\"model\":\"tiny-command\",\"max_tokens\":160,\"seed\":3," + ASK
+                + ",\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"reasoning_effort\":\"high\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        c = TestServer.json(r.body()).at("/choices/0");
+        assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
     }
 
     @Test

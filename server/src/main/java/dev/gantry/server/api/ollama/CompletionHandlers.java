@@ -231,6 +231,9 @@ public final class CompletionHandlers {
                 ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), shift, truncate);
         PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
                 tools, thinkOn, effort));
+        if (forceCall && prompt.thinkingOpen() && dev.gantry.models.chat.CommandParser.isCommand(used)) {
+            grammar = ToolChoice.grammar(tools, used, true); // Command's open reasoning block closes before the call
+        }
         Set<String> toolNames = new LinkedHashSet<>();
         for (Object t : tools) {
             if (t instanceof Map<?, ?> tool && tool.get("function") instanceof Map<?, ?> fn

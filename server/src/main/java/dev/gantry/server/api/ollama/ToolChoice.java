@@ -64,6 +64,14 @@ final class ToolChoice {
      * supports it, else they are any JSON object.
      */
     static String grammar(List<Object> tools, String template) {
+        return grammar(tools, template, false);
+    }
+
+    /**
+     * {@link #grammar(List, String)}; {@code closeReasoning}: the prompt ended inside Command's reasoning block, which
+     * the call first closes ({@code <|END_THINKING|>}), as the model would before acting.
+     */
+    static String grammar(List<Object> tools, String template, boolean closeReasoning) {
         String t = template == null ? "" : template;
         String before = "";
         String after = "";
@@ -71,7 +79,7 @@ final class ToolChoice {
         String nameKey = "name";
         boolean command = dev.gantry.models.chat.CommandParser.isCommand(t);
         if (command) { // Command R7B / Command A: a list of {tool_call_id, tool_name, parameters} in an action block
-            before = "<|START_ACTION|>[";
+            before = (closeReasoning ? "<|END_THINKING|>" : "") + "<|START_ACTION|>[";
             after = "]<|END_ACTION|>";
             nameKey = "tool_name";
             argumentsKey = "parameters";

@@ -46,5 +46,7 @@ class ToolChoiceTest {
         String command = ToolChoice.grammar(TOOLS, "<|START_THINKING|> ... <|START_ACTION|>");
         assertTrue(command.contains("\"<|START_ACTION|>[\"") && command.contains("\"]<|END_ACTION|>\"")
                 && command.contains("tool_name") && command.contains("tool_call_id"), command);
+        String closing = ToolChoice.grammar(TOOLS, "<|START_THINKING|> ... <|START_ACTION|>", true);
+        assertTrue(closing.contains("\"<|END_THINKING|><|START_ACTION|>[\""), closing);
     }
 }
