@@ -119,6 +119,17 @@ public final class JsonGrammar {
                 : "(" + String.join(" | ", alternatives) + ")");
     }
 
+    /** A grammar this class wrote, its documents after {@code text}. */
+    public static String prefixed(String grammar, String text) {
+        String head = "root ::= ";
+        if (!grammar.startsWith(head)) {
+            throw new IllegalArgumentException("not a grammar of this class: " + grammar.lines().findFirst().orElse(""));
+        }
+        int end = grammar.indexOf('\n');
+        String root = end < 0 ? grammar.substring(head.length()) : grammar.substring(head.length(), end);
+        return head + literal(text) + " ( " + root + " )" + (end < 0 ? "" : grammar.substring(end));
+    }
+
     /** The documents of {@code schema} with {@code before} and {@code after} around them, as they are. */
     public static String fromSchema(Object schema, String before, String after) {
         Builder b = new Builder(schema);

@@ -39,6 +39,19 @@ class JsonGrammarTest {
         }
     }
 
+    /** Text before a grammar's documents, and documents after their own texts (Command's and Mistral's calls). */
+    @Test
+    void prefixedAndAlternativeDocuments() {
+        GbnfMatcher any = new GbnfMatcher(JsonGrammar.prefixed(JsonGrammar.anyObject(), "<|END_THINKING|>"));
+        assertTrue(any.matches("<|END_THINKING|>{\"a\": 1}"));
+        assertFalse(any.matches("{\"a\": 1}"));
+        GbnfMatcher alt = new GbnfMatcher(JsonGrammar.alternatives(java.util.Map.of(), java.util.List.of("A", "B"),
+                java.util.List.of(java.util.Map.of("type", "integer"), java.util.Map.of("type", "string"))));
+        assertTrue(alt.matches("A12"));
+        assertTrue(alt.matches("B\"x\""));
+        assertFalse(alt.matches("A\"x\""));
+    }
+
     @Test
     void anyObjectIsWhatFormatJsonMeans() {
         GbnfMatcher g = new GbnfMatcher(JsonGrammar.anyObject());

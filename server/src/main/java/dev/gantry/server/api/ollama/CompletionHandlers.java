@@ -231,8 +231,11 @@ public final class CompletionHandlers {
                 ContextWindow.of(m.contextLength(), chatOptions.numCtx()), chatOptions.numPredict(), shift, truncate);
         PromptBuilder.Prompt prompt = builder.build(new PromptBuilder.Request(gguf, template, modelSystem, fitting,
                 tools, thinkOn, effort));
-        if (forceCall && prompt.thinkingOpen() && dev.gantry.models.chat.CommandParser.isCommand(used)) {
-            grammar = ToolChoice.grammar(tools, used, true); // Command's open reasoning block closes before the call
+        if (prompt.thinkingOpen() && grammar != null && dev.gantry.models.chat.CommandParser.isCommand(used)) {
+            // Command's reasoning block, which the prompt opened, closes before a call or a format's document, as the
+            // model would close it (Command's formats are held from the first token: no reasoning before them)
+            grammar = forceCall ? ToolChoice.grammar(tools, used, true)
+                    : dev.gantry.runtime.grammar.JsonGrammar.prefixed(grammar, "<|END_THINKING|>");
         }
         Set<String> toolNames = new LinkedHashSet<>();
         for (Object t : tools) {
