@@ -9,6 +9,7 @@ import dev.gantry.runtime.testing.TestModels;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -37,6 +38,8 @@ class ToolChoiceApiTest {
                 TestModels.sharedDir().resolve("llama-data/chat-templates/Mistral-Small-3.2-24B-Instruct-2506.jinja")));
         ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve("tiny-command.gguf"), Files.readString(
                 TestModels.sharedDir().resolve("llama-data/chat-templates/CohereForAI-c4ai-command-r7b-12-2024-tool_use.jinja")));
+        ChatTemplateApiTest.withTemplate(TestModels.tinyModel(), models.resolve("tiny-harmony.gguf"), Files.readString(
+                TestModels.sharedDir().resolve("llama-data/chat-templates/openai-gpt-oss-120b.jinja")));
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -126,6 +129,22 @@ class ToolChoiceApiTest {
                 + "\"reasoning_effort\":\"none\"");
         assertEquals("{}", TestServer.json(r.body()).at("/choices/0/message/tool_calls/0/function/arguments").asText(),
                 "a function without parameters takes none: " + r.body());
+    }
+
+    /** gpt-oss calls as a commentary message to functions.NAME, which the harmony parser reads back. */
+    @Test
+    void gptOssCallsInAHarmonyMessage() throws Exception {
+        for (String choice : List.of("\"required\"", "{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}")) {
+            HttpResponse<String> r = server.post("/v1/chat/completions", "{\"model\":\"tiny-harmony\",\"max_tokens\":160,"
+                    + "\"seed\":3," + ASK + ",\"tools\":" + TOOLS + ",\"tool_choice\":" + choice + "}");
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode c = TestServer.json(r.body()).at("/choices/0");
+            assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
+            String name = c.at("/message/tool_calls/0/function/name").asText();
+            assertTrue(choice.contains("get_time") ? name.equals("get_time") : name.startsWith("get_"), c.toString());
+            assertTrue(TestServer.json(c.at("/message/tool_calls/0/function/arguments").asText())
+                    .has(name.equals("get_time") ? "zone" : "unit"), c.toString());
+        }
     }
 
     /** Command R7B calls in an action block, which its own parser reads back. */

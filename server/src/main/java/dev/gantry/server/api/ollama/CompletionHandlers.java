@@ -197,10 +197,6 @@ public final class CompletionHandlers {
                 throw ApiException.badRequest("format (OpenAI's response_format) cannot be combined with a "
                         + "required tool call (tool_choice \"required\" or a named function)");
             }
-            if (HarmonyParser.isHarmony(used)) {
-                throw ApiException.badRequest("tool_choice \"required\" is not supported for this model's "
-                        + "format (harmony)");
-            }
             grammar = ToolChoice.grammar(tools, used);
         }
         Boolean thinkOn = thinking(m, model, think, template, grammar != null && !thinkTagged);
@@ -255,8 +251,9 @@ public final class CompletionHandlers {
         // (at once where the prompt ends inside a final message the model goes on with)
         boolean harmony = HarmonyParser.isHarmony(used);
         String openChannel = harmony ? HarmonyParser.openChannel(prompt.text()) : null;
+        // a required call of gpt-oss is its message from the start (no reasoning before it)
         GrammarStart grammarStart = harmony
-                ? ("final".equals(openChannel) ? GrammarStart.AT_ONCE : GrammarStart.AFTER_HARMONY_FINAL)
+                ? ("final".equals(openChannel) || forceCall ? GrammarStart.AT_ONCE : GrammarStart.AFTER_HARMONY_FINAL)
                 : !Boolean.TRUE.equals(thinkOn) || !thinkTagged ? GrammarStart.AT_ONCE
                 : prompt.thinkingOpen() ? GrammarStart.AFTER_OPENED_THINKING : GrammarStart.AFTER_THINKING;
         // a format held from the first token makes the answer, even where the prompt opened a reasoning block

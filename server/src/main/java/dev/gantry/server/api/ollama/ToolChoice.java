@@ -14,7 +14,8 @@ import java.util.Map;
  * {@code auto} leaves the tools to the model, {@code none} takes them away, and {@code required} holds the answer to
  * one call of one of the tools with a grammar, written the way the model's template calls tools (a Hermes-style
  * {@code <tool_call>} tag, Mistral's {@code [TOOL_CALLS]} list or, in its newer templates, {@code
- * [TOOL_CALLS]name[ARGS]}, or bare JSON as Llama 3 writes it).
+ * [TOOL_CALLS]name[ARGS]}, Command's action block, gpt-oss's commentary message to {@code functions.NAME}, or bare
+ * JSON as Llama 3 writes it).
  */
 final class ToolChoice {
     private ToolChoice() {}
@@ -125,13 +126,18 @@ final class ToolChoice {
         if (calls.isEmpty()) {
             throw ApiException.badRequest("tool_choice \"required\" needs tools with a function name");
         }
-        if (t.contains("[ARGS]")) { // newer Mistral templates: [TOOL_CALLS]name[ARGS]{arguments}
+        boolean harmony = dev.gantry.models.chat.HarmonyParser.isHarmony(t);
+        if (harmony || t.contains("[ARGS]")) {
+            // gpt-oss: a commentary message to functions.NAME, its body the arguments as JSON (the call's end,
+            // <|call|>, ends the turn); newer Mistral templates: [TOOL_CALLS]name[ARGS]{arguments}
             List<String> heads = new ArrayList<>();
             List<Object> arguments = new ArrayList<>();
             int i = 0;
             for (Object call : calls) {
                 Map<?, ?> properties = (Map<?, ?>) ((Map<?, ?>) call).get("properties");
-                heads.add("[TOOL_CALLS]" + ((Map<?, ?>) properties.get("name")).get("const") + "[ARGS]");
+                Object name = ((Map<?, ?>) properties.get("name")).get("const");
+                heads.add(harmony ? "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>"
+                        : "[TOOL_CALLS]" + name + "[ARGS]");
                 arguments.add(Map.of("$ref", "#/$defs/tool" + i++));
             }
             Map<String, Object> root = Map.of("$defs", defs);
