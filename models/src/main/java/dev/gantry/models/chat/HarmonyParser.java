@@ -255,7 +255,10 @@ public final class HarmonyParser implements AnswerParser {
         if (route == Route.CALL && recipient != null) {
             String name = declared(recipient.startsWith("functions.") ? recipient.substring("functions.".length())
                     : recipient);
-            calls.add(new ToolCall(name, arguments(call.toString().strip())));
+            Map<String, Object> arguments = arguments(call.toString().strip());
+            if (arguments != null) { // a call cut short (the answer's length ran out inside its JSON) is none
+                calls.add(new ToolCall(name, arguments));
+            }
             call.setLength(0);
             route = Route.CONTENT;
             recipient = null;
@@ -284,13 +287,18 @@ public final class HarmonyParser implements AnswerParser {
         return b.toString();
     }
 
-    /** The call's JSON arguments; text that is not a JSON object is passed as {@code {"input": text}}. */
+    /**
+     * The call's JSON arguments; text that is not a JSON object is passed as {@code {"input": text}}; null for JSON
+     * that ends too soon (the generation stopped inside it).
+     */
     private static Map<String, Object> arguments(String json) {
         if (json.isEmpty()) {
             return Map.of();
         }
         try {
             return JSON.readValue(json, new TypeReference<Map<String, Object>>() {});
+        } catch (com.fasterxml.jackson.core.io.JsonEOFException cutShort) {
+            return null;
         } catch (JsonProcessingException e) {
             return Map.of("input", json);
         }

@@ -55,6 +55,15 @@ class HarmonyParserTest {
                         List.of(new ToolCall("get_weather", Map.of("location", "Paris", "days", 2)))));
     }
 
+    /** A call whose JSON the answer's length cut short is no call (it would hold made-up arguments). */
+    @Test
+    void aCallCutShortIsNone() {
+        sameInEveryPieceSize("<|channel|>commentary to=functions.add <|constrain|>json<|message|>{ \"a\": 1, \"b",
+                new Split("", "", List.of()));
+        sameInEveryPieceSize("<|channel|>commentary to=functions.add <|constrain|>json<|message|>not json",
+                new Split("", "", List.of(new ToolCall("add", Map.of("input", "not json")))));
+    }
+
     @Test
     void theRecipientMayBeInTheRoleHeader() {
         sameInEveryPieceSize("<|channel|>analysis<|message|>Look it up.<|start|>assistant to=functions.lookup"
