@@ -1,18 +1,11 @@
 package dev.gantry.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.gantry.models.gguf.GgmlType;
-import dev.gantry.models.gguf.GgufMetadata;
-import dev.gantry.models.gguf.GgufReader;
-import dev.gantry.models.gguf.GgufTensorInfo;
-import dev.gantry.models.gguf.GgufWriter;
 import dev.gantry.runtime.testing.TestModels;
 import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -92,23 +85,8 @@ class ChatTemplateApiTest {
 
     /** Copies a GGUF with {@code tokenizer.chat_template} set to {@code template}. */
     static void withTemplate(Path source, Path target, String template) throws IOException {
-        GgufMetadata meta = new GgufReader(1 << 20).read(source);
-        GgufWriter w = new GgufWriter(meta.alignment()).copy(meta, "");
-        w.putString("tokenizer.chat_template", template);
-        for (GgufTensorInfo t : meta.tensors()) {
-            GgmlType type = t.type().orElseThrow();
-            long[] dims = t.dimensions().stream().mapToLong(Long::longValue).toArray();
-            long offset = meta.dataOffset() + t.offset();
-            w.tensor(t.name(), type, dims, (out, bytes) -> {
-                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
-                    long done = 0;
-                    while (done < bytes) {
-                        done += in.transferTo(offset + done, bytes - done, out);
-                    }
-                }
-            });
-        }
-        w.write(target);
+        dev.gantry.runtime.testing.GgufCopy.copy(source, target,
+                (meta, w) -> w.putString("tokenizer.chat_template", template));
     }
 
     /**

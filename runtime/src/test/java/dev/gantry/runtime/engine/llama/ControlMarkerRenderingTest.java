@@ -5,18 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.gantry.llama.LlamaModelHandle;
 import dev.gantry.llama.ModelParams;
-import dev.gantry.models.gguf.GgmlType;
 import dev.gantry.models.gguf.GgufArray;
-import dev.gantry.models.gguf.GgufMetadata;
-import dev.gantry.models.gguf.GgufReader;
-import dev.gantry.models.gguf.GgufTensorInfo;
 import dev.gantry.models.gguf.GgufValueType;
-import dev.gantry.models.gguf.GgufWriter;
 import dev.gantry.runtime.testing.TestModels;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -31,34 +24,21 @@ class ControlMarkerRenderingTest {
     void commandsMarkersRenderAndOtherControlTokensDoNot(@TempDir Path dir) throws Exception {
         TestModels.llama();
         Path source = TestModels.tinyModel();
-        GgufMetadata meta = new GgufReader(1 << 20).read(source);
-        List<Object> tokens = new ArrayList<>(((GgufArray) meta.get("tokenizer.ggml.tokens").orElseThrow()).elements());
-        List<Object> types = new ArrayList<>(((GgufArray) meta.get("tokenizer.ggml.token_type").orElseThrow())
-                .elements());
-        tokens.set(400, "<|START_THINKING|>");
-        types.set(400, 3); // CONTROL
-        tokens.set(401, "<|SOMETHING_ELSE|>");
-        types.set(401, 3);
-        GgufWriter w = new GgufWriter(meta.alignment()).copy(meta, "")
-                .put("tokenizer.ggml.tokens", GgufValueType.ARRAY, new GgufArray(GgufValueType.STRING, tokens.size(),
-                        tokens))
-                .put("tokenizer.ggml.token_type", GgufValueType.ARRAY, new GgufArray(
-                        ((GgufArray) meta.get("tokenizer.ggml.token_type").orElseThrow()).elementType(), types.size(),
-                        types));
-        for (GgufTensorInfo t : meta.tensors()) {
-            GgmlType type = t.type().orElseThrow();
-            long[] dims = t.dimensions().stream().mapToLong(Long::longValue).toArray();
-            long offset = meta.dataOffset() + t.offset();
-            w.tensor(t.name(), type, dims, (out, bytes) -> {
-                try (FileChannel in = FileChannel.open(source, StandardOpenOption.READ)) {
-                    for (long done = 0; done < bytes; ) {
-                        done += in.transferTo(offset + done, bytes - done, out);
-                    }
-                }
-            });
-        }
         Path file = dir.resolve("markers.gguf");
-        w.write(file);
+        dev.gantry.runtime.testing.GgufCopy.copy(source, file, (meta, w) -> {
+            GgufArray tokenArray = (GgufArray) meta.get("tokenizer.ggml.tokens").orElseThrow();
+            GgufArray typeArray = (GgufArray) meta.get("tokenizer.ggml.token_type").orElseThrow();
+            List<Object> tokens = new ArrayList<>(tokenArray.elements());
+            List<Object> types = new ArrayList<>(typeArray.elements());
+            tokens.set(400, "<|START_THINKING|>");
+            types.set(400, 3); // CONTROL
+            tokens.set(401, "<|SOMETHING_ELSE|>");
+            types.set(401, 3);
+            w.put("tokenizer.ggml.tokens", GgufValueType.ARRAY, new GgufArray(GgufValueType.STRING, tokens.size(),
+                    tokens));
+            w.put("tokenizer.ggml.token_type", GgufValueType.ARRAY, new GgufArray(typeArray.elementType(),
+                    types.size(), types));
+        });
         try (LlamaModelHandle m = LlamaModelHandle.load(file, new ModelParams(0, ModelParams.SplitMode.NONE, 0, null,
                 true, false, false))) {
             assertArrayEquals("<|START_THINKING|>".getBytes(StandardCharsets.UTF_8), m.piece(400));
