@@ -48,7 +48,8 @@ final class ToolChoice {
         }
         List<Object> out = new ArrayList<>();
         for (Object tool : tools) {
-            if (tool instanceof Map<?, ?> m && m.get("function") instanceof Map<?, ?> fn && name.equals(fn.get("name"))) {
+            if (tool instanceof Map<?, ?> m && m.get("function") instanceof Map<?, ?> fn
+                    && name.equals(fn.get("name"))) {
                 out.add(tool);
             }
         }
@@ -94,6 +95,7 @@ final class ToolChoice {
             argumentsKey = "parameters"; // Llama 3.1's JSON calls
         }
         List<Object> calls = new ArrayList<>();
+        List<String> names = new ArrayList<>();
         // each tool's parameters live under the grammar's root as $defs/tool<i>, their $refs (written against the
         // parameters as a root: "#/$defs/Person", "#") rewritten to point there
         Map<String, Object> defs = new LinkedHashMap<>();
@@ -114,6 +116,7 @@ final class ToolChoice {
             }
             String key = "tool" + defs.size();
             defs.put(key, rebased(parameters, "#/$defs/" + key));
+            names.add(name);
             Map<String, Object> properties = new LinkedHashMap<>();
             if (command) {
                 properties.put("tool_call_id", Map.of("const", "0"));
@@ -127,35 +130,33 @@ final class ToolChoice {
             throw ApiException.badRequest("tool_choice \"required\" needs tools with a function name");
         }
         boolean harmony = dev.gantry.models.chat.HarmonyParser.isHarmony(t);
+        java.util.function.Supplier<String> write;
         if (harmony || t.contains("[ARGS]")) {
             // gpt-oss: a commentary message to functions.NAME, its body the arguments as JSON (the call's end,
             // <|call|>, ends the turn); newer Mistral templates: [TOOL_CALLS]name[ARGS]{arguments}
             List<String> heads = new ArrayList<>();
             List<Object> arguments = new ArrayList<>();
-            int i = 0;
-            for (Object call : calls) {
-                Map<?, ?> properties = (Map<?, ?>) ((Map<?, ?>) call).get("properties");
-                Object name = ((Map<?, ?>) properties.get("name")).get("const");
-                heads.add(harmony ? "<|channel|>commentary to=functions." + name + " <|constrain|>json<|message|>"
-                        : "[TOOL_CALLS]" + name + "[ARGS]");
-                arguments.add(Map.of("$ref", "#/$defs/tool" + i++));
+            for (int i = 0; i < names.size(); i++) {
+                heads.add(harmony
+                        ? "<|channel|>commentary to=functions." + names.get(i) + " <|constrain|>json<|message|>"
+                        : "[TOOL_CALLS]" + names.get(i) + "[ARGS]");
+                arguments.add(Map.of("$ref", "#/$defs/tool" + i));
             }
             Map<String, Object> root = Map.of("$defs", defs);
-            try {
-                return JsonGrammar.alternatives(root, heads, arguments);
-            } catch (RuntimeException e) {
-                defs.replaceAll((k, v) -> Map.of("type", "object"));
-                return JsonGrammar.alternatives(root, heads, arguments);
-            }
+            write = () -> JsonGrammar.alternatives(root, heads, arguments);
+        } else {
+            Map<String, Object> schema = new LinkedHashMap<>();
+            schema.put("anyOf", calls);
+            schema.put("$defs", defs);
+            String head = before;
+            String tail = after;
+            write = () -> JsonGrammar.fromSchema(schema, head, tail);
         }
-        Map<String, Object> schema = new LinkedHashMap<>();
-        schema.put("anyOf", calls);
-        schema.put("$defs", defs);
         try {
-            return JsonGrammar.fromSchema(schema, before, after);
+            return write.get();
         } catch (RuntimeException e) { // what the tools' schemas did not say alone: any object for the arguments
             defs.replaceAll((k, v) -> Map.of("type", "object"));
-            return JsonGrammar.fromSchema(schema, before, after);
+            return write.get();
         }
     }
 
