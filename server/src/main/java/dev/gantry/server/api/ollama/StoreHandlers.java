@@ -7,7 +7,6 @@ import dev.gantry.models.LocalModel;
 import dev.gantry.models.ModelName;
 import dev.gantry.models.gguf.GgufMetadata;
 import dev.gantry.models.gguf.GgufReader;
-import dev.gantry.models.gguf.Quantization;
 import dev.gantry.models.store.BlobUpload;
 import dev.gantry.models.store.Digest;
 import dev.gantry.models.store.DigestMismatchException;
@@ -21,6 +20,7 @@ import dev.gantry.models.store.StoreLayers;
 import dev.gantry.models.store.StoredManifest;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.ModelNotFoundException;
+import dev.gantry.server.api.ollama.CreateInputs.Quantize;
 import dev.gantry.server.http.ApiException;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.Exchange;
@@ -273,7 +273,7 @@ public final class StoreHandlers {
         ObjectNode body = Json.parseObject(ex.body());
         ModelName name = spelt(ModelName.parse(modelField(body, "model", "name")));
         boolean stream = Json.bool(body, "stream").orElse(true);
-        Optional<Quantize> quantize = quantize(body);
+        Optional<Quantize> quantize = CreateInputs.quantize(body);
         if (Json.string(body, "modelfile").filter(q -> !q.isBlank()).isPresent()) {
             throw ApiException.badRequest("modelfile is not supported; send from or files, with template, system, "
                     + "parameters, messages and license as fields");
@@ -311,13 +311,13 @@ public final class StoreHandlers {
             }
             if (!g.architecture().equals("clip")) {
                 if (weights != null) {
-                    throw ApiException.badRequest(MORE_THAN_ONE_MODEL);
+                    throw ApiException.badRequest(CreateInputs.MORE_THAN_ONE_MODEL);
                 }
                 weights = g;
             }
         }
         if (!files.isEmpty() && weights == null) {
-            throw ApiException.badRequest(ONLY_A_PROJECTOR);
+            throw ApiException.badRequest(CreateInputs.ONLY_A_PROJECTOR);
         }
         if (files.isEmpty() && base != null && !pullBase) { // the weights build takes: files, else from's
             weights = models.registry().resolve(base).map(LocalModel::metadata).orElse(null);
@@ -331,9 +331,9 @@ public final class StoreHandlers {
                         + "upload it first with POST /api/blobs/" + a.getValue());
             }
             GgufMetadata g = readGguf(s, a.getKey(), a.getValue());
-            requireAdapter(a.getKey(), g);
+            CreateInputs.requireAdapter(a.getKey(), g);
             if (weights != null) {
-                requireAdapterFits(a.getKey(), g, weights);
+                CreateInputs.requireAdapterFits(a.getKey(), g, weights);
             }
         }
         if (pullBase) {
@@ -432,7 +432,7 @@ public final class StoreHandlers {
         // any quantizing
         for (Map.Entry<String, Digest> a : adapters.entrySet()) {
             hold(pin, a.getValue(), "adapter \"" + a.getKey() + "\"");
-            requireAdapterFits(a.getKey(), readGguf(s, a.getKey(), a.getValue()), weights);
+            CreateInputs.requireAdapterFits(a.getKey(), readGguf(s, a.getKey(), a.getValue()), weights);
         }
         if (quantize.isPresent()) {
             weights = quantize(emit, quantize.get(), layers, weights, fromStore.isEmpty() && files.isEmpty()
@@ -485,40 +485,6 @@ public final class StoreHandlers {
         }
     }
 
-    /** A create's {@code quantize} (or {@code quantization}): the target's name as given and its llama_ftype. */
-    private record Quantize(String name, int fileType) {
-        /** The source types llama.cpp quantizes from without requantizing: Ollama's F16 and F32, and BF16. */
-        private static final java.util.Set<String> SOURCES = java.util.Set.of("F32", "F16", "BF16");
-
-        void requireSource(GgufMetadata g) {
-            String level = g.quantizationLevel();
-            if (!SOURCES.contains(level)) {
-                // Ollama's words, which clients match on (BF16 is taken too)
-                throw ApiException.badRequest("quantization is only supported for F16 and F32 models");
-            }
-        }
-
-        /** Whether the weights are not already of the target type. */
-        boolean changes(GgufMetadata g) {
-            return !g.quantizationLevel().equals(Quantization.fileTypeName(fileType));
-        }
-    }
-
-    private static Optional<Quantize> quantize(ObjectNode body) {
-        Optional<String> given = Json.string(body, "quantize").filter(q -> !q.isEmpty())
-                .or(() -> Json.string(body, "quantization").filter(q -> !q.isEmpty()));
-        if (given.isEmpty()) {
-            return Optional.empty();
-        }
-        String name = given.get().toUpperCase(java.util.Locale.ROOT);
-        java.util.OptionalInt fileType = Quantization.target(name);
-        if (fileType.isEmpty()) {
-            throw ApiException.badRequest("unsupported quantization type " + name + " - supported types are "
-                    + String.join(", ", Quantization.targets()));
-        }
-        return Optional.of(new Quantize(name, fileType.getAsInt()));
-    }
-
     /**
      * Replaces the model layer of {@code layers} with its weights quantized (added where {@code looseFile}, a GGUF
      * outside the store, is the source), unless they already are of the target type; returns the weights'
@@ -562,67 +528,6 @@ public final class StoreHandlers {
             layers.add(0, quantized);
         }
         return readGguf(s, "quantized model", d);
-    }
-
-    private static final String MORE_THAN_ONE_MODEL = "more than one GGUF model in files; give one model (and "
-            + "optionally one projector)";
-    private static final String ONLY_A_PROJECTOR = "files hold no GGUF model, only a projector";
-
-    /**
-     * An adapter llama.cpp can put on these weights: of their architecture, and each {@code NAME.lora_a} and
-     * {@code NAME.lora_b} pair shaped for the weights' tensor {@code NAME} (n_in by rank and rank by n_out; the token
-     * embedding's the other way round), as llama.cpp checks them when it loads the adapter.
-     */
-    private static void requireAdapterFits(String file, GgufMetadata adapter, GgufMetadata weights) {
-        if (!adapter.architecture().equals(weights.architecture())) {
-            throw ApiException.badRequest("adapter \"" + file + "\" is for " + adapter.architecture()
-                    + " models, not " + weights.architecture());
-        }
-        Map<String, List<Long>> shapes = new java.util.HashMap<>();
-        weights.tensors().forEach(t -> shapes.put(t.name(), t.dimensions()));
-        Map<String, List<Long>> a = new java.util.HashMap<>();
-        Map<String, List<Long>> b = new java.util.HashMap<>();
-        for (dev.gantry.models.gguf.GgufTensorInfo t : adapter.tensors()) {
-            if (t.name().endsWith(".lora_a")) {
-                a.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
-            } else if (t.name().endsWith(".lora_b")) {
-                b.put(t.name().substring(0, t.name().length() - 7), t.dimensions());
-            } else if (!t.name().endsWith("_norm.weight")) { // llama.cpp takes norms too, refuses anything else
-                throw ApiException.badRequest("adapter \"" + file + "\" has a tensor " + t.name() + " that is no "
-                        + "LoRA matrix (.lora_a, .lora_b)");
-            }
-        }
-        java.util.Set<String> adapted = new java.util.TreeSet<>(a.keySet());
-        adapted.addAll(b.keySet());
-        for (String tensor : adapted) {
-            List<Long> base = shapes.get(tensor);
-            List<Long> lb = b.get(tensor);
-            List<Long> la = a.get(tensor);
-            String problem = base == null ? "the model has no tensor " + tensor
-                    : lb == null ? tensor + " has lora_a but no lora_b"
-                    : la == null ? tensor + " has lora_b but no lora_a"
-                    : la.size() < 2 || lb.size() < 2 || base.size() < 2 ? tensor + " is not a matrix"
-                    : tensor.equals("token_embd.weight")
-                            ? (base.get(0).equals(lb.get(1)) && base.get(1).equals(la.get(1)) ? null
-                                    : tensor + " does not fit the model's shape")
-                            : !base.get(0).equals(la.get(0)) || !base.get(1).equals(lb.get(1))
-                                    ? tensor + " does not fit the model's shape " + base
-                                    : !la.get(1).equals(lb.get(0)) ? tensor + "'s lora_a and lora_b ranks "
-                                            + "differ" : null;
-            if (problem != null) {
-                throw ApiException.badRequest("adapter \"" + file + "\" does not fit this model (is it for another "
-                        + "base model?): " + problem);
-            }
-        }
-    }
-
-    /** A LoRA adapter as llama.cpp loads one: a GGUF of {@code general.type} adapter and {@code adapter.type} lora. */
-    private static void requireAdapter(String file, GgufMetadata g) {
-        if (!"adapter".equals(g.getString("general.type").orElse(""))
-                || !"lora".equals(g.getString("adapter.type").orElse(""))) {
-            throw ApiException.badRequest("adapter \"" + file + "\" is not a LoRA adapter in GGUF (general.type "
-                    + "adapter, adapter.type lora); convert it with llama.cpp's convert_lora_to_gguf.py");
-        }
     }
 
     private static GgufMetadata readGguf(OllamaStore s, String file, Digest d) {
