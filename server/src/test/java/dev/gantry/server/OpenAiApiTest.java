@@ -92,11 +92,11 @@ class OpenAiApiTest {
     }
 
     /**
-     * As Ollama does: {@code n} is ignored (one choice), and a negative temperature samples greedily, so the answer is
-     * temperature 0's.
+     * {@code n} asks for that many choices (Ollama ignores it and answers one), and, as Ollama does, a negative
+     * temperature samples greedily, so each answer is temperature 0's.
      */
     @Test
-    void nIsIgnoredAndANegativeTemperatureIsGreedy() throws Exception {
+    void nChoicesAndANegativeTemperatureIsGreedy() throws Exception {
         String greedy = "{\"model\":\"stories260k\"," + HELLO + ",\"max_tokens\":12,\"temperature\":0}";
         String negative = "{\"model\":\"stories260k\"," + HELLO + ",\"max_tokens\":12,\"temperature\":-1,\"n\":3}";
         HttpResponse<String> a = server.post("/v1/chat/completions", greedy);
@@ -104,13 +104,15 @@ class OpenAiApiTest {
         assertEquals(200, a.statusCode(), a.body());
         assertEquals(200, b.statusCode(), b.body());
         JsonNode choices = TestServer.json(b.body()).get("choices");
-        assertEquals(1, choices.size(), b.body());
-        assertEquals(TestServer.json(a.body()).at("/choices/0/message/content").textValue(),
-                choices.at("/0/message/content").textValue());
+        assertEquals(3, choices.size(), b.body());
+        for (JsonNode c : choices) {
+            assertEquals(TestServer.json(a.body()).at("/choices/0/message/content").textValue(),
+                    c.at("/message/content").textValue());
+        }
         HttpResponse<String> legacy = server.post("/v1/completions",
                 "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"max_tokens\":4,\"n\":2}");
         assertEquals(200, legacy.statusCode(), legacy.body());
-        assertEquals(1, TestServer.json(legacy.body()).get("choices").size());
+        assertEquals(2, TestServer.json(legacy.body()).get("choices").size());
     }
 
     @Test
@@ -229,8 +231,8 @@ class OpenAiApiTest {
         error(server.post("/v1/chat/completions", ""), 400);
         JsonNode unknown = error(server.post("/v1/chat/completions", "{\"model\":\"nope\"," + HELLO + "}"), 404);
         assertEquals("model_not_found", unknown.get("code").textValue());
-        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2]}"), 400);
-        error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":[[1,2]]}"), 400);
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2.5]}"), 400);
+        error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":[[1,2],{}]}"), 400);
         error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":\"x\",\"encoding_format\":\"hex\"}"), 400);
         HttpResponse<String> wrongMethod = server.http.send(HttpRequest.newBuilder(server.uri("/v1/chat/completions"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());

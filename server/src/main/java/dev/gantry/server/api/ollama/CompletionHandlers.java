@@ -57,13 +57,26 @@ public final class CompletionHandlers {
     }
 
     public void generate(Exchange ex) throws InterruptedException {
+        generate(ex, null);
+    }
+
+    /**
+     * {@link #generate(Exchange)} of a prompt a client sent as token ids (OpenAI's and llama-server's
+     * {@code /v1/completions}): they go to the model as they are, as a raw prompt's text would (no template, no
+     * special tokens added); the body's {@code prompt} is not read. Each id must be in the model's vocabulary.
+     */
+    public void generateTokens(Exchange ex, int[] promptTokens) throws InterruptedException {
+        generate(ex, java.util.Objects.requireNonNull(promptTokens));
+    }
+
+    private void generate(Exchange ex, int[] promptTokens) throws InterruptedException {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
         invalidNameIsNotFound(model);
-        String prompt = Json.string(body, "prompt").orElse("");
+        String prompt = promptTokens != null ? "" : Json.string(body, "prompt").orElse("");
         String system = Json.string(body, "system").orElse(null);
-        boolean raw = Json.bool(body, "raw").orElse(false);
+        boolean raw = promptTokens != null || Json.bool(body, "raw").orElse(false);
         boolean stream = Json.bool(body, "stream").orElse(true);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         ObjectNode requestOptions = Json.object(body, "options").orElse(null);
@@ -74,7 +87,8 @@ public final class CompletionHandlers {
         Boolean think = think(body); // its type is checked before an unload, as Ollama's decoding does
         // an empty prompt with keep_alive 0 unloads before anything else is looked at, as Ollama expires the
         // runner before its other checks (format, raw, images)
-        if (prompt.isEmpty() && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
+        if (prompt.isEmpty() && promptTokens == null
+                && unloadWithoutLoading(ex, CompletionStream.Shape.GENERATE, model, keepAlive)) {
             return;
         }
         requireCompletion(model, "generate");
@@ -90,11 +104,18 @@ public final class CompletionHandlers {
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
-        if (prompt.isEmpty()) { // as Ollama: an empty prompt only loads, whatever the system prompt
+        if (prompt.isEmpty() && (promptTokens == null || promptTokens.length == 0)) {
+            // as Ollama: an empty prompt only loads, whatever the system prompt
             loadOnly(ex, CompletionStream.Shape.GENERATE, model);
             return;
         }
         options = ModelDefaults.options(m.model(), requestOptions);
+        if (promptTokens != null) {
+            requireInVocabulary(promptTokens, m.engineInfo().vocabSize());
+            run(ex, m, null, promptTokens, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
+                    CompletionStream.Shape.GENERATE, start, model, null, false, logprobs);
+            return;
+        }
         String text;
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
@@ -146,7 +167,7 @@ public final class CompletionHandlers {
             // the deprecated context of an earlier answer: its text goes before this prompt, as in Ollama
             text = detokenize(m, context) + text;
         }
-        run(ex, m, text, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
+        run(ex, m, text, null, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
                 CompletionStream.Shape.GENERATE, start, model, parser, !raw, logprobs);
     }
 
@@ -264,7 +285,7 @@ public final class CompletionHandlers {
                 ? new dev.gantry.models.chat.CommandParser(prompt.thinkingOpen() && !heldAtOnce, toolNames)
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
-        run(ex, m, prompt.text(), options, grammar, grammarStart, stream, new Fit(truncate, shift),
+        run(ex, m, prompt.text(), null, options, grammar, grammarStart, stream, new Fit(truncate, shift),
                 CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
     }
 
@@ -419,13 +440,27 @@ public final class CompletionHandlers {
      */
     private record Fit(boolean truncate, boolean shift) {}
 
-    private void run(Exchange ex, LoadedModel m, String text, OllamaOptions options, String grammar,
+    /** A prompt's token ids a client sent must each name one of the model's tokens (llama.cpp refuses others). */
+    private static void requireInVocabulary(int[] tokens, int vocab) {
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw ApiException.badRequest("prompt[" + i + "] is the token id " + tokens[i] + ", which is not in "
+                        + "the model's vocabulary of " + vocab + " tokens");
+            }
+        }
+    }
+
+    /**
+     * Submits a generation of {@code text}, tokenized with the special tokens, or of {@code given} tokens where
+     * those are not null (then {@code text} is not read and no context is kept).
+     */
+    private void run(Exchange ex, LoadedModel m, String text, int[] given, OllamaOptions options, String grammar,
                      GrammarStart grammarStart, boolean stream,
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
                      AnswerParser parser, boolean withContext, int logprobs) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
-        int[] tokens = ContextWindow.fit(dropDoubleBos(m.tokenize(text, true, true)), window, options.numPredict(),
-                options.numKeep(), fit.shift(), fit.truncate());
+        int[] tokens = ContextWindow.fit(given != null ? given : dropDoubleBos(m.tokenize(text, true, true)), window,
+                options.numPredict(), options.numKeep(), fit.shift(), fit.truncate());
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
         if (withContext) {

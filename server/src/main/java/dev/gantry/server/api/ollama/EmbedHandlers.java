@@ -40,10 +40,22 @@ public final class EmbedHandlers {
     static final int WAVE = 256;
 
     public void embed(Exchange ex) throws InterruptedException {
+        embed(ex, false);
+    }
+
+    /**
+     * {@link #embed(Exchange)}, where an input may also be a list of token ids (OpenAI's and llama-server's
+     * {@code /v1/embeddings}), embedded as given: no special tokens are added. Ollama's own endpoint takes text only.
+     */
+    public void embedTokensToo(Exchange ex) throws InterruptedException {
+        embed(ex, true);
+    }
+
+    private void embed(Exchange ex, boolean tokenArrays) throws InterruptedException {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
-        List<String> inputs = inputs(body.get("input"));
+        List<Input> inputs = inputs(body.get("input"), tokenArrays);
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         int dimensions = dimensions(body.get("dimensions"));
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
@@ -81,21 +93,29 @@ public final class EmbedHandlers {
             ex.sendJson(200, Json.write(new LegacyResponse(new float[0])));
             return;
         }
-        Embedding e = run(ex, m, List.of(prompt), true).getFirst();
+        Embedding e = run(ex, m, List.of(new Input(prompt, null)), true).getFirst();
         ex.sendJson(200, Json.write(new LegacyResponse(e.vector())));
     }
 
-    private List<Embedding> run(Exchange ex, LoadedModel m, List<String> inputs, boolean truncate)
+    /** One input: its text, or the token ids a client sent instead (then {@code text} is null). */
+    private record Input(String text, int[] tokens) {}
+
+    private List<Embedding> run(Exchange ex, LoadedModel m, List<Input> inputs, boolean truncate)
             throws InterruptedException {
         if (m.embeddingSize() <= 0) {
             throw ApiException.badRequest("this model does not support embeddings");
         }
         int ctx = m.contextLength();
+        int vocab = m.engineInfo().vocabSize();
         List<int[]> tokenized = new ArrayList<>(inputs.size());
-        for (String text : inputs) {
-            int[] t = m.tokenize(text, true, true);
+        for (int i = 0; i < inputs.size(); i++) {
+            Input in = inputs.get(i);
+            int[] t = in.tokens() != null ? in.tokens() : m.tokenize(in.text(), true, true);
             if (t.length == 0) {
                 throw ApiException.badRequest("cannot embed an empty input");
+            }
+            if (in.tokens() != null) {
+                requireInVocabulary(t, vocab, i);
             }
             if (t.length > ctx) {
                 if (!truncate) {
@@ -103,7 +123,9 @@ public final class EmbedHandlers {
                             + " tokens, context " + ctx + ")");
                 }
                 LOG.log(System.Logger.Level.DEBUG, "truncated an embedding input of {0} tokens to {1}", t.length, ctx);
-                t = truncate(t, m.tokenize(text, false, true), ctx);
+                // token ids are cut as sent: the client chose its special tokens
+                t = in.tokens() != null ? java.util.Arrays.copyOf(t, ctx)
+                        : truncate(t, m.tokenize(in.text(), false, true), ctx);
             }
             tokenized.add(t);
         }
@@ -175,24 +197,52 @@ public final class EmbedHandlers {
         return out;
     }
 
-    private static List<String> inputs(JsonNode node) {
+    /** A token id a client sent must name one of the model's tokens (llama.cpp refuses the batch otherwise). */
+    private static void requireInVocabulary(int[] tokens, int vocab, int input) {
+        for (int t : tokens) {
+            if (t < 0 || t >= vocab) {
+                throw ApiException.badRequest("input[" + input + "] holds the token id " + t + ", which is not in "
+                        + "the model's vocabulary of " + vocab + " tokens");
+            }
+        }
+    }
+
+    private static List<Input> inputs(JsonNode node, boolean tokenArrays) {
         if (node == null || node.isNull()) {
             return List.of();
         }
         if (node.isTextual()) {
-            return node.textValue().isEmpty() ? List.of() : List.of(node.textValue());
+            return node.textValue().isEmpty() ? List.of() : List.of(new Input(node.textValue(), null));
         }
         if (!node.isArray()) {
             throw Json.wrongType("input", "a string or a list of strings", node);
         }
-        List<String> out = new ArrayList<>(node.size());
+        List<Input> out = new ArrayList<>(node.size());
         int i = 0;
         for (JsonNode n : node) {
-            if (!n.isTextual()) {
-                throw Json.wrongType("input[" + i + "]", "a string", n);
+            if (n.isTextual()) {
+                out.add(new Input(n.textValue(), null));
+            } else if (tokenArrays && n.isArray()) {
+                out.add(new Input(null, tokenIds(n, "input[" + i + "]")));
+            } else {
+                throw Json.wrongType("input[" + i + "]", tokenArrays ? "a string or a list of token ids" : "a string",
+                        n);
             }
-            out.add(n.textValue());
             i++;
+        }
+        return out;
+    }
+
+    /** A list of token ids: integers from 0 (whether each is in the model's vocabulary is checked once it is loaded). */
+    static int[] tokenIds(JsonNode list, String field) {
+        int[] out = new int[list.size()];
+        for (int j = 0; j < out.length; j++) {
+            JsonNode t = list.get(j);
+            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.intValue() < 0) {
+                throw ApiException.badRequest(field + "[" + j + "] must be a token id (an integer from 0), not "
+                        + t);
+            }
+            out[j] = t.intValue();
         }
         return out;
     }

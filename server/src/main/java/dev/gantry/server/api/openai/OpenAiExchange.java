@@ -22,7 +22,7 @@ import java.util.function.Function;
 final class OpenAiExchange extends Exchange {
     private static final byte[] DATA = "data: ".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
 
     /** How one kind of answer is translated. */
     interface Translation {
@@ -154,7 +154,8 @@ final class OpenAiExchange extends Exchange {
         client.endStream();
     }
 
-    private static byte[] event(byte[] json) {
+    /** One server-sent event of a JSON body. */
+    static byte[] event(byte[] json) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(json.length + 8);
         out.writeBytes(DATA);
         out.writeBytes(json);
@@ -162,7 +163,8 @@ final class OpenAiExchange extends Exchange {
         return out.toByteArray();
     }
 
-    private static JsonNode parse(byte[] json) {
+    /** The JSON a handler wrote, or null where it is not JSON. */
+    static JsonNode parse(byte[] json) {
         try {
             return Json.MAPPER.readTree(json);
         } catch (IOException e) {
@@ -170,7 +172,8 @@ final class OpenAiExchange extends Exchange {
         }
     }
 
-    private static String errorMessage(byte[] content) {
+    /** The message of an Ollama error body, or the body itself where it has none. */
+    static String errorMessage(byte[] content) {
         JsonNode n = parse(content);
         return n != null && n.path("error").isTextual() ? n.get("error").textValue()
                 : new String(content, StandardCharsets.UTF_8);

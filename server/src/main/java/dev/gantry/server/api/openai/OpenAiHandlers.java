@@ -45,25 +45,98 @@ public final class OpenAiHandlers {
     }
 
     public void chatCompletions(Exchange ex) {
-        completion(ex, OpenAiMapping::toOllamaChat, "chatcmpl-", true, completions::chat);
+        serve(ex, () -> {
+            ObjectNode req = parse(ex);
+            ObjectNode ollama = OpenAiMapping.toOllamaChat(req);
+            int n = OpenAiMapping.choiceCount(req);
+            List<Choice> choices = new ArrayList<>(n);
+            for (int j = 0; j < n; j++) {
+                choices.add(new Choice(seeded(ollama, j), completions::chat, j == 0));
+            }
+            answer(ex, req, "chatcmpl-", true, choices);
+        });
     }
 
     public void completions(Exchange ex) {
-        completion(ex, OpenAiMapping::toOllamaGenerate, "cmpl-", false, completions::generate);
-    }
-
-    /** Both completion routes: map the request to Ollama's, serve it there, translate the answer back. */
-    private void completion(Exchange ex, java.util.function.UnaryOperator<ObjectNode> toOllama, String idPrefix,
-                            boolean chat, ApiRouter.Handler ollamaHandler) {
         serve(ex, () -> {
             ObjectNode req = parse(ex);
-            ObjectNode ollama = toOllama.apply(req);
-            boolean usage = OpenAiMapping.includeUsage(req);
-            long created = Instant.now().getEpochSecond();
-            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
-                    new StreamTranslation(idPrefix + randomId(), created, usage, chat));
-            run(tx, () -> ollamaHandler.handle(tx));
+            List<OpenAiMapping.Prompt> prompts = OpenAiMapping.prompts(req);
+            int n = OpenAiMapping.choiceCount(req);
+            List<Choice> choices = new ArrayList<>(prompts.size() * n);
+            for (OpenAiMapping.Prompt p : prompts) {
+                ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
+                ApiRouter.Handler handler = p.tokens() == null ? completions::generate
+                        : x -> completions.generateTokens(x, p.tokens());
+                for (int j = 0; j < n; j++) {
+                    choices.add(new Choice(seeded(ollama, j), handler, j == 0));
+                }
+            }
+            answer(ex, req, "cmpl-", false, choices);
         });
+    }
+
+    /**
+     * The body of a prompt's choice {@code j}: with a {@code seed}, choice j draws with seed + j, so the choices differ
+     * and the request is still repeatable (the same seed for all would give n copies of one answer).
+     */
+    private static ObjectNode seeded(ObjectNode ollama, int j) {
+        JsonNode seed = ollama.path("options").path("seed");
+        if (j == 0 || !seed.isIntegralNumber()) {
+            return ollama;
+        }
+        ObjectNode copy = ollama.deepCopy();
+        ((ObjectNode) copy.get("options")).put("seed", seed.longValue() + j);
+        return copy;
+    }
+
+    /**
+     * One choice of a completion: the Ollama body and handler that make it, and whether its prompt's tokens count
+     * toward the usage (once a prompt, however many choices it has).
+     */
+    private record Choice(ObjectNode ollama, ApiRouter.Handler handler, boolean countsPrompt) {}
+
+    /**
+     * Both completion routes: serve each choice by its Ollama handler and translate the answer back; one choice
+     * through an {@link OpenAiExchange}, several (prompts, {@code n}) through a {@link ChoiceFanOut}.
+     */
+    private static void answer(Exchange ex, ObjectNode req, String idPrefix, boolean chat, List<Choice> choices) {
+        boolean usage = OpenAiMapping.includeUsage(req);
+        long created = Instant.now().getEpochSecond();
+        String id = idPrefix + randomId();
+        if (choices.size() == 1) {
+            Choice c = choices.getFirst();
+            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(c.ollama()),
+                    new StreamTranslation(id, created, usage, chat));
+            run(tx, () -> c.handler().handle(tx));
+            return;
+        }
+        OpenAiExchange.Translation[] translations = new OpenAiExchange.Translation[choices.size()];
+        boolean[] counts = new boolean[choices.size()];
+        for (int i = 0; i < translations.length; i++) {
+            translations[i] = new StreamTranslation(id, created, usage, chat);
+            counts[i] = choices.get(i).countsPrompt();
+        }
+        ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
+                chat ? "chat.completion.chunk" : "text_completion", translations, counts);
+        for (int i = 0; i < translations.length && !fan.failed(); i++) {
+            ChoiceFanOut.Part part = fan.part(i, choices.get(i).ollama());
+            try {
+                choices.get(i).handler().handle(part);
+            } catch (Throwable t) {
+                if (t instanceof InterruptedException) {
+                    Thread.currentThread().interrupt();
+                }
+                if (t instanceof OpenAiError e) {
+                    fan.fail(e.status(), e.getMessage(), e.param(), e.code());
+                } else {
+                    ErrorMapper.Mapped m = ErrorMapper.map(t);
+                    if (m.status() >= 500 && m.status() != 503) {
+                        LOG.log(System.Logger.Level.ERROR, "OpenAI request failed", t);
+                    }
+                    fan.fail(m.status(), m.message(), null, null);
+                }
+            }
+        }
     }
 
     public void embeddings(Exchange ex) {
@@ -74,7 +147,7 @@ public final class OpenAiHandlers {
             String model = ollama.get("model").textValue();
             OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(ollama),
                     OpenAiExchange.whole(o -> OpenAiMapping.embeddingList(model, o, base64)));
-            run(tx, () -> embeds.embed(tx));
+            run(tx, () -> embeds.embedTokensToo(tx));
         });
     }
 

@@ -121,22 +121,79 @@ public final class OpenAiMapping {
         out.put("tool_choice", "required");
     }
 
-    /** {@code /v1/completions} to an {@code /api/generate} body. */
-    public static ObjectNode toOllamaGenerate(ObjectNode req) {
+    /** One prompt of {@code /v1/completions}: its text, or the token ids a client sent (then {@code text} is null). */
+    public record Prompt(String text, int[] tokens) {}
+
+    /** Prompts of one request at most (OpenAI's limit for a list of prompts). */
+    static final int MAX_PROMPTS = 2048;
+
+    private static final String PROMPT_SHAPES = "prompt must be a string, a list of strings, a list of token ids or a "
+            + "list of lists of token ids";
+
+    /**
+     * {@code /v1/completions}' prompts, each answered as its own choice: a string (a missing prompt is "", which
+     * only loads the model, as Ollama passes it on), a list of strings, one list of token ids, or a list of such
+     * lists (strings and token lists may mix, as llama-server takes them).
+     */
+    public static java.util.List<Prompt> prompts(ObjectNode req) {
+        JsonNode prompt = req.get("prompt");
+        if (prompt == null || prompt.isNull()) {
+            return java.util.List.of(new Prompt("", null));
+        }
+        if (prompt.isTextual()) {
+            return java.util.List.of(new Prompt(prompt.textValue(), null));
+        }
+        if (!prompt.isArray()) {
+            throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
+        }
+        if (prompt.isEmpty()) {
+            throw OpenAiError.invalid("prompt", "prompt must not be an empty list");
+        }
+        if (prompt.get(0).isNumber()) { // one prompt as token ids
+            return java.util.List.of(new Prompt(null, tokenIds(prompt, "prompt")));
+        }
+        if (prompt.size() > MAX_PROMPTS) {
+            throw OpenAiError.invalid("prompt", "prompt holds " + prompt.size() + " prompts; at most " + MAX_PROMPTS
+                    + " are taken in one request");
+        }
+        java.util.List<Prompt> out = new java.util.ArrayList<>(prompt.size());
+        for (int i = 0; i < prompt.size(); i++) {
+            JsonNode p = prompt.get(i);
+            if (p.isTextual()) {
+                out.add(new Prompt(p.textValue(), null));
+            } else if (p.isArray()) {
+                out.add(new Prompt(null, tokenIds(p, "prompt[" + i + "]")));
+            } else {
+                throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
+            }
+        }
+        return out;
+    }
+
+    /** Choices a request may ask for ({@code n}) at most, as OpenAI takes it. */
+    static final int MAX_CHOICES = 128;
+
+    /** How many choices a completion asks for: {@code n}, 1 where it is not set. */
+    public static int choiceCount(ObjectNode req) {
+        Integer n = integer(req, "n");
+        if (n == null) {
+            return 1;
+        }
+        if (n < 1 || n > MAX_CHOICES) {
+            throw OpenAiError.invalid("n", "n must be an integer from 1 to " + MAX_CHOICES);
+        }
+        return n;
+    }
+
+    /** {@code /v1/completions} to an {@code /api/generate} body, for one of its {@link #prompts}. */
+    public static ObjectNode toOllamaGenerate(ObjectNode req, Prompt prompt) {
         ObjectNode out = NODES.objectNode();
         out.put("model", model(req));
-        JsonNode prompt = req.get("prompt");
-        if (prompt != null && prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual()) {
-            prompt = prompt.get(0);
+        if (prompt.tokens() != null) {
+            out.put("raw", true); // the ids go to the model as they are (the handler is given them apart)
+        } else {
+            out.put("prompt", prompt.text());
         }
-        if (prompt == null || prompt.isNull()) {
-            prompt = NODES.textNode(""); // Ollama passes the missing prompt on as "": the request only loads the model
-        }
-        if (!prompt.isTextual()) {
-            throw OpenAiError.invalid("prompt", "prompt must be a string (lists of prompts and token arrays are not "
-                    + "supported)");
-        }
-        out.put("prompt", prompt.textValue());
         out.put("stream", bool(req, "stream", false));
         ObjectNode options = options(req, false);
         if (options.get("top_p").isNumber() && options.get("top_p").doubleValue() == 0) {
@@ -174,14 +231,9 @@ public final class OpenAiMapping {
             if (input.isEmpty()) {
                 throw OpenAiError.invalid("input", "input must not be an empty list");
             }
-            for (JsonNode n : input) {
-                if (!n.isTextual()) {
-                    throw OpenAiError.invalid("input", "input must be a string or a list of strings (token arrays "
-                            + "are not supported)");
-                }
-            }
+            input = inputList((ArrayNode) input);
         } else {
-            throw OpenAiError.invalid("input", "input must be a string or a list of strings");
+            throw OpenAiError.invalid("input", INPUT_SHAPES);
         }
         out.set("input", input);
         encodingFormat(req);
@@ -190,6 +242,52 @@ public final class OpenAiMapping {
             out.put("dimensions", dims);
         }
         out.put("truncate", true);
+        return out;
+    }
+
+    private static final String INPUT_SHAPES = "input must be a string, a list of strings, a list of token ids or "
+            + "a list of lists of token ids";
+
+    /**
+     * {@code /v1/embeddings}' list input as {@code /api/embed}'s list: strings stay, one list of token ids is one
+     * input, a list of such lists is one input each (strings and token lists may mix, as llama-server takes them).
+     */
+    private static ArrayNode inputList(ArrayNode input) {
+        boolean tokens = false;
+        boolean other = false;
+        for (JsonNode n : input) {
+            tokens |= n.isNumber();
+            other |= !n.isNumber();
+        }
+        if (tokens) {
+            if (other) {
+                throw OpenAiError.invalid("input", INPUT_SHAPES + " (a list mixed token ids with other values)");
+            }
+            tokenIds(input, "input");
+            return NODES.arrayNode().add(input);
+        }
+        int i = 0;
+        for (JsonNode n : input) {
+            if (n.isArray()) {
+                tokenIds(n, "input[" + i + "]");
+            } else if (!n.isTextual()) {
+                throw OpenAiError.invalid("input", INPUT_SHAPES);
+            }
+            i++;
+        }
+        return input;
+    }
+
+    /** Token ids: integers from 0 (whether each is in the model's vocabulary is checked once it is loaded). */
+    private static int[] tokenIds(JsonNode list, String param) {
+        int[] out = new int[list.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode t = list.get(i);
+            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.intValue() < 0) {
+                throw OpenAiError.invalid(param, param + " must hold token ids (integers from 0), not " + t);
+            }
+            out[i] = t.intValue();
+        }
         return out;
     }
 

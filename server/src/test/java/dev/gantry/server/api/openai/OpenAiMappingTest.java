@@ -1,5 +1,6 @@
 package dev.gantry.server.api.openai;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +18,11 @@ import org.junit.jupiter.api.Test;
 class OpenAiMappingTest {
     private static ObjectNode json(String s) throws Exception {
         return (ObjectNode) Json.MAPPER.readTree(s);
+    }
+
+    /** The {@code /api/generate} body of a completion request's first prompt. */
+    private static ObjectNode generate(ObjectNode req) {
+        return OpenAiMapping.toOllamaGenerate(req, OpenAiMapping.prompts(req).getFirst());
     }
 
     @Test
@@ -117,7 +123,7 @@ class OpenAiMappingTest {
                 .at("/options/stop").toString());
         assertFalse(OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"stop\":5}")).has("stop"));
         OpenAiError stop = assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":\"a\",\"stop\":[1]}")));
+                () -> generate(json("{\"model\":\"m\",\"prompt\":\"a\",\"stop\":[1]}")));
         assertEquals("invalid type for 'stop' field: float64", stop.getMessage());
         // content may be left out only by a message that calls tools (Ollama's words)
         assertEquals("invalid message content type: <nil>", assertThrows(OpenAiError.class,
@@ -133,16 +139,30 @@ class OpenAiMappingTest {
         assertFalse(OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"top_logprobs\":2}"))
                 .has("logprobs"));
         // completions take top_p 0 as not set (1), chat keeps it
-        assertEquals(1.0, OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":\"a\",\"top_p\":0}"))
+        assertEquals(1.0, generate(json("{\"model\":\"m\",\"prompt\":\"a\",\"top_p\":0}"))
                 .at("/options/top_p").doubleValue());
         assertEquals(0.0, OpenAiMapping.toOllamaChat(json("{\"model\":\"m\"," + msgs + ",\"top_p\":0}"))
                 .at("/options/top_p").doubleValue());
         assertEquals("prompt", assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\",\"prompt\":[1,2]}"))).param());
+                () -> generate(json("{\"model\":\"m\",\"prompt\":[1,2.5]}"))).param());
+        assertEquals("prompt", assertThrows(OpenAiError.class,
+                () -> generate(json("{\"model\":\"m\",\"prompt\":{}}"))).param());
+        // token ids: one prompt, raw, its ids handed to the handler apart
+        ObjectNode req = json("{\"model\":\"m\",\"prompt\":[1,2]}");
+        assertArrayEquals(new int[] {1, 2}, OpenAiMapping.prompts(req).getFirst().tokens());
+        assertTrue(generate(req).get("raw").booleanValue());
+        assertFalse(generate(req).has("prompt"));
+        assertEquals(3, OpenAiMapping.prompts(json("{\"model\":\"m\",\"prompt\":[\"a\",[1],\"b\"]}")).size());
         // no prompt is an empty one, as Ollama passes it on: the model is only loaded
-        assertEquals("", OpenAiMapping.toOllamaGenerate(json("{\"model\":\"m\"}")).get("prompt").textValue());
+        assertEquals("", generate(json("{\"model\":\"m\"}")).get("prompt").textValue());
+        assertEquals("[[1,2]]", OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))
+                .get("input").toString());
+        assertEquals("[[1,2]]", OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[1,2]}"))
+                .get("input").toString(), "one list of ids is one input");
         assertEquals("input", assertThrows(OpenAiError.class,
-                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))).param());
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[1,\"a\"]}"))).param());
+        assertEquals("input[0]", assertThrows(OpenAiError.class,
+                () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[-1]]}"))).param());
         assertEquals("encoding_format", assertThrows(OpenAiError.class,
                 () -> OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":\"x\",\"encoding_format\":\"hex\"}"))).param());
         // Ollama truncates only to a positive number: 0 (Go's zero value) and below are the model's whole width
@@ -154,7 +174,7 @@ class OpenAiMappingTest {
 
     @Test
     void completionAndEmbeddingRequestsMap() throws Exception {
-        ObjectNode g = OpenAiMapping.toOllamaGenerate(json(
+        ObjectNode g = generate(json(
                 "{\"model\":\"m\",\"prompt\":[\"Once\"],\"max_tokens\":3,\"stop\":[\"a\",\"b\"],\"stream\":true}"));
         assertEquals("Once", g.get("prompt").textValue());
         assertEquals(3, g.at("/options/num_predict").intValue());
