@@ -370,9 +370,9 @@ for phase in "$@"; do
         done
       }
       agree='{"model":"mxbai-shaped","input":["The cat sat on the mat.","A short one","'"$(printf 'word%d ' $(seq 1 100))"'"]}'
-      # Gantry as it comes (passes of up to 512 tokens, flash attention as llama.cpp's auto decides); each entry
+      # Gantry as it comes (passes of up to 1024 tokens, flash attention as llama.cpp's auto decides); each entry
       # of EMBED_GANTRY is PASS:FA (-Dgantry.encoderPass, -Dgantry.encoderFlashAttention=-1|0|1)
-      for v in ${EMBED_GANTRY-512:-1}; do
+      for v in ${EMBED_GANTRY-1024:-1}; do
         b=${v%%:*}; fa=${v#*:}
         label=gantry-embed-p$b-fa$fa${BENCH_TAG:+-$BENCH_TAG}
         pid=$(JAVA_TOOL_OPTIONS="-Dgantry.encoderPass=$b -Dgantry.encoderBatch=$b -Dgantry.encoderFlashAttention=$fa" \
@@ -385,10 +385,12 @@ for phase in "$@"; do
         kill $pid; wait $pid 2>/dev/null
       done
       # llama-server as its documentation serves an embedding model: --embedding, 64 slots, its batch (and so the
-      # micro-batch an encoder needs whole) at its default of 512 tokens; then at Gantry's 4096
+      # micro-batch an encoder needs whole) at its default of 512 tokens; then at 4096
       for v in ${EMBED_SERVER-512:off 4096:off 512:on}; do
       b=${v%:*}; fa=${v#*:}
-      pid=$(CUDA_VISIBLE_DEVICES=0 "$LIB/llama-server" -m "$W/modelsbert/mxbai-shaped.gguf" -ngl 99 --embedding \
+      # with CUDA graphs off: with them on, llama-server aborts on an encoder within a few hundred requests
+      # (ggml-cuda "illegal instruction"; 5 of 6 runs in the thirteenth session, again in the fifteenth)
+      pid=$(GGML_CUDA_DISABLE_GRAPHS=1 CUDA_VISIBLE_DEVICES=0 "$LIB/llama-server" -m "$W/modelsbert/mxbai-shaped.gguf" -ngl 99 --embedding \
         -c $((64 * 512)) -np 64 -fa $fa -b $b -ub $b --host 127.0.0.1 --port 11603 \
         > "$LOGS/llama-server-embed-$b.log" 2>&1 & echo $!)
       wait_up http://127.0.0.1:11603/health "$pid" || log "llama-server did not start"

@@ -37,10 +37,10 @@ public record ModelFootprint(String architecture, int layers, long embedding, lo
                              long otherBytes, boolean tiedOutput) {
 
     /**
-     * An encoder's runner's batch (its pass) where its context is shorter: a pass packs whole inputs up to this many
-     * tokens, or holds one longer input alone (bench/RESULTS.md, embeddings).
+     * An encoder's runner's batch (its pass) on a GPU where its context is shorter: a pass packs whole inputs up to
+     * this many tokens, or holds one longer input alone (bench/RESULTS.md, embeddings).
      */
-    public static final int ENCODER_BATCH = 512;
+    public static final int ENCODER_BATCH = 1024;
 
     /** Small graph tensors the two big terms of {@link #computeBytes} leave out: norms, RoPE, views, ids. */
     public static final long COMPUTE_OVERHEAD_BYTES = 16L << 20;

@@ -44,8 +44,9 @@ public final class Runner implements AutoCloseable {
     /** llama.cpp's LLAMA_MAX_SEQ at v0.5.0: the most sequence ids a context takes. */
     private static final int LLAMA_MAX_SEQ = 256;
     /**
-     * An encoder's runner's batch where its context is shorter ({@code -Dgantry.encoderBatch} sets another, for
-     * measuring); what a step packs is {@link StepBatch#ENCODER_PASS_TOKENS}.
+     * An encoder's runner's batch on a GPU where its context is shorter ({@code -Dgantry.encoderBatch} sets another,
+     * for measuring); what a step packs is {@link StepBatch#ENCODER_PASS_TOKENS}. On the CPU both are
+     * {@link StepBatch#ENCODER_CPU_PASS_TOKENS}.
      */
     static final int ENCODER_BATCH = Integer.getInteger("gantry.encoderBatch",
             dev.gantry.models.footprint.ModelFootprint.ENCODER_BATCH);
@@ -215,9 +216,12 @@ public final class Runner implements AutoCloseable {
             int capacity = config.batchCapacity();
             if (engine.wholeInputs()) {
                 // An encoder's input goes into one step whole, however long (StepBatch packs a step), and a step
-                // is one pass (llama.cpp's micro-batch): its batch holds ENCODER_BATCH tokens, or one whole context
-                // where that is longer; a request's num_batch does not change it.
-                capacity = Math.max(config.contextPerSequence(), ENCODER_BATCH);
+                // is one pass (llama.cpp's micro-batch): its batch holds ENCODER_BATCH tokens on a GPU (512 on the
+                // CPU, where attention's scores grow with the pass's square), or one whole context where that is
+                // longer; a request's num_batch does not change it.
+                batch.encoderPassTokens(onCpu ? StepBatch.ENCODER_CPU_PASS_TOKENS : StepBatch.ENCODER_PASS_TOKENS);
+                capacity = Math.max(config.contextPerSequence(),
+                        onCpu ? StepBatch.ENCODER_CPU_PASS_TOKENS : ENCODER_BATCH);
             }
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
                     config.threads(), config.backendSampling(), config.kvUnified()));

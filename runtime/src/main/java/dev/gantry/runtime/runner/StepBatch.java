@@ -20,10 +20,16 @@ final class StepBatch {
     boolean embeddings;
 
     /**
-     * The tokens an encoder's step carries at most, unless its first input is longer ({@code -Dgantry.encoderPass}
-     * sets another, for measuring).
+     * The tokens an encoder's step carries at most on a GPU, unless its first input is longer
+     * ({@code -Dgantry.encoderPass} sets another, for measuring). On an H200, passes of up to 1024 tokens embedded
+     * 1.13 to 1.26 times the inputs a second of passes of 512, and of 2048 fewer again (bench/RESULTS.md).
      */
-    static final int ENCODER_PASS_TOKENS = Integer.getInteger("gantry.encoderPass", 512);
+    static final int ENCODER_PASS_TOKENS = Integer.getInteger("gantry.encoderPass", 1024);
+    /** {@link #ENCODER_PASS_TOKENS} on the CPU, which has no flash attention for an encoder's pass. */
+    static final int ENCODER_CPU_PASS_TOKENS = 512;
+
+    /** This runner's {@link #ENCODER_PASS_TOKENS} (its backend's). */
+    private int encoderPassTokens = ENCODER_PASS_TOKENS;
 
     private Sequence[] byId = new Sequence[0];
 
@@ -99,7 +105,7 @@ final class StepBatch {
         if (fill) {
             clearSkipped();
         }
-        // An encoder's steps take whole inputs up to ENCODER_PASS_TOKENS, whatever the prompt budget (nothing
+        // An encoder's steps take whole inputs up to encoderPassTokens, whatever the prompt budget (nothing
         // generates, so a longer step delays no token), and an input longer than that alone: its batch holds one
         // whole context at least. Passes are not packed fuller: llama.cpp attends an encoder's pass as one square,
         // every token against every token of the pass, and builds its mask on the host, so a pass's cost grows with
@@ -108,7 +114,7 @@ final class StepBatch {
         boolean whole = session.wholeInputs();
         int room = session.batchCapacity() - session.batchSize();
         boolean firstInput = true;
-        budget = whole ? Math.min(room, ENCODER_PASS_TOKENS - session.batchSize()) : Math.min(budget, room);
+        budget = whole ? Math.min(room, encoderPassTokens - session.batchSize()) : Math.min(budget, room);
         // Then the rest of the prompt budget, oldest sequence first.
         for (Sequence s : active) {
             if (budget <= 0) {
@@ -168,6 +174,11 @@ final class StepBatch {
     // active sequences left out of this step (a client that cannot take a token, a prompt without budget): the
     // position their next token will take, by id; -1 elsewhere
     private int[] skipped = new int[0];
+
+    /** Sets the tokens an encoder's step carries at most, for the runner's backend. */
+    void encoderPassTokens(int tokens) {
+        encoderPassTokens = tokens;
+    }
 
     StepBatch(java.util.function.IntUnaryOperator restingLength) {
         this.restingLength = restingLength;
