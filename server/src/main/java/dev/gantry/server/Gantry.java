@@ -103,7 +103,7 @@ public final class Gantry implements AutoCloseable {
         CompletionHandlers completions = new CompletionHandlers(models, operations.metrics());
         StoreHandlers store = new StoreHandlers(models);
         EmbedHandlers embeds = new EmbedHandlers(models);
-        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info);
+        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info, models.config().maxQueue());
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)

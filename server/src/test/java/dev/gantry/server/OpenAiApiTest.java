@@ -236,7 +236,8 @@ class OpenAiApiTest {
         error(server.post("/v1/embeddings", "{\"model\":\"stories260k\",\"input\":\"x\",\"encoding_format\":\"hex\"}"), 400);
         HttpResponse<String> wrongMethod = server.http.send(HttpRequest.newBuilder(server.uri("/v1/chat/completions"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
-        assertEquals(405, wrongMethod.statusCode());
+        assertEquals("405 method not allowed", error(wrongMethod, 405).get("message").textValue(), "OpenAI's shape");
+        assertEquals("404 page not found", error(server.post("/v1/nothing", "{}"), 404).get("message").textValue());
     }
 
     /**

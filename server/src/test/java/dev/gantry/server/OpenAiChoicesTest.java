@@ -1,6 +1,5 @@
 package dev.gantry.server;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -96,10 +95,50 @@ class OpenAiChoicesTest {
         error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"a\",{}]}"), 400);
         error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"a\",\"n\":0}"), 400);
         error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"a\",\"n\":129}"), 400);
-        // the error of the second prompt ends the request: no choice is answered
+        // the error of the second prompt ends the request: no choice is answered; it names the prompt
         JsonNode second = error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"Once\",[1,"
                 + vocab + "]],\"max_tokens\":4}"), 400);
+        assertTrue(second.get("message").textValue().startsWith("prompt[1]: "), second.toString());
         assertTrue(second.get("message").textValue().contains("vocabulary"), second.toString());
+        assertEquals("prompt", second.get("param").textValue());
+        // an empty prompt in a list, and a suffix after token ids, are refused
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"Once\",\"\"]}"), 400);
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[[]]}"), 400);
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2],\"suffix\":\"x\"}"), 400);
+    }
+
+    /**
+     * Choices are let in before any is answered: a later prompt's refusal is the request's status, not an error
+     * event after other choices' text, and more choices than the wait queue holds are refused at once.
+     */
+    @Test
+    void aLaterChoicesRefusalComesBeforeAnyText() throws Exception {
+        int vocab = server.model().engineInfo().vocabSize();
+        StringBuilder prompts = new StringBuilder("[");
+        for (int i = 0; i < 40; i++) {
+            prompts.append("\"Once\",");
+        }
+        prompts.append("[1,").append(vocab).append("]]");
+        JsonNode late = error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":" + prompts
+                + ",\"max_tokens\":30,\"stream\":true}"), 400);
+        assertTrue(late.get("message").textValue().startsWith("prompt[40]: "), late.toString());
+
+        JsonNode many = error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"a\",\"b\","
+                + "\"c\",\"d\",\"e\"],\"n\":128,\"max_tokens\":2}"), 400);
+        assertTrue(many.get("message").textValue().contains("640 choices"), many.toString());
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (server.model().stats().active() + server.model().stats().waiting() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertEquals(0, server.model().stats().active() + server.model().stats().waiting(), "nothing left running");
+    }
+
+    @Test
+    void theLargestSeedStillRepeats() throws Exception {
+        String body = "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"n\":2,\"max_tokens\":8,\"temperature\":1.5,"
+                + "\"seed\":9223372036854775807}";
+        assertEquals(ok(server.post("/v1/completions", body)).get("choices"),
+                ok(server.post("/v1/completions", body)).get("choices"));
     }
 
     @Test
@@ -229,12 +268,9 @@ class OpenAiChoicesTest {
     }
 
     @Test
-    void anEmptyPromptAmongOthersOnlyLoadsForItsChoice() throws Exception {
-        JsonNode r = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"\",\"Once\"],"
-                + "\"max_tokens\":3}"));
-        assertEquals("load", r.at("/choices/0/finish_reason").textValue(), r.toString());
-        assertEquals("length", r.at("/choices/1/finish_reason").textValue(), r.toString());
-        assertArrayEquals(new int[] {0, 1}, new int[] {r.at("/choices/0/index").intValue(),
-            r.at("/choices/1/index").intValue()});
+    void aLoneEmptyPromptOnlyLoadsAsInOllama() throws Exception {
+        JsonNode r = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"\"],\"n\":2}"));
+        assertEquals(2, r.get("choices").size(), r.toString());
+        assertEquals("load", r.at("/choices/1/finish_reason").textValue(), r.toString());
     }
 }

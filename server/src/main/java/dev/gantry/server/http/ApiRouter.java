@@ -189,7 +189,7 @@ public final class ApiRouter implements AutoCloseable {
         }
         if (byMethod == null) {
             inFlight.remove(ex);
-            ex.sendError(404, "404 page not found");
+            ex.sendJson(404, ex.errorBody(404, "404 page not found"));
             return;
         }
         Handler h = byMethod.get(ex.method());
@@ -197,7 +197,7 @@ public final class ApiRouter implements AutoCloseable {
             inFlight.remove(ex);
             String allow = byMethod.keySet().stream().map(HttpMethod::name).sorted()
                     .collect(java.util.stream.Collectors.joining(", "));
-            ex.send(405, "application/json; charset=utf-8", Json.error("405 method not allowed"),
+            ex.send(405, "application/json; charset=utf-8", ex.errorBody(405, "405 method not allowed"),
                     Map.of(HttpHeaderNames.ALLOW.toString(), allow));
             return;
         }

@@ -113,6 +113,11 @@ public class Exchange {
         this.origin = original.origin;
     }
 
+    /** An error body as this connection's API words it (Ollama's, or OpenAI's under {@code /v1/}). */
+    byte[] errorBody(int status, String message) {
+        return origin.errorFormat.body(status, message);
+    }
+
     /** How {@link #abort} words its error on this connection (the router sets it by path prefix). */
     void errorFormat(ErrorFormat format) {
         origin.errorFormat = java.util.Objects.requireNonNull(format);

@@ -444,8 +444,8 @@ public final class CompletionHandlers {
     private static void requireInVocabulary(int[] tokens, int vocab) {
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= vocab) {
-                throw ApiException.badRequest("prompt[" + i + "] is the token id " + tokens[i] + ", which is not in "
-                        + "the model's vocabulary of " + vocab + " tokens");
+                throw ApiException.badRequest("the prompt's token id " + tokens[i] + " (at " + i + ") is not in the "
+                        + "model's vocabulary of " + vocab + " tokens");
             }
         }
     }

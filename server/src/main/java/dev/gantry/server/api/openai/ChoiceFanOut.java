@@ -36,6 +36,11 @@ final class ChoiceFanOut {
     private final List<Runnable> cancels = new ArrayList<>();
     private int finished;
     private boolean started;
+    /**
+     * Until every choice was submitted, what they write waits here: a later choice's refusal (a bad prompt, a full
+     * queue) is then still the request's status, not an error after a 200 and other choices' text.
+     */
+    private List<Runnable> held = new ArrayList<>();
     private volatile boolean failed;
     private JsonNode last;
     private long promptTokens;
@@ -61,9 +66,31 @@ final class ChoiceFanOut {
         this.wholes = new ObjectNode[translations.length];
     }
 
-    /** The exchange choice {@code index}'s Ollama handler writes to, carrying its mapped Ollama body. */
-    Part part(int index, ObjectNode ollamaBody) {
-        return new Part(index, Json.write(ollamaBody));
+    /**
+     * The exchange choice {@code index}'s Ollama handler writes to, carrying its mapped Ollama body; {@code prompt}
+     * names its prompt in a client error's message where the request has several (else null).
+     */
+    Part part(int index, ObjectNode ollamaBody, String prompt) {
+        return new Part(index, Json.write(ollamaBody), prompt);
+    }
+
+    /** Every choice was submitted (or one failed): what they wrote goes out, and what they write from now on. */
+    synchronized void submitted() {
+        List<Runnable> pending = held;
+        held = null;
+        for (Runnable r : pending) {
+            r.run();
+        }
+        flush();
+    }
+
+    /** Runs {@code write} now, or once every choice was submitted. */
+    private boolean hold(Runnable write) {
+        if (held == null) {
+            return false;
+        }
+        held.add(write);
+        return true;
     }
 
     /** Whether a choice already failed the request: choices not yet started are not. */
@@ -101,7 +128,7 @@ final class ChoiceFanOut {
 
     /** A choice's whole answer (not streamed; or an answer sent whole to a stream: an empty prompt's load). */
     private synchronized void whole(int index, JsonNode ollama) {
-        if (failed) {
+        if (failed || hold(() -> whole(index, ollama))) {
             return;
         }
         if (stream) {
@@ -128,7 +155,7 @@ final class ChoiceFanOut {
 
     /** One streamed Ollama line of a choice. */
     private synchronized void line(int index, JsonNode ollama) {
-        if (failed) {
+        if (failed || hold(() -> line(index, ollama))) {
             return;
         }
         if (ollama.has("error")) {
@@ -156,7 +183,7 @@ final class ChoiceFanOut {
 
     /** A choice's stream ended; after the last, the usage chunk (when asked) and {@code [DONE]}. */
     private synchronized void end(int index) {
-        if (failed || ++finished < translations.length) {
+        if (failed || hold(() -> end(index)) || ++finished < translations.length) {
             return;
         }
         if (!started) { // every choice ended without a line: still an event stream
@@ -172,7 +199,7 @@ final class ChoiceFanOut {
     }
 
     private synchronized void flush() {
-        if (!failed && started) {
+        if (!failed && started && held == null) {
             client.flush();
         }
     }
@@ -197,17 +224,19 @@ final class ChoiceFanOut {
     /** What one choice's Ollama handler sees: its own request body; its answer goes to the fan-out. */
     final class Part extends Exchange {
         private final int index;
+        private final String prompt;
         private volatile boolean streaming;
 
-        private Part(int index, byte[] body) {
+        private Part(int index, byte[] body, String prompt) {
             super(client, HttpMethod.POST, body);
             this.index = index;
+            this.prompt = prompt;
         }
 
         @Override
         public void send(int status, String contentType, byte[] content, java.util.Map<String, String> headers) {
             if (status >= 400) {
-                fail(status, OpenAiExchange.errorMessage(content), null, null);
+                sendError(status, OpenAiExchange.errorMessage(content));
                 return;
             }
             JsonNode ollama = OpenAiExchange.parse(content);
@@ -218,9 +247,12 @@ final class ChoiceFanOut {
             whole(index, ollama);
         }
 
+        /** A client error names the prompt it is about where the request has several. */
         @Override
         public void sendError(int status, String message) {
-            fail(status, message, null, null);
+            boolean client = status >= 400 && status < 500 && status != 404;
+            boolean named = client && prompt != null;
+            fail(status, named ? prompt + ": " + message : message, named ? "prompt" : null, null);
         }
 
         @Override

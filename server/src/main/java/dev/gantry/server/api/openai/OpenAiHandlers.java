@@ -33,7 +33,12 @@ public final class OpenAiHandlers {
     private final EmbedHandlers embeds;
     private final ModelHandlers info;
 
-    public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info) {
+    /** Choices one completion request may ask for (prompts times {@code n}): the wait queue's bound. */
+    private final int maxChoices;
+
+    /** @param maxQueue requests that may wait per model ({@code OLLAMA_MAX_QUEUE}): a request's choices at most */
+    public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info, int maxQueue) {
+        this.maxChoices = Math.max(1, maxQueue);
         this.completions = completions;
         this.embeds = embeds;
         this.info = info;
@@ -50,8 +55,9 @@ public final class OpenAiHandlers {
             ObjectNode ollama = OpenAiMapping.toOllamaChat(req);
             int n = OpenAiMapping.choiceCount(req);
             List<Choice> choices = new ArrayList<>(n);
+            requireRoom(n);
             for (int j = 0; j < n; j++) {
-                choices.add(new Choice(seeded(ollama, j), completions::chat, j == 0));
+                choices.add(new Choice(seeded(ollama, j), completions::chat, j == 0, null));
             }
             answer(ex, req, "chatcmpl-", true, choices);
         });
@@ -62,13 +68,16 @@ public final class OpenAiHandlers {
             ObjectNode req = parse(ex);
             List<OpenAiMapping.Prompt> prompts = OpenAiMapping.prompts(req);
             int n = OpenAiMapping.choiceCount(req);
+            requireRoom((long) prompts.size() * n);
             List<Choice> choices = new ArrayList<>(prompts.size() * n);
-            for (OpenAiMapping.Prompt p : prompts) {
+            for (int i = 0; i < prompts.size(); i++) {
+                OpenAiMapping.Prompt p = prompts.get(i);
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
                 ApiRouter.Handler handler = p.tokens() == null ? completions::generate
                         : x -> completions.generateTokens(x, p.tokens());
+                String name = prompts.size() > 1 ? "prompt[" + i + "]" : null;
                 for (int j = 0; j < n; j++) {
-                    choices.add(new Choice(seeded(ollama, j), handler, j == 0));
+                    choices.add(new Choice(seeded(ollama, j), handler, j == 0, name));
                 }
             }
             answer(ex, req, "cmpl-", false, choices);
@@ -76,24 +85,37 @@ public final class OpenAiHandlers {
     }
 
     /**
-     * The body of a prompt's choice {@code j}: with a {@code seed}, choice j draws with seed + j, so the choices differ
-     * and the request is still repeatable (the same seed for all would give n copies of one answer).
+     * A request's choices must fit the wait queue at once: more could never all be answered, and a 503 would only
+     * have the client retry what cannot fit.
+     */
+    private void requireRoom(long choices) {
+        if (choices > maxChoices) {
+            throw OpenAiError.invalid("n", "the request asks for " + choices + " choices (prompts times n); at most "
+                    + maxChoices + " are taken in one request (OLLAMA_MAX_QUEUE)");
+        }
+    }
+
+    /**
+     * The body of a prompt's choice {@code j}: with a fixed {@code seed} (from 0), choice j draws with seed + j
+     * (wrapping within the non-negative longs), so the choices differ and the request is still repeatable (the same
+     * seed for all would give n copies of one answer). A negative seed asks for a random one for each choice.
      */
     private static ObjectNode seeded(ObjectNode ollama, int j) {
         JsonNode seed = ollama.path("options").path("seed");
-        if (j == 0 || !seed.isIntegralNumber()) {
+        if (j == 0 || !seed.isIntegralNumber() || seed.longValue() < 0) {
             return ollama;
         }
         ObjectNode copy = ollama.deepCopy();
-        ((ObjectNode) copy.get("options")).put("seed", seed.longValue() + j);
+        ((ObjectNode) copy.get("options")).put("seed", (seed.longValue() + j) & Long.MAX_VALUE);
         return copy;
     }
 
     /**
-     * One choice of a completion: the Ollama body and handler that make it, and whether its prompt's tokens count
-     * toward the usage (once a prompt, however many choices it has).
+     * One choice of a completion: the Ollama body and handler that make it, whether its prompt's tokens count
+     * toward the usage (once a prompt, however many choices it has), and its prompt's name in errors where the
+     * request has several ({@code prompt[2]}), else null.
      */
-    private record Choice(ObjectNode ollama, ApiRouter.Handler handler, boolean countsPrompt) {}
+    private record Choice(ObjectNode ollama, ApiRouter.Handler handler, boolean countsPrompt, String prompt) {}
 
     /**
      * Both completion routes: serve each choice by its Ollama handler and translate the answer back; one choice
@@ -119,9 +141,10 @@ public final class OpenAiHandlers {
         ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
                 chat ? "chat.completion.chunk" : "text_completion", translations, counts);
         for (int i = 0; i < translations.length && !fan.failed(); i++) {
-            ChoiceFanOut.Part part = fan.part(i, choices.get(i).ollama());
+            Choice c = choices.get(i);
+            ChoiceFanOut.Part part = fan.part(i, c.ollama(), c.prompt());
             try {
-                choices.get(i).handler().handle(part);
+                c.handler().handle(part);
             } catch (Throwable t) {
                 if (t instanceof InterruptedException) {
                     Thread.currentThread().interrupt();
@@ -133,10 +156,11 @@ public final class OpenAiHandlers {
                     if (m.status() >= 500 && m.status() != 503) {
                         LOG.log(System.Logger.Level.ERROR, "OpenAI request failed", t);
                     }
-                    fan.fail(m.status(), m.message(), null, null);
+                    part.sendError(m.status(), m.message());
                 }
             }
         }
+        fan.submitted(); // what the choices wrote so far goes out now: every one was let in
     }
 
     public void embeddings(Exchange ex) {

@@ -152,6 +152,9 @@ public final class OpenAiMapping {
         if (prompt.get(0).isNumber()) { // one prompt as token ids
             return java.util.List.of(new Prompt(null, tokenIds(prompt, "prompt")));
         }
+        if (prompt.size() == 1 && prompt.get(0).isTextual()) {
+            return java.util.List.of(new Prompt(prompt.get(0).textValue(), null)); // as one string: "" only loads
+        }
         if (prompt.size() > MAX_PROMPTS) {
             throw OpenAiError.invalid("prompt", "prompt holds " + prompt.size() + " prompts; at most " + MAX_PROMPTS
                     + " are taken in one request");
@@ -165,6 +168,9 @@ public final class OpenAiMapping {
                 out.add(new Prompt(null, tokenIds(p, "prompt[" + i + "]")));
             } else {
                 throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
+            }
+            if (p.isTextual() ? p.textValue().isEmpty() : p.isEmpty()) { // Ollama's lone empty prompt only loads the model; a list's would be a choice of nothing
+                throw OpenAiError.invalid("prompt", "prompt[" + i + "] is empty");
             }
         }
         return out;
@@ -191,6 +197,11 @@ public final class OpenAiMapping {
         out.put("model", model(req));
         if (prompt.tokens() != null) {
             out.put("raw", true); // the ids go to the model as they are (the handler is given them apart)
+            JsonNode suffix = req.get("suffix");
+            if (suffix != null && suffix.isTextual() && !suffix.textValue().isEmpty()) {
+                throw OpenAiError.invalid("suffix", "suffix needs a text prompt (a prompt of token ids goes to the "
+                        + "model as it is, without the template that places a suffix)");
+            }
         } else {
             out.put("prompt", prompt.text());
         }
