@@ -80,6 +80,24 @@ class ToolChoiceApiTest {
         }
     }
 
+    /** OpenAI's allowed_tools: of the declared tools, only those it names; required makes the answer a call of one. */
+    @Test
+    void allowedToolsNarrowTheTools() throws Exception {
+        for (String tool : new String[] {"{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}",
+            "{\"type\":\"function\",\"name\":\"get_time\"}"}) {
+            HttpResponse<String> r = openai("\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\","
+                    + "\"allowed_tools\":{\"mode\":\"required\",\"tools\":[" + tool + "]}},\"reasoning_effort\":\"none\"");
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode c = TestServer.json(r.body()).at("/choices/0");
+            assertEquals("tool_calls", c.get("finish_reason").asText(), c.toString());
+            assertEquals("get_time", c.at("/message/tool_calls/0/function/name").asText(), c.toString());
+        }
+        HttpResponse<String> auto = openai("\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\","
+                + "\"allowed_tools\":{\"mode\":\"auto\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
+                + "\"get_weather\"}}]}}");
+        assertEquals(200, auto.statusCode(), auto.body());
+    }
+
     /** Parameters with $defs (as Pydantic writes nested models) and a recursive "#": their refs still resolve. */
     @Test
     void parametersWithDefsAndRefsAreHeld() throws Exception {
@@ -183,6 +201,10 @@ class ToolChoiceApiTest {
             {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}",
                 "not among the tools"},
             {"\"tool_choice\":\"required\"", "needs tools"},
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"auto\","
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}]}}", "not among the tools"},
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"often\","
+                + "\"tools\":[]}}", "needs \"allowed_tools\""},
             {"\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}",
                 "cannot be combined with a required tool call"},
         };
