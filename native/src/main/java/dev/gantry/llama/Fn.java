@@ -92,6 +92,7 @@ final class Fn {
     static final MethodHandle llama_model_chat_template = h("llama_model_chat_template", fn(ADDRESS, ADDRESS, ADDRESS));
     static final MethodHandle llama_model_has_encoder = h("llama_model_has_encoder", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle llama_model_is_recurrent = h("llama_model_is_recurrent", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle llama_model_n_cls_out = h("llama_model_n_cls_out", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_model_is_hybrid = h("llama_model_is_hybrid", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle llama_model_meta_val_str =
             h("llama_model_meta_val_str", fn(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
@@ -102,6 +103,9 @@ final class Fn {
     static final MethodHandle llama_vocab_bos = h("llama_vocab_bos", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_vocab_eos = h("llama_vocab_eos", fn(JAVA_INT, ADDRESS));
     static final MethodHandle llama_vocab_get_add_bos = h("llama_vocab_get_add_bos", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle llama_vocab_sep = h("llama_vocab_sep", fn(JAVA_INT, ADDRESS));
+    static final MethodHandle llama_vocab_get_add_eos = h("llama_vocab_get_add_eos", fn(JAVA_BOOLEAN, ADDRESS));
+    static final MethodHandle llama_vocab_get_add_sep = h("llama_vocab_get_add_sep", fn(JAVA_BOOLEAN, ADDRESS));
     static final MethodHandle llama_tokenize = h("llama_tokenize",
             fn(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_BOOLEAN, JAVA_BOOLEAN));
     static final MethodHandle llama_token_to_piece = h("llama_token_to_piece",

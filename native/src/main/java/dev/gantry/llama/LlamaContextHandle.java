@@ -186,6 +186,20 @@ public final class LlamaContextHandle implements AutoCloseable {
         }
     }
 
+    /**
+     * The first {@code floats} of a sequence's pooled output from the last decode (a reranker's rank pooling gives
+     * {@code llama_model_n_cls_out} scores), or empty where there is none.
+     */
+    public java.util.Optional<MemorySegment> sequenceOutput(int sequence, int floats) {
+        try {
+            MemorySegment e = (MemorySegment) Fn.llama_get_embeddings_seq.invokeExact(pointer(), sequence);
+            return e.equals(MemorySegment.NULL) ? java.util.Optional.empty()
+                    : java.util.Optional.of(e.reinterpret(JAVA_FLOAT.byteSize() * floats));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_get_embeddings_seq", t);
+        }
+    }
+
     /** Attaches a backend (on-device) sampler chain to a sequence; the chain must outlive its use. */
     public boolean setBackendSampler(int sequence, LlamaSampler chain) {
         try {

@@ -215,6 +215,48 @@ public final class LlamaModelHandle implements AutoCloseable {
         return intCall(v -> (int) Fn.llama_vocab_bos.invokeExact(v), "llama_vocab_bos", true);
     }
 
+    /** The sentence separator token ({@code [SEP]} in BERT's vocabulary), or -1. */
+    public int sep() {
+        return intCall(v -> (int) Fn.llama_vocab_sep.invokeExact(v), "llama_vocab_sep", true);
+    }
+
+    /** Whether the tokenizer puts a BOS before a text it tokenizes with its special tokens. */
+    public boolean addsBos() {
+        return intCall(v -> (boolean) Fn.llama_vocab_get_add_bos.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_bos",
+                true) != 0;
+    }
+
+    /** Whether the tokenizer puts an EOS after a text it tokenizes with its special tokens. */
+    public boolean addsEos() {
+        return intCall(v -> (boolean) Fn.llama_vocab_get_add_eos.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_eos",
+                true) != 0;
+    }
+
+    /** Whether the tokenizer puts a separator after a text of a pair (BERT's [SEP]). */
+    public boolean addsSep() {
+        return intCall(v -> (boolean) Fn.llama_vocab_get_add_sep.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_sep",
+                true) != 0;
+    }
+
+    /**
+     * The outputs of the model's classifier head ({@code llama_model_n_cls_out}): what a reranker's rank pooling gives
+     * a sequence (its score first), 1 where the GGUF names no labels.
+     */
+    public int classifierOutputs() {
+        return intCall(Fn.llama_model_n_cls_out::invokeExact, "llama_model_n_cls_out");
+    }
+
+    /** A named template of the model's ({@code tokenizer.chat_template.NAME}), such as a reranker's {@code rerank}. */
+    public Optional<String> namedTemplate(String name) {
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment s = (MemorySegment) Fn.llama_model_chat_template.invokeExact(pointer(),
+                    arena.allocateFrom(name));
+            return s.equals(MemorySegment.NULL) ? Optional.empty() : Optional.of(NativeStrings.read(s));
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow("llama_model_chat_template", t);
+        }
+    }
+
     public int eos() {
         return intCall(v -> (int) Fn.llama_vocab_eos.invokeExact(v), "llama_vocab_eos", true);
     }

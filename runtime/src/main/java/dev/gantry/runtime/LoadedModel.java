@@ -238,6 +238,16 @@ public final class LoadedModel {
         return best;
     }
 
+    /** Whether this model is a reranker: it scores query-document pairs and has no embeddings. */
+    public boolean isReranker() {
+        return engine.pooling() == dev.gantry.runtime.engine.Pooling.RANK;
+    }
+
+    /** How this reranker joins a query and a document; empty for other models. */
+    public java.util.Optional<dev.gantry.runtime.engine.Engine.PairFormat> pairFormat() {
+        return engine.pairFormat();
+    }
+
     /** Floats in one of this model's embeddings; 0 when it cannot embed. */
     public int embeddingSize() {
         return engine.embeddingSize();

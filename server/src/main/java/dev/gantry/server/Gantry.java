@@ -10,6 +10,7 @@ import dev.gantry.runtime.engine.llama.LlamaCppEngineFactory;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.api.ollama.RerankHandlers;
 import dev.gantry.server.api.ollama.StoreHandlers;
 import dev.gantry.server.api.openai.OpenAiHandlers;
 import dev.gantry.server.http.ApiRouter;
@@ -103,7 +104,8 @@ public final class Gantry implements AutoCloseable {
         CompletionHandlers completions = new CompletionHandlers(models, operations.metrics());
         StoreHandlers store = new StoreHandlers(models);
         EmbedHandlers embeds = new EmbedHandlers(models);
-        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info, models.config().maxQueue());
+        RerankHandlers reranks = new RerankHandlers(models, embeds);
+        OpenAiHandlers openai = new OpenAiHandlers(completions, embeds, info, reranks, models.config().maxQueue());
         return new ApiRouter()
                 .route(HttpMethod.GET, "/", info::root)
                 .route(HttpMethod.GET, "/api/version", info::version)
@@ -124,6 +126,10 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/v1/chat/completions", openai::chatCompletions)
                 .route(HttpMethod.POST, "/v1/completions", openai::completions)
                 .route(HttpMethod.POST, "/v1/embeddings", openai::embeddings)
+                .route(HttpMethod.POST, "/v1/rerank", openai::rerank)
+                .route(HttpMethod.POST, "/v1/reranking", openai::rerank)
+                .route(HttpMethod.POST, "/rerank", reranks::rerank)
+                .route(HttpMethod.POST, "/reranking", reranks::rerank)
                 .route(HttpMethod.GET, "/v1/models", openai::models)
                 .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model)
                 .errorsUnder("/v1/", OpenAiHandlers.ERRORS);

@@ -16,7 +16,10 @@ import java.util.Locale;
  * from a WordPiece vocabulary GGUF (llama.cpp's {@code ggml-vocab-bert-bge.gguf}). Such a model has a pooling type,
  * so Ollama and Gantry treat it as embedding-only, as they do {@code mxbai-embed-large} or {@code all-minilm}.
  *
- * <p>usage: SyntheticBert SHAPE VOCAB.gguf OUT.gguf [F16|F32] [mean|cls], SHAPE one of {@code tiny},
+ * <p>With rank pooling the model is a reranker (as {@code bge-reranker} is): a classifier head over [CLS] gives a
+ * query-document pair one score.
+ *
+ * <p>usage: SyntheticBert SHAPE VOCAB.gguf OUT.gguf [F16|F32] [mean|cls|rank], SHAPE one of {@code tiny},
  * {@code bge-base}, {@code mxbai-embed-large} (bert), {@code nomic-tiny}, {@code nomic-embed-text} (nomic-bert).
  */
 public final class SyntheticBert {
@@ -44,18 +47,24 @@ public final class SyntheticBert {
     /** llama.cpp's {@code enum llama_pooling_type} values a BERT model names. */
     public static final int POOLING_MEAN = 1;
     public static final int POOLING_CLS = 2;
+    /** A reranker's: the [CLS] token through a classifier head ({@code cls}, tanh, {@code cls.output}) to one score. */
+    public static final int POOLING_RANK = 4;
 
     private SyntheticBert() {}
 
     public static void main(String[] args) throws IOException {
         if (args.length < 3) {
             System.err.println("usage: SyntheticBert tiny|bge-base|mxbai-embed-large|nomic-tiny|nomic-embed-text "
-                    + "VOCAB.gguf OUT.gguf [F16|F32] [mean|cls]");
+                    + "VOCAB.gguf OUT.gguf [F16|F32] [mean|cls|rank]");
             System.exit(2);
         }
         Shape shape = shape(args[0]);
         GgmlType type = GgmlType.valueOf(args.length > 3 ? args[3].toUpperCase(Locale.ROOT) : "F16");
-        int pooling = args.length > 4 && args[4].equals("cls") ? POOLING_CLS : POOLING_MEAN;
+        int pooling = args.length < 5 ? POOLING_MEAN : switch (args[4]) {
+            case "cls" -> POOLING_CLS;
+            case "rank" -> POOLING_RANK;
+            default -> POOLING_MEAN;
+        };
         long start = System.nanoTime();
         long bytes = write(shape, Path.of(args[1]), Path.of(args[2]), type, pooling);
         System.out.printf(Locale.ROOT, "wrote %s (%s %s, %d layers, %s): %.1f MiB in %.1f s%n", args[2],
@@ -75,7 +84,8 @@ public final class SyntheticBert {
     }
 
     /**
-     * Writes the model; {@code pooling} is {@link #POOLING_MEAN} or {@link #POOLING_CLS}. Matrices and embeddings
+     * Writes the model; {@code pooling} is {@link #POOLING_MEAN}, {@link #POOLING_CLS} or {@link #POOLING_RANK} (with
+     * a classifier head: {@code cls} of embedding by embedding, {@code cls.output} to one score). Matrices and embeddings
      * are random of {@code type} (F16 or F32), the norms' weights ones, every bias zero. Returns the file's size.
      */
     public static long write(Shape s, Path vocab, Path out, GgmlType type, int pooling) throws IOException {
@@ -139,6 +149,10 @@ public final class SyntheticBert {
                 matrix(w, p + "ffn_down", type, f, e, seed + 5);
             }
             norm(w, p + "layer_output_norm", e);
+        }
+        if (pooling == POOLING_RANK) {
+            matrix(w, "cls", type, e, e, 7);
+            matrix(w, "cls.output", type, e, 1, 8);
         }
         w.write(out);
         return Files.size(out);

@@ -69,6 +69,21 @@ public interface Engine extends AutoCloseable {
         return false;
     }
 
+    /**
+     * How a reranker ({@link Pooling#RANK}) joins a query and a document into one input: the model's {@code rerank}
+     * template (with {@code {query}} and {@code {document}}), or the tokenizer's special tokens around the two texts
+     * (BERT's [CLS] query [SEP] document [SEP]). Empty for other models.
+     */
+    default java.util.Optional<PairFormat> pairFormat() {
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * A reranker's pair format: {@code template} where the model has one (else null), else the special tokens and
+     * whether the tokenizer adds each ({@code eos} falls back to {@code sep} where the vocabulary has no EOS).
+     */
+    record PairFormat(String template, int bos, int eos, int sep, boolean addBos, boolean addEos, boolean addSep) {}
+
     /** Opens the KV cache and compute buffers; runner thread only. */
     EngineSession openSession(SessionParams params);
 

@@ -102,6 +102,14 @@ public interface EngineSession extends AutoCloseable {
         }
     }
 
+    /**
+     * A reranker's scores of {@code sequence} from the last decode, which held its whole input ({@link Pooling#RANK}:
+     * the model's classifier head over its pooled output) into {@code out}.
+     */
+    default void sequenceScores(int sequence, float[] out) {
+        throw new UnsupportedOperationException("this engine cannot score");
+    }
+
     /** Adds the embedding of batch token {@code batchIndex} of the last decode (made with embeddings on) to {@code sum}. */
     default void addEmbedding(int batchIndex, float[] sum) {
         throw new UnsupportedOperationException("this engine cannot compute embeddings");

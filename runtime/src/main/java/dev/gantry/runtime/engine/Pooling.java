@@ -11,7 +11,10 @@ public enum Pooling {
     CLS,
     /** The last token's embedding. */
     LAST,
-    /** A reranker's score head: not an embedding, refused. */
+    /**
+     * A reranker's classifier head over the input (its first token, for a BERT): scores, not an embedding. Pooled by
+     * llama.cpp itself, so served for encoders only, whose inputs go into one decode whole.
+     */
     RANK;
 
     /** From llama.cpp's enum value; -1 (unspecified) and 0 (none) mean {@link #MEAN}. */

@@ -21,6 +21,11 @@ final class EmbeddingCall implements GenerationObserver {
                     session.addEmbedding(s.batchIndex, s.pooled);
                 }
             }
+            case RANK -> {
+                if (s.cached + s.chunk == s.length) { // an encoder's input: decoded whole, scored by llama.cpp
+                    session.sequenceScores(s.id, s.pooled);
+                }
+            }
             case LAST -> {
                 if (s.cached + s.chunk == s.length) {
                     session.addEmbedding(s.batchIndex + s.chunk - 1, s.pooled);

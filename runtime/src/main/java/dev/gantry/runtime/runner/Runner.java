@@ -162,8 +162,11 @@ public final class Runner implements AutoCloseable {
         if (engine.embeddingSize() <= 0) {
             throw new IllegalArgumentException("this model does not support embeddings");
         }
-        if (engine.pooling() == Pooling.RANK) {
-            throw new IllegalArgumentException("this model is a reranker: it has no embeddings");
+        if (engine.pooling() == Pooling.RANK && !engine.wholeInputs()) {
+            // llama.cpp pools a reranker's scores in its graph, over a whole input in one decode: only an encoder's
+            // inputs go in whole (a decoder reranker's prompt may span steps)
+            throw new IllegalArgumentException("this reranker's architecture is not served (only encoder rerankers, "
+                    + "BERT and its kin, are)");
         }
         if (tokens.length > config.contextPerSequence()) {
             throw new IllegalArgumentException("input of " + tokens.length

@@ -14,7 +14,7 @@ public final class LlamaPooling {
 
     /**
      * The pooled embedding (the model's pooling type, mean where it names none) of {@code tokens} in a context of
-     * its own, without flash attention.
+     * its own, without flash attention; a reranker's scores where its pooling is rank.
      */
     public static float[] pooled(LlamaModelHandle model, int[] tokens) {
         int n = Math.max(256, tokens.length);
@@ -29,7 +29,7 @@ public final class LlamaPooling {
                 throw new IllegalStateException("the reference decode failed");
             }
             MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
-            float[] out = new float[model.embeddingOutputLength()];
+            float[] out = new float[model.poolingType() == 4 ? model.classifierOutputs() : model.embeddingOutputLength()];
             MemorySegment.copy(pooled, JAVA_FLOAT, 0, out, 0, out.length);
             return out;
         }

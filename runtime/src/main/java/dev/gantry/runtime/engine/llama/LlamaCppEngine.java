@@ -32,8 +32,10 @@ public final class LlamaCppEngine implements Engine {
                 model.parameterCount(), onGpu ? "gpu" : "cpu", devices, onGpu ? model.sizeBytes() : 0, onGpu);
         this.chatTemplate = pickTemplate(model);
         // read once: the runner asks for both in its step loop
-        this.embeddingSize = model.embeddingOutputLength();
         this.pooling = dev.gantry.runtime.engine.Pooling.fromLlama(model.poolingType());
+        // a reranker's sequences give its classifier's outputs, the score first
+        this.embeddingSize = pooling == dev.gantry.runtime.engine.Pooling.RANK ? model.classifierOutputs()
+                : model.embeddingOutputLength();
         this.wholeInputs = dev.gantry.models.gguf.GgufMetadata.keepsNoKvCache(
                 model.metadata("general.architecture").orElse(""));
     }
@@ -102,6 +104,16 @@ public final class LlamaCppEngine implements Engine {
         return LlamaModelHandle.applyChatTemplate(chatTemplate,
                 messages.stream().map(m -> new LlamaModelHandle.ChatMessage(m.role(), m.content())).toList(),
                 addAssistant);
+    }
+
+    @Override
+    public java.util.Optional<PairFormat> pairFormat() {
+        if (pooling != dev.gantry.runtime.engine.Pooling.RANK) {
+            return java.util.Optional.empty();
+        }
+        return java.util.Optional.of(new PairFormat(model.namedTemplate("rerank").orElse(null), model.bos(),
+                model.eos() >= 0 ? model.eos() : model.sep(), model.sep(), model.addsBos(), model.addsEos(),
+                model.addsSep()));
     }
 
     @Override

@@ -58,6 +58,8 @@ final class LlamaCppSession implements EngineSession {
     private boolean fillsIdGaps;
     private final int microBatch;
     private final boolean wholeInputs;
+    /** A reranker's scores a sequence (rank pooling), else 0. */
+    private final int classifierOutputs;
     /** An encoder on a GPU: see {@link #decode()}. */
     private final boolean breaksGraphReplays;
     /** Tokens in the last pass (the filler included), for {@link #decode()}. */
@@ -83,8 +85,10 @@ final class LlamaCppSession implements EngineSession {
         // twice as slow (0.41 against 0.21 ms a token, 1 thread); on a GPU auto is the right choice.
         int flashAttention = !onGpu ? 0 : wholeInputs ? ENCODER_FLASH_ATTENTION : -1;
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
-        // share them with generations; a model that names no pooling type already gets none from llama.cpp.
-        int pooling = model.poolingType() < 0 ? -1 : 0;
+        // share them with generations; a model that names no pooling type already gets none from llama.cpp. A
+        // reranker's head runs in llama.cpp's graph (rank pooling): an encoder's input is in one decode whole.
+        int pooling = model.poolingType() < 0 ? -1 : rankPooling(model, wholeInputs) ? 4 : 0;
+        this.classifierOutputs = pooling == 4 ? model.classifierOutputs() : 0;
         // An encoder runs each decode in one pass, which llama.cpp asserts fits the micro-batch: it is the whole batch.
         this.wholeInputs = wholeInputs;
         this.maxSequences = p.maxSequences();
@@ -196,10 +200,11 @@ final class LlamaCppSession implements EngineSession {
         // CUDA graph when two passes in a row have the same shapes, and replayed encoder passes failed ("an illegal
         // instruction was encountered", aborting the process, llama-server's as well) where none failed with graphs
         // off (bench/RESULTS.md, embeddings). One token of a sequence of its own changes the shape; its output is
-        // never read, and it attends to nothing but itself.
+        // never read, and it attends to nothing but itself. (Marked as an output: llama.cpp's encoder outputs every
+        // token, and warns of each one not marked so.)
         boolean filler = breaksGraphReplays && n == lastPass;
         if (filler) {
-            batch.add(0, 0, maxSequences, false);
+            batch.add(0, 0, maxSequences, true);
         }
         lastPass = batch.size();
         int status = ctx.decode(batch);
@@ -577,6 +582,21 @@ final class LlamaCppSession implements EngineSession {
             ctx.setEmbeddings(on);
             embeddingsOn = on;
         }
+    }
+
+    /** Whether this session pools with llama.cpp's rank pooling: a reranker's encoder. */
+    static boolean rankPooling(LlamaModelHandle model, boolean wholeInputs) {
+        return model.poolingType() == 4 && wholeInputs;
+    }
+
+    @Override
+    public void sequenceScores(int sequence, float[] out) {
+        if (classifierOutputs == 0) {
+            throw new UnsupportedOperationException("this session does not score (not a reranker's encoder)");
+        }
+        MemorySegment scores = ctx.sequenceOutput(sequence, classifierOutputs).orElseThrow(
+                () -> new dev.gantry.llama.LlamaException("llama.cpp gave sequence " + sequence + " no scores"));
+        MemorySegment.copy(scores, JAVA_FLOAT, 0, out, 0, Math.min(out.length, classifierOutputs));
     }
 
     @Override

@@ -100,7 +100,28 @@ public final class EmbedHandlers {
     /** One input: its text, or the token ids a client sent instead (then {@code text} is null). */
     private record Input(String text, int[] tokens) {}
 
+    /**
+     * Token inputs of a model that scores rather than embeds (a reranker's pairs), each its output (the scores), in
+     * order; each input must fit the model's context.
+     */
+    List<Embedding> score(Exchange ex, LoadedModel m, List<int[]> inputs) throws InterruptedException {
+        List<Input> in = new ArrayList<>(inputs.size());
+        for (int[] t : inputs) {
+            in.add(new Input(null, t));
+        }
+        return embed(ex, m, in, false);
+    }
+
     private List<Embedding> run(Exchange ex, LoadedModel m, List<Input> inputs, boolean truncate)
+            throws InterruptedException {
+        if (m.isReranker()) {
+            throw ApiException.badRequest("this model is a reranker: it scores documents against a query "
+                    + "(POST /v1/rerank) and has no embeddings");
+        }
+        return embed(ex, m, inputs, truncate);
+    }
+
+    private List<Embedding> embed(Exchange ex, LoadedModel m, List<Input> inputs, boolean truncate)
             throws InterruptedException {
         if (m.embeddingSize() <= 0) {
             throw ApiException.badRequest("this model does not support embeddings");

@@ -33,11 +33,14 @@ public final class OpenAiHandlers {
     private final EmbedHandlers embeds;
     private final ModelHandlers info;
 
+    private final dev.gantry.server.api.ollama.RerankHandlers reranks;
     /** Choices one completion request may ask for (prompts times {@code n}): the wait queue's bound. */
     private final int maxChoices;
 
     /** @param maxQueue requests that may wait per model ({@code OLLAMA_MAX_QUEUE}): a request's choices at most */
-    public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info, int maxQueue) {
+    public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info,
+                          dev.gantry.server.api.ollama.RerankHandlers reranks, int maxQueue) {
+        this.reranks = reranks;
         this.maxChoices = Math.max(1, maxQueue);
         this.completions = completions;
         this.embeds = embeds;
@@ -173,6 +176,12 @@ public final class OpenAiHandlers {
                     OpenAiExchange.whole(o -> OpenAiMapping.embeddingList(model, o, base64)));
             run(tx, () -> embeds.embedTokensToo(tx));
         });
+    }
+
+    /** {@code /v1/rerank}: llama-server's (and Jina's) answer as it is, errors in OpenAI's shape. */
+    public void rerank(Exchange ex) {
+        OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, ex.body(), OpenAiExchange.whole(o -> o));
+        run(tx, () -> reranks.rerank(tx));
     }
 
     public void models(Exchange ex) {

@@ -1,0 +1,153 @@
+package dev.gantry.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.gantry.llama.LlamaModelHandle;
+import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.synthetic.SyntheticBert;
+import dev.gantry.runtime.LoadedModel;
+import dev.gantry.runtime.engine.llama.LlamaCppEngine;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A reranker (Gantry's synthetic BERT with rank pooling and a classifier head, as {@code bge-reranker} is) through the
+ * real server: each document's score is llama.cpp's own for the pair [CLS] query [SEP] document [SEP] decoded alone,
+ * whatever else shares its step; results come best first; the embedding endpoints refuse it and the rerank endpoint
+ * refuses an embedding model.
+ */
+class RerankApiTest {
+    static final String MODEL = "rerank-tiny";
+    static TestServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Path models = Files.createTempDirectory("gantry-rerank-models");
+        Path vocab = dev.gantry.runtime.testing.TestModels.sharedDir()
+                .resolve("llama-data/vocab/ggml-vocab-bert-bge.gguf");
+        SyntheticBert.write(SyntheticBert.TINY, vocab, models.resolve(MODEL + ".gguf"), GgmlType.F32,
+                SyntheticBert.POOLING_RANK);
+        SyntheticBert.write(SyntheticBert.TINY, vocab, models.resolve("embed-tiny.gguf"), GgmlType.F32,
+                SyntheticBert.POOLING_MEAN);
+        server = TestServer.start(TestServer.defaults(), models);
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+    }
+
+    private static LoadedModel loaded() {
+        return server.gantry.models().loadedModel(MODEL + ":latest").orElseThrow();
+    }
+
+    /** llama.cpp's own score of one pair, decoded alone in a context of its own. */
+    private static float reference(String query, String document) {
+        LoadedModel m = loaded();
+        LlamaModelHandle model = ((LlamaCppEngine) m.replicas().getFirst().engine()).model();
+        int cls = model.bos();
+        int sep = model.eos() >= 0 ? model.eos() : model.sep();
+        int[] q = m.tokenize(query, false, false);
+        int[] d = m.tokenize(document, false, false);
+        int[] pair = new int[q.length + d.length + 3];
+        pair[0] = cls;
+        System.arraycopy(q, 0, pair, 1, q.length);
+        pair[q.length + 1] = sep;
+        System.arraycopy(d, 0, pair, q.length + 2, d.length);
+        pair[pair.length - 1] = sep;
+        return dev.gantry.runtime.testing.LlamaPooling.pooled(model, pair)[0];
+    }
+
+    private static JsonNode ok(HttpResponse<String> r) throws Exception {
+        assertEquals(200, r.statusCode(), r.body());
+        return TestServer.json(r.body());
+    }
+
+    @Test
+    void scoresArePairsScoredAloneBestFirst() throws Exception {
+        String query = "where do cats sleep";
+        String[] docs = {"the cat sleeps on the warm mat", "stock prices fell sharply today", "dogs bark at night",
+            "the cat sleeps on the warm mat", "a recipe for bread with seeds and honey"};
+        JsonNode r = ok(server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"" + query + "\","
+                + "\"documents\":[\"" + String.join("\",\"", docs) + "\"]}"));
+        assertEquals("list", r.get("object").textValue());
+        JsonNode results = r.get("results");
+        assertEquals(docs.length, results.size(), r.toString());
+        Set<Integer> seen = new HashSet<>();
+        double previous = Double.POSITIVE_INFINITY;
+        float[] byIndex = new float[docs.length];
+        for (JsonNode x : results) {
+            int i = x.get("index").intValue();
+            assertTrue(seen.add(i), "each document once: " + r);
+            double s = x.get("relevance_score").doubleValue();
+            assertTrue(s <= previous, "best first: " + r);
+            previous = s;
+            byIndex[i] = (float) s;
+            assertEquals(reference(query, docs[i]), s, 1e-4, "document " + i + " as llama.cpp scores it alone");
+        }
+        assertEquals(byIndex[0], byIndex[3], 1e-6, "the same pair, the same score, wherever it sits in a step");
+        assertTrue(r.at("/usage/prompt_tokens").intValue() > docs.length * 3, r.toString());
+        assertTrue(byIndex[0] != byIndex[1], "a score that depends on the document: " + r);
+    }
+
+    @Test
+    void topNAndDocumentsAsAsked() throws Exception {
+        JsonNode r = ok(server.post("/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\",\"top_n\":2,"
+                + "\"return_documents\":true,\"documents\":[\"one\",{\"text\":\"two\"},\"three\"]}"));
+        assertEquals(2, r.get("results").size(), r.toString());
+        for (JsonNode x : r.get("results")) {
+            String expected = new String[] {"one", "two", "three"}[x.get("index").intValue()];
+            assertEquals(expected, x.at("/document/text").textValue(), r.toString());
+        }
+        JsonNode all = ok(server.post("/v1/reranking", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"top_n\":10,\"documents\":[\"one\",\"two\"]}"));
+        assertEquals(2, all.get("results").size());
+        assertTrue(all.at("/results/0/document").isMissingNode());
+    }
+
+    @Test
+    void aLongDocumentIsCutToTheContext() throws Exception {
+        String longDoc = "word ".repeat(2000);
+        JsonNode r = ok(server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"documents\":[\"" + longDoc + "\",\"short\"]}"));
+        assertEquals(2, r.get("results").size(), r.toString());
+    }
+
+    @Test
+    void mistakesAreClientErrors() throws Exception {
+        String[] bodies = {
+            "{\"model\":\"" + MODEL + "\",\"documents\":[\"a\"]}",
+            "{\"model\":\"" + MODEL + "\",\"query\":\"q\"}",
+            "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[]}",
+            "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[1]}",
+            "{\"model\":\"" + MODEL + "\",\"query\":7,\"documents\":[\"a\"]}",
+            "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[\"a\"],\"top_n\":0}",
+            "{\"model\":\"embed-tiny\",\"query\":\"q\",\"documents\":[\"a\"]}",
+        };
+        for (String b : bodies) {
+            HttpResponse<String> r = server.post("/v1/rerank", b);
+            assertEquals(400, r.statusCode(), b + " -> " + r.body());
+            assertTrue(TestServer.json(r.body()).at("/error/message").isTextual(), "OpenAI's shape: " + r.body());
+            HttpResponse<String> plain = server.post("/rerank", b);
+            assertEquals(400, plain.statusCode(), b + " -> " + plain.body());
+        }
+        assertEquals(404, server.post("/v1/rerank", "{\"model\":\"nope\",\"query\":\"q\",\"documents\":[\"a\"]}")
+                .statusCode());
+        // a reranker has no embeddings
+        for (String path : new String[] {"/api/embed", "/v1/embeddings"}) {
+            HttpResponse<String> r = server.post(path, "{\"model\":\"" + MODEL + "\",\"input\":\"cats\"}");
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().contains("reranker"), r.body());
+        }
+        assertEquals(400, server.post("/api/embeddings", "{\"model\":\"" + MODEL + "\",\"prompt\":\"cats\"}")
+                .statusCode());
+    }
+}
