@@ -29,6 +29,8 @@
 #              llama-server (--embedding) through OpenAI's /v1/embeddings at the given client counts, one input of
 #              about 100 words a request, then 16 inputs a request (EMBED_K, EMBED_GANTRY=pass:flash-attention...,
 #              EMBED_SERVER=batch:flash-attention... choose the runs)
+#   rerank:C   a reranker (synthetic BERT, rank pooling) on GPU 0: its scores on the GPU against the CPU, then C
+#              clients of 16 documents a request for 20 s (bench/gpu/rerank_check.py)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
 #   knobs      one sequence's tg rate in llama-bench and llama-batched-bench under a server's settings (context,
 #              sequences, KV streams or one buffer, CPU threads): what each costs llama.cpp itself
@@ -344,6 +346,28 @@ for phase in "$@"; do
         REQUESTS=4 LOAD_EXTRA="--conversation $mode" drive llama-server-1gpu-conversation-$mode llamacpp http://127.0.0.1:11602 "$c"
       done
       kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
+    rerank:*) # rerank:C - a reranker (synthetic BERT with rank pooling) on GPU 0, CUDA graphs on: the same pairs'
+      # scores from Gantry on the GPU and on the CPU, then C clients of 16 documents a request for 20 s (bge-base's
+      # shape, F16): no aborts, no failed requests
+      c=${phase#rerank:}
+      build
+      mkdir -p "$W/modelsrank"
+      xz -dc "$STAGE/vocab/ggml-vocab-bert-bge.gguf.xz" > "$W/ggml-vocab-bert-bge.gguf"
+      $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticBert tiny "$W/ggml-vocab-bert-bge.gguf" \
+        "$W/modelsrank/rerank-tiny.gguf" F32 rank 2>&1 | tee -a "$W/log.txt"
+      $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticBert bge-base "$W/ggml-vocab-bert-bge.gguf" \
+        "$W/modelsrank/rerank-base.gguf" F16 rank 2>&1 | tee -a "$W/log.txt"
+      gpid=$(start_gantry gantry-rerank-gpu 11500 "$W/modelsrank" none --gpus 0)
+      cpid=$(GANTRY_EXTRA_ENV="CUDA_VISIBLE_DEVICES=" start_gantry gantry-rerank-cpu 11501 "$W/modelsrank" none)
+      python3 "$(dirname "$0")/rerank_check.py" agree http://127.0.0.1:11500 http://127.0.0.1:11501 rerank-tiny 2>&1 \
+        | tee -a "$W/log.txt"
+      kill "$cpid"; wait "$cpid" 2>/dev/null
+      python3 "$(dirname "$0")/rerank_check.py" load http://127.0.0.1:11500 rerank-base "$c" 20 2>&1 | tee -a "$W/log.txt"
+      ps_after gantry-rerank-gpu 11500
+      kill -0 "$gpid" 2>/dev/null || log "gantry rerank exited during the run: $(grep -iE 'error|assert|abort|failed' "$LOGS/gantry-gantry-rerank-gpu.log" | tail -8)"
+      { echo "== rerank log warnings"; grep -ciE "warn" "$LOGS/gantry-gantry-rerank-gpu.log"; grep -iE "overriding|error" "$LOGS/gantry-gantry-rerank-gpu.log" | head -5; } >> "$W/log.txt"
+      kill "$gpid"; wait "$gpid" 2>/dev/null
       ;;
     embed:*) # embed:C,C2 - an encoder-only embedding model, Gantry against llama-server on GPU 0 (see the top)
       levels=${phase#embed:}

@@ -52,8 +52,8 @@ public final class WarmUp {
             if (n > capacity || n > contextPerSequence) {
                 break;
             }
-            for (int i = 0; i < n; i++) {
-                session.add(TOKEN, i, 0, i == n - 1);
+            for (int i = 0; i < n; i++) { // an encoder outputs every token (llama.cpp warns of each one not marked)
+                session.add(TOKEN, i, 0, i == n - 1 || session.wholeInputs());
             }
             if (!pass(session, 1)) {
                 return passes;
