@@ -11,11 +11,41 @@ import java.nio.file.Path;
 /**
  * Writes a quantized copy of a GGUF model through {@code llama_model_quantize}: the tensors llama.cpp's rules pick
  * (weight matrices; with a K-quant mix, some at a higher type) go to the target type, the rest are copied, and the
- * metadata follows with {@code general.file_type} set to the target. Synchronous and on the CPU; it cannot be
- * interrupted once started.
+ * metadata follows with {@code general.file_type} set to the target. Synchronous and on the CPU; llama.cpp's call
+ * cannot be interrupted once started, so a server runs it in a process of its own ({@link #main}), which it can stop,
+ * and whose abort on a malformed file ends only that process.
  */
 public final class LlamaQuantizer {
     private LlamaQuantizer() {}
+
+    /** What {@link #main} prints before llama.cpp's refusal, the line a caller reads as the reason. */
+    public static final String REFUSED = "gantry-quantize-refused: ";
+    /** {@link #main}'s exit status when llama.cpp refused the file (1 is any other failure). */
+    public static final int EXIT_REFUSED = 3;
+
+    /**
+     * Quantizes in this process and exits: {@code LIBRARY_DIR INPUT OUTPUT FILE_TYPE THREADS}, llama.cpp loaded from
+     * {@code LIBRARY_DIR} (the folder the calling server loaded it from). Exits 0 when done, {@link #EXIT_REFUSED}
+     * after a {@link #REFUSED} line when llama.cpp refused the file, 1 on any other failure.
+     */
+    public static void main(String[] args) {
+        if (args.length != 5) {
+            System.err.println("usage: LlamaQuantizer LIBRARY_DIR INPUT OUTPUT FILE_TYPE THREADS");
+            System.exit(2);
+        }
+        try {
+            Path lib = Path.of(args[0]);
+            LlamaCpp.initialize(java.util.Optional.of(lib), Path.of(System.getProperty("java.io.tmpdir"), "gantry"));
+            quantize(Path.of(args[1]), Path.of(args[2]), Integer.parseInt(args[3]), Integer.parseInt(args[4]));
+            System.exit(0);
+        } catch (LlamaException e) {
+            System.out.println(REFUSED + e.getMessage().replace('\n', ' '));
+            System.exit(EXIT_REFUSED);
+        } catch (Throwable t) {
+            t.printStackTrace();
+            System.exit(1);
+        }
+    }
 
     /**
      * Quantizes {@code input} to {@code output} (created or replaced).

@@ -69,10 +69,11 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /**
-     * Writes a copy of a GGUF model quantized to {@code fileType} (a {@code llama_ftype} number), on the calling
-     * thread with this process's cores; see {@link EngineFactory#quantize}.
+     * Writes a copy of a GGUF model quantized to {@code fileType} (a {@code llama_ftype} number) with this process's
+     * cores, waiting on the calling thread (an interrupt stops it); see {@link EngineFactory#quantize}.
      */
-    public void quantize(java.nio.file.Path input, java.nio.file.Path output, int fileType) {
+    public void quantize(java.nio.file.Path input, java.nio.file.Path output, int fileType)
+            throws InterruptedException {
         factory.quantize(input, output, fileType, processors);
     }
 

@@ -17,10 +17,11 @@ public interface EngineFactory {
 
     /**
      * Writes a copy of a GGUF model quantized to {@code fileType} (a {@code llama_ftype} number) with {@code threads}
-     * CPU threads; synchronous. Throws {@link IllegalArgumentException} where the library refuses the file, and
-     * {@link UnsupportedOperationException} from engines that cannot quantize.
+     * CPU threads; synchronous. Throws {@link IllegalArgumentException} where the library refuses the file,
+     * {@link UnsupportedOperationException} from engines that cannot quantize, and {@link InterruptedException} when
+     * the calling thread is interrupted (the work stops, no output is left).
      */
-    default void quantize(Path input, Path output, int fileType, int threads) {
+    default void quantize(Path input, Path output, int fileType, int threads) throws InterruptedException {
         throw new UnsupportedOperationException("this engine cannot quantize models");
     }
 

@@ -60,12 +60,73 @@ public final class LlamaCppEngineFactory implements EngineFactory {
         };
     }
 
+    /**
+     * Quantizes in a child JVM ({@link dev.gantry.llama.LlamaQuantizer#main}) with this process's llama.cpp
+     * libraries: llama.cpp's call cannot be stopped once started, a process can (an interrupt of the calling thread
+     * ends it, and its partial output is deleted), and an abort of llama.cpp on a malformed file ends that process
+     * instead of the server.
+     */
     @Override
-    public void quantize(Path input, Path output, int fileType, int threads) {
+    public void quantize(Path input, Path output, int fileType, int threads) throws InterruptedException {
+        Path log;
         try {
-            dev.gantry.llama.LlamaQuantizer.quantize(input, output, fileType, threads);
-        } catch (dev.gantry.llama.LlamaException e) { // llama.cpp refused the file (an architecture it lacks...)
-            throw new IllegalArgumentException(e.getMessage(), e);
+            log = java.nio.file.Files.createTempFile("gantry-quantize", ".log");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        Process p = null;
+        try {
+            p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", System.getProperty("java.class.path"),
+                    dev.gantry.llama.LlamaQuantizer.class.getName(),
+                    dev.gantry.llama.LlamaCpp.get().libraryDir().toString(), input.toString(), output.toString(),
+                    Integer.toString(fileType), Integer.toString(threads))
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            int status = p.waitFor();
+            if (status == dev.gantry.llama.LlamaQuantizer.EXIT_REFUSED) { // an architecture llama.cpp lacks...
+                throw new IllegalArgumentException(reason(log).orElse("llama.cpp refused the file"));
+            }
+            if (status != 0) {
+                throw new IllegalStateException("the quantizing process failed (exit status " + status + "): "
+                        + tail(log));
+            }
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("could not start the quantizing process: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            p.destroyForcibly();
+            p.onExit().join();
+            deleteQuietly(output);
+            throw e;
+        } finally {
+            deleteQuietly(log);
+        }
+    }
+
+    /** The child's {@link dev.gantry.llama.LlamaQuantizer#REFUSED} line. */
+    private static java.util.Optional<String> reason(Path log) {
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(log)) {
+            return lines.filter(l -> l.startsWith(dev.gantry.llama.LlamaQuantizer.REFUSED))
+                    .map(l -> l.substring(dev.gantry.llama.LlamaQuantizer.REFUSED.length())).reduce((a, b) -> b);
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return java.util.Optional.empty();
+        }
+    }
+
+    /** The child's last lines of output, for an error message. */
+    private static String tail(Path log) {
+        try {
+            java.util.List<String> lines = java.nio.file.Files.readAllLines(log);
+            return String.join(" | ", lines.subList(Math.max(0, lines.size() - 5), lines.size()));
+        } catch (java.io.IOException | java.io.UncheckedIOException e) {
+            return "(no output)";
+        }
+    }
+
+    private static void deleteQuietly(Path p) {
+        try {
+            java.nio.file.Files.deleteIfExists(p);
+        } catch (java.io.IOException e) {
+            // a temporary file left behind
         }
     }
 

@@ -336,9 +336,10 @@ public final class StoreHandlers {
                 CreateInputs.requireAdapterFits(a.getKey(), g, weights);
             }
         }
-        if (pullBase) {
+        boolean interruptible = pullBase || quantize.isPresent();
+        if (interruptible) {
             Thread worker = Thread.currentThread();
-            ex.onClose(worker::interrupt); // a client that goes away cancels the download
+            ex.onClose(worker::interrupt); // a client that goes away cancels the download or the quantizing
         }
         run(ex, stream, emit -> {
             Optional<StoredManifest> fromStore = Optional.empty();
@@ -357,7 +358,7 @@ public final class StoreHandlers {
                 throw new ApiException(500, "create failed: " + e.getMessage());
             }
         });
-        if (pullBase) {
+        if (interruptible) {
             Thread.interrupted(); // a late interrupt from onClose must not hit later work on this thread
         }
     }
@@ -509,6 +510,9 @@ public final class StoreHandlers {
         java.nio.file.Path out = s.newBlobFile("quantize");
         try {
             models.quantize(source, out, q.fileType());
+        } catch (InterruptedException e) { // the client went away: the quantizing process was stopped
+            Files.deleteIfExists(out);
+            throw new ApiException(499, "create cancelled");
         } catch (IllegalArgumentException e) {
             Files.deleteIfExists(out);
             throw ApiException.badRequest("llama.cpp could not quantize this model: " + e.getMessage());
