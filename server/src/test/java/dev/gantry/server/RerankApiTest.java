@@ -111,6 +111,13 @@ class RerankApiTest {
                 + "\"top_n\":10,\"documents\":[\"one\",\"two\"]}"));
         assertEquals(2, all.get("results").size());
         assertTrue(all.at("/results/0/document").isMissingNode());
+        // a whole number written as a float, or beyond any count: as many as there are; stream is no option here
+        HttpResponse<String> r2 = server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"top_n\":2.0,\"stream\":true,\"documents\":[\"one\",\"two\",\"three\"]}");
+        assertTrue(r2.headers().firstValue("content-type").orElse("").startsWith("application/json"), r2.toString());
+        assertEquals(2, ok(r2).get("results").size());
+        assertEquals(3, ok(server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"top_n\":99999999999999,\"documents\":[\"one\",\"two\",\"three\"]}")).get("results").size());
     }
 
     @Test
@@ -130,6 +137,7 @@ class RerankApiTest {
             "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[1]}",
             "{\"model\":\"" + MODEL + "\",\"query\":7,\"documents\":[\"a\"]}",
             "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[\"a\"],\"top_n\":0}",
+            "{\"model\":\"" + MODEL + "\",\"query\":\"q\",\"documents\":[\"a\"],\"top_n\":1.5}",
             "{\"model\":\"embed-tiny\",\"query\":\"q\",\"documents\":[\"a\"]}",
         };
         for (String b : bodies) {
@@ -141,6 +149,10 @@ class RerankApiTest {
         }
         assertEquals(404, server.post("/v1/rerank", "{\"model\":\"nope\",\"query\":\"q\",\"documents\":[\"a\"]}")
                 .statusCode());
+        // an embedding model is refused before it loads; show names the reranker's capability
+        assertTrue(server.gantry.models().loadedModel("embed-tiny:latest").isEmpty(), "not loaded to be refused");
+        assertEquals("[\"rerank\"]", TestServer.json(server.post("/api/show", "{\"model\":\"" + MODEL + "\"}").body())
+                .get("capabilities").toString());
         // a reranker has no embeddings
         for (String path : new String[] {"/api/embed", "/v1/embeddings"}) {
             HttpResponse<String> r = server.post(path, "{\"model\":\"" + MODEL + "\",\"input\":\"cats\"}");

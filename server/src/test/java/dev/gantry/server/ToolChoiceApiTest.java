@@ -205,6 +205,8 @@ class ToolChoiceApiTest {
                 + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"nope\"}}]}}", "not among the tools"},
             {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"often\","
                 + "\"tools\":[]}}", "needs \"allowed_tools\""},
+            {"\"tools\":" + TOOLS + ",\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{"
+                + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}}", "needs \"allowed_tools\""},
             {"\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"response_format\":{\"type\":\"json_object\"}",
                 "cannot be combined with a required tool call"},
         };

@@ -15,4 +15,24 @@ final class Capabilities {
         // an encoder (BERT and kin) cannot generate even where its GGUF names no pooling type
         return g.get(g.architecture() + ".pooling_type").isEmpty() && !GgufMetadata.keepsNoKvCache(g.architecture());
     }
+
+    /** Whether the model is a reranker: its GGUF names rank pooling ({@code bert.pooling_type} 4). */
+    static boolean reranks(GgufMetadata g) {
+        return g.get(g.architecture() + ".pooling_type").map(v -> v instanceof Number n && n.intValue() == 4)
+                .orElse(false);
+    }
+
+    /**
+     * The model named, loaded or in the store, without loading it; empty for an unknown or invalid name (which the
+     * request's lease then answers as Ollama does).
+     */
+    static java.util.Optional<dev.gantry.models.LocalModel> lookUp(dev.gantry.runtime.ModelManager models,
+                                                                    String name) {
+        try {
+            return models.loadedModel(name).map(dev.gantry.runtime.LoadedModel::model)
+                    .or(() -> models.registry().resolve(name));
+        } catch (IllegalArgumentException e) {
+            return java.util.Optional.empty();
+        }
+    }
 }

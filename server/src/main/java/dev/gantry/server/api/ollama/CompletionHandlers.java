@@ -544,11 +544,7 @@ public final class CompletionHandlers {
      * does not parse (each answered where the model is looked up).
      */
     private java.util.Optional<dev.gantry.models.LocalModel> lookUp(String model) {
-        try {
-            return models.loadedModel(model).map(LoadedModel::model).or(() -> models.registry().resolve(model));
-        } catch (IllegalArgumentException e) {
-            return java.util.Optional.empty();
-        }
+        return Capabilities.lookUp(models, model);
     }
 
     /**

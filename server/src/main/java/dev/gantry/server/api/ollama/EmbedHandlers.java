@@ -59,6 +59,7 @@ public final class EmbedHandlers {
         boolean truncate = Json.bool(body, "truncate").orElse(true);
         int dimensions = dimensions(body.get("dimensions"));
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
+        refuseReranker(model);
         // sampling options do not apply; the load options (num_ctx, num_gpu, ...) do, as for a generation
         LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, load);
@@ -85,6 +86,7 @@ public final class EmbedHandlers {
         String model = Json.requiredString(body, "model");
         String prompt = Json.string(body, "prompt").orElse("");
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
+        refuseReranker(model);
         LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, load);
         LoadedModel m = lease.model();
@@ -95,6 +97,16 @@ public final class EmbedHandlers {
         }
         Embedding e = run(ex, m, List.of(new Input(prompt, null)), true).getFirst();
         ex.sendJson(200, Json.write(new LegacyResponse(e.vector())));
+    }
+
+    private static final String RERANKER = "this model is a reranker: it scores documents against a query "
+            + "(POST /v1/rerank) and has no embeddings";
+
+    /** A reranker is refused before it loads, where the store tells. */
+    private void refuseReranker(String model) {
+        if (Capabilities.lookUp(models, model).filter(l -> Capabilities.reranks(l.metadata())).isPresent()) {
+            throw ApiException.badRequest(RERANKER);
+        }
     }
 
     /** One input: its text, or the token ids a client sent instead (then {@code text} is null). */
@@ -115,8 +127,7 @@ public final class EmbedHandlers {
     private List<Embedding> run(Exchange ex, LoadedModel m, List<Input> inputs, boolean truncate)
             throws InterruptedException {
         if (m.isReranker()) {
-            throw ApiException.badRequest("this model is a reranker: it scores documents against a query "
-                    + "(POST /v1/rerank) and has no embeddings");
+            throw ApiException.badRequest(RERANKER);
         }
         return embed(ex, m, inputs, truncate);
     }

@@ -29,6 +29,7 @@ import java.util.regex.Pattern;
  * {@code return_documents} asks. Ollama has no such endpoint.
  */
 public final class RerankHandlers {
+    private static final String NOT_A_RERANKER = "this model is not a reranker (its GGUF names no rank pooling)";
     private static final Pattern PLACEHOLDER = Pattern.compile("\\{query}|\\{document}");
 
     private final ModelManager models;
@@ -53,11 +54,13 @@ public final class RerankHandlers {
         int topN = topN(body.get("top_n"), documents.size());
         boolean returnDocuments = Json.bool(body, "return_documents").orElse(false);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
+        // refused before it loads where the store tells (a large chat model would load only to be refused)
+        if (Capabilities.lookUp(models, model).filter(l -> !Capabilities.reranks(l.metadata())).isPresent()) {
+            throw ApiException.badRequest(NOT_A_RERANKER);
+        }
         LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();
         LoadedModel m = ModelLeases.forRequest(models, ex, model, keepAlive, load).model();
-        Engine.PairFormat format = m.pairFormat().orElseThrow(() -> ApiException.badRequest(
-                "this model is not a reranker: its GGUF names no rank pooling (an embedding model embeds, "
-                        + "POST /v1/embeddings)"));
+        Engine.PairFormat format = m.pairFormat().orElseThrow(() -> ApiException.badRequest(NOT_A_RERANKER));
         List<int[]> pairs = new ArrayList<>(documents.size());
         for (String d : documents) {
             pairs.add(pair(m, format, q.textValue(), d));
@@ -116,8 +119,8 @@ public final class RerankHandlers {
         int[] tail = end >= 0 ? new int[] {end} : new int[0];
         int room = ctx - head.length - tail.length;
         if (room < 1) {
-            throw ApiException.badRequest("the query is too long for the model's context (" + head.length
-                    + " tokens with its special tokens, context " + ctx + ")");
+            throw ApiException.badRequest("the query leaves no room for a document in the model's context ("
+                    + head.length + " tokens with its special tokens, context " + ctx + ")");
         }
         return concat(head, d.length > room ? Arrays.copyOf(d, room) : d, tail);
     }
@@ -164,9 +167,10 @@ public final class RerankHandlers {
         if (node == null || node.isNull()) {
             return documents;
         }
-        if (!node.isIntegralNumber() || !node.canConvertToInt() || node.intValue() < 1) {
-            throw ApiException.badRequest("top_n must be an integer of at least 1, not " + node);
+        // any whole number from 1 (2.0 too, as Python clients send it); beyond the documents, all of them
+        if (!node.isNumber() || node.doubleValue() < 1 || node.decimalValue().stripTrailingZeros().scale() > 0) {
+            throw ApiException.badRequest("top_n must be a whole number of at least 1, not " + node);
         }
-        return Math.min(node.intValue(), documents);
+        return node.canConvertToInt() ? Math.min(node.intValue(), documents) : documents;
     }
 }

@@ -107,15 +107,16 @@ public final class ShowView {
     }
 
     /**
-     * What the model can do, judged as Ollama judges it: {@code embedding} for a model with a pooling type, else
-     * {@code completion}; {@code tools}, {@code insert} and {@code thinking} from what its template uses;
+     * What the model can do, judged as Ollama judges it: {@code embedding} for a model with a pooling type
+     * ({@code rerank} where that is rank pooling), else {@code completion}; {@code tools}, {@code insert} and {@code thinking} from what its template uses;
      * {@code vision} with a projector or vision tower.
      */
     static List<String> capabilities(LocalModel m, String template) {
         GgufMetadata g = m.metadata();
         String arch = g.architecture();
         List<String> out = new ArrayList<>();
-        out.add(Capabilities.completes(g) ? "completion" : "embedding");
+        // a reranker scores pairs (POST /v1/rerank) and has no embeddings: "rerank", a capability Ollama lacks
+        out.add(Capabilities.completes(g) ? "completion" : Capabilities.reranks(g) ? "rerank" : "embedding");
         boolean goTemplate = m.ollamaTemplate().isPresent();
         if (goTemplate ? template.contains(".Tools") : template.contains("tools")) {
             out.add("tools");

@@ -34,6 +34,8 @@ public final class OpenAiHandlers {
     private final ModelHandlers info;
 
     private final dev.gantry.server.api.ollama.RerankHandlers reranks;
+    /** Held while a request of several choices submits them. */
+    private static final Object FAN_OUT = new Object();
     /** Choices one completion request may ask for (prompts times {@code n}): the wait queue's bound. */
     private final int maxChoices;
 
@@ -143,7 +145,17 @@ public final class OpenAiHandlers {
         }
         ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
                 chat ? "chat.completion.chunk" : "text_completion", translations, counts);
-        for (int i = 0; i < translations.length && !fan.failed(); i++) {
+        // one request's choices go in together: two requests whose choices interleaved could each fill half the
+        // queue and both be refused, where the first would have fitted alone
+        synchronized (FAN_OUT) {
+            submit(fan, choices);
+        }
+        fan.submitted(); // what the choices wrote so far goes out now: every one was let in
+    }
+
+    /** Submits every choice to its handler, until one fails (which fails the request). */
+    private static void submit(ChoiceFanOut fan, List<Choice> choices) {
+        for (int i = 0; i < choices.size() && !fan.failed(); i++) {
             Choice c = choices.get(i);
             ChoiceFanOut.Part part = fan.part(i, c.ollama(), c.prompt());
             try {
@@ -163,7 +175,6 @@ public final class OpenAiHandlers {
                 }
             }
         }
-        fan.submitted(); // what the choices wrote so far goes out now: every one was let in
     }
 
     public void embeddings(Exchange ex) {
@@ -180,8 +191,12 @@ public final class OpenAiHandlers {
 
     /** {@code /v1/rerank}: llama-server's (and Jina's) answer as it is, errors in OpenAI's shape. */
     public void rerank(Exchange ex) {
-        OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, ex.body(), OpenAiExchange.whole(o -> o));
-        run(tx, () -> reranks.rerank(tx));
+        serve(ex, () -> {
+            ObjectNode req = parse(ex);
+            req.remove("stream"); // no rerank API streams: the answer is one body, whatever the request says
+            OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(req), OpenAiExchange.whole(o -> o));
+            run(tx, () -> reranks.rerank(tx));
+        });
     }
 
     public void models(Exchange ex) {

@@ -135,7 +135,7 @@ public final class OpenAiMapping {
     private static void allowedTools(JsonNode allowed, JsonNode tools, ObjectNode out) {
         String shape = "tool_choice {\"type\": \"allowed_tools\"} needs \"allowed_tools\": {\"mode\": \"auto\" or "
                 + "\"required\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": ...}}, ...]}";
-        String mode = allowed.path("mode").asText("auto");
+        String mode = allowed.path("mode").asText("");
         if (!allowed.isObject() || !allowed.path("tools").isArray() || !(mode.equals("auto") || mode.equals("required"))) {
             throw OpenAiError.invalid("tool_choice", shape);
         }
