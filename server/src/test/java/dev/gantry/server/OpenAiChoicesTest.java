@@ -207,6 +207,34 @@ class OpenAiChoicesTest {
         assertEquals(s.events().getLast().get("usage"), usage, "the usage chunk comes last");
     }
 
+    /**
+     * Many streamed choices keep their order on the wire: each finishes once, nothing of a choice comes after its
+     * finish, every choice finishes before [DONE]. (Writes released from the request thread were overtaken by the
+     * event loop's: chunks after their choice's end, finishes lost, in the first of these streams.)
+     */
+    @Test
+    void manyStreamedChoicesStayInOrder() throws Exception {
+        StringBuilder prompts = new StringBuilder("[");
+        for (int i = 0; i < 300; i++) {
+            prompts.append(i == 0 ? "" : ",").append("\"Once upon a time ").append(i).append("\"");
+        }
+        prompts.append("]");
+        for (int run = 0; run < 12; run++) {
+            OpenAiApiTest.Sse s = OpenAiApiTest.sse(server.post("/v1/completions", "{\"model\":\"stories260k\","
+                    + "\"prompt\":" + prompts + ",\"max_tokens\":6,\"stream\":true}"));
+            assertTrue(s.done(), "run " + run + " ends with [DONE]");
+            java.util.Set<Integer> finished = new java.util.HashSet<>();
+            for (JsonNode e : s.events()) {
+                int index = e.at("/choices/0/index").intValue();
+                assertFalse(finished.contains(index), "run " + run + ": a chunk of choice " + index + " after its end");
+                if (e.at("/choices/0/finish_reason").isTextual()) {
+                    finished.add(index);
+                }
+            }
+            assertEquals(300, finished.size(), "run " + run + ": every choice finished");
+        }
+    }
+
     @Test
     void nChoicesOfOneChatAndOnePrompt() throws Exception {
         JsonNode chat = ok(server.post("/v1/chat/completions", "{\"model\":\"stories260k\",\"n\":3,\"max_tokens\":6,"

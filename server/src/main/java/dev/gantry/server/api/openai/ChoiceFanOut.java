@@ -20,7 +20,9 @@ import java.util.List;
  * OpenAI's shape, and cancels the other choices' generations; a closed connection cancels them all too.
  *
  * <p>Parts write from their request thread and from the connection's event loop; every method that touches the
- * shared state holds this object's lock, and writes to the client happen under it, in order.
+ * shared state holds this object's lock. Until every choice is submitted their writes are held; from then on every
+ * write to the client is made on the event loop (the held ones first), which keeps them in order on the wire. Before
+ * that only a whole answer (a refusal) is written, from the request thread.
  */
 final class ChoiceFanOut {
     private final Exchange client;
@@ -74,8 +76,17 @@ final class ChoiceFanOut {
         return new Part(index, Json.write(ollamaBody), prompt);
     }
 
-    /** Every choice was submitted (or one failed): what they wrote goes out, and what they write from now on. */
-    synchronized void submitted() {
+    /**
+     * Every choice was submitted (or one failed): what they wrote goes out, then what they write from now on. Sent
+     * from the connection's event loop, where the choices' later writes come from: a write from another thread is
+     * queued to the event loop, so a later write made there would overtake it (chunks after their choice's end, or
+     * before the stream's head).
+     */
+    void submitted() {
+        client.eventLoop().execute(this::release);
+    }
+
+    private synchronized void release() {
         List<Runnable> pending = held;
         held = null;
         for (Runnable r : pending) {
