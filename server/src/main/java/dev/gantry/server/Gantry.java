@@ -128,11 +128,12 @@ public final class Gantry implements AutoCloseable {
                 .route(HttpMethod.POST, "/v1/embeddings", openai::embeddings)
                 .route(HttpMethod.POST, "/v1/rerank", openai::rerank)
                 .route(HttpMethod.POST, "/v1/reranking", openai::rerank)
-                .route(HttpMethod.POST, "/rerank", reranks::rerank)
-                .route(HttpMethod.POST, "/reranking", reranks::rerank)
+                .route(HttpMethod.POST, "/rerank", openai::rerank) // llama-server's paths: its errors, OpenAI's shape
+                .route(HttpMethod.POST, "/reranking", openai::rerank)
                 .route(HttpMethod.GET, "/v1/models", openai::models)
                 .routePrefix(HttpMethod.GET, OpenAiHandlers.MODELS_PREFIX, openai::model)
-                .errorsUnder("/v1/", OpenAiHandlers.ERRORS);
+                .errorsUnder("/v1/", OpenAiHandlers.ERRORS)
+                .errorsUnder("/rerank", OpenAiHandlers.ERRORS);
     }
 
     public int port() {

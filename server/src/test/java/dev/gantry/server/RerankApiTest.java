@@ -37,6 +37,9 @@ class RerankApiTest {
                 SyntheticBert.POOLING_RANK);
         SyntheticBert.write(SyntheticBert.TINY, vocab, models.resolve("embed-tiny.gguf"), GgmlType.F32,
                 SyntheticBert.POOLING_MEAN);
+        // the same reranker with a rerank template that writes the pair as the tokenizer's marks do
+        dev.gantry.runtime.testing.GgufCopy.copy(models.resolve(MODEL + ".gguf"), models.resolve("rerank-tmpl.gguf"),
+                (meta, w) -> w.putString("tokenizer.chat_template.rerank", "[CLS]{query}[SEP]{document}[SEP]"));
         server = TestServer.start(TestServer.defaults(), models);
     }
 
@@ -126,6 +129,22 @@ class RerankApiTest {
         JsonNode r = ok(server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
                 + "\"documents\":[\"" + longDoc + "\",\"short\"]}"));
         assertEquals(2, r.get("results").size(), r.toString());
+    }
+
+    /** A model's rerank template makes the pair; a long document is cut inside it, the template's end kept. */
+    @Test
+    void aRerankTemplateMakesThePair() throws Exception {
+        String docs = "[\"the cat sleeps on the warm mat\",\"" + "word ".repeat(2000) + "\"]";
+        JsonNode plain = ok(server.post("/v1/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"documents\":" + docs + "}"));
+        JsonNode templated = ok(server.post("/v1/rerank", "{\"model\":\"rerank-tmpl\",\"query\":\"cats\","
+                + "\"documents\":" + docs + "}"));
+        for (int k = 0; k < 2; k++) {
+            assertEquals(plain.at("/results/" + k + "/index").intValue(), templated.at("/results/" + k + "/index").intValue());
+            assertEquals(plain.at("/results/" + k + "/relevance_score").doubleValue(),
+                    templated.at("/results/" + k + "/relevance_score").doubleValue(), 1e-4, templated.toString());
+        }
+        assertEquals(plain.at("/usage/prompt_tokens").intValue(), templated.at("/usage/prompt_tokens").intValue());
     }
 
     @Test

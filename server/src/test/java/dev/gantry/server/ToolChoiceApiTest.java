@@ -96,6 +96,10 @@ class ToolChoiceApiTest {
                 + "\"allowed_tools\":{\"mode\":\"auto\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":"
                 + "\"get_weather\"}}]}}");
         assertEquals(200, auto.statusCode(), auto.body());
+        // the template renders only the allowed tool: the prompt is shorter than with both
+        HttpResponse<String> both = openai("\"tools\":" + TOOLS + ",\"tool_choice\":\"auto\"");
+        assertTrue(TestServer.json(auto.body()).at("/usage/prompt_tokens").intValue()
+                < TestServer.json(both.body()).at("/usage/prompt_tokens").intValue(), auto.body() + both.body());
     }
 
     /** Parameters with $defs (as Pydantic writes nested models) and a recursive "#": their refs still resolve. */

@@ -442,11 +442,10 @@ public final class CompletionHandlers {
 
     /** A prompt's token ids a client sent must each name one of the model's tokens (llama.cpp refuses others). */
     private static void requireInVocabulary(int[] tokens, int vocab) {
-        for (int i = 0; i < tokens.length; i++) {
-            if (tokens[i] < 0 || tokens[i] >= vocab) {
-                throw ApiException.badRequest("the prompt's token id " + tokens[i] + " (at " + i + ") is not in the "
-                        + "model's vocabulary of " + vocab + " tokens");
-            }
+        int at = TokenIds.outside(tokens, vocab);
+        if (at >= 0) {
+            throw ApiException.badRequest("the prompt's token id " + tokens[at] + " (at " + at + ") is not in the "
+                    + "model's vocabulary of " + vocab + " tokens");
         }
     }
 

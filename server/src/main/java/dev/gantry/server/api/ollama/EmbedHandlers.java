@@ -231,11 +231,10 @@ public final class EmbedHandlers {
 
     /** A token id a client sent must name one of the model's tokens (llama.cpp refuses the batch otherwise). */
     private static void requireInVocabulary(int[] tokens, int vocab, int input) {
-        for (int t : tokens) {
-            if (t < 0 || t >= vocab) {
-                throw ApiException.badRequest("input[" + input + "] holds the token id " + t + ", which is not in "
-                        + "the model's vocabulary of " + vocab + " tokens");
-            }
+        int at = TokenIds.outside(tokens, vocab);
+        if (at >= 0) {
+            throw ApiException.badRequest("input[" + input + "] holds the token id " + tokens[at] + ", which is not in "
+                    + "the model's vocabulary of " + vocab + " tokens");
         }
     }
 
@@ -255,26 +254,14 @@ public final class EmbedHandlers {
             if (n.isTextual()) {
                 out.add(new Input(n.textValue(), null));
             } else if (tokenArrays && n.isArray()) {
-                out.add(new Input(null, tokenIds(n, "input[" + i + "]")));
+                int at = i;
+                out.add(new Input(null, TokenIds.parse(n).orElseThrow(() -> ApiException.badRequest(
+                        "input[" + at + "] must be a list of token ids (integers from 0)"))));
             } else {
                 throw Json.wrongType("input[" + i + "]", tokenArrays ? "a string or a list of token ids" : "a string",
                         n);
             }
             i++;
-        }
-        return out;
-    }
-
-    /** A list of token ids: integers from 0 (whether each is in the model's vocabulary is checked once it is loaded). */
-    static int[] tokenIds(JsonNode list, String field) {
-        int[] out = new int[list.size()];
-        for (int j = 0; j < out.length; j++) {
-            JsonNode t = list.get(j);
-            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.intValue() < 0) {
-                throw ApiException.badRequest(field + "[" + j + "] must be a token id (an integer from 0), not "
-                        + t);
-            }
-            out[j] = t.intValue();
         }
         return out;
     }

@@ -102,11 +102,24 @@ public final class RerankHandlers {
     static int[] pair(LoadedModel m, Engine.PairFormat f, String query, String document) {
         int ctx = m.contextLength();
         if (f.template() != null) {
-            Matcher matcher = PLACEHOLDER.matcher(f.template()); // one pass: a query's "{document}" stays text
-            String text = matcher.replaceAll(r -> Matcher.quoteReplacement(
-                    r.group().equals("{query}") ? query : document));
-            int[] t = m.tokenize(text, false, true);
-            return t.length > ctx ? Arrays.copyOf(t, ctx) : t;
+            int[] t = m.tokenize(fill(f.template(), query, document), false, true);
+            if (t.length <= ctx) {
+                return t;
+            }
+            // too long: the template's text around the document whole, the document's tokens cut to what is left
+            String marked = fill(f.template(), query, "\u0000");
+            int at = marked.lastIndexOf('\u0000');
+            if (at < 0) { // a template without the document: the query alone is too long
+                throw ApiException.badRequest("the query is too long for the model's context");
+            }
+            int[] before = m.tokenize(marked.substring(0, at), false, true);
+            int[] after = m.tokenize(marked.substring(at + 1), false, true);
+            int room = ctx - before.length - after.length;
+            if (room < 1) {
+                throw ApiException.badRequest("the query leaves no room for a document in the model's context");
+            }
+            int[] d = m.tokenize(document, false, false);
+            return concat(before, Arrays.copyOf(d, Math.min(room, d.length)), after);
         }
         int[] q = m.tokenize(query, false, false);
         int[] d = m.tokenize(document, false, false);
@@ -123,6 +136,12 @@ public final class RerankHandlers {
                     + head.length + " tokens with its special tokens, context " + ctx + ")");
         }
         return concat(head, d.length > room ? Arrays.copyOf(d, room) : d, tail);
+    }
+
+    /** The template with the query and the document in their places, in one pass (a query's "{document}" stays). */
+    private static String fill(String template, String query, String document) {
+        return PLACEHOLDER.matcher(template).replaceAll(r -> Matcher.quoteReplacement(
+                r.group().equals("{query}") ? query : document));
     }
 
     private static int[] concat(int[]... parts) {

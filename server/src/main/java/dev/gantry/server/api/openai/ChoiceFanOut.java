@@ -115,8 +115,7 @@ final class ChoiceFanOut {
             return;
         }
         failed = true;
-        ObjectNode body = OpenAiMapping.error(status, message, param,
-                code != null ? code : status == 404 && message.contains("not found") ? "model_not_found" : null);
+        ObjectNode body = OpenAiMapping.error(status, message, param, code);
         if (started) {
             client.writeChunk(OpenAiExchange.event(Json.write(body)));
             client.endStream();
@@ -261,7 +260,7 @@ final class ChoiceFanOut {
         /** A client error names the prompt it is about where the request has several. */
         @Override
         public void sendError(int status, String message) {
-            boolean client = status >= 400 && status < 500 && status != 404;
+            boolean client = status >= 400 && status < 499 && status != 404;
             boolean named = client && prompt != null;
             fail(status, named ? prompt + ": " + message : message, named ? "prompt" : null, null);
         }

@@ -97,8 +97,7 @@ final class OpenAiExchange extends Exchange {
 
     /** An error before the answer started gets its status; after, it is the stream's last event. */
     void sendError(int status, String message, String param, String code) {
-        ObjectNode body = OpenAiMapping.error(status, message, param,
-                code != null ? code : status == 404 && message.contains("not found") ? "model_not_found" : null);
+        ObjectNode body = OpenAiMapping.error(status, message, param, code);
         if (client.isStreaming()) {
             failed = true;
             client.writeChunk(event(Json.write(body)));

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.api.ollama.RerankHandlers;
 import dev.gantry.server.http.ApiException;
 import dev.gantry.server.http.ApiRouter;
 import dev.gantry.server.http.ErrorMapper;
@@ -33,7 +34,7 @@ public final class OpenAiHandlers {
     private final EmbedHandlers embeds;
     private final ModelHandlers info;
 
-    private final dev.gantry.server.api.ollama.RerankHandlers reranks;
+    private final RerankHandlers reranks;
     /** Held while a request of several choices submits them. */
     private static final Object FAN_OUT = new Object();
     /** Choices one completion request may ask for (prompts times {@code n}): the wait queue's bound. */
@@ -41,7 +42,7 @@ public final class OpenAiHandlers {
 
     /** @param maxQueue requests that may wait per model ({@code OLLAMA_MAX_QUEUE}): a request's choices at most */
     public OpenAiHandlers(CompletionHandlers completions, EmbedHandlers embeds, ModelHandlers info,
-                          dev.gantry.server.api.ollama.RerankHandlers reranks, int maxQueue) {
+                          RerankHandlers reranks, int maxQueue) {
         this.reranks = reranks;
         this.maxChoices = Math.max(1, maxQueue);
         this.completions = completions;
@@ -58,7 +59,7 @@ public final class OpenAiHandlers {
         serve(ex, () -> {
             ObjectNode req = parse(ex);
             ObjectNode ollama = OpenAiMapping.toOllamaChat(req);
-            int n = OpenAiMapping.choiceCount(req);
+            int n = OpenAiInputs.choiceCount(req);
             List<Choice> choices = new ArrayList<>(n);
             requireRoom(n);
             for (int j = 0; j < n; j++) {
@@ -71,16 +72,18 @@ public final class OpenAiHandlers {
     public void completions(Exchange ex) {
         serve(ex, () -> {
             ObjectNode req = parse(ex);
-            List<OpenAiMapping.Prompt> prompts = OpenAiMapping.prompts(req);
-            int n = OpenAiMapping.choiceCount(req);
+            List<OpenAiInputs.Prompt> prompts = OpenAiInputs.prompts(req);
+            int n = OpenAiInputs.choiceCount(req);
             requireRoom((long) prompts.size() * n);
             List<Choice> choices = new ArrayList<>(prompts.size() * n);
             for (int i = 0; i < prompts.size(); i++) {
-                OpenAiMapping.Prompt p = prompts.get(i);
+                OpenAiInputs.Prompt p = prompts.get(i);
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
                 ApiRouter.Handler handler = p.tokens() == null ? completions::generate
                         : x -> completions.generateTokens(x, p.tokens());
-                String name = prompts.size() > 1 ? "prompt[" + i + "]" : null;
+                // a refusal of a later prompt is that prompt's (the ones before passed the same shared checks); one of
+                // the first may be the request's as a whole (its options), so it names none
+                String name = i > 0 ? "prompt[" + i + "]" : null;
                 for (int j = 0; j < n; j++) {
                     choices.add(new Choice(seeded(ollama, j), handler, j == 0, name));
                 }
@@ -161,17 +164,11 @@ public final class OpenAiHandlers {
             try {
                 c.handler().handle(part);
             } catch (Throwable t) {
-                if (t instanceof InterruptedException) {
-                    Thread.currentThread().interrupt();
-                }
-                if (t instanceof OpenAiError e) {
-                    fan.fail(e.status(), e.getMessage(), e.param(), e.code());
+                Failure f = failure(t);
+                if (t instanceof OpenAiError) {
+                    fan.fail(f.status(), f.message(), f.param(), f.code());
                 } else {
-                    ErrorMapper.Mapped m = ErrorMapper.map(t);
-                    if (m.status() >= 500 && m.status() != 503) {
-                        LOG.log(System.Logger.Level.ERROR, "OpenAI request failed", t);
-                    }
-                    part.sendError(m.status(), m.message());
+                    part.sendError(f.status(), f.message()); // names the prompt where the refusal is its own
                 }
             }
         }
@@ -232,18 +229,26 @@ public final class OpenAiHandlers {
     }
 
     private static void fail(OpenAiExchange tx, Throwable t) {
+        Failure f = failure(t);
+        tx.sendError(f.status(), f.message(), f.param(), f.code());
+    }
+
+    /** An error as OpenAI's answer words it. */
+    private record Failure(int status, String message, String param, String code) {}
+
+    /** What a request's failure answers: an {@link OpenAiError} as it is, else as {@link ErrorMapper} maps it. */
+    private static Failure failure(Throwable t) {
         if (t instanceof InterruptedException) {
             Thread.currentThread().interrupt();
         }
         if (t instanceof OpenAiError e) {
-            tx.sendError(e.status(), e.getMessage(), e.param(), e.code());
-            return;
+            return new Failure(e.status(), e.getMessage(), e.param(), e.code());
         }
         ErrorMapper.Mapped m = ErrorMapper.map(t);
         if (m.status() >= 500 && m.status() != 503) {
             LOG.log(System.Logger.Level.ERROR, "OpenAI request failed", t);
         }
-        tx.sendError(m.status(), m.message());
+        return new Failure(m.status(), m.message(), null, null);
     }
 
     private static ObjectNode parse(Exchange ex) {

@@ -64,7 +64,7 @@ public final class OpenAiMapping {
             }
             out.set("tools", tools);
         }
-        toolChoice(req, out);
+        OpenAiToolChoice.apply(req, out);
         JsonNode think = think(req);
         if (think != null) {
             out.set("think", think);
@@ -73,183 +73,8 @@ public final class OpenAiMapping {
         return out;
     }
 
-    /**
-     * OpenAI's {@code tool_choice} onto the chat body: {@code auto} (or none given) leaves the tools to the model,
-     * {@code none} takes them away, {@code required} makes the answer a call of one of them, and a named function
-     * a call of that one (its tool alone is sent); Gantry's chat holds the answer to such a call with a grammar.
-     */
-    private static void toolChoice(ObjectNode req, ObjectNode out) {
-        JsonNode choice = req.get("tool_choice");
-        if (choice == null || choice.isNull()) {
-            return;
-        }
-        JsonNode tools = out.get("tools");
-        boolean anyTools = tools != null && !tools.isEmpty();
-        if (choice.isTextual()) {
-            switch (choice.textValue()) {
-                case "auto" -> { }
-                case "none" -> out.remove("tools");
-                case "required" -> {
-                    if (!anyTools) {
-                        throw OpenAiError.invalid("tool_choice", "tool_choice \"required\" needs tools");
-                    }
-                    out.put("tool_choice", "required");
-                }
-                default -> throw OpenAiError.invalid("tool_choice", "tool_choice must be \"none\", \"auto\", "
-                        + "\"required\", {\"type\": \"function\", \"function\": {\"name\": ...}} or "
-                        + "{\"type\": \"allowed_tools\", ...}");
-            }
-            return;
-        }
-        if (choice.isObject() && "allowed_tools".equals(choice.path("type").textValue())) {
-            allowedTools(choice.has("allowed_tools") ? choice.get("allowed_tools") : choice, tools, out);
-            return;
-        }
-        String name = choice.path("function").path("name").textValue();
-        if (!choice.isObject() || !"function".equals(choice.path("type").textValue()) || name == null) {
-            throw OpenAiError.invalid("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\", "
-                    + "{\"type\": \"function\", \"function\": {\"name\": ...}} or {\"type\": \"allowed_tools\", ...}");
-        }
-        ArrayNode chosen = NODES.arrayNode();
-        if (anyTools) {
-            for (JsonNode t : tools) {
-                if (name.equals(t.path("function").path("name").textValue())) {
-                    chosen.add(t);
-                }
-            }
-        }
-        if (chosen.isEmpty()) {
-            throw OpenAiError.invalid("tool_choice", "tool_choice names the function \"" + name + "\", which is not "
-                    + "among the tools");
-        }
-        out.set("tools", chosen);
-        out.put("tool_choice", "required");
-    }
-
-    /**
-     * OpenAI's {@code allowed_tools} choice: the tools named in it are the ones sent (of those declared), and its
-     * {@code mode} is {@code auto} (the model may call one or answer) or {@code required} (a call of one of them).
-     * Its tools name their function as {@code {"type": "function", "function": {"name": ...}}}, or as the Responses
-     * API writes it, {@code {"type": "function", "name": ...}}.
-     */
-    private static void allowedTools(JsonNode allowed, JsonNode tools, ObjectNode out) {
-        String shape = "tool_choice {\"type\": \"allowed_tools\"} needs \"allowed_tools\": {\"mode\": \"auto\" or "
-                + "\"required\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": ...}}, ...]}";
-        String mode = allowed.path("mode").asText("");
-        if (!allowed.isObject() || !allowed.path("tools").isArray() || !(mode.equals("auto") || mode.equals("required"))) {
-            throw OpenAiError.invalid("tool_choice", shape);
-        }
-        java.util.Set<String> names = new java.util.LinkedHashSet<>();
-        for (JsonNode t : allowed.get("tools")) {
-            String name = t.path("function").path("name").isTextual() ? t.path("function").path("name").textValue()
-                    : t.path("name").textValue();
-            if (name == null) {
-                throw OpenAiError.invalid("tool_choice", shape);
-            }
-            names.add(name);
-        }
-        ArrayNode chosen = NODES.arrayNode();
-        java.util.Set<String> found = new java.util.HashSet<>();
-        if (tools != null) {
-            for (JsonNode t : tools) {
-                String name = t.path("function").path("name").textValue();
-                if (name != null && names.contains(name)) {
-                    chosen.add(t);
-                    found.add(name);
-                }
-            }
-        }
-        for (String name : names) {
-            if (!found.contains(name)) {
-                throw OpenAiError.invalid("tool_choice", "tool_choice allows the function \"" + name + "\", which is "
-                        + "not among the tools");
-            }
-        }
-        if (chosen.isEmpty()) {
-            out.remove("tools"); // no tool allowed: as "none"
-            if (mode.equals("required")) {
-                throw OpenAiError.invalid("tool_choice", "tool_choice \"required\" needs tools");
-            }
-            return;
-        }
-        out.set("tools", chosen);
-        if (mode.equals("required")) {
-            out.put("tool_choice", "required");
-        }
-    }
-
-    /** One prompt of {@code /v1/completions}: its text, or the token ids a client sent (then {@code text} is null). */
-    public record Prompt(String text, int[] tokens) {}
-
-    /** Prompts of one request at most (OpenAI's limit for a list of prompts). */
-    static final int MAX_PROMPTS = 2048;
-
-    private static final String PROMPT_SHAPES = "prompt must be a string, a list of strings, a list of token ids or a "
-            + "list of lists of token ids";
-
-    /**
-     * {@code /v1/completions}' prompts, each answered as its own choice: a string (a missing prompt is "", which
-     * only loads the model, as Ollama passes it on), a list of strings, one list of token ids, or a list of such
-     * lists (strings and token lists may mix, as llama-server takes them).
-     */
-    public static java.util.List<Prompt> prompts(ObjectNode req) {
-        JsonNode prompt = req.get("prompt");
-        if (prompt == null || prompt.isNull()) {
-            return java.util.List.of(new Prompt("", null));
-        }
-        if (prompt.isTextual()) {
-            return java.util.List.of(new Prompt(prompt.textValue(), null));
-        }
-        if (!prompt.isArray()) {
-            throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
-        }
-        if (prompt.isEmpty()) {
-            throw OpenAiError.invalid("prompt", "prompt must not be an empty list");
-        }
-        if (prompt.get(0).isNumber()) { // one prompt as token ids
-            return java.util.List.of(new Prompt(null, tokenIds(prompt, "prompt")));
-        }
-        if (prompt.size() == 1 && prompt.get(0).isTextual()) {
-            return java.util.List.of(new Prompt(prompt.get(0).textValue(), null)); // as one string: "" only loads
-        }
-        if (prompt.size() > MAX_PROMPTS) {
-            throw OpenAiError.invalid("prompt", "prompt holds " + prompt.size() + " prompts; at most " + MAX_PROMPTS
-                    + " are taken in one request");
-        }
-        java.util.List<Prompt> out = new java.util.ArrayList<>(prompt.size());
-        for (int i = 0; i < prompt.size(); i++) {
-            JsonNode p = prompt.get(i);
-            if (p.isTextual()) {
-                out.add(new Prompt(p.textValue(), null));
-            } else if (p.isArray()) {
-                out.add(new Prompt(null, tokenIds(p, "prompt[" + i + "]")));
-            } else {
-                throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
-            }
-            if (p.isTextual() ? p.textValue().isEmpty() : p.isEmpty()) { // Ollama's lone empty prompt only loads the model; a list's would be a choice of nothing
-                throw OpenAiError.invalid("prompt", "prompt[" + i + "] is empty");
-            }
-        }
-        return out;
-    }
-
-    /** Choices a request may ask for ({@code n}) at most, as OpenAI takes it. */
-    static final int MAX_CHOICES = 128;
-
-    /** How many choices a completion asks for: {@code n}, 1 where it is not set. */
-    public static int choiceCount(ObjectNode req) {
-        Integer n = integer(req, "n");
-        if (n == null) {
-            return 1;
-        }
-        if (n < 1 || n > MAX_CHOICES) {
-            throw OpenAiError.invalid("n", "n must be an integer from 1 to " + MAX_CHOICES);
-        }
-        return n;
-    }
-
-    /** {@code /v1/completions} to an {@code /api/generate} body, for one of its {@link #prompts}. */
-    public static ObjectNode toOllamaGenerate(ObjectNode req, Prompt prompt) {
+    /** {@code /v1/completions} to an {@code /api/generate} body, for one of its {@link OpenAiInputs#prompts}. */
+    public static ObjectNode toOllamaGenerate(ObjectNode req, OpenAiInputs.Prompt prompt) {
         ObjectNode out = NODES.objectNode();
         out.put("model", model(req));
         if (prompt.tokens() != null) {
@@ -299,9 +124,9 @@ public final class OpenAiMapping {
             if (input.isEmpty()) {
                 throw OpenAiError.invalid("input", "input must not be an empty list");
             }
-            input = inputList((ArrayNode) input);
+            input = OpenAiInputs.inputList((ArrayNode) input);
         } else {
-            throw OpenAiError.invalid("input", INPUT_SHAPES);
+            throw OpenAiError.invalid("input", OpenAiInputs.INPUT_SHAPES);
         }
         out.set("input", input);
         encodingFormat(req);
@@ -310,52 +135,6 @@ public final class OpenAiMapping {
             out.put("dimensions", dims);
         }
         out.put("truncate", true);
-        return out;
-    }
-
-    private static final String INPUT_SHAPES = "input must be a string, a list of strings, a list of token ids or "
-            + "a list of lists of token ids";
-
-    /**
-     * {@code /v1/embeddings}' list input as {@code /api/embed}'s list: strings stay, one list of token ids is one
-     * input, a list of such lists is one input each (strings and token lists may mix, as llama-server takes them).
-     */
-    private static ArrayNode inputList(ArrayNode input) {
-        boolean tokens = false;
-        boolean other = false;
-        for (JsonNode n : input) {
-            tokens |= n.isNumber();
-            other |= !n.isNumber();
-        }
-        if (tokens) {
-            if (other) {
-                throw OpenAiError.invalid("input", INPUT_SHAPES + " (a list mixed token ids with other values)");
-            }
-            tokenIds(input, "input");
-            return NODES.arrayNode().add(input);
-        }
-        int i = 0;
-        for (JsonNode n : input) {
-            if (n.isArray()) {
-                tokenIds(n, "input[" + i + "]");
-            } else if (!n.isTextual()) {
-                throw OpenAiError.invalid("input", INPUT_SHAPES);
-            }
-            i++;
-        }
-        return input;
-    }
-
-    /** Token ids: integers from 0 (whether each is in the model's vocabulary is checked once it is loaded). */
-    private static int[] tokenIds(JsonNode list, String param) {
-        int[] out = new int[list.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonNode t = list.get(i);
-            if (!t.isIntegralNumber() || !t.canConvertToInt() || t.intValue() < 0) {
-                throw OpenAiError.invalid(param, param + " must hold token ids (integers from 0), not " + t);
-            }
-            out[i] = t.intValue();
-        }
         return out;
     }
 
@@ -833,6 +612,9 @@ public final class OpenAiMapping {
             e.putNull("param");
         } else {
             e.put("param", param);
+        }
+        if (code == null && status == 404 && message.contains("not found")) {
+            code = "model_not_found"; // what OpenAI's clients look for
         }
         if (code == null) {
             e.putNull("code");

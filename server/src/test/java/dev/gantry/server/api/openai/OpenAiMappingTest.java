@@ -22,7 +22,7 @@ class OpenAiMappingTest {
 
     /** The {@code /api/generate} body of a completion request's first prompt. */
     private static ObjectNode generate(ObjectNode req) {
-        return OpenAiMapping.toOllamaGenerate(req, OpenAiMapping.prompts(req).getFirst());
+        return OpenAiMapping.toOllamaGenerate(req, OpenAiInputs.prompts(req).getFirst());
     }
 
     @Test
@@ -149,10 +149,10 @@ class OpenAiMappingTest {
                 () -> generate(json("{\"model\":\"m\",\"prompt\":{}}"))).param());
         // token ids: one prompt, raw, its ids handed to the handler apart
         ObjectNode req = json("{\"model\":\"m\",\"prompt\":[1,2]}");
-        assertArrayEquals(new int[] {1, 2}, OpenAiMapping.prompts(req).getFirst().tokens());
+        assertArrayEquals(new int[] {1, 2}, OpenAiInputs.prompts(req).getFirst().tokens());
         assertTrue(generate(req).get("raw").booleanValue());
         assertFalse(generate(req).has("prompt"));
-        assertEquals(3, OpenAiMapping.prompts(json("{\"model\":\"m\",\"prompt\":[\"a\",[1],\"b\"]}")).size());
+        assertEquals(3, OpenAiInputs.prompts(json("{\"model\":\"m\",\"prompt\":[\"a\",[1],\"b\"]}")).size());
         // no prompt is an empty one, as Ollama passes it on: the model is only loaded
         assertEquals("", generate(json("{\"model\":\"m\"}")).get("prompt").textValue());
         assertEquals("[[1,2]]", OpenAiMapping.toOllamaEmbed(json("{\"model\":\"m\",\"input\":[[1,2]]}"))
