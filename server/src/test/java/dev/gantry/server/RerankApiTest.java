@@ -131,6 +131,20 @@ class RerankApiTest {
         assertEquals(2, r.get("results").size(), r.toString());
     }
 
+    /** Text Embeddings Inference's form, as llama-server takes it: texts in, a bare list of index and score out. */
+    @Test
+    void teiFormIsAnsweredInKind() throws Exception {
+        JsonNode r = ok(server.post("/rerank", "{\"model\":\"" + MODEL + "\",\"query\":\"cats\","
+                + "\"texts\":[\"one\",\"two\",\"three\"],\"return_text\":true}"));
+        assertTrue(r.isArray(), r.toString());
+        assertEquals(3, r.size());
+        for (JsonNode x : r) {
+            assertEquals(new String[] {"one", "two", "three"}[x.get("index").intValue()], x.get("text").textValue());
+            assertTrue(x.get("score").isNumber(), r.toString());
+        }
+        assertTrue(r.get(0).get("score").doubleValue() >= r.get(2).get("score").doubleValue(), "best first");
+    }
+
     /** A model's rerank template makes the pair; a long document is cut inside it, the template's end kept. */
     @Test
     void aRerankTemplateMakesThePair() throws Exception {

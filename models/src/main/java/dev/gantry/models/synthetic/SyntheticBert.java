@@ -85,7 +85,8 @@ public final class SyntheticBert {
 
     /**
      * Writes the model; {@code pooling} is {@link #POOLING_MEAN}, {@link #POOLING_CLS} or {@link #POOLING_RANK} (with
-     * a classifier head: {@code cls} of embedding by embedding, {@code cls.output} to one score). Matrices and embeddings
+     * a classifier head: {@code cls} of embedding by embedding, {@code cls.output} to one score). Matrices and
+     * embeddings
      * are random of {@code type} (F16 or F32), the norms' weights ones, every bias zero. Returns the file's size.
      */
     public static long write(Shape s, Path vocab, Path out, GgmlType type, int pooling) throws IOException {

@@ -21,8 +21,9 @@ final class StepBatch {
 
     /**
      * The tokens an encoder's step carries at most on a GPU, unless its first input is longer
-     * ({@code -Dgantry.encoderPass} sets another, for measuring). On an H200, passes of up to 1024 tokens embedded
-     * 1.13 to 1.26 times the inputs a second of passes of 512, and of 2048 fewer again (bench/RESULTS.md).
+     * ({@code -Dgantry.encoderPass} sets another, for measuring; the CPU's is {@link #ENCODER_CPU_PASS_TOKENS}). On
+     * an H200, passes of up to 1024 tokens embedded 1.16 to 1.47 times the inputs a second of passes of 512 at 16
+     * and 64 clients, and of 1536 and 2048 fewer again (bench/RESULTS.md).
      */
     static final int ENCODER_PASS_TOKENS = Integer.getInteger("gantry.encoderPass", 1024);
     /** {@link #ENCODER_PASS_TOKENS} on the CPU, which has no flash attention for an encoder's pass. */

@@ -29,7 +29,8 @@ public final class LlamaPooling {
                 throw new IllegalStateException("the reference decode failed");
             }
             MemorySegment pooled = ctx.sequenceEmbedding(0).orElseThrow();
-            float[] out = new float[model.poolingType() == 4 ? model.classifierOutputs() : model.embeddingOutputLength()];
+            float[] out = new float[model.poolingType() == 4 ? model.classifierOutputs()
+                    : model.embeddingOutputLength()];
             MemorySegment.copy(pooled, JAVA_FLOAT, 0, out, 0, out.length);
             return out;
         }

@@ -26,7 +26,8 @@ import java.util.regex.Pattern;
  * the model's {@code rerank} template), so a request's pairs batch with each other as embedding inputs do. The
  * answer is llama-server's (and Jina's): {@code results} of {@code index} and {@code relevance_score} (the
  * classifier's raw output), best first, {@code top_n} of them, each with its {@code document} where
- * {@code return_documents} asks. Ollama has no such endpoint.
+ * {@code return_documents} asks; a request in Text Embeddings Inference's form ({@code texts}, {@code return_text})
+ * gets its answer, a bare list of {@code index} and {@code score}. Ollama has no such endpoint.
  */
 public final class RerankHandlers {
     private static final String NOT_A_RERANKER = "this model is not a reranker (its GGUF names no rank pooling)";
@@ -50,9 +51,11 @@ public final class RerankHandlers {
         if (!q.isTextual()) {
             throw Json.wrongType("query", "a string", q);
         }
-        List<String> documents = documents(body.get("documents"));
+        // Text Embeddings Inference's form (as llama-server takes it): texts for documents, a bare list answered
+        boolean tei = !body.has("documents") && body.has("texts");
+        List<String> documents = documents(body.get(tei ? "texts" : "documents"), tei ? "texts" : "documents");
         int topN = topN(body.get("top_n"), documents.size());
-        boolean returnDocuments = Json.bool(body, "return_documents").orElse(false);
+        boolean returnDocuments = Json.bool(body, tei ? "return_text" : "return_documents").orElse(false);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         // refused before it loads where the store tells (a large chat model would load only to be refused)
         if (Capabilities.lookUp(models, model).filter(l -> !Capabilities.reranks(l.metadata())).isPresent()) {
@@ -77,6 +80,18 @@ public final class RerankHandlers {
             float s = scores.get(i).vector()[0];
             return Float.isNaN(s) ? Double.NEGATIVE_INFINITY : -s;
         }));
+        if (tei) {
+            ArrayNode list = Json.MAPPER.createArrayNode();
+            for (int k = 0; k < topN; k++) {
+                int i = order[k];
+                ObjectNode r = list.addObject().put("index", i).put("score", scores.get(i).vector()[0]);
+                if (returnDocuments) {
+                    r.put("text", documents.get(i));
+                }
+            }
+            ex.sendJson(200, Json.write(list));
+            return;
+        }
         ObjectNode out = Json.MAPPER.createObjectNode();
         out.put("model", model);
         out.put("object", "list");
@@ -159,22 +174,22 @@ public final class RerankHandlers {
     }
 
     /** The documents: a non-empty list of strings, or of objects with a {@code text} (as Cohere's API takes them). */
-    private static List<String> documents(JsonNode node) {
+    private static List<String> documents(JsonNode node, String field) {
         if (node == null || node.isNull()) {
-            throw ApiException.badRequest("documents is required");
+            throw ApiException.badRequest(field + " is required");
         }
         if (!node.isArray()) {
-            throw Json.wrongType("documents", "a list of strings", node);
+            throw Json.wrongType(field, "a list of strings", node);
         }
         if (node.isEmpty()) {
-            throw ApiException.badRequest("documents must not be empty");
+            throw ApiException.badRequest(field + " must not be empty");
         }
         List<String> out = new ArrayList<>(node.size());
         for (int i = 0; i < node.size(); i++) {
             JsonNode d = node.get(i);
             JsonNode text = d.isObject() ? d.get("text") : d;
             if (text == null || !text.isTextual()) {
-                throw Json.wrongType("documents[" + i + "]", "a string or an object with a text", d);
+                throw Json.wrongType(field + "[" + i + "]", "a string or an object with a text", d);
             }
             out.add(text.textValue());
         }

@@ -108,8 +108,8 @@ public final class ShowView {
 
     /**
      * What the model can do, judged as Ollama judges it: {@code embedding} for a model with a pooling type
-     * ({@code rerank} where that is rank pooling), else {@code completion}; {@code tools}, {@code insert} and {@code thinking} from what its template uses;
-     * {@code vision} with a projector or vision tower.
+     * ({@code rerank} where that is rank pooling), else {@code completion}; {@code tools}, {@code insert} and
+     * {@code thinking} from what its template uses; {@code vision} with a projector or vision tower.
      */
     static List<String> capabilities(LocalModel m, String template) {
         GgufMetadata g = m.metadata();

@@ -224,7 +224,8 @@ final class ChoiceFanOut {
 
     /** An Ollama final object with the choices' summed counts, for {@link OpenAiMapping#usage}. */
     private JsonNode totals() {
-        ObjectNode t = last != null && last.isObject() ? ((ObjectNode) last).deepCopy() : Json.MAPPER.createObjectNode();
+        ObjectNode t = last != null && last.isObject() ? ((ObjectNode) last).deepCopy()
+                : Json.MAPPER.createObjectNode();
         t.put("prompt_eval_count", promptTokens);
         t.put("eval_count", completionTokens);
         t.put("prompt_eval_cached_count", cachedTokens);

@@ -62,7 +62,8 @@ final class OpenAiInputs {
             } else {
                 throw OpenAiError.invalid("prompt", PROMPT_SHAPES);
             }
-            if (p.isTextual() ? p.textValue().isEmpty() : p.isEmpty()) { // Ollama's lone empty prompt only loads the model; a list's would be a choice of nothing
+            // Ollama's lone empty prompt only loads the model; a list's would be a choice of nothing
+            if (p.isTextual() ? p.textValue().isEmpty() : p.isEmpty()) {
                 throw OpenAiError.invalid("prompt", "prompt[" + i + "] is empty");
             }
         }

@@ -74,7 +74,8 @@ final class OpenAiToolChoice {
         String shape = "tool_choice {\"type\": \"allowed_tools\"} needs \"allowed_tools\": {\"mode\": \"auto\" or "
                 + "\"required\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": ...}}, ...]}";
         String mode = allowed.path("mode").asText("");
-        if (!allowed.isObject() || !allowed.path("tools").isArray() || !(mode.equals("auto") || mode.equals("required"))) {
+        if (!allowed.isObject() || !allowed.path("tools").isArray()
+                || !(mode.equals("auto") || mode.equals("required"))) {
             throw OpenAiError.invalid("tool_choice", shape);
         }
         java.util.Set<String> names = new java.util.LinkedHashSet<>();
