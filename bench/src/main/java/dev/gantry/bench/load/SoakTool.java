@@ -125,7 +125,7 @@ public final class SoakTool {
     void client(int seed, long end, boolean embed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         while (System.nanoTime() < end) {
-            int pick = rnd.nextInt(embed ? 11 : 9);
+            int pick = rnd.nextInt(embed ? 13 : 11);
             int predict = 16 + rnd.nextInt(112);
             String kind;
             String path;
@@ -156,6 +156,18 @@ public final class SoakTool {
                 body = "{\"model\":\"" + o.model() + "\",\"template\":\"" + template + "\",\"think\":true,"
                         + "\"format\":\"json\",\"messages\":[{\"role\":\"user\",\"content\":\"A cat " + rnd.nextInt(1000)
                         + "\"}],\"options\":{\"num_predict\":" + predict + "}}";
+            } else if (pick < 10) {
+                // OpenAI's choices: a list of prompts, n of each, one event stream (some left early)
+                kind = "openai-choices-stream";
+                path = "/v1/completions";
+                body = "{\"model\":\"" + o.model() + "\",\"prompt\":[\"Once upon a time\",\"The dog " + rnd.nextInt(1000)
+                        + "\",\"A cat\"],\"n\":2,\"max_tokens\":" + predict + ",\"stream\":true,"
+                        + "\"stream_options\":{\"include_usage\":true}}";
+            } else if (pick < 11) {
+                kind = "openai-chat-n";
+                path = "/v1/chat/completions";
+                body = "{\"model\":\"" + o.model() + "\",\"n\":3,\"max_tokens\":" + predict + ",\"messages\":[{\"role\":"
+                        + "\"user\",\"content\":\"A story about " + rnd.nextInt(1000) + " birds\"}]}";
             } else {
                 kind = "embed";
                 path = "/api/embed";
@@ -183,17 +195,28 @@ public final class SoakTool {
                 }
                 JsonNode last = null;
                 int n = 0;
+                boolean done = false; // OpenAI's event stream ended with [DONE]
                 for (String line; (line = lines.readLine()) != null; ) {
                     if (line.isBlank()) {
                         continue;
                     }
-                    last = JSON.readTree(line);
+                    String json = line.startsWith("data: ") ? line.substring("data: ".length()) : line;
+                    if (json.equals("[DONE]")) {
+                        done = true;
+                        continue;
+                    }
+                    last = JSON.readTree(json);
                     if (leaveEarly && ++n == 5) {
                         return "left";
                     }
                 }
                 if (last == null || last.has("error")) {
-                    return "error " + (last == null ? "empty" : last.get("error").asText());
+                    return "error " + (last == null ? "empty" : last.get("error").toString());
+                }
+                if (path.startsWith("/v1/")) { // the whole answer, or the stream's usage chunk, carries the usage
+                    tokens.add(last.path("usage").path("completion_tokens").asLong());
+                    boolean streamed = body.contains("\"stream\":true");
+                    return !streamed || done ? "ok" : "error incomplete";
                 }
                 tokens.add(last.path("eval_count").asLong());
                 return last.has("embeddings") || last.path("done").asBoolean() ? "ok" : "error incomplete";
