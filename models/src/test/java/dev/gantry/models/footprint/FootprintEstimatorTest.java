@@ -145,7 +145,10 @@ class FootprintEstimatorTest {
         assertEquals("bert", f.architecture());
         assertEquals(0, f.kvBytesPerToken(KvCacheType.F16));
         assertEquals(0, f.kvBytes(KvCacheType.F16, 32768));
-        // its pass is the runner's whole batch of 512 (and a filler token), attending over itself whatever the
+        // no output layer, and its input embedding stays on the host: only the blocks and the other tensors count
+        assertFalse(f.tiedOutput());
+        assertEquals(f.repeatingLayerBytes() + f.otherBytes(), f.gpuWeightBytes());
+        // its pass is the runner's whole batch of 1024 (and a filler token), attending over itself whatever the
         // cells asked for, and it writes no 30522-wide logits
         long pass = ModelFootprint.ENCODER_BATCH + 1;
         assertEquals(4L * pass * 64 * 5 + 2L * pass * pass + ModelFootprint.COMPUTE_OVERHEAD_BYTES,
