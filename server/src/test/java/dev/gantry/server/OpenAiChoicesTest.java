@@ -133,6 +133,31 @@ class OpenAiChoicesTest {
         assertEquals(0, server.model().stats().active() + server.model().stats().waiting(), "nothing left running");
     }
 
+    /** echo: each choice's text starts with its prompt, whole and streamed; not with logprobs or token ids. */
+    @Test
+    void echoPutsThePromptFirst() throws Exception {
+        String options = ",\"max_tokens\":8,\"temperature\":0";
+        String plain = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\""
+                + options + "}")).at("/choices/0/text").textValue();
+        JsonNode echoed = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\","
+                + "\"echo\":true" + options + "}"));
+        assertEquals("Once upon a time" + plain, echoed.at("/choices/0/text").textValue());
+        JsonNode two = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[\"Once upon a time\","
+                + "\"The dog\"],\"echo\":true" + options + "}"));
+        assertEquals("Once upon a time" + plain, two.at("/choices/0/text").textValue());
+        assertTrue(two.at("/choices/1/text").textValue().startsWith("The dog"), two.toString());
+        OpenAiApiTest.Sse s = OpenAiApiTest.sse(server.post("/v1/completions", "{\"model\":\"stories260k\","
+                + "\"prompt\":\"Once upon a time\",\"echo\":true,\"stream\":true" + options + "}"));
+        StringBuilder text = new StringBuilder();
+        for (JsonNode e : s.events()) {
+            text.append(e.at("/choices/0/text").asText(""));
+        }
+        assertEquals("Once upon a time" + plain, text.toString());
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"a\",\"echo\":true,"
+                + "\"logprobs\":2}"), 400);
+        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2],\"echo\":true}"), 400);
+    }
+
     @Test
     void theLargestSeedStillRepeats() throws Exception {
         String body = "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"n\":2,\"max_tokens\":8,\"temperature\":1.5,"

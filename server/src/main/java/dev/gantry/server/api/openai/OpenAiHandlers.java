@@ -63,7 +63,7 @@ public final class OpenAiHandlers {
             List<Choice> choices = new ArrayList<>(n);
             requireRoom(n);
             for (int j = 0; j < n; j++) {
-                choices.add(new Choice(seeded(ollama, j), completions::chat, j == 0, null));
+                choices.add(new Choice(seeded(ollama, j), completions::chat, j == 0, null, null));
             }
             answer(ex, req, "chatcmpl-", true, choices);
         });
@@ -75,9 +75,17 @@ public final class OpenAiHandlers {
             List<OpenAiInputs.Prompt> prompts = OpenAiInputs.prompts(req);
             int n = OpenAiInputs.choiceCount(req);
             requireRoom((long) prompts.size() * n);
+            boolean echo = OpenAiMapping.bool(req, "echo", false);
+            if (echo && req.hasNonNull("logprobs")) {
+                throw OpenAiError.invalid("echo", "echo with logprobs needs the prompt's log probabilities, which "
+                        + "are not computed");
+            }
             List<Choice> choices = new ArrayList<>(prompts.size() * n);
             for (int i = 0; i < prompts.size(); i++) {
                 OpenAiInputs.Prompt p = prompts.get(i);
+                if (echo && p.tokens() != null) {
+                    throw OpenAiError.invalid("echo", "echo needs a text prompt (not token ids)");
+                }
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
                 ApiRouter.Handler handler = p.tokens() == null ? completions::generate
                         : x -> completions.generateTokens(x, p.tokens());
@@ -85,7 +93,7 @@ public final class OpenAiHandlers {
                 // the first may be the request's as a whole (its options), so it names none
                 String name = i > 0 ? "prompt[" + i + "]" : null;
                 for (int j = 0; j < n; j++) {
-                    choices.add(new Choice(seeded(ollama, j), handler, j == 0, name));
+                    choices.add(new Choice(seeded(ollama, j), handler, j == 0, name, echo ? p.text() : null));
                 }
             }
             answer(ex, req, "cmpl-", false, choices);
@@ -121,9 +129,11 @@ public final class OpenAiHandlers {
     /**
      * One choice of a completion: the Ollama body and handler that make it, whether its prompt's tokens count
      * toward the usage (once a prompt, however many choices it has), and its prompt's name in errors where the
-     * request has several ({@code prompt[2]}), else null.
+     * request has several ({@code prompt[2]}), else null; {@code echo} the prompt's text the answer starts with
+     * ({@code echo}), else null.
      */
-    private record Choice(ObjectNode ollama, ApiRouter.Handler handler, boolean countsPrompt, String prompt) {}
+    private record Choice(ObjectNode ollama, ApiRouter.Handler handler, boolean countsPrompt, String prompt,
+                          String echo) {}
 
     /**
      * Both completion routes: serve each choice by its Ollama handler and translate the answer back; one choice
@@ -136,14 +146,14 @@ public final class OpenAiHandlers {
         if (choices.size() == 1) {
             Choice c = choices.getFirst();
             OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(c.ollama()),
-                    new StreamTranslation(id, created, usage, chat));
+                    new StreamTranslation(id, created, usage, chat, c.echo()));
             run(tx, () -> c.handler().handle(tx));
             return;
         }
         OpenAiExchange.Translation[] translations = new OpenAiExchange.Translation[choices.size()];
         boolean[] counts = new boolean[choices.size()];
         for (int i = 0; i < translations.length; i++) {
-            translations[i] = new StreamTranslation(id, created, usage, chat);
+            translations[i] = new StreamTranslation(id, created, usage, chat, choices.get(i).echo());
             counts[i] = choices.get(i).countsPrompt();
         }
         ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
@@ -272,18 +282,34 @@ public final class OpenAiHandlers {
         private boolean toolCallsSent;
         /** Characters of the answer whose tokens' log probabilities earlier chunks carried (text_offset). */
         private int textOffset;
+        /** The prompt the completion's text starts with ({@code echo}) until a chunk carried it, else null. */
+        private String echo;
 
-        StreamTranslation(String id, long created, boolean includeUsage, boolean chat) {
+        StreamTranslation(String id, long created, boolean includeUsage, boolean chat, String echo) {
             this.id = id;
             this.created = created;
             this.includeUsage = includeUsage;
             this.chat = chat;
+            this.echo = echo;
         }
 
         @Override
         public JsonNode whole(JsonNode ollama) {
-            return chat ? OpenAiMapping.chatCompletion(id, created, ollama)
-                    : OpenAiMapping.completion(id, created, ollama);
+            if (chat) {
+                return OpenAiMapping.chatCompletion(id, created, ollama);
+            }
+            ObjectNode out = OpenAiMapping.completion(id, created, ollama);
+            echo(out);
+            return out;
+        }
+
+        /** Puts the echoed prompt before the first chunk's (or the whole answer's) text. */
+        private void echo(ObjectNode completion) {
+            if (echo != null) {
+                ObjectNode choice = (ObjectNode) completion.path("choices").path(0);
+                choice.put("text", echo + choice.path("text").asText(""));
+                echo = null;
+            }
         }
 
         @Override
@@ -295,6 +321,7 @@ public final class OpenAiHandlers {
                 out.add(chunk);
             } else {
                 ObjectNode chunk = OpenAiMapping.completionChunk(id, created, ollama, textOffset);
+                echo(chunk);
                 if (includeUsage) { // as Ollama's completion writer: each chunk carries a zero usage, the last its own
                     chunk.putObject("usage").put("prompt_tokens", 0).put("completion_tokens", 0)
                             .put("total_tokens", 0);
