@@ -40,7 +40,11 @@ class RerankApiTest {
         // the same reranker with a rerank template that writes the pair as the tokenizer's marks do
         dev.gantry.runtime.testing.GgufCopy.copy(models.resolve(MODEL + ".gguf"), models.resolve("rerank-tmpl.gguf"),
                 (meta, w) -> w.putString("tokenizer.chat_template.rerank", "[CLS]{query}[SEP]{document}[SEP]"));
-        server = TestServer.start(TestServer.defaults(), models);
+        // a decoder reranker, as Qwen3-Reranker: its rerank template makes the pair, its last token is scored
+        dev.gantry.models.synthetic.SyntheticQwen3Reranker.write(dev.gantry.runtime.testing.TestModels.sharedDir()
+                .resolve("llama-data/vocab/ggml-vocab-qwen2.gguf"), models.resolve("qwen3-rerank.gguf"));
+        // a prompt budget below a long pair: its input spans steps, and its last chunk's decode scores it
+        server = TestServer.start(TestServer.defaults().withPromptBudget(32), models);
     }
 
     @AfterAll
@@ -159,6 +163,33 @@ class RerankApiTest {
                     templated.at("/results/" + k + "/relevance_score").doubleValue(), 1e-4, templated.toString());
         }
         assertEquals(plain.at("/usage/prompt_tokens").intValue(), templated.at("/usage/prompt_tokens").intValue());
+    }
+
+    /**
+     * A decoder reranker (Qwen3-Reranker's shape): each pair through its rerank template, scored at its last token as
+     * llama.cpp scores the same tokens decoded alone, though a long pair spans several steps.
+     */
+    @Test
+    void aDecoderRerankerScoresItsLastToken() throws Exception {
+        String query = "where do cats sleep";
+        String[] docs = {"the cat sleeps on the warm mat", "stock prices fell", "word ".repeat(60).strip()};
+        JsonNode r = ok(server.post("/v1/rerank", "{\"model\":\"qwen3-rerank\",\"query\":\"" + query + "\","
+                + "\"documents\":[\"" + String.join("\",\"", docs) + "\"]}"));
+        assertEquals(3, r.get("results").size(), r.toString());
+        LoadedModel m = server.gantry.models().loadedModel("qwen3-rerank:latest").orElseThrow();
+        LlamaModelHandle model = ((LlamaCppEngine) m.replicas().getFirst().engine()).model();
+        for (JsonNode x : r.get("results")) {
+            int i = x.get("index").intValue();
+            String text = dev.gantry.models.synthetic.SyntheticQwen3Reranker.RERANK_TEMPLATE
+                    .replace("{query}", query).replace("{document}", docs[i]);
+            float expected = dev.gantry.runtime.testing.LlamaPooling.pooled(model, m.tokenize(text, false, true))[0];
+            assertEquals(expected, x.get("relevance_score").doubleValue(), 1e-4, "document " + i + ": " + r);
+        }
+        assertTrue(r.at("/usage/prompt_tokens").intValue() > 32 * 2, "the long pair spanned steps: " + r);
+        assertEquals("[\"rerank\"]", TestServer.json(server.post("/api/show", "{\"model\":\"qwen3-rerank\"}")
+                .body()).get("capabilities").toString());
+        assertEquals(400, server.post("/api/generate", "{\"model\":\"qwen3-rerank\",\"prompt\":\"hi\"}")
+                .statusCode());
     }
 
     @Test

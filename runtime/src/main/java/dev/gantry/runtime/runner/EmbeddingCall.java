@@ -22,7 +22,7 @@ final class EmbeddingCall implements GenerationObserver {
                 }
             }
             case RANK -> {
-                if (s.cached + s.chunk == s.length) { // an encoder's input: decoded whole, scored by llama.cpp
+                if (s.cached + s.chunk == s.length) { // the input's end is in this decode: llama.cpp scored it
                     session.sequenceScores(s.id, s.pooled);
                 }
             }

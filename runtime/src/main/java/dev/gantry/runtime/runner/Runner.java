@@ -2,7 +2,6 @@ package dev.gantry.runtime.runner;
 
 import dev.gantry.runtime.engine.Engine;
 import dev.gantry.runtime.engine.EngineSession;
-import dev.gantry.runtime.engine.Pooling;
 import dev.gantry.runtime.engine.SamplingException;
 import dev.gantry.runtime.engine.SamplingParams;
 import dev.gantry.runtime.engine.SessionParams;
@@ -161,12 +160,6 @@ public final class Runner implements AutoCloseable {
     public CompletableFuture<Embedding> embed(int[] tokens, boolean admitted) {
         if (engine.embeddingSize() <= 0) {
             throw new IllegalArgumentException("this model does not support embeddings");
-        }
-        if (engine.pooling() == Pooling.RANK && !engine.wholeInputs()) {
-            // llama.cpp pools a reranker's scores in its graph, over a whole input in one decode: only an encoder's
-            // inputs go in whole (a decoder reranker's prompt may span steps)
-            throw new IllegalArgumentException("this reranker's architecture is not served (only encoder rerankers, "
-                    + "BERT and its kin, are)");
         }
         if (tokens.length > config.contextPerSequence()) {
             throw new IllegalArgumentException("input of " + tokens.length
