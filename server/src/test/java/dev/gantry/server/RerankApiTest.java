@@ -43,6 +43,9 @@ class RerankApiTest {
         // a decoder reranker, as Qwen3-Reranker: its rerank template makes the pair, its last token is scored
         dev.gantry.models.synthetic.SyntheticQwen3Reranker.write(dev.gantry.runtime.testing.TestModels.sharedDir()
                 .resolve("llama-data/vocab/ggml-vocab-qwen2.gguf"), models.resolve("qwen3-rerank.gguf"));
+        // a llama with rank pooling: llama.cpp would score it at the wrong token, with no head
+        dev.gantry.runtime.testing.GgufCopy.copy(dev.gantry.runtime.testing.TestModels.tinyModel(),
+                models.resolve("llama-rank.gguf"), (meta, w) -> w.putU32("llama.pooling_type", 4));
         // a prompt budget below a long pair: its input spans steps, and its last chunk's decode scores it
         server = TestServer.start(TestServer.defaults().withPromptBudget(32), models);
     }
@@ -185,11 +188,18 @@ class RerankApiTest {
             float expected = dev.gantry.runtime.testing.LlamaPooling.pooled(model, m.tokenize(text, false, true))[0];
             assertEquals(expected, x.get("relevance_score").doubleValue(), 1e-4, "document " + i + ": " + r);
         }
+        assertTrue(r.at("/results/0/relevance_score").doubleValue() > r.at("/results/2/relevance_score").doubleValue(),
+                "scores that tell documents apart (a one-output head's softmax is always 1): " + r);
         assertTrue(r.at("/usage/prompt_tokens").intValue() > 32 * 2, "the long pair spanned steps: " + r);
         assertEquals("[\"rerank\"]", TestServer.json(server.post("/api/show", "{\"model\":\"qwen3-rerank\"}")
                 .body()).get("capabilities").toString());
         assertEquals(400, server.post("/api/generate", "{\"model\":\"qwen3-rerank\",\"prompt\":\"hi\"}")
                 .statusCode());
+        HttpResponse<String> other = server.post("/v1/rerank", "{\"model\":\"llama-rank\",\"query\":\"q\","
+                + "\"documents\":[\"a\"]}");
+        assertEquals(400, other.statusCode(), other.body());
+        assertTrue(other.body().contains("not served"), other.body());
+        assertTrue(server.gantry.models().loadedModel("llama-rank:latest").isEmpty(), "refused before it loads");
     }
 
     @Test

@@ -138,13 +138,20 @@ public final class FootprintEstimator {
         for (long b : perLayer) {
             layerBytes.add(b);
         }
-        // without an output.weight a decoder's output is its input embedding, on the GPU; an encoder has no output
-        // layer at all, and its input embedding stays on the host (bench/RESULTS.md: BERT-large's 60 MiB of it
-        // made the estimate 10 to 15% above what llama.cpp allocated)
-        boolean tied = !hasOutputWeight && !GgufMetadata.keepsNoKvCache(arch);
+        // without an output.weight a model's output is a copy of its input embedding, on the GPU; a BERT-family
+        // encoder has no output layer at all, and its input embedding stays on the host (bench/RESULTS.md:
+        // BERT-large's 60 MiB of it made the estimate 10 to 15% above what llama.cpp allocated)
+        boolean tied = !hasOutputWeight && !NO_OUTPUT_LAYER.contains(arch);
         return new ModelFootprint(arch, layers, embedding, heads, kvHeads, keyLength, valueLength,
                 md.vocabularySize(), md.contextLength().orElse(0), weights, layerBytes, input, output, other, tied);
     }
+
+    /**
+     * Architectures whose llama.cpp loaders create no output layer (encoders with a pooled or classifier output);
+     * other encoders (EmbeddingGemma, the diffusion models) copy the input embedding as theirs.
+     */
+    private static final java.util.Set<String> NO_OUTPUT_LAYER = java.util.Set.of("bert", "modern-bert", "nomic-bert",
+            "nomic-bert-moe", "neo-bert", "jina-bert-v2", "jina-bert-v3", "eurobert");
 
     /** N for a tensor named {@code blk.N.*}, else -1. */
     static int layerIndex(String name) {

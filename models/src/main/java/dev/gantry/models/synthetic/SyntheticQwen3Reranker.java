@@ -1,8 +1,10 @@
 package dev.gantry.models.synthetic;
 
 import dev.gantry.models.gguf.GgmlType;
+import dev.gantry.models.gguf.GgufArray;
 import dev.gantry.models.gguf.GgufMetadata;
 import dev.gantry.models.gguf.GgufReader;
+import dev.gantry.models.gguf.GgufValueType;
 import dev.gantry.models.gguf.GgufWriter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -11,7 +13,7 @@ import java.nio.file.Path;
 /**
  * Writes a small decoder reranker in the shape llama.cpp reads Qwen3-Reranker's GGUFs: a {@code qwen3} model (causal,
  * RMS-normed queries and keys) whose GGUF names rank pooling, with a {@code cls.output} head that turns the last
- * token's hidden state into one score, and a {@code rerank} template that joins a query and a document. Random F32
+ * token's hidden state into two outputs ("yes", "no"; llama.cpp's softmax over them makes the first the score), and a {@code rerank} template that joins a query and a document. Random F32
  * weights, the tokenizer copied from a vocabulary GGUF (llama.cpp's {@code ggml-vocab-qwen2.gguf}).
  *
  * <p>usage: SyntheticQwen3Reranker VOCAB.gguf OUT.gguf
@@ -61,6 +63,10 @@ public final class SyntheticQwen3Reranker {
                 .putF32(a + ".rope.freq_base", 1000000f)
                 .putF32(a + ".attention.layer_norm_rms_epsilon", 1e-6f)
                 .putU32(a + ".pooling_type", SyntheticBert.POOLING_RANK)
+                // two labels, as Qwen3-Reranker's GGUFs carry: llama.cpp takes a softmax over a qwen3 head's outputs
+                // (one output would always score 1)
+                .put(a + ".classifier.output_labels", GgufValueType.ARRAY,
+                        new GgufArray(GgufValueType.STRING, 2, java.util.List.of("yes", "no")))
                 .copy(v, "tokenizer.")
                 .putString("tokenizer.chat_template.rerank", RERANK_TEMPLATE);
         long seed = 1;
@@ -80,7 +86,7 @@ public final class SyntheticQwen3Reranker {
             matrix(w, p + "ffn_down", ff, e, seed++);
         }
         w.tensor("output_norm.weight", GgmlType.F32, new long[] {e}, SyntheticModel.ones());
-        matrix(w, "cls.output", e, 1, seed);
+        matrix(w, "cls.output", e, 2, seed);
         w.write(out);
         return Files.size(out);
     }

@@ -103,8 +103,8 @@ public interface EngineSession extends AutoCloseable {
     }
 
     /**
-     * A reranker's scores of {@code sequence} from the last decode, which held its whole input ({@link Pooling#RANK}:
-     * the model's classifier head over its pooled output) into {@code out}.
+     * A reranker's scores of {@code sequence} from the last decode, which held the end of its input
+     * ({@link Pooling#RANK}: the model's classifier head over its pooled output) into {@code out}.
      */
     default void sequenceScores(int sequence, float[] out) {
         throw new UnsupportedOperationException("this engine cannot score");

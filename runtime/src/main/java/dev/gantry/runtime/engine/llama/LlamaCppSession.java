@@ -596,7 +596,7 @@ final class LlamaCppSession implements EngineSession {
     @Override
     public void sequenceScores(int sequence, float[] out) {
         if (classifierOutputs == 0) {
-            throw new UnsupportedOperationException("this session does not score (not a reranker's encoder)");
+            throw new UnsupportedOperationException("this session does not score (not a reranker's)");
         }
         MemorySegment scores = ctx.sequenceOutput(sequence, classifierOutputs).orElseThrow(
                 () -> new dev.gantry.llama.LlamaException("llama.cpp gave sequence " + sequence + " no scores"));

@@ -16,10 +16,24 @@ final class Capabilities {
         return g.get(g.architecture() + ".pooling_type").isEmpty() && !GgufMetadata.keepsNoKvCache(g.architecture());
     }
 
-    /** Whether the model is a reranker: its GGUF names rank pooling ({@code bert.pooling_type} 4). */
-    static boolean reranks(GgufMetadata g) {
+    /** Whether the model's GGUF names rank pooling ({@code bert.pooling_type} 4): a reranker's. */
+    static boolean namesRankPooling(GgufMetadata g) {
         return g.get(g.architecture() + ".pooling_type").map(v -> v instanceof Number n && n.intValue() == 4)
                 .orElse(false);
+    }
+
+    /**
+     * Whether the model is a reranker Gantry serves: rank pooling on an encoder, or on a Qwen3 decoder with its
+     * classifier head ({@code cls.output}, as Qwen3-Reranker's GGUFs have). llama.cpp scores other decoders at the
+     * first token of a micro-batch, not the last, and other decoders load no head: their scores would be wrong.
+     */
+    static boolean reranks(GgufMetadata g) {
+        if (!namesRankPooling(g)) {
+            return false;
+        }
+        String arch = g.architecture();
+        return GgufMetadata.keepsNoKvCache(arch) || (arch.equals("qwen3") || arch.equals("qwen3vl"))
+                && g.tensors().stream().anyMatch(t -> t.name().equals("cls.output.weight"));
     }
 
     /**

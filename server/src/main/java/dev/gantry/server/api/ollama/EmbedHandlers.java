@@ -104,7 +104,7 @@ public final class EmbedHandlers {
 
     /** A reranker is refused before it loads, where the store tells. */
     private void refuseReranker(String model) {
-        if (Capabilities.lookUp(models, model).filter(l -> Capabilities.reranks(l.metadata())).isPresent()) {
+        if (Capabilities.lookUp(models, model).filter(l -> Capabilities.namesRankPooling(l.metadata())).isPresent()) {
             throw ApiException.badRequest(RERANKER);
         }
     }

@@ -58,7 +58,13 @@ public final class RerankHandlers {
         boolean returnDocuments = Json.bool(body, tei ? "return_text" : "return_documents").orElse(false);
         Duration keepAlive = KeepAlive.parse(body.get("keep_alive"));
         // refused before it loads where the store tells (a large chat model would load only to be refused)
-        if (Capabilities.lookUp(models, model).filter(l -> !Capabilities.reranks(l.metadata())).isPresent()) {
+        java.util.Optional<dev.gantry.models.LocalModel> known = Capabilities.lookUp(models, model);
+        if (known.filter(l -> Capabilities.namesRankPooling(l.metadata()) && !Capabilities.reranks(l.metadata()))
+                .isPresent()) {
+            throw ApiException.badRequest("this reranker's architecture (" + known.get().metadata().architecture()
+                    + ") is not served: llama.cpp scores encoders and Qwen3 rerankers with their classifier head");
+        }
+        if (known.filter(l -> !Capabilities.reranks(l.metadata())).isPresent()) {
             throw ApiException.badRequest(NOT_A_RERANKER);
         }
         LoadOptions load = OllamaOptions.parse(Json.object(body, "options").orElse(null)).load();

@@ -116,7 +116,7 @@ public final class ShowView {
         String arch = g.architecture();
         List<String> out = new ArrayList<>();
         // a reranker scores pairs (POST /v1/rerank) and has no embeddings: "rerank", a capability Ollama lacks
-        out.add(Capabilities.completes(g) ? "completion" : Capabilities.reranks(g) ? "rerank" : "embedding");
+        out.add(Capabilities.completes(g) ? "completion" : Capabilities.namesRankPooling(g) ? "rerank" : "embedding");
         boolean goTemplate = m.ollamaTemplate().isPresent();
         if (goTemplate ? template.contains(".Tools") : template.contains("tools")) {
             out.add("tools");
