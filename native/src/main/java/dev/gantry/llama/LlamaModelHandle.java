@@ -222,20 +222,26 @@ public final class LlamaModelHandle implements AutoCloseable {
 
     /** Whether the tokenizer puts a BOS before a text it tokenizes with its special tokens. */
     public boolean addsBos() {
-        return intCall(v -> (boolean) Fn.llama_vocab_get_add_bos.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_bos",
-                true) != 0;
+        return vocabFlag(Fn.llama_vocab_get_add_bos, "llama_vocab_get_add_bos");
     }
 
     /** Whether the tokenizer puts an EOS after a text it tokenizes with its special tokens. */
     public boolean addsEos() {
-        return intCall(v -> (boolean) Fn.llama_vocab_get_add_eos.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_eos",
-                true) != 0;
+        return vocabFlag(Fn.llama_vocab_get_add_eos, "llama_vocab_get_add_eos");
     }
 
     /** Whether the tokenizer puts a separator after a text of a pair (BERT's [SEP]). */
     public boolean addsSep() {
-        return intCall(v -> (boolean) Fn.llama_vocab_get_add_sep.invokeExact(v) ? 1 : 0, "llama_vocab_get_add_sep",
-                true) != 0;
+        return vocabFlag(Fn.llama_vocab_get_add_sep, "llama_vocab_get_add_sep");
+    }
+
+    /** A yes-or-no property of the vocabulary, {@code llama_vocab_get_*}. */
+    private boolean vocabFlag(java.lang.invoke.MethodHandle h, String name) {
+        try {
+            return (boolean) h.invokeExact(vocabPointer());
+        } catch (Throwable t) {
+            throw NativeStrings.rethrow(name, t);
+        }
     }
 
     /**

@@ -86,8 +86,10 @@ final class LlamaCppSession implements EngineSession {
         int flashAttention = !onGpu ? 0 : wholeInputs ? ENCODER_FLASH_ATTENTION : -1;
         // Embeddings are pooled by the runner from per-token outputs (pooling none), so an input may span steps and
         // share them with generations; a model that names no pooling type already gets none from llama.cpp. A
-        // reranker's head runs in llama.cpp's graph (rank pooling), over the decode that holds an input's end.
-        int pooling = model.poolingType() < 0 ? -1 : rankPooling(model, wholeInputs) ? 4 : 0;
+        // reranker's head runs in llama.cpp's graph (rank pooling, 4), over the decode that holds an input's end: an
+        // encoder's input is in one decode whole, a decoder's (Qwen3-Reranker) may span steps, and the decode of its
+        // last chunk scores its last token, which attends to the whole input through the KV cache.
+        int pooling = model.poolingType() < 0 ? -1 : model.poolingType() == 4 ? 4 : 0;
         this.classifierOutputs = pooling == 4 ? model.classifierOutputs() : 0;
         // An encoder runs each decode in one pass, which llama.cpp asserts fits the micro-batch: it is the whole batch.
         this.wholeInputs = wholeInputs;
@@ -582,15 +584,6 @@ final class LlamaCppSession implements EngineSession {
             ctx.setEmbeddings(on);
             embeddingsOn = on;
         }
-    }
-
-    /**
-     * Whether this session pools with llama.cpp's rank pooling: a reranker's. An encoder's input is in one decode
-     * whole; a decoder's (Qwen3-Reranker) may span steps, and the decode of its last chunk scores its last token,
-     * which attends to the whole input through the KV cache.
-     */
-    static boolean rankPooling(LlamaModelHandle model, boolean wholeInputs) {
-        return model.poolingType() == 4;
     }
 
     @Override
