@@ -369,6 +369,27 @@ for phase in "$@"; do
       { echo "== rerank log warnings"; grep -ciE "warn" "$LOGS/gantry-gantry-rerank-gpu.log"; grep -iE "overriding|error" "$LOGS/gantry-gantry-rerank-gpu.log" | head -5; } >> "$W/log.txt"
       kill "$gpid"; wait "$gpid" 2>/dev/null
       ;;
+    encoders) # the memory estimate of encoder models (synthetic, F16: mxbai-embed-large's, bge-base's and
+      # nomic-embed-text's shapes, one a reranker) against what llama.cpp allocates on GPU 0: load, one request each
+      build
+      mkdir -p "$W/modelsenc"
+      xz -dc "$STAGE/vocab/ggml-vocab-bert-bge.gguf.xz" > "$W/ggml-vocab-bert-bge.gguf"
+      for m in "mxbai-embed-large mxbai-shaped cls" "bge-base bge-base-rank rank" "nomic-embed-text nomic-shaped mean"; do
+        set -- $m
+        [ -f "$W/modelsenc/$2.gguf" ] || $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticBert "$1" \
+          "$W/ggml-vocab-bert-bge.gguf" "$W/modelsenc/$2.gguf" F16 "$3" 2>&1 | tee -a "$W/log.txt"
+      done
+      pid=$(start_gantry gantry-encoders 11500 "$W/modelsenc" none --gpus 0)
+      for m in mxbai-shaped nomic-shaped; do
+        curl -s http://127.0.0.1:11500/api/embed -d '{"model":"'$m'","input":"one input to load it"}' | head -c 120 \
+          | tee -a "$W/log.txt"; echo | tee -a "$W/log.txt"
+      done
+      curl -s http://127.0.0.1:11500/v1/rerank -d '{"model":"bge-base-rank","query":"a","documents":["b","c"]}' \
+        | head -c 200 | tee -a "$W/log.txt"; echo | tee -a "$W/log.txt"
+      { echo "== encoder estimates"; grep -hE "estimated .* allocated" "$LOGS/gantry-gantry-encoders.log" | cut -c1-300; } \
+        | tee -a "$W/log.txt"
+      kill "$pid"; wait "$pid" 2>/dev/null
+      ;;
     embed:*) # embed:C,C2 - an encoder-only embedding model, Gantry against llama-server on GPU 0 (see the top)
       levels=${phase#embed:}
       build

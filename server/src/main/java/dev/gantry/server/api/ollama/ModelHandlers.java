@@ -82,8 +82,7 @@ public final class ModelHandlers {
             long vram = 0;
             for (dev.gantry.runtime.Replica r : lm.replicas()) {
                 var st = r.runner().stats();
-                long onGpus = r.engine().info().vramBytes();
-                vram += onGpus;
+                vram += vramBytes(r.vramBytesPerGpu(), r.engine().info().vramBytes());
                 replicas.add(new Responses.ReplicaStatus(r.index(), r.gpus(), r.engine().info().devices(), r.split(),
                         r.vramBytesPerGpu(), r.bytesPerGpu(), Double.isNaN(r.weight()) ? null : r.weight(),
                         st.active(), st.waiting(), r.runner().config().maxSequences(), st.kvCellsUsed(), st.kvCells(),
@@ -93,7 +92,10 @@ public final class ModelHandlers {
                                 st.reusedPromptTokens(), st.forwardPasses(), st.gapFillers(), st.parkedFillers(),
                                 st.idMoves())));
             }
-            out.add(new Responses.RunningModel(lm.name(), lm.name(), Math.max(memoryBytes(lm), vram),
+            // wholly on GPUs, size is size_vram (ollama ps: 100% GPU); llama.cpp keeps a little on the host (the
+            // token embeddings) that Ollama's figures do not count either
+            long size = vram > 0 && whollyOnGpus(lm) ? vram : Math.max(memoryBytes(lm), vram);
+            out.add(new Responses.RunningModel(lm.name(), lm.name(), size,
                     hex(m.digest()), details(m.metadata()), expiresAt, vram, lm.contextLength(), replicas));
         }
         for (dev.gantry.runtime.ModelManager.Loading l : models.loading()) {
@@ -106,6 +108,32 @@ public final class ModelHandlers {
                     expiresAt, 0, ctx == null ? 0 : ctx, List.of()));
         }
         ex.sendJson(200, Json.write(new Responses.Running(out)));
+    }
+
+    /**
+     * Ollama's {@code size_vram} for one replica: all it holds on its GPUs (weights, KV cache, compute buffers: what
+     * llama.cpp reported allocating on each, else the placement's estimate), so that a model wholly on GPUs shows
+     * {@code size_vram} equal to {@code size} ({@code ollama ps}: 100% GPU). The weights on GPUs alone where the
+     * replica names no GPUs (llama.cpp placed it).
+     */
+    static long vramBytes(List<Long> perGpu, long weightsOnGpus) {
+        long sum = 0;
+        for (long b : perGpu) {
+            sum += Math.max(0, b);
+        }
+        return sum > 0 ? sum : weightsOnGpus;
+    }
+
+    /** Whether every replica sits on GPUs with all its layers ({@code num_gpu} not below the model's layers). */
+    static boolean whollyOnGpus(LoadedModel lm) {
+        for (dev.gantry.runtime.Replica r : lm.replicas()) {
+            if (r.gpus().isEmpty()) {
+                return false;
+            }
+        }
+        Integer numGpu = lm.loadOptions().numGpu();
+        long layers = lm.model().metadata().blockCount().orElse(Long.MAX_VALUE);
+        return !lm.replicas().isEmpty() && (numGpu == null || numGpu < 0 || numGpu > layers);
     }
 
     /**
