@@ -75,6 +75,20 @@ class LogprobsTest {
             assertTrue(answer.length() > 0, "the stop came after some text");
             assertEquals(answer.toString(), tokens.toString(), "stream " + stream);
         }
+        // a chat's too (they were kept there, so OpenAI's chat reported tokens its content did not hold)
+        for (boolean stream : List.of(false, true)) {
+            String body = "{\"model\":\"stories260k\",\"stream\":" + stream + ",\"logprobs\":true,\"messages\":[{"
+                    + "\"role\":\"user\",\"content\":\"Once upon\"}],\"options\":{\"temperature\":0,\"num_predict\":10,"
+                    + "\"stop\":[\",\"]}}";
+            StringBuilder answer = new StringBuilder();
+            StringBuilder tokens = new StringBuilder();
+            for (JsonNode l : TestServer.ndjson(server.post("/api/chat", body).body())) {
+                answer.append(l.at("/message/content").asText());
+                l.path("logprobs").forEach(e -> tokens.append(e.get("token").asText()));
+            }
+            assertTrue(answer.length() > 0, "the stop came after some text");
+            assertEquals(answer.toString(), tokens.toString(), "chat, stream " + stream);
+        }
         JsonNode plain = ok("/api/generate", "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":2}}");
         assertTrue(!plain.has("logprobs"), "only when asked: " + plain);

@@ -237,7 +237,9 @@ class OpenAiApiTest {
         HttpResponse<String> wrongMethod = server.http.send(HttpRequest.newBuilder(server.uri("/v1/chat/completions"))
                 .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
         assertEquals("405 method not allowed", error(wrongMethod, 405).get("message").textValue(), "OpenAI's shape");
-        assertEquals("404 page not found", error(server.post("/v1/nothing", "{}"), 404).get("message").textValue());
+        JsonNode nothing = error(server.post("/v1/nothing", "{}"), 404);
+        assertEquals("404 page not found", nothing.get("message").textValue());
+        assertTrue(nothing.get("code").isNull(), "a path, not a model: " + nothing);
     }
 
     /**

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gantry.server.http.BodyLimits;
+import com.fasterxml.jackson.databind.JsonNode;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -101,6 +102,30 @@ class SecurityTest {
         assertEquals(401, waiting.statusCode(), "refused before the body a client holds back for 100 Continue");
         assertEquals(200, send(authed("/api/tags").GET()).statusCode());
         assertEquals(200, server.get("/ready").statusCode());
+    }
+
+    /** Refusals made before the router (the token, the host, the origin, the body's size) in the path's API shape. */
+    @Test
+    void openAisPathsAreRefusedInOpenAisShape() throws Exception {
+        for (String path : List.of("/v1/models", "/v1/chat/completions", "/rerank")) {
+            HttpResponse<String> none = server.get(path);
+            assertEquals(401, none.statusCode());
+            JsonNode e = TestServer.json(none.body()).get("error");
+            assertEquals("unauthorized", e.path("message").asText(), none.body());
+            assertEquals("invalid_api_key", e.path("code").asText(), none.body());
+        }
+        Raw host = raw("GET", "/v1/models", "evil.example:11434", AUTH, "");
+        assertEquals(403, host.status(), host.body());
+        assertTrue(TestServer.json(host.body()).at("/error/message").asText().contains("not allowed"), host.body());
+        HttpResponse<String> origin = send(authed("/v1/models").header("Origin", "https://evil.test").GET());
+        assertEquals(403, origin.statusCode());
+        assertTrue(TestServer.json(origin.body()).at("/error/message").asText().contains("OLLAMA_ORIGINS"));
+        Raw badName = raw("GET", "/v1/models/%ZZ", "localhost", AUTH, ""); // no URI class would send it
+        assertEquals(400, badName.status(), badName.body());
+        assertTrue(TestServer.json(badName.body()).at("/error/message").asText().contains("percent-encoding"),
+                badName.body());
+        HttpResponse<String> ollama = server.get("/api/tags");
+        assertEquals("unauthorized", TestServer.json(ollama.body()).get("error").asText(), "Ollama's own, as before");
     }
 
     @Test

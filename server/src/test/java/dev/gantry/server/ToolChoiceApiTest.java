@@ -69,6 +69,25 @@ class ToolChoiceApiTest {
         assertTrue(args.has(call.get("name").asText().equals("get_weather") ? "unit" : "zone"), args.toString());
     }
 
+    /** Each choice's calls have ids of their own: they were the same in every choice (call_ID_0 each). */
+    @Test
+    void callIdsDifferBetweenChoices() throws Exception {
+        for (boolean stream : new boolean[] {false, true}) {
+            HttpResponse<String> r = openai("\"tools\":" + TOOLS + ",\"tool_choice\":\"required\",\"n\":3,"
+                    + "\"reasoning_effort\":\"none\",\"stream\":" + stream);
+            assertEquals(200, r.statusCode(), r.body());
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            int calls = 0;
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"id\":\"(call_[^\"]*)\"").matcher(r.body());
+            while (m.find()) {
+                ids.add(m.group(1));
+                calls++;
+            }
+            assertTrue(calls >= 3, r.body());
+            assertEquals(calls, ids.size(), "stream " + stream + ": " + ids);
+        }
+    }
+
     @Test
     void aNamedFunctionIsTheOneCalled() throws Exception {
         for (String name : new String[] {"get_time", "get_weather"}) {

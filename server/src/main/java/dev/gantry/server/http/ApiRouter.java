@@ -113,6 +113,17 @@ public final class ApiRouter implements AutoCloseable {
         return this;
     }
 
+    /** The error shape of the API {@code path} belongs to: the {@link #errorsUnder} prefix's, else Ollama's. */
+    Exchange.ErrorFormat errorFormat(String path) {
+        String p = normalise(path);
+        for (Map.Entry<String, Exchange.ErrorFormat> e : errorFormats.entrySet()) {
+            if (p.startsWith(e.getKey())) {
+                return e.getValue();
+            }
+        }
+        return Exchange.ErrorFormat.OLLAMA;
+    }
+
     /** From now on, requests other than {@link #operationsRoute}s get 503 with {@code Retry-After}. */
     public void drain() {
         draining = true;

@@ -34,21 +34,27 @@ final class ApiServerInitializer extends ChannelInitializer<SocketChannel> {
         ch.pipeline()
                 .addLast("http", new HttpServerCodec())
                 .addLast("order", new ResponseOrder())
-                .addLast("edge", new EdgeHandler(policy))
+                .addLast("edge", new EdgeHandler(policy, router::errorFormat))
                 .addLast("stream", new StreamingBodyHandler(router))
-                .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes))
+                .addLast("aggregate", new JsonErrorAggregator(maxBodyBytes, router))
                 .addLast("api", new ApiHandler(router));
     }
 
     /** Answers an oversized body with 413 in Ollama's error shape (Netty's own answer has no body). */
     private static final class JsonErrorAggregator extends HttpObjectAggregator {
-        JsonErrorAggregator(int max) {
+        private final ApiRouter router;
+
+        JsonErrorAggregator(int max, ApiRouter router) {
             super(max);
+            this.router = router;
         }
 
         @Override
         protected void handleOversizedMessage(ChannelHandlerContext ctx, HttpMessage oversized) {
-            byte[] json = Json.error("request body too large (limit " + maxContentLength() + " bytes)");
+            Exchange.ErrorFormat format = oversized instanceof io.netty.handler.codec.http.HttpRequest req
+                    ? router.errorFormat(new io.netty.handler.codec.http.QueryStringDecoder(req.uri()).path())
+                    : Exchange.ErrorFormat.OLLAMA;
+            byte[] json = format.body(413, "request body too large (limit " + maxContentLength() + " bytes)");
             FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                     HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, Unpooled.wrappedBuffer(json));
             r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");

@@ -56,8 +56,18 @@ final class EdgeHandler extends ChannelDuplexHandler {
     /** When the last message arrived after the connection was refused (System.nanoTime; event loop only). */
     private long lastRead;
 
+    /** The error shape of each path's API (OpenAI's under {@code /v1/}), for the refusals made here. */
+    private final java.util.function.Function<String, Exchange.ErrorFormat> formats;
+    /** The current request's error shape (event loop only). */
+    private Exchange.ErrorFormat format = Exchange.ErrorFormat.OLLAMA;
+
     EdgeHandler(EdgePolicy policy) {
+        this(policy, path -> Exchange.ErrorFormat.OLLAMA);
+    }
+
+    EdgeHandler(EdgePolicy policy, java.util.function.Function<String, Exchange.ErrorFormat> formats) {
         this.policy = policy;
+        this.formats = formats;
     }
 
     @Override
@@ -86,7 +96,7 @@ final class EdgeHandler extends ChannelDuplexHandler {
             bodyBytes += c.content().readableBytes();
             if (bodyBytes > bodyLimit) {
                 c.release();
-                closeWith(ctx, tooLarge(bodyLimit));
+                closeWith(ctx, tooLarge(format, bodyLimit));
                 return;
             }
         }
@@ -95,6 +105,7 @@ final class EdgeHandler extends ChannelDuplexHandler {
 
     private void onRequest(ChannelHandlerContext ctx, HttpRequest req) {
         String path = path(req.uri());
+        format = formats.apply(path);
         String host = req.headers().get(HttpHeaderNames.HOST);
         String origin = req.headers().get(HttpHeaderNames.ORIGIN);
         boolean last = req instanceof LastHttpContent;
@@ -108,17 +119,19 @@ final class EdgeHandler extends ChannelDuplexHandler {
             return;
         }
         if (host == null && !req.protocolVersion().equals(HttpVersion.HTTP_1_0)) {
-            refuse(ctx, req, last, error(HttpResponseStatus.BAD_REQUEST, "missing required Host header", keepAlive));
+            refuse(ctx, req, last, error(format, HttpResponseStatus.BAD_REQUEST, "missing required Host header",
+                    keepAlive));
             return;
         }
         if (req.headers().getAll(HttpHeaderNames.HOST).size() > 1) {
             // RFC 9112: a request with more than one Host is refused (a second could slip past the host check)
-            refuse(ctx, req, last, error(HttpResponseStatus.BAD_REQUEST, "more than one Host header", keepAlive));
+            refuse(ctx, req, last, error(format, HttpResponseStatus.BAD_REQUEST, "more than one Host header",
+                    keepAlive));
             return;
         }
         if (!policy.originAllowed(origin, host)) {
-            refuse(ctx, req, last, error(HttpResponseStatus.FORBIDDEN, "origin " + printable(origin) + " is not allowed; "
-                    + "add it to OLLAMA_ORIGINS", keepAlive));
+            refuse(ctx, req, last, error(format, HttpResponseStatus.FORBIDDEN, "origin " + printable(origin)
+                    + " is not allowed; add it to OLLAMA_ORIGINS", keepAlive));
             return;
         }
         boolean crossOrigin = origin != null && !origin.isEmpty();
@@ -128,12 +141,12 @@ final class EdgeHandler extends ChannelDuplexHandler {
             return;
         }
         if (!policy.hostAllowed(host)) {
-            refuse(ctx, req, last, error(HttpResponseStatus.FORBIDDEN, "host " + printable(host) + " is not allowed "
-                    + "while Gantry listens on loopback", keepAlive));
+            refuse(ctx, req, last, error(format, HttpResponseStatus.FORBIDDEN, "host " + printable(host)
+                    + " is not allowed while Gantry listens on loopback", keepAlive));
             return;
         }
         if (!policy.authorized(path, req.headers().get(HttpHeaderNames.AUTHORIZATION))) {
-            FullHttpResponse r = error(HttpResponseStatus.UNAUTHORIZED, "unauthorized", keepAlive);
+            FullHttpResponse r = error(format, HttpResponseStatus.UNAUTHORIZED, "unauthorized", keepAlive);
             r.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer");
             allowOrigin(r, crossOrigin ? origin : "");
             refuse(ctx, req, last, r);
@@ -145,7 +158,7 @@ final class EdgeHandler extends ChannelDuplexHandler {
             if (last) {
                 ReferenceCountUtil.release(req);
             }
-            closeWith(ctx, tooLarge(limit));
+            closeWith(ctx, tooLarge(format, limit));
             return;
         }
         bodyBytes = 0;
@@ -239,8 +252,9 @@ final class EdgeHandler extends ChannelDuplexHandler {
         }
     }
 
-    private static FullHttpResponse tooLarge(long limit) {
-        return error(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "request body too large (limit " + limit + " bytes)",
+    private static FullHttpResponse tooLarge(Exchange.ErrorFormat format, long limit) {
+        return error(format, HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
+                "request body too large (limit " + limit + " bytes)",
                 false);
     }
 
@@ -256,7 +270,12 @@ final class EdgeHandler extends ChannelDuplexHandler {
     }
 
     static FullHttpResponse error(HttpResponseStatus status, String message, boolean keepAlive) {
-        byte[] json = Json.error(message);
+        return error(Exchange.ErrorFormat.OLLAMA, status, message, keepAlive);
+    }
+
+    static FullHttpResponse error(Exchange.ErrorFormat format, HttpResponseStatus status, String message,
+                                  boolean keepAlive) {
+        byte[] json = format.body(status.code(), message);
         FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(json));
         r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json; charset=utf-8");
         r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, json.length);

@@ -322,12 +322,13 @@ public class Exchange {
         send(status, "application/json; charset=utf-8", json);
     }
 
+    /** An error as this connection's API words it (OpenAI's shape under {@code /v1/}, else Ollama's). */
     public void sendError(int status, String message) {
         if (streaming) {
-            writeChunk(Json.errorLine(message));
+            writeChunk(origin.errorFormat.streamed(message));
             endStream();
         } else {
-            sendJson(status, Json.error(message));
+            sendJson(status, errorBody(status, message));
         }
     }
 

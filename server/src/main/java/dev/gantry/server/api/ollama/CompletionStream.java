@@ -176,11 +176,11 @@ final class CompletionStream implements TokenRelay.Sink {
 
     /**
      * Drops the log probabilities of the last tokens whose text a stop string took out whole, as Ollama does, so
-     * the tokens reported spell the answer (a token the stop cut only in part stays). Not under a chat parser,
-     * whose text is not the tokens' own.
+     * the tokens reported spell the answer (a token the stop cut only in part stays). A chat's too: the count is of
+     * the model's text as the stop strings left it, before any reasoning or tool-call parsing.
      */
     private void dropStoppedLogprobs() {
-        if (logprobs == null || logprobs.isEmpty() || parser != null) {
+        if (logprobs == null || logprobs.isEmpty()) {
             return;
         }
         long start = writtenLogprobBytes;

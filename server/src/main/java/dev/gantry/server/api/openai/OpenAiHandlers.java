@@ -146,14 +146,14 @@ public final class OpenAiHandlers {
         if (choices.size() == 1) {
             Choice c = choices.getFirst();
             OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(c.ollama()),
-                    new StreamTranslation(id, created, usage, chat, c.echo()));
+                    new StreamTranslation(id, 0, created, usage, chat, c.echo()));
             run(tx, () -> c.handler().handle(tx));
             return;
         }
         OpenAiExchange.Translation[] translations = new OpenAiExchange.Translation[choices.size()];
         boolean[] counts = new boolean[choices.size()];
         for (int i = 0; i < translations.length; i++) {
-            translations[i] = new StreamTranslation(id, created, usage, chat, choices.get(i).echo());
+            translations[i] = new StreamTranslation(id, i, created, usage, chat, choices.get(i).echo());
             counts[i] = choices.get(i).countsPrompt();
         }
         ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
@@ -214,7 +214,13 @@ public final class OpenAiHandlers {
 
     /** {@code GET /v1/models/{model}}: the model's {@code /api/show}, as OpenAI's model object. */
     public void model(Exchange ex) {
-        String name = URLDecoder.decode(ex.path().substring(MODELS_PREFIX.length()), StandardCharsets.UTF_8);
+        String name;
+        try {
+            name = URLDecoder.decode(ex.path().substring(MODELS_PREFIX.length()), StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            ex.sendError(400, "the model name in the path is not valid percent-encoding");
+            return;
+        }
         ObjectNode show = Json.MAPPER.createObjectNode().put("model", name);
         OpenAiExchange tx = new OpenAiExchange(ex, HttpMethod.POST, Json.write(show),
                 OpenAiExchange.whole(o -> OpenAiMapping.model(name, o.path("modified_at").asText(""))));
@@ -276,6 +282,8 @@ public final class OpenAiHandlers {
     /** Chat and completion answers: whole, or chunk by chunk with the usage chunk when asked. */
     private static final class StreamTranslation implements OpenAiExchange.Translation {
         private final String id;
+        /** What this choice's tool call ids are made from: the answer's id, and the choice's index after the first. */
+        private final String callIds;
         private final long created;
         private final boolean includeUsage;
         private final boolean chat;
@@ -285,8 +293,9 @@ public final class OpenAiHandlers {
         /** The prompt the completion's text starts with ({@code echo}) until a chunk carried it, else null. */
         private String echo;
 
-        StreamTranslation(String id, long created, boolean includeUsage, boolean chat, String echo) {
+        StreamTranslation(String id, int choice, long created, boolean includeUsage, boolean chat, String echo) {
             this.id = id;
+            this.callIds = choice == 0 ? id : id + "_" + choice; // unique across the choices of one answer
             this.created = created;
             this.includeUsage = includeUsage;
             this.chat = chat;
@@ -296,7 +305,7 @@ public final class OpenAiHandlers {
         @Override
         public JsonNode whole(JsonNode ollama) {
             if (chat) {
-                return OpenAiMapping.chatCompletion(id, created, ollama);
+                return OpenAiMapping.chatCompletion(id, callIds, created, ollama);
             }
             ObjectNode out = OpenAiMapping.completion(id, created, ollama);
             echo(out);
@@ -316,7 +325,7 @@ public final class OpenAiHandlers {
         public List<JsonNode> line(JsonNode ollama) {
             List<JsonNode> out = new ArrayList<>(2);
             if (chat) {
-                ObjectNode chunk = OpenAiMapping.chatChunk(id, created, ollama, toolCallsSent);
+                ObjectNode chunk = OpenAiMapping.chatChunk(id, callIds, created, ollama, toolCallsSent);
                 toolCallsSent |= chunk.path("choices").path(0).path("delta").has("tool_calls");
                 out.add(chunk);
             } else {

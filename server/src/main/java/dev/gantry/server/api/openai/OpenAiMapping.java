@@ -47,7 +47,7 @@ public final class OpenAiMapping {
         out.put("stream", bool(req, "stream", false));
         ObjectNode options = options(req, true);
         JsonNode maxCompletion = req.get("max_completion_tokens");
-        Integer max = integer(req, maxCompletion != null && !maxCompletion.isNull() ? "max_completion_tokens"
+        Integer max = maxTokens(req, maxCompletion != null && !maxCompletion.isNull() ? "max_completion_tokens"
                 : "max_tokens");
         if (max != null) {
             options.put("num_predict", max);
@@ -92,7 +92,7 @@ public final class OpenAiMapping {
         if (options.get("top_p").isNumber() && options.get("top_p").doubleValue() == 0) {
             options.put("top_p", 1.0); // Ollama's completions take top_p 0 as not set
         }
-        Integer max = integer(req, "max_tokens");
+        Integer max = maxTokens(req, "max_tokens");
         if (max != null) {
             options.put("num_predict", max);
         }
@@ -272,14 +272,22 @@ public final class OpenAiMapping {
             throw OpenAiError.invalid(param + ".role", param + ".role must be a string");
         }
         String role = roleNode == null || roleNode.isNull() ? "" // Ollama passes a missing role on as ""
-                : roleNode.textValue().equals("developer") ? "system" : roleNode.textValue();
+                : roleNode.textValue().equals("developer") ? "system"
+                : roleNode.textValue().equals("function") ? "tool" // the older functions API's answer to a call
+                : roleNode.textValue();
+        // the older functions API's call (one, its arguments a string) stands as a list of one tool call
+        JsonNode calls = m.get("tool_calls");
+        if ((calls == null || calls.isNull()) && m.get("function_call") instanceof ObjectNode legacy) {
+            ArrayNode one = NODES.arrayNode();
+            one.addObject().put("type", "function").set("function", legacy);
+            calls = one;
+        }
         ObjectNode out = NODES.objectNode();
         out.put("role", role);
         JsonNode content = m.get("content");
         StringBuilder text = new StringBuilder();
         ArrayNode images = null;
         if (content == null || content.isNull()) {
-            JsonNode calls = m.get("tool_calls");
             if (calls == null || calls.isNull()) { // content may be left out only by a message that calls tools
                 throw OpenAiError.invalid(param + ".content", "invalid message content type: <nil>");
             }
@@ -326,7 +334,6 @@ public final class OpenAiMapping {
         if (reasoning != null && reasoning.isTextual()) {
             out.put("thinking", reasoning.textValue());
         }
-        JsonNode calls = m.get("tool_calls");
         if (calls != null && !calls.isNull()) {
             out.set("tool_calls", toolCallsToOllama(calls, param));
         }
@@ -404,6 +411,19 @@ public final class OpenAiMapping {
         return n.booleanValue();
     }
 
+    /**
+     * The most tokens to generate: at least 1, as OpenAI takes it, or -1 (no limit) and -2 (until the context is
+     * full), as llama-server and Ollama read them. 0 and the other negatives are a 400: Ollama would read them as no
+     * limit, a runaway generation for a client that meant none.
+     */
+    static Integer maxTokens(ObjectNode o, String field) {
+        Integer max = integer(o, field);
+        if (max != null && max < 1 && max != -1 && max != -2) {
+            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit), got " + max);
+        }
+        return max;
+    }
+
     static Integer integer(ObjectNode o, String field) {
         Long l = longInteger(o, field);
         if (l != null && l != l.intValue()) {
@@ -434,6 +454,9 @@ public final class OpenAiMapping {
         if (!n.isNumber()) {
             throw OpenAiError.invalid(field, field + " must be a number");
         }
+        if (!Double.isFinite(n.doubleValue())) {
+            throw OpenAiError.invalid(field, field + " must be a finite number");
+        }
         return n;
     }
 
@@ -441,6 +464,11 @@ public final class OpenAiMapping {
 
     /** A whole {@code /api/chat} answer as a {@code chat.completion}. */
     public static ObjectNode chatCompletion(String id, long created, JsonNode ollama) {
+        return chatCompletion(id, id, created, ollama);
+    }
+
+    /** As {@link #chatCompletion(String, long, JsonNode)}, its tool calls' ids made from {@code callIds}. */
+    static ObjectNode chatCompletion(String id, String callIds, long created, JsonNode ollama) {
         ObjectNode out = head(id, "chat.completion", created, ollama);
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("index", 0);
@@ -451,7 +479,7 @@ public final class OpenAiMapping {
         if (m.path("thinking").isTextual() && !m.get("thinking").textValue().isEmpty()) {
             message.put("reasoning", m.get("thinking").textValue());
         }
-        ArrayNode calls = toolCallsToOpenAi(m.path("tool_calls"), id);
+        ArrayNode calls = toolCallsToOpenAi(m.path("tool_calls"), callIds);
         if (!calls.isEmpty()) {
             message.set("tool_calls", calls);
         }
@@ -466,6 +494,11 @@ public final class OpenAiMapping {
      * earlier chunk carried tool calls (the finish reason is then {@code tool_calls}).
      */
     public static ObjectNode chatChunk(String id, long created, JsonNode ollama, boolean toolCallsSent) {
+        return chatChunk(id, id, created, ollama, toolCallsSent);
+    }
+
+    /** As {@link #chatChunk(String, long, JsonNode, boolean)}, its tool calls' ids made from {@code callIds}. */
+    static ObjectNode chatChunk(String id, String callIds, long created, JsonNode ollama, boolean toolCallsSent) {
         ObjectNode out = head(id, "chat.completion.chunk", created, ollama);
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("index", 0);
@@ -476,7 +509,7 @@ public final class OpenAiMapping {
         if (m.path("thinking").isTextual() && !m.get("thinking").textValue().isEmpty()) {
             delta.put("reasoning", m.get("thinking").textValue());
         }
-        ArrayNode calls = toolCallsToOpenAi(m.path("tool_calls"), id);
+        ArrayNode calls = toolCallsToOpenAi(m.path("tool_calls"), callIds);
         if (!calls.isEmpty()) {
             delta.set("tool_calls", calls);
         }
@@ -602,6 +635,9 @@ public final class OpenAiMapping {
     }
 
     /** OpenAI's error body. */
+    /** The router's answer to a path it does not serve: not a missing model. */
+    private static final String PAGE_NOT_FOUND = "404 page not found";
+
     public static ObjectNode error(int status, String message, String param, String code) {
         ObjectNode out = NODES.objectNode();
         ObjectNode e = out.putObject("error");
@@ -613,7 +649,10 @@ public final class OpenAiMapping {
         } else {
             e.put("param", param);
         }
-        if (code == null && status == 404 && message.contains("not found")) {
+        if (code == null && status == 401) {
+            code = "invalid_api_key"; // as OpenAI answers a missing or wrong key
+        }
+        if (code == null && status == 404 && message.contains("not found") && !message.equals(PAGE_NOT_FOUND)) {
             code = "model_not_found"; // what OpenAI's clients look for
         }
         if (code == null) {

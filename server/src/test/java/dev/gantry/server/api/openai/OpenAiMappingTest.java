@@ -263,4 +263,52 @@ class OpenAiMappingTest {
         assertEquals("not_found_error", OpenAiMapping.error(404, "x", null, null).at("/error/type").textValue());
         assertEquals("api_error", OpenAiMapping.error(503, "x", null, null).at("/error/type").textValue());
     }
+
+    @Test
+    void maxTokensBelowOneIsRefusedButForOllamasNoLimitValues() throws Exception {
+        for (String field : new String[] {"max_tokens", "max_completion_tokens"}) {
+            for (int bad : new int[] {0, -3, -100}) {
+                OpenAiError e = assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(
+                        "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"" + field + "\":"
+                                + bad + "}")), field + " " + bad);
+                assertTrue(e.getMessage().contains(field), e.getMessage());
+            }
+            for (int ok : new int[] {1, -1, -2}) {
+                ObjectNode o = OpenAiMapping.toOllamaChat(json("{\"model\":\"m\",\"messages\":[{\"role\":\"user\","
+                        + "\"content\":\"x\"}],\"" + field + "\":" + ok + "}"));
+                assertEquals(ok, o.at("/options/num_predict").intValue());
+            }
+        }
+        assertThrows(OpenAiError.class, () -> generate(json("{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":0}")));
+        assertEquals(-1, generate(json("{\"model\":\"m\",\"prompt\":\"x\",\"max_tokens\":-1}"))
+                .at("/options/num_predict").intValue());
+    }
+
+    @Test
+    void aNumberTooLargeForADoubleIsNamed() throws Exception {
+        OpenAiError e = assertThrows(OpenAiError.class, () -> OpenAiMapping.toOllamaChat(json(
+                "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"temperature\":1e400}")));
+        assertTrue(e.getMessage().contains("temperature must be a finite number"), e.getMessage());
+    }
+
+    @Test
+    void theOlderFunctionsApisMessagesAreTakenAsToolCalls() throws Exception {
+        ObjectNode o = OpenAiMapping.toOllamaChat(json("""
+                {"model":"m","messages":[{"role":"user","content":"hi"},
+                  {"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{\\"a\\":1}"}},
+                  {"role":"function","name":"f","content":"1"}]}"""));
+        assertEquals("f", o.at("/messages/1/tool_calls/0/function/name").textValue());
+        assertEquals(1, o.at("/messages/1/tool_calls/0/function/arguments/a").intValue());
+        assertEquals("tool", o.at("/messages/2/role").textValue());
+        assertEquals("f", o.at("/messages/2/tool_name").textValue());
+    }
+
+    @Test
+    void anUnknownPathIsNotAMissingModel() {
+        assertTrue(OpenAiMapping.error(404, "404 page not found", null, null).at("/error/code").isNull());
+        assertEquals("model_not_found", OpenAiMapping.error(404, "model \"x\" not found", null, null)
+                .at("/error/code").textValue());
+        assertEquals("invalid_api_key", OpenAiMapping.error(401, "unauthorized", null, null).at("/error/code")
+                .textValue());
+    }
 }
