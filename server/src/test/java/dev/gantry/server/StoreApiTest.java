@@ -401,7 +401,7 @@ class StoreApiTest {
         registry.refuseUploads = true;
         try {
             assertError(post("/api/push", "{\"model\":\"" + other + "\",\"insecure\":true,\"stream\":false}"), 500,
-                    "registry authentication");
+                    "not logins");
         } finally {
             registry.refuseUploads = false;
         }

@@ -32,11 +32,69 @@ final class TestRegistry implements AutoCloseable {
     final List<String> uploaded = new CopyOnWriteArrayList<>();
     /** Answer 401 to uploads, as a registry that wants a login. */
     volatile boolean refuseUploads;
+    /**
+     * With a token set, every request must carry it as a Bearer token, else 401 with a challenge whose realm is
+     * {@code /token} here (Docker's token authentication, as public registries ask for it).
+     */
+    volatile String token;
+    /** The token service refuses anonymous requests (a registry that wants a login). */
+    volatile boolean tokenNeedsLogin;
+    /** The {@code service} and {@code scope} each token request asked for. */
+    final List<String> tokenRequests = new CopyOnWriteArrayList<>();
+    /** Blob downloads are redirected to {@code /cdn/} on another host name (localhost for 127.0.0.1). */
+    volatile boolean redirectBlobs;
+    /** The Authorization header each redirected download came with ("none" without one). */
+    final List<String> cdnAuthorizations = new CopyOnWriteArrayList<>();
 
     TestRegistry() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/v2/", this::handle);
+        server.createContext("/token", this::token);
+        server.createContext("/cdn/", this::cdn);
         server.start();
+    }
+
+    private void token(HttpExchange ex) throws IOException {
+        try (ex) {
+            tokenRequests.add(java.net.URLDecoder.decode(String.valueOf(ex.getRequestURI().getRawQuery()),
+                    StandardCharsets.UTF_8));
+            if (tokenNeedsLogin) {
+                send(ex, 401, "{\"details\":\"login required\"}".getBytes(StandardCharsets.UTF_8));
+                return;
+            }
+            // a token is good for the actions its scope named: pull alone, or pull and push
+            String query = String.valueOf(ex.getRequestURI().getRawQuery());
+            String actions = query.endsWith("%3Apull%2Cpush") || query.endsWith(":pull,push") ? "pull,push" : "pull";
+            send(ex, 200, ("{\"token\":\"" + token + "/" + actions + "\",\"expires_in\":300}")
+                    .getBytes(StandardCharsets.UTF_8));
+        }
+    }
+
+    private void cdn(HttpExchange ex) throws IOException {
+        try (ex) {
+            String auth = ex.getRequestHeaders().getFirst("Authorization");
+            cdnAuthorizations.add(auth == null ? "none" : auth);
+            byte[] blob = blobs.get(ex.getRequestURI().getPath().substring("/cdn/".length()));
+            send(ex, blob == null ? 404 : 200, blob == null ? new byte[0] : blob);
+        }
+    }
+
+    /** False (after a 401 with a challenge) when a token is required and the request lacks it. */
+    private boolean authorized(HttpExchange ex, String path) throws IOException {
+        String t = token;
+        String actions = ex.getRequestMethod().equals("GET") || ex.getRequestMethod().equals("HEAD") ? "pull"
+                : "pull,push";
+        String sent = ex.getRequestHeaders().getFirst("Authorization");
+        if (t == null || ("Bearer " + t + "/pull,push").equals(sent)
+                || (actions.equals("pull") && ("Bearer " + t + "/pull").equals(sent))) {
+            return true;
+        }
+        int cut = path.indexOf("/manifests/") >= 0 ? path.indexOf("/manifests/") : path.indexOf("/blobs/");
+        String repo = cut < 0 ? path : path.substring(0, cut);
+        ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"http://" + host() + "/token\","
+                + "service=\"test-registry\",scope=\"repository:" + repo + ":" + actions + "\"");
+        send(ex, 401, "{\"errors\":[{\"code\":\"UNAUTHORIZED\"}]}".getBytes(StandardCharsets.UTF_8));
+        return false;
     }
 
     String host() {
@@ -86,6 +144,9 @@ final class TestRegistry implements AutoCloseable {
         try (ex) {
             String path = ex.getRequestURI().getPath().substring("/v2/".length());
             String method = ex.getRequestMethod();
+            if (!authorized(ex, path)) {
+                return;
+            }
             int u = path.indexOf("/blobs/uploads/");
             if (u >= 0) {
                 upload(ex, method, path, u);
@@ -117,6 +178,12 @@ final class TestRegistry implements AutoCloseable {
                 return;
             }
             String digest = path.substring(b + "/blobs/".length());
+            if (redirectBlobs) {
+                ex.getResponseHeaders().set("Location", "http://localhost:" + server.getAddress().getPort() + "/cdn/"
+                        + digest + "?signature=abc");
+                send(ex, 307, new byte[0]);
+                return;
+            }
             String range = ex.getRequestHeaders().getFirst("Range");
             int from = 0;
             if (range != null) {

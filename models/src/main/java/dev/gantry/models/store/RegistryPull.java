@@ -61,10 +61,11 @@ public final class RegistryPull {
     private final Map<Digest, ReentrantLock> downloading = new ConcurrentHashMap<>();
 
     public RegistryPull(OllamaStore store) {
-        this(store, HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL)
+        this(store, HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NEVER)
                 .connectTimeout(Duration.ofSeconds(30)).build());
     }
 
+    /** @param http a client that does not follow redirects: a pull follows them itself ({@link RegistryAuth}) */
     public RegistryPull(OllamaStore store, HttpClient http) {
         this.store = Objects.requireNonNull(store, "store");
         this.http = Objects.requireNonNull(http, "http");
@@ -82,7 +83,8 @@ public final class RegistryPull {
         String base = (insecure ? "http://" : "https://") + name.host() + "/v2/" + name.namespace() + "/"
                 + name.model();
         progress.accept(Progress.of("pulling manifest"));
-        byte[] manifestBytes = fetchManifest(URI.create(base + "/manifests/" + name.tag()));
+        RegistryAuth auth = new RegistryAuth(http, URI.create(base));
+        byte[] manifestBytes = fetchManifest(auth, URI.create(base + "/manifests/" + name.tag()));
         Manifest manifest;
         try {
             manifest = Manifest.parse(manifestBytes);
@@ -102,7 +104,7 @@ public final class RegistryPull {
                 ReentrantLock lock = downloading.computeIfAbsent(l.digest(), d -> new ReentrantLock());
                 lock.lockInterruptibly();
                 unlocks.add(lock::unlock);
-                Downloaded d = download(base, l, progress);
+                Downloaded d = download(auth, base, l, progress);
                 if (d != null) {
                     fetched.add(d);
                 }
@@ -128,10 +130,10 @@ public final class RegistryPull {
         return stored;
     }
 
-    private byte[] fetchManifest(URI uri) throws IOException, InterruptedException {
+    private static byte[] fetchManifest(RegistryAuth auth, URI uri) throws IOException, InterruptedException {
         HttpRequest req = HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(2))
                 .header("Accept", MediaTypes.MANIFEST).GET().build();
-        HttpResponse<InputStream> r = send(req, "pull model manifest");
+        HttpResponse<InputStream> r = auth.send(req, HttpResponse.BodyHandlers.ofInputStream(), "pull model manifest");
         try (InputStream in = r.body()) {
             if (r.statusCode() == 404) {
                 throw new IOException("pull model manifest: file does not exist");
@@ -146,7 +148,7 @@ public final class RegistryPull {
     }
 
     /** Brings one blob's bytes into its partial file; null when the store already has it. */
-    private Downloaded download(String base, Layer l, Consumer<Progress> progress)
+    private Downloaded download(RegistryAuth auth, String base, Layer l, Consumer<Progress> progress)
             throws IOException, InterruptedException {
         Digest d = l.digest();
         String status = "pulling " + d.shortHex();
@@ -169,7 +171,8 @@ public final class RegistryPull {
             if (have > 0) {
                 b.header("Range", "bytes=" + have + "-");
             }
-            HttpResponse<InputStream> r = send(b.build(), "pull blob " + d.shortHex());
+            HttpResponse<InputStream> r = auth.send(b.build(), HttpResponse.BodyHandlers.ofInputStream(),
+                    "pull blob " + d.shortHex());
             try (InputStream in = r.body()) {
                 check(r, "pull blob " + d.shortHex());
                 String wanted = "bytes " + have + "-";
@@ -223,22 +226,11 @@ public final class RegistryPull {
         return have;
     }
 
-    private HttpResponse<InputStream> send(HttpRequest req, String what) throws IOException, InterruptedException {
-        try {
-            return http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-        } catch (IOException e) {
-            throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority() + ": "
-                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(what + ": " + e.getMessage(), e);
-        }
-    }
-
     private static void check(HttpResponse<?> r, String what) throws IOException {
         int s = r.statusCode();
         if (s == 401 || s == 403) {
             throw new IOException(what + ": the registry refused access (HTTP " + s
-                    + "); registry authentication is not supported by Gantry yet");
+                    + "); Gantry takes the anonymous tokens public registries hand out, not logins");
         }
         if (s != 200 && s != 206) {
             throw new IOException(what + ": the registry answered HTTP " + s);

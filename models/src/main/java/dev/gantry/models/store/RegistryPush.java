@@ -18,8 +18,9 @@ import java.util.function.Consumer;
 /**
  * Pushes a model of the store to the registry its name names, as {@code ollama push} does, over the distribution
  * API: each blob the registry does not have yet is uploaded whole ({@code POST .../blobs/uploads/}, then {@code PUT}
- * to the location it answers with {@code ?digest=}), then the manifest, byte for byte, under the tag. Registries that
- * ask for authentication (Ollama's own asks for a signed key) are refused with a clear error.
+ * to the location it answers with {@code ?digest=}), then the manifest, byte for byte, under the tag. A registry's
+ * anonymous token is fetched where it asks for one ({@link RegistryAuth}); registries that want a login (Ollama's own
+ * asks for a signed key) end the push with a clear error.
  */
 public final class RegistryPush {
     /** Report upload progress about this often (in bytes). */
@@ -52,23 +53,24 @@ public final class RegistryPush {
         byte[] manifestBytes = Files.readAllBytes(m.path());
         String base = (insecure ? "http://" : "https://") + m.name().host() + "/v2/" + m.name().namespace() + "/"
                 + m.name().model();
+        RegistryAuth auth = new RegistryAuth(http, URI.create(base));
         // layers, then the config, each once
         Map<Digest, Layer> blobs = new LinkedHashMap<>();
         m.manifest().layers().forEach(l -> blobs.putIfAbsent(l.digest(), l));
         blobs.putIfAbsent(m.manifest().config().digest(), m.manifest().config());
         for (Layer l : blobs.values()) {
-            upload(base, l, progress);
+            upload(auth, base, l, progress);
         }
         progress.accept(RegistryPull.Progress.of("pushing manifest"));
         HttpRequest put = HttpRequest.newBuilder(URI.create(base + "/manifests/" + m.name().tag()))
                 .timeout(Duration.ofMinutes(2)).header("Content-Type", MediaTypes.MANIFEST)
                 .PUT(HttpRequest.BodyPublishers.ofByteArray(manifestBytes)).build();
-        HttpResponse<String> r = send(put, HttpResponse.BodyHandlers.ofString(), "push manifest");
+        HttpResponse<String> r = auth.send(put, HttpResponse.BodyHandlers.ofString(), "push manifest");
         check(r, "push manifest", 200, 201);
         progress.accept(RegistryPull.Progress.of("success"));
     }
 
-    private void upload(String base, Layer l, Consumer<RegistryPull.Progress> progress)
+    private void upload(RegistryAuth auth, String base, Layer l, Consumer<RegistryPull.Progress> progress)
             throws IOException, InterruptedException {
         String status = "pushing " + l.digest().hex().substring(0, 12);
         Path blob = store.blobPath(l.digest());
@@ -78,7 +80,7 @@ public final class RegistryPush {
         long size = Files.size(blob);
         HttpRequest head = HttpRequest.newBuilder(URI.create(base + "/blobs/" + l.digest()))
                 .timeout(Duration.ofMinutes(1)).method("HEAD", HttpRequest.BodyPublishers.noBody()).build();
-        HttpResponse<Void> exists = send(head, HttpResponse.BodyHandlers.discarding(), "push blob");
+        HttpResponse<Void> exists = auth.send(head, HttpResponse.BodyHandlers.discarding(), "push blob");
         if (exists.statusCode() == 200) { // the registry has it: nothing to send
             progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, size));
             return;
@@ -87,7 +89,7 @@ public final class RegistryPush {
         progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, 0L));
         HttpRequest start = HttpRequest.newBuilder(URI.create(base + "/blobs/uploads/"))
                 .timeout(Duration.ofMinutes(1)).POST(HttpRequest.BodyPublishers.noBody()).build();
-        HttpResponse<String> started = send(start, HttpResponse.BodyHandlers.ofString(), "push blob");
+        HttpResponse<String> started = auth.send(start, HttpResponse.BodyHandlers.ofString(), "push blob");
         check(started, "push blob", 202);
         String location = started.headers().firstValue("Location")
                 .orElseThrow(() -> new IOException("push blob: the registry gave no upload location"));
@@ -105,7 +107,7 @@ public final class RegistryPush {
             throw new IOException("push blob: the registry gave a bad upload location \"" + location + "\": "
                     + e.getMessage());
         }
-        HttpResponse<String> done = send(upload, HttpResponse.BodyHandlers.ofString(), "push blob");
+        HttpResponse<String> done = auth.send(upload, HttpResponse.BodyHandlers.ofString(), "push blob");
         check(done, "push blob", 201, 200, 204);
         progress.accept(new RegistryPull.Progress(status, l.digest().toString(), size, size));
     }
@@ -136,23 +138,6 @@ public final class RegistryPush {
         }
     }
 
-    private <T> HttpResponse<T> send(HttpRequest req, HttpResponse.BodyHandler<T> handler, String what)
-            throws IOException, InterruptedException {
-        try {
-            return http.send(req, handler);
-        } catch (java.net.ConnectException e) {
-            throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority()
-                    + ": cannot connect" + (e.getMessage() == null ? "" : " (" + e.getMessage() + ")")
-                    + (e.getCause() == null || e.getCause().getMessage() == null ? ""
-                    : ": " + e.getCause().getMessage()), e);
-        } catch (IOException e) {
-            throw new IOException(what + ": " + req.uri().getScheme() + "://" + req.uri().getAuthority() + ": "
-                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()), e);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(what + ": " + e.getMessage(), e);
-        }
-    }
-
     private static void check(HttpResponse<?> r, String what, int... ok) throws IOException {
         int s = r.statusCode();
         for (int o : ok) {
@@ -161,8 +146,9 @@ public final class RegistryPush {
             }
         }
         if (s == 401 || s == 403) {
-            throw new IOException(what + ": the registry refused access (HTTP " + s + "); registry authentication "
-                    + "(Ollama's registry signs pushes with an account key) is not supported by Gantry");
+            throw new IOException(what + ": the registry refused access (HTTP " + s + "); Gantry takes the anonymous "
+                    + "tokens public registries hand out, not logins (Ollama's registry signs pushes with an account "
+                    + "key)");
         }
         throw new IOException(what + ": the registry answered HTTP " + s + registryMessage(r.body()));
     }
