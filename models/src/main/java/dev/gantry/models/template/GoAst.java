@@ -18,6 +18,12 @@ final class GoAst {
 
     record With(Pipe pipe, List<Node> body, List<Node> otherwise) implements Node {}
 
+    /** {@code {{break}}}: ends the innermost {@code range} (only inside one's body). */
+    record Break() implements Node {}
+
+    /** {@code {{continue}}}: goes on with the innermost {@code range}'s next element. */
+    record Continue() implements Node {}
+
     /** {@code $x := pipe} (declare) or {@code $x = pipe}; also a plain pipeline when {@code vars} is empty. */
     record Pipe(List<String> vars, List<Cmd> cmds) {}
 

@@ -23,6 +23,13 @@ final class GoParser {
     static final java.util.Set<String> FUNCS = java.util.Set.of("eq", "ne", "lt", "le", "gt", "ge", "and",
             "or", "not", "len", "slice", "index", "json", "print", "printf", "println", "contains", "currentDate");
 
+    /**
+     * Functions Go's templates or Ollama's define that Gantry does not render: a template calling one is rendered
+     * another way (the GGUF's own template), where a name nobody defines is an error, as in Go.
+     */
+    static final java.util.Set<String> KNOWN_ELSEWHERE = java.util.Set.of("call", "html", "js", "urlquery",
+            "toTypeScriptType", "yesterdayDate");
+
     private GoParser() {}
 
     /** Parses {@code source}; a {@link TemplateException} names the construct GoTemplate does not handle. */
@@ -101,6 +108,8 @@ final class GoParser {
     private static final class Parser {
         final List<Item> items;
         int pos;
+        /** Ranges whose body is being parsed around the current item: where break and continue may stand. */
+        int rangeDepth;
 
         Parser(List<Item> items) {
             this.items = items;
@@ -135,15 +144,32 @@ final class GoParser {
                         List<String> vars = new ArrayList<>();
                         String expr = declarations(rest, vars);
                         Pipe p = pipe(expr);
-                        List<List<Node>> bodies = bodyAndElse();
-                        out.add(new Range(vars, p, bodies.get(0), bodies.get(1)));
+                        rangeDepth++; // as Go's parser: break and continue in the body, not in the else
+                        List<Node> body = list(java.util.Set.of("else", "end"));
+                        rangeDepth--;
+                        List<Node> otherwise = List.of();
+                        if (keyword(items.get(pos).text()).equals("else")) {
+                            pos++;
+                            otherwise = list(java.util.Set.of("end"));
+                        }
+                        pos++;
+                        out.add(new Range(vars, p, body, otherwise));
                     }
                     case "with" -> {
                         Pipe p = pipe(rest);
                         List<List<Node>> bodies = bodyAndElse();
                         out.add(new With(p, bodies.get(0), bodies.get(1)));
                     }
-                    case "define", "template", "block", "break", "continue" ->
+                    case "break", "continue" -> {
+                        if (!rest.isEmpty()) {
+                            throw new TemplateException("unexpected \"" + rest + "\" in {{" + kw + "}}");
+                        }
+                        if (rangeDepth == 0) {
+                            throw new TemplateException("{{" + kw + "}} outside {{range}}");
+                        }
+                        out.add(kw.equals("break") ? new GoAst.Break() : new GoAst.Continue());
+                    }
+                    case "define", "template", "block" ->
                             throw TemplateException.unsupported("the {{" + kw + "}} action is not supported");
                     case "else", "end" -> throw new TemplateException("unexpected {{" + kw + "}}");
                     default -> out.add(new Action(pipe(it.text())));
@@ -323,7 +349,11 @@ final class GoParser {
                     case "nil" -> new Lit(null);
                     default -> {
                         if (!FUNCS.contains(name)) {
-                            throw TemplateException.unsupported("the function '" + name + "' is not supported");
+                            if (KNOWN_ELSEWHERE.contains(name)) { // Go's or Ollama's, not rendered here: a fallback
+                                throw TemplateException.unsupported("the function '" + name + "' is not supported");
+                            }
+                            // as Go's parser: a name no one defines is the template's error (Ollama answers 400)
+                            throw new TemplateException("function \"" + name + "\" not defined");
                         }
                         yield new Ident(name);
                     }

@@ -72,6 +72,8 @@ public final class GoTemplate {
         for (Node n : nodes) {
             boolean hit = switch (n) {
                 case Text t -> false;
+                case GoAst.Break b -> false;
+                case GoAst.Continue c -> false;
                 case Action a -> mentions(a.pipe(), field);
                 case If i -> i.tests().stream().anyMatch(t -> mentions(t, field))
                         || i.bodies().stream().anyMatch(b -> mentions(b, field)) || mentions(i.otherwise(), field);
@@ -106,12 +108,18 @@ public final class GoTemplate {
         return out.toString();
     }
 
+    /** How a list of nodes ended: at its end, or at a {@code break} or {@code continue} of the range around it. */
+    private enum Flow { NEXT, BREAK, CONTINUE }
+
     // ------------------------------------------------------------------------------------------------ execution
 
     private static final class Exec {
-        void run(List<Node> nodes, Object dot, Map<String, Object> vars, StringBuilder out) {
+        Flow run(List<Node> nodes, Object dot, Map<String, Object> vars, StringBuilder out) {
             for (Node n : nodes) {
+                Flow flow = Flow.NEXT;
                 switch (n) {
+                    case GoAst.Break b -> flow = Flow.BREAK;
+                    case GoAst.Continue c -> flow = Flow.CONTINUE;
                     case Text t -> out.append(t.text());
                     case Action a -> {
                         Object v = pipe(a.pipe(), dot, vars);
@@ -123,20 +131,20 @@ public final class GoTemplate {
                         boolean done = false;
                         for (int k = 0; k < i.tests().size() && !done; k++) {
                             if (truth(pipe(i.tests().get(k), dot, vars))) {
-                                run(i.bodies().get(k), dot, new HashMap<>(vars), out);
+                                flow = run(i.bodies().get(k), dot, new HashMap<>(vars), out);
                                 done = true;
                             }
                         }
                         if (!done) {
-                            run(i.otherwise(), dot, new HashMap<>(vars), out);
+                            flow = run(i.otherwise(), dot, new HashMap<>(vars), out);
                         }
                     }
                     case With w -> {
                         Object v = pipe(w.pipe(), dot, vars);
                         if (truth(v)) {
-                            run(w.body(), v, new HashMap<>(vars), out);
+                            flow = run(w.body(), v, new HashMap<>(vars), out);
                         } else {
-                            run(w.otherwise(), dot, new HashMap<>(vars), out);
+                            flow = run(w.otherwise(), dot, new HashMap<>(vars), out);
                         }
                     }
                     case Range r -> {
@@ -156,7 +164,7 @@ public final class GoTemplate {
                             }
                         }
                         if (entries.isEmpty()) {
-                            run(r.otherwise(), dot, new HashMap<>(vars), out);
+                            flow = run(r.otherwise(), dot, new HashMap<>(vars), out); // a break there is the outer range's
                         }
                         for (Object[] e : entries) {
                             Map<String, Object> inner = new HashMap<>(vars);
@@ -166,11 +174,17 @@ public final class GoTemplate {
                                 inner.put(r.vars().get(0), e[0]);
                                 inner.put(r.vars().get(1), e[1]);
                             }
-                            run(r.body(), e[1], inner, out);
+                            if (run(r.body(), e[1], inner, out) == Flow.BREAK) {
+                                break;
+                            }
                         }
                     }
                 }
+                if (flow != Flow.NEXT) {
+                    return flow; // up to the range it belongs to
+                }
             }
+            return Flow.NEXT;
         }
 
         Object pipe(Pipe p, Object dot, Map<String, Object> vars) {

@@ -79,6 +79,27 @@ class GoTemplateTest {
         assertTrue(e.getMessage().contains("define"), e.getMessage());
         e = assertThrows(TemplateException.class, () -> GoTemplate.parse("{{ toUpper .Prompt }}"));
         assertTrue(e.getMessage().contains("toUpper"), e.getMessage());
+        assertFalse(e.isUnsupported(), "a function no one defines is the template's error, as in Go");
+        e = assertThrows(TemplateException.class, () -> GoTemplate.parse("{{ html .Prompt }}"));
+        assertTrue(e.isUnsupported(), "Go's own, not rendered here: another template is used");
         assertThrows(TemplateException.class, () -> GoTemplate.parse("{{ if .X }}a"));
+    }
+
+    /** Go's break and continue in a range, as Ollama's command-r template skips its system messages. */
+    @Test
+    void breakAndContinueControlTheRangeTheyAreIn() {
+        GoTemplate t = GoTemplate.parse("{{- range .Messages }}{{- if eq .Role \"system\" }}{{- continue }}{{- end }}"
+                + "[{{ .Content }}]{{ if eq .Content \"stop\" }}{{ break }}{{ end }}{{ end }}!");
+        List<Object> msgs = List.of(data("Role", "system", "Content", "S"), data("Role", "user", "Content", "a"),
+                data("Role", "user", "Content", "stop"), data("Role", "user", "Content", "b"));
+        assertEquals("[a][stop]!", t.render(data("Messages", msgs)));
+        // an inner range's break ends only it; the outer one goes on
+        GoTemplate nested = GoTemplate.parse("{{ range .A }}{{ range $.B }}{{ . }}{{ break }}{{ end }};{{ end }}");
+        assertEquals("1;1;", nested.render(data("A", List.of(1L, 2L), "B", List.of(1L, 2L))));
+        for (String bad : List.of("{{ break }}", "{{ range .A }}{{ else }}{{ continue }}{{ end }}",
+                "{{ range .A }}{{ break 1 }}{{ end }}")) {
+            TemplateException e = assertThrows(TemplateException.class, () -> GoTemplate.parse(bad), bad);
+            assertFalse(e.isUnsupported(), bad + ": " + e.getMessage());
+        }
     }
 }
