@@ -114,6 +114,52 @@ class MetricsEndpointTest {
     }
 
     /**
+     * A replica's counters go on across a reload (a new context length makes a new runner, which counts from zero)
+     * and keep their value after an unload: they went back to the new runner's count, and vanished at the unload.
+     */
+    @Test
+    void countersKeepCountingAcrossReloadsAndUnloads() throws Exception {
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            String gen = "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"stream\":false,\"options\":{"
+                    + "\"num_predict\":6,\"ignore_eos\":true%s}}";
+            assertEquals(6, TestServer.json(server.post("/api/generate", gen.formatted("")).body())
+                    .get("eval_count").asInt());
+            assertEquals(6.0, generated(server, 6.0));
+            // a reload: another context length
+            assertEquals(6, TestServer.json(server.post("/api/generate", gen.formatted(",\"num_ctx\":96")).body())
+                    .get("eval_count").asInt());
+            assertEquals(12.0, generated(server, 12.0), "the first runner's 6 and the new one's 6");
+            // an unload
+            assertEquals(200, server.post("/api/generate", "{\"model\":\"stories260k\",\"keep_alive\":0}")
+                    .statusCode());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!TestServer.json(server.get("/api/ps").body()).get("models").isEmpty()
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+            assertEquals(12.0, m.valueOrZero("gantry_generated_tokens_total", REPLICA), "kept after the unload");
+            assertTrue(m.valueOrZero("gantry_decode_steps_total", REPLICA) >= 12);
+            assertTrue(!m.names().contains("gantry_requests_running"), "the gauges go with the replica");
+        }
+    }
+
+    /** The replica's generated-token count once it reaches {@code want} (the last runner's counts are read live). */
+    private static double generated(TestServer server, double want) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        double v;
+        do {
+            v = PrometheusText.parse(server.get("/metrics").body()).valueOrZero("gantry_generated_tokens_total",
+                    REPLICA);
+            if (v >= want) {
+                return v;
+            }
+            Thread.sleep(10);
+        } while (System.nanoTime() < deadline);
+        return v;
+    }
+
+    /**
      * A prompt that starts like the last one continues from its parked cells: the answer is the one a fresh slot
      * gives (greedy), and the reused tokens show in /metrics and /api/ps.
      */

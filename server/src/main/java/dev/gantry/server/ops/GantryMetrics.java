@@ -61,6 +61,57 @@ public final class GantryMetrics {
 
     // guarded by this: the meters read from each live runner, and the GPUs given gauges
     private final Map<Runner, List<Meter>> replicaMeters = new IdentityHashMap<>();
+    /** Each replica's counters by model and index, kept across its runners (reloads) and after it unloads. */
+    private final Map<Tags, ReplicaTotals> totals = new HashMap<>();
+    private final Map<Runner, ReplicaTotals> totalsOf = new IdentityHashMap<>();
+
+    /** A counter of a replica's runners: what each of them counted. */
+    private record CounterDef(String name, String description, String unit, ToDoubleFunction<Runner> f) {}
+
+    private static final List<CounterDef> COUNTERS = List.of(
+            new CounterDef("gantry.prompt.tokens", "prompt tokens processed", "tokens", r -> r.stats().promptTokens()),
+            new CounterDef("gantry.prompt.reused.tokens", "prompt tokens not decoded: a finished generation's parked "
+                    + "cells held them", "tokens", r -> r.stats().reusedPromptTokens()),
+            new CounterDef("gantry.generated.tokens", "tokens generated", "tokens", r -> r.stats().generatedTokens()),
+            new CounterDef("gantry.decode.steps", "decode calls", null, r -> r.stats().steps()),
+            new CounterDef("gantry.decode.step.sequences", "sequences carried by decode steps, summed: divided by "
+                    + "gantry_decode_steps_total, sequences per step", null, r -> r.stats().sequenceSteps()),
+            new CounterDef("gantry.requests.cancelled", "generations cancelled (client gone)", null,
+                    r -> r.stats().cancelled()),
+            new CounterDef("gantry.queue.rejections", "requests this replica's full queue refused", null,
+                    r -> r.stats().rejected()),
+            new CounterDef("gantry.preemptions", "sequences preempted when the KV cache ran out", null,
+                    r -> r.stats().preemptions()));
+
+    /**
+     * The counts of one replica (a model's copy by index) over all the runners it has had: a reload (a new context
+     * length, say) starts a new runner from zero, and a counter that went back with it, or vanished at an unload,
+     * made {@code increase()} undercount. A runner's last counts stay when it goes.
+     */
+    private static final class ReplicaTotals {
+        final Map<Runner, Boolean> live = new IdentityHashMap<>();
+        final double[] retired = new double[COUNTERS.size()];
+
+        synchronized double value(int i) {
+            double v = retired[i];
+            for (Runner r : live.keySet()) {
+                v += COUNTERS.get(i).f().applyAsDouble(r);
+            }
+            return v;
+        }
+
+        synchronized void add(Runner r) {
+            live.put(r, Boolean.TRUE);
+        }
+
+        synchronized void retire(Runner r) {
+            if (live.remove(r) != null) {
+                for (int i = 0; i < retired.length; i++) {
+                    retired[i] += COUNTERS.get(i).f().applyAsDouble(r);
+                }
+            }
+        }
+    }
     private final Set<Integer> gpuGauges = new java.util.HashSet<>();
 
     public GantryMetrics(ModelManager models) {
@@ -170,6 +221,10 @@ public final class GantryMetrics {
             var e = it.next();
             if (!live.containsKey(e.getKey())) {
                 e.getValue().forEach(registry::remove);
+                ReplicaTotals t = totalsOf.remove(e.getKey());
+                if (t != null) {
+                    t.retire(e.getKey());
+                }
                 it.remove();
             }
         }
@@ -202,24 +257,20 @@ public final class GantryMetrics {
                 r -> r.config().maxQueue()));
         meters.add(gauge("gantry.decode.step.sequences.max", "the most sequences one decode step carried", runner,
                 tags, null, r -> r.stats().maxSequencesInStep()));
-        meters.add(counter("gantry.prompt.tokens", "prompt tokens processed", runner, tags, "tokens",
-                r -> r.stats().promptTokens()));
-        meters.add(counter("gantry.prompt.reused.tokens", "prompt tokens not decoded: a finished generation's parked "
-                + "cells held them", runner, tags, "tokens", r -> r.stats().reusedPromptTokens()));
+        ReplicaTotals t = totals.computeIfAbsent(tags, k -> {
+            ReplicaTotals fresh = new ReplicaTotals();
+            for (int i = 0; i < COUNTERS.size(); i++) {
+                CounterDef d = COUNTERS.get(i);
+                int at = i;
+                FunctionCounter.builder(d.name(), fresh, x -> x.value(at)).description(d.description()).tags(k)
+                        .baseUnit(d.unit()).register(registry);
+            }
+            return fresh;
+        });
+        t.add(runner);
+        totalsOf.put(runner, t);
         meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
                 + "start the same way", runner, tags, null, r -> r.stats().kvCellsParked()));
-        meters.add(counter("gantry.generated.tokens", "tokens generated", runner, tags, "tokens",
-                r -> r.stats().generatedTokens()));
-        meters.add(counter("gantry.decode.steps", "decode calls", runner, tags, null, r -> r.stats().steps()));
-        meters.add(counter("gantry.decode.step.sequences",
-                "sequences carried by decode steps, summed: divided by gantry_decode_steps_total, sequences per step",
-                runner, tags, null, r -> r.stats().sequenceSteps()));
-        meters.add(counter("gantry.requests.cancelled", "generations cancelled (client gone)", runner, tags, null,
-                r -> r.stats().cancelled()));
-        meters.add(counter("gantry.queue.rejections", "requests this replica's full queue refused", runner, tags, null,
-                r -> r.stats().rejected()));
-        meters.add(counter("gantry.preemptions", "sequences preempted when the KV cache ran out", runner, tags, null,
-                r -> r.stats().preemptions()));
         meters.add(Gauge.builder("gantry.replica.placement", () -> 1)
                 .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
                 .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
@@ -252,12 +303,6 @@ public final class GantryMetrics {
     private Gauge gauge(String name, String description, Runner runner, Tags tags, String unit,
                         ToDoubleFunction<Runner> f) {
         return Gauge.builder(name, runner, f).description(description).tags(tags).baseUnit(unit).register(registry);
-    }
-
-    private FunctionCounter counter(String name, String description, Runner runner, Tags tags, String unit,
-                                    ToDoubleFunction<Runner> f) {
-        return FunctionCounter.builder(name, runner, f).description(description).tags(tags).baseUnit(unit)
-                .register(registry);
     }
 
     private static Duration[] seconds(double... values) {
