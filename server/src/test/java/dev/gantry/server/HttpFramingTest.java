@@ -125,6 +125,12 @@ class HttpFramingTest {
             assertEquals("POST", r.headers.get("allow"));
             assertTrue(r.text().contains("\"error\""), r.text());
         }
+        try (Socket s = open()) { // a blob's HEAD and its streamed upload's POST (the upload was left out)
+            send(s, request("GET", "/api/blobs/sha256:" + "0".repeat(64), "HTTP/1.1", null));
+            Response r = Response.read(s.getInputStream());
+            assertEquals(405, r.status);
+            assertEquals("HEAD, POST", r.headers.get("allow"));
+        }
         try (Socket s = open()) {
             send(s, "GET /api/version HTTP/1.1\r\n\r\n");
             Response r = Response.read(s.getInputStream());

@@ -206,8 +206,15 @@ public final class ApiRouter implements AutoCloseable {
         Handler h = byMethod.get(ex.method());
         if (h == null) {
             inFlight.remove(ex);
-            String allow = byMethod.keySet().stream().map(HttpMethod::name).sorted()
-                    .collect(java.util.stream.Collectors.joining(", "));
+            java.util.Set<String> methods = new java.util.TreeSet<>();
+            byMethod.keySet().forEach(m -> methods.add(m.name()));
+            List<String> actual = segments(path);
+            streaming.forEach((pattern, handlers) -> { // a streamed upload's method is allowed too
+                if (match(pattern, actual) != null) {
+                    handlers.keySet().forEach(m -> methods.add(m.name()));
+                }
+            });
+            String allow = String.join(", ", methods);
             ex.send(405, "application/json; charset=utf-8", ex.errorBody(405, "405 method not allowed"),
                     Map.of(HttpHeaderNames.ALLOW.toString(), allow));
             return;
