@@ -49,6 +49,25 @@ final class RegistryAuth {
             return Optional.of(new Challenge(realm, params.get("service"), params.get("scope")));
         }
 
+        /**
+         * The first Bearer challenge among a response's {@code WWW-Authenticate} values, each of which may also hold
+         * other schemes' challenges before it ({@code Basic realm="x", Bearer realm="y"}).
+         */
+        static Optional<Challenge> first(java.util.List<String> headers) {
+            for (String h : headers) {
+                String lower = h.toLowerCase(Locale.ROOT);
+                for (int at = lower.indexOf("bearer "); at >= 0; at = lower.indexOf("bearer ", at + 1)) {
+                    if (at == 0 || lower.charAt(at - 1) == ' ' || lower.charAt(at - 1) == ',') {
+                        Optional<Challenge> c = parse(h.substring(at));
+                        if (c.isPresent()) {
+                            return c;
+                        }
+                    }
+                }
+            }
+            return Optional.empty();
+        }
+
         /** {@code key="value"} pairs (or bare values), separated by commas outside quotes; keys in lower case. */
         private static Map<String, String> params(String s) {
             Map<String, String> out = new LinkedHashMap<>();
@@ -85,14 +104,24 @@ final class RegistryAuth {
     }
 
     private final HttpClient http;
-    /** The registry's host (and port), where the token may go. */
+    /** The registry's scheme, host and port, where the token may go (not over plain HTTP where it was HTTPS). */
     private final String registry;
     private String token;
 
     /** @param http a client that does not follow redirects (this class does) */
     RegistryAuth(HttpClient http, URI registry) {
         this.http = Objects.requireNonNull(http, "http");
-        this.registry = registry.getAuthority();
+        this.registry = origin(registry);
+    }
+
+    /** {@code scheme://host:port} with the scheme's default port made explicit; null for a URI without a host. */
+    static String origin(URI uri) {
+        if (uri.getHost() == null || uri.getScheme() == null) {
+            return null;
+        }
+        String scheme = uri.getScheme().toLowerCase(Locale.ROOT);
+        int port = uri.getPort() >= 0 ? uri.getPort() : scheme.equals("https") ? 443 : scheme.equals("http") ? 80 : -1;
+        return scheme + "://" + uri.getHost().toLowerCase(Locale.ROOT) + ":" + port;
     }
 
     /**
@@ -107,7 +136,7 @@ final class RegistryAuth {
             HttpResponse<T> r = sendOnce(authorized(current), handler, what);
             int s = r.statusCode();
             if (s == 401 && !fetched && sameRegistry(current.uri())) {
-                Optional<Challenge> c = Challenge.parse(r.headers().firstValue("WWW-Authenticate").orElse(null));
+                Optional<Challenge> c = Challenge.first(r.headers().allValues("WWW-Authenticate"));
                 if (c.isPresent()) {
                     discard(r);
                     token = fetchToken(c.get(), what);
@@ -153,7 +182,7 @@ final class RegistryAuth {
     }
 
     private boolean sameRegistry(URI uri) {
-        return registry != null && registry.equalsIgnoreCase(uri.getAuthority());
+        return registry != null && registry.equals(origin(uri));
     }
 
     private static boolean isRedirect(int status) {
@@ -187,11 +216,14 @@ final class RegistryAuth {
         }
     }
 
-    /** Closes a response's body that will not be read (a stream's connection goes back to the pool). */
+    /**
+     * Ends a response whose body is not wanted (a redirect's, a challenge's): a short body is read to its end first,
+     * so its connection can serve the next request; a long one is cut.
+     */
     private static void discard(HttpResponse<?> r) {
         if (r.body() instanceof InputStream in) {
-            try {
-                in.close();
+            try (in) {
+                in.readNBytes(64 << 10);
             } catch (IOException ignored) {
                 // nothing more to read from it either way
             }

@@ -28,4 +28,22 @@ class RegistryAuthTest {
         assertTrue(RegistryAuth.Challenge.parse(null).isEmpty());
         assertTrue(RegistryAuth.Challenge.parse("Bearer").isEmpty());
     }
+
+    @Test
+    void theFirstBearerChallengeIsTakenWhereOtherSchemesComeFirst() {
+        assertEquals("https://r.example/token", RegistryAuth.Challenge.first(java.util.List.of("Basic realm=\"x\"",
+                "Bearer realm=\"https://r.example/token\",service=\"r\"")).orElseThrow().realm());
+        assertEquals("https://r.example/token", RegistryAuth.Challenge.first(java.util.List.of(
+                "Basic realm=\"x\", Bearer realm=\"https://r.example/token\"")).orElseThrow().realm());
+        assertTrue(RegistryAuth.Challenge.first(java.util.List.of("Basic realm=\"x\"")).isEmpty());
+    }
+
+    @Test
+    void theTokenGoesOnlyWhereSchemeHostAndPortAreTheRegistrys() {
+        assertEquals("https://r.example:443", RegistryAuth.origin(java.net.URI.create("https://R.example/v2/x")));
+        assertEquals(RegistryAuth.origin(java.net.URI.create("https://r.example/v2/")),
+                RegistryAuth.origin(java.net.URI.create("https://r.example:443/v2/x/blobs/uploads/1")));
+        assertTrue(!RegistryAuth.origin(java.net.URI.create("https://r.example/v2/"))
+                .equals(RegistryAuth.origin(java.net.URI.create("http://r.example/v2/"))), "not down to plain HTTP");
+    }
 }
