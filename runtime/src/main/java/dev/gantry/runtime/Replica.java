@@ -14,9 +14,12 @@ import java.util.List;
  * @param allocatedBytesPerGpu what the library reported allocating on each of {@code gpus} (-1 where unknown)
  * @param weight      decoded tokens per second measured right after loading (NaN where not measured): the
  *                    router's weight for this replica
+ * @param wholeOnGpus whether every layer and the output layer went to {@code gpus} (none of the model's layers
+ *                    stayed on the CPU)
  */
 public record Replica(int index, List<Integer> gpus, String split, List<Long> bytesPerGpu,
-                      List<Long> allocatedBytesPerGpu, double weight, Engine engine, Runner runner) {
+                      List<Long> allocatedBytesPerGpu, double weight, Engine engine, Runner runner,
+                      boolean wholeOnGpus) {
     public Replica {
         gpus = List.copyOf(gpus);
         bytesPerGpu = List.copyOf(bytesPerGpu);
@@ -25,12 +28,12 @@ public record Replica(int index, List<Integer> gpus, String split, List<Long> by
 
     /** A replica with nothing measured. */
     public Replica(int index, List<Integer> gpus, String split, List<Long> bytesPerGpu, Engine engine, Runner runner) {
-        this(index, gpus, split, bytesPerGpu, List.of(), Double.NaN, engine, runner);
+        this(index, gpus, split, bytesPerGpu, List.of(), Double.NaN, engine, runner, false);
     }
 
     /** The same replica with its measured weight. */
     Replica withWeight(double w) {
-        return new Replica(index, gpus, split, bytesPerGpu, allocatedBytesPerGpu, w, engine, runner);
+        return new Replica(index, gpus, split, bytesPerGpu, allocatedBytesPerGpu, w, engine, runner, wholeOnGpus);
     }
 
     /** The bytes on each GPU as best known: what the library allocated where it said, else the estimate. */

@@ -104,8 +104,11 @@ final class ReplicaLoader {
                 if (!memory.isEmpty()) {
                     LOG.log(System.Logger.Level.INFO, "memory of {0}: {1}", name, memory);
                 }
+                // every layer and the output on the GPUs: n_gpu_layers past the model's blocks (or llama.cpp's -1)
+                long blocks = model.metadata().blockCount().orElse(Long.MAX_VALUE - 1);
+                boolean whole = !plan.gpus().isEmpty() && (params.gpuLayers() < 0 || params.gpuLayers() > blocks);
                 return new Replica(index, plan.gpus(), plan.mode().label(), plan.bytesPerGpu(), allocated, Double.NaN,
-                        engine, runner);
+                        engine, runner, whole);
             } catch (RuntimeException e) {
                 engine.close();
                 throw new ModelLoadException("failed to start model " + name + ": " + e.getMessage(), e);

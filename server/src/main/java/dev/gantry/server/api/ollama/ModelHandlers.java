@@ -124,16 +124,12 @@ public final class ModelHandlers {
         return sum > 0 ? sum : weightsOnGpus;
     }
 
-    /** Whether every replica sits on GPUs with all its layers ({@code num_gpu} not below the model's layers). */
+    /**
+     * Whether every replica sits on GPUs with all its layers (not where the planner or {@code num_gpu} left some on
+     * the CPU).
+     */
     static boolean whollyOnGpus(LoadedModel lm) {
-        for (dev.gantry.runtime.Replica r : lm.replicas()) {
-            if (r.gpus().isEmpty()) {
-                return false;
-            }
-        }
-        Integer numGpu = lm.loadOptions().numGpu();
-        long layers = lm.model().metadata().blockCount().orElse(Long.MAX_VALUE);
-        return !lm.replicas().isEmpty() && (numGpu == null || numGpu < 0 || numGpu > layers);
+        return !lm.replicas().isEmpty() && lm.replicas().stream().allMatch(dev.gantry.runtime.Replica::wholeOnGpus);
     }
 
     /**
