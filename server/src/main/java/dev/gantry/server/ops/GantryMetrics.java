@@ -115,8 +115,15 @@ public final class GantryMetrics {
     private final Set<Integer> gpuGauges = new java.util.HashSet<>();
 
     public GantryMetrics(ModelManager models) {
-        this(models::loaded);
+        this(models::loaded, System::nanoTime);
+        this.inMemory = models::inMemory;
     }
+
+    /**
+     * Every copy of a model in memory: the loaded ones and those on their way out that still finish requests (a
+     * reload's old copy), whose counts the counters take until they are gone. The loaded ones where not told.
+     */
+    private Supplier<List<LoadedModel>> inMemory;
 
     /** When each piece of an answer is written ({@link System#nanoTime}; a test's own clock). */
     final java.util.function.LongSupplier clock;
@@ -128,6 +135,7 @@ public final class GantryMetrics {
 
     GantryMetrics(Supplier<List<LoadedModel>> loaded, java.util.function.LongSupplier clock) {
         this.loaded = loaded;
+        this.inMemory = loaded;
         this.clock = clock;
         new JvmMemoryMetrics().bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -221,15 +229,30 @@ public final class GantryMetrics {
             var e = it.next();
             if (!live.containsKey(e.getKey())) {
                 e.getValue().forEach(registry::remove);
-                ReplicaTotals t = totalsOf.remove(e.getKey());
-                if (t != null) {
-                    t.retire(e.getKey());
-                }
                 it.remove();
             }
         }
         live.forEach((runner, replica) -> replicaMeters.computeIfAbsent(runner,
                 k -> registerReplica(modelOf.get(k), replica)));
+        // the counters count every copy until it is gone (a reload's old copy still finishing its requests too)
+        Map<Runner, Boolean> present = new IdentityHashMap<>();
+        for (LoadedModel m : inMemory.get()) {
+            for (Replica r : m.replicas()) {
+                present.put(r.runner(), Boolean.TRUE);
+                totalsOf.computeIfAbsent(r.runner(), k -> {
+                    ReplicaTotals t = totals(Tags.of("model", m.name(), "replica", Integer.toString(r.index())));
+                    t.add(k);
+                    return t;
+                });
+            }
+        }
+        for (var it = totalsOf.entrySet().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            if (!present.containsKey(e.getKey())) {
+                e.getValue().retire(e.getKey()); // its last counts stay in the replica's totals
+                it.remove();
+            }
+        }
         for (int gpu : gpus.get().samples().keySet()) {
             if (gpuGauges.add(gpu)) {
                 registerGpu(gpu);
@@ -257,7 +280,19 @@ public final class GantryMetrics {
                 r -> r.config().maxQueue()));
         meters.add(gauge("gantry.decode.step.sequences.max", "the most sequences one decode step carried", runner,
                 tags, null, r -> r.stats().maxSequencesInStep()));
-        ReplicaTotals t = totals.computeIfAbsent(tags, k -> {
+        meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
+                + "start the same way", runner, tags, null, r -> r.stats().kvCellsParked()));
+        meters.add(Gauge.builder("gantry.replica.placement", () -> 1)
+                .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
+                .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
+                        .collect(java.util.stream.Collectors.joining(","))).tag("split", replica.split())
+                .register(registry));
+        return meters;
+    }
+
+    /** The counters of the replica {@code tags} names, registered at its first runner. */
+    private ReplicaTotals totals(Tags tags) {
+        return totals.computeIfAbsent(tags, k -> {
             ReplicaTotals fresh = new ReplicaTotals();
             for (int i = 0; i < COUNTERS.size(); i++) {
                 CounterDef d = COUNTERS.get(i);
@@ -267,16 +302,6 @@ public final class GantryMetrics {
             }
             return fresh;
         });
-        t.add(runner);
-        totalsOf.put(runner, t);
-        meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
-                + "start the same way", runner, tags, null, r -> r.stats().kvCellsParked()));
-        meters.add(Gauge.builder("gantry.replica.placement", () -> 1)
-                .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
-                .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
-                        .collect(java.util.stream.Collectors.joining(","))).tag("split", replica.split())
-                .register(registry));
-        return meters;
     }
 
     private void registerGpu(int gpu) {

@@ -197,6 +197,9 @@ public final class OpenAiMapping {
                 if (!v.isNumber()) {
                     throw OpenAiError.invalid(p, p + " must be a number");
                 }
+                if (!Double.isFinite(v.doubleValue())) {
+                    throw OpenAiError.invalid(p, p + " must be a finite number");
+                }
                 o.set(p, v);
             }
         }
