@@ -358,10 +358,20 @@ for phase in "$@"; do
         "$W/modelsrank/rerank-tiny.gguf" F32 rank 2>&1 | tee -a "$W/log.txt"
       $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticBert bge-base "$W/ggml-vocab-bert-bge.gguf" \
         "$W/modelsrank/rerank-base.gguf" F16 rank 2>&1 | tee -a "$W/log.txt"
+      # a decoder reranker too: Qwen3-Reranker's shape (synthetic, tiny), scored at its last token
+      if [ -f "$STAGE/vocab/ggml-vocab-qwen2.gguf.xz" ] && [ ! -f "$W/modelsrank/rerank-qwen3.gguf" ]; then
+        xz -dc "$STAGE/vocab/ggml-vocab-qwen2.gguf.xz" > "$W/ggml-vocab-qwen2.gguf"
+        $JAVA -cp "$CP" dev.gantry.models.synthetic.SyntheticQwen3Reranker "$W/ggml-vocab-qwen2.gguf" \
+          "$W/modelsrank/rerank-qwen3.gguf" 2>&1 | tee -a "$W/log.txt"
+      fi
       gpid=$(start_gantry gantry-rerank-gpu 11500 "$W/modelsrank" none --gpus 0)
       cpid=$(GANTRY_EXTRA_ENV="CUDA_VISIBLE_DEVICES=" start_gantry gantry-rerank-cpu 11501 "$W/modelsrank" none)
-      python3 "$(dirname "$0")/rerank_check.py" agree http://127.0.0.1:11500 http://127.0.0.1:11501 rerank-tiny 2>&1 \
-        | tee -a "$W/log.txt"
+      for m in rerank-tiny rerank-qwen3; do
+        [ -f "$W/modelsrank/$m.gguf" ] || continue
+        echo "== $m" | tee -a "$W/log.txt"
+        python3 "$(dirname "$0")/rerank_check.py" agree http://127.0.0.1:11500 http://127.0.0.1:11501 $m 2>&1 \
+          | tee -a "$W/log.txt"
+      done
       kill "$cpid"; wait "$cpid" 2>/dev/null
       python3 "$(dirname "$0")/rerank_check.py" load http://127.0.0.1:11500 rerank-base "$c" 20 2>&1 | tee -a "$W/log.txt"
       ps_after gantry-rerank-gpu 11500
