@@ -16,6 +16,7 @@ import dev.gantry.runtime.runner.QueueFullException;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A model in memory: one or more replicas (each an engine and the runner that batches its requests), and the
@@ -323,14 +324,44 @@ public final class LoadedModel {
     // the template); guarded by this. Once retired, nothing new may hold it and it is unloaded.
     private int holds;
     private boolean retired;
+    // Draining: another model waits for this one's room (OLLAMA_MAX_LOADED_MODELS), so no new request may hold it
+    // while its work finishes; requests for it wait until it is gone (or the drain is called off), then load it
+    // anew, after the model that waited, as Ollama's scheduler queues them
+    private CompletableFuture<Void> drain;
 
-    /** Holds the model for a request until the lease closes; false once it is retired (acquire it again). */
+    /**
+     * Holds the model for a request until the lease closes; false once it is retired or draining (acquire it again).
+     */
     synchronized boolean hold() {
-        if (retired) {
+        if (retired || drain != null) {
             return false;
         }
         holds++;
         return true;
+    }
+
+    /** Takes no new request from now on; its work goes on. Idempotent. */
+    synchronized void drain() {
+        if (drain == null && !retired) {
+            drain = new CompletableFuture<>();
+        }
+    }
+
+    /** While draining, what completes when the model is gone or takes requests again; else null. */
+    synchronized CompletableFuture<Void> draining() {
+        return drain;
+    }
+
+    /** Takes requests again (the room it was draining for came from elsewhere). */
+    void undrain() {
+        CompletableFuture<Void> d;
+        synchronized (this) {
+            d = drain;
+            drain = null;
+        }
+        if (d != null) {
+            d.complete(null);
+        }
     }
 
     private void release() {
@@ -370,6 +401,11 @@ public final class LoadedModel {
 
     synchronized boolean retired() {
         return retired;
+    }
+
+    /** Whether {@link #retireIfIdle} would retire it now: no request holds it and no replica has work. */
+    synchronized boolean retirable() {
+        return !retired && holds == 0 && idle();
     }
 
     /** A request's hold on a model: the model is not unloaded before the lease closes. Close it once. */
@@ -457,8 +493,18 @@ public final class LoadedModel {
     }
 
     void unload() {
-        for (Replica r : replicas) {
-            r.close();
+        try {
+            for (Replica r : replicas) {
+                r.close();
+            }
+        } finally {
+            CompletableFuture<Void> d;
+            synchronized (this) {
+                d = drain;
+            }
+            if (d != null) {
+                d.complete(null); // requests waiting for it load it anew
+            }
         }
     }
 }

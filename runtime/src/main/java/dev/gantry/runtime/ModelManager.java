@@ -152,10 +152,16 @@ public final class ModelManager implements AutoCloseable {
         retireOtherVersions(model, key);
         long keep = keepAliveNanos(keepAlive == null ? config.keepAlive() : keepAlive);
         Slot[] pending = new Slot[1];
+        @SuppressWarnings("unchecked")
+        CompletableFuture<Void>[] drained = new CompletableFuture[1];
         Slot slot = models.compute(key, (k, old) -> {
             if (old != null && (old.future.isCompletedExceptionally()
                     || (old.future.isDone() && old.future.join().retired()))) {
                 old = null; // failed, or unloading: load anew
+            }
+            if (old != null && old.future.isDone() && old.future.join().draining() != null) {
+                drained[0] = old.future.join().draining(); // it makes room for another model: after that one
+                return old;
             }
             if (old == null || old.matches(model, options)) {
                 return old != null ? old : newLoad(model, keep, options, null);
@@ -173,6 +179,9 @@ public final class ModelManager implements AutoCloseable {
         if (pending[0] != null) {
             return pending[0].future.handle((m, e) -> null)
                     .thenCompose(x -> lease(name, keepAlive, requested, arrival, abandoned));
+        }
+        if (drained[0] != null) {
+            return drained[0].thenComposeAsync(x -> lease(name, keepAlive, requested, arrival, abandoned));
         }
         boolean loading = !slot.future.isDone();
         CompletableFuture<LoadedModel.Lease> leased = slot.future.handle((m, e) -> {
@@ -259,30 +268,71 @@ public final class ModelManager implements AutoCloseable {
      */
     private void makeRoom(String loadingKey) {
         int limit = config.loadedModelsLimit();
-        while (true) {
-            List<Map.Entry<String, Slot>> others = new ArrayList<>();
-            for (Map.Entry<String, Slot> e : models.entrySet()) {
-                CompletableFuture<LoadedModel> f = e.getValue().future;
-                if (!e.getKey().equals(loadingKey) && f.isDone() && !f.isCompletedExceptionally()) {
-                    others.add(e);
+        LoadedModel draining = null;
+        try {
+            while (!roomFor(loadingKey, limit)) {
+                if (draining == null) {
+                    draining = busiestToDrain(loadingKey);
                 }
+                pause();
             }
-            if (others.size() < limit) {
-                return;
+        } finally {
+            if (draining != null && !draining.retired()) {
+                draining.undrain(); // room came from elsewhere (or the wait ended): it takes requests again
             }
-            Optional<Map.Entry<String, Slot>> lru = others.stream()
-                    .filter(e -> e.getValue().future.join().idle())
-                    .min(java.util.Comparator.comparingLong(e -> e.getValue().future.join().lastUsedNanos()));
-            if (lru.isPresent() && lru.get().getValue().future.join().retireIfIdle()) {
-                LoadedModel m = lru.get().getValue().future.join();
-                models.remove(lru.get().getKey(), lru.get().getValue());
-                LOG.log(System.Logger.Level.INFO, "unloading {0}: least recently used of {1} loaded models "
-                        + "(OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
-                m.unload();
-                continue;
-            }
-            pause();
         }
+    }
+
+    /**
+     * The least recently used loaded model other than {@code loadingKey}'s, drained: it takes no new request, so
+     * its work ends and the model waiting for its room loads next (a model kept busy would otherwise never become
+     * idle, and the other would wait for ever). As Ollama's scheduler, which queues every new request, for whichever
+     * model, behind the one waiting for room.
+     */
+    private LoadedModel busiestToDrain(String loadingKey) {
+        Optional<LoadedModel> lru = models.entrySet().stream()
+                .filter(e -> !e.getKey().equals(loadingKey) && e.getValue().future.isDone()
+                        && !e.getValue().future.isCompletedExceptionally())
+                .map(e -> e.getValue().future.join())
+                .filter(m -> !m.retired())
+                .min(java.util.Comparator.comparingLong(LoadedModel::lastUsedNanos));
+        lru.ifPresent(m -> {
+            LOG.log(System.Logger.Level.INFO, "{0} takes no new requests until its own end, then unloads: another "
+                    + "model waits for its room (OLLAMA_MAX_LOADED_MODELS)", m.name());
+            m.drain();
+        });
+        return lru.orElse(null);
+    }
+
+    /** One pass of {@link #makeRoom}: unloads an idle model if one must go; true once one more fits. */
+    private boolean roomFor(String loadingKey, int limit) {
+        List<Map.Entry<String, Slot>> others = new ArrayList<>();
+        for (Map.Entry<String, Slot> e : models.entrySet()) {
+            CompletableFuture<LoadedModel> f = e.getValue().future;
+            if (!e.getKey().equals(loadingKey) && f.isDone() && !f.isCompletedExceptionally()) {
+                others.add(e);
+            }
+        }
+        // copies deleted or re-created while they serve still take memory until their work ends (the reaper unloads
+        // them then): they count, as Ollama counts a runner until it unloads. (Not a reload's old copy: the loader
+        // unloads that one itself, in a task that may wait behind this one.)
+        long leavingCount = leaving.stream().filter(m -> !m.retired()).count();
+        if (others.size() + leavingCount < limit) {
+            return true;
+        }
+        // of those no request holds and no work keeps (a held one that is not working yet would block the rest)
+        Optional<Map.Entry<String, Slot>> lru = others.stream()
+                .filter(e -> e.getValue().future.join().retirable())
+                .min(java.util.Comparator.comparingLong(e -> e.getValue().future.join().lastUsedNanos()));
+        if (lru.isPresent() && lru.get().getValue().future.join().retireIfIdle()) {
+            LoadedModel m = lru.get().getValue().future.join();
+            models.remove(lru.get().getKey(), lru.get().getValue());
+            LOG.log(System.Logger.Level.INFO, "unloading {0}: least recently used of {1} loaded models "
+                    + "(OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
+            m.unload();
+            return others.size() - 1 + leavingCount < limit;
+        }
+        return false;
     }
 
     /**

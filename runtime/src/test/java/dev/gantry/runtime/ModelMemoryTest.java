@@ -75,6 +75,82 @@ class ModelMemoryTest {
         assertNotSame(b, tiny);
     }
 
+    /**
+     * A model kept busy does not keep another out for ever: once the other waits for its room, it takes no new
+     * request (those wait, behind the other, as Ollama's scheduler queues them) and unloads when its work is done.
+     * The other was never served while requests kept the first busy.
+     */
+    @Test
+    void aBusyModelTakesNoNewRequestsWhileAnotherWaitsForItsRoom() throws Exception {
+        ModelManager m = manager(1);
+        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        LoadedModel a = lease.model();
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        a.generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3), o);
+        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
+        lease.close();
+        CompletableFuture<LoadedModel> b = m.acquire("b", null);
+        Thread.sleep(300);
+        assertFalse(b.isDone(), "b waits for a's room");
+        CompletableFuture<LoadedModel.Lease> again = m.lease("a", null, LoadOptions.UNSET);
+        Thread.sleep(300);
+        assertFalse(again.isDone(), "a new request for a waits behind b");
+        engine.resume();
+        assertEquals(FinishReason.LENGTH, o.awaitFinish(Duration.ofSeconds(10)).reason(), "a's work ends");
+        assertEquals("b:latest", get(b).name());
+        LoadedModel.Lease later = again.get(10, TimeUnit.SECONDS);
+        assertNotSame(a, later.model(), "a loaded anew, after b");
+        later.close();
+        assertEquals(3, factory.loads());
+        assertTrue(factory.engines().getFirst().isClosed());
+    }
+
+    /**
+     * A model taken out of memory (its file deleted) while it still generates counts toward the limit until its work
+     * ends: another loaded at once over it (two models in memory under a limit of one).
+     */
+    @Test
+    void aRemovedModelStillServingCountsTowardTheLimit() throws Exception {
+        ModelManager m = manager(1);
+        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        lease.model().generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3),
+                o);
+        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
+        lease.close();
+        assertTrue(m.remove("a"));
+        CompletableFuture<LoadedModel> b = m.acquire("b", null);
+        Thread.sleep(300);
+        assertFalse(b.isDone(), "b waits while the removed a still generates");
+        engine.resume();
+        o.awaitFinish(Duration.ofSeconds(10));
+        assertEquals("b:latest", get(b).name());
+        assertTrue(factory.engines().getFirst().isClosed());
+    }
+
+    /** A drained model whose room came from elsewhere takes requests again. */
+    @Test
+    void aDrainCalledOffLetsRequestsIn() throws Exception {
+        ModelManager m = manager(2);
+        LoadedModel.Lease held = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        LoadedModel.Lease other = m.lease("b", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        CompletableFuture<LoadedModel> tiny = m.acquire(TestModels.TINY_NAME, null); // waits: both are held
+        Thread.sleep(300);
+        assertFalse(tiny.isDone());
+        other.close(); // b goes idle: it is unloaded, though a (less recently used) was the one drained
+        assertEquals(TestModels.TINY_NAME + ":latest", get(tiny).name());
+        assertTrue(factory.engines().get(1).isClosed(), "b made the room");
+        CompletableFuture<LoadedModel.Lease> a = m.lease("a", null, LoadOptions.UNSET);
+        LoadedModel.Lease second = a.get(10, TimeUnit.SECONDS);
+        assertSame(held.model(), second.model(), "a takes requests again");
+        second.close();
+        held.close();
+    }
+
     @Test
     void theDefaultLimitIsThree() throws Exception {
         ModelManager m = manager(0);
