@@ -230,13 +230,19 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
             return fallback;
         }
         if (name.startsWith("OLLAMA_")) {
+            // Ollama's are unsigned: a value that is no such number is warned about and the default used, as Ollama
+            // does (a negative one stopped the server)
             try {
-                return Integer.parseInt(v.strip());
+                int n = Integer.parseInt(v.strip());
+                if (n >= 0) {
+                    return n;
+                }
             } catch (NumberFormatException e) {
-                System.getLogger("gantry.server").log(System.Logger.Level.WARNING,
-                        "invalid {0} \"{1}\": using the default, {2}", name, v, fallback);
-                return fallback;
+                // warned below
             }
+            System.getLogger("gantry.server").log(System.Logger.Level.WARNING, "invalid {0} \"{1}\": using the "
+                    + "default{2}", name, v, fallback > 0 ? ", " + fallback : "");
+            return fallback;
         }
         return parseInt(name, v.strip());
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
+import dev.gantry.runtime.RuntimeConfig;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -43,6 +44,11 @@ class ServerConfigTest {
                 "OLLAMA_MAX_LOADED_MODELS", "many"), List.of());
         assertEquals(Duration.ofMinutes(5), invalid.runtime().keepAlive());
         assertEquals(0, invalid.runtime().maxLoadedModels(), "the default (0: Gantry's own choice)");
+        ServerConfig negative = ServerConfig.fromEnv(Map.of("HOME", "/h", "OLLAMA_NUM_PARALLEL", "-1",
+                "OLLAMA_MAX_QUEUE", "-5"), List.of());
+        assertEquals(RuntimeConfig.defaults().numParallel(), negative.runtime().numParallel(),
+                "a negative count is warned about and the default used, as Ollama does (it stopped the server)");
+        assertEquals(RuntimeConfig.defaults().maxQueue(), negative.runtime().maxQueue());
         assertThrows(IllegalArgumentException.class,
                 () -> ServerConfig.fromEnv(Map.of("HOME", "/h", "GANTRY_THREADS", "x"), List.of()),
                 "Gantry's own variables stay strict");
