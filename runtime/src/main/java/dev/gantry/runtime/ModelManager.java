@@ -481,13 +481,23 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /**
-     * What a loaded model is kept under: the manifest's digest for a model of Ollama's store, so names of one
-     * manifest (an {@code /api/copy}) share one copy in memory, as Ollama's runners are shared by file; the file
-     * for a loose GGUF. Models whose template, system prompt or parameters differ have different manifests.
+     * What a loaded model is kept under: its weights (the model blob, with its LoRA adapters and projector, in
+     * order), as Ollama keys its runners by file, so models of Ollama's store that differ only in their template,
+     * system prompt, parameters or messages (a Modelfile's {@code FROM llama3} beside {@code llama3}, an
+     * {@code /api/copy}) share one copy in memory, each request rendered with its own model's layers; the file for
+     * a loose GGUF.
      */
     static String keyFor(LocalModel model) {
-        return model.layers().manifestDigest()
-                .orElseGet(() -> "file:" + model.path().toAbsolutePath().normalize());
+        String file = model.path().toAbsolutePath().normalize().toString();
+        if (!model.layers().fromStore()) {
+            return "file:" + file;
+        }
+        StringBuilder key = new StringBuilder("weights:").append(file);
+        for (java.nio.file.Path adapter : model.layers().adapters()) {
+            key.append("+adapter:").append(adapter.getFileName());
+        }
+        model.layers().projector().ifPresent(p -> key.append("+projector:").append(p.getFileName()));
+        return key.toString();
     }
 
     private LoadedModel load(LocalModel model, long keepAliveNanos, LoadOptions options) {

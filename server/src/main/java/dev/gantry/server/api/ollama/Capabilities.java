@@ -43,8 +43,10 @@ final class Capabilities {
     static java.util.Optional<dev.gantry.models.LocalModel> lookUp(dev.gantry.runtime.ModelManager models,
                                                                     String name) {
         try {
-            return models.loadedModel(name).map(dev.gantry.runtime.LoadedModel::model)
-                    .or(() -> models.registry().resolve(name));
+            // the store's first: a loaded copy may have been loaded for another model of the same weights, with
+            // other layers (template, system prompt)
+            return models.registry().resolve(name)
+                    .or(() -> models.loadedModel(name).map(dev.gantry.runtime.LoadedModel::model));
         } catch (IllegalArgumentException e) {
             return java.util.Optional.empty();
         }

@@ -14,6 +14,7 @@ import dev.gantry.models.chat.ToolCallParser;
 import dev.gantry.models.template.GoTemplate;
 import dev.gantry.models.template.JsonValues;
 import dev.gantry.models.template.TemplateException;
+import dev.gantry.models.LocalModel;
 import dev.gantry.runtime.LoadedModel;
 import dev.gantry.runtime.ModelManager;
 import dev.gantry.runtime.Submission;
@@ -109,7 +110,8 @@ public final class CompletionHandlers {
             loadOnly(ex, CompletionStream.Shape.GENERATE, model);
             return;
         }
-        options = ModelDefaults.options(m.model(), requestOptions);
+        LocalModel settings = settings(m, model);
+        options = ModelDefaults.options(settings, requestOptions);
         if (promptTokens != null) {
             requireInVocabulary(promptTokens, m.engineInfo().vocabSize());
             run(ex, m, null, promptTokens, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
@@ -119,14 +121,14 @@ public final class CompletionHandlers {
         String text;
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
-                .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
-        String modelSystem = m.model().system().orElse(null);
+                .map(CompletionHandlers::requireParsable).or(settings::ollamaTemplate).orElse(null);
+        String modelSystem = settings.system().orElse(null);
         think = thinking(m, model, think, template, grammar != null);
         AnswerParser parser = null;
         String suffix = Json.string(body, "suffix").orElse("");
         if (!suffix.isEmpty() && (template == null || !template.contains(".Suffix"))) {
             // fill-in-the-middle needs a template that places the suffix, as Ollama's insert capability
-            throw ApiException.badRequest(m.model().name() + " does not support insert");
+            throw ApiException.badRequest(settings.name() + " does not support insert");
         }
         if (raw) {
             text = prompt;
@@ -144,7 +146,7 @@ public final class CompletionHandlers {
                 msgs.add(ChatMessage.of("system", system));
             }
             if (context.length == 0) {
-                msgs.addAll(modelMessages(m)); // the MESSAGE layer, as Ollama puts it before a fresh prompt
+                msgs.addAll(modelMessages(settings)); // the MESSAGE layer, as Ollama puts it before a fresh prompt
             }
             msgs.add(ChatMessage.of("user", prompt));
             PromptBuilder.Prompt built = prompts(m).build(new PromptBuilder.Request(m.chatTemplateSource().orElse(null),
@@ -202,10 +204,11 @@ public final class CompletionHandlers {
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
+        LocalModel settings = settings(m, model);
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
-                .map(CompletionHandlers::requireParsable).or(() -> m.model().ollamaTemplate()).orElse(null);
-        String modelSystem = m.model().system().orElse(null);
+                .map(CompletionHandlers::requireParsable).or(settings::ollamaTemplate).orElse(null);
+        String modelSystem = settings.system().orElse(null);
         String gguf = m.chatTemplateSource().orElse(null);
         // a chat's format holds the answer after a <think> block: no reason to turn reasoning off for it; with
         // other reasoning tags (<|START_THINKING|>) the format holds from the first token, and an absent think stays
@@ -223,20 +226,20 @@ public final class CompletionHandlers {
         Boolean thinkOn = thinking(m, model, think, template, grammar != null && !thinkTagged);
         if (!tools.isEmpty() && !supportsTools(gguf, template)) {
             // Ollama names the model in full, tag included: registry.ollama.ai/library/qwen:latest
-            throw ApiException.badRequest(m.model().name() + " does not support tools");
+            throw ApiException.badRequest(settings.name() + " does not support tools");
         }
         if (messages.isEmpty()) {
             loadOnly(ex, CompletionStream.Shape.CHAT, model);
             return;
         }
-        options = ModelDefaults.options(m.model(), requestOptions);
+        options = ModelDefaults.options(settings, requestOptions);
         OllamaOptions chatOptions = options;
-        if (!m.model().messages().isEmpty()) {
-            List<ChatMessage> all = new ArrayList<>(modelMessages(m)); // the MESSAGE layer comes first, as in Ollama
+        if (!settings.messages().isEmpty()) {
+            List<ChatMessage> all = new ArrayList<>(modelMessages(settings)); // the MESSAGE layer first, as in Ollama
             all.addAll(messages);
             messages = all;
         }
-        if (EarlierReasoning.applies(m.model().metadata().modelFamily(), m.model().name().model())) {
+        if (EarlierReasoning.applies(settings.metadata().modelFamily(), settings.name().model())) {
             messages = EarlierReasoning.strip(messages);
         }
         PromptBuilder builder = prompts(m);
@@ -356,8 +359,8 @@ public final class CompletionHandlers {
         }
     }
 
-    private static List<ChatMessage> modelMessages(LoadedModel m) {
-        return m.model().messages().stream().map(x -> ChatMessage.of(x.role(), x.content())).toList();
+    private static List<ChatMessage> modelMessages(LocalModel m) {
+        return m.messages().stream().map(x -> ChatMessage.of(x.role(), x.content())).toList();
     }
 
     /** The prompt builder for a model: its special tokens and llama.cpp's built-in renderer as the fallback. */
@@ -513,6 +516,19 @@ public final class CompletionHandlers {
      * The request's options; when they are wrong, an unknown model is answered first (404), as Ollama looks the model
      * up before it reads them. The lookup is made only then: a request's path resolves its model once.
      */
+    /**
+     * The model a request named, for its own layers (template, system prompt, parameters, messages): the loaded copy
+     * may have been loaded for another model of the same weights, which shares it, as Ollama shares a runner by
+     * file. The loaded one's where the name no longer stands for these weights (re-created meanwhile).
+     */
+    private LocalModel settings(LoadedModel m, String name) {
+        try {
+            return models.registry().resolve(name).filter(l -> l.path().equals(m.model().path())).orElse(m.model());
+        } catch (RuntimeException e) {
+            return m.model();
+        }
+    }
+
     private OllamaOptions options(ObjectNode requestOptions, String model) {
         try {
             return OllamaOptions.parse(requestOptions);
