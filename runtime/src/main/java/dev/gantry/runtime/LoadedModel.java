@@ -340,6 +340,18 @@ public final class LoadedModel {
         return true;
     }
 
+    /**
+     * Holds the model for a request that already holds it (another choice of one OpenAI request), draining or not;
+     * false once it is retired.
+     */
+    synchronized boolean holdAgain() {
+        if (retired) {
+            return false;
+        }
+        holds++;
+        return true;
+    }
+
     /** Takes no new request from now on; its work goes on. Idempotent. */
     synchronized void drain() {
         if (drain == null && !retired) {

@@ -123,7 +123,18 @@ public final class ModelManager implements AutoCloseable {
      */
     public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
                                                       java.util.function.BooleanSupplier abandoned) {
-        return lease(name, keepAlive, requested, arrivals.incrementAndGet(), abandoned);
+        return lease(name, keepAlive, requested, abandoned, java.util.Set.of());
+    }
+
+    /**
+     * As {@link #lease(String, Duration, LoadOptions, java.util.function.BooleanSupplier)} for a request that already
+     * holds the models in {@code held} (an OpenAI request's earlier choices): it may hold one of them again while
+     * that one drains, since the drain waits for the request's first hold to end, which waits for this one.
+     */
+    public CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
+                                                      java.util.function.BooleanSupplier abandoned,
+                                                      java.util.Set<?> held) {
+        return lease(name, keepAlive, requested, arrivals.incrementAndGet(), abandoned, held);
     }
 
     /**
@@ -131,7 +142,8 @@ public final class ModelManager implements AutoCloseable {
      * applies unless a later request's already has (requests that wait for one load get the model in any order).
      */
     private CompletableFuture<LoadedModel.Lease> lease(String name, Duration keepAlive, LoadOptions requested,
-                                                       long arrival, java.util.function.BooleanSupplier abandoned) {
+                                                       long arrival, java.util.function.BooleanSupplier abandoned,
+                                                       java.util.Set<?> held) {
         if (abandoned.getAsBoolean()) {
             return CompletableFuture.failedFuture(new java.util.concurrent.CancellationException(
                     "the request was abandoned while it waited for " + name));
@@ -159,7 +171,8 @@ public final class ModelManager implements AutoCloseable {
                     || (old.future.isDone() && old.future.join().retired()))) {
                 old = null; // failed, or unloading: load anew
             }
-            if (old != null && old.future.isDone() && old.future.join().draining() != null) {
+            if (old != null && old.future.isDone() && old.future.join().draining() != null
+                    && !held.contains(old.future.join())) {
                 drained[0] = old.future.join().draining(); // it makes room for another model: after that one
                 return old;
             }
@@ -178,12 +191,15 @@ public final class ModelManager implements AutoCloseable {
         });
         if (pending[0] != null) {
             return pending[0].future.handle((m, e) -> null)
-                    .thenCompose(x -> lease(name, keepAlive, requested, arrival, abandoned));
+                    .thenCompose(x -> lease(name, keepAlive, requested, arrival, abandoned, held));
         }
         if (drained[0] != null) {
-            return drained[0].thenComposeAsync(x -> lease(name, keepAlive, requested, arrival, abandoned));
+            return drained[0].thenComposeAsync(x -> lease(name, keepAlive, requested, arrival, abandoned, held));
         }
         boolean loading = !slot.future.isDone();
+        if (loading) {
+            slot.clients.add(abandoned); // whether anyone still waits for the load, before it evicts for it
+        }
         CompletableFuture<LoadedModel.Lease> leased = slot.future.handle((m, e) -> {
             if (e != null) {
                 models.remove(key, slot); // a failed load is retried by the next request
@@ -193,9 +209,9 @@ public final class ModelManager implements AutoCloseable {
                 return CompletableFuture.<LoadedModel.Lease>failedFuture(new java.util.concurrent.CancellationException(
                         "the request was abandoned while it waited for " + name));
             }
-            if (!m.hold()) {
+            if (!(held.contains(m) ? m.holdAgain() : m.hold())) {
                 // retired between the lookup and now (keep-alive, the loaded-model limit): take a fresh copy
-                return lease(name, keepAlive, requested, arrival, abandoned);
+                return lease(name, keepAlive, requested, arrival, abandoned, held);
             }
             if (keepAlive != null) {
                 m.keepAlive(keep, arrival);
@@ -248,6 +264,7 @@ public final class ModelManager implements AutoCloseable {
             retiring.add(retired);
         }
         java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.Queue<java.util.function.BooleanSupplier> clients = new java.util.concurrent.ConcurrentLinkedQueue<>();
         return new Slot(CompletableFuture.supplyAsync(() -> {
             if (retired != null) {
                 try {
@@ -256,21 +273,21 @@ public final class ModelManager implements AutoCloseable {
                     retiring.remove(retired);
                 }
             }
-            makeRoom(key);
+            makeRoom(key, clients);
             started.set(true);
             return load(model, keep, options);
-        }, loader), options, model, keep, started, new java.util.concurrent.ConcurrentLinkedQueue<>());
+        }, loader), options, model, keep, started, new java.util.concurrent.ConcurrentLinkedQueue<>(), clients);
     }
 
     /**
      * Unloads least-recently-used models until one more fits under {@code OLLAMA_MAX_LOADED_MODELS}. A model still
      * generating is waited for, as Ollama waits, rather than cut off. Runs on the loader thread.
      */
-    private void makeRoom(String loadingKey) {
+    private void makeRoom(String loadingKey, java.util.Queue<java.util.function.BooleanSupplier> clients) {
         int limit = config.loadedModelsLimit();
         LoadedModel draining = null;
         try {
-            while (!roomFor(loadingKey, limit)) {
+            while (!roomFor(loadingKey, limit, clients)) {
                 if (draining == null) {
                     draining = busiestToDrain(loadingKey);
                 }
@@ -304,8 +321,11 @@ public final class ModelManager implements AutoCloseable {
         return lru.orElse(null);
     }
 
-    /** One pass of {@link #makeRoom}: unloads an idle model if one must go; true once one more fits. */
-    private boolean roomFor(String loadingKey, int limit) {
+    /**
+     * One pass of {@link #makeRoom}: unloads an idle model if one must go; true once one more fits. A load whose
+     * requests have all left (their clients gone) evicts nothing: it fails, and the next request loads anew.
+     */
+    private boolean roomFor(String loadingKey, int limit, java.util.Queue<java.util.function.BooleanSupplier> clients) {
         List<Map.Entry<String, Slot>> others = new ArrayList<>();
         for (Map.Entry<String, Slot> e : models.entrySet()) {
             CompletableFuture<LoadedModel> f = e.getValue().future;
@@ -319,6 +339,10 @@ public final class ModelManager implements AutoCloseable {
         long leavingCount = leaving.stream().filter(m -> !m.retired()).count();
         if (others.size() + leavingCount < limit) {
             return true;
+        }
+        if (!clients.isEmpty() && clients.stream().allMatch(java.util.function.BooleanSupplier::getAsBoolean)) {
+            throw new java.util.concurrent.CancellationException("every request waiting for this load has left; "
+                    + "nothing was unloaded for it");
         }
         // of those no request holds and no work keeps (a held one that is not working yet would block the rest)
         Optional<Map.Entry<String, Slot>> lru = others.stream()
@@ -421,10 +445,22 @@ public final class ModelManager implements AutoCloseable {
         return true;
     }
 
-    /** {@link #unload(String)} for a request that holds the model: its own hold goes first. */
+    /**
+     * {@link #unload(String)} for a request that holds the model: its own hold goes first. The copy it holds, not
+     * whatever its first loader's name stands for now (several names may share one copy, and that one may have been
+     * re-created with other weights).
+     */
     public void unload(LoadedModel.Lease lease) {
         lease.close();
-        unload(lease.model().model().name().toString());
+        LoadedModel held = lease.model();
+        for (Map.Entry<String, Slot> e : models.entrySet()) {
+            Slot s = e.getValue();
+            if (s.future.isDone() && !s.future.isCompletedExceptionally() && s.future.join() == held) {
+                held.keepAlive(0, arrivals.incrementAndGet());
+                unloadIfExpired(e.getKey(), s, held, System.nanoTime());
+                return;
+            }
+        }
     }
 
     /**
@@ -487,6 +523,9 @@ public final class ModelManager implements AutoCloseable {
      * {@code /api/copy}) share one copy in memory, each request rendered with its own model's layers; the file for
      * a loose GGUF.
      */
+    /** The parameters of a model that go into how it is loaded (Ollama's load options). */
+    private static final List<String> LOAD_PARAMETERS = List.of("num_ctx", "num_gpu", "main_gpu", "num_batch");
+
     static String keyFor(LocalModel model) {
         String file = model.path().toAbsolutePath().normalize().toString();
         if (!model.layers().fromStore()) {
@@ -497,6 +536,14 @@ public final class ModelManager implements AutoCloseable {
             key.append("+adapter:").append(adapter.getFileName());
         }
         model.layers().projector().ifPresent(p -> key.append("+projector:").append(p.getFileName()));
+        // a model whose own parameters load it otherwise (a Modelfile's num_ctx) keeps a copy of its own, as before:
+        // sharing one would reload it at each request that alternates between the two
+        for (String option : LOAD_PARAMETERS) {
+            Object v = model.layers().parameters().get(option);
+            if (v != null) {
+                key.append('+').append(option).append('=').append(v);
+            }
+        }
         return key.toString();
     }
 
@@ -577,7 +624,8 @@ public final class ModelManager implements AutoCloseable {
      */
     private record Slot(CompletableFuture<LoadedModel> future, LoadOptions options, LocalModel model, long keep,
                         java.util.concurrent.atomic.AtomicBoolean started,
-                        java.util.Queue<CompletableFuture<?>> waiting) {
+                        java.util.Queue<CompletableFuture<?>> waiting,
+                        java.util.Queue<java.util.function.BooleanSupplier> clients) {
 
         /**
          * Whether {@code other} with {@code wanted} is what this slot holds: the same options and file, and for a

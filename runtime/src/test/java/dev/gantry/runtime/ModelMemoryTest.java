@@ -132,6 +132,57 @@ class ModelMemoryTest {
         assertTrue(factory.engines().getFirst().isClosed());
     }
 
+    /**
+     * A request that already holds a draining model (an OpenAI request's first choice) may hold it again for its next
+     * choice: waiting for the drain, which waits for the first hold to end, would wait for ever.
+     */
+    @Test
+    void aRequestHoldingADrainingModelMayHoldItAgain() throws Exception {
+        ModelManager m = manager(1);
+        java.util.Set<Object> held = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        LoadedModel.Lease first = m.lease("a", null, LoadOptions.UNSET, () -> false, held).get(10, TimeUnit.SECONDS);
+        held.add(first.model());
+        CompletableFuture<LoadedModel> b = m.acquire("b", null); // a is held: it drains for b
+        Thread.sleep(300);
+        assertFalse(b.isDone());
+        assertFalse(m.lease("a", null, LoadOptions.UNSET).isDone(), "another request waits behind b");
+        LoadedModel.Lease second = m.lease("a", null, LoadOptions.UNSET, () -> false, held).get(10, TimeUnit.SECONDS);
+        assertSame(first.model(), second.model(), "the same request holds it again");
+        second.close();
+        first.close();
+        assertEquals("b:latest", get(b).name());
+    }
+
+    /**
+     * A load whose requests all left while it waited for room evicts nothing: the busy model it waited for stays
+     * (it was unloaded when its work ended, and the other loaded for nobody).
+     */
+    @Test
+    void aLoadWhoseRequestsLeftEvictsNothing() throws Exception {
+        ModelManager m = manager(1);
+        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        lease.model().generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3),
+                o);
+        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
+        lease.close();
+        java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<LoadedModel.Lease> b = m.lease("b", null, LoadOptions.UNSET, gone::get);
+        Thread.sleep(300);
+        gone.set(true); // its client leaves
+        engine.resume();
+        o.awaitFinish(Duration.ofSeconds(10));
+        java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                java.util.concurrent.ExecutionException.class, () -> b.get(10, TimeUnit.SECONDS));
+        assertTrue(e.getCause() instanceof java.util.concurrent.CancellationException, e.toString());
+        assertEquals(1, factory.loads(), "b was not loaded");
+        assertFalse(factory.engines().getFirst().isClosed(), "a was not unloaded for nobody");
+        assertSame(lease.model(), m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS).model(),
+                "a takes requests again");
+    }
+
     /** A drained model whose room came from elsewhere takes requests again. */
     @Test
     void aDrainCalledOffLetsRequestsIn() throws Exception {

@@ -778,6 +778,15 @@ class StoreApiTest {
         // deleting one name keeps the copy for the other
         assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"alias-b\"}".getBytes()).statusCode());
         assertEquals(1, aliases().size(), aliases().toString());
+        // a model whose own parameters load it otherwise (num_ctx) keeps a copy of its own: sharing would reload at
+        // every request that alternates between the two
+        assertEquals(200, post("/api/create", "{\"model\":\"alias-c\",\"from\":\"alias-a\",\"parameters\":"
+                + "{\"num_ctx\":96},\"stream\":false}").statusCode());
+        assertEquals(200, post("/api/generate", "{\"model\":\"alias-c\",\"prompt\":\"Once\",\"stream\":false,"
+                + "\"options\":{\"num_predict\":2}}").statusCode());
+        assertEquals(2, aliases().size(), aliases().toString());
+        assertEquals(200, post("/api/generate", "{\"model\":\"alias-c\",\"keep_alive\":0}").statusCode());
+        assertEquals(200, send("DELETE", "/api/delete", "{\"model\":\"alias-c\"}".getBytes()).statusCode());
         assertEquals(200, post("/api/generate", "{\"model\":\"alias-a\",\"prompt\":\"Once\",\"stream\":false,"
                 + "\"options\":{\"num_predict\":2}}").statusCode());
         assertEquals(200, post("/api/generate", "{\"model\":\"alias-a\",\"keep_alive\":0}").statusCode());

@@ -113,6 +113,14 @@ public class Exchange {
         this.origin = original.origin;
     }
 
+    /** The models this connection's request holds (set by the model leases; the connection's, for every copy). */
+    private final java.util.Set<Object> heldModels = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** The models this connection's request holds, to which its further leases may add. */
+    public java.util.Set<Object> heldModels() {
+        return origin.heldModels;
+    }
+
     /** An error body as this connection's API words it (Ollama's, or OpenAI's under {@code /v1/}). */
     byte[] errorBody(int status, String message) {
         return origin.errorFormat.body(status, message);

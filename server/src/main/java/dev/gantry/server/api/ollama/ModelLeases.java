@@ -20,8 +20,15 @@ final class ModelLeases {
                                         LoadOptions options) throws InterruptedException {
         // a client that leaves while its request waits for a load starts no reload after it (ModelManager.lease)
         try {
-            LoadedModel.Lease lease = models.lease(name, keepAlive, options, () -> !ex.isOpen()).get();
-            ex.afterResponse(lease::close);
+            // the models this connection's request already holds (an OpenAI request's earlier choices): it may hold
+            // them again while one drains for another model's room, which waits for the first holds to end
+            java.util.Set<Object> held = ex.heldModels();
+            LoadedModel.Lease lease = models.lease(name, keepAlive, options, () -> !ex.isOpen(), held).get();
+            held.add(lease.model());
+            ex.afterResponse(() -> {
+                held.remove(lease.model());
+                lease.close();
+            });
             return lease;
         } catch (java.util.concurrent.CancellationException e) {
             throw new dev.gantry.server.http.ApiException(499, "the client closed the request");
