@@ -75,7 +75,7 @@ public final class OpenAiHandlers {
             List<OpenAiInputs.Prompt> prompts = OpenAiInputs.prompts(req);
             int n = OpenAiInputs.choiceCount(req);
             requireRoom((long) prompts.size() * n);
-            boolean echo = OpenAiMapping.bool(req, "echo", false);
+            boolean echo = OpenAiFields.bool(req, "echo", false);
             if (echo && req.hasNonNull("logprobs")) {
                 throw OpenAiError.invalid("echo", "echo with logprobs needs the prompt's log probabilities, which "
                         + "are not computed");
@@ -156,7 +156,7 @@ public final class OpenAiHandlers {
             translations[i] = new StreamTranslation(id, i, created, usage, chat, choices.get(i).echo());
             counts[i] = choices.get(i).countsPrompt();
         }
-        ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiMapping.bool(req, "stream", false), usage, id, created,
+        ChoiceFanOut fan = new ChoiceFanOut(ex, OpenAiFields.bool(req, "stream", false), usage, id, created,
                 chat ? "chat.completion.chunk" : "text_completion", translations, counts);
         // one request's choices go in together: two requests whose choices interleaved could each fill half the
         // queue and both be refused, where the first would have fitted alone

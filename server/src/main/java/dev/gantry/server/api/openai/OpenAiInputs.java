@@ -75,7 +75,7 @@ final class OpenAiInputs {
 
     /** How many choices a completion asks for: {@code n}, 1 where it is not set. */
     static int choiceCount(ObjectNode req) {
-        Integer n = OpenAiMapping.integer(req, "n");
+        Integer n = OpenAiFields.integer(req, "n");
         if (n == null) {
             return 1;
         }

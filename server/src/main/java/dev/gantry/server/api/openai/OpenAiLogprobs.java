@@ -18,8 +18,8 @@ final class OpenAiLogprobs {
 
     /** Chat's {@code logprobs} (a boolean) and {@code top_logprobs} onto the Ollama body {@code out}. */
     static void chatRequest(ObjectNode req, ObjectNode out) {
-        boolean logprobs = OpenAiMapping.bool(req, "logprobs", false);
-        Integer top = OpenAiMapping.integer(req, "top_logprobs");
+        boolean logprobs = OpenAiFields.bool(req, "logprobs", false);
+        Integer top = OpenAiFields.integer(req, "top_logprobs");
         if (top != null && (top < 0 || top > TokenLogprobs.MAX_TOP)) {
             throw OpenAiError.invalid("top_logprobs", "top_logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);
         }
@@ -30,7 +30,7 @@ final class OpenAiLogprobs {
 
     /** The legacy completion's {@code logprobs}: how many alternatives, 0 for the token's own only. */
     static void completionRequest(ObjectNode req, ObjectNode out) {
-        Integer logprobs = OpenAiMapping.integer(req, "logprobs");
+        Integer logprobs = OpenAiFields.integer(req, "logprobs");
         if (logprobs != null) {
             if (logprobs < 0 || logprobs > TokenLogprobs.MAX_TOP) {
                 throw OpenAiError.invalid("logprobs", "logprobs must be between 0 and " + TokenLogprobs.MAX_TOP);

@@ -1,5 +1,11 @@
 package dev.gantry.server.api.openai;
 
+import static dev.gantry.server.api.openai.OpenAiFields.bool;
+import static dev.gantry.server.api.openai.OpenAiFields.integer;
+import static dev.gantry.server.api.openai.OpenAiFields.longInteger;
+import static dev.gantry.server.api.openai.OpenAiFields.maxTokens;
+import static dev.gantry.server.api.openai.OpenAiFields.numberOr;
+
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -401,66 +407,6 @@ public final class OpenAiMapping {
             }
         }
         return "";
-    }
-
-    static boolean bool(ObjectNode o, String field, boolean otherwise) {
-        JsonNode n = o.get(field);
-        if (n == null || n.isNull()) {
-            return otherwise;
-        }
-        if (!n.isBoolean()) {
-            throw OpenAiError.invalid(field, field + " must be a boolean");
-        }
-        return n.booleanValue();
-    }
-
-    /**
-     * The most tokens to generate: at least 1, as OpenAI takes it, or -1 (no limit) and -2 (until the context is
-     * full), as llama-server and Ollama read them. 0 and the other negatives are a 400: Ollama would read them as no
-     * limit, a runaway generation for a client that meant none.
-     */
-    static Integer maxTokens(ObjectNode o, String field) {
-        Integer max = integer(o, field);
-        if (max != null && max < 1 && max != -1 && max != -2) {
-            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit), got " + max);
-        }
-        return max;
-    }
-
-    static Integer integer(ObjectNode o, String field) {
-        Long l = longInteger(o, field);
-        if (l != null && l != l.intValue()) {
-            throw OpenAiError.invalid(field, field + " must be an integer from -2147483648 to 2147483647");
-        }
-        return l == null ? null : l.intValue();
-    }
-
-    private static Long longInteger(ObjectNode o, String field) {
-        JsonNode n = o.get(field);
-        if (n == null || n.isNull()) {
-            return null;
-        }
-        if (!n.isIntegralNumber()) {
-            throw OpenAiError.invalid(field, field + " must be an integer");
-        }
-        if (!n.canConvertToLong()) {
-            throw OpenAiError.invalid(field, field + " must be an integer of at most 64 bits");
-        }
-        return n.longValue();
-    }
-
-    private static JsonNode numberOr(ObjectNode o, String field, double otherwise) {
-        JsonNode n = o.get(field);
-        if (n == null || n.isNull()) {
-            return NODES.numberNode(otherwise);
-        }
-        if (!n.isNumber()) {
-            throw OpenAiError.invalid(field, field + " must be a number");
-        }
-        if (!Double.isFinite(n.doubleValue())) {
-            throw OpenAiError.invalid(field, field + " must be a finite number");
-        }
-        return n;
     }
 
     // ---- responses
