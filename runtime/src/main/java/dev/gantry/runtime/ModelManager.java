@@ -469,7 +469,7 @@ public final class ModelManager implements AutoCloseable {
      */
     public boolean remove(String name) {
         Optional<LocalModel> model = registry.resolve(name);
-        String key = model.map(ModelManager::keyFor).orElse(null);
+        String key = model.map(this::keyFor).orElse(null);
         if (key != null && namedByAnother(key, model.get().name())) {
             return false; // another name of the same manifest still uses the loaded copy
         }
@@ -513,7 +513,7 @@ public final class ModelManager implements AutoCloseable {
 
     /** The key of a model's slot, or null for a name the registry does not know. */
     private String keyOf(String name) {
-        return registry.resolve(name).map(ModelManager::keyFor).orElse(null);
+        return registry.resolve(name).map(this::keyFor).orElse(null);
     }
 
     /**
@@ -523,10 +523,7 @@ public final class ModelManager implements AutoCloseable {
      * {@code /api/copy}) share one copy in memory, each request rendered with its own model's layers; the file for
      * a loose GGUF.
      */
-    /** The parameters of a model that go into how it is loaded (Ollama's load options). */
-    private static final List<String> LOAD_PARAMETERS = List.of("num_ctx", "num_gpu", "main_gpu", "num_batch");
-
-    static String keyFor(LocalModel model) {
+    String keyFor(LocalModel model) {
         String file = model.path().toAbsolutePath().normalize().toString();
         if (!model.layers().fromStore()) {
             return "file:" + file;
@@ -536,13 +533,22 @@ public final class ModelManager implements AutoCloseable {
             key.append("+adapter:").append(adapter.getFileName());
         }
         model.layers().projector().ifPresent(p -> key.append("+projector:").append(p.getFileName()));
-        // a model whose own parameters load it otherwise (a Modelfile's num_ctx) keeps a copy of its own, as before:
-        // sharing one would reload it at each request that alternates between the two
-        for (String option : LOAD_PARAMETERS) {
-            Object v = model.layers().parameters().get(option);
-            if (v != null) {
-                key.append('+').append(option).append('=').append(v);
-            }
+        // a model whose own parameters load it otherwise than the server's defaults (a Modelfile's num_ctx) keeps a
+        // copy of its own: sharing one would reload it at each request that alternates between the two; one whose
+        // parameters come to the defaults shares (Ollama compares the options a copy was loaded with)
+        LoadOptions own = LoadOptions.fromParameters(model.layers().parameters());
+        LoadOptions defaults = LoadOptions.defaults(config);
+        if (own.numCtx() != null && !own.numCtx().equals(defaults.numCtx())) {
+            key.append("+num_ctx=").append(own.numCtx());
+        }
+        if (own.numGpu() != null && !own.numGpu().equals(defaults.numGpu())) {
+            key.append("+num_gpu=").append(own.numGpu());
+        }
+        if (own.mainGpu() != null && !own.mainGpu().equals(defaults.mainGpu())) {
+            key.append("+main_gpu=").append(own.mainGpu());
+        }
+        if (own.numBatch() != null && !own.numBatch().equals(defaults.numBatch())) {
+            key.append("+num_batch=").append(own.numBatch());
         }
         return key.toString();
     }
