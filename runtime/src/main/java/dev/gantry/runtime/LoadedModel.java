@@ -504,11 +504,19 @@ public final class LoadedModel {
         return keep >= 0 && now - lastUsedNanos >= keep;
     }
 
+    private volatile Runnable whenUnloaded = () -> {};
+
+    /** What runs once the model is unloaded (its manager's listeners). */
+    void whenUnloaded(Runnable action) {
+        this.whenUnloaded = action;
+    }
+
     void unload() {
         try {
             for (Replica r : replicas) {
                 r.close();
             }
+            whenUnloaded.run();
         } finally {
             CompletableFuture<Void> d;
             synchronized (this) {

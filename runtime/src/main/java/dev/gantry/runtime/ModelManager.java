@@ -253,6 +253,17 @@ public final class ModelManager implements AutoCloseable {
         replicaLoader.splitMeasurementsFile(file);
     }
 
+    private final java.util.List<java.util.function.Consumer<LoadedModel>> unloadListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * Runs {@code listener} with each model once it is unloaded (its runners closed, their counts final): the metrics
+     * take the counts of a copy that came and went between two scrapes.
+     */
+    public void onUnload(java.util.function.Consumer<LoadedModel> listener) {
+        unloadListeners.add(listener);
+    }
+
     /** How the models loaded from now on choose a replica for each request (default least-loaded). */
     public void routeStrategy(RouteStrategy strategy) {
         this.routeStrategy = java.util.Objects.requireNonNull(strategy);
@@ -562,6 +573,13 @@ public final class ModelManager implements AutoCloseable {
         LoadedModel loaded = new LoadedModel(model, replicas, took, keepAliveNanos,
                 gpu -> gpuMemoryUsed.applyAsDouble(gpu), options);
         loaded.routeStrategy(routeStrategy);
+        loaded.whenUnloaded(() -> unloadListeners.forEach(l -> {
+            try {
+                l.accept(loaded);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "an unload listener failed", e);
+            }
+        }));
         // keep_alive 0: unloaded when its last request lets go, as Ollama's scheduler does, not at the next sweep
         loaded.whenLetGoWithoutKeepAlive(() -> {
             try {

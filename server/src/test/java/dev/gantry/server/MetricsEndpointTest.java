@@ -144,6 +144,24 @@ class MetricsEndpointTest {
         }
     }
 
+    /** A copy that loads and unloads between two scrapes (a keep_alive 0 request's) is counted too: no scrape saw it. */
+    @Test
+    void aCopyNoScrapeSawIsCounted() throws Exception {
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            JsonNode g = TestServer.json(server.post("/api/generate", "{\"model\":\"stories260k\",\"prompt\":"
+                    + "\"Once\",\"stream\":false,\"keep_alive\":0,\"options\":{\"num_predict\":7,\"ignore_eos\":true}}")
+                    .body());
+            assertEquals(7, g.get("eval_count").asInt(), g.toString());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!TestServer.json(server.get("/api/ps").body()).get("models").isEmpty()
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(7.0, PrometheusText.parse(server.get("/metrics").body())
+                    .valueOrZero("gantry_generated_tokens_total", REPLICA), "it was not counted");
+        }
+    }
+
     /** The replica's generated-token count once it reaches {@code want} (the last runner's counts are read live). */
     private static double generated(TestServer server, double want) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

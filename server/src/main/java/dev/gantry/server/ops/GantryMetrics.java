@@ -117,6 +117,22 @@ public final class GantryMetrics {
     public GantryMetrics(ModelManager models) {
         this(models::loaded, System::nanoTime);
         this.inMemory = models::inMemory;
+        models.onUnload(this::unloaded);
+    }
+
+    /**
+     * A model's runners are closed: their last counts go into the replicas' totals now, also those of a copy that
+     * came and went between two scrapes (a keep_alive 0 request's), which no scrape saw.
+     */
+    synchronized void unloaded(LoadedModel m) {
+        for (Replica r : m.replicas()) {
+            ReplicaTotals t = totalsOf.remove(r.runner());
+            if (t == null) {
+                t = totals(Tags.of("model", m.name(), "replica", Integer.toString(r.index())));
+                t.add(r.runner());
+            }
+            t.retire(r.runner());
+        }
     }
 
     /**
