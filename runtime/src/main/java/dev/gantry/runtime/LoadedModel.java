@@ -513,10 +513,22 @@ public final class LoadedModel {
 
     void unload() {
         try {
+            RuntimeException failed = null;
             for (Replica r : replicas) {
-                r.close();
+                try {
+                    r.close();
+                } catch (RuntimeException e) { // the others are closed all the same
+                    if (failed == null) {
+                        failed = e;
+                    } else {
+                        failed.addSuppressed(e);
+                    }
+                }
             }
             whenUnloaded.run();
+            if (failed != null) {
+                throw failed;
+            }
         } finally {
             CompletableFuture<Void> d;
             synchronized (this) {

@@ -203,6 +203,11 @@ public final class ModelManager implements AutoCloseable {
         CompletableFuture<LoadedModel.Lease> leased = slot.future.handle((m, e) -> {
             if (e != null) {
                 models.remove(key, slot); // a failed load is retried by the next request
+                Throwable cause = e instanceof java.util.concurrent.CompletionException c ? c.getCause() : e;
+                if (cause instanceof NobodyWaits && !abandoned.getAsBoolean()) {
+                    // given up for the requests that left before this one was counted: load it for this one
+                    return lease(name, keepAlive, requested, arrival, abandoned, held);
+                }
                 return CompletableFuture.<LoadedModel.Lease>failedFuture(e);
             }
             if (abandoned.getAsBoolean()) {
@@ -253,6 +258,13 @@ public final class ModelManager implements AutoCloseable {
         replicaLoader.splitMeasurementsFile(file);
     }
 
+    /** A load given up because every request that waited for it left: a request that came since loads anew. */
+    private static final class NobodyWaits extends java.util.concurrent.CancellationException {
+        NobodyWaits() {
+            super("every request waiting for this load has left; nothing was unloaded for it");
+        }
+    }
+
     private final java.util.List<java.util.function.Consumer<LoadedModel>> unloadListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
 
@@ -285,6 +297,7 @@ public final class ModelManager implements AutoCloseable {
                 }
             }
             makeRoom(key, clients);
+            clients.clear(); // not needed once there is room (they hold their requests)
             started.set(true);
             return load(model, keep, options);
         }, loader), options, model, keep, started, new java.util.concurrent.ConcurrentLinkedQueue<>(), clients);
@@ -352,8 +365,7 @@ public final class ModelManager implements AutoCloseable {
             return true;
         }
         if (!clients.isEmpty() && clients.stream().allMatch(java.util.function.BooleanSupplier::getAsBoolean)) {
-            throw new java.util.concurrent.CancellationException("every request waiting for this load has left; "
-                    + "nothing was unloaded for it");
+            throw new NobodyWaits();
         }
         // of those no request holds and no work keeps (a held one that is not working yet would block the rest)
         Optional<Map.Entry<String, Slot>> lru = others.stream()

@@ -126,6 +126,9 @@ public final class GantryMetrics {
      */
     synchronized void unloaded(LoadedModel m) {
         for (Replica r : m.replicas()) {
+            if (!retiredRunners.add(r.runner())) {
+                continue; // a scrape during the unload retired it already
+            }
             ReplicaTotals t = totalsOf.remove(r.runner());
             if (t == null) {
                 t = totals(Tags.of("model", m.name(), "replica", Integer.toString(r.index())));
@@ -134,6 +137,10 @@ public final class GantryMetrics {
             t.retire(r.runner());
         }
     }
+
+    /** Runners whose counts went into their replicas' totals: each is retired once (weakly held). */
+    private final java.util.Set<Runner> retiredRunners =
+            java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>());
 
     /**
      * Every copy of a model in memory: the loaded ones and those on their way out that still finish requests (a
@@ -254,6 +261,9 @@ public final class GantryMetrics {
         Map<Runner, Boolean> present = new IdentityHashMap<>();
         for (LoadedModel m : inMemory.get()) {
             for (Replica r : m.replicas()) {
+                if (retiredRunners.contains(r.runner())) {
+                    continue; // unloaded already (its model still listed while it goes)
+                }
                 present.put(r.runner(), Boolean.TRUE);
                 totalsOf.computeIfAbsent(r.runner(), k -> {
                     ReplicaTotals t = totals(Tags.of("model", m.name(), "replica", Integer.toString(r.index())));
@@ -266,6 +276,7 @@ public final class GantryMetrics {
             var e = it.next();
             if (!present.containsKey(e.getKey())) {
                 e.getValue().retire(e.getKey()); // its last counts stay in the replica's totals
+                retiredRunners.add(e.getKey());
                 it.remove();
             }
         }
