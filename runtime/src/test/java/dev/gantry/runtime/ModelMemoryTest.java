@@ -75,6 +75,21 @@ class ModelMemoryTest {
         assertNotSame(b, tiny);
     }
 
+    /** A loaded model generating (3 tokens, its engine paused mid-decode), no request holding it. */
+    private record Busy(LoadedModel model, FakeEngine engine, RecordingObserver observer) {}
+
+    private Busy busy(ModelManager m, String name) throws Exception {
+        LoadedModel.Lease lease = m.lease(name, null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
+        FakeEngine engine = factory.lastEngine();
+        engine.pause();
+        RecordingObserver o = new RecordingObserver();
+        lease.model().generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3),
+                o);
+        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
+        lease.close();
+        return new Busy(lease.model(), engine, o);
+    }
+
     /**
      * A model kept busy does not keep another out for ever: once the other waits for its room, it takes no new
      * request (those wait, behind the other, as Ollama's scheduler queues them) and unloads when its work is done.
@@ -83,14 +98,10 @@ class ModelMemoryTest {
     @Test
     void aBusyModelTakesNoNewRequestsWhileAnotherWaitsForItsRoom() throws Exception {
         ModelManager m = manager(1);
-        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
-        LoadedModel a = lease.model();
-        FakeEngine engine = factory.lastEngine();
-        engine.pause();
-        RecordingObserver o = new RecordingObserver();
-        a.generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3), o);
-        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
-        lease.close();
+        Busy busy = busy(m, "a");
+        LoadedModel a = busy.model();
+        FakeEngine engine = busy.engine();
+        RecordingObserver o = busy.observer();
         CompletableFuture<LoadedModel> b = m.acquire("b", null);
         Thread.sleep(300);
         assertFalse(b.isDone(), "b waits for a's room");
@@ -114,14 +125,9 @@ class ModelMemoryTest {
     @Test
     void aRemovedModelStillServingCountsTowardTheLimit() throws Exception {
         ModelManager m = manager(1);
-        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
-        FakeEngine engine = factory.lastEngine();
-        engine.pause();
-        RecordingObserver o = new RecordingObserver();
-        lease.model().generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3),
-                o);
-        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
-        lease.close();
+        Busy busy = busy(m, "a");
+        FakeEngine engine = busy.engine();
+        RecordingObserver o = busy.observer();
         assertTrue(m.remove("a"));
         CompletableFuture<LoadedModel> b = m.acquire("b", null);
         Thread.sleep(300);
@@ -160,14 +166,9 @@ class ModelMemoryTest {
     @Test
     void aLoadWhoseRequestsLeftEvictsNothing() throws Exception {
         ModelManager m = manager(1);
-        LoadedModel.Lease lease = m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS);
-        FakeEngine engine = factory.lastEngine();
-        engine.pause();
-        RecordingObserver o = new RecordingObserver();
-        lease.model().generate(new GenerationRequest(FakeEngine.prompt("busy?"), SamplingParams.greedyDefaults(), 3),
-                o);
-        engine.awaitDecodeAtGate(Duration.ofSeconds(10));
-        lease.close();
+        Busy busy = busy(m, "a");
+        FakeEngine engine = busy.engine();
+        RecordingObserver o = busy.observer();
         java.util.concurrent.atomic.AtomicBoolean gone = new java.util.concurrent.atomic.AtomicBoolean();
         CompletableFuture<LoadedModel.Lease> b = m.lease("b", null, LoadOptions.UNSET, gone::get);
         Thread.sleep(300);
@@ -179,7 +180,7 @@ class ModelMemoryTest {
         assertTrue(e.getCause() instanceof java.util.concurrent.CancellationException, e.toString());
         assertEquals(1, factory.loads(), "b was not loaded");
         assertFalse(factory.engines().getFirst().isClosed(), "a was not unloaded for nobody");
-        assertSame(lease.model(), m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS).model(),
+        assertSame(busy.model(), m.lease("a", null, LoadOptions.UNSET).get(10, TimeUnit.SECONDS).model(),
                 "a takes requests again");
     }
 

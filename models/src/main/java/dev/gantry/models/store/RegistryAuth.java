@@ -130,7 +130,13 @@ final class RegistryAuth {
      */
     <T> HttpResponse<T> send(HttpRequest req, HttpResponse.BodyHandler<T> handler, String what)
             throws IOException, InterruptedException {
-        boolean fetched = false;
+        return follow(req, handler, what, true);
+    }
+
+    /** {@link #send}, answering a registry's challenge with a token where {@code challenges} (not a token's own). */
+    private <T> HttpResponse<T> follow(HttpRequest req, HttpResponse.BodyHandler<T> handler, String what,
+                                       boolean challenges) throws IOException, InterruptedException {
+        boolean fetched = !challenges;
         HttpRequest current = req;
         for (int hops = 0; ; ) {
             HttpResponse<T> r = sendOnce(authorized(current), handler, what);
@@ -251,7 +257,8 @@ final class RegistryAuth {
             throw new IOException(what + ": the registry asked for a token from a bad realm \"" + c.realm() + "\"");
         }
         HttpRequest req = HttpRequest.newBuilder(realm).timeout(Duration.ofMinutes(1)).GET().build();
-        HttpResponse<InputStream> r = new RegistryAuth(http, realm).sendOnceFollowing(req, what);
+        HttpResponse<InputStream> r = new RegistryAuth(http, realm)
+                .follow(req, HttpResponse.BodyHandlers.ofInputStream(), what, false);
         try (InputStream in = r.body()) {
             if (r.statusCode() == 401 || r.statusCode() == 403) {
                 throw new IOException(what + ": the registry wants a login (its token service " + realm.getAuthority()
@@ -277,27 +284,6 @@ final class RegistryAuth {
                 throw new IOException(what + ": the registry's token service answered no token");
             }
             return t;
-        }
-    }
-
-    /** A token request, following redirects, without a challenge of its own. */
-    private HttpResponse<InputStream> sendOnceFollowing(HttpRequest req, String what)
-            throws IOException, InterruptedException {
-        HttpRequest current = req;
-        for (int hops = 0; ; hops++) {
-            HttpResponse<InputStream> r = sendOnce(current, HttpResponse.BodyHandlers.ofInputStream(), what);
-            if (!isRedirect(r.statusCode()) || r.headers().firstValue("Location").isEmpty() || hops >= MAX_REDIRECTS) {
-                return r;
-            }
-            URI next;
-            try {
-                next = current.uri().resolve(r.headers().firstValue("Location").get());
-            } catch (IllegalArgumentException e) {
-                discard(r);
-                throw new IOException(what + ": the token service redirected to a bad address: " + e.getMessage());
-            }
-            discard(r);
-            current = redirected(current, next, r.statusCode());
         }
     }
 }
