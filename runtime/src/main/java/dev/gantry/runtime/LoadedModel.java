@@ -425,11 +425,23 @@ public final class LoadedModel {
         private final java.util.concurrent.atomic.AtomicBoolean closed =
                 new java.util.concurrent.atomic.AtomicBoolean();
 
-        private Lease() {
+        private final LocalModel requested;
+
+        private Lease(LocalModel requested) {
+            this.requested = requested;
         }
 
         public LoadedModel model() {
             return LoadedModel.this;
+        }
+
+        /**
+         * The model the request named, as it was when the lease was taken: its layers (template, system prompt,
+         * parameters, messages) are the request's, while this copy may have been loaded for another model of the
+         * same weights.
+         */
+        public LocalModel requested() {
+            return requested;
         }
 
         /**
@@ -444,9 +456,9 @@ public final class LoadedModel {
         }
     }
 
-    /** A lease on a hold already taken by {@link #hold()}. */
-    Lease lease() {
-        return new Lease();
+    /** A lease, for a request that named {@code requested}, on a hold already taken by {@link #hold()}. */
+    Lease lease(LocalModel requested) {
+        return new Lease(requested);
     }
 
     /** True when no replica is generating or has requests waiting. */

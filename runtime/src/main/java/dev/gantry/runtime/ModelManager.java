@@ -223,7 +223,7 @@ public final class ModelManager implements AutoCloseable {
             } else {
                 m.touch(); // no keep_alive: the model's own stays (Ollama sets it only when a request sends one)
             }
-            return CompletableFuture.completedFuture(m.lease());
+            return CompletableFuture.completedFuture(m.lease(model));
         }).thenCompose(f -> f);
         if (loading && !leased.isDone()) {
             slot.waiting.add(leased);
@@ -287,7 +287,8 @@ public final class ModelManager implements AutoCloseable {
             retiring.add(retired);
         }
         java.util.concurrent.atomic.AtomicBoolean started = new java.util.concurrent.atomic.AtomicBoolean();
-        java.util.Queue<java.util.function.BooleanSupplier> clients = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        java.util.Queue<java.util.function.BooleanSupplier> clients =
+                new java.util.concurrent.ConcurrentLinkedQueue<>();
         return new Slot(CompletableFuture.supplyAsync(() -> {
             if (retired != null) {
                 try {
@@ -313,7 +314,7 @@ public final class ModelManager implements AutoCloseable {
         try {
             while (!roomFor(loadingKey, limit, clients)) {
                 if (draining == null) {
-                    draining = busiestToDrain(loadingKey);
+                    draining = leastRecentlyUsedToDrain(loadingKey);
                 }
                 pause();
             }
@@ -330,7 +331,7 @@ public final class ModelManager implements AutoCloseable {
      * idle, and the other would wait for ever). As Ollama's scheduler, which queues every new request, for whichever
      * model, behind the one waiting for room.
      */
-    private LoadedModel busiestToDrain(String loadingKey) {
+    private LoadedModel leastRecentlyUsedToDrain(String loadingKey) {
         Optional<LoadedModel> lru = models.entrySet().stream()
                 .filter(e -> !e.getKey().equals(loadingKey) && e.getValue().future.isDone()
                         && !e.getValue().future.isCompletedExceptionally())

@@ -110,7 +110,7 @@ public final class CompletionHandlers {
             loadOnly(ex, CompletionStream.Shape.GENERATE, model);
             return;
         }
-        LocalModel settings = settings(m, model);
+        LocalModel settings = lease.requested();
         options = ModelDefaults.options(settings, requestOptions);
         if (promptTokens != null) {
             requireInVocabulary(promptTokens, m.engineInfo().vocabSize());
@@ -204,7 +204,7 @@ public final class CompletionHandlers {
         OllamaOptions options = options(requestOptions, model);
         LoadedModel.Lease lease = ModelLeases.forRequest(models, ex, model, keepAlive, options.load());
         LoadedModel m = lease.model();
-        LocalModel settings = settings(m, model);
+        LocalModel settings = lease.requested();
         // the request's template, else the model's TEMPLATE layer from Ollama's store, else the GGUF's
         String template = Json.string(body, "template").filter(t -> !t.isBlank())
                 .map(CompletionHandlers::requireParsable).or(settings::ollamaTemplate).orElse(null);
@@ -516,19 +516,6 @@ public final class CompletionHandlers {
      * The request's options; when they are wrong, an unknown model is answered first (404), as Ollama looks the model
      * up before it reads them. The lookup is made only then: a request's path resolves its model once.
      */
-    /**
-     * The model a request named, for its own layers (template, system prompt, parameters, messages): the loaded copy
-     * may have been loaded for another model of the same weights, which shares it, as Ollama shares a runner by
-     * file. The loaded one's where the name no longer stands for these weights (re-created meanwhile).
-     */
-    private LocalModel settings(LoadedModel m, String name) {
-        try {
-            return models.registry().resolve(name).filter(l -> l.path().equals(m.model().path())).orElse(m.model());
-        } catch (RuntimeException e) {
-            return m.model();
-        }
-    }
-
     private OllamaOptions options(ObjectNode requestOptions, String model) {
         try {
             return OllamaOptions.parse(requestOptions);
