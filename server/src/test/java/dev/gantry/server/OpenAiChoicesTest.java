@@ -133,7 +133,7 @@ class OpenAiChoicesTest {
         assertEquals(0, server.model().stats().active() + server.model().stats().waiting(), "nothing left running");
     }
 
-    /** echo: each choice's text starts with its prompt, whole and streamed; not with logprobs or token ids. */
+    /** echo: each choice's text starts with its prompt, whole and streamed (OpenAiEchoScoringTest: with logprobs). */
     @Test
     void echoPutsThePromptFirst() throws Exception {
         String options = ",\"max_tokens\":8,\"temperature\":0";
@@ -153,9 +153,6 @@ class OpenAiChoicesTest {
             text.append(e.at("/choices/0/text").asText(""));
         }
         assertEquals("Once upon a time" + plain, text.toString());
-        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"a\",\"echo\":true,"
-                + "\"logprobs\":2}"), 400);
-        error(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":[1,2],\"echo\":true}"), 400);
     }
 
     @Test

@@ -14,6 +14,13 @@ public interface GenerationObserver {
      */
     default void onLogprobs(dev.gantry.runtime.sampling.TokenLogprobs logprobs) {}
 
+    /**
+     * The log probability of prompt token {@code position} (from 1) given the tokens before it, for a request that
+     * asked for its prompt's ({@link GenerationRequest#promptLogprobs}). Positions come in order, each once, all
+     * before the first {@link #onToken}. The default ignores them.
+     */
+    default void onPromptLogprobs(int position, dev.gantry.runtime.sampling.TokenLogprobs logprobs) {}
+
     /** The generation ended; no call follows. */
     void onFinish(FinishReason reason, GenerationMetrics metrics);
 

@@ -16,9 +16,14 @@ import java.util.Objects;
  * @param shiftKeep    {@link #NO_SHIFT}: the generation ends when its context is full; else the context shifts as in
  *                     Ollama: the tokens after the first {@code shiftKeep} (negative: the prompt's; at least one)
  *                     lose half of the room after them, and generation goes on
+ * @param promptLogprobs whether each prompt token after the first gets its log probability given the tokens before
+ *                     it ({@link GenerationObserver#onPromptLogprobs}), with {@code logprobs} alternatives (at least
+ *                     0): a prompt scored, as OpenAI's {@code echo} with {@code logprobs} does
+ * @param promptOnly   the generation ends (at its length) once its prompt is decoded, before any token is sampled:
+ *                     OpenAI's {@code max_tokens} 0 with {@code echo}
  */
 public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit,
-                                int logprobs, int shiftKeep) {
+                                int logprobs, int shiftKeep, boolean promptLogprobs, boolean promptOnly) {
     /** {@link #shiftKeep}: no context shift. */
     public static final int NO_SHIFT = Integer.MIN_VALUE;
 
@@ -29,7 +34,7 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
 
     /** Without log probabilities. */
     public GenerationRequest(int[] prompt, SamplingParams sampling, int maxTokens, int contextLimit) {
-        this(prompt, sampling, maxTokens, contextLimit, -1, NO_SHIFT);
+        this(prompt, sampling, maxTokens, contextLimit, -1, NO_SHIFT, false, false);
     }
 
     /**
@@ -37,12 +42,29 @@ public record GenerationRequest(int[] prompt, SamplingParams sampling, int maxTo
      * ({@link GenerationObserver#onLogprobs}); negative for none.
      */
     public GenerationRequest withLogprobs(int top) {
-        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, top, shiftKeep);
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, top, shiftKeep, promptLogprobs,
+                promptOnly);
     }
 
     /** This request with Ollama's context shift, keeping the first {@code keep} tokens ({@link #shiftKeep}). */
     public GenerationRequest withShift(int keep) {
-        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, logprobs, keep);
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, logprobs, keep, promptLogprobs,
+                promptOnly);
+    }
+
+    /**
+     * This request with its prompt scored ({@link #promptLogprobs}) as well as its generated tokens, each with
+     * {@link #logprobs}' alternatives (none where it asked for no log probabilities).
+     */
+    public GenerationRequest withPromptLogprobs() {
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, Math.max(0, logprobs), shiftKeep,
+                true, promptOnly);
+    }
+
+    /** This request ending once its prompt is decoded, nothing generated ({@link #promptOnly}). */
+    public GenerationRequest promptOnlyRequest() {
+        return new GenerationRequest(prompt, sampling, maxTokens, contextLimit, logprobs, shiftKeep, promptLogprobs,
+                true);
     }
 
     public GenerationRequest {

@@ -288,7 +288,9 @@ public final class Runner implements AutoCloseable {
         while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), limits.maxActive())) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
-            int reuse = s.embedding ? -1 : parked.best(s.tokens, s.length - 1, MIN_REUSE);
+            // (not for a prompt to score: each of its tokens must be decoded for its output)
+            int reuse = s.embedding || s.request.promptLogprobs() ? -1
+                    : parked.best(s.tokens, s.length - 1, MIN_REUSE);
             int keep = reuse < 0 ? 0 : parked.commonPrefix(reuse, s.tokens, s.length - 1);
             // taking over the parked slot frees its cells past the common prefix
             long released = reuse < 0 ? 0 : parked.length(reuse) - keep;
@@ -321,7 +323,8 @@ public final class Runner implements AutoCloseable {
                     session.beginEmbedding(s.id);
                     s.pooled = new float[engine.embeddingSize()];
                 } else {
-                    s.sampler = s.request.logprobs() >= 0
+                    // (a prompt-only request samples nothing: no chain of its goes onto the device)
+                    s.sampler = s.request.logprobs() >= 0 || s.request.promptOnly()
                             ? session.newHostSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength)
                             : session.newSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength);
                 }
@@ -401,7 +404,10 @@ public final class Runner implements AutoCloseable {
                 }
                 continue;
             }
-            if (s.batchIndex >= 0) {
+            if (s.request.promptLogprobs() || s.request.promptOnly()) {
+                scoring = true;
+            }
+            if (s.batchIndex >= 0 && !s.request.promptOnly()) {
                 outputs.add(s);
             }
         }
@@ -410,6 +416,10 @@ public final class Runner implements AutoCloseable {
         session.synchronize();
         long t0 = System.nanoTime();
         counts.waitNanos += t0 - w0;
+        if (scoring) {
+            scoring = false;
+            scorePrompts(now); // before any sampled token: a prompt's log probabilities come first
+        }
         SamplingException failed = outputs.sample(session); // only those sequences fail
         counts.sampleNanos += System.nanoTime() - t0;
         for (int i = 0; i < outputs.count; i++) {
@@ -430,6 +440,54 @@ public final class Runner implements AutoCloseable {
         long took = System.nanoTime() - stepStart;
         counts.stepNanos += took;
         limits.observe(took, load, waiting.size() + inbox.queued());
+    }
+
+    /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */
+    private boolean scoring;
+
+    /**
+     * Reports the log probabilities of the prompt tokens this step's outputs predict, for the sequences that score
+     * their prompt, and ends each prompt-only sequence whose prompt is now decoded (never one of the step's
+     * outputs to sample).
+     */
+    private void scorePrompts(long now) {
+        for (int i = 0; i < active.size(); i++) {
+            Sequence s = active.get(i);
+            if (s.chunk == 0 || s.embedding) {
+                continue;
+            }
+            int start = s.cached - s.chunk;
+            boolean failed = false;
+            if (s.scoreOutputs != null) {
+                for (int j = 0; j < s.chunk && j < s.scoreOutputs.length && !failed; j++) {
+                    int idx = s.scoreOutputs[j];
+                    if (idx < 0) {
+                        continue;
+                    }
+                    int pos = start + j + 1; // the token this output predicts
+                    TokenLogprobs lp = session.logprobs(idx, s.tokens[pos], s.request.logprobs());
+                    s.promptScored = pos + 1;
+                    try {
+                        if (lp != null) {
+                            s.observer.onPromptLogprobs(pos, lp);
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
+                        failed = true;
+                    }
+                }
+            }
+            if (failed) {
+                // ended at the next step: it may be among this step's outputs, whose samplers are in use now
+                s.finish(FinishReason.CANCELLED);
+            } else if (s.request.promptOnly() && s.cached >= s.promptLength) {
+                if (s.firstTokenAt == 0) {
+                    s.firstTokenAt = now;
+                }
+                finish(s, FinishReason.LENGTH);
+                i--;
+            }
+        }
     }
 
     /**

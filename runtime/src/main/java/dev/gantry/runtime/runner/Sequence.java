@@ -29,6 +29,16 @@ final class Sequence implements GenerationHandle {
     int preemptions;
     /** Prompt tokens its slot's parked cells held when it was last admitted. */
     int reused;
+    /**
+     * The next prompt position whose log probability is due, for a request that scores its prompt (from 1; a
+     * preempted sequence decodes its prompt again without reporting these twice).
+     */
+    int promptScored = 1;
+    /**
+     * The batch index of each token of this step's chunk that is an output for scoring (by offset in the chunk),
+     * or -1; a scoring sequence's only.
+     */
+    int[] scoreOutputs;
     /** An embedding input: decoded with every token an output, pooled, never sampled. */
     final boolean embedding;
     /** Let in with a request already admitted (a later input of an embedding batch): outside the queue's bound. */
@@ -60,6 +70,24 @@ final class Sequence implements GenerationHandle {
 
     int pending() {
         return length - cached;
+    }
+
+    /** Whether decoding prompt position {@code pos} must make an output: the next token's log probability is due. */
+    boolean scores(int pos) {
+        return request.promptLogprobs() && pos + 1 < promptLength && pos + 1 >= promptScored;
+    }
+
+    /** Records that the token at {@code offset} of this step's chunk is output {@code batchIndex} for scoring. */
+    void scoreOutput(int offset, int batchIndex) {
+        if (scoreOutputs == null || scoreOutputs.length <= offset) {
+            int[] grown = new int[Math.max(offset + 1, scoreOutputs == null ? 16 : 2 * scoreOutputs.length)];
+            Arrays.fill(grown, -1);
+            if (scoreOutputs != null) {
+                System.arraycopy(scoreOutputs, 0, grown, 0, scoreOutputs.length);
+            }
+            scoreOutputs = grown;
+        }
+        scoreOutputs[offset] = batchIndex;
     }
 
     /** A generated token. */

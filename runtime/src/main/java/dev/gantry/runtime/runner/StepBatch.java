@@ -71,6 +71,7 @@ final class StepBatch {
         // finished a step ago), and where the engine allows it such gaps get a placeholder token (see fillGap).
         fillers = 0;
         parkedFillers = 0;
+        scoringRoom = SCORING_OUTPUTS;
         boolean fill = FILL_ID_GAPS && session.fillsIdGaps() && !anyEmbedding(active);
         int previous = -1; // the id of the last sequence given a token here
         for (int i = 0; i < count; i++) {
@@ -78,6 +79,9 @@ final class StepBatch {
             byId[i] = null;
             s.chunk = 0;
             s.batchIndex = -1;
+            if (s.scoreOutputs != null) {
+                Arrays.fill(s.scoreOutputs, -1);
+            }
             if (s.embedding) {
                 continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
             }
@@ -96,7 +100,12 @@ final class StepBatch {
             if (generatingToken) {
                 s.batchIndex = session.add(s.tokens[s.cached], s.cached, s.id, true);
             } else {
-                session.add(s.tokens[s.cached], s.cached, s.id, false);
+                boolean score = s.scores(s.cached); // at most one output a sequence here: within llama.cpp's rows
+                int idx = session.add(s.tokens[s.cached], s.cached, s.id, score);
+                if (score) {
+                    s.scoreOutput(0, idx);
+                    scoringRoom--;
+                }
                 budget--;
             }
             s.chunk = 1;
@@ -139,10 +148,22 @@ final class StepBatch {
             for (int i = 0; i < n; i++) {
                 int pos = s.cached + s.chunk + i;
                 boolean last = pos == s.length - 1;
-                int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding);
+                boolean score = s.scores(pos);
+                if (score && scoringRoom <= 0) {
+                    n = i; // the step has as many scoring outputs as it takes: the rest waits for the next
+                    break;
+                }
+                int idx = session.add(s.tokens[pos], pos, s.id, last || s.embedding || score);
+                if (score) {
+                    s.scoreOutput(s.chunk + i, idx);
+                    scoringRoom--;
+                }
                 if (s.embedding ? i == 0 : last) {
                     s.batchIndex = idx;
                 }
+            }
+            if (n == 0) {
+                continue;
             }
             if (s.chunk == 0) {
                 sequences++;
@@ -156,6 +177,15 @@ final class StepBatch {
             budget -= n;
         }
     }
+
+    /**
+     * Outputs a step makes at most for scoring prompts ({@link Sequence#scores}) beyond one a sequence: each is a
+     * row of logits llama.cpp copies to the host (512 KB for a vocabulary of 128K) and keeps room for, so a long
+     * prompt is scored over several steps rather than in a buffer of its length.
+     */
+    static final int SCORING_OUTPUTS = 64;
+    /** Scoring outputs this step may still make. */
+    private int scoringRoom;
 
     /** {@code -Dgantry.fillIdGaps=false} leaves gaps unfilled: for measuring what filling them gains. */
     private static final boolean FILL_ID_GAPS = !"false".equals(System.getProperty("gantry.fillIdGaps"));

@@ -29,6 +29,12 @@ public final class TokenRelay implements GenerationObserver {
          */
         default void onLogprobs(TokenLogprobs logprobs, IntFunction<byte[]> pieces) {}
 
+        /**
+         * Prompt token {@code position}'s log probabilities ({@link GenerationObserver#onPromptLogprobs}), in order,
+         * before any text. Only for requests that asked. The default ignores them.
+         */
+        default void onPromptLogprobs(int position, TokenLogprobs logprobs, IntFunction<byte[]> pieces) {}
+
         /** Called after each batch of deliveries, so text written without flushing goes out together. */
         default void flush() {}
 
@@ -54,6 +60,8 @@ public final class TokenRelay implements GenerationObserver {
     private TokenLogprobs[] logprobs;
     private TokenLogprobs[] spareLogprobs;
     private int count;
+    /** Prompt positions and their log probabilities not yet delivered (a request that scores its prompt). */
+    private java.util.ArrayList<PromptLogprobs> prompt;
     /** Runner thread: the log probabilities of the token {@link #onToken} gets next. */
     private TokenLogprobs nextLogprobs;
     private boolean scheduled;
@@ -80,6 +88,19 @@ public final class TokenRelay implements GenerationObserver {
     @Override
     public void onLogprobs(TokenLogprobs lp) {
         nextLogprobs = lp;
+    }
+
+    private record PromptLogprobs(int position, TokenLogprobs logprobs) {}
+
+    @Override
+    public void onPromptLogprobs(int position, TokenLogprobs lp) {
+        synchronized (lock) {
+            if (prompt == null) {
+                prompt = new java.util.ArrayList<>();
+            }
+            prompt.add(new PromptLogprobs(position, lp));
+            scheduleLocked();
+        }
     }
 
     @Override
@@ -146,10 +167,15 @@ public final class TokenRelay implements GenerationObserver {
             FinishReason reason;
             GenerationMetrics metrics;
             Throwable failure;
+            java.util.List<PromptLogprobs> scored;
             synchronized (lock) {
-                if (count == 0 && finishReason == null && error == null) {
+                if (count == 0 && finishReason == null && error == null && (prompt == null || prompt.isEmpty())) {
                     scheduled = false;
                     return;
+                }
+                scored = prompt == null || prompt.isEmpty() ? null : prompt;
+                if (scored != null) {
+                    prompt = null;
                 }
                 tokens = buffer;
                 n = count;
@@ -168,6 +194,11 @@ public final class TokenRelay implements GenerationObserver {
                 error = null;
             }
             try {
+                if (scored != null && !ended) {
+                    for (PromptLogprobs p : scored) {
+                        sink.onPromptLogprobs(p.position(), p.logprobs(), pieces);
+                    }
+                }
                 deliver(tokens, lps, n, reason, metrics, failure);
                 sink.flush();
             } catch (RuntimeException e) {

@@ -38,6 +38,35 @@ public final class RecordingObserver implements GenerationObserver {
 
     private record Hook(int count, IntConsumer action, CompletableFuture<Void> reached) {}
 
+    private final List<dev.gantry.runtime.sampling.TokenLogprobs> logprobs = new CopyOnWriteArrayList<>();
+    private final List<dev.gantry.runtime.sampling.TokenLogprobs> promptLogprobs = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void onLogprobs(dev.gantry.runtime.sampling.TokenLogprobs lp) {
+        logprobs.add(lp);
+    }
+
+    @Override
+    public void onPromptLogprobs(int position, dev.gantry.runtime.sampling.TokenLogprobs lp) {
+        if (outcome.isDone() || tokenCount() > 0) {
+            protocolErrors.add("onPromptLogprobs(" + position + ") after a token or the end");
+        }
+        if (position != promptLogprobs.size() + 1) {
+            protocolErrors.add("onPromptLogprobs(" + position + ") after " + promptLogprobs.size() + " positions");
+        }
+        promptLogprobs.add(lp);
+    }
+
+    /** The generated tokens' log probabilities, in order (requests that asked). */
+    public List<dev.gantry.runtime.sampling.TokenLogprobs> logprobs() {
+        return List.copyOf(logprobs);
+    }
+
+    /** The prompt's log probabilities, from position 1 on (requests that scored their prompt). */
+    public List<dev.gantry.runtime.sampling.TokenLogprobs> promptLogprobs() {
+        return List.copyOf(promptLogprobs);
+    }
+
     @Override
     public void onToken(int token) {
         threads.add(Thread.currentThread());

@@ -77,6 +77,12 @@ public final class GenerationRecorder {
             }
 
             @Override
+            public void onPromptLogprobs(int position, dev.gantry.runtime.sampling.TokenLogprobs logprobs,
+                                         java.util.function.IntFunction<byte[]> pieces) {
+                sink.onPromptLogprobs(position, logprobs, pieces);
+            }
+
+            @Override
             public void flush() {
                 sink.flush();
             }

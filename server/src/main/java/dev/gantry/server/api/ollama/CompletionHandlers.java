@@ -58,7 +58,28 @@ public final class CompletionHandlers {
     }
 
     public void generate(Exchange ex) throws InterruptedException {
-        generate(ex, null);
+        generate(ex, null, PromptReport.NONE);
+    }
+
+    /**
+     * What an answer reports of its prompt besides the generation (OpenAI's {@code echo}): {@code logprobs}, each
+     * prompt token's log probability given the tokens before it (the answer's {@code prompt_logprobs}, the first
+     * token's null; the prompt is then never cut to fit the context, a 400 instead); {@code only}, nothing
+     * generated (the answer ends at its length once the prompt is decoded); {@code text}, the prompt's tokens as
+     * text ({@code prompt_text}, for a prompt given as token ids). Those fields are not Ollama's: only OpenAI's
+     * completions ask for them, and they are taken out there.
+     */
+    public record PromptReport(boolean logprobs, boolean only, boolean text) {
+        public static final PromptReport NONE = new PromptReport(false, false, false);
+
+        boolean any() {
+            return logprobs || only || text;
+        }
+    }
+
+    /** {@link #generate(Exchange)} reporting on its prompt as {@code report} says. */
+    public void generate(Exchange ex, PromptReport report) throws InterruptedException {
+        generate(ex, null, report);
     }
 
     /**
@@ -67,10 +88,15 @@ public final class CompletionHandlers {
      * special tokens added); the body's {@code prompt} is not read. Each id must be in the model's vocabulary.
      */
     public void generateTokens(Exchange ex, int[] promptTokens) throws InterruptedException {
-        generate(ex, java.util.Objects.requireNonNull(promptTokens));
+        generateTokens(ex, promptTokens, PromptReport.NONE);
     }
 
-    private void generate(Exchange ex, int[] promptTokens) throws InterruptedException {
+    /** {@link #generateTokens(Exchange, int[])} reporting on its prompt as {@code report} says. */
+    public void generateTokens(Exchange ex, int[] promptTokens, PromptReport report) throws InterruptedException {
+        generate(ex, java.util.Objects.requireNonNull(promptTokens), report);
+    }
+
+    private void generate(Exchange ex, int[] promptTokens, PromptReport report) throws InterruptedException {
         long start = System.nanoTime();
         ObjectNode body = Json.parseObject(ex.body());
         String model = Json.requiredString(body, "model");
@@ -115,7 +141,7 @@ public final class CompletionHandlers {
         if (promptTokens != null) {
             requireInVocabulary(promptTokens, m.engineInfo().vocabSize());
             run(ex, m, null, promptTokens, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
-                    CompletionStream.Shape.GENERATE, start, model, null, false, logprobs);
+                    CompletionStream.Shape.GENERATE, start, model, null, false, logprobs, report);
             return;
         }
         String text;
@@ -170,7 +196,7 @@ public final class CompletionHandlers {
             text = detokenize(m, context) + text;
         }
         run(ex, m, text, null, options, grammar, GrammarStart.AT_ONCE, stream, new Fit(truncate, shift),
-                CompletionStream.Shape.GENERATE, start, model, parser, !raw, logprobs);
+                CompletionStream.Shape.GENERATE, start, model, parser, !raw, logprobs, report);
     }
 
     public void chat(Exchange ex) throws InterruptedException {
@@ -289,7 +315,7 @@ public final class CompletionHandlers {
                 : new ChatOutputParser(Boolean.TRUE.equals(thinkOn),
                         Boolean.TRUE.equals(thinkOn) && prompt.thinkingOpen() && !heldAtOnce, toolNames, bareJsonCalls);
         run(ex, m, prompt.text(), null, options, grammar, grammarStart, stream, new Fit(truncate, shift),
-                CompletionStream.Shape.CHAT, start, model, parser, false, logprobs);
+                CompletionStream.Shape.CHAT, start, model, parser, false, logprobs, PromptReport.NONE);
     }
 
     /**
@@ -459,12 +485,16 @@ public final class CompletionHandlers {
     private void run(Exchange ex, LoadedModel m, String text, int[] given, OllamaOptions options, String grammar,
                      GrammarStart grammarStart, boolean stream,
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
-                     AnswerParser parser, boolean withContext, int logprobs) {
+                     AnswerParser parser, boolean withContext, int logprobs, PromptReport report) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
+        // a prompt to score is scored whole or refused: a cut one would score other text than the client sent
         int[] tokens = ContextWindow.fit(given != null ? given : dropDoubleBos(m.tokenize(text, true, true)), window,
-                options.numPredict(), options.numKeep(), fit.shift(), fit.truncate());
+                options.numPredict(), options.numKeep(), fit.shift(), fit.truncate() && !report.logprobs());
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
+        if (report.any()) {
+            sink.reportPrompt(tokens, report.logprobs(), report.text(), m::piece);
+        }
         if (withContext) {
             // Ollama's context: the prompt and the answer as tokens, which an old client sends back next time
             sink.withContext(answer -> m.tokenize(text + answer, false, true));
@@ -477,6 +507,12 @@ public final class CompletionHandlers {
             GenerationRequest request = new GenerationRequest(tokens,
                     options.sampling().withGrammar(grammar, grammarStart),
                     maxTokens(options.numPredict(), window, fit.shift()), window).withLogprobs(logprobs);
+            if (report.logprobs()) {
+                request = request.withPromptLogprobs();
+            }
+            if (report.only()) {
+                request = request.promptOnlyRequest();
+            }
             submission = m.submit(fit.shift() ? request.withShift(options.numKeep()) : request, relay);
         } catch (QueueFullException e) {
             recorder.refused();

@@ -84,6 +84,10 @@ final class CompletionStream implements TokenRelay.Sink {
         if (logprobs == null) {
             logprobs = Json.MAPPER.createArrayNode();
         }
+        logprobs.add(entry(lp, pieces));
+    }
+
+    private static ObjectNode entry(TokenLogprobs lp, IntFunction<byte[]> pieces) {
         ObjectNode entry = tokenEntry(lp.token(), lp.logprob(), pieces);
         if (lp.topTokens().length > 0) {
             ArrayNode top = entry.putArray("top_logprobs");
@@ -91,7 +95,42 @@ final class CompletionStream implements TokenRelay.Sink {
                 top.add(tokenEntry(lp.topTokens()[i], lp.topLogprobs()[i], pieces));
             }
         }
-        logprobs.add(entry);
+        return entry;
+    }
+
+    /**
+     * The prompt's own log probabilities and text ({@link CompletionHandlers.PromptReport}), not yet written: they
+     * go with the first line (all of them come before any text). Null when not asked or once written.
+     */
+    private ArrayNode promptLogprobs;
+    private String promptText;
+
+    /**
+     * Reports the prompt {@code tokens} with the answer: with {@code logprobs}, each token's log probability
+     * ({@code prompt_logprobs}: the first token's entry has none, as nothing comes before it, and the rest come
+     * from the runner); with {@code text}, the tokens' text ({@code prompt_text}).
+     */
+    void reportPrompt(int[] tokens, boolean logprobs, boolean text, IntFunction<byte[]> pieces) {
+        if (logprobs) {
+            promptLogprobs = Json.MAPPER.createArrayNode();
+            ObjectNode first = tokenEntry(tokens[0], 0, pieces);
+            first.putNull("logprob");
+            promptLogprobs.add(first);
+        }
+        if (text) {
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            for (int t : tokens) {
+                bytes.writeBytes(pieces.apply(t));
+            }
+            promptText = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Override
+    public void onPromptLogprobs(int position, TokenLogprobs lp, IntFunction<byte[]> pieces) {
+        if (promptLogprobs != null) {
+            promptLogprobs.add(entry(lp, pieces));
+        }
     }
 
     private static ObjectNode tokenEntry(int token, float logprob, IntFunction<byte[]> pieces) {
@@ -114,10 +153,24 @@ final class CompletionStream implements TokenRelay.Sink {
 
     /** {@code chunk}, or a copy with the log probabilities gathered since the last line, which it takes. */
     private Object withLogprobs(Object chunk) {
-        if (logprobs == null || logprobs.isEmpty()) {
+        boolean prompt = promptLogprobs != null || promptText != null;
+        if ((logprobs == null || logprobs.isEmpty()) && !prompt) {
             return chunk;
         }
         ObjectNode node = Json.MAPPER.valueToTree(chunk);
+        if (prompt) {
+            if (promptText != null) {
+                node.put("prompt_text", promptText);
+            }
+            if (promptLogprobs != null) {
+                node.set("prompt_logprobs", promptLogprobs);
+            }
+            promptText = null;
+            promptLogprobs = null;
+        }
+        if (logprobs == null || logprobs.isEmpty()) {
+            return node;
+        }
         node.set("logprobs", logprobs);
         for (JsonNode e : logprobs) {
             writtenLogprobBytes += e.get("bytes").size();
@@ -149,7 +202,8 @@ final class CompletionStream implements TokenRelay.Sink {
             return;
         }
         start();
-        if (think.isEmpty() && (logprobs == null || logprobs.isEmpty())) {
+        if (think.isEmpty() && (logprobs == null || logprobs.isEmpty()) && promptLogprobs == null
+                && promptText == null) {
             exchange.writeChunkLater(encoder.line(text));
         } else {
             exchange.writeChunkLater(line(partial(text, think, null)));

@@ -30,7 +30,8 @@ final class OpenAiFields {
     static Integer maxTokens(ObjectNode o, String field) {
         Integer max = integer(o, field);
         if (max != null && max < 1 && max != -1 && max != -2) {
-            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit), got " + max);
+            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit; 0 only with echo, "
+                    + "for the prompt alone), got " + max);
         }
         return max;
     }

@@ -76,19 +76,19 @@ public final class OpenAiHandlers {
             int n = OpenAiInputs.choiceCount(req);
             requireRoom((long) prompts.size() * n);
             boolean echo = OpenAiFields.bool(req, "echo", false);
-            if (echo && req.hasNonNull("logprobs")) {
-                throw OpenAiError.invalid("echo", "echo with logprobs needs the prompt's log probabilities, which "
-                        + "are not computed");
-            }
+            // echo with logprobs scores the prompt (each token's log probability given those before it), and with
+            // max_tokens 0 generates nothing: how evaluation harnesses compute a text's likelihood
+            boolean scored = echo && req.hasNonNull("logprobs");
+            boolean only = echo && Integer.valueOf(0).equals(OpenAiFields.integer(req, "max_tokens"));
             List<Choice> choices = new ArrayList<>(prompts.size() * n);
             for (int i = 0; i < prompts.size(); i++) {
                 OpenAiInputs.Prompt p = prompts.get(i);
-                if (echo && p.tokens() != null) {
-                    throw OpenAiError.invalid("echo", "echo needs a text prompt (not token ids)");
-                }
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
-                ApiRouter.Handler handler = p.tokens() == null ? completions::generate
-                        : x -> completions.generateTokens(x, p.tokens());
+                // a prompt of token ids is echoed as the model spells them
+                CompletionHandlers.PromptReport report = new CompletionHandlers.PromptReport(scored, only,
+                        echo && p.tokens() != null);
+                ApiRouter.Handler handler = p.tokens() == null ? x -> completions.generate(x, report)
+                        : x -> completions.generateTokens(x, p.tokens(), report);
                 // a refusal of a later prompt is that prompt's (the ones before passed the same shared checks); one of
                 // the first may be the request's as a whole (its options), so it names none
                 String name = i > 0 ? "prompt[" + i + "]" : null;
@@ -290,8 +290,10 @@ public final class OpenAiHandlers {
         private boolean toolCallsSent;
         /** Characters of the answer whose tokens' log probabilities earlier chunks carried (text_offset). */
         private int textOffset;
-        /** The prompt the completion's text starts with ({@code echo}) until a chunk carried it, else null. */
-        private String echo;
+        /** The prompt the completion's text starts with ({@code echo}) where it was text, else null. */
+        private final String echo;
+        /** Whether a chunk carried the echoed prompt. */
+        private boolean echoSent;
 
         StreamTranslation(String id, int choice, long created, boolean includeUsage, boolean chat, String echo) {
             this.id = id;
@@ -307,17 +309,33 @@ public final class OpenAiHandlers {
             if (chat) {
                 return OpenAiMapping.chatCompletion(id, callIds, created, ollama);
             }
-            ObjectNode out = OpenAiMapping.completion(id, created, ollama);
-            echo(out);
+            String echoed = echoed(ollama);
+            ObjectNode out = OpenAiMapping.completion(id, created, ollama, echoed == null ? 0 : echoed.length());
+            echo(out, echoed);
             return out;
         }
 
-        /** Puts the echoed prompt before the first chunk's (or the whole answer's) text. */
-        private void echo(ObjectNode completion) {
+        /**
+         * The prompt's text the answer starts with, once: the request's text prompt, or a prompt of token ids as
+         * the handler spelled it ({@code prompt_text}); null when not echoed or already sent.
+         */
+        private String echoed(JsonNode ollama) {
+            if (echoSent) {
+                return null;
+            }
             if (echo != null) {
+                return echo;
+            }
+            JsonNode text = ollama.get("prompt_text");
+            return text != null && text.isTextual() ? text.textValue() : null;
+        }
+
+        /** Puts the echoed prompt before the first chunk's (or the whole answer's) text. */
+        private void echo(ObjectNode completion, String echoed) {
+            if (echoed != null) {
                 ObjectNode choice = (ObjectNode) completion.path("choices").path(0);
-                choice.put("text", echo + choice.path("text").asText(""));
-                echo = null;
+                choice.put("text", echoed + choice.path("text").asText(""));
+                echoSent = true;
             }
         }
 
@@ -329,8 +347,12 @@ public final class OpenAiHandlers {
                 toolCallsSent |= chunk.path("choices").path(0).path("delta").has("tool_calls");
                 out.add(chunk);
             } else {
+                String echoed = echoed(ollama);
+                if (echoed != null) {
+                    textOffset += echoed.length(); // the answer's text, and its tokens' offsets, follow the prompt
+                }
                 ObjectNode chunk = OpenAiMapping.completionChunk(id, created, ollama, textOffset);
-                echo(chunk);
+                echo(chunk, echoed);
                 if (includeUsage) { // as Ollama's completion writer: each chunk carries a zero usage, the last its own
                     chunk.putObject("usage").put("prompt_tokens", 0).put("completion_tokens", 0)
                             .put("total_tokens", 0);

@@ -68,7 +68,9 @@ final class OpenAiLogprobs {
      */
     static JsonNode text(JsonNode ollama, int offset) {
         JsonNode lps = ollama.get("logprobs");
-        if (lps == null || !lps.isArray()) {
+        JsonNode prompt = ollama.get("prompt_logprobs");
+        boolean generated = lps != null && lps.isArray();
+        if (!generated && (prompt == null || !prompt.isArray())) {
             return NODES.nullNode();
         }
         ObjectNode out = NODES.objectNode();
@@ -76,6 +78,31 @@ final class OpenAiLogprobs {
         ArrayNode logprobs = out.putArray("token_logprobs");
         ArrayNode tops = out.putArray("top_logprobs");
         ArrayNode offsets = out.putArray("text_offset");
+        if (prompt != null && prompt.isArray()) {
+            // an echoed prompt's tokens first, from the answer's start: the first has no log probability (nothing
+            // comes before it), so null, as OpenAI writes it
+            int at = 0;
+            for (JsonNode e : prompt) {
+                String token = e.path("token").asText("");
+                tokens.add(token);
+                JsonNode lp = e.get("logprob");
+                logprobs.add(lp == null ? NODES.nullNode() : lp);
+                if (lp == null || lp.isNull()) {
+                    tops.addNull();
+                } else {
+                    ObjectNode top = tops.addObject();
+                    for (JsonNode t : e.path("top_logprobs")) {
+                        top.set(t.path("token").asText(""), t.get("logprob"));
+                    }
+                }
+                offsets.add(at);
+                at += token.length();
+            }
+        }
+        if (!generated) {
+            out.putArray("content");
+            return out;
+        }
         for (JsonNode e : lps) {
             String token = e.path("token").asText("");
             tokens.add(token);

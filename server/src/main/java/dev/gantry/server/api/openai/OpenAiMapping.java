@@ -98,7 +98,9 @@ public final class OpenAiMapping {
         if (options.get("top_p").isNumber() && options.get("top_p").doubleValue() == 0) {
             options.put("top_p", 1.0); // Ollama's completions take top_p 0 as not set
         }
-        Integer max = maxTokens(req, "max_tokens");
+        // max_tokens 0 with echo: the prompt alone (the handler is told apart; Ollama's num_predict 0 is no limit)
+        Integer max = bool(req, "echo", false) && Integer.valueOf(0).equals(OpenAiFields.integer(req, "max_tokens"))
+                ? null : maxTokens(req, "max_tokens");
         if (max != null) {
             options.put("num_predict", max);
         }
@@ -473,7 +475,15 @@ public final class OpenAiMapping {
 
     /** A whole {@code /api/generate} answer as a {@code text_completion}. */
     public static ObjectNode completion(String id, long created, JsonNode ollama) {
-        ObjectNode out = textCompletion(id, created, ollama, true, 0);
+        return completion(id, created, ollama, 0);
+    }
+
+    /**
+     * {@link #completion(String, long, JsonNode)} whose text follows {@code offset} characters of echoed prompt: its
+     * generated tokens' {@code text_offset}s start there.
+     */
+    public static ObjectNode completion(String id, long created, JsonNode ollama, int offset) {
+        ObjectNode out = textCompletion(id, created, ollama, true, offset);
         out.set("usage", usage(ollama));
         return out;
     }
