@@ -36,4 +36,54 @@ class TokenLogprobsTest {
         TokenLogprobs big = TokenLogprobs.of(new float[] {1000f, 1000f}, 2, 0, 1);
         assertEquals(Math.log(0.5), big.logprob(), 1e-6);
     }
+
+    @Test
+    void theFastSumIsTheExactOneWithinAMillionth() {
+        java.util.Random random = new java.util.Random(7);
+        for (int vocab : new int[] {1, 7, 1024, 1031, 32000, 128256}) {
+            for (double spread : new double[] {0.01, 3, 30, 200}) {
+                float[] row = new float[vocab];
+                for (int i = 0; i < vocab; i++) {
+                    row[i] = (float) (random.nextGaussian() * spread);
+                }
+                row[random.nextInt(vocab)] = Float.NEGATIVE_INFINITY; // a banned token
+                float max = Float.NEGATIVE_INFINITY;
+                for (float v : row) {
+                    max = Math.max(max, v);
+                }
+                double exact = TokenLogprobs.exactSumExp(row, vocab, max);
+                if (exact == 0) {
+                    continue; // the lone logit was banned
+                }
+                assertEquals(exact, TokenLogprobs.sumExp(row, vocab, max), exact * 1e-6, vocab + " logits, " + spread);
+            }
+        }
+    }
+
+    @Test
+    void logprobsAgreeWithTheExactSoftmaxAndNaNHasNoMass() {
+        java.util.Random random = new java.util.Random(11);
+        float[] row = new float[50000];
+        for (int i = 0; i < row.length; i++) {
+            row[i] = (float) (random.nextGaussian() * 4);
+        }
+        double exact = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : row) {
+            max = Math.max(max, v);
+        }
+        for (float v : row) {
+            exact += Math.exp(v - max);
+        }
+        TokenLogprobs lp = TokenLogprobs.of(row, row.length, 123, 5);
+        assertEquals((row[123] - max) - Math.log(exact), lp.logprob(), 2e-6);
+        double without77 = exact - Math.exp(row[77] - max);
+        boolean top77 = java.util.Arrays.stream(lp.topTokens()).anyMatch(t -> t == 77);
+        row[77] = Float.NaN;
+        TokenLogprobs withNaN = TokenLogprobs.of(row, row.length, 123, 5);
+        assertEquals((row[123] - max) - Math.log(without77), withNaN.logprob(), 2e-6, "a NaN logit takes no mass");
+        if (!top77) {
+            assertArrayEquals(lp.topTokens(), withNaN.topTokens());
+        }
+    }
 }
