@@ -29,6 +29,9 @@
 #              llama-server (--embedding) through OpenAI's /v1/embeddings at the given client counts, one input of
 #              about 100 words a request, then 16 inputs a request (EMBED_K, EMBED_GANTRY=pass:flash-attention...,
 #              EMBED_SERVER=batch:flash-attention... choose the runs)
+#   score:C,C2 prompts scored as lm-evaluation-harness asks (echo, logprobs, max_tokens 0) on the 8B model on GPU 0:
+#              agreement alone, beside other requests and on the CPU; C clients of 512-token prompts for 30 s; then
+#              llama-perplexity's rate on the same GPU (bench/gpu/score_check.py)
 #   rerank:C   a reranker (synthetic BERT, rank pooling) on GPU 0: its scores on the GPU against the CPU, then C
 #              clients of 16 documents a request for 20 s (bench/gpu/rerank_check.py)
 #   anchors    setup's llama-bench and llama-batched-bench figures alone
@@ -133,7 +136,7 @@ NGPUS=${BENCH_GPUS:-$(nvidia-smi -L 2>/dev/null | wc -l)} # BENCH_GPUS: for a re
 # call of Gantry phases saves the tools' compile time (most of all on a 16-core host)
 PHASES=" $* "
 needs_tools() {
-  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" conversation:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*|*" knobs "*|*" embed:"*|*" buildserver "*) return 0 ;; esac
+  case "$PHASES" in *" setup "*|*" anchors "*|*" server1"*|*" multi:"*|*" conversation:"*|*" split"*|*" graphs:"*|*" huge "*|*" nsysbench "*|*" knobs "*|*" embed:"*|*" buildserver "*|*" score:"*) return 0 ;; esac
   return 1
 }
 # the tools those phases run (a call of huge alone builds llama-bench without llama-server's long compile)
@@ -141,6 +144,7 @@ tool_targets() {
   local t="llama-bench"
   case "$PHASES" in *" setup "*|*" anchors "*|*" graphs:"*|*" knobs "*) t="$t llama-batched-bench" ;; esac
   case "$PHASES" in *" server1"*|*" multi:"*|*" conversation:"*|*" embed:"*|*" buildserver "*) t="$t llama-server" ;; esac
+  case "$PHASES" in *" score:"*) t="$t llama-perplexity" ;; esac
   echo "$t"
 }
 
@@ -378,6 +382,32 @@ for phase in "$@"; do
       kill -0 "$gpid" 2>/dev/null || log "gantry rerank exited during the run: $(grep -iE 'error|assert|abort|failed' "$LOGS/gantry-gantry-rerank-gpu.log" | tail -8)"
       { echo "== rerank log warnings"; grep -ciE "warn" "$LOGS/gantry-gantry-rerank-gpu.log"; grep -iE "overriding|error" "$LOGS/gantry-gantry-rerank-gpu.log" | head -5; } >> "$W/log.txt"
       kill "$gpid"; wait "$gpid" 2>/dev/null
+      ;;
+    score:*) # score:16,64 - prompts scored as lm-evaluation-harness asks (/v1/completions, token ids, echo,
+      # logprobs 1, max_tokens 0) on the 8B model on GPU 0: one prompt's log probabilities on the GPU alone, beside
+      # other requests and on the CPU; then C clients scoring prompts of 512 tokens for 30 s each level; then
+      # llama-perplexity (llama.cpp's own scoring, chunks of 512, four a batch) on the same GPU and model
+      levels=${phase#score:}; levels=${levels//,/ }
+      build
+      synthetic llama3-8b "$MODEL"
+      gpid=$(start_gantry gantry-score-gpu 11520 "$W/models" llama3-8b-q4_0 --gpus 0)
+      cpid=$(GANTRY_EXTRA_ENV="CUDA_VISIBLE_DEVICES= OLLAMA_NUM_PARALLEL=2" start_gantry gantry-score-cpu 11521 \
+        "$W/models" llama3-8b-q4_0)
+      python3 "$(dirname "$0")/score_check.py" agree http://127.0.0.1:11520 http://127.0.0.1:11521 llama3-8b-q4_0 \
+        2>&1 | tee -a "$W/log.txt"
+      kill "$cpid"; wait "$cpid" 2>/dev/null
+      for c in $levels; do
+        python3 "$(dirname "$0")/score_check.py" load http://127.0.0.1:11520 llama3-8b-q4_0 "$c" 30 512 2>&1 \
+          | tee -a "$W/log.txt"
+      done
+      ps_after gantry-score-gpu 11520
+      kill -0 "$gpid" 2>/dev/null || log "gantry score exited during the run"
+      kill "$gpid"; wait "$gpid" 2>/dev/null
+      python3 "$(dirname "$0")/score_check.py" text "$W/ppl.txt" 60000
+      CUDA_VISIBLE_DEVICES=0 "$LIB/llama-perplexity" -m "$MODEL" -f "$W/ppl.txt" -c 512 -b 2048 -ngl 99 -fa on \
+        --chunks 64 > "$LOGS/perplexity.log" 2>&1
+      log "llama-perplexity: exit $?; $(grep -E 'prompt eval time|seconds per pass|tokenization took' \
+        "$LOGS/perplexity.log" | tr -s ' ' | tr '\n' ';')"
       ;;
     encoders) # the memory estimate of encoder models (synthetic, F16: mxbai-embed-large's, bge-base's and
       # nomic-embed-text's shapes, one a reranker) against what llama.cpp allocates on GPU 0: load, one request each

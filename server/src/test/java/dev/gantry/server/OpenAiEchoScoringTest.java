@@ -166,6 +166,46 @@ class OpenAiEchoScoringTest {
     }
 
     @Test
+    void aTextPromptsOffsetsPointIntoTheEchoedText() throws Exception {
+        JsonNode choice = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"Once upon a "
+                + "time\",\"echo\":true,\"max_tokens\":3,\"logprobs\":1,\"temperature\":0}")).at("/choices/0");
+        String text = choice.get("text").textValue();
+        JsonNode lp = choice.get("logprobs");
+        int last = 0;
+        for (int i = 0; i < lp.get("tokens").size(); i++) {
+            int at = lp.at("/text_offset/" + i).intValue();
+            assertTrue(at >= last, "offsets never go back: " + lp.get("text_offset"));
+            last = at;
+            // the first word's leading space is SentencePiece's, not the prompt's
+            String token = lp.at("/tokens/" + i).textValue();
+            assertTrue(text.startsWith(token, at) || (at == 0 && text.startsWith(token.stripLeading())), "token " + i + " \"" + token + "\" at " + at + " of \"" + text
+                    + "\": " + lp.get("text_offset"));
+        }
+        assertEquals("Once upon a time".length(), lp.at("/text_offset/" + (lp.get("tokens").size() - 3)).intValue(),
+                "the first generated token right after the prompt");
+    }
+
+    @Test
+    void aPromptThatFillsTheContextIsScoredWhenNothingIsGenerated() throws Exception {
+        int context = server.model().contextLength();
+        int[] full = IntStream.range(0, context).map(i -> i == 0 ? 1 : 100 + i % 50).toArray();
+        JsonNode r = ok(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":" + ids(full)
+                + ",\"echo\":true,\"max_tokens\":0,\"logprobs\":0}"));
+        assertEquals(context, r.at("/choices/0/logprobs/tokens").size());
+        assertEquals(context, r.at("/usage/prompt_tokens").intValue());
+        HttpResponse<String> more = server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":"
+                + ids(full) + ",\"echo\":true,\"max_tokens\":1,\"logprobs\":0}");
+        assertEquals(400, more.statusCode(), more.body());
+        assertTrue(more.body().contains("leaving no room to generate"), more.body());
+        // echoed without logprobs, a prompt too long for the context is refused too, never cut: the answer would
+        // start with other text than was sent
+        int[] tooLong = IntStream.range(0, context + 8).map(i -> 100 + i % 50).toArray();
+        HttpResponse<String> cut = server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":"
+                + ids(tooLong) + ",\"echo\":true,\"max_tokens\":0}");
+        assertEquals(400, cut.statusCode(), cut.body());
+    }
+
+    @Test
     void whatCannotBeScoredIsAClientError() throws Exception {
         JsonNode noEcho = TestServer.json(server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"a\","
                 + "\"max_tokens\":0}").body());

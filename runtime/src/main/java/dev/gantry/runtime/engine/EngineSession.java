@@ -53,6 +53,20 @@ public interface EngineSession extends AutoCloseable {
         return null;
     }
 
+    /**
+     * {@link #logprobs(int, int, int)} for the first {@code n} outputs of {@code outputIndexes} (each with its own
+     * token and top), in an array by index; an engine may compute them on several cores. Entries are null where the
+     * engine cannot tell.
+     */
+    default dev.gantry.runtime.sampling.TokenLogprobs[] logprobs(int[] outputIndexes, int[] tokens, int[] tops,
+                                                                 int n) {
+        dev.gantry.runtime.sampling.TokenLogprobs[] out = new dev.gantry.runtime.sampling.TokenLogprobs[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = logprobs(outputIndexes[i], tokens[i], tops[i]);
+        }
+        return out;
+    }
+
     /** Samples output {@code outputIndex} of the last decode for the sampler's sequence, and accepts the token. */
     int sample(SequenceSampler sampler, int outputIndex);
 

@@ -132,7 +132,8 @@ public final class Runner implements AutoCloseable {
             throw new IllegalArgumentException("this model is an encoder: it embeds and cannot generate");
         }
         int context = request.context(config.contextPerSequence());
-        if (request.prompt().length >= context) {
+        // a prompt that generates nothing may fill the context; else it leaves room for a token
+        if (request.prompt().length > context || (request.prompt().length == context && !request.promptOnly())) {
             throw new IllegalArgumentException("prompt of " + request.prompt().length
                     + " tokens does not fit the context of " + context);
         }
@@ -445,42 +446,66 @@ public final class Runner implements AutoCloseable {
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */
     private boolean scoring;
 
+    // scorePrompts' lists, grown as needed: each scoring output's sequence, batch index, predicted token and top
+    private Sequence[] scoredBy = new Sequence[0];
+    private int[] scoredOutput = new int[0];
+    private int[] scoredToken = new int[0];
+    private int[] scoredTop = new int[0];
+    private int[] scoredPosition = new int[0];
+
     /**
      * Reports the log probabilities of the prompt tokens this step's outputs predict, for the sequences that score
-     * their prompt, and ends each prompt-only sequence whose prompt is now decoded (never one of the step's
-     * outputs to sample).
+     * their prompt (computed together, on the sampling cores), and ends each prompt-only sequence whose prompt is
+     * now decoded (never one of the step's outputs to sample).
      */
     private void scorePrompts(long now) {
-        for (int i = 0; i < active.size(); i++) {
-            Sequence s = active.get(i);
-            if (s.chunk == 0 || s.embedding) {
+        int n = 0;
+        for (Sequence s : active) {
+            if (s.chunk == 0 || s.embedding || s.scoreOutputs == null) {
                 continue;
             }
-            int start = s.cached - s.chunk;
-            boolean failed = false;
-            if (s.scoreOutputs != null) {
-                for (int j = 0; j < s.chunk && j < s.scoreOutputs.length && !failed; j++) {
-                    int idx = s.scoreOutputs[j];
-                    if (idx < 0) {
-                        continue;
-                    }
-                    int pos = start + j + 1; // the token this output predicts
-                    TokenLogprobs lp = session.logprobs(idx, s.tokens[pos], s.request.logprobs());
-                    s.promptScored = pos + 1;
-                    try {
-                        if (lp != null) {
-                            s.observer.onPromptLogprobs(pos, lp);
-                        }
-                    } catch (RuntimeException e) {
-                        LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
-                        failed = true;
-                    }
+            for (int j = 0; j < s.chunk && j < s.scoreOutputs.length; j++) {
+                if (s.scoreOutputs[j] < 0) {
+                    continue;
                 }
+                if (n == scoredBy.length) {
+                    int grown = Math.max(16, 2 * n);
+                    scoredBy = Arrays.copyOf(scoredBy, grown);
+                    scoredOutput = Arrays.copyOf(scoredOutput, grown);
+                    scoredToken = Arrays.copyOf(scoredToken, grown);
+                    scoredTop = Arrays.copyOf(scoredTop, grown);
+                    scoredPosition = Arrays.copyOf(scoredPosition, grown);
+                }
+                scoredBy[n] = s;
+                scoredOutput[n] = s.scoreOutputs[j];
+                scoredPosition[n] = s.cached - s.chunk + j + 1; // the token this output predicts
+                scoredToken[n] = s.tokens[scoredPosition[n]];
+                scoredTop[n] = s.request.logprobs();
+                n++;
             }
-            if (failed) {
+        }
+        TokenLogprobs[] lps = n == 0 ? new TokenLogprobs[0]
+                : session.logprobs(scoredOutput, scoredToken, scoredTop, n);
+        // in order: a sequence's outputs were listed by position
+        for (int k = 0; k < n; k++) {
+            Sequence s = scoredBy[k];
+            scoredBy[k] = null;
+            int pos = scoredPosition[k];
+            s.promptScored = pos + 1;
+            if (lps[k] == null || s.requestedFinish() != null) {
+                continue;
+            }
+            try {
+                s.observer.onPromptLogprobs(pos, lps[k]);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
                 // ended at the next step: it may be among this step's outputs, whose samplers are in use now
                 s.finish(FinishReason.CANCELLED);
-            } else if (s.request.promptOnly() && s.cached >= s.promptLength) {
+            }
+        }
+        for (int i = 0; i < active.size(); i++) {
+            Sequence s = active.get(i);
+            if (s.chunk > 0 && s.request.promptOnly() && s.cached >= s.promptLength && s.requestedFinish() == null) {
                 if (s.firstTokenAt == 0) {
                     s.firstTokenAt = now;
                 }

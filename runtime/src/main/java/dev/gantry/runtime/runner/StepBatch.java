@@ -180,10 +180,12 @@ final class StepBatch {
 
     /**
      * Outputs a step makes at most for scoring prompts ({@link Sequence#scores}) beyond one a sequence: each is a
-     * row of logits llama.cpp copies to the host (512 KB for a vocabulary of 128K) and keeps room for, so a long
-     * prompt is scored over several steps rather than in a buffer of its length.
+     * row of logits llama.cpp copies to the host (512 KB for a vocabulary of 128K; llama.cpp keeps the largest
+     * buffer a step needed, 128 MB at this many), and a row the runner reads, on its sampling cores, before the
+     * step's tokens are sampled; so a long prompt is scored over several steps rather than in one buffer of its
+     * length.
      */
-    static final int SCORING_OUTPUTS = 64;
+    static final int SCORING_OUTPUTS = 256;
     /** Scoring outputs this step may still make. */
     private int scoringRoom;
 

@@ -42,14 +42,15 @@ class PromptScoringTest extends TinyEngineTestBase {
         return o;
     }
 
-    /** A prompt of about 200 tokens: longer than a step's scoring outputs. */
+    /** A prompt of about 400 tokens: longer than a step's scoring outputs. */
     private static int[] longPrompt() {
-        return tokens("Once upon a time there was a little girl named Lily. She liked to play in the park with her "
+        String story = ("Once upon a time there was a little girl named Lily. She liked to play in the park with her "
                 + "friend Tom. One day they found a big red ball under a tree. Tom wanted to kick the ball, but Lily "
                 + "wanted to throw it. They started to fight about the ball. Then a little bird came and sat on the "
                 + "ball. The bird sang a happy song. Lily and Tom stopped fighting and listened to the bird. They "
                 + "laughed and played together all day. When the sun went down, they went home and told their moms "
-                + "about the bird and the ball and the happy song.");
+                + "about the bird and the ball and the happy song. ");
+        return tokens(story + story.replace("Lily", "Sue").replace("Tom", "Ben"));
     }
 
     @Test
@@ -91,14 +92,14 @@ class PromptScoringTest extends TinyEngineTestBase {
     @Test
     void aLongPromptIsScoredOverStepsAlikeWhateverItsChunksAndNeighbours() {
         int[] p = longPrompt();
-        assertTrue(p.length > 150, "the prompt has " + p.length + " tokens");
+        assertTrue(p.length > 300 && p.length < 500, "the prompt has " + p.length + " tokens");
         Runner wide = runner(512);
         RecordingObserver alone = submit(wide, new GenerationRequest(p, GREEDY, 1).withPromptLogprobs()
                 .promptOnlyRequest());
         alone.awaitFinish(WAIT);
         assertEquals(p.length - 1, alone.promptLogprobs().size());
         RunnerStats stats = wide.stats();
-        assertTrue(stats.steps() >= 3, "at most 64 scoring outputs a step (and one more): " + stats.steps()
+        assertTrue(stats.steps() >= 2, "at most 256 scoring outputs a step (and one more): " + stats.steps()
                 + " steps for " + p.length + " tokens");
 
         // small chunks, with two generations and a second scoring beside it
@@ -120,11 +121,16 @@ class PromptScoringTest extends TinyEngineTestBase {
         for (RecordingObserver s : List.of(s1, s2)) {
             List<TokenLogprobs> got = s.promptLogprobs();
             assertEquals(p.length - 1, got.size());
+            double sum = 0;
             for (int i = 0; i < got.size(); i++) {
                 assertEquals(p[i + 1], got.get(i).token());
-                assertEquals(alone.promptLogprobs().get(i).logprob(), got.get(i).logprob(), CLOSE, "position "
-                        + (i + 1));
+                // deep in a long prompt, passes of other shapes drift a little further apart (llama.cpp's CPU
+                // kernels; 0.0024 seen at position 360): each within 1e-2, and 5e-4 on average
+                double d = Math.abs(alone.promptLogprobs().get(i).logprob() - got.get(i).logprob());
+                assertTrue(d < 1e-2, "position " + (i + 1) + " differs by " + d);
+                sum += d;
             }
+            assertTrue(sum / got.size() < 5e-4, "mean difference " + sum / got.size());
         }
         assertEquals(2, s2.promptLogprobs().getFirst().topTokens().length);
         assertEquals(0, s1.promptLogprobs().getFirst().topTokens().length, "no alternatives asked");

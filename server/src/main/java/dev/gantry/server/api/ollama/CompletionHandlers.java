@@ -62,19 +62,15 @@ public final class CompletionHandlers {
     }
 
     /**
-     * What an answer reports of its prompt besides the generation (OpenAI's {@code echo}): {@code logprobs}, each
-     * prompt token's log probability given the tokens before it (the answer's {@code prompt_logprobs}, the first
-     * token's null; the prompt is then never cut to fit the context, a 400 instead); {@code only}, nothing
-     * generated (the answer ends at its length once the prompt is decoded); {@code text}, the prompt's tokens as
-     * text ({@code prompt_text}, for a prompt given as token ids). Those fields are not Ollama's: only OpenAI's
-     * completions ask for them, and they are taken out there.
+     * What an answer reports of its prompt besides the generation, for OpenAI's {@code echo}: with {@code echo}
+     * the prompt is never cut to fit the context (a 400 instead: the answer starts with the prompt as sent), and a
+     * prompt of token ids comes back as text ({@code prompt_text}); {@code logprobs}, each prompt token's log
+     * probability given the tokens before it ({@code prompt_logprobs}, the first token's null); {@code only},
+     * nothing generated (the answer ends at its length once the prompt is decoded, and the prompt may fill the
+     * whole context). Those fields are not Ollama's: only OpenAI's completions ask for them, and take them out.
      */
-    public record PromptReport(boolean logprobs, boolean only, boolean text) {
+    public record PromptReport(boolean echo, boolean logprobs, boolean only) {
         public static final PromptReport NONE = new PromptReport(false, false, false);
-
-        boolean any() {
-            return logprobs || only || text;
-        }
     }
 
     /** {@link #generate(Exchange)} reporting on its prompt as {@code report} says. */
@@ -487,13 +483,17 @@ public final class CompletionHandlers {
                      Fit fit, CompletionStream.Shape shape, long start, String requestedName,
                      AnswerParser parser, boolean withContext, int logprobs, PromptReport report) {
         int window = ContextWindow.of(m.contextLength(), options.numCtx());
-        // a prompt to score is scored whole or refused: a cut one would score other text than the client sent
-        int[] tokens = ContextWindow.fit(given != null ? given : dropDoubleBos(m.tokenize(text, true, true)), window,
-                options.numPredict(), options.numKeep(), fit.shift(), fit.truncate() && !report.logprobs());
+        // an echoed prompt is taken whole or refused: a cut one would answer (and score) other text than was sent;
+        // one that generates nothing may fill the context
+        int[] tokens = given != null ? given : dropDoubleBos(m.tokenize(text, true, true));
+        if (!report.only() || tokens.length > window) {
+            tokens = ContextWindow.fit(tokens, window, options.numPredict(), options.numKeep(), fit.shift(),
+                    fit.truncate() && !report.echo());
+        }
         long loadNanos = System.nanoTime() - start;
         CompletionStream sink = new CompletionStream(ex, shape, requestedName, stream, start, loadNanos, parser);
-        if (report.any()) {
-            sink.reportPrompt(tokens, report.logprobs(), report.text(), m::piece);
+        if (report.logprobs() || (report.echo() && given != null)) {
+            sink.reportPrompt(tokens, report.logprobs(), report.echo() && given != null, m::piece);
         }
         if (withContext) {
             // Ollama's context: the prompt and the answer as tokens, which an old client sends back next time

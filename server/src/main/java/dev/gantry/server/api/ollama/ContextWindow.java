@@ -128,8 +128,10 @@ final class ContextWindow {
             return tokens;
         }
         if (!truncate) {
-            throw ApiException.badRequest("the input length exceeds the context length (" + tokens.length
-                    + " tokens, context " + window + ")");
+            throw ApiException.badRequest(tokens.length > window
+                    ? "the input length exceeds the context length (" + tokens.length + " tokens, context " + window
+                    + ")"
+                    : "the input fills the context (" + tokens.length + " tokens), leaving no room to generate");
         }
         int keep = target(window, numPredict, shift);
         int head = numKeep < 0 ? keep : Math.clamp(numKeep, 1, keep);

@@ -27,11 +27,11 @@ final class OpenAiFields {
      * full), as llama-server and Ollama read them. 0 and the other negatives are a 400: Ollama would read them as no
      * limit, a runaway generation for a client that meant none.
      */
-    static Integer maxTokens(ObjectNode o, String field) {
+    static Integer maxTokens(ObjectNode o, String field, boolean echoes) {
         Integer max = integer(o, field);
         if (max != null && max < 1 && max != -1 && max != -2) {
-            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit; 0 only with echo, "
-                    + "for the prompt alone), got " + max);
+            throw OpenAiError.invalid(field, field + " must be at least 1 (or -1 for no limit" + (echoes
+                    ? "; 0 only with echo, for the prompt alone" : "") + "), got " + max);
         }
         return max;
     }

@@ -84,9 +84,7 @@ public final class OpenAiHandlers {
             for (int i = 0; i < prompts.size(); i++) {
                 OpenAiInputs.Prompt p = prompts.get(i);
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
-                // a prompt of token ids is echoed as the model spells them
-                CompletionHandlers.PromptReport report = new CompletionHandlers.PromptReport(scored, only,
-                        echo && p.tokens() != null);
+                CompletionHandlers.PromptReport report = new CompletionHandlers.PromptReport(echo, scored, only);
                 ApiRouter.Handler handler = p.tokens() == null ? x -> completions.generate(x, report)
                         : x -> completions.generateTokens(x, p.tokens(), report);
                 // a refusal of a later prompt is that prompt's (the ones before passed the same shared checks); one of
@@ -310,7 +308,7 @@ public final class OpenAiHandlers {
                 return OpenAiMapping.chatCompletion(id, callIds, created, ollama);
             }
             String echoed = echoed(ollama);
-            ObjectNode out = OpenAiMapping.completion(id, created, ollama, echoed == null ? 0 : echoed.length());
+            ObjectNode out = OpenAiMapping.completion(id, created, ollama, echoed);
             echo(out, echoed);
             return out;
         }
@@ -348,10 +346,9 @@ public final class OpenAiHandlers {
                 out.add(chunk);
             } else {
                 String echoed = echoed(ollama);
-                if (echoed != null) {
-                    textOffset += echoed.length(); // the answer's text, and its tokens' offsets, follow the prompt
-                }
-                ObjectNode chunk = OpenAiMapping.completionChunk(id, created, ollama, textOffset);
+                // the answer's text, and its tokens' offsets, follow the prompt
+                textOffset += OpenAiLogprobs.characters(echoed);
+                ObjectNode chunk = OpenAiMapping.completionChunk(id, created, ollama, textOffset, echoed);
                 echo(chunk, echoed);
                 if (includeUsage) { // as Ollama's completion writer: each chunk carries a zero usage, the last its own
                     chunk.putObject("usage").put("prompt_tokens", 0).put("completion_tokens", 0)

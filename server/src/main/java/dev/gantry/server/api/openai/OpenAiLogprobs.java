@@ -67,6 +67,17 @@ final class OpenAiLogprobs {
      * {@code /v1/completions} returns: clients written against either find theirs.
      */
     static JsonNode text(JsonNode ollama, int offset) {
+        return text(ollama, offset, null);
+    }
+
+    /**
+     * {@link #text(JsonNode, int)}, with an echoed prompt's tokens ({@code prompt_logprobs}) first: their offsets
+     * are into {@code echoed}, the prompt's text as the answer starts with it. Where the tokens spell more than
+     * that before it (the space a SentencePiece tokenizer puts before the first word), their offsets are moved back
+     * by that much, and none passes the echoed text's end. Offsets count characters (code points, as Python and
+     * OpenAI count them), from the tokens' bytes, so a character split over two tokens counts once.
+     */
+    static JsonNode text(JsonNode ollama, int offset, String echoed) {
         JsonNode lps = ollama.get("logprobs");
         JsonNode prompt = ollama.get("prompt_logprobs");
         boolean generated = lps != null && lps.isArray();
@@ -81,6 +92,16 @@ final class OpenAiLogprobs {
         if (prompt != null && prompt.isArray()) {
             // an echoed prompt's tokens first, from the answer's start: the first has no log probability (nothing
             // comes before it), so null, as OpenAI writes it
+            java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+            for (JsonNode e : prompt) {
+                for (JsonNode b : e.path("bytes")) {
+                    all.write(b.intValue());
+                }
+            }
+            String spelled = all.toString(java.nio.charset.StandardCharsets.UTF_8);
+            String text = echoed == null ? spelled : echoed;
+            int end = characters(text);
+            int shift = spelled.endsWith(text) ? characters(spelled) - end : 0;
             int at = 0;
             for (JsonNode e : prompt) {
                 String token = e.path("token").asText("");
@@ -95,8 +116,8 @@ final class OpenAiLogprobs {
                         top.set(t.path("token").asText(""), t.get("logprob"));
                     }
                 }
-                offsets.add(at);
-                at += token.length();
+                offsets.add(Math.clamp(at - shift, 0, end));
+                at += characters(e.path("bytes"));
             }
         }
         if (!generated) {
@@ -112,7 +133,7 @@ final class OpenAiLogprobs {
                 top.set(t.path("token").asText(""), t.get("logprob"));
             }
             offsets.add(offset);
-            offset += token.length();
+            offset += characters(e.path("bytes"));
         }
         out.set("content", chat(ollama).get("content"));
         return out;
@@ -122,7 +143,23 @@ final class OpenAiLogprobs {
     static int textLength(JsonNode ollama) {
         int n = 0;
         for (JsonNode e : ollama.path("logprobs")) {
-            n += e.path("token").asText("").length();
+            n += characters(e.path("bytes"));
+        }
+        return n;
+    }
+
+    /** The characters (code points) of {@code text}; 0 for null. */
+    static int characters(String text) {
+        return text == null ? 0 : text.codePointCount(0, text.length());
+    }
+
+    /** The characters UTF-8 {@code bytes} begin: every byte but a continuation byte starts one. */
+    private static int characters(JsonNode bytes) {
+        int n = 0;
+        for (JsonNode b : bytes) {
+            if ((b.intValue() & 0xC0) != 0x80) {
+                n++;
+            }
         }
         return n;
     }

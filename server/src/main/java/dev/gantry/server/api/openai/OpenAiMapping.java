@@ -54,7 +54,7 @@ public final class OpenAiMapping {
         ObjectNode options = options(req, true);
         JsonNode maxCompletion = req.get("max_completion_tokens");
         Integer max = maxTokens(req, maxCompletion != null && !maxCompletion.isNull() ? "max_completion_tokens"
-                : "max_tokens");
+                : "max_tokens", false);
         if (max != null) {
             options.put("num_predict", max);
         }
@@ -100,7 +100,7 @@ public final class OpenAiMapping {
         }
         // max_tokens 0 with echo: the prompt alone (the handler is told apart; Ollama's num_predict 0 is no limit)
         Integer max = bool(req, "echo", false) && Integer.valueOf(0).equals(OpenAiFields.integer(req, "max_tokens"))
-                ? null : maxTokens(req, "max_tokens");
+                ? null : maxTokens(req, "max_tokens", true);
         if (max != null) {
             options.put("num_predict", max);
         }
@@ -475,15 +475,15 @@ public final class OpenAiMapping {
 
     /** A whole {@code /api/generate} answer as a {@code text_completion}. */
     public static ObjectNode completion(String id, long created, JsonNode ollama) {
-        return completion(id, created, ollama, 0);
+        return completion(id, created, ollama, null);
     }
 
     /**
-     * {@link #completion(String, long, JsonNode)} whose text follows {@code offset} characters of echoed prompt: its
-     * generated tokens' {@code text_offset}s start there.
+     * {@link #completion(String, long, JsonNode)} whose text follows the {@code echoed} prompt (null for none): the
+     * prompt's tokens' {@code text_offset}s are into it, and the generated tokens' start after it.
      */
-    public static ObjectNode completion(String id, long created, JsonNode ollama, int offset) {
-        ObjectNode out = textCompletion(id, created, ollama, true, offset);
+    public static ObjectNode completion(String id, long created, JsonNode ollama, String echoed) {
+        ObjectNode out = textCompletion(id, created, ollama, true, OpenAiLogprobs.characters(echoed), echoed);
         out.set("usage", usage(ollama));
         return out;
     }
@@ -493,16 +493,22 @@ public final class OpenAiMapping {
      * characters of the answer earlier chunks' log probabilities covered.
      */
     public static ObjectNode completionChunk(String id, long created, JsonNode ollama, int offset) {
-        return textCompletion(id, created, ollama, ollama.path("done").asBoolean(false), offset);
+        return completionChunk(id, created, ollama, offset, null);
+    }
+
+    /** {@link #completionChunk(String, long, JsonNode, int)} that carries the {@code echoed} prompt's tokens. */
+    public static ObjectNode completionChunk(String id, long created, JsonNode ollama, int offset, String echoed) {
+        return textCompletion(id, created, ollama, ollama.path("done").asBoolean(false), offset, echoed);
     }
 
     /** A {@code text_completion} with one choice: the text, and the finish reason once {@code finished}. */
-    private static ObjectNode textCompletion(String id, long created, JsonNode ollama, boolean finished, int offset) {
+    private static ObjectNode textCompletion(String id, long created, JsonNode ollama, boolean finished, int offset,
+                                             String echoed) {
         ObjectNode out = head(id, "text_completion", created, ollama);
         ObjectNode choice = out.putArray("choices").addObject();
         choice.put("text", ollama.path("response").asText(""));
         choice.put("index", 0);
-        choice.set("logprobs", OpenAiLogprobs.text(ollama, offset));
+        choice.set("logprobs", OpenAiLogprobs.text(ollama, offset, echoed));
         if (finished) {
             choice.put("finish_reason", finishReason(ollama, false));
         } else {
