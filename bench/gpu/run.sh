@@ -390,24 +390,30 @@ for phase in "$@"; do
       levels=${phase#score:}; levels=${levels//,/ }
       build
       synthetic llama3-8b "$MODEL"
-      gpid=$(start_gantry gantry-score-gpu 11520 "$W/models" llama3-8b-q4_0 --gpus 0)
-      cpid=$(GANTRY_EXTRA_ENV="CUDA_VISIBLE_DEVICES= OLLAMA_NUM_PARALLEL=2" start_gantry gantry-score-cpu 11521 \
-        "$W/models" llama3-8b-q4_0)
-      python3 "$(dirname "$0")/score_check.py" agree http://127.0.0.1:11520 http://127.0.0.1:11521 llama3-8b-q4_0 \
-        2>&1 | tee -a "$W/log.txt"
-      kill "$cpid"; wait "$cpid" 2>/dev/null
+      # (SCORE_LOAD_ONLY=1: the clients alone, for a variant under BENCH_TAG)
+      gpid=$(start_gantry "gantry-score-gpu${BENCH_TAG:+-$BENCH_TAG}" 11520 "$W/models" llama3-8b-q4_0 --gpus 0)
+      if [ -z "${SCORE_LOAD_ONLY:-}" ]; then
+        cpid=$(GANTRY_EXTRA_ENV="CUDA_VISIBLE_DEVICES= OLLAMA_NUM_PARALLEL=2" start_gantry gantry-score-cpu 11521 \
+          "$W/models" llama3-8b-q4_0)
+        python3 "$(dirname "$0")/score_check.py" agree http://127.0.0.1:11520 http://127.0.0.1:11521 \
+          llama3-8b-q4_0 2>&1 | tee -a "$W/log.txt"
+        kill "$cpid"; wait "$cpid" 2>/dev/null
+      fi
       for c in $levels; do
-        python3 "$(dirname "$0")/score_check.py" load http://127.0.0.1:11520 llama3-8b-q4_0 "$c" 30 512 2>&1 \
-          | tee -a "$W/log.txt"
+        python3 "$(dirname "$0")/score_check.py" load http://127.0.0.1:11520 llama3-8b-q4_0 "$c" \
+          "${SCORE_SECONDS:-30}" 512 2>&1 | tee -a "$W/log.txt"
       done
       ps_after gantry-score-gpu 11520
       kill -0 "$gpid" 2>/dev/null || log "gantry score exited during the run"
       kill "$gpid"; wait "$gpid" 2>/dev/null
-      python3 "$(dirname "$0")/score_check.py" text "$W/ppl.txt" 60000
-      CUDA_VISIBLE_DEVICES=0 "$LIB/llama-perplexity" -m "$MODEL" -f "$W/ppl.txt" -c 512 -b 2048 -ngl 99 -fa on \
-        --chunks 64 > "$LOGS/perplexity.log" 2>&1
-      log "llama-perplexity: exit $?; $(grep -E 'prompt eval time|seconds per pass|tokenization took' \
-        "$LOGS/perplexity.log" | tr -s ' ' | tr '\n' ';')"
+      if [ -z "${SCORE_LOAD_ONLY:-}" ]; then
+        python3 "$(dirname "$0")/score_check.py" text "$W/ppl.txt" 60000
+        CUDA_VISIBLE_DEVICES=0 "$LIB/llama-perplexity" -m "$MODEL" -f "$W/ppl.txt" -c 512 -b 2048 -ngl 99 -fa on \
+          --chunks 64 > "$LOGS/perplexity.log" 2>&1
+        log "llama-perplexity: exit $?"
+        grep -E 'prompt eval time|eval time|total time|seconds per pass|Final estimate|n_seq|tokens per' \
+          "$LOGS/perplexity.log" | tail -12 | tee -a "$W/log.txt"
+      fi
       ;;
     encoders) # the memory estimate of encoder models (synthetic, F16: mxbai-embed-large's, bge-base's and
       # nomic-embed-text's shapes, one a reranker) against what llama.cpp allocates on GPU 0: load, one request each

@@ -9,6 +9,7 @@ with echo, logprobs and max_tokens 0, as lm-evaluation-harness's local-completio
   score_check.py text FILE WORDS                  a text of WORDS words for llama-perplexity
 """
 import json
+import os
 import random
 import statistics
 import sys
@@ -104,7 +105,9 @@ def load(url, model, clients, seconds, tokens):
     for t in threads:
         t.join()
     took = time.time() - t0
-    print(json.dumps({"label": "score-%d" % clients, "clients": clients, "prompt_tokens": tokens,
+    tag = os.environ.get("BENCH_TAG")
+    print(json.dumps({"label": "score-%d%s" % (clients, "-" + tag if tag else ""), "clients": clients,
+                      "prompt_tokens": tokens,
                       "requests": counts["ok"], "failed": counts["failed"],
                       "scored_tokens_per_second": round(counts["tokens"] / took, 1),
                       "latency_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,

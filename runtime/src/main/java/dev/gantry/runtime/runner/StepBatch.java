@@ -72,7 +72,19 @@ final class StepBatch {
         fillers = 0;
         parkedFillers = 0;
         scoringRoom = SCORING_OUTPUTS;
-        boolean fill = FILL_ID_GAPS && session.fillsIdGaps() && !anyEmbedding(active);
+        // A prompt that generates nothing (one scored) takes a token here only beside a generating token, to keep
+        // their run whole; in a step where nothing generates it waits for the budget below, oldest first, so the
+        // step is one pass of the oldest prompt's chunk rather than one more pass of single tokens.
+        boolean anyGenerating = false;
+        boolean anyScoring = false;
+        for (int i = 0; i < count && !anyGenerating; i++) {
+            Sequence s = byId[i];
+            anyGenerating = !s.embedding && s.pending() == 1 && !s.request.promptOnly() && ready(s);
+            anyScoring |= !s.embedding && s.pending() > 1 && s.request.promptOnly();
+        }
+        // (such a step fills no gaps: a placeholder would take the place the prompt's chunk starts at)
+        boolean holdScoring = !anyGenerating && anyScoring;
+        boolean fill = FILL_ID_GAPS && session.fillsIdGaps() && !anyEmbedding(active) && !holdScoring;
         int previous = -1; // the id of the last sequence given a token here
         for (int i = 0; i < count; i++) {
             Sequence s = byId[i];
@@ -86,7 +98,8 @@ final class StepBatch {
                 continue; // its chunk goes in whole below: its outputs are read as one run of batch indexes
             }
             boolean generatingToken = s.pending() == 1 && ready(s);
-            boolean promptToken = s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE;
+            boolean promptToken = s.pending() > 1 && budget > 0 && onlyEmbeddings != Boolean.TRUE
+                    && !(holdScoring && s.request.promptOnly());
             if (!generatingToken && !promptToken) {
                 if (fill) {
                     skippedAt(s.id, s.cached);
@@ -185,7 +198,7 @@ final class StepBatch {
      * step's tokens are sampled; so a long prompt is scored over several steps rather than in one buffer of its
      * length.
      */
-    static final int SCORING_OUTPUTS = 256;
+    static final int SCORING_OUTPUTS = Integer.getInteger("gantry.scoringOutputs", 256);
     /** Scoring outputs this step may still make. */
     private int scoringRoom;
 

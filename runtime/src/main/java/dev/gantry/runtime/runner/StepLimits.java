@@ -35,7 +35,11 @@ final class StepLimits {
     }
 
     /** What a step carried, read once its batch is filled (before any of its sequences leave). */
-    record Load(int generating, int promptTokens, int sequences, boolean onlyEmbeddings) {}
+    /**
+     * @param nothingGenerates every sequence is an embedding input or a prompt that generates nothing (a prompt
+     *                         scored): no answer's token waits on the step
+     */
+    record Load(int generating, int promptTokens, int sequences, boolean nothingGenerates) {}
 
     /** {@link #load(List)} where the controller will read it; null with fixed batching (nothing reads it). */
     Load loadIfAdaptive(List<Sequence> active) {
@@ -46,16 +50,16 @@ final class StepLimits {
     static Load load(List<Sequence> active) {
         int generating = 0;
         int prompt = 0;
-        boolean onlyEmbeddings = true;
+        boolean nothingGenerates = true;
         for (Sequence s : active) {
-            onlyEmbeddings &= s.embedding;
+            nothingGenerates &= s.embedding || s.request.promptOnly();
             if (s.chunk == 1 && s.generated > 0) {
                 generating++;
             } else {
                 prompt += s.chunk;
             }
         }
-        return new Load(generating, prompt, active.size(), onlyEmbeddings);
+        return new Load(generating, prompt, active.size(), nothingGenerates);
     }
 
     /** A step of {@code stepNanos} carried {@code load}, with {@code queued} sequences not admitted. */
@@ -63,9 +67,10 @@ final class StepLimits {
         if (controller == null) {
             return;
         }
-        if (load.onlyEmbeddings()) {
+        if (load.nothingGenerates()) {
             // no token of anyone's answer waited on this step: the ITL target has nothing to say about it (counted,
-            // a model embedding large batches had its prompt budget cut to a tenth with no one generating)
+            // a model embedding large batches had its prompt budget cut to a tenth with no one generating, and one
+            // scoring prompts to a third)
             return;
         }
         int generating = load.generating();

@@ -2,6 +2,7 @@ package dev.gantry.runtime.runner;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.gantry.runtime.testing.FakeEngine;
@@ -279,5 +280,61 @@ class RunnerGapFillTest extends RunnerTestBase {
         assertEquals(0, s.kvCellsUsed());
         assertEquals(s.kvCellsParked(), engine.session().usedCells(), "cells besides the parked slots'");
         return tokens;
+    }
+
+    /**
+     * Prompts that generate nothing (scored prompts) beside generations whose ids leave gaps: where something
+     * generates they keep a token in the run; in a step where nothing generates they wait for the budget, oldest
+     * first, and no placeholder takes the place a prompt's chunk starts at (the fake session checks each batch's
+     * positions). Every scored prompt is decoded whole and ends at its length, and the generations generate what
+     * they would alone.
+     */
+    @Test
+    void scoredPromptsBesideGenerationsAndGapsKeepEveryBatchWhole() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        RunnerConfig config = config(256, 8 * 256, 8, 64, 16);
+        Runner runner = start(engine, config);
+        engine.pause();
+        int[] lengths = {30, 3, 30};
+        List<int[]> prompts = prompts("story ", lengths.length);
+        List<RecordingObserver> gens = new ArrayList<>();
+        for (int i = 0; i < lengths.length; i++) {
+            gens.add(submit(runner, prompts.get(i), lengths[i]));
+        }
+        List<RecordingObserver> scored = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            RecordingObserver o = observer();
+            runner.submit(new GenerationRequest(promptOfLength(40 + 7 * i), GREEDY, 5).promptOnlyRequest(), o);
+            scored.add(o);
+        }
+        awaitGate(engine);
+        engine.resume();
+        for (RecordingObserver o : scored) {
+            RecordingObserver.Outcome done = o.awaitFinish(WAIT);
+            assertEquals(FinishReason.LENGTH, done.reason());
+            assertEquals(0, o.tokenCount(), "a prompt-only request generates nothing");
+        }
+        for (RecordingObserver o : gens) {
+            o.awaitFinish(WAIT);
+        }
+        assertEachAsAlone(config, prompts, lengths, gens);
+        // a step of scored prompts alone is the oldest's chunk, not single tokens of each
+        FakeEngine alone = engine(FakeEngine.builder().neverEnds().fillsIdGaps(true));
+        Runner scoring = start(alone, config(256, 8 * 256, 8, 64, 16));
+        alone.pause();
+        List<RecordingObserver> two = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            RecordingObserver o = observer();
+            scoring.submit(new GenerationRequest(promptOfLength(40), GREEDY, 5).promptOnlyRequest(), o);
+            two.add(o);
+        }
+        awaitGate(alone);
+        alone.resume();
+        two.forEach(o -> o.awaitFinish(WAIT));
+        // (prompts of 40 tokens, 16 a step: chunks of 16 and 8, never a single token of the prompt that waits)
+        for (FakeSession.Step step : alone.session().steps()) {
+            assertFalse(step.tokensBySequence().containsValue(1), "step " + step.number() + ": "
+                    + step.tokensBySequence());
+        }
     }
 }

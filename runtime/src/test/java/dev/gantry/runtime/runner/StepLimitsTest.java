@@ -42,7 +42,7 @@ class StepLimitsTest {
         StepLimits.Load load = StepLimits.load(List.of(sequence(true, 300, 0), sequence(false, 1, 5),
                 sequence(false, 20, 0)));
         assertEquals(new StepLimits.Load(1, 320, 3, false), load);
-        assertTrue(StepLimits.load(List.of(sequence(true, 8, 0))).onlyEmbeddings());
+        assertTrue(StepLimits.load(List.of(sequence(true, 8, 0))).nothingGenerates());
     }
 
     @Test
