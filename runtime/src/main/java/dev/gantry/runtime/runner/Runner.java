@@ -223,6 +223,7 @@ public final class Runner implements AutoCloseable {
             session = engine.openSession(new SessionParams(config.kvCells(), config.maxSequences(), capacity,
                     config.threads(), config.backendSampling(), config.kvUnified()));
             cells.open(session);
+            batch.scoringOutputs(StepBatch.scoringOutputsFor(engine.info().vocabSize()));
             if (!onCpu) {
                 WarmUp.warm(name, session, config.contextPerSequence()); // a GPU session's kernels load now
             }

@@ -71,7 +71,7 @@ final class StepBatch {
         // finished a step ago), and where the engine allows it such gaps get a placeholder token (see fillGap).
         fillers = 0;
         parkedFillers = 0;
-        scoringRoom = SCORING_OUTPUTS;
+        scoringRoom = scoringOutputs;
         // A prompt that generates nothing (one scored) takes a token here only beside a generating token, to keep
         // their run whole; in a step where nothing generates it waits for the budget below, oldest first, so the
         // step is one pass of the oldest prompt's chunk rather than one more pass of single tokens.
@@ -192,13 +192,38 @@ final class StepBatch {
     }
 
     /**
-     * Outputs a step makes at most for scoring prompts ({@link Sequence#scores}) beyond one a sequence: each is a
-     * row of logits llama.cpp copies to the host (512 KB for a vocabulary of 128K; llama.cpp keeps the largest
-     * buffer a step needed, 128 MB at this many), and a row the runner reads, on its sampling cores, before the
-     * step's tokens are sampled; so a long prompt is scored over several steps rather than in one buffer of its
-     * length.
+     * The host memory a step's scoring rows may take ({@link #scoringOutputsFor}): each output is a row of logits
+     * llama.cpp copies to the host (512 KB for a vocabulary of 128K) and keeps room for (the largest buffer a step
+     * needed stays), and a row the runner reads, on its sampling cores, before the step's tokens are sampled.
      */
-    static final int SCORING_OUTPUTS = Integer.getInteger("gantry.scoringOutputs", 256);
+    static final long SCORING_BYTES = 256L << 20;
+    /** The most scoring outputs a step makes, whatever the vocabulary (a prompt budget's worth). */
+    static final int MAX_SCORING_OUTPUTS = 512;
+    /** {@code -Dgantry.scoringOutputs=N} sets the number, for measuring. */
+    private static final Integer FORCED_SCORING_OUTPUTS = Integer.getInteger("gantry.scoringOutputs");
+
+    /**
+     * Outputs a step makes at most for scoring prompts ({@link Sequence#scores}) beyond one a sequence, for a
+     * vocabulary of {@code vocab} tokens: {@link #MAX_SCORING_OUTPUTS} where their rows fit {@link #SCORING_BYTES}
+     * (a 128K vocabulary), fewer for a larger one, at least 64; a long prompt is scored over several steps. On an
+     * H200 prompts of 512 tokens were scored at 6462 and 6699 tokens a second at 4 and 32 clients with 512 a
+     * step, 4905 and 4695 with 256 (bench/RESULTS.md).
+     */
+    static int scoringOutputsFor(int vocab) {
+        if (FORCED_SCORING_OUTPUTS != null) {
+            return Math.max(1, FORCED_SCORING_OUTPUTS);
+        }
+        return (int) Math.clamp(SCORING_BYTES / (4L * Math.max(1, vocab)), 64, MAX_SCORING_OUTPUTS);
+    }
+
+    /** This runner's {@link #scoringOutputsFor}. */
+    private int scoringOutputs = 256;
+
+    /** Sets the scoring outputs a step makes at most, for the model's vocabulary. */
+    void scoringOutputs(int outputs) {
+        scoringOutputs = outputs;
+    }
+
     /** Scoring outputs this step may still make. */
     private int scoringRoom;
 

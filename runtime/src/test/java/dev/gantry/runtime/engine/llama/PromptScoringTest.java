@@ -29,7 +29,7 @@ class PromptScoringTest extends TinyEngineTestBase {
     private static final double CLOSE = 2e-3;
 
     private Runner runner(int promptBudget) {
-        return start("score", new RunnerConfig(512, 4 * 512, 4, 16, promptBudget, 1, false));
+        return start("score", new RunnerConfig(1024, 4 * 1024, 4, 16, promptBudget, 1, false));
     }
 
     private static int[] tokens(String text) {
@@ -42,7 +42,7 @@ class PromptScoringTest extends TinyEngineTestBase {
         return o;
     }
 
-    /** A prompt of about 400 tokens: longer than a step's scoring outputs. */
+    /** A prompt of about 800 tokens: longer than a step's scoring outputs (512 for this vocabulary). */
     private static int[] longPrompt() {
         String story = ("Once upon a time there was a little girl named Lily. She liked to play in the park with her "
                 + "friend Tom. One day they found a big red ball under a tree. Tom wanted to kick the ball, but Lily "
@@ -50,7 +50,8 @@ class PromptScoringTest extends TinyEngineTestBase {
                 + "ball. The bird sang a happy song. Lily and Tom stopped fighting and listened to the bird. They "
                 + "laughed and played together all day. When the sun went down, they went home and told their moms "
                 + "about the bird and the ball and the happy song. ");
-        return tokens(story + story.replace("Lily", "Sue").replace("Tom", "Ben"));
+        String second = story.replace("Lily", "Sue").replace("Tom", "Ben");
+        return tokens(story + second + second.replace("ball", "kite") + story.replace("park", "garden"));
     }
 
     @Test
@@ -92,14 +93,14 @@ class PromptScoringTest extends TinyEngineTestBase {
     @Test
     void aLongPromptIsScoredOverStepsAlikeWhateverItsChunksAndNeighbours() {
         int[] p = longPrompt();
-        assertTrue(p.length > 300 && p.length < 500, "the prompt has " + p.length + " tokens");
+        assertTrue(p.length > 600 && p.length < 1000, "the prompt has " + p.length + " tokens");
         Runner wide = runner(512);
         RecordingObserver alone = submit(wide, new GenerationRequest(p, GREEDY, 1).withPromptLogprobs()
                 .promptOnlyRequest());
         alone.awaitFinish(WAIT);
         assertEquals(p.length - 1, alone.promptLogprobs().size());
         RunnerStats stats = wide.stats();
-        assertTrue(stats.steps() >= 2, "at most 256 scoring outputs a step (and one more): " + stats.steps()
+        assertTrue(stats.steps() >= 2, "at most 512 scoring outputs a step (and one more): " + stats.steps()
                 + " steps for " + p.length + " tokens");
 
         // small chunks, with two generations and a second scoring beside it
