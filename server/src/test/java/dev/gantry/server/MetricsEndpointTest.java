@@ -160,6 +160,71 @@ class MetricsEndpointTest {
         }
     }
 
+    /**
+     * Two copies of one name in memory at once (a model created again with another context length while its first
+     * copy still serves): the replica's gauges add both up, and stay for the copy that is left when the other
+     * unloads (they collided: one copy's figures hid the other's, and the first to unload took both's gauges).
+     */
+    @Test
+    void twoCopiesOfOneNameAddUpAndOutliveEachOther() throws Exception {
+        Map<String, String> replica = Map.of("model", "twice:latest", "replica", "0");
+        try (TestServer server = TestServer.start(TestServer.defaults())) {
+            assertEquals(200, server.post("/api/create", "{\"model\":\"twice\",\"from\":\"stories260k\","
+                    + "\"stream\":false}").statusCode());
+            try (java.net.Socket a = stream(server, "twice")) {
+                assertEquals(200, server.post("/api/create", "{\"model\":\"twice\",\"from\":\"stories260k\","
+                        + "\"parameters\":{\"num_ctx\":96},\"stream\":false}").statusCode());
+                try (java.net.Socket b = stream(server, "twice")) {
+                    JsonNode ps = TestServer.json(server.get("/api/ps").body());
+                    assertEquals(2, ps.get("models").size(), "two copies: " + ps);
+                    HealthAndReadinessTest.waitFor(() -> PrometheusText.parse(server.get("/metrics").body())
+                            .valueOrZero("gantry_requests_running", replica) == 2.0);
+                    PrometheusText m = PrometheusText.parse(server.get("/metrics").body());
+                    double bothCells = m.valueOrZero("gantry_kv_cache_cells", replica);
+                    double bothSlots = m.valueOrZero("gantry_sequences_max", replica);
+                    // the second copy's client leaves (its generation would end at ten of its short contexts
+                    // anyway), then that copy unloads: the first, which no name loads any more, goes on
+                    b.close();
+                    HealthAndReadinessTest.waitFor(() -> PrometheusText.parse(server.get("/metrics").body())
+                            .valueOrZero("gantry_requests_running", replica) == 1.0);
+                    server.post("/api/generate", "{\"model\":\"twice\",\"keep_alive\":0}");
+                    HealthAndReadinessTest.waitFor(() -> TestServer.json(server.get("/api/ps").body()).get("models")
+                            .size() == 1);
+                    assertEquals(2048, TestServer.json(server.get("/api/ps").body()).at("/models/0/context_length")
+                            .asInt());
+                    m = PrometheusText.parse(server.get("/metrics").body());
+                    assertTrue(m.names().contains("gantry_requests_running"), "the copy left keeps its gauges");
+                    assertEquals(1.0, m.valueOrZero("gantry_requests_running", replica), "its stream still runs");
+                    double oneCells = m.valueOrZero("gantry_kv_cache_cells", replica);
+                    assertTrue(oneCells > 0 && bothCells > oneCells, "both copies' cells, " + bothCells
+                            + ", then one's, " + oneCells);
+                    assertEquals(2 * m.valueOrZero("gantry_sequences_max", replica), bothSlots, "both copies' slots");
+                }
+            }
+        }
+    }
+
+    /** A streamed generation of {@code model} that does not end by itself, read until it is under way. */
+    private static java.net.Socket stream(TestServer server, String model) throws Exception {
+        java.net.Socket s = new java.net.Socket("127.0.0.1", server.gantry.port());
+        String body = "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"options\":{"
+                + "\"num_predict\":1000000,\"ignore_eos\":true}}";
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
+                .getBytes(StandardCharsets.UTF_8));
+        out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+        int lines = 0;
+        for (String line; lines < 3 && (line = in.readLine()) != null; ) {
+            if (line.contains("\"response\"")) {
+                lines++;
+            }
+        }
+        assertEquals(3, lines, "the stream started");
+        return s;
+    }
+
     /** The replica's generated-token count once it reaches {@code want} (the last runner's counts are read live). */
     private static double generated(TestServer server, double want) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

@@ -59,8 +59,10 @@ public final class GantryMetrics {
     private final Supplier<List<LoadedModel>> loaded;
     private volatile Supplier<GpuSnapshot> gpus = () -> new GpuSnapshot(Instant.EPOCH, Map.of(), "no GPU monitor");
 
-    // guarded by this: the meters read from each live runner, and the GPUs given gauges
-    private final Map<Runner, List<Meter>> replicaMeters = new IdentityHashMap<>();
+    // guarded by this: the gauges of each replica (by model and index) and the live runners they read, and the GPUs
+    // given gauges
+    private final Map<Tags, ReplicaGauges> gauges = new HashMap<>();
+    private final Map<Runner, ReplicaGauges> gaugesOf = new IdentityHashMap<>();
     /** Each replica's counters by model and index, kept across its runners (reloads) and after it unloads. */
     private final Map<Tags, ReplicaTotals> totals = new HashMap<>();
     private final Map<Runner, ReplicaTotals> totalsOf = new IdentityHashMap<>();
@@ -240,23 +242,37 @@ public final class GantryMetrics {
 
     /** Registers meters for new replicas and GPUs, removes those of replicas no longer loaded. */
     synchronized void sync() {
+        // the gauges read every copy in memory, as the counters do: a copy no name loads any more (its model was
+        // created again with other parameters, a reload's old copy) still runs its requests, under its name
         Map<Runner, Replica> live = new IdentityHashMap<>();
         Map<Runner, String> modelOf = new HashMap<>();
-        for (LoadedModel m : loaded.get()) {
+        for (LoadedModel m : inMemory.get()) {
             for (Replica r : m.replicas()) {
-                live.put(r.runner(), r);
-                modelOf.put(r.runner(), m.name());
+                if (!retiredRunners.contains(r.runner())) {
+                    live.put(r.runner(), r);
+                    modelOf.put(r.runner(), m.name());
+                }
             }
         }
-        for (var it = replicaMeters.entrySet().iterator(); it.hasNext(); ) {
+        for (var it = gaugesOf.entrySet().iterator(); it.hasNext(); ) {
             var e = it.next();
             if (!live.containsKey(e.getKey())) {
-                e.getValue().forEach(registry::remove);
+                ReplicaGauges g = e.getValue();
+                g.leave(e.getKey(), registry);
+                if (g.runners.isEmpty()) {
+                    gauges.remove(g.tags);
+                }
                 it.remove();
             }
         }
-        live.forEach((runner, replica) -> replicaMeters.computeIfAbsent(runner,
-                k -> registerReplica(modelOf.get(k), replica)));
+        live.forEach((runner, replica) -> {
+            if (!gaugesOf.containsKey(runner)) {
+                Tags tags = Tags.of("model", modelOf.get(runner), "replica", Integer.toString(replica.index()));
+                ReplicaGauges g = gauges.computeIfAbsent(tags, t -> registerReplica(t));
+                g.join(runner, replica, registry);
+                gaugesOf.put(runner, g);
+            }
+        });
         // the counters count every copy until it is gone (a reload's old copy still finishing its requests too)
         Map<Runner, Boolean> present = new IdentityHashMap<>();
         for (LoadedModel m : inMemory.get()) {
@@ -287,34 +303,92 @@ public final class GantryMetrics {
         }
     }
 
-    private List<Meter> registerReplica(String model, Replica replica) {
-        Runner runner = replica.runner();
-        Tags tags = Tags.of("model", model, "replica", Integer.toString(replica.index()));
-        List<Meter> meters = new ArrayList<>();
-        meters.add(gauge("gantry.requests.running", "sequences decoding", runner, tags, null, r -> r.stats().active()));
-        meters.add(gauge("gantry.requests.waiting", "requests queued for a sequence slot", runner, tags, null,
-                r -> r.stats().waiting()));
-        meters.add(gauge("gantry.kv.cache.usage", "share of the replica's KV cells in use, 0 to 1", runner, tags,
-                "ratio", r -> {
-                    RunnerStats s = r.stats();
-                    return s.kvCells() == 0 ? 0 : s.kvCellsUsed() / (double) s.kvCells();
+    /**
+     * The gauges of one replica (a model's copy by index) over the runners that serve it now: usually one, two
+     * while two copies of one name are in memory (another context length, a reload whose old copy still finishes
+     * its requests), whose figures add up (the fullest step is the larger one's) rather than hide one another.
+     * The placement gauge is each runner's own (its GPUs and split), counted by the runners that share it.
+     */
+    private static final class ReplicaGauges {
+        final Tags tags;
+        final Set<Runner> runners = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        final List<Meter> meters = new ArrayList<>();
+        final Map<Runner, Meter> placementOf = new IdentityHashMap<>();
+        final Map<Meter.Id, Integer> placementUsers = new HashMap<>();
+
+        ReplicaGauges(Tags tags) {
+            this.tags = tags;
+        }
+
+        synchronized double sum(ToDoubleFunction<Runner> f) {
+            double v = 0;
+            for (Runner r : runners) {
+                v += f.applyAsDouble(r);
+            }
+            return v;
+        }
+
+        synchronized double max(ToDoubleFunction<Runner> f) {
+            double v = 0;
+            for (Runner r : runners) {
+                v = Math.max(v, f.applyAsDouble(r));
+            }
+            return v;
+        }
+
+        void join(Runner runner, Replica replica, PrometheusMeterRegistry registry) {
+            synchronized (this) {
+                runners.add(runner);
+            }
+            Meter placement = Gauge.builder("gantry.replica.placement", () -> 1)
+                    .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
+                    .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
+                            .collect(java.util.stream.Collectors.joining(","))).tag("split", replica.split())
+                    .register(registry);
+            placementOf.put(runner, placement);
+            placementUsers.merge(placement.getId(), 1, Integer::sum);
+        }
+
+        /** The runner is gone: its placement goes when no other runner shares it, everything when it was the last. */
+        void leave(Runner runner, PrometheusMeterRegistry registry) {
+            boolean last;
+            synchronized (this) {
+                runners.remove(runner);
+                last = runners.isEmpty();
+            }
+            Meter placement = placementOf.remove(runner);
+            if (placement != null && placementUsers.merge(placement.getId(), -1, Integer::sum) <= 0) {
+                placementUsers.remove(placement.getId());
+                registry.remove(placement);
+            }
+            if (last) {
+                meters.forEach(registry::remove);
+            }
+        }
+    }
+
+    private ReplicaGauges registerReplica(Tags tags) {
+        ReplicaGauges g = new ReplicaGauges(tags);
+        g.meters.add(gauge("gantry.requests.running", "sequences decoding", g, tags, null,
+                x -> x.sum(r -> r.stats().active())));
+        g.meters.add(gauge("gantry.requests.waiting", "requests queued for a sequence slot", g, tags, null,
+                x -> x.sum(r -> r.stats().waiting())));
+        g.meters.add(gauge("gantry.kv.cache.usage", "share of the replica's KV cells in use, 0 to 1", g, tags,
+                "ratio", x -> {
+                    double cells = x.sum(r -> r.stats().kvCells());
+                    return cells == 0 ? 0 : x.sum(r -> r.stats().kvCellsUsed()) / cells;
                 }));
-        meters.add(gauge("gantry.kv.cache.cells", "KV cells of the replica", runner, tags, null,
-                r -> r.stats().kvCells()));
-        meters.add(gauge("gantry.sequences.max", "sequences the replica decodes together at most", runner, tags, null,
-                r -> r.config().maxSequences()));
-        meters.add(gauge("gantry.queue.capacity", "requests the replica queues before refusing", runner, tags, null,
-                r -> r.config().maxQueue()));
-        meters.add(gauge("gantry.decode.step.sequences.max", "the most sequences one decode step carried", runner,
-                tags, null, r -> r.stats().maxSequencesInStep()));
-        meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
-                + "start the same way", runner, tags, null, r -> r.stats().kvCellsParked()));
-        meters.add(Gauge.builder("gantry.replica.placement", () -> 1)
-                .description("where the replica is: its GPUs (empty on the CPU) and how it is split")
-                .tags(tags).tag("gpus", replica.gpus().stream().map(String::valueOf)
-                        .collect(java.util.stream.Collectors.joining(","))).tag("split", replica.split())
-                .register(registry));
-        return meters;
+        g.meters.add(gauge("gantry.kv.cache.cells", "KV cells of the replica", g, tags, null,
+                x -> x.sum(r -> r.stats().kvCells())));
+        g.meters.add(gauge("gantry.sequences.max", "sequences the replica decodes together at most", g, tags, null,
+                x -> x.sum(r -> r.config().maxSequences())));
+        g.meters.add(gauge("gantry.queue.capacity", "requests the replica queues before refusing", g, tags, null,
+                x -> x.sum(r -> r.config().maxQueue())));
+        g.meters.add(gauge("gantry.decode.step.sequences.max", "the most sequences one decode step carried", g,
+                tags, null, x -> x.max(r -> r.stats().maxSequencesInStep())));
+        g.meters.add(gauge("gantry.kv.cache.parked.cells", "KV cells finished generations keep for requests that "
+                + "start the same way", g, tags, null, x -> x.sum(r -> r.stats().kvCellsParked())));
+        return g;
     }
 
     /** The counters of the replica {@code tags} names, registered at its first runner. */
@@ -352,9 +426,9 @@ public final class GantryMetrics {
                 .description(description).tags(tags).baseUnit(unit).strongReference(true).register(registry);
     }
 
-    private Gauge gauge(String name, String description, Runner runner, Tags tags, String unit,
-                        ToDoubleFunction<Runner> f) {
-        return Gauge.builder(name, runner, f).description(description).tags(tags).baseUnit(unit).register(registry);
+    private Gauge gauge(String name, String description, ReplicaGauges g, Tags tags, String unit,
+                        ToDoubleFunction<ReplicaGauges> f) {
+        return Gauge.builder(name, g, f).description(description).tags(tags).baseUnit(unit).register(registry);
     }
 
     private static Duration[] seconds(double... values) {
