@@ -185,6 +185,25 @@ class OpenAiEchoScoringTest {
                 "the first generated token right after the prompt");
     }
 
+    /** An echoed text prompt is the text scored, whatever template the model has (none goes around it). */
+    @Test
+    void anEchoedPromptIsScoredWithoutTheModelsTemplate() throws Exception {
+        assertEquals(200, server.post("/api/create", "{\"model\":\"templated\",\"from\":\"stories260k\","
+                + "\"template\":\"Q: {{ .Prompt }}\\nA:\",\"system\":\"Be brief.\",\"stream\":false}")
+                .statusCode());
+        String body = "{\"model\":\"%s\",\"prompt\":\"Once upon a time\",\"echo\":true,\"max_tokens\":0,"
+                + "\"logprobs\":0}";
+        JsonNode templated = ok(server.post("/v1/completions", body.formatted("templated"))).at("/choices/0");
+        JsonNode plain = ok(server.post("/v1/completions", body.formatted("stories260k"))).at("/choices/0");
+        assertEquals(plain.get("logprobs").get("tokens"), templated.get("logprobs").get("tokens"),
+                "the prompt's own tokens: " + templated);
+        assertEquals(plain.get("logprobs").get("token_logprobs"), templated.get("logprobs").get("token_logprobs"));
+        assertEquals("Once upon a time", templated.get("text").textValue());
+        HttpResponse<String> suffix = server.post("/v1/completions", "{\"model\":\"templated\",\"prompt\":\"a\","
+                + "\"echo\":true,\"suffix\":\"b\"}");
+        assertEquals(400, suffix.statusCode(), suffix.body());
+    }
+
     @Test
     void aPromptThatFillsTheContextIsScoredWhenNothingIsGenerated() throws Exception {
         int context = server.model().contextLength();

@@ -325,8 +325,9 @@ public final class Runner implements AutoCloseable {
                     session.beginEmbedding(s.id);
                     s.pooled = new float[engine.embeddingSize()];
                 } else {
-                    // (a prompt-only request samples nothing: no chain of its goes onto the device)
-                    s.sampler = s.request.logprobs() >= 0 || s.request.promptOnly()
+                    // a prompt-only request samples nothing: it has no sampler (a format it asked for is not
+                    // compiled, and no chain of its goes onto the device)
+                    s.sampler = s.request.promptOnly() ? null : s.request.logprobs() >= 0
                             ? session.newHostSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength)
                             : session.newSampler(s.id, s.request.sampling(), s.samplerHistory(), s.promptLength);
                 }
@@ -413,7 +414,11 @@ public final class Runner implements AutoCloseable {
                 outputs.add(s);
             }
         }
-        outputs.prepare(session);
+        if (!scoring) {
+            // (a step that scores a prompt reads its rows on the sampling cores first: no workers waiting for the
+            // sampling meanwhile)
+            outputs.prepare(session);
+        }
         long w0 = System.nanoTime();
         session.synchronize();
         long t0 = System.nanoTime();

@@ -195,8 +195,20 @@ public final class TokenRelay implements GenerationObserver {
             }
             try {
                 if (scored != null && !ended) {
-                    for (PromptLogprobs p : scored) {
-                        sink.onPromptLogprobs(p.position(), p.logprobs(), pieces);
+                    try {
+                        for (PromptLogprobs p : scored) {
+                            sink.onPromptLogprobs(p.position(), p.logprobs(), pieces);
+                        }
+                    } catch (RuntimeException e) {
+                        // the tokens' text cannot be made (the model is gone): the generation ends and the consumer
+                        // hears why, as deliver does for a generated token
+                        ended = true;
+                        GenerationHandle h = handle;
+                        if (h != null) {
+                            h.cancel();
+                        }
+                        sink.onError(e);
+                        continue;
                     }
                 }
                 deliver(tokens, lps, n, reason, metrics, failure);

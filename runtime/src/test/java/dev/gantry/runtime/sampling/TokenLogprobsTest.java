@@ -86,4 +86,15 @@ class TokenLogprobsTest {
             assertArrayEquals(lp.topTokens(), withNaN.topTokens());
         }
     }
+
+    @Test
+    void tiesPastAFullTopListKeepTheLowerIds() {
+        float[] row = {0f, 2f, 1f, 2f, Float.NaN, 2f, 1f, Float.NEGATIVE_INFINITY, 2f, 3f};
+        TokenLogprobs lp = TokenLogprobs.of(row, row.length, 0, 3);
+        assertArrayEquals(new int[] {9, 1, 3}, lp.topTokens(), "3 first, then the first two of the four 2s");
+        TokenLogprobs five = TokenLogprobs.of(row, row.length, 0, 5);
+        assertArrayEquals(new int[] {9, 1, 3, 5, 8}, five.topTokens());
+        TokenLogprobs seven = TokenLogprobs.of(row, row.length, 0, 9);
+        assertArrayEquals(new int[] {9, 1, 3, 5, 8, 2, 6, 0}, seven.topTokens(), "never NaN or -inf");
+    }
 }

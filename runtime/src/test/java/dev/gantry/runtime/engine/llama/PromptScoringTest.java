@@ -160,6 +160,58 @@ class PromptScoringTest extends TinyEngineTestBase {
         assertEquals(0, o.tokenCount());
     }
 
+    /**
+     * A prompt being scored is preempted when the cache runs out (two generations fill it) and decoded again later:
+     * each position is still reported once, in order, with the log probabilities it has alone.
+     */
+    @Test
+    void aScoredPromptPreemptedMidwayReportsEachPositionOnce() {
+        int[] p = longPrompt();
+        RecordingObserver alone = submit(runner(64), new GenerationRequest(p, GREEDY, 1).withPromptLogprobs()
+                .promptOnlyRequest());
+        alone.awaitFinish(WAIT);
+        int cells = p.length + 200;
+        Runner tight = start("tight", new RunnerConfig(cells, cells, 4, 16, 2, 1, false));
+        int[] g = tokens("Sam and his mom went to the park");
+        RecordingObserver g1 = submit(tight, new GenerationRequest(g, GREEDY, cells - g.length - 2));
+        RecordingObserver g2 = submit(tight, new GenerationRequest(g, GREEDY, cells - g.length - 2));
+        g1.awaitTokens(2, WAIT);
+        RecordingObserver only = submit(tight, new GenerationRequest(p, GREEDY, 1).withPromptLogprobs()
+                .promptOnlyRequest());
+        RecordingObserver then = submit(tight, new GenerationRequest(p, GREEDY, 5).withPromptLogprobs());
+        for (RecordingObserver o : List.of(g1, g2, only, then)) {
+            o.await(WAIT);
+            assertEquals(List.of(), o.protocolErrors());
+        }
+        assertTrue(tight.stats().preemptions() > 0, "the cache ran out: " + tight.stats());
+        for (RecordingObserver o : List.of(only, then)) {
+            List<TokenLogprobs> got = o.promptLogprobs();
+            assertEquals(p.length - 1, got.size(), "each position once");
+            for (int i = 0; i < got.size(); i++) {
+                assertEquals(p[i + 1], got.get(i).token());
+                assertEquals(alone.promptLogprobs().get(i).logprob(), got.get(i).logprob(), 2e-2,
+                        "position " + (i + 1));
+            }
+        }
+    }
+
+    @Test
+    void aScoringCancelledMidwayEndsWithNothingAfter() throws Exception {
+        Runner r = runner(8);
+        RecordingObserver o = new RecordingObserver();
+        dev.gantry.runtime.runner.GenerationHandle h = r.submit(new GenerationRequest(longPrompt(), GREEDY, 5)
+                .withPromptLogprobs(), o);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (o.promptLogprobs().size() < 20 && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        h.cancel();
+        assertEquals(FinishReason.CANCELLED, o.awaitFinish(WAIT).reason());
+        assertEquals(List.of(), o.protocolErrors());
+        assertEquals(0, o.tokenCount());
+        assertTrue(o.promptLogprobs().size() < longPrompt().length - 1, "it ended before its prompt did");
+    }
+
     private static int[] generated(Runner r, int[] prompt, int n) {
         RecordingObserver o = submit(r, new GenerationRequest(prompt, GREEDY, n));
         o.awaitFinish(WAIT);

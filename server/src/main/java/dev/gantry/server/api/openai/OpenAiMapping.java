@@ -92,6 +92,16 @@ public final class OpenAiMapping {
             }
         } else {
             out.put("prompt", prompt.text());
+            if (bool(req, "echo", false)) {
+                // an echoed prompt is the text the answer continues (and is scored), as llama-server and vLLM read
+                // a completion's prompt: no chat template around it, no system prompt before it
+                out.put("raw", true);
+                JsonNode suffix = req.get("suffix");
+                if (suffix != null && suffix.isTextual() && !suffix.textValue().isEmpty()) {
+                    throw OpenAiError.invalid("suffix", "suffix cannot be used with echo (an echoed prompt goes to "
+                            + "the model as it is, without the template that places a suffix)");
+                }
+            }
         }
         out.put("stream", bool(req, "stream", false));
         ObjectNode options = options(req, false);
