@@ -82,7 +82,7 @@ final class KvCells {
      */
     void release(Sequence s, boolean keep, int minReuse) {
         if (keep && !s.embedding && s.cached >= minReuse) {
-            parked.park(s.id, s.tokens, s.cached);
+            parked.park(s.id, s.tokens, s.cached, s.scoredPositions);
         } else if (s.cached > 0) {
             session.freeSequence(s.id);
             used -= s.cached;

@@ -12,6 +12,12 @@ import java.util.Arrays;
 final class ParkedSlots {
     private int[][] tokens = new int[0][];
     private long[] parkedAt = new long[0];
+    /**
+     * For a slot whose prompt was scored: each prompt position's log probabilities (from 1; null past those
+     * scored), with how many alternatives; a request that scores a prompt starting the same way reports them
+     * rather than decode those tokens again. Null elsewhere.
+     */
+    private dev.gantry.runtime.sampling.TokenLogprobs[][] scored = new dev.gantry.runtime.sampling.TokenLogprobs[0][];
     private int count;
     private int cells;
     private long clock;
@@ -38,14 +44,21 @@ final class ParkedSlots {
 
     /** Parks slot {@code id} with the first {@code length} of {@code held}: the tokens its cells hold. */
     void park(int id, int[] held, int length) {
+        park(id, held, length, null);
+    }
+
+    /** {@link #park(int, int[], int)} with the log probabilities of the prompt positions it scored, or null. */
+    void park(int id, int[] held, int length, dev.gantry.runtime.sampling.TokenLogprobs[] scoredPositions) {
         if (id >= tokens.length) {
             int n = Math.max(id + 1, Math.max(8, 2 * tokens.length));
             tokens = Arrays.copyOf(tokens, n);
             parkedAt = Arrays.copyOf(parkedAt, n);
+            scored = Arrays.copyOf(scored, n);
         }
         if (tokens[id] != null) {
             remove(id);
         }
+        scored[id] = scoredPositions;
         tokens[id] = Arrays.copyOf(held, length);
         parkedAt[id] = ++clock;
         count++;
@@ -69,6 +82,45 @@ final class ParkedSlots {
             }
         }
         return best;
+    }
+
+    /**
+     * The parked slot whose scored prompt shares the longest prefix with {@code want[0..limit)} and has at least
+     * {@code top} alternatives a position, at least {@code min} tokens shared; -1 when none does.
+     */
+    int bestScored(int[] want, int limit, int min, int top) {
+        int best = -1;
+        int bestLength = min - 1;
+        for (int id = 0; id < tokens.length && count > 0; id++) {
+            if (tokens[id] != null && id < scored.length && scored[id] != null && alternatives(id) >= top) {
+                int n = commonPrefix(id, want, limit);
+                if (n > bestLength) {
+                    best = id;
+                    bestLength = n;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The log probabilities slot {@code id}'s prompt was scored with (by position, from 1), or null. */
+    dev.gantry.runtime.sampling.TokenLogprobs[] scored(int id) {
+        return holds(id) && id < scored.length ? scored[id] : null;
+    }
+
+    /** How many of its prompt's positions slot {@code id} has log probabilities for, from 1 on without a gap. */
+    int scoredUpTo(int id) {
+        dev.gantry.runtime.sampling.TokenLogprobs[] s = scored(id);
+        int p = 0;
+        while (s != null && p + 1 < s.length && s[p + 1] != null) {
+            p++;
+        }
+        return p;
+    }
+
+    private int alternatives(int id) {
+        dev.gantry.runtime.sampling.TokenLogprobs[] s = scored[id];
+        return s.length > 1 && s[1] != null ? s[1].topTokens().length : Integer.MAX_VALUE;
     }
 
     /** Tokens slot {@code id} shares with the start of {@code want[0..limit)}. */
@@ -100,15 +152,25 @@ final class ParkedSlots {
             tokens = Arrays.copyOf(tokens, n);
             parkedAt = Arrays.copyOf(parkedAt, n);
         }
+        if (to >= scored.length) {
+            scored = Arrays.copyOf(scored, tokens.length);
+        }
         tokens[to] = tokens[from];
         parkedAt[to] = parkedAt[from];
+        scored[to] = from < scored.length ? scored[from] : null;
         tokens[from] = null;
+        if (from < scored.length) {
+            scored[from] = null;
+        }
     }
 
     /** Unparks slot {@code id}; returns the cells it held. */
     int remove(int id) {
         int length = tokens[id].length;
         tokens[id] = null;
+        if (id < scored.length) {
+            scored[id] = null;
+        }
         count--;
         cells -= length;
         return length;

@@ -290,10 +290,16 @@ public final class Runner implements AutoCloseable {
         while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), limits.maxActive())) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
-            // (not for a prompt to score: each of its tokens must be decoded for its output)
-            int reuse = s.embedding || s.request.promptLogprobs() ? -1
+            // a prompt to score takes only a slot whose own prompt was scored: the positions it shares come with
+            // their log probabilities, and the last of them is decoded again, its output scoring the next token
+            boolean scoring = s.request.promptLogprobs();
+            int reuse = s.embedding ? -1 : scoring
+                    ? parked.bestScored(s.tokens, s.length - 1, MIN_REUSE + 1, s.request.logprobs())
                     : parked.best(s.tokens, s.length - 1, MIN_REUSE);
             int keep = reuse < 0 ? 0 : parked.commonPrefix(reuse, s.tokens, s.length - 1);
+            if (scoring && reuse >= 0) {
+                keep = Math.min(keep - 1, parked.scoredUpTo(reuse));
+            }
             // taking over the parked slot frees its cells past the common prefix
             long released = reuse < 0 ? 0 : parked.length(reuse) - keep;
             int need = s.pending() - keep + 1;
@@ -306,9 +312,13 @@ public final class Runner implements AutoCloseable {
             waiting.pollFirst();
             if (reuse >= 0) {
                 s.id = reuse;
+                dev.gantry.runtime.sampling.TokenLogprobs[] known = scoring ? parked.scored(reuse) : null;
                 s.cached = cells.takeOver(reuse, keep);
                 s.reused = Math.min(s.cached, s.promptLength);
                 counts.reusedPromptTokens += s.cached;
+                if (known != null) {
+                    reportKnown(s, known);
+                }
             } else {
                 s.id = ids.fresh();
                 if (parked.holds(s.id)) {
@@ -449,6 +459,28 @@ public final class Runner implements AutoCloseable {
         limits.observe(took, load, waiting.size() + inbox.queued());
     }
 
+    /**
+     * A scoring sequence took over a slot whose prompt was scored: the positions it kept ({@code 1..cached}, those
+     * the kept cells' outputs predicted) are reported from there, with the alternatives it asked for.
+     */
+    private void reportKnown(Sequence s, TokenLogprobs[] known) {
+        int top = Math.max(0, s.request.logprobs());
+        for (int pos = s.promptScored; pos <= s.cached && pos < known.length && known[pos] != null; pos++) {
+            TokenLogprobs k = known[pos];
+            TokenLogprobs lp = k.topTokens().length == top ? k : new TokenLogprobs(k.token(), k.logprob(),
+                    Arrays.copyOf(k.topTokens(), top), Arrays.copyOf(k.topLogprobs(), top));
+            s.promptScored = pos + 1;
+            s.keepScored(pos, lp);
+            try {
+                s.observer.onPromptLogprobs(pos, lp);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
+                s.finish(FinishReason.CANCELLED);
+                return;
+            }
+        }
+    }
+
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */
     private boolean scoring;
 
@@ -498,6 +530,9 @@ public final class Runner implements AutoCloseable {
             scoredBy[k] = null;
             int pos = scoredPosition[k];
             s.promptScored = pos + 1;
+            if (lps[k] != null) {
+                s.keepScored(pos, lps[k]);
+            }
             if (lps[k] == null || s.requestedFinish() != null) {
                 continue;
             }

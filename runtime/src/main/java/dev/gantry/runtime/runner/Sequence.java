@@ -39,6 +39,11 @@ final class Sequence implements GenerationHandle {
      * or -1; a scoring sequence's only.
      */
     int[] scoreOutputs;
+    /**
+     * The log probabilities reported for its prompt, by position (from 1): kept with its cells when it parks, for a
+     * request that scores a prompt starting the same way. A scoring sequence's only.
+     */
+    dev.gantry.runtime.sampling.TokenLogprobs[] scoredPositions;
     /** An embedding input: decoded with every token an output, pooled, never sampled. */
     final boolean embedding;
     /** Let in with a request already admitted (a later input of an embedding batch): outside the queue's bound. */
@@ -75,6 +80,14 @@ final class Sequence implements GenerationHandle {
     /** Whether decoding prompt position {@code pos} must make an output: the next token's log probability is due. */
     boolean scores(int pos) {
         return request.promptLogprobs() && pos + 1 < promptLength && pos + 1 >= promptScored;
+    }
+
+    /** Keeps prompt position {@code pos}'s reported log probabilities, for the slot's next scoring request. */
+    void keepScored(int pos, dev.gantry.runtime.sampling.TokenLogprobs lp) {
+        if (scoredPositions == null) {
+            scoredPositions = new dev.gantry.runtime.sampling.TokenLogprobs[promptLength];
+        }
+        scoredPositions[pos] = lp;
     }
 
     /** Records that the token at {@code offset} of this step's chunk is output {@code batchIndex} for scoring. */

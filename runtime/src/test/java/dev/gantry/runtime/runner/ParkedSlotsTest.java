@@ -73,4 +73,30 @@ class ParkedSlotsTest {
         assertEquals(0, p.cells());
         assertEquals(-1, p.oldest(-1));
     }
+
+    /**
+     * A slot whose prompt was scored keeps its positions' log probabilities: only such a slot, with as many
+     * alternatives as asked, serves a prompt to score; they move with the slot and go when it is taken.
+     */
+    @Test
+    void scoredPositionsGoWithTheirSlot() {
+        ParkedSlots p = new ParkedSlots();
+        dev.gantry.runtime.sampling.TokenLogprobs[] scored = new dev.gantry.runtime.sampling.TokenLogprobs[11];
+        for (int pos = 1; pos < 7; pos++) {
+            scored[pos] = new dev.gantry.runtime.sampling.TokenLogprobs(pos, -pos, new int[] {1, 2}, new float[] {0, 0});
+        }
+        p.park(3, with(20, 21, 22), 11, scored);
+        p.park(4, with(20, 21, 22, 23), 12); // longer, but not scored
+        int[] want = with(20, 21, 22, 23, 24);
+        assertEquals(4, p.best(want, want.length - 1, 4));
+        assertEquals(3, p.bestScored(want, want.length - 1, 4, 2));
+        assertEquals(-1, p.bestScored(want, want.length - 1, 4, 3), "two alternatives a position, not three");
+        assertEquals(6, p.scoredUpTo(3), "positions 1 to 6 scored");
+        p.move(3, 9);
+        assertEquals(scored, p.scored(9));
+        assertEquals(null, p.scored(3));
+        p.remove(9);
+        assertEquals(null, p.scored(9));
+        assertEquals(-1, p.bestScored(want, want.length - 1, 4, 0));
+    }
 }

@@ -212,6 +212,53 @@ class PromptScoringTest extends TinyEngineTestBase {
         assertTrue(o.promptLogprobs().size() < longPrompt().length - 1, "it ended before its prompt did");
     }
 
+    /**
+     * Prompts that share a long start (a multiple-choice question's context with each answer, as an evaluation
+     * harness sends them one after the other): the second takes the first's parked cells and its scored positions,
+     * decodes only from the last shared token on, and reports what a fresh runner reports.
+     */
+    @Test
+    void aPromptStartingLikeAScoredOneReusesItsCellsAndLogprobs() {
+        String context = "Once upon a time there was a little girl named Lily. She liked to play in the park with "
+                + "her friend Tom. One day they found a big red ball under a tree. Who found the ball?";
+        int[] first = tokens(context + " Lily and Tom found it.");
+        int[] second = tokens(context + " A little bird found it.");
+        int shared = java.util.Arrays.mismatch(first, second);
+        assertTrue(shared > 30, "they share " + shared + " tokens");
+        Runner r = runner(512);
+        RecordingObserver a = submit(r, new GenerationRequest(first, GREEDY, 1).withLogprobs(2).withPromptLogprobs()
+                .promptOnlyRequest());
+        a.awaitFinish(WAIT);
+        long reusedBefore = r.stats().reusedPromptTokens();
+        RecordingObserver b = submit(r, new GenerationRequest(second, GREEDY, 1).withLogprobs(1).withPromptLogprobs()
+                .promptOnlyRequest());
+        b.awaitFinish(WAIT);
+        assertEquals(List.of(), b.protocolErrors());
+        assertEquals(shared - 1, r.stats().reusedPromptTokens() - reusedBefore,
+                "the shared tokens but the last, decoded again for its output");
+        RecordingObserver fresh = submit(runner(512), new GenerationRequest(second, GREEDY, 1).withLogprobs(1)
+                .withPromptLogprobs().promptOnlyRequest());
+        fresh.awaitFinish(WAIT);
+        List<TokenLogprobs> got = b.promptLogprobs();
+        assertEquals(second.length - 1, got.size(), "each position once");
+        for (int i = 0; i < got.size(); i++) {
+            assertEquals(second[i + 1], got.get(i).token());
+            assertEquals(1, got.get(i).topTokens().length, "the alternatives this request asked for");
+            assertEquals(fresh.promptLogprobs().get(i).logprob(), got.get(i).logprob(), CLOSE, "position " + (i + 1));
+            if (i + 1 < shared - 1) {
+                assertEquals(a.promptLogprobs().get(i).logprob(), got.get(i).logprob(), 0.0, "from the first");
+            }
+        }
+        // a request asking for more alternatives than the parked prompt has decodes it again
+        long reused = r.stats().reusedPromptTokens();
+        RecordingObserver more = submit(r, new GenerationRequest(second, GREEDY, 1).withLogprobs(5)
+                .withPromptLogprobs().promptOnlyRequest());
+        more.awaitFinish(WAIT);
+        assertEquals(5, more.promptLogprobs().getFirst().topTokens().length);
+        assertEquals(second.length - 1, more.promptLogprobs().size());
+        assertEquals(reused, r.stats().reusedPromptTokens(), "no parked prompt has 5 alternatives a position");
+    }
+
     private static int[] generated(Runner r, int[] prompt, int n) {
         RecordingObserver o = submit(r, new GenerationRequest(prompt, GREEDY, n));
         o.awaitFinish(WAIT);
