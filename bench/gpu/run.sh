@@ -403,6 +403,9 @@ for phase in "$@"; do
         python3 "$(dirname "$0")/score_check.py" load http://127.0.0.1:11520 llama3-8b-q4_0 "$c" \
           "${SCORE_SECONDS:-30}" 512 2>&1 | tee -a "$W/log.txt"
       done
+      # as a multiple-choice evaluation sends them: four answers to a context, one after the other, at the first level
+      python3 "$(dirname "$0")/score_check.py" load http://127.0.0.1:11520 llama3-8b-q4_0 "${levels%% *}" \
+        "${SCORE_SECONDS:-30}" 512 mc 2>&1 | tee -a "$W/log.txt"
       ps_after gantry-score-gpu 11520
       kill -0 "$gpid" 2>/dev/null || log "gantry score exited during the run"
       kill "$gpid"; wait "$gpid" 2>/dev/null

@@ -4,8 +4,10 @@ with echo, logprobs and max_tokens 0, as lm-evaluation-harness's local-completio
 
   score_check.py agree GPU_URL CPU_URL MODEL      one prompt of token ids scored by two servers, alone and (on the
                                                   first) beside other scoring and generating requests: differences
-  score_check.py load URL MODEL CLIENTS SECONDS TOKENS   CLIENTS threads scoring prompts of TOKENS ids for SECONDS:
-                                                  requests, failures, prompt tokens scored a second
+  score_check.py load URL MODEL CLIENTS SECONDS TOKENS [mc]   CLIENTS threads scoring prompts of TOKENS ids for
+                                                  SECONDS: requests, failures, prompt tokens scored a second; with mc
+                                                  as a multiple-choice evaluation sends them: a context of TOKENS - 32
+                                                  ids with each of four answers of 32, one after the other
   score_check.py text FILE WORDS                  a text of WORDS words for llama-perplexity
 """
 import json
@@ -70,7 +72,7 @@ def agree(gpu, cpu, model):
     assert spread >= 0
 
 
-def load(url, model, clients, seconds, tokens):
+def load(url, model, clients, seconds, tokens, mc=False):
     stop = time.time() + seconds
     counts = {"ok": 0, "failed": 0, "tokens": 0}
     latencies = []
@@ -79,9 +81,15 @@ def load(url, model, clients, seconds, tokens):
 
     def client(c):
         n = 0
+        context = None
         while time.time() < stop:
             n += 1
-            prompt = ids(c * 100000 + n, tokens)
+            if mc:
+                if n % 4 == 1:
+                    context = ids(c * 100000 + n, tokens - 32)
+                prompt = context + ids(c * 100000 + n + 50000, 33)[1:]
+            else:
+                prompt = ids(c * 100000 + n, tokens)
             t0 = time.time()
             try:
                 lp = score(url, model, prompt)
@@ -106,7 +114,8 @@ def load(url, model, clients, seconds, tokens):
         t.join()
     took = time.time() - t0
     tag = os.environ.get("BENCH_TAG")
-    print(json.dumps({"label": "score-%d%s" % (clients, "-" + tag if tag else ""), "clients": clients,
+    print(json.dumps({"label": "score-%s%d%s" % ("mc-" if mc else "", clients, "-" + tag if tag else ""),
+                      "clients": clients,
                       "prompt_tokens": tokens,
                       "requests": counts["ok"], "failed": counts["failed"],
                       "scored_tokens_per_second": round(counts["tokens"] / took, 1),
@@ -133,7 +142,8 @@ if __name__ == "__main__":
     if cmd == "agree":
         agree(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "load":
-        load(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]))
+        load(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]),
+             len(sys.argv) > 7 and sys.argv[7] == "mc")
     elif cmd == "text":
         text(sys.argv[2], int(sys.argv[3]))
     else:

@@ -27,8 +27,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A soak run: mixed streaming and whole generate, chat (some with a JSON format after reasoning) and (where the
- * server has it) embed requests from N clients
+ * A soak run: mixed streaming and whole generate, chat (some with a JSON format after reasoning), scored prompts
+ * and (where the server has it) embed requests from N clients
  * for a number of minutes against a running server, with the server process's resident memory, native memory
  * (Native Memory Tracking, when the server runs with {@code -XX:NativeMemoryTracking=summary}), heap after a full
  * GC and open file count sampled at the start, every few minutes, and at the end. A leak shows as a drift between
@@ -125,7 +125,7 @@ public final class SoakTool {
     void client(int seed, long end, boolean embed) {
         SplittableRandom rnd = new SplittableRandom(seed);
         while (System.nanoTime() < end) {
-            int pick = rnd.nextInt(embed ? 13 : 11);
+            int pick = rnd.nextInt(embed ? 14 : 12);
             int predict = 16 + rnd.nextInt(112);
             String kind;
             String path;
@@ -168,6 +168,15 @@ public final class SoakTool {
                 path = "/v1/chat/completions";
                 body = "{\"model\":\"" + o.model() + "\",\"n\":3,\"max_tokens\":" + predict + ",\"messages\":[{\"role\":"
                         + "\"user\",\"content\":\"A story about " + rnd.nextInt(1000) + " birds\"}]}";
+            } else if (pick < 12) {
+                // a scored prompt (echo, logprobs, max_tokens 0 or 1), as an evaluation harness sends a question's
+                // answers one after the other: a few contexts, each with one of four answers
+                kind = rnd.nextBoolean() ? "openai-score-stream" : "openai-score";
+                path = "/v1/completions";
+                body = "{\"model\":\"" + o.model() + "\",\"prompt\":\"Question " + rnd.nextInt(8) + ": Once upon a "
+                        + "time there was a little cat who lived in a big house by the river. What did the cat like? "
+                        + "Answer: " + rnd.nextInt(4) + " fish\",\"echo\":true,\"logprobs\":1,\"max_tokens\":"
+                        + rnd.nextInt(2) + ",\"stream\":" + kind.endsWith("stream") + "}";
             } else {
                 kind = "embed";
                 path = "/api/embed";

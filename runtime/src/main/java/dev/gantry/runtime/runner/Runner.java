@@ -292,12 +292,12 @@ public final class Runner implements AutoCloseable {
             // the parked slot that starts like this sequence, leaving it at least one token to decode
             // a prompt to score takes only a slot whose own prompt was scored: the positions it shares come with
             // their log probabilities, and the last of them is decoded again, its output scoring the next token
-            boolean scoring = s.request.promptLogprobs();
-            int reuse = s.embedding ? -1 : scoring
+            boolean scoresPrompt = s.request.promptLogprobs();
+            int reuse = s.embedding ? -1 : scoresPrompt
                     ? parked.bestScored(s.tokens, s.length - 1, MIN_REUSE + 1, s.request.logprobs())
                     : parked.best(s.tokens, s.length - 1, MIN_REUSE);
             int keep = reuse < 0 ? 0 : parked.commonPrefix(reuse, s.tokens, s.length - 1);
-            if (scoring && reuse >= 0) {
+            if (scoresPrompt && reuse >= 0) {
                 keep = Math.min(keep - 1, parked.scoredUpTo(reuse));
             }
             // taking over the parked slot frees its cells past the common prefix
@@ -312,12 +312,12 @@ public final class Runner implements AutoCloseable {
             waiting.pollFirst();
             if (reuse >= 0) {
                 s.id = reuse;
-                dev.gantry.runtime.sampling.TokenLogprobs[] known = scoring ? parked.scored(reuse) : null;
+                dev.gantry.runtime.sampling.TokenLogprobs[] known = scoresPrompt ? parked.scored(reuse) : null;
                 s.cached = cells.takeOver(reuse, keep);
                 s.reused = Math.min(s.cached, s.promptLength);
                 counts.reusedPromptTokens += s.cached;
                 if (known != null) {
-                    reportKnown(s, known);
+                    PromptScores.reportKnown(s, known);
                 }
             } else {
                 s.id = ids.fresh();
@@ -459,91 +459,17 @@ public final class Runner implements AutoCloseable {
         limits.observe(took, load, waiting.size() + inbox.queued());
     }
 
-    /**
-     * A scoring sequence took over a slot whose prompt was scored: the positions it kept ({@code 1..cached}, those
-     * the kept cells' outputs predicted) are reported from there, with the alternatives it asked for.
-     */
-    private void reportKnown(Sequence s, TokenLogprobs[] known) {
-        int top = Math.max(0, s.request.logprobs());
-        for (int pos = s.promptScored; pos <= s.cached && pos < known.length && known[pos] != null; pos++) {
-            TokenLogprobs k = known[pos];
-            TokenLogprobs lp = k.topTokens().length == top ? k : new TokenLogprobs(k.token(), k.logprob(),
-                    Arrays.copyOf(k.topTokens(), top), Arrays.copyOf(k.topLogprobs(), top));
-            s.promptScored = pos + 1;
-            s.keepScored(pos, lp);
-            try {
-                s.observer.onPromptLogprobs(pos, lp);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
-                s.finish(FinishReason.CANCELLED);
-                return;
-            }
-        }
-    }
-
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */
     private boolean scoring;
-
-    // scorePrompts' lists, grown as needed: each scoring output's sequence, batch index, predicted token and top
-    private Sequence[] scoredBy = new Sequence[0];
-    private int[] scoredOutput = new int[0];
-    private int[] scoredToken = new int[0];
-    private int[] scoredTop = new int[0];
-    private int[] scoredPosition = new int[0];
+    /** The prompts' log probabilities this runner reports (its lists kept between steps). */
+    private final PromptScores scores = new PromptScores();
 
     /**
-     * Reports the log probabilities of the prompt tokens this step's outputs predict, for the sequences that score
-     * their prompt (computed together, on the sampling cores), and ends each prompt-only sequence whose prompt is
-     * now decoded (never one of the step's outputs to sample).
+     * Reports the log probabilities of the prompt tokens this step's outputs predict ({@link PromptScores}), and
+     * ends each prompt-only sequence whose prompt is now decoded (never one of the step's outputs to sample).
      */
     private void scorePrompts(long now) {
-        int n = 0;
-        for (Sequence s : active) {
-            if (s.chunk == 0 || s.embedding || s.scoreOutputs == null) {
-                continue;
-            }
-            for (int j = 0; j < s.chunk && j < s.scoreOutputs.length; j++) {
-                if (s.scoreOutputs[j] < 0) {
-                    continue;
-                }
-                if (n == scoredBy.length) {
-                    int grown = Math.max(16, 2 * n);
-                    scoredBy = Arrays.copyOf(scoredBy, grown);
-                    scoredOutput = Arrays.copyOf(scoredOutput, grown);
-                    scoredToken = Arrays.copyOf(scoredToken, grown);
-                    scoredTop = Arrays.copyOf(scoredTop, grown);
-                    scoredPosition = Arrays.copyOf(scoredPosition, grown);
-                }
-                scoredBy[n] = s;
-                scoredOutput[n] = s.scoreOutputs[j];
-                scoredPosition[n] = s.cached - s.chunk + j + 1; // the token this output predicts
-                scoredToken[n] = s.tokens[scoredPosition[n]];
-                scoredTop[n] = s.request.logprobs();
-                n++;
-            }
-        }
-        TokenLogprobs[] lps = n == 0 ? new TokenLogprobs[0]
-                : session.logprobs(scoredOutput, scoredToken, scoredTop, n);
-        // in order: a sequence's outputs were listed by position
-        for (int k = 0; k < n; k++) {
-            Sequence s = scoredBy[k];
-            scoredBy[k] = null;
-            int pos = scoredPosition[k];
-            s.promptScored = pos + 1;
-            if (lps[k] != null) {
-                s.keepScored(pos, lps[k]);
-            }
-            if (lps[k] == null || s.requestedFinish() != null) {
-                continue;
-            }
-            try {
-                s.observer.onPromptLogprobs(pos, lps[k]);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "observer failed; cancelling its sequence", e);
-                // ended at the next step: it may be among this step's outputs, whose samplers are in use now
-                s.finish(FinishReason.CANCELLED);
-            }
-        }
+        scores.report(active, session);
         for (int i = 0; i < active.size(); i++) {
             Sequence s = active.get(i);
             if (s.chunk > 0 && s.request.promptOnly() && s.cached >= s.promptLength && s.requestedFinish() == null) {

@@ -18,6 +18,36 @@ public record TokenLogprobs(int token, float logprob, int[] topTokens, float[] t
         return of(scratch, vocab, token, top);
     }
 
+    /** Each sampling thread's copy of a row, for {@link #ofRows}. */
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * {@link #of(MemorySegment, int, int, int, float[])} for the first {@code n} {@code rows}, each with its own
+     * token and top, on the calling runner's sampling cores ({@link ParallelSampling#forEach}); a failure of any
+     * is thrown once all are done.
+     */
+    public static TokenLogprobs[] ofRows(MemorySegment[] rows, int vocab, int[] tokens, int[] tops, int n) {
+        TokenLogprobs[] out = new TokenLogprobs[n];
+        Throwable[] failed = ParallelSampling.forEach(n, i -> {
+            float[] row = ROWS.get();
+            if (row.length < vocab) {
+                row = new float[vocab];
+                ROWS.set(row);
+            }
+            out[i] = of(rows[i], vocab, tokens[i], tops[i], row);
+        });
+        if (failed != null) {
+            for (Throwable t : failed) {
+                if (t instanceof RuntimeException e) {
+                    throw e;
+                } else if (t instanceof Error e) {
+                    throw e;
+                }
+            }
+        }
+        return out;
+    }
+
     /** From the first {@code vocab} logits of {@code row}. */
     public static TokenLogprobs of(float[] row, int vocab, int token, int top) {
         top = Math.max(0, Math.min(top, Math.min(MAX_TOP, vocab)));

@@ -290,39 +290,14 @@ final class LlamaCppSession implements EngineSession {
         return dev.gantry.runtime.sampling.TokenLogprobs.of(ctx.logits(outputIndex), vocab, token, top, logprobRow);
     }
 
-    /** Each sampling thread's copy of a row, for {@link #logprobs(int[], int[], int[], int)}. */
-    private static final ThreadLocal<float[]> LOGPROB_ROWS = ThreadLocal.withInitial(() -> new float[0]);
-
-    /**
-     * The rows are found here, one after the other (llama.cpp's lookup may reorder its outputs: not for several
-     * threads at once), and read on the runner's sampling cores: a scored prompt has up to a few hundred a step.
-     */
+    /** Rows looked up here one at a time (llama.cpp may reorder its outputs then), read on the sampling cores. */
     @Override
     public dev.gantry.runtime.sampling.TokenLogprobs[] logprobs(int[] outputIndexes, int[] tokens, int[] tops, int n) {
-        int vocab = model.vocabSize();
-        java.lang.foreign.MemorySegment[] rows = new java.lang.foreign.MemorySegment[n];
+        var rows = new java.lang.foreign.MemorySegment[n];
         for (int i = 0; i < n; i++) {
             rows[i] = ctx.logits(outputIndexes[i]);
         }
-        dev.gantry.runtime.sampling.TokenLogprobs[] out = new dev.gantry.runtime.sampling.TokenLogprobs[n];
-        Throwable[] failed = dev.gantry.runtime.sampling.ParallelSampling.forEach(n, i -> {
-            float[] row = LOGPROB_ROWS.get();
-            if (row.length < vocab) {
-                row = new float[vocab];
-                LOGPROB_ROWS.set(row);
-            }
-            out[i] = dev.gantry.runtime.sampling.TokenLogprobs.of(rows[i], vocab, tokens[i], tops[i], row);
-        });
-        if (failed != null) {
-            for (Throwable t : failed) {
-                if (t instanceof RuntimeException e) {
-                    throw e;
-                } else if (t instanceof Error e) {
-                    throw e;
-                }
-            }
-        }
-        return out;
+        return dev.gantry.runtime.sampling.TokenLogprobs.ofRows(rows, model.vocabSize(), tokens, tops, n);
     }
 
     private SequenceSampler newSampler(int sequence, SamplingParams p, int[] history, int promptLength,

@@ -84,7 +84,7 @@ public final class OpenAiHandlers {
             for (int i = 0; i < prompts.size(); i++) {
                 OpenAiInputs.Prompt p = prompts.get(i);
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
-                CompletionHandlers.PromptReport report = new CompletionHandlers.PromptReport(echo, scored, only);
+                dev.gantry.server.api.ollama.PromptReport report = new dev.gantry.server.api.ollama.PromptReport(echo, scored, only);
                 ApiRouter.Handler handler = p.tokens() == null ? x -> completions.generate(x, report)
                         : x -> completions.generateTokens(x, p.tokens(), report);
                 // a refusal of a later prompt is that prompt's (the ones before passed the same shared checks); one of
