@@ -178,7 +178,8 @@ class OpenAiEchoScoringTest {
             last = at;
             // the first word's leading space is SentencePiece's, not the prompt's
             String token = lp.at("/tokens/" + i).textValue();
-            assertTrue(text.startsWith(token, at) || (at == 0 && text.startsWith(token.stripLeading())), "token " + i + " \"" + token + "\" at " + at + " of \"" + text
+            assertTrue(text.startsWith(token, at) || (at == 0 && text.startsWith(token.stripLeading())),
+                    "token " + i + " \"" + token + "\" at " + at + " of \"" + text
                     + "\": " + lp.get("text_offset"));
         }
         assertEquals("Once upon a time".length(), lp.at("/text_offset/" + (lp.get("tokens").size() - 3)).intValue(),

@@ -34,8 +34,9 @@ final class StepLimits {
         return maxActive;
     }
 
-    /** What a step carried, read once its batch is filled (before any of its sequences leave). */
     /**
+     * What a step carried, read once its batch is filled (before any of its sequences leave).
+     *
      * @param nothingGenerates every sequence is an embedding input or a prompt that generates nothing (a prompt
      *                         scored): no answer's token waits on the step
      */

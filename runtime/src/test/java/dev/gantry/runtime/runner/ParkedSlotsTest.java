@@ -83,7 +83,8 @@ class ParkedSlotsTest {
         ParkedSlots p = new ParkedSlots();
         dev.gantry.runtime.sampling.TokenLogprobs[] scored = new dev.gantry.runtime.sampling.TokenLogprobs[11];
         for (int pos = 1; pos < 7; pos++) {
-            scored[pos] = new dev.gantry.runtime.sampling.TokenLogprobs(pos, -pos, new int[] {1, 2}, new float[] {0, 0});
+            scored[pos] = new dev.gantry.runtime.sampling.TokenLogprobs(pos, -pos, new int[] {1, 2},
+                    new float[] {0, 0});
         }
         p.park(3, with(20, 21, 22), 11, scored);
         p.park(4, with(20, 21, 22, 23), 12); // longer, but not scored

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.gantry.server.api.ollama.CompletionHandlers;
 import dev.gantry.server.api.ollama.EmbedHandlers;
 import dev.gantry.server.api.ollama.ModelHandlers;
+import dev.gantry.server.api.ollama.PromptReport;
 import dev.gantry.server.api.ollama.RerankHandlers;
 import dev.gantry.server.http.ApiException;
 import dev.gantry.server.http.ApiRouter;
@@ -84,7 +85,7 @@ public final class OpenAiHandlers {
             for (int i = 0; i < prompts.size(); i++) {
                 OpenAiInputs.Prompt p = prompts.get(i);
                 ObjectNode ollama = OpenAiMapping.toOllamaGenerate(req, p);
-                dev.gantry.server.api.ollama.PromptReport report = new dev.gantry.server.api.ollama.PromptReport(echo, scored, only);
+                PromptReport report = new PromptReport(echo, scored, only);
                 ApiRouter.Handler handler = p.tokens() == null ? x -> completions.generate(x, report)
                         : x -> completions.generateTokens(x, p.tokens(), report);
                 // a refusal of a later prompt is that prompt's (the ones before passed the same shared checks); one of
