@@ -496,6 +496,15 @@ public final class LoadedModel {
         touch();
     }
 
+    /**
+     * How long it stays loaded once idle, for choosing which model makes room: {@link Long#MAX_VALUE} for a model
+     * kept for ever (a negative keep-alive), as Ollama ranks its runners.
+     */
+    long keepAliveForEviction() {
+        long keep = keepAliveNanos;
+        return keep < 0 ? Long.MAX_VALUE : keep;
+    }
+
     /** When an idle model unloads; {@link Instant#MAX} for never. */
     public Instant expiresAt() {
         long keep = keepAliveNanos;

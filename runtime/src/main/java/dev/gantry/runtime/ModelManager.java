@@ -305,7 +305,15 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /**
-     * Unloads least-recently-used models until one more fits under {@code OLLAMA_MAX_LOADED_MODELS}. A model still
+     * Which model makes room first: the shortest keep-alive (one kept for ever last), as Ollama's scheduler ranks its
+     * runners, then the least recently used: a model a client pinned with {@code keep_alive: -1} stays while one
+     * that would unload in five minutes anyway goes.
+     */
+    private static final java.util.Comparator<LoadedModel> EVICTION_ORDER = java.util.Comparator
+            .comparingLong(LoadedModel::keepAliveForEviction).thenComparingLong(LoadedModel::lastUsedNanos);
+
+    /**
+     * Unloads models ({@link #EVICTION_ORDER}) until one more fits under {@code OLLAMA_MAX_LOADED_MODELS}. A model still
      * generating is waited for, as Ollama waits, rather than cut off. Runs on the loader thread.
      */
     private void makeRoom(String loadingKey, java.util.Queue<java.util.function.BooleanSupplier> clients) {
@@ -314,7 +322,7 @@ public final class ModelManager implements AutoCloseable {
         try {
             while (!roomFor(loadingKey, limit, clients)) {
                 if (draining == null) {
-                    draining = leastRecentlyUsedToDrain(loadingKey);
+                    draining = firstToDrain(loadingKey);
                 }
                 pause();
             }
@@ -326,18 +334,18 @@ public final class ModelManager implements AutoCloseable {
     }
 
     /**
-     * The least recently used loaded model other than {@code loadingKey}'s, drained: it takes no new request, so
-     * its work ends and the model waiting for its room loads next (a model kept busy would otherwise never become
-     * idle, and the other would wait for ever). As Ollama's scheduler, which queues every new request, for whichever
-     * model, behind the one waiting for room.
+     * The first loaded model in {@link #EVICTION_ORDER} other than {@code loadingKey}'s, drained: it takes no new
+     * request, so its work ends and the model waiting for its room loads next (a model kept busy would otherwise
+     * never become idle, and the other would wait for ever). As Ollama's scheduler, which queues every new request,
+     * for whichever model, behind the one waiting for room.
      */
-    private LoadedModel leastRecentlyUsedToDrain(String loadingKey) {
+    private LoadedModel firstToDrain(String loadingKey) {
         Optional<LoadedModel> lru = models.entrySet().stream()
                 .filter(e -> !e.getKey().equals(loadingKey) && e.getValue().future.isDone()
                         && !e.getValue().future.isCompletedExceptionally())
                 .map(e -> e.getValue().future.join())
                 .filter(m -> !m.retired())
-                .min(java.util.Comparator.comparingLong(LoadedModel::lastUsedNanos));
+                .min(EVICTION_ORDER);
         lru.ifPresent(m -> {
             LOG.log(System.Logger.Level.INFO, "{0} takes no new requests until its own end, then unloads: another "
                     + "model waits for its room (OLLAMA_MAX_LOADED_MODELS)", m.name());
@@ -371,12 +379,12 @@ public final class ModelManager implements AutoCloseable {
         // of those no request holds and no work keeps (a held one that is not working yet would block the rest)
         Optional<Map.Entry<String, Slot>> lru = others.stream()
                 .filter(e -> e.getValue().future.join().retirable())
-                .min(java.util.Comparator.comparingLong(e -> e.getValue().future.join().lastUsedNanos()));
+                .min(java.util.Comparator.comparing(e -> e.getValue().future.join(), EVICTION_ORDER));
         if (lru.isPresent() && lru.get().getValue().future.join().retireIfIdle()) {
             LoadedModel m = lru.get().getValue().future.join();
             models.remove(lru.get().getKey(), lru.get().getValue());
-            LOG.log(System.Logger.Level.INFO, "unloading {0}: least recently used of {1} loaded models "
-                    + "(OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
+            LOG.log(System.Logger.Level.INFO, "unloading {0}: the shortest keep-alive, then the least recently used, "
+                    + "of {1} loaded models (OLLAMA_MAX_LOADED_MODELS)", m.name(), others.size());
             m.unload();
             return others.size() - 1 + leavingCount < limit;
         }

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param itlTarget       the inter-token latency adaptive batching aims under ({@code GANTRY_ITL_TARGET_MS});
  *                        zero keeps batching fixed
  * @param maxLoadedModels models kept in memory at once ({@code OLLAMA_MAX_LOADED_MODELS}); loading one more
- *                        first unloads the least recently used; 0 means the default,
+ *                        first unloads the shortest keep-alive, then the least recently used; 0 means the default,
  *                        {@value #DEFAULT_MAX_LOADED_MODELS}
  */
 public record RuntimeConfig(int numParallel, int contextLength, int kvCells, int maxQueue, int promptBudget,

@@ -25,7 +25,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Models in memory: {@code OLLAMA_MAX_LOADED_MODELS} with LRU eviction, and reloads on load-time options. */
+/**
+ * Models in memory: {@code OLLAMA_MAX_LOADED_MODELS} (the shortest keep-alive unloads first, then the least recently
+ * used), and reloads on load-time options.
+ */
 class ModelMemoryTest {
     @TempDir
     Path folder;
@@ -73,6 +76,25 @@ class ModelMemoryTest {
         assertFalse(factory.engines().get(0).isClosed(), "a stays");
         assertNotSame(a, tiny);
         assertNotSame(b, tiny);
+    }
+
+    /**
+     * As Ollama ranks its runners: the shortest keep-alive goes first, a model kept for ever last, whatever was used
+     * more recently; among equal keep-alives the least recently used.
+     */
+    @Test
+    void theShortestKeepAliveMakesRoomFirstThenTheLeastRecentlyUsed() throws Exception {
+        ModelManager m = manager(2);
+        get(m.acquire("a", java.time.Duration.ofSeconds(-1))); // kept for ever
+        get(m.acquire("b", java.time.Duration.ofMinutes(5)));
+        get(m.acquire("a", null)); // (a request without one leaves the model's own)
+        get(m.acquire("b", null)); // b is now the more recent
+        get(m.acquire(TestModels.TINY_NAME, java.time.Duration.ofMinutes(5)));
+        assertEquals(List.of("a:latest", TestModels.TINY_NAME + ":latest"),
+                m.loaded().stream().map(LoadedModel::name).sorted().toList(), "b went: a is kept for ever");
+        get(m.acquire("b", java.time.Duration.ofMinutes(5)));
+        assertEquals(List.of("a:latest", "b:latest"), m.loaded().stream().map(LoadedModel::name).sorted().toList(),
+                "the tiny model went: a is kept for ever");
     }
 
     /** A loaded model generating (3 tokens, its engine paused mid-decode), no request holding it. */

@@ -30,7 +30,7 @@ public record ServerConfig(String host, int port, Optional<Path> modelsDir, Opti
         VARIABLES.put("OLLAMA_NUM_PARALLEL", "sequences decoded together per model (default: as many as the KV cache allows, up to 64)");
         VARIABLES.put("OLLAMA_MAX_QUEUE", "requests waiting per model before 503 (default 512)");
         VARIABLES.put("OLLAMA_CONTEXT_LENGTH", "tokens per sequence (default 4096, at most the model's training context)");
-        VARIABLES.put("OLLAMA_MAX_LOADED_MODELS", "models in memory at once; one more unloads the least recently used (default 3)");
+        VARIABLES.put("OLLAMA_MAX_LOADED_MODELS", "models in memory at once; one more unloads the idle one with the shortest keep-alive, then the least recently used (default 3)");
         VARIABLES.put("OLLAMA_KEEP_ALIVE", "how long an idle model stays loaded (default 5m; negative: forever)");
         VARIABLES.put("GANTRY_GPUS", "GPUs to use, as --gpus: 0,1,2,3 (a replica per GPU) or 0,1:2,3 (groups)");
         VARIABLES.put("GANTRY_PLACEMENT", "auto (default) | replicate | split=layer|row|tensor");
