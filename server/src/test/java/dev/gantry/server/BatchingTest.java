@@ -5,13 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.gantry.runtime.runner.RunnerStats;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -83,22 +79,8 @@ class BatchingTest {
     @Test
     void aClientThatDisconnectsFreesItsSequence() throws Exception {
         long cancelledBefore = server.model().stats().cancelled();
-        try (Socket s = new Socket("127.0.0.1", server.gantry.port())) {
-            String body = "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\","
-                    + "\"options\":{\"num_predict\":100000,\"ignore_eos\":true}}";
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
-                    .getBytes(StandardCharsets.UTF_8));
-            out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
-            int lines = 0;
-            for (String line; lines < 20 && (line = in.readLine()) != null; ) {
-                if (line.contains("\"response\"")) {
-                    lines++;
-                }
-            }
-            assertEquals(20, lines);
+        try (Socket s = server.generateStream("{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\","
+                + "\"options\":{\"num_predict\":100000,\"ignore_eos\":true}}", 20)) {
             assertTrue(server.model().stats().active() >= 1);
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

@@ -213,23 +213,8 @@ class MetricsEndpointTest {
 
     /** A streamed generation of {@code model} that does not end by itself, read until it is under way. */
     private static java.net.Socket stream(TestServer server, String model) throws Exception {
-        java.net.Socket s = new java.net.Socket("127.0.0.1", server.gantry.port());
-        String body = "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"options\":{"
-                + "\"num_predict\":1000000,\"ignore_eos\":true}}";
-        java.io.OutputStream out = s.getOutputStream();
-        out.write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                + "Content-Length: " + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body)
-                .getBytes(StandardCharsets.UTF_8));
-        out.flush();
-        BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
-        int lines = 0;
-        for (String line; lines < 3 && (line = in.readLine()) != null; ) {
-            if (line.contains("\"response\"")) {
-                lines++;
-            }
-        }
-        assertEquals(3, lines, "the stream started");
-        return s;
+        return server.generateStream("{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"options\":{"
+                + "\"num_predict\":1000000,\"ignore_eos\":true}}", 3);
     }
 
     /** The replica's generated-token count once it reaches {@code want} (the last runner's counts are read live). */

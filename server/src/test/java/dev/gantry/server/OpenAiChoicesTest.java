@@ -32,11 +32,11 @@ class OpenAiChoicesTest {
         server.close();
     }
 
-    private static String ids(int[] tokens) {
+    static String ids(int[] tokens) {
         return Arrays.stream(tokens).mapToObj(Integer::toString).collect(Collectors.joining(",", "[", "]"));
     }
 
-    private static JsonNode ok(HttpResponse<String> r) throws Exception {
+    static JsonNode ok(HttpResponse<String> r) throws Exception {
         assertEquals(200, r.statusCode(), r.body());
         return TestServer.json(r.body());
     }

@@ -36,12 +36,11 @@ class OpenAiEchoScoringTest {
     }
 
     private static String ids(int[] tokens) {
-        return Arrays.stream(tokens).mapToObj(Integer::toString).collect(Collectors.joining(",", "[", "]"));
+        return OpenAiChoicesTest.ids(tokens);
     }
 
     private static JsonNode ok(HttpResponse<String> r) throws Exception {
-        assertEquals(200, r.statusCode(), r.body());
-        return TestServer.json(r.body());
+        return OpenAiChoicesTest.ok(r);
     }
 
     private static String piece(int token) {

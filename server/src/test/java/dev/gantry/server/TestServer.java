@@ -81,6 +81,30 @@ final class TestServer implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /**
+     * A streamed {@code /api/generate} of {@code body} over a plain socket, read until {@code lines} lines with text
+     * came (the test fails otherwise); the caller reads on, stops reading, or closes it as a client that leaves.
+     */
+    java.net.Socket generateStream(String body, int lines) throws IOException {
+        java.net.Socket s = new java.net.Socket("127.0.0.1", gantry.port());
+        byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.io.OutputStream out = s.getOutputStream();
+        out.write(("POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                + "Content-Length: " + bytes.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        out.write(bytes);
+        out.flush();
+        java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8));
+        int seen = 0;
+        for (String line; seen < lines && (line = in.readLine()) != null; ) {
+            if (line.contains("\"response\"")) {
+                seen++;
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(lines, seen, "the stream's first lines");
+        return s;
+    }
+
     HttpResponse<String> get(String path) throws IOException, InterruptedException {
         return http.send(HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60)).GET().build(),
                 HttpResponse.BodyHandlers.ofString());

@@ -200,14 +200,7 @@ public final class TokenRelay implements GenerationObserver {
                             sink.onPromptLogprobs(p.position(), p.logprobs(), pieces);
                         }
                     } catch (RuntimeException e) {
-                        // the tokens' text cannot be made (the model is gone): the generation ends and the consumer
-                        // hears why, as deliver does for a generated token
-                        ended = true;
-                        GenerationHandle h = handle;
-                        if (h != null) {
-                            h.cancel();
-                        }
-                        sink.onError(e);
+                        textFailed(e);
                         continue;
                     }
                 }
@@ -223,6 +216,16 @@ public final class TokenRelay implements GenerationObserver {
         }
     }
 
+    /** A token's text cannot be made (the model is gone): the generation ends and the consumer hears why. */
+    private void textFailed(RuntimeException e) {
+        ended = true;
+        GenerationHandle h = handle;
+        if (h != null) {
+            h.cancel();
+        }
+        sink.onError(e);
+    }
+
     private void deliver(int[] tokens, TokenLogprobs[] lps, int n, FinishReason reason, GenerationMetrics metrics,
                          Throwable failure) {
         if (ended) {
@@ -233,13 +236,7 @@ public final class TokenRelay implements GenerationObserver {
             try {
                 piece = pieces.apply(tokens[i]);
             } catch (RuntimeException e) {
-                // the text cannot be made (the model is gone): the generation ends and the consumer hears why
-                ended = true;
-                GenerationHandle h = handle;
-                if (h != null) {
-                    h.cancel();
-                }
-                sink.onError(e);
+                textFailed(e);
                 return;
             }
             if (lps != null && lps[i] != null) {
