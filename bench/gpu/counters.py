@@ -6,11 +6,12 @@ import sys
 
 lines = open(sys.argv[1], encoding='utf-8', errors='replace').read().split('\n')
 KEYS = ['steps', 'prompt_tokens', 'generated_tokens', 'decode_seconds', 'wait_seconds', 'sample_seconds',
-        'step_seconds', 'forward_passes', 'gap_fillers', 'parked_fillers', 'id_moves', 'reused_prompt_tokens']
+        'step_seconds', 'forward_passes', 'gap_fillers', 'parked_fillers', 'id_moves', 'reused_prompt_tokens',
+        'ahead_tokens']
 previous = {}
 print('| run at clients | replica | steps | gen/step | prompt/step | passes/step | fillers/step | parked/step | moves '
-      '| decode ms | wait ms | sample ms | step ms | budget | max active | prompt tokens reused |')
-print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+      '| ahead/step | decode ms | wait ms | sample ms | step ms | budget | max active | prompt tokens reused |')
+print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for i, line in enumerate(lines[:-1]):
     if not line.startswith('ps after '):
         continue
@@ -35,6 +36,7 @@ for i, line in enumerate(lines[:-1]):
             print(f"| {label} | {r['index']} | {d['steps']} | {d['generated_tokens'] / steps:.1f} "
                   f"| {d['prompt_tokens'] / steps:.1f} | {d['forward_passes'] / steps:.2f} "
                   f"| {d['gap_fillers'] / steps:.2f} | {d['parked_fillers'] / steps:.2f} | {d['id_moves']} "
+                  f"| {d['ahead_tokens'] / steps:.1f} "
                   f"| {1000 * d['decode_seconds'] / steps:.2f} "
                   f"| {1000 * d['wait_seconds'] / steps:.2f} | {1000 * d['sample_seconds'] / steps:.2f} "
                   f"| {1000 * d['step_seconds'] / steps:.2f} | {c.get('prompt_budget')} | {c.get('max_active')} "

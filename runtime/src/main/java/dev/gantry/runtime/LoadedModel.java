@@ -261,7 +261,7 @@ public final class LoadedModel {
         }
         long steps = 0, batched = 0, seqSteps = 0, prompt = 0, generated = 0, completed = 0, cancelled = 0,
                 rejected = 0, preemptions = 0, decode = 0, wait = 0, sample = 0, step = 0, embeddings = 0, mixed = 0,
-                reused = 0, passes = 0, fillers = 0, parkedFillers = 0, moves = 0;
+                reused = 0, passes = 0, fillers = 0, parkedFillers = 0, moves = 0, ahead = 0;
         int parkedCells = 0, maxSeq = 0, active = 0, waiting = 0, used = 0, cells = 0, budget = 0, maxActive = 0;
         for (Replica r : replicas) {
             RunnerStats s = r.runner().stats();
@@ -293,10 +293,11 @@ public final class LoadedModel {
             fillers += s.gapFillers();
             parkedFillers += s.parkedFillers();
             moves += s.idMoves();
+            ahead += s.aheadTokens();
         }
         return new RunnerStats(steps, batched, maxSeq, seqSteps, prompt, generated, active, waiting, used, cells,
                 completed, cancelled, rejected, preemptions, decode, wait, sample, step, budget, maxActive, embeddings,
-                mixed, reused, parkedCells, passes, fillers, parkedFillers, moves);
+                mixed, reused, parkedCells, passes, fillers, parkedFillers, moves, ahead);
     }
 
     public List<Replica> replicas() {

@@ -107,6 +107,36 @@ public interface EngineSession extends AutoCloseable {
     }
 
     /**
+     * Whether prompt tokens may be decoded ahead: a decode whose tokens make no output, queued after a step's decode
+     * has finished and before its outputs are sampled ({@link #startSampling}), so the device works through the next
+     * step's prompts while the host samples this one's. Only where the sampling rows stay as they are under such a
+     * decode and the device runs it apart from the host (a GPU's queue). The default: no.
+     */
+    default boolean decodesAhead() {
+        return false;
+    }
+
+    /**
+     * Starts {@link #sampleAll} on other threads and returns at once, or returns null where it cannot (a sampler on
+     * the device; the caller then calls {@link #sampleAll}). Every row is read, or located, before this returns, so
+     * with {@link #decodesAhead} a decode without outputs may run before {@link PendingSamples#join}; nothing else
+     * may touch the session until then.
+     */
+    default PendingSamples startSampling(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        return null;
+    }
+
+    /** Sampling {@link #startSampling} started. */
+    interface PendingSamples {
+        /**
+         * Waits for every token to be in place.
+         *
+         * @throws SamplingException when some outputs failed, after every other output was sampled
+         */
+        void join();
+    }
+
+    /**
      * Whether the next {@link #decode()} outputs embeddings. While on, every token of the batch is an output (llama.cpp
      * outputs all tokens of an embedding decode), so each token's embedding can be read by its batch index.
      */

@@ -203,7 +203,7 @@ public final class Runner implements AutoCloseable {
                 config.kvCells(), c.completed, c.cancelled, inbox.rejected(), c.preemptions, c.decodeNanos,
                 c.waitNanos, c.sampleNanos, c.stepNanos, limits.promptBudget(), limits.maxActive(), c.embeddings,
                 c.mixedSteps, c.reusedPromptTokens, c.kvCellsParked, c.forwardPasses, c.gapFillers, c.parkedFillers,
-                c.idMoves);
+                c.idMoves, c.aheadTokens);
     }
 
     private void run() {
@@ -357,7 +357,9 @@ public final class Runner implements AutoCloseable {
     private void step() throws InterruptedException {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
-        batch.fill(active, session, limits.promptBudget());
+        // prompt tokens decoded ahead for this step came out of its budget
+        batch.fill(active, session, Math.max(0, limits.promptBudget() - aheadTaken));
+        aheadTaken = 0;
         // read now: an embedding input that completes in this step leaves active before the controller sees it
         StepLimits.Load load = limits.loadIfAdaptive(active);
         int sequencesInStep = batch.sequences;
@@ -424,9 +426,10 @@ public final class Runner implements AutoCloseable {
                 outputs.add(s);
             }
         }
-        if (!scoring) {
-            // (a step that scores a prompt reads its rows on the sampling cores first: no workers waiting for the
-            // sampling meanwhile)
+        boolean ahead = !scoring && !embeddingInStep && goesAhead();
+        if (!scoring && !ahead) {
+            // (a step that scores a prompt reads its rows on the sampling cores first, and one that decodes prompts
+            // ahead samples on the pool while its thread queues them: no workers waiting for the sampling meanwhile)
             outputs.prepare(session);
         }
         long w0 = System.nanoTime();
@@ -437,8 +440,36 @@ public final class Runner implements AutoCloseable {
             scoring = false;
             scorePrompts(now); // before any sampled token: a prompt's log probabilities come first
         }
-        SamplingException failed = outputs.sample(session); // only those sequences fail
-        counts.sampleNanos += System.nanoTime() - t0;
+        SamplingException failed; // only those sequences fail
+        EngineSession.PendingSamples pending = ahead ? outputs.start(session) : null;
+        if (pending != null) {
+            counts.sampleNanos += System.nanoTime() - t0;
+            RuntimeException aheadFailed = null;
+            try {
+                int taken = decodeAhead();
+                load = load == null ? null : new StepLimits.Load(load.generating(), load.promptTokens() + taken,
+                        load.sequences(), load.nothingGenerates()); // their device time falls in this step's
+            } catch (RuntimeException e) {
+                aheadFailed = e;
+            }
+            long j0 = System.nanoTime();
+            failed = outputs.join(pending);
+            counts.sampleNanos += System.nanoTime() - j0;
+            if (aheadFailed != null) {
+                LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences",
+                        aheadFailed);
+                for (int i = 0; i < outputs.count; i++) {
+                    outputs.forget(i);
+                }
+                for (Sequence s : List.copyOf(active)) {
+                    fail(s, aheadFailed);
+                }
+                return;
+            }
+        } else {
+            failed = outputs.sample(session);
+            counts.sampleNanos += System.nanoTime() - t0;
+        }
         for (int i = 0; i < outputs.count; i++) {
             if (failed != null && failed.failed(i)) {
                 LOG.log(System.Logger.Level.WARNING, "runner " + name + ": sampling failed for one sequence",
@@ -457,6 +488,102 @@ public final class Runner implements AutoCloseable {
         long took = System.nanoTime() - stepStart;
         counts.stepNanos += took;
         limits.observe(took, load, waiting.size() + inbox.queued());
+    }
+
+    /** Prompt tokens {@link #decodeAhead} took out of the next step's budget. */
+    private int aheadTaken;
+    // the sequences decodeAhead gave tokens, and how many each (reused)
+    private Sequence[] aheadSequences = new Sequence[8];
+    private int[] aheadCounts = new int[8];
+
+    /**
+     * Whether this step's outputs are sampled while the next step's prompt chunks are decoded ahead
+     * ({@link EngineSession#decodesAhead}): where the engine can, some sequence has prompt tokens to decode besides
+     * its last one, and no output's row is read after its sampling (log probabilities).
+     */
+    private boolean goesAhead() {
+        if (outputs.count == 0 || !session.decodesAhead()) {
+            return false;
+        }
+        for (int i = 0; i < outputs.count; i++) {
+            if (outputs.sequences[i].request.logprobs() >= 0) {
+                return false;
+            }
+        }
+        for (Sequence s : active) {
+            if (goesAhead(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A prompt of a generation with two tokens or more to decode: all but its last may go ahead (the last makes the
+     * output its first token is sampled from, in the step's one pass of a token a sequence). Not an embedding input
+     * nor a prompt whose tokens are scored (their tokens make outputs).
+     */
+    private static boolean goesAhead(Sequence s) {
+        return !s.embedding && s.pending() >= 2 && !s.request.promptLogprobs() && !s.request.promptOnly()
+                && s.requestedFinish() == null;
+    }
+
+    /**
+     * Decodes, without outputs, the next step's prompt tokens but each prompt's last, oldest prompt first, within the
+     * next step's prompt budget; returns how many went in. The next step's batch gives each of those prompts its
+     * last token beside the generating ones (or, where the budget ran out, the rest of its prompt as usual). A decode
+     * that finds no cells leaves everything as it was: the next step decodes those tokens, or preempts.
+     */
+    private int decodeAhead() {
+        session.clearBatch();
+        int budget = Math.min(limits.promptBudget(), session.batchCapacity());
+        int k = 0;
+        for (Sequence s : active) {
+            if (budget <= 0) {
+                break;
+            }
+            if (!goesAhead(s)) {
+                continue;
+            }
+            int n = Math.min(budget, s.pending() - 1);
+            for (int i = 0; i < n; i++) {
+                session.add(s.tokens[s.cached + i], s.cached + i, s.id, false);
+            }
+            if (k == aheadSequences.length) {
+                aheadSequences = java.util.Arrays.copyOf(aheadSequences, 2 * k);
+                aheadCounts = java.util.Arrays.copyOf(aheadCounts, 2 * k);
+            }
+            aheadSequences[k] = s;
+            aheadCounts[k++] = n;
+            budget -= n;
+        }
+        if (k == 0) {
+            return 0;
+        }
+        long start = System.nanoTime();
+        EngineSession.DecodeStatus status;
+        try {
+            status = session.decode();
+        } finally {
+            counts.decodeNanos += System.nanoTime() - start;
+            counts.forwardPasses = session.forwardPasses();
+        }
+        int taken = 0;
+        for (int i = 0; i < k; i++) {
+            Sequence s = aheadSequences[i];
+            aheadSequences[i] = null;
+            if (status != EngineSession.DecodeStatus.OK) {
+                continue;
+            }
+            int before = s.cached;
+            s.cached += aheadCounts[i];
+            cells.decoded(aheadCounts[i]);
+            counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
+            taken += aheadCounts[i];
+        }
+        counts.aheadTokens += taken;
+        aheadTaken = taken;
+        return taken;
     }
 
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */

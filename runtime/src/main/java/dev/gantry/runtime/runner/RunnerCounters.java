@@ -30,6 +30,7 @@ final class RunnerCounters {
     volatile long gapFillers;
     volatile long idMoves;
     volatile long parkedFillers;
+    volatile long aheadTokens;
 
     /** Counts a decode that carried {@code sequences} sequences. */
     void step(int sequences) {

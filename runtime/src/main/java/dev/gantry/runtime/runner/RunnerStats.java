@@ -25,6 +25,8 @@ package dev.gantry.runtime.runner;
  * @param parkedFillers      of those, the ones at a parked slot (a finished generation's cells kept inside the run
  *                           of ids for a request that starts the same way)
  * @param idMoves            sequences moved down into a gap between ids that new requests left open
+ * @param aheadTokens        prompt tokens decoded ahead: queued on the device while the step before them was
+ *                           sampled (of {@code promptTokens})
  */
 public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep, long sequenceSteps,
                           long promptTokens, long generatedTokens, int active, int waiting, int kvCellsUsed,
@@ -32,4 +34,4 @@ public record RunnerStats(long steps, long batchedSteps, int maxSequencesInStep,
                           long decodeNanos, long waitNanos, long sampleNanos, long stepNanos, int promptBudget,
                           int maxActive, long embeddings, long mixedSteps, long reusedPromptTokens,
                           int kvCellsParked, long forwardPasses, long gapFillers, long parkedFillers,
-                          long idMoves) {}
+                          long idMoves, long aheadTokens) {}

@@ -53,6 +53,24 @@ final class StepOutputs {
         }
     }
 
+    /**
+     * Starts sampling every output on other threads ({@link EngineSession#startSampling}); null where the engine
+     * cannot, and then {@link #sample} does it.
+     */
+    EngineSession.PendingSamples start(EngineSession session) {
+        return session.startSampling(samplers, indexes, count, tokens);
+    }
+
+    /** Waits for what {@link #start} started: as {@link #sample}'s result. */
+    SamplingException join(EngineSession.PendingSamples pending) {
+        try {
+            pending.join();
+            return null;
+        } catch (SamplingException e) {
+            return e;
+        }
+    }
+
     /** Drops output {@code i}'s references once it is handled. */
     void forget(int i) {
         sequences[i] = null;

@@ -281,6 +281,61 @@ public final class ParallelSampling {
         return run(n, chunks(n, pool().getParallelism() + 1, RUNNERS.get()), task);
     }
 
+    /**
+     * Starts {@code task} for 0..n-1 on the pool, every chunk of them there (none on the caller, which goes on with
+     * other work meanwhile: a runner queues its next prompts' decode), and returns at once; {@link Running#join}
+     * waits for them. Chunked as {@link #forEach}, one chunk at least.
+     */
+    public static Running begin(int n, IntConsumer task) {
+        int c = Math.max(1, Math.min(n, chunks(n, pool().getParallelism() + 1, RUNNERS.get())));
+        Running r = new Running(n, c);
+        IntConsumer guarded = i -> {
+            try {
+                task.accept(i);
+            } catch (RuntimeException | Error e) {
+                r.failures[i] = e;
+                r.failed = true;
+            }
+        };
+        try {
+            for (int j = 0; j < c; j++) {
+                int from = (int) ((long) n * j / c);
+                int to = (int) ((long) n * (j + 1) / c);
+                r.chunks[j] = pool().submit(() -> {
+                    for (int i = from; i < to; i++) {
+                        guarded.accept(i);
+                    }
+                });
+            }
+        } catch (RuntimeException | Error e) {
+            r.join(); // the chunks handed out so far end before the caller frees what they read
+            throw e;
+        }
+        return r;
+    }
+
+    /** Tasks {@link #begin} started. */
+    public static final class Running {
+        private final Throwable[] failures;
+        private final ForkJoinTask<?>[] chunks;
+        private volatile boolean failed;
+
+        private Running(int n, int c) {
+            this.failures = new Throwable[n];
+            this.chunks = new ForkJoinTask<?>[c];
+        }
+
+        /** Returns once every task is done: the failures by index, or null. */
+        public Throwable[] join() {
+            for (ForkJoinTask<?> t : chunks) {
+                if (t != null) {
+                    t.join(); // the chunks catch their own failures: a join never throws for them
+                }
+            }
+            return failed ? failures : null;
+        }
+    }
+
     private static Throwable[] run(int n, int c, IntConsumer task) {
         Throwable[] failures = new Throwable[n];
         AtomicBoolean any = new AtomicBoolean();

@@ -69,6 +69,7 @@ public final class FakeEngine implements Engine {
     private final boolean shifts;
     private final boolean fillsIdGaps;
     private final boolean refusesCuts;
+    private final boolean decodesAhead;
 
     private final List<FakeSession> sessions = new CopyOnWriteArrayList<>();
     private final List<String> violations = new CopyOnWriteArrayList<>();
@@ -97,6 +98,12 @@ public final class FakeEngine implements Engine {
         this.shifts = b.shifts;
         this.fillsIdGaps = b.fillsIdGaps;
         this.refusesCuts = b.refusesCuts;
+        this.decodesAhead = b.decodesAhead;
+    }
+
+    /** Whether sessions let the runner decode prompts ahead ({@link FakeSession#decodesAhead}). */
+    boolean decodesAhead() {
+        return decodesAhead;
     }
 
     /** Whether sessions can keep a sequence's prefix ({@link FakeSession#keepPrefix}); a recurrent model cannot. */
@@ -139,8 +146,18 @@ public final class FakeEngine implements Engine {
         private boolean shifts = true;
         private boolean fillsIdGaps;
         private boolean refusesCuts;
+        private boolean decodesAhead;
 
         private Builder() {}
+
+        /**
+         * Whether sessions let the runner decode prompt tokens without outputs between a decode and the sampling of
+         * its outputs, as llama.cpp's on a GPU do; the session checks that such a decode has no output.
+         */
+        public Builder decodesAhead(boolean ahead) {
+            this.decodesAhead = ahead;
+            return this;
+        }
 
         /** Sessions ask for placeholders but refuse to cut them out again (a memory that cannot cut). */
         public Builder refusesCuts() {

@@ -73,6 +73,9 @@ public final class FakeSession implements EngineSession {
     private final int[] outputStates;
     private int batchSize;
     private boolean decoded;
+    /** Sampling started and not joined yet: only decodes without outputs may run ({@link #startSampling}). */
+    private boolean samplingPending;
+    private long aheadDecodes;
 
     private final FakeSampler[] samplers;
     private boolean closed;
@@ -167,6 +170,15 @@ public final class FakeSession implements EngineSession {
     public DecodeStatus decode() {
         synchronized (this) {
             check("decode");
+            if (samplingPending) {
+                for (int i = 0; i < batchSize; i++) {
+                    if (batchOutputs[i]) {
+                        throw engine.violation("decode: batch index " + i + " is an output while the last decode's "
+                                + "outputs are still being sampled (its rows would be overwritten)");
+                    }
+                }
+                aheadDecodes++; // counted before the gate: one that fails there counts too
+            }
         }
         engine.beforeDecode(); // gate, delay and failure injection, outside the lock so tests can inspect meanwhile
         synchronized (this) {
@@ -281,6 +293,55 @@ public final class FakeSession implements EngineSession {
         s.accepted++;
         sampled++;
         return token;
+    }
+
+    @Override
+    public synchronized boolean decodesAhead() {
+        check("decodesAhead");
+        return engine.decodesAhead();
+    }
+
+    /**
+     * Samples every output now, as llama.cpp's rows are located before the call returns, and hands the tokens over at
+     * the join; until then a decode must have no output, and sampling again is a misuse.
+     */
+    @Override
+    public synchronized PendingSamples startSampling(SequenceSampler[] samplers, int[] outputIndexes, int n,
+                                                     int[] tokens) {
+        check("startSampling");
+        if (!engine.decodesAhead()) {
+            return null;
+        }
+        if (samplingPending) {
+            throw engine.violation("startSampling: the sampling started before was not joined");
+        }
+        int[] drawn = new int[n];
+        Throwable[] failures = null;
+        for (int i = 0; i < n; i++) {
+            try {
+                drawn[i] = sample(samplers[i], outputIndexes[i]);
+            } catch (IllegalStateException e) {
+                failures = failures == null ? new Throwable[n] : failures;
+                failures[i] = e;
+            }
+        }
+        samplingPending = true;
+        Throwable[] failed = failures;
+        return () -> {
+            synchronized (FakeSession.this) {
+                check("join");
+                samplingPending = false;
+                System.arraycopy(drawn, 0, tokens, 0, n);
+                if (failed != null) {
+                    throw new dev.gantry.runtime.engine.SamplingException(failed);
+                }
+            }
+        };
+    }
+
+    /** Decodes that ran while a step's outputs were being sampled (prompt tokens decoded ahead). */
+    public synchronized long aheadDecodes() {
+        return aheadDecodes;
     }
 
     @Override

@@ -38,6 +38,8 @@ final class LlamaCppSession implements EngineSession {
     private final LlamaBatch batch;
     private final boolean backendSampling;
     private final boolean onGpu;
+    /** See {@link #decodesAhead()}. */
+    private final boolean decodesAhead;
     /** Device chains by sequence slot; they outlive requests (see {@link #sameChain}). */
     private final LlamaSampler[] attached;
     private final SamplingParams[] attachedParams;
@@ -128,6 +130,8 @@ final class LlamaCppSession implements EngineSession {
         }
         this.backendSampling = p.backendSampling();
         this.onGpu = onGpu;
+        this.decodesAhead = decodesAhead(promptAhead, separateStreams && !backendSampling && !wholeInputs
+                && !model.hasEncoder(), onGpu);
         this.embeddingRow = new float[model.embeddingOutputLength()];
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
@@ -218,6 +222,76 @@ final class LlamaCppSession implements EngineSession {
         }
         passes += split; // counted for decodes that ran (a unified cache's split is estimated by size alone)
         return DecodeStatus.OK;
+    }
+
+    /**
+     * {@code -Dgantry.promptAhead}: {@code auto} (the default) decodes prompts ahead on a GPU; {@code off} never (for
+     * measuring what it gains); {@code on} on the CPU too, for tests (there the decode's threads and the sampling's
+     * share the cores, and llama.cpp's CPU decode returns only when it is done: nothing overlaps). Read as each
+     * session opens (a test sets it).
+     */
+    static volatile String promptAhead = System.getProperty("gantry.promptAhead", "auto");
+
+    /**
+     * Whether a session decodes prompts ahead under {@code setting}: only with one KV stream a sequence (a unified
+     * cache makes one pass of a step's tokens whatever they are, so a decode apart would be one pass more), host
+     * sampling, a decoder-only model, and a device that runs the decode apart from the host.
+     */
+    static boolean decodesAhead(String setting, boolean possible, boolean onGpu) {
+        return possible && ("on".equals(setting) || onGpu && !"off".equals(setting));
+    }
+
+    /**
+     * With one KV stream a sequence, a step whose batch holds prompt chunks beside generating tokens is several
+     * forward passes anyway (llama.cpp's equal split): one of a token from each sequence, then the chunks' rest. A
+     * decode of the chunks' rest without outputs, queued once the step before has finished and before its outputs
+     * are sampled, takes the same passes, and the device works through it while the host samples: a decode without
+     * outputs leaves llama.cpp's logits rows where they are (it writes rows only for outputs, and its output buffer
+     * only grows), and {@link #startSampling} has located them before.
+     */
+    @Override
+    public boolean decodesAhead() {
+        return decodesAhead;
+    }
+
+    @Override
+    public PendingSamples startSampling(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
+        for (int i = 0; i < n; i++) {
+            if (((Sampler) samplers[i]).host == null) {
+                return null;
+            }
+        }
+        cancelPrepared();
+        // the pending work's own arrays: the caller's are reused from step to step
+        MemorySegment[] sources = new MemorySegment[n];
+        SequenceSampler[] mine = java.util.Arrays.copyOf(samplers, n);
+        Throwable[] located = null;
+        for (int i = 0; i < n; i++) {
+            try {
+                sources[i] = ctx.logits(outputIndexes[i]); // synchronizes: the decode is done by now anyway
+            } catch (RuntimeException e) {
+                located = located == null ? new Throwable[n] : located;
+                located[i] = e;
+            }
+        }
+        ParallelSampling.Running running = ParallelSampling.begin(n, j -> {
+            if (sources[j] != null) {
+                tokens[j] = ((Sampler) mine[j]).host.sample(sources[j]);
+            }
+        });
+        Throwable[] unlocated = located;
+        return () -> {
+            Throwable[] failed = running.join();
+            if (unlocated != null) {
+                failed = failed == null ? unlocated : failed;
+                for (int i = 0; i < n; i++) {
+                    failed[i] = unlocated[i] != null ? unlocated[i] : failed[i];
+                }
+            }
+            if (failed != null) {
+                throw new SamplingException(failed);
+            }
+        };
     }
 
     @Override

@@ -160,6 +160,47 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
         assertEquals(0, s.kvCellsUsed());
     }
 
+    /**
+     * Prompts that arrive while others generate are decoded ahead: after each step's decode and before its outputs
+     * are sampled, a decode of their tokens but the last, without outputs (llama.cpp leaves the step's logits rows
+     * where they are); the last goes into the next step beside the generating tokens. Every sequence generates what
+     * it generates alone, and no cell stays behind. (On by default on a GPU only; forced on here.)
+     */
+    @Test
+    void promptsDecodedAheadGiveTheSameGreedyOutput() {
+        String before = LlamaCppSession.promptAhead;
+        LlamaCppSession.promptAhead = "on";
+        try {
+            Runner runner = start("llama-ahead", new RunnerConfig(256, 8 * 256, 8, 16, 6, 1, false, false));
+            int[] first = prompt(PROMPTS.get(0));
+            int[] second = prompt(PROMPTS.get(1));
+            RecordingObserver a = submit(runner, first, GREEDY, 64);
+            RecordingObserver b = submit(runner, second, GREEDY, 64);
+            a.awaitTokens(4, WAIT);
+            // long prompts, with a budget of 6 tokens a step: several steps each, while a and b generate
+            List<int[]> late = List.of(prompt("Sam and his mom went to the park. They saw a big tree and a little dog"),
+                    prompt("One day, a little bird flew over the hill and saw a girl named Lily with a red ball"));
+            List<RecordingObserver> lateObservers = new ArrayList<>();
+            for (int[] p : late) {
+                lateObservers.add(submit(runner, p, GREEDY, 16));
+            }
+            assertArrayEquals(directGreedy(first, 64), finish(a));
+            assertArrayEquals(directGreedy(second, 64), finish(b));
+            for (int i = 0; i < late.size(); i++) {
+                int[] got = finish(lateObservers.get(i));
+                int[] solo = directGreedy(late.get(i), 16);
+                assertArrayEquals(solo, got, "late " + i + ": " + text(got) + "\nsolo " + text(solo));
+            }
+            RunnerStats s = runner.stats();
+            assertTrue(s.aheadTokens() > 0, "nothing was decoded ahead: " + s);
+            assertEquals(first.length + second.length + late.get(0).length + late.get(1).length, s.promptTokens(),
+                    s.toString());
+            assertEquals(0, s.kvCellsUsed());
+        } finally {
+            LlamaCppSession.promptAhead = before;
+        }
+    }
+
     /** A second prompt that starts like the first continues from the first's cells and writes what a fresh decode would. */
     @Test
     void aPromptThatStartsLikeAFinishedOneReusesItsCellsWithTheSameOutput() {

@@ -90,7 +90,7 @@ public final class ModelHandlers {
                                 st.generatedTokens(), st.preemptions(), st.decodeNanos() / 1e9,
                                 st.waitNanos() / 1e9, st.sampleNanos() / 1e9, st.stepNanos() / 1e9, st.promptBudget(), st.maxActive(),
                                 st.reusedPromptTokens(), st.forwardPasses(), st.gapFillers(), st.parkedFillers(),
-                                st.idMoves())));
+                                st.idMoves(), st.aheadTokens())));
             }
             // wholly on GPUs, size is size_vram (ollama ps: 100% GPU); llama.cpp keeps a little on the host (the
             // token embeddings) that Ollama's figures do not count either

@@ -69,7 +69,7 @@ public final class Responses {
                                  long preemptions, double decodeSeconds, double waitSeconds,
                                  double sampleSeconds, double stepSeconds,
                                  int promptBudget, int maxActive, long reusedPromptTokens, long forwardPasses,
-                                 long gapFillers, long parkedFillers, long idMoves) {}
+                                 long gapFillers, long parkedFillers, long idMoves, long aheadTokens) {}
 
     public record Running(List<RunningModel> models) {}
 
