@@ -426,8 +426,8 @@ public final class Runner implements AutoCloseable {
                 outputs.add(s);
             }
         }
-        boolean ahead = !scoring && !embeddingInStep && goesAhead();
-        if (!scoring && !ahead) {
+        boolean aheadAllowed = !scoring && !embeddingInStep && aheadAllowed();
+        if (!scoring && !(aheadAllowed && anyGoesAhead())) {
             // (a step that scores a prompt reads its rows on the sampling cores first, and one that decodes prompts
             // ahead samples on the pool while its thread queues them: no workers waiting for the sampling meanwhile)
             outputs.prepare(session);
@@ -441,20 +441,25 @@ public final class Runner implements AutoCloseable {
             scorePrompts(now); // before any sampled token: a prompt's log probabilities come first
         }
         SamplingException failed; // only those sequences fail
+        // requests that came in during the decode are admitted now, to go ahead as well
+        boolean ahead = aheadAllowed && (anyGoesAhead() || arrivalsAdmissible());
         EngineSession.PendingSamples pending = ahead ? outputs.start(session) : null;
         if (pending != null) {
             counts.sampleNanos += System.nanoTime() - t0;
             RuntimeException aheadFailed = null;
             try {
+                inbox.moveTo(waiting, 0);
+                admit();
                 int taken = decodeAhead();
                 load = load == null ? null : new StepLimits.Load(load.generating(), load.promptTokens() + taken,
                         load.sequences(), load.nothingGenerates()); // their device time falls in this step's
             } catch (RuntimeException e) {
                 aheadFailed = e;
+            } finally {
+                long j0 = System.nanoTime(); // the pool reads the rows until then, whatever happened here
+                failed = outputs.join(pending);
+                counts.sampleNanos += System.nanoTime() - j0;
             }
-            long j0 = System.nanoTime();
-            failed = outputs.join(pending);
-            counts.sampleNanos += System.nanoTime() - j0;
             if (aheadFailed != null) {
                 LOG.log(System.Logger.Level.ERROR, "decode failed in runner " + name + "; failing its sequences",
                         aheadFailed);
@@ -497,11 +502,12 @@ public final class Runner implements AutoCloseable {
     private int[] aheadCounts = new int[8];
 
     /**
-     * Whether this step's outputs are sampled while the next step's prompt chunks are decoded ahead
-     * ({@link EngineSession#decodesAhead}): where the engine can, some sequence has prompt tokens to decode besides
-     * its last one, and no output's row is read after its sampling (log probabilities).
+     * Whether this step's outputs may be sampled while the next step's prompt chunks are decoded ahead
+     * ({@link EngineSession#decodesAhead}): where the engine can and no output's row is read after its sampling
+     * (log probabilities). They are when there are such chunks ({@link #anyGoesAhead}, or requests that came in
+     * meanwhile: {@link #arrivalsAdmissible}).
      */
-    private boolean goesAhead() {
+    private boolean aheadAllowed() {
         if (outputs.count == 0 || !session.decodesAhead()) {
             return false;
         }
@@ -510,12 +516,22 @@ public final class Runner implements AutoCloseable {
                 return false;
             }
         }
+        return true;
+    }
+
+    private boolean anyGoesAhead() {
         for (Sequence s : active) {
             if (goesAhead(s)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** Whether requests wait (or came in) while the runner has room to admit some. */
+    private boolean arrivalsAdmissible() {
+        return (inbox.queued() > 0 || !waiting.isEmpty())
+                && ids.count() < Math.min(config.maxSequences(), limits.maxActive());
     }
 
     /**

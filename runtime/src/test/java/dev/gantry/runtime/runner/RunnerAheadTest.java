@@ -81,14 +81,15 @@ class RunnerAheadTest extends RunnerTestBase {
         awaitGate(engine); // its prompt's decode, call k + 1, waits at the gate (a call is counted once past it)
         long k = engine.decodeCalls();
         RecordingObserver prompt = submit(runner, promptOfLength(60), 8);
-        // k + 2: the step that admits the prompt (its first chunk beside the first generated token); k + 3: ahead
-        engine.failDecodeAt(k + 3);
+        // k + 2: the prompt, come in during k + 1, admitted and decoded ahead while k + 1's output is sampled
+        engine.failDecodeAt(k + 2);
         engine.resume();
         Throwable e1 = generating.awaitError(WAIT);
         Throwable e2 = prompt.awaitError(WAIT);
         assertTrue(e1 instanceof FakeEngine.InjectedFailure, String.valueOf(e1));
         assertTrue(e2 instanceof FakeEngine.InjectedFailure, String.valueOf(e2));
         assertEquals(1, engine.session().aheadDecodes(), "the failing decode ran ahead");
+        assertEquals(0, generating.tokenCount(), "the token sampled beside the failed decode is not delivered");
         RecordingObserver after = submit(runner, FakeEngine.prompt("after"), 10);
         assertEquals(FinishReason.LENGTH, after.awaitFinish(WAIT).reason());
         assertEquals(0, runner.stats().kvCellsUsed());
