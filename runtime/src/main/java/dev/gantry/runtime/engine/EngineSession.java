@@ -119,8 +119,8 @@ public interface EngineSession extends AutoCloseable {
     /**
      * Starts {@link #sampleAll} on other threads and returns at once, or returns null where it cannot (a sampler on
      * the device; the caller then calls {@link #sampleAll}). Every row is read, or located, before this returns, so
-     * with {@link #decodesAhead} a decode without outputs may run before {@link PendingSamples#join}; nothing else
-     * may touch the session until then.
+     * with {@link #decodesAhead} a decode without outputs may run before {@link PendingSamples#join}: until then
+     * the caller may only {@link #clearBatch}, {@link #add} tokens that are no output and {@link #decode} them.
      */
     default PendingSamples startSampling(SequenceSampler[] samplers, int[] outputIndexes, int n, int[] tokens) {
         return null;

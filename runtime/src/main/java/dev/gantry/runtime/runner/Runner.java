@@ -273,6 +273,11 @@ public final class Runner implements AutoCloseable {
                 finish(s, r);
             }
         }
+        reapWaiting();
+    }
+
+    /** Finishes the waiting requests whose finish was asked (a cancelled one is never admitted). */
+    private void reapWaiting() {
         waiting.removeIf(s -> {
             FinishReason r = s.requestedFinish();
             if (r != null) {
@@ -284,9 +289,17 @@ public final class Runner implements AutoCloseable {
     }
 
     private void admit() {
+        admit(0);
+    }
+
+    /**
+     * Admits waiting requests while ids and cells allow, {@code extra} cells counted as taken besides (the tokens
+     * this step's outputs will add, when it admits before they are accepted).
+     */
+    private void admit(int extra) {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
-        long reserved = cells.reserved(active);
+        long reserved = cells.reserved(active) + extra;
         while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), limits.maxActive())) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
@@ -304,7 +317,7 @@ public final class Runner implements AutoCloseable {
             long released = reuse < 0 ? 0 : parked.length(reuse) - keep;
             int need = s.pending() - keep + 1;
             while (!active.isEmpty() && reserved - released + need > config.kvCells() && cells.evictOldest(reuse)) {
-                reserved = cells.reserved(active);
+                reserved = cells.reserved(active) + extra;
             }
             if (!active.isEmpty() && reserved - released + need > config.kvCells()) {
                 return; // wait for cells to free up
@@ -325,7 +338,7 @@ public final class Runner implements AutoCloseable {
                     cells.evict(s.id);
                 }
             }
-            reserved = cells.reserved(active) + s.pending();
+            reserved = cells.reserved(active) + extra + s.pending();
             ids.take(s.id);
             if (s.admittedAt == 0) {
                 s.admittedAt = System.nanoTime();
@@ -343,7 +356,7 @@ public final class Runner implements AutoCloseable {
                 }
             } catch (RuntimeException e) {
                 fail(s, e); // frees its slot and any prefix it took over
-                reserved = cells.reserved(active);
+                reserved = cells.reserved(active) + extra;
                 continue;
             } catch (Error e) {
                 fail(s, e); // it has left the waiting list and is not active yet: failAll would not see it
@@ -358,10 +371,16 @@ public final class Runner implements AutoCloseable {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
         // prompt tokens decoded ahead for this step came out of its budget
-        batch.fill(active, session, Math.max(0, limits.promptBudget() - aheadTaken));
+        int ahead = aheadTaken;
         aheadTaken = 0;
+        batch.fill(active, session, Math.max(0, limits.promptBudget() - ahead));
         // read now: an embedding input that completes in this step leaves active before the controller sees it
         StepLimits.Load load = limits.loadIfAdaptive(active);
+        if (load != null && ahead > 0) {
+            // on a GPU their device time falls mostly in this step (its decode waits for them)
+            load = new StepLimits.Load(load.generating(), load.promptTokens() + ahead, load.sequences(),
+                    load.nothingGenerates());
+        }
         int sequencesInStep = batch.sequences;
         int generatingInStep = batch.generating;
         boolean embeddingInStep = batch.embeddings;
@@ -441,18 +460,19 @@ public final class Runner implements AutoCloseable {
             scorePrompts(now); // before any sampled token: a prompt's log probabilities come first
         }
         SamplingException failed; // only those sequences fail
-        // requests that came in during the decode are admitted now, to go ahead as well
-        boolean ahead = aheadAllowed && (anyGoesAhead() || arrivalsAdmissible());
-        EngineSession.PendingSamples pending = ahead ? outputs.start(session) : null;
+        if (aheadAllowed && arrivalsAdmissible()) {
+            // requests that came in during the decode, admitted now (before the sampling starts: nothing but the
+            // decode ahead may touch the session while it runs) to go ahead as well; the outputs' sequences stay
+            inbox.moveTo(waiting, 0);
+            reapWaiting();
+            admit(outputs.count); // each output's token takes a cell once accepted
+        }
+        EngineSession.PendingSamples pending = aheadAllowed && anyGoesAhead() ? outputs.start(session) : null;
         if (pending != null) {
             counts.sampleNanos += System.nanoTime() - t0;
             RuntimeException aheadFailed = null;
             try {
-                inbox.moveTo(waiting, 0);
-                admit();
-                int taken = decodeAhead();
-                load = load == null ? null : new StepLimits.Load(load.generating(), load.promptTokens() + taken,
-                        load.sequences(), load.nothingGenerates()); // their device time falls in this step's
+                decodeAhead();
             } catch (RuntimeException e) {
                 aheadFailed = e;
             } finally {
@@ -504,8 +524,8 @@ public final class Runner implements AutoCloseable {
     /**
      * Whether this step's outputs may be sampled while the next step's prompt chunks are decoded ahead
      * ({@link EngineSession#decodesAhead}): where the engine can and no output's row is read after its sampling
-     * (log probabilities). They are when there are such chunks ({@link #anyGoesAhead}, or requests that came in
-     * meanwhile: {@link #arrivalsAdmissible}).
+     * (log probabilities). They are when there are such chunks ({@link #anyGoesAhead}), among them those of
+     * requests that came in during the decode and are admitted before the sampling starts.
      */
     private boolean aheadAllowed() {
         if (outputs.count == 0 || !session.decodesAhead()) {
@@ -528,7 +548,7 @@ public final class Runner implements AutoCloseable {
         return false;
     }
 
-    /** Whether requests wait (or came in) while the runner has room to admit some. */
+    /** Whether requests wait (or came in) while the runner has ids to admit some. */
     private boolean arrivalsAdmissible() {
         return (inbox.queued() > 0 || !waiting.isEmpty())
                 && ids.count() < Math.min(config.maxSequences(), limits.maxActive());
@@ -577,25 +597,21 @@ public final class Runner implements AutoCloseable {
             return 0;
         }
         long start = System.nanoTime();
-        EngineSession.DecodeStatus status;
+        int taken = 0;
         try {
-            status = session.decode();
+            EngineSession.DecodeStatus status = session.decode();
+            for (int i = 0; i < k && status == EngineSession.DecodeStatus.OK; i++) {
+                Sequence s = aheadSequences[i];
+                int before = s.cached;
+                s.cached += aheadCounts[i];
+                cells.decoded(aheadCounts[i]);
+                counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
+                taken += aheadCounts[i];
+            }
         } finally {
             counts.decodeNanos += System.nanoTime() - start;
             counts.forwardPasses = session.forwardPasses();
-        }
-        int taken = 0;
-        for (int i = 0; i < k; i++) {
-            Sequence s = aheadSequences[i];
-            aheadSequences[i] = null;
-            if (status != EngineSession.DecodeStatus.OK) {
-                continue;
-            }
-            int before = s.cached;
-            s.cached += aheadCounts[i];
-            cells.decoded(aheadCounts[i]);
-            counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
-            taken += aheadCounts[i];
+            java.util.Arrays.fill(aheadSequences, 0, k, null);
         }
         counts.aheadTokens += taken;
         aheadTaken = taken;

@@ -287,7 +287,7 @@ public final class ParallelSampling {
      * waits for them. Chunked as {@link #forEach}, one chunk at least.
      */
     public static Running begin(int n, IntConsumer task) {
-        int c = Math.max(1, Math.min(n, chunks(n, pool().getParallelism() + 1, RUNNERS.get())));
+        int c = Math.max(1, Math.min(n, chunks(n, pool().getParallelism(), RUNNERS.get()))); // the caller runs none
         Running r = new Running(n, c);
         IntConsumer guarded = i -> {
             try {

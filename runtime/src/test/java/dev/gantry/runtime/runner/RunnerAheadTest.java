@@ -52,10 +52,18 @@ class RunnerAheadTest extends RunnerTestBase {
         assertTrue(s.aheadTokens() > 0, s.toString());
         int promptTokens = prompts.stream().mapToInt(p -> p.length).sum();
         assertEquals(promptTokens, s.promptTokens(), "every prompt token decoded once: " + s);
-        for (FakeSession.Step step : session.steps()) {
-            if (step.outputs() == 0) {
-                assertTrue(step.tokens() <= BUDGET, "a decode without outputs beyond the budget: " + step);
+        // a decode ahead and the step after it share that step's budget: its prompt chunks (a sequence with more
+        // than one token) and the tokens ahead together stay within it
+        List<FakeSession.Step> steps = session.steps();
+        for (int i = 0; i + 1 < steps.size(); i++) {
+            FakeSession.Step step = steps.get(i);
+            if (!step.ahead()) {
+                continue;
             }
+            assertEquals(0, step.outputs(), "an output ahead: " + step);
+            int chunks = steps.get(i + 1).tokensBySequence().values().stream().filter(n -> n > 1)
+                    .mapToInt(Integer::intValue).sum();
+            assertTrue(step.tokens() + chunks <= BUDGET, "beyond the budget: " + step + " then " + steps.get(i + 1));
         }
         assertEquals(0, s.kvCellsUsed());
         assertEquals(s.kvCellsParked(), session.usedCells(), "cells besides the parked slots'");

@@ -33,8 +33,10 @@ public final class FakeSession implements EngineSession {
      * @param tokensBySequence  tokens the batch carried per sequence id
      * @param outputs           tokens that asked for an output
      * @param order             the sequence id of each token, in batch order
+     * @param ahead             run while the decode before's outputs were being sampled (prompt tokens ahead)
      */
-    public record Step(long number, SortedMap<Integer, Integer> tokensBySequence, int outputs, List<Integer> order) {
+    public record Step(long number, SortedMap<Integer, Integer> tokensBySequence, int outputs, List<Integer> order,
+                       boolean ahead) {
         public Step {
             tokensBySequence = Collections.unmodifiableSortedMap(new TreeMap<>(tokensBySequence));
             order = List.copyOf(order);
@@ -225,7 +227,7 @@ public final class FakeSession implements EngineSession {
             }
             used += batchSize;
             peakUsed = Math.max(peakUsed, used);
-            steps.add(new Step(steps.size() + 1, bySequence, outputs, order));
+            steps.add(new Step(steps.size() + 1, bySequence, outputs, order, samplingPending));
             decoded = true;
             return DecodeStatus.OK;
         }
@@ -234,6 +236,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized SequenceSampler newSampler(int sequence, SamplingParams sampling, int[] history) {
         check("newSampler");
+        checkNotSampling("newSampler");
         Throwable injected = engine.takeNewSamplerFailure();
         if (injected instanceof Error e) {
             throw e;
@@ -270,6 +273,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized int sample(SequenceSampler sampler, int outputIndex) {
         check("sample");
+        checkNotSampling("sample");
         if (!(sampler instanceof FakeSampler s) || s.session() != this) {
             throw engine.violation("sample: a sampler of another session");
         }
@@ -347,6 +351,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized void freeSequence(int sequence) {
         check("freeSequence");
+        checkNotSampling("freeSequence");
         checkSequence("freeSequence", sequence);
         used -= lengths[sequence];
         lengths[sequence] = 0;
@@ -356,6 +361,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized boolean keepPrefix(int sequence, int keep) {
         check("keepPrefix");
+        checkNotSampling("keepPrefix");
         checkSequence("keepPrefix", sequence);
         if (keep < 0) {
             throw engine.violation("keepPrefix: keep " + keep);
@@ -373,6 +379,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized boolean shift(int sequence, int keep, int discard) {
         check("shift");
+        checkNotSampling("shift");
         checkSequence("shift", sequence);
         if (keep < 0 || discard <= 0 || keep + discard > lengths[sequence]) {
             throw engine.violation("shift: sequence " + sequence + " holds " + lengths[sequence] + " cells, keep "
@@ -409,6 +416,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized boolean truncate(int sequence, int position) {
         check("truncate");
+        checkNotSampling("truncate");
         checkSequence("truncate", sequence);
         if (!engine.fillsIdGaps()) {
             throw engine.violation("truncate on a session that does not fill id gaps");
@@ -436,6 +444,7 @@ public final class FakeSession implements EngineSession {
     @Override
     public synchronized void moveSequence(int from, int to) {
         check("moveSequence");
+        checkNotSampling("moveSequence");
         checkSequence("moveSequence", from);
         checkSequence("moveSequence", to);
         if (!engine.fillsIdGaps()) {
@@ -591,6 +600,13 @@ public final class FakeSession implements EngineSession {
         }
         if (closed) {
             throw engine.violation(call + " on a closed session");
+        }
+    }
+
+    /** While a started sampling is not joined, only a decode without outputs may run (EngineSession#startSampling). */
+    private void checkNotSampling(String call) {
+        if (samplingPending) {
+            throw engine.violation(call + " while the last decode's outputs are still being sampled");
         }
     }
 

@@ -18,6 +18,7 @@ public final class LlamaCppEngine implements Engine {
 
     private final LlamaModelHandle model;
     private final boolean onGpu;
+    private final boolean whollyOnGpu;
     private final EngineInfo info;
     private final String chatTemplate;
     private final int embeddingSize;
@@ -25,9 +26,11 @@ public final class LlamaCppEngine implements Engine {
     private final boolean wholeInputs;
 
 
-    LlamaCppEngine(LlamaModelHandle model, boolean onGpu, List<String> devices) {
+    /** {@code whollyOnGpu}: every layer, the output's too, on GPUs (a decode runs apart from the host). */
+    LlamaCppEngine(LlamaModelHandle model, boolean onGpu, boolean whollyOnGpu, List<String> devices) {
         this.model = model;
         this.onGpu = onGpu;
+        this.whollyOnGpu = whollyOnGpu;
         this.info = new EngineInfo(model.vocabSize(), model.contextTrainLength(), model.sizeBytes(),
                 model.parameterCount(), onGpu ? "gpu" : "cpu", devices, onGpu ? model.sizeBytes() : 0, onGpu);
         this.chatTemplate = pickTemplate(model);
@@ -128,7 +131,7 @@ public final class LlamaCppEngine implements Engine {
 
     @Override
     public EngineSession openSession(SessionParams params) {
-        return new LlamaCppSession(model, params, onGpu, wholeInputs);
+        return new LlamaCppSession(model, params, onGpu, whollyOnGpu, wholeInputs);
     }
 
     @Override

@@ -160,6 +160,8 @@ public final class LlamaCppEngineFactory implements EngineFactory {
                     : params.gpus();
             devices = used.stream().filter(i -> i < gpus.size()).map(i -> gpus.get(i).name()).toList();
         }
-        return new LlamaCppEngine(model, gpuLayers != 0 && gpuAvailable, devices);
+        // llama.cpp offloads the output layer too only past the repeating layers' count (-1: everything)
+        boolean whollyOnGpu = gpuAvailable && (gpuLayers < 0 || gpuLayers > model.layerCount());
+        return new LlamaCppEngine(model, gpuLayers != 0 && gpuAvailable, whollyOnGpu, devices);
     }
 }

@@ -81,6 +81,12 @@ final class LlamaCppSession implements EngineSession {
     static final int ENCODER_FLASH_ATTENTION = Integer.getInteger("gantry.encoderFlashAttention", -1);
 
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean wholeInputs) {
+        this(model, p, onGpu, onGpu, wholeInputs);
+    }
+
+    /** {@code whollyOnGpu}: every layer on GPUs, so a decode runs apart from the host ({@link #decodesAhead()}). */
+    LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean whollyOnGpu,
+                    boolean wholeInputs) {
         this.model = model;
         int batchCap = p.batchCapacity();
         // Flash attention: llama.cpp's "auto" turns it on for the CPU too, where it made the tiny model's decode
@@ -131,7 +137,7 @@ final class LlamaCppSession implements EngineSession {
         this.backendSampling = p.backendSampling();
         this.onGpu = onGpu;
         this.decodesAhead = decodesAhead(promptAhead, separateStreams && !backendSampling && !wholeInputs
-                && !model.hasEncoder(), onGpu);
+                && !model.hasEncoder(), whollyOnGpu);
         this.embeddingRow = new float[model.embeddingOutputLength()];
         this.attached = new LlamaSampler[p.maxSequences()];
         this.attachedParams = new SamplingParams[p.maxSequences()];
@@ -235,10 +241,11 @@ final class LlamaCppSession implements EngineSession {
     /**
      * Whether a session decodes prompts ahead under {@code setting}: only with one KV stream a sequence (a unified
      * cache makes one pass of a step's tokens whatever they are, so a decode apart would be one pass more), host
-     * sampling, a decoder-only model, and a device that runs the decode apart from the host.
+     * sampling, a decoder-only model, and a model wholly on GPUs (a layer on the CPU is computed by llama.cpp's
+     * threads inside the call, on the cores the sampling would take meanwhile).
      */
-    static boolean decodesAhead(String setting, boolean possible, boolean onGpu) {
-        return possible && ("on".equals(setting) || onGpu && !"off".equals(setting));
+    static boolean decodesAhead(String setting, boolean possible, boolean whollyOnGpu) {
+        return possible && ("on".equals(setting) || whollyOnGpu && !"off".equals(setting));
     }
 
     /**

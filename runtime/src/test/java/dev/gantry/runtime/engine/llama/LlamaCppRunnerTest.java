@@ -18,6 +18,7 @@ import dev.gantry.runtime.runner.GenerationRequest;
 import dev.gantry.runtime.runner.Runner;
 import dev.gantry.runtime.runner.RunnerConfig;
 import dev.gantry.runtime.runner.RunnerStats;
+import dev.gantry.runtime.sampling.ParallelSampling;
 import dev.gantry.runtime.testing.RecordingObserver;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -170,6 +171,9 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
     void promptsDecodedAheadGiveTheSameGreedyOutput() {
         String before = LlamaCppSession.promptAhead;
         LlamaCppSession.promptAhead = "on";
+        // rows split over the pool's workers, handed out before each wait: a prompt that comes in during the wait
+        // goes ahead, and the parts prepared for the step are let go unused
+        ParallelSampling.forceParts(2);
         try {
             Runner runner = start("llama-ahead", new RunnerConfig(256, 8 * 256, 8, 16, 6, 1, false, false));
             int[] first = prompt(PROMPTS.get(0));
@@ -198,6 +202,7 @@ class LlamaCppRunnerTest extends TinyEngineTestBase {
             assertEquals(0, s.kvCellsUsed());
         } finally {
             LlamaCppSession.promptAhead = before;
+            ParallelSampling.forceParts(ParallelSampling.AUTO);
         }
     }
 
