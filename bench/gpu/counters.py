@@ -2,6 +2,7 @@
 """Per load level, what each runner's step was made of: from the /api/ps snapshots run.sh logs after every level
 (counters are cumulative per run, so each level is the difference from the one before it)."""
 import json
+import re
 import sys
 
 lines = open(sys.argv[1], encoding='utf-8', errors='replace').read().split('\n')
@@ -13,6 +14,10 @@ print('| run at clients | replica | steps | gen/step | prompt/step | passes/step
       '| ahead/step | decode ms | wait ms | sample ms | step ms | budget | max active | prompt tokens reused |')
 print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 for i, line in enumerate(lines[:-1]):
+    started = re.match(r'^\[[0-9:]+\] gantry (\S+): --', line)
+    if started:  # a new process under this label: its counters start again
+        previous = {k: v for k, v in previous.items() if k[0] != started.group(1)}
+        continue
     if not line.startswith('ps after '):
         continue
     label = line[len('ps after '):].rstrip(':')

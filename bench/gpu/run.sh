@@ -519,6 +519,8 @@ PY
         gantry gantry-1gpu-kv-unified "$W/models" llama3-8b-q4_0 "64" --gpus 0
       ;;
     server1|server1at:*) # server1at:64 at the given levels only (comma separated)
+      build # llama-server, where an earlier call of this host built the libraries alone (prepare)
+      synthetic llama3-8b "$MODEL"
       levels="1 8 32 64 128" bs_levels="64 128"
       if [ "$phase" != server1 ]; then levels=${phase#server1at:}; levels=${levels//,/ }; bs_levels=$levels; fi
       pid=$(server 0 11600 "$MODEL")
@@ -554,6 +556,7 @@ PY
     multi:*)
       n=${phase#multi:}
       [ "$n" -le "$NGPUS" ] || { log "multi:$n needs $n GPUs, the host has $NGPUS"; continue; }
+      build # llama-server, where an earlier call of this host built the libraries alone
       levels="$n $((8 * n)) $((32 * n)) $((64 * n))"
       export RUN_GPUS=$n
       gantry "gantry-${n}gpu" "$W/models" llama3-8b-q4_0 "$levels" --gpus "$(seq -s, 0 $((n - 1)))"
