@@ -65,6 +65,7 @@ public final class Runner implements AutoCloseable {
     private final ParkedSlots parked = cells.parked;
     private final StepBatch batch = new StepBatch(parked::length);
     private final StepOutputs outputs = new StepOutputs();
+    private final PromptsAhead promptsAhead = new PromptsAhead();
     private EngineSession session;
     private final SequenceIds ids;
 
@@ -371,8 +372,7 @@ public final class Runner implements AutoCloseable {
         long stepStart = System.nanoTime();
         counts.idMoves += ids.compact(active, session, cells);
         // prompt tokens decoded ahead for this step came out of its budget
-        int ahead = aheadTaken;
-        aheadTaken = 0;
+        int ahead = promptsAhead.takeTaken();
         batch.fill(active, session, Math.max(0, limits.promptBudget() - ahead));
         // read now: an embedding input that completes in this step leaves active before the controller sees it
         StepLimits.Load load = limits.loadIfAdaptive(active);
@@ -445,8 +445,8 @@ public final class Runner implements AutoCloseable {
                 outputs.add(s);
             }
         }
-        boolean aheadAllowed = !scoring && !embeddingInStep && aheadAllowed();
-        if (!scoring && !(aheadAllowed && anyGoesAhead())) {
+        boolean aheadAllowed = !scoring && !embeddingInStep && PromptsAhead.allowed(outputs, session);
+        if (!scoring && !(aheadAllowed && PromptsAhead.any(active))) {
             // (a step that scores a prompt reads its rows on the sampling cores first, and one that decodes prompts
             // ahead samples on the pool while its thread queues them: no workers waiting for the sampling meanwhile)
             outputs.prepare(session);
@@ -467,12 +467,13 @@ public final class Runner implements AutoCloseable {
             reapWaiting();
             admit(outputs.count); // each output's token takes a cell once accepted
         }
-        EngineSession.PendingSamples pending = aheadAllowed && anyGoesAhead() ? outputs.start(session) : null;
+        EngineSession.PendingSamples pending = aheadAllowed && PromptsAhead.any(active) ? outputs.start(session)
+                : null;
         if (pending != null) {
             counts.sampleNanos += System.nanoTime() - t0;
             RuntimeException aheadFailed = null;
             try {
-                decodeAhead();
+                promptsAhead.decode(active, session, limits.promptBudget(), cells, counts);
             } catch (RuntimeException e) {
                 aheadFailed = e;
             } finally {
@@ -515,107 +516,10 @@ public final class Runner implements AutoCloseable {
         limits.observe(took, load, waiting.size() + inbox.queued());
     }
 
-    /** Prompt tokens {@link #decodeAhead} took out of the next step's budget. */
-    private int aheadTaken;
-    // the sequences decodeAhead gave tokens, and how many each (reused)
-    private Sequence[] aheadSequences = new Sequence[8];
-    private int[] aheadCounts = new int[8];
-
-    /**
-     * Whether this step's outputs may be sampled while the next step's prompt chunks are decoded ahead
-     * ({@link EngineSession#decodesAhead}): where the engine can and no output's row is read after its sampling
-     * (log probabilities). They are when there are such chunks ({@link #anyGoesAhead}), among them those of
-     * requests that came in during the decode and are admitted before the sampling starts.
-     */
-    private boolean aheadAllowed() {
-        if (outputs.count == 0 || !session.decodesAhead()) {
-            return false;
-        }
-        for (int i = 0; i < outputs.count; i++) {
-            if (outputs.sequences[i].request.logprobs() >= 0) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private boolean anyGoesAhead() {
-        for (Sequence s : active) {
-            if (goesAhead(s)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Whether requests wait (or came in) while the runner has ids to admit some. */
     private boolean arrivalsAdmissible() {
         return (inbox.queued() > 0 || !waiting.isEmpty())
                 && ids.count() < Math.min(config.maxSequences(), limits.maxActive());
-    }
-
-    /**
-     * A prompt of a generation with two tokens or more to decode: all but its last may go ahead (the last makes the
-     * output its first token is sampled from, in the step's one pass of a token a sequence). Not an embedding input
-     * nor a prompt whose tokens are scored (their tokens make outputs).
-     */
-    private static boolean goesAhead(Sequence s) {
-        return !s.embedding && s.pending() >= 2 && !s.request.promptLogprobs() && !s.request.promptOnly()
-                && s.requestedFinish() == null;
-    }
-
-    /**
-     * Decodes, without outputs, the next step's prompt tokens but each prompt's last, oldest prompt first, within the
-     * next step's prompt budget; returns how many went in. The next step's batch gives each of those prompts its
-     * last token beside the generating ones (or, where the budget ran out, the rest of its prompt as usual). A decode
-     * that finds no cells leaves everything as it was: the next step decodes those tokens, or preempts.
-     */
-    private int decodeAhead() {
-        session.clearBatch();
-        int budget = Math.min(limits.promptBudget(), session.batchCapacity());
-        int k = 0;
-        for (Sequence s : active) {
-            if (budget <= 0) {
-                break;
-            }
-            if (!goesAhead(s)) {
-                continue;
-            }
-            int n = Math.min(budget, s.pending() - 1);
-            for (int i = 0; i < n; i++) {
-                session.add(s.tokens[s.cached + i], s.cached + i, s.id, false);
-            }
-            if (k == aheadSequences.length) {
-                aheadSequences = java.util.Arrays.copyOf(aheadSequences, 2 * k);
-                aheadCounts = java.util.Arrays.copyOf(aheadCounts, 2 * k);
-            }
-            aheadSequences[k] = s;
-            aheadCounts[k++] = n;
-            budget -= n;
-        }
-        if (k == 0) {
-            return 0;
-        }
-        long start = System.nanoTime();
-        int taken = 0;
-        try {
-            EngineSession.DecodeStatus status = session.decode();
-            for (int i = 0; i < k && status == EngineSession.DecodeStatus.OK; i++) {
-                Sequence s = aheadSequences[i];
-                int before = s.cached;
-                s.cached += aheadCounts[i];
-                cells.decoded(aheadCounts[i]);
-                counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
-                taken += aheadCounts[i];
-            }
-        } finally {
-            counts.decodeNanos += System.nanoTime() - start;
-            counts.forwardPasses = session.forwardPasses();
-            java.util.Arrays.fill(aheadSequences, 0, k, null);
-        }
-        counts.aheadTokens += taken;
-        aheadTaken = taken;
-        return taken;
     }
 
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */
