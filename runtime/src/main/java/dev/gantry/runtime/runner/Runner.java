@@ -324,20 +324,33 @@ public final class Runner implements AutoCloseable {
                 return; // wait for cells to free up
             }
             waiting.pollFirst();
-            if (reuse >= 0) {
-                s.id = reuse;
-                dev.gantry.runtime.sampling.TokenLogprobs[] known = scoresPrompt ? parked.scored(reuse) : null;
-                s.cached = cells.takeOver(reuse, keep);
-                s.reused = Math.min(s.cached, s.promptLength);
-                counts.reusedPromptTokens += s.cached;
-                if (known != null) {
-                    PromptScores.reportKnown(s, known);
+            try {
+                if (reuse >= 0) {
+                    s.id = reuse;
+                    dev.gantry.runtime.sampling.TokenLogprobs[] known = scoresPrompt ? parked.scored(reuse) : null;
+                    s.cached = cells.takeOver(reuse, keep);
+                    s.reused = Math.min(s.cached, s.promptLength);
+                    counts.reusedPromptTokens += s.cached;
+                    if (known != null) {
+                        PromptScores.reportKnown(s, known);
+                    }
+                } else {
+                    s.id = ids.fresh();
+                    if (parked.holds(s.id)) {
+                        cells.evict(s.id);
+                    }
                 }
-            } else {
-                s.id = ids.fresh();
-                if (parked.holds(s.id)) {
-                    cells.evict(s.id);
+            } catch (RuntimeException | Error e) {
+                // the engine failed to free cells: their state is unknown, so the runner fails as before (failAll),
+                // and this request, neither waiting nor active now, is told here
+                s.id = -1;
+                inbox.settled(s);
+                try {
+                    s.observer.onError(e);
+                } catch (RuntimeException ignored) {
+                    // its client is gone
                 }
+                throw e;
             }
             reserved = cells.reserved(active) + extra + s.pending();
             ids.take(s.id);

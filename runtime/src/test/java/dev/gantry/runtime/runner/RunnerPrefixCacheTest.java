@@ -38,6 +38,25 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         assertEquals(s.kvCellsParked(), engine.session().usedCells());
     }
 
+    /**
+     * An engine that fails to cut a parked slot's cells back to the prefix a new request shares leaves the cache in
+     * a state the runner does not know: the runner fails, as before, and the request that was being admitted (off
+     * the waiting list, not active yet) is told, not left hanging; so is one that was generating beside it.
+     */
+    @Test
+    void aFailureToKeepAParkedPrefixFailsTheRequestBeingAdmittedToo() {
+        FakeEngine engine = engine(FakeEngine.builder().neverEnds());
+        Runner runner = start(engine, config(256, 1024, 4, 4, 512));
+        int[] first = FakeEngine.prompt(SYSTEM + "What is a fox?");
+        submit(runner, first, 8).awaitFinish(WAIT);
+        RecordingObserver beside = submit(runner, FakeEngine.prompt("A long story, please."), 10_000);
+        beside.awaitTokens(2, WAIT);
+        engine.failNextKeepPrefix(new FakeEngine.InjectedFailure("the cache refused the cut"));
+        RecordingObserver second = submit(runner, FakeEngine.prompt(SYSTEM + "Why is the sky blue?"), 8);
+        assertTrue(second.awaitError(WAIT) instanceof FakeEngine.InjectedFailure);
+        assertTrue(beside.awaitError(WAIT) instanceof FakeEngine.InjectedFailure);
+    }
+
     /** The next turn of a conversation holds the last turn's prompt and answer: all of it is reused. */
     @Test
     void theNextTurnOfAConversationContinuesFromTheLastTurnsCells() {

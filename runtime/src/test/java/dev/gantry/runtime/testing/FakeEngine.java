@@ -79,6 +79,8 @@ public final class FakeEngine implements Engine {
     private final java.util.Set<Integer> failSample = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicReference<Throwable> newSamplerFailure =
             new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicReference<RuntimeException> keepPrefixFailure =
+            new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile long decodeDelayNanos;
     private volatile boolean paused;
@@ -474,6 +476,16 @@ public final class FakeEngine implements Engine {
     /** The failure {@link #failNextNewSampler} set, once. */
     Throwable takeNewSamplerFailure() {
         return newSamplerFailure.getAndSet(null);
+    }
+
+    /** The next {@link FakeSession#keepPrefix} throws {@code e} (the engine failing to cut a parked slot's cells). */
+    public void failNextKeepPrefix(RuntimeException e) {
+        keepPrefixFailure.set(e);
+    }
+
+    /** The failure {@link #failNextKeepPrefix} set, once. */
+    RuntimeException takeKeepPrefixFailure() {
+        return keepPrefixFailure.getAndSet(null);
     }
 
     /** The next sampling of sequence slot {@code sequence} throws (as a broken sampler or grammar would). */

@@ -369,6 +369,10 @@ public final class FakeSession implements EngineSession {
         if (!engine.keepsPrefixes()) {
             return false;
         }
+        RuntimeException injected = engine.takeKeepPrefixFailure();
+        if (injected != null) {
+            throw injected;
+        }
         int kept = Math.min(lengths[sequence], keep);
         used -= lengths[sequence] - kept;
         lengths[sequence] = kept;
