@@ -645,11 +645,14 @@ PY
       ;;
     gputests) # the tests that need a GPU (NVML, the CUDA driver, llama.cpp's CUDA devices), with JUnit's console
       build
-      GANTRY_GPU_TESTS=1 GANTRY_LLAMA_LIB=$LIB "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$STAGE/junit-console.jar" \
+      synthetic llama3-8b "$MODEL" # DecodeWithoutOutputsGpuTest's model
+      GANTRY_GPU_TESTS=1 GANTRY_LLAMA_LIB=$LIB GANTRY_TEST_MODEL=$MODEL "$JAVA" --enable-native-access=ALL-UNNAMED \
+        -jar "$STAGE/junit-console.jar" \
         execute --disable-banner --disable-ansi-colors --details=tree --class-path "$STAGE/runtime.jar:$STAGE/gpu-tests.jar" \
         --select-class dev.gantry.llama.gpu.GpuHostTest --select-class dev.gantry.llama.gpu.NvmlTest \
         --select-class dev.gantry.llama.gpu.CudaTopologyTest --select-class dev.gantry.runtime.gpu.GpuReportHostTest \
-        --select-class dev.gantry.runtime.gpu.GpuReportTest > "$W/gputests.txt" 2>&1
+        --select-class dev.gantry.runtime.gpu.GpuReportTest \
+        --select-class dev.gantry.runtime.engine.llama.DecodeWithoutOutputsGpuTest > "$W/gputests.txt" 2>&1
       log "gputests: exit $?; $(grep -E "tests (successful|failed|skipped|aborted)" "$W/gputests.txt" | tr -s ' ' | tr '\n' ';')"
       ;;
     readme:*)
