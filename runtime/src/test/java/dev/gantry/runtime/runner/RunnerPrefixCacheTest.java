@@ -49,10 +49,12 @@ class RunnerPrefixCacheTest extends RunnerTestBase {
         Runner runner = start(engine, config(256, 1024, 4, 4, 512));
         int[] first = FakeEngine.prompt(SYSTEM + "What is a fox?");
         submit(runner, first, 8).awaitFinish(WAIT);
+        engine.pause(); // the next request comes while beside's first decode waits: beside is still generating
         RecordingObserver beside = submit(runner, FakeEngine.prompt("A long story, please."), 10_000);
-        beside.awaitTokens(2, WAIT);
+        awaitGate(engine);
         engine.failNextKeepPrefix(new FakeEngine.InjectedFailure("the cache refused the cut"));
         RecordingObserver second = submit(runner, FakeEngine.prompt(SYSTEM + "Why is the sky blue?"), 8);
+        engine.resume();
         assertTrue(second.awaitError(WAIT) instanceof FakeEngine.InjectedFailure);
         assertTrue(beside.awaitError(WAIT) instanceof FakeEngine.InjectedFailure);
     }
