@@ -231,10 +231,10 @@ final class LlamaCppSession implements EngineSession {
     }
 
     /**
-     * {@code -Dgantry.promptAhead}: {@code auto} (the default) decodes prompts ahead on a GPU; {@code off} never (for
-     * measuring what it gains); {@code on} on the CPU too, for tests (there the decode's threads and the sampling's
-     * share the cores, and llama.cpp's CPU decode returns only when it is done: nothing overlaps). Read as each
-     * session opens (a test sets it).
+     * {@code -Dgantry.promptAhead}: {@code auto} (the default) decodes prompts ahead for a model wholly on GPUs;
+     * {@code off} never (for measuring what it gains); {@code on} on the CPU too, for tests (there the decode's
+     * threads and the sampling's share the cores, and llama.cpp's CPU decode returns only when it is done: nothing
+     * overlaps). Read as each session opens (a test sets it).
      */
     static volatile String promptAhead = System.getProperty("gantry.promptAhead", "auto");
 
