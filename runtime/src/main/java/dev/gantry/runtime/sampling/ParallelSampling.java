@@ -2,7 +2,6 @@ package dev.gantry.runtime.sampling;
 
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
@@ -288,41 +287,56 @@ public final class ParallelSampling {
      */
     public static Running begin(int n, IntConsumer task) {
         int c = Math.max(1, Math.min(n, chunks(n, pool().getParallelism(), RUNNERS.get()))); // the caller runs none
-        Running r = new Running(n, c);
-        IntConsumer guarded = i -> {
-            try {
-                task.accept(i);
-            } catch (RuntimeException | Error e) {
-                r.failures[i] = e;
-                r.failed = true;
-            }
-        };
-        try {
-            for (int j = 0; j < c; j++) {
-                int from = (int) ((long) n * j / c);
-                int to = (int) ((long) n * (j + 1) / c);
-                r.chunks[j] = pool().submit(() -> {
-                    for (int i = from; i < to; i++) {
-                        guarded.accept(i);
-                    }
-                });
-            }
-        } catch (RuntimeException | Error e) {
-            r.join(); // the chunks handed out so far end before the caller frees what they read
-            throw e;
-        }
+        Running r = new Running(n, c, task);
+        r.submit(0);
         return r;
     }
 
-    /** Tasks {@link #begin} started. */
+    /**
+     * Tasks 0..n-1 in chunks, chunk j being {@code [n * j / c, n * (j + 1) / c)}: those handed to the pool
+     * ({@link #begin}'s, or {@link #forEach}'s but the caller's first), each task's failure kept by its index.
+     */
     public static final class Running {
+        private final int n;
+        private final IntConsumer task;
         private final Throwable[] failures;
-        private final ForkJoinTask<?>[] chunks;
+        private final ForkJoinTask<?>[] chunks; // by chunk; null where the caller runs it
         private volatile boolean failed;
 
-        private Running(int n, int c) {
+        private Running(int n, int c, IntConsumer task) {
+            this.n = n;
+            this.task = task;
             this.failures = new Throwable[n];
             this.chunks = new ForkJoinTask<?>[c];
+        }
+
+        /** Runs task {@code i} here, keeping its failure: one task's failure does not stop the others. */
+        private void run(int i) {
+            try {
+                task.accept(i);
+            } catch (RuntimeException | Error e) {
+                failures[i] = e;
+                failed = true;
+            }
+        }
+
+        /** Hands chunks {@code first} and up to the pool. */
+        private void submit(int first) {
+            int c = chunks.length;
+            try {
+                for (int j = first; j < c; j++) {
+                    int from = (int) ((long) n * j / c);
+                    int to = (int) ((long) n * (j + 1) / c);
+                    chunks[j] = pool().submit(() -> {
+                        for (int i = from; i < to; i++) {
+                            run(i);
+                        }
+                    });
+                }
+            } catch (RuntimeException | Error e) {
+                join(); // the chunks handed out so far end before the caller frees what they read
+                throw e;
+            }
         }
 
         /** Returns once every task is done: the failures by index, or null. */
@@ -337,39 +351,11 @@ public final class ParallelSampling {
     }
 
     private static Throwable[] run(int n, int c, IntConsumer task) {
-        Throwable[] failures = new Throwable[n];
-        AtomicBoolean any = new AtomicBoolean();
-        IntConsumer guarded = i -> {
-            try {
-                task.accept(i);
-            } catch (RuntimeException | Error e) {
-                failures[i] = e;
-                any.set(true);
-            }
-        };
-        if (c <= 1) {
-            for (int i = 0; i < n; i++) {
-                guarded.accept(i);
-            }
-        } else {
-            // chunk j is [n * j / c, n * (j + 1) / c): the caller takes chunk 0
-            ForkJoinTask<?>[] others = new ForkJoinTask<?>[c - 1];
-            for (int j = 1; j < c; j++) {
-                int from = (int) ((long) n * j / c);
-                int to = (int) ((long) n * (j + 1) / c);
-                others[j - 1] = pool().submit(() -> {
-                    for (int i = from; i < to; i++) {
-                        guarded.accept(i);
-                    }
-                });
-            }
-            for (int i = 0; i < n / c; i++) {
-                guarded.accept(i);
-            }
-            for (ForkJoinTask<?> t : others) {
-                t.join(); // the chunks catch their own failures: a join never throws for them
-            }
+        Running r = new Running(n, Math.max(1, c), task);
+        r.submit(1); // the caller takes chunk 0 (all of them when there is one chunk)
+        for (int i = 0; i < n / Math.max(1, c); i++) {
+            r.run(i);
         }
-        return any.get() ? failures : null;
+        return r.join();
     }
 }
