@@ -64,10 +64,10 @@ final class PromptsAhead {
 
     /**
      * Decodes, without outputs, the prompt tokens of {@code active} but each prompt's last, oldest prompt first,
-     * within {@code budget}; returns how many went in (also counted for {@link #takeTaken}). A decode that finds no
-     * cells leaves everything as it was: the next step decodes those tokens, or preempts.
+     * within {@code budget}; how many went in is counted for {@link #takeTaken}. A decode that finds no cells leaves
+     * everything as it was: the next step decodes those tokens, or preempts.
      */
-    int decode(List<Sequence> active, EngineSession session, int budget, KvCells cells, RunnerCounters totals) {
+    void decode(List<Sequence> active, EngineSession session, int budget, KvCells cells, RunnerCounters totals) {
         session.clearBatch();
         budget = Math.min(budget, session.batchCapacity());
         int k = 0;
@@ -91,18 +91,15 @@ final class PromptsAhead {
             budget -= n;
         }
         if (k == 0) {
-            return 0;
+            return;
         }
         long start = System.nanoTime();
         int decoded = 0;
         try {
             EngineSession.DecodeStatus status = session.decode();
             for (int i = 0; i < k && status == EngineSession.DecodeStatus.OK; i++) {
-                Sequence s = sequences[i];
-                int before = s.cached;
-                s.cached += counts[i];
+                totals.promptTokens += sequences[i].decoded(counts[i]);
                 cells.decoded(counts[i]);
-                totals.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
                 decoded += counts[i];
             }
         } finally {
@@ -112,6 +109,5 @@ final class PromptsAhead {
         }
         totals.aheadTokens += decoded;
         taken = decoded;
-        return decoded;
     }
 }

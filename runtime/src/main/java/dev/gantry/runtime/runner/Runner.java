@@ -301,7 +301,7 @@ public final class Runner implements AutoCloseable {
         // Cells already taken plus those the admitted sequences will take with the tokens they still have to
         // decode: admitting against used cells alone let a preempted sequence straight back in, to fail again.
         long reserved = cells.reserved(active) + extra;
-        while (!waiting.isEmpty() && ids.count() < Math.min(config.maxSequences(), limits.maxActive())) {
+        while (!waiting.isEmpty() && idsLeft()) {
             Sequence s = waiting.peekFirst();
             // the parked slot that starts like this sequence, leaving it at least one token to decode
             // a prompt to score takes only a slot whose own prompt was scored: the positions it shares come with
@@ -436,13 +436,11 @@ public final class Runner implements AutoCloseable {
             if (s.chunk == 0) {
                 continue;
             }
-            int before = s.cached;
             if (s.embedding) {
                 EmbeddingCall.pool(engine.pooling(), session, s);
             }
-            s.cached += s.chunk;
+            counts.promptTokens += s.decoded(s.chunk);
             cells.decoded(s.chunk);
-            counts.promptTokens += Math.max(0, Math.min(s.cached, s.promptLength) - before);
             if (s.embedding) {
                 if (s.cached == s.length) {
                     completeEmbedding(s, now);
@@ -531,8 +529,12 @@ public final class Runner implements AutoCloseable {
 
     /** Whether requests wait (or came in) while the runner has ids to admit some. */
     private boolean arrivalsAdmissible() {
-        return (inbox.queued() > 0 || !waiting.isEmpty())
-                && ids.count() < Math.min(config.maxSequences(), limits.maxActive());
+        return (inbox.queued() > 0 || !waiting.isEmpty()) && idsLeft();
+    }
+
+    /** Whether the runner may take on another sequence: below its slots and the controller's current limit. */
+    private boolean idsLeft() {
+        return ids.count() < Math.min(config.maxSequences(), limits.maxActive());
     }
 
     /** Whether this step decoded a chunk of a prompt to score or of one that generates nothing. */

@@ -77,6 +77,13 @@ final class Sequence implements GenerationHandle {
         return length - cached;
     }
 
+    /** Counts {@code n} more tokens in the KV cache; returns how many of them are prompt tokens decoded anew. */
+    int decoded(int n) {
+        int before = cached;
+        cached += n;
+        return Math.max(0, Math.min(cached, promptLength) - before);
+    }
+
     /** Whether decoding prompt position {@code pos} must make an output: the next token's log probability is due. */
     boolean scores(int pos) {
         return request.promptLogprobs() && pos + 1 < promptLength && pos + 1 >= promptScored;

@@ -80,10 +80,6 @@ final class LlamaCppSession implements EngineSession {
      */
     static final int ENCODER_FLASH_ATTENTION = Integer.getInteger("gantry.encoderFlashAttention", -1);
 
-    LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean wholeInputs) {
-        this(model, p, onGpu, onGpu, wholeInputs);
-    }
-
     /** {@code whollyOnGpu}: every layer on GPUs, so a decode runs apart from the host ({@link #decodesAhead()}). */
     LlamaCppSession(LlamaModelHandle model, SessionParams p, boolean onGpu, boolean whollyOnGpu,
                     boolean wholeInputs) {

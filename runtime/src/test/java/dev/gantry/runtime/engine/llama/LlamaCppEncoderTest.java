@@ -230,7 +230,7 @@ class LlamaCppEncoderTest {
         float[] alone = new float[64];
         float[] again = new float[64];
         try (LlamaCppSession s = new LlamaCppSession(((LlamaCppEngine) mean).model(),
-                new dev.gantry.runtime.engine.SessionParams(4 * 512, 4, 512, 1, false, true), true, true)) {
+                new dev.gantry.runtime.engine.SessionParams(4 * 512, 4, 512, 1, false, true), true, true, true)) {
             assertEquals(512, s.batchCapacity());
             assertEquals(4, s.maxSequences());
             s.embeddings(true);
